@@ -1,0 +1,353 @@
+//! The command line: `check`, `who`, `shifts`. Parses arguments, loads the
+//! rota files, asks the domain, prints. Exit codes: 0 ok, 1 failure (including
+//! rota files with errors), 2 usage.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::json;
+
+use crate::clock::Clock;
+use crate::config::{self, Loaded, Severity};
+use crate::domain::schedule::Schedule;
+use crate::domain::time::{Instant, Span};
+
+/// How far `check` looks ahead for gaps.
+const CHECK_HORIZON_DAYS: i64 = 90;
+/// How far `who` looks either side of the instant for the edges of a shift.
+const WHO_LOOK_AROUND_DAYS: i64 = 90;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "oncall",
+    version,
+    about = "On-call rotas, paging and pay-hours, from YAML files in schedules/"
+)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct SchedulesArg {
+    /// The folder of rota files.
+    #[arg(long, env = "ONCALL_SCHEDULES", default_value = "schedules")]
+    pub schedules: PathBuf,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns, for people.
+    Table,
+    /// One JSON object a line, for scripts.
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Validate every rota file: errors as file:line:col, warnings for gaps in
+    /// the next 90 days and people nobody can reach. Exit 1 on any error.
+    Check {
+        #[command(flatten)]
+        schedules: SchedulesArg,
+    },
+    /// Who is on call now (or at --at), per team and rota.
+    Who {
+        #[command(flatten)]
+        schedules: SchedulesArg,
+        /// RFC 3339 time, e.g. 2026-12-25T03:00:00Z. Default: now.
+        #[arg(long, value_parser = parse_instant)]
+        at: Option<Instant>,
+        /// Only this team.
+        #[arg(long)]
+        team: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// The shifts between --from and --to, contiguous shifts of one person merged.
+    Shifts {
+        #[command(flatten)]
+        schedules: SchedulesArg,
+        /// RFC 3339 time, e.g. 2026-12-01T00:00:00Z.
+        #[arg(long, value_parser = parse_instant)]
+        from: Instant,
+        /// RFC 3339 time, after --from.
+        #[arg(long, value_parser = parse_instant)]
+        to: Instant,
+        /// Only this team.
+        #[arg(long)]
+        team: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Also list gaps (nobody on call) in JSON, with "user": null. The
+        /// table always shows them.
+        #[arg(long)]
+        gaps: bool,
+    },
+}
+
+fn parse_instant(s: &str) -> Result<Instant, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("`{s}` is not an RFC 3339 time ({e}); write it like 2026-12-25T03:00:00Z"))
+}
+
+fn rfc3339(t: Instant) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Runs one command. Output goes to `out`, problems to `err`.
+pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    match args.command {
+        Command::Check { schedules } => check(&schedules, clock.now(), out, err),
+        Command::Who {
+            schedules,
+            at,
+            team,
+            format,
+        } => {
+            let Some(loaded) = load_clean(&schedules, err)? else {
+                return Ok(ExitCode::from(1));
+            };
+            if let Some(code) = unknown_team(&loaded.schedule, team.as_deref(), err)? {
+                return Ok(code);
+            }
+            who(
+                &loaded.schedule,
+                at.unwrap_or_else(|| clock.now()),
+                team.as_deref(),
+                format,
+                out,
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Shifts {
+            schedules,
+            from,
+            to,
+            team,
+            format,
+            gaps,
+        } => {
+            if to <= from {
+                writeln!(
+                    err,
+                    "oncall: --to ({}) must be after --from ({})",
+                    rfc3339(to),
+                    rfc3339(from)
+                )?;
+                return Ok(ExitCode::from(2));
+            }
+            let Some(loaded) = load_clean(&schedules, err)? else {
+                return Ok(ExitCode::from(1));
+            };
+            if let Some(code) = unknown_team(&loaded.schedule, team.as_deref(), err)? {
+                return Ok(code);
+            }
+            shifts(
+                &loaded.schedule,
+                Span::new(from, to),
+                team.as_deref(),
+                format,
+                gaps,
+                out,
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn load(schedules: &SchedulesArg) -> anyhow::Result<Loaded> {
+    config::load_dir(&schedules.schedules).context("loading rota files")
+}
+
+/// The rota files, or `None` (after printing why) if they have errors.
+fn load_clean(schedules: &SchedulesArg, err: &mut dyn Write) -> anyhow::Result<Option<Loaded>> {
+    let loaded = load(schedules)?;
+    if !loaded.has_errors() {
+        return Ok(Some(loaded));
+    }
+    for d in loaded.errors() {
+        writeln!(err, "{d}")?;
+    }
+    writeln!(
+        err,
+        "oncall: the rota files in {} have errors; `oncall check` lists them",
+        schedules.schedules.display()
+    )?;
+    Ok(None)
+}
+
+fn unknown_team(schedule: &Schedule, team: Option<&str>, err: &mut dyn Write) -> anyhow::Result<Option<ExitCode>> {
+    let Some(name) = team else { return Ok(None) };
+    if schedule.team(name).is_some() {
+        return Ok(None);
+    }
+    let names: Vec<&str> = schedule.teams.iter().map(|t| t.name.as_str()).collect();
+    writeln!(err, "oncall: no team `{name}`; teams are: {}", names.join(", "))?;
+    Ok(Some(ExitCode::from(1)))
+}
+
+fn check(schedules: &SchedulesArg, now: Instant, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    let loaded = load(schedules)?;
+    let mut diagnostics = loaded.diagnostics.clone();
+    if !loaded.has_errors() {
+        diagnostics.extend(config::coverage_warnings(
+            &loaded,
+            now,
+            Duration::days(CHECK_HORIZON_DAYS),
+        ));
+    }
+    for d in &diagnostics {
+        writeln!(err, "{d}")?;
+    }
+    let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+    let warnings = diagnostics.len() - errors;
+    let rotas = loaded.schedule.rotas(None).count();
+    if errors > 0 {
+        writeln!(
+            err,
+            "{errors} error(s), {warnings} warning(s) in {} file(s)",
+            loaded.files
+        )?;
+        return Ok(ExitCode::from(1));
+    }
+    writeln!(
+        out,
+        "ok: {} file(s), {} team(s), {} rota(s), {} people; {warnings} warning(s)",
+        loaded.files,
+        loaded.schedule.teams.len(),
+        rotas,
+        loaded.schedule.people.len()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn who(
+    schedule: &Schedule,
+    at: Instant,
+    team: Option<&str>,
+    format: Format,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let around = Duration::days(WHO_LOOK_AROUND_DAYS);
+    let rows = schedule.who_with_shift(at, around, team);
+    let edge = |t: Instant, limit: Instant| (t != limit).then(|| rfc3339(t));
+    match format {
+        Format::Json => {
+            for r in &rows {
+                let name = r
+                    .user
+                    .as_ref()
+                    .and_then(|u| schedule.people.get(u))
+                    .map(|p| p.name.clone());
+                let line = json!({
+                    "team": r.team, "rota": r.rota, "user": r.user, "name": name,
+                    "since": edge(r.span.start, at - around), "until": edge(r.span.end, at + around),
+                    "at": rfc3339(at),
+                });
+                writeln!(out, "{line}")?;
+            }
+        }
+        Format::Table => {
+            let mut table = vec![vec![
+                "TEAM".into(),
+                "ROTA".into(),
+                "ON CALL".into(),
+                "SINCE (UTC)".into(),
+                "UNTIL (UTC)".into(),
+            ]];
+            for r in &rows {
+                let who = match &r.user {
+                    Some(u) => match schedule.people.get(u) {
+                        Some(p) if p.name != *u => format!("{u} ({})", p.name),
+                        _ => u.clone(),
+                    },
+                    None => "(nobody)".into(),
+                };
+                let since =
+                    edge(r.span.start, at - around).unwrap_or_else(|| format!("before {}", rfc3339(at - around)));
+                let until = edge(r.span.end, at + around).unwrap_or_else(|| format!("after {}", rfc3339(at + around)));
+                table.push(vec![r.team.clone(), r.rota.clone(), who, since, until]);
+            }
+            writeln!(out, "on call at {}", rfc3339(at))?;
+            print_table(out, &table)?;
+        }
+    }
+    Ok(())
+}
+
+fn shifts(
+    schedule: &Schedule,
+    range: Span,
+    team: Option<&str>,
+    format: Format,
+    gaps: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let shifts = schedule.shifts(range, team);
+    match format {
+        Format::Json => {
+            for s in shifts.iter().filter(|s| gaps || s.tile.user.is_some()) {
+                let line = json!({
+                    "team": s.team, "rota": s.rota, "user": s.tile.user,
+                    "start": rfc3339(s.tile.span.start), "end": rfc3339(s.tile.span.end),
+                });
+                writeln!(out, "{line}")?;
+            }
+        }
+        Format::Table => {
+            let mut table = vec![vec![
+                "TEAM".into(),
+                "ROTA".into(),
+                "START (UTC)".into(),
+                "END (UTC)".into(),
+                "HOURS".into(),
+                "ON CALL".into(),
+            ]];
+            for s in &shifts {
+                let hours = s.tile.span.duration().num_seconds() as f64 / 3600.0;
+                let who = s.tile.user.clone().unwrap_or_else(|| "(nobody)".into());
+                table.push(vec![
+                    s.team.clone(),
+                    s.rota.clone(),
+                    rfc3339(s.tile.span.start),
+                    rfc3339(s.tile.span.end),
+                    format!("{hours:.2}"),
+                    who,
+                ]);
+            }
+            print_table(out, &table)?;
+        }
+    }
+    Ok(())
+}
+
+fn print_table(out: &mut dyn Write, rows: &[Vec<String>]) -> std::io::Result<()> {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            if c + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<width$}  ", width = widths[c]));
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,849 @@
+//! The rota format's decoder: YAML trees in, domain values and diagnostics out.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{Duration, NaiveDateTime, Weekday};
+use chrono_tz::Tz;
+
+use super::diag::{Diagnostic, Severity, did_you_mean};
+use super::text::{self, DAY_WORDS, WrittenTime};
+use super::yaml::{self, Node, Pos, Value};
+use super::{Loaded, Origin};
+use crate::domain::escalation::{Policy, Step, Target};
+use crate::domain::handoff::Handoffs;
+use crate::domain::rota::{Layer, Override, Rota};
+use crate::domain::schedule::{IntakeKey, Person, Schedule, Team};
+use crate::domain::time::{Span, resolve_local, to_local};
+use crate::domain::window::ActiveWindow;
+
+const TOP_KEYS_TEAM: &[&str] = &[
+    "team",
+    "timezone",
+    "rotas",
+    "overrides",
+    "escalation",
+    "intake_key",
+    "intake_key_env",
+    "description",
+];
+const PERSON_KEYS: &[&str] = &["name", "email", "phone", "push", "timezone"];
+const LAYER_KEYS: &[&str] = &["members", "start", "handoff", "every", "active", "except"];
+const ROTA_KEYS: &[&str] = &[
+    "members",
+    "start",
+    "handoff",
+    "every",
+    "active",
+    "except",
+    "layers",
+    "description",
+];
+const OVERRIDE_KEYS: &[&str] = &["rota", "user", "from", "to", "instead_of", "reason"];
+const WINDOW_KEYS: &[&str] = &["days", "from", "to"];
+const STEP_KEYS: &[&str] = &["after", "notify"];
+const POLICY_KEYS: &[&str] = &["steps", "repeat"];
+
+/// Collects the diagnostics of one file.
+struct Cx<'a> {
+    file: &'a str,
+    diags: &'a mut Vec<Diagnostic>,
+}
+
+impl Cx<'_> {
+    fn error(&mut self, pos: Pos, message: impl Into<String>) {
+        self.push(pos, Severity::Error, message.into());
+    }
+
+    fn warn(&mut self, pos: Pos, message: impl Into<String>) {
+        self.push(pos, Severity::Warning, message.into());
+    }
+
+    fn push(&mut self, pos: Pos, severity: Severity, message: String) {
+        self.diags.push(Diagnostic {
+            file: self.file.to_string(),
+            pos,
+            severity,
+            message,
+        });
+    }
+
+    fn origin(&self, pos: Pos) -> Origin {
+        Origin {
+            file: self.file.to_string(),
+            pos,
+        }
+    }
+}
+
+/// A mapping's entries by key, checked against the keys allowed there.
+struct Fields<'n> {
+    node: &'n Node,
+    items: Vec<(&'n str, &'n Node, &'n Node)>,
+}
+
+impl<'n> Fields<'n> {
+    fn get(&self, key: &str) -> Option<&'n Node> {
+        self.items
+            .iter()
+            .find(|(k, ..)| *k == key)
+            .map(|(_, _, v)| *v)
+            .filter(|v| !v.is_null())
+    }
+
+    fn has(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    fn key_pos(&self, key: &str) -> Pos {
+        self.items
+            .iter()
+            .find(|(k, ..)| *k == key)
+            .map(|(_, k, _)| k.pos)
+            .unwrap_or(self.node.pos)
+    }
+
+    fn required(&self, cx: &mut Cx, key: &str, what: &str) -> Option<&'n Node> {
+        let found = self.get(key);
+        if found.is_none() {
+            cx.error(self.node.pos, format!("{what} needs `{key}`"));
+        }
+        found
+    }
+}
+
+fn fields<'n>(cx: &mut Cx, node: &'n Node, what: &str, allowed: &[&str]) -> Option<Fields<'n>> {
+    let Value::Map(entries) = &node.value else {
+        cx.error(
+            node.pos,
+            format!("{what} should be a mapping of keys to values, found {}", node.kind()),
+        );
+        return None;
+    };
+    let mut items: Vec<(&'n str, &'n Node, &'n Node)> = Vec::with_capacity(entries.len());
+    for (k, v) in entries {
+        let Some(key) = k.as_str() else {
+            cx.error(k.pos, format!("keys of {what} should be words, found {}", k.kind()));
+            continue;
+        };
+        if let Some((_, first, _)) = items.iter().find(|(seen, ..)| *seen == key) {
+            cx.error(
+                k.pos,
+                format!("duplicate key `{key}` in {what} (first at line {})", first.pos.line),
+            );
+            continue;
+        }
+        if !allowed.contains(&key) {
+            match did_you_mean(key, allowed.iter().copied()) {
+                Some(close) => cx.error(k.pos, format!("unknown key `{key}` in {what}; did you mean `{close}`?")),
+                None => cx.error(
+                    k.pos,
+                    format!("unknown key `{key}` in {what}; expected one of: {}", allowed.join(", ")),
+                ),
+            }
+            continue;
+        }
+        items.push((key, k, v));
+    }
+    Some(Fields { node, items })
+}
+
+fn string<'n>(cx: &mut Cx, node: &'n Node, what: &str) -> Option<&'n str> {
+    match node.as_str() {
+        Some(s) if !node.is_null() => Some(s),
+        _ => {
+            cx.error(node.pos, format!("{what} should be text, found {}", node.kind()));
+            None
+        }
+    }
+}
+
+fn list<'n>(cx: &mut Cx, node: &'n Node, what: &str) -> Option<&'n [Node]> {
+    match &node.value {
+        Value::Seq(items) => Some(items),
+        _ => {
+            cx.error(node.pos, format!("{what} should be a list, found {}", node.kind()));
+            None
+        }
+    }
+}
+
+fn timezone(cx: &mut Cx, node: &Node) -> Option<Tz> {
+    let name = string(cx, node, "timezone")?;
+    match name.parse::<Tz>() {
+        Ok(tz) => Some(tz),
+        Err(_) => {
+            let names = chrono_tz::TZ_VARIANTS.iter().map(|t| t.name());
+            match did_you_mean(name, names) {
+                Some(close) => cx.error(node.pos, format!("unknown time zone `{name}`; did you mean `{close}`?")),
+                None => cx.error(
+                    node.pos,
+                    format!("unknown time zone `{name}`: use an IANA name such as Europe/London"),
+                ),
+            }
+            None
+        }
+    }
+}
+
+fn name_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// What each file turned out to be.
+enum Kind<'n> {
+    People(Fields<'n>),
+    Team(Fields<'n>),
+    Cover(Fields<'n>),
+}
+
+pub(super) fn decode(sources: &[(String, Vec<u8>)]) -> Loaded {
+    let mut loaded = Loaded {
+        files: sources.len(),
+        ..Loaded::default()
+    };
+    let mut diags = Vec::new();
+    let mut docs: Vec<(&str, Node)> = Vec::new();
+    for (file, bytes) in sources {
+        let mut cx = Cx {
+            file,
+            diags: &mut diags,
+        };
+        let text = match std::str::from_utf8(bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                let before = &bytes[..e.valid_up_to()];
+                let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+                let col = before.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+                cx.error(Pos { line, col }, "the file is not valid UTF-8");
+                continue;
+            }
+        };
+        match yaml::parse(text) {
+            Ok(Some(node)) => docs.push((file, node)),
+            Ok(None) => cx.warn(Pos { line: 1, col: 1 }, "the file is empty"),
+            Err(e) => cx.error(e.pos, format!("YAML syntax: {}", e.message)),
+        }
+    }
+
+    let mut kinds = Vec::new();
+    for (file, node) in &docs {
+        let mut cx = Cx {
+            file,
+            diags: &mut diags,
+        };
+        let Value::Map(entries) = &node.value else {
+            cx.error(
+                node.pos,
+                "a rota file should be a mapping starting with `team:` or `people:`",
+            );
+            continue;
+        };
+        let has = |key: &str| entries.iter().any(|(k, _)| k.as_str() == Some(key));
+        let kind = if has("people") {
+            fields(&mut cx, node, "a people file", &["people"]).map(Kind::People)
+        } else if has("team") && (has("rotas") || has("timezone")) {
+            fields(&mut cx, node, "a team file", TOP_KEYS_TEAM).map(Kind::Team)
+        } else if has("team") {
+            fields(&mut cx, node, "a cover file", &["team", "overrides"]).map(Kind::Cover)
+        } else {
+            cx.error(
+                node.pos,
+                "expected `team:` (a team's rotas) or `people:` (everyone who can be paged) at the top of the file",
+            );
+            None
+        };
+        if let Some(kind) = kind {
+            kinds.push((*file, kind));
+        }
+    }
+
+    // People first: everything else refers to them.
+    let mut people: BTreeMap<String, Person> = BTreeMap::new();
+    for (file, kind) in &kinds {
+        let Kind::People(top) = kind else { continue };
+        let mut cx = Cx {
+            file,
+            diags: &mut diags,
+        };
+        let Some(list) = top.required(&mut cx, "people", "a people file") else {
+            continue;
+        };
+        let Some(entries) = mapping_entries(&mut cx, list, "`people`") else {
+            continue;
+        };
+        for (k, v) in entries {
+            let Some(id) = k.as_str() else { continue };
+            if !name_ok(id) {
+                cx.error(
+                    k.pos,
+                    format!("`{id}` is not a usable person id: use letters, digits, `-`, `_` or `.`"),
+                );
+                continue;
+            }
+            if let Some(origin) = loaded.person_origins.get(id) {
+                cx.error(
+                    k.pos,
+                    format!("{id} is already listed at {}:{}", origin.file, origin.pos.line),
+                );
+                continue;
+            }
+            if let Some(person) = decode_person(&mut cx, id, v) {
+                loaded.person_origins.insert(id.to_string(), cx.origin(k.pos));
+                people.insert(id.to_string(), person);
+            }
+        }
+    }
+    // Teams and their rotas.
+    let mut teams: Vec<Team> = Vec::new();
+    let mut team_files: BTreeMap<String, Origin> = BTreeMap::new();
+    for (file, kind) in &kinds {
+        let Kind::Team(top) = kind else { continue };
+        let mut cx = Cx {
+            file,
+            diags: &mut diags,
+        };
+        let name_node = top.required(&mut cx, "team", "a team file");
+        let name = name_node.and_then(|n| string(&mut cx, n, "team"));
+        let tz = top
+            .required(&mut cx, "timezone", "a team file")
+            .and_then(|n| timezone(&mut cx, n));
+        let (Some(name), Some(name_node)) = (name, name_node) else {
+            continue;
+        };
+        if !name_ok(name) {
+            cx.error(
+                name_node.pos,
+                format!("`{name}` is not a usable team name: use letters, digits, `-`, `_` or `.`"),
+            );
+            continue;
+        }
+        if let Some(origin) = team_files.get(name) {
+            cx.error(
+                name_node.pos,
+                format!("team {name} is already defined at {}:{}", origin.file, origin.pos.line),
+            );
+            continue;
+        }
+        team_files.insert(name.to_string(), cx.origin(name_node.pos));
+        let Some(tz) = tz else { continue };
+        let mut rotas = Vec::new();
+        if let Some(rotas_node) = top.required(&mut cx, "rotas", "a team file")
+            && let Some(entries) = mapping_entries(&mut cx, rotas_node, "`rotas`")
+        {
+            let mut seen: BTreeMap<&str, Pos> = BTreeMap::new();
+            for (k, v) in entries {
+                let Some(rota_name) = string(&mut cx, k, "a rota name") else {
+                    continue;
+                };
+                if let Some(first) = seen.get(rota_name) {
+                    cx.error(
+                        k.pos,
+                        format!(
+                            "duplicate rota `{rota_name}` in team {name} (first at line {})",
+                            first.line
+                        ),
+                    );
+                    continue;
+                }
+                seen.insert(rota_name, k.pos);
+                if !name_ok(rota_name) {
+                    cx.error(
+                        k.pos,
+                        format!("`{rota_name}` is not a usable rota name: use letters, digits, `-`, `_` or `.`"),
+                    );
+                    continue;
+                }
+                if let Some(rota) = decode_rota(&mut cx, &people, tz, rota_name, v) {
+                    loaded
+                        .rota_origins
+                        .insert((name.to_string(), rota_name.to_string()), cx.origin(k.pos));
+                    rotas.push(rota);
+                }
+            }
+            if entries.is_empty() {
+                cx.error(rotas_node.pos, format!("team {name} has no rotas"));
+            }
+        }
+        let intake_key = match (top.get("intake_key_env"), top.get("intake_key")) {
+            (Some(_), Some(literal)) => {
+                cx.error(literal.pos, "give either `intake_key_env` or `intake_key`, not both");
+                None
+            }
+            (Some(env), None) => string(&mut cx, env, "intake_key_env").map(|s| IntakeKey::Env(s.to_string())),
+            (None, Some(literal)) => string(&mut cx, literal, "intake_key").map(|s| IntakeKey::Literal(s.to_string())),
+            (None, None) => None,
+        };
+        teams.push(Team {
+            name: name.to_string(),
+            tz,
+            rotas,
+            intake_key,
+            escalation: None,
+        });
+    }
+
+    // Overrides and escalation policies refer to rotas and teams.
+    let team_rotas: BTreeMap<String, BTreeSet<String>> = teams
+        .iter()
+        .map(|t| (t.name.clone(), t.rotas.iter().map(|r| r.name.clone()).collect()))
+        .collect();
+    for (file, kind) in &kinds {
+        let (Kind::Team(top) | Kind::Cover(top)) = kind else {
+            continue;
+        };
+        let is_cover = matches!(kind, Kind::Cover(_));
+        let mut cx = Cx {
+            file,
+            diags: &mut diags,
+        };
+        let Some(name_node) = top.get("team") else {
+            cx.error(top.node.pos, "a cover file needs `team`");
+            continue;
+        };
+        let Some(name) = name_node.as_str() else { continue };
+        let Some(team) = teams.iter_mut().find(|t| t.name == name) else {
+            if is_cover {
+                let known = team_rotas.keys().map(String::as_str);
+                match did_you_mean(name, known) {
+                    Some(close) => cx.error(name_node.pos, format!("unknown team `{name}`; did you mean `{close}`?")),
+                    None => cx.error(name_node.pos, format!("unknown team `{name}`: no team file defines it")),
+                }
+            }
+            continue;
+        };
+        if let Some(node) = top.get("overrides") {
+            decode_overrides(&mut cx, &people, team, node);
+        }
+        if let Some(node) = top.get("escalation") {
+            team.escalation = decode_policy(&mut cx, &people, &team_rotas, name, node);
+        }
+    }
+
+    loaded.schedule = Schedule { people, teams };
+    loaded.diagnostics = diags;
+    loaded
+        .diagnostics
+        .sort_by(|a, b| (&a.file, a.pos).cmp(&(&b.file, b.pos)));
+    loaded
+}
+
+fn mapping_entries<'n>(cx: &mut Cx, node: &'n Node, what: &str) -> Option<&'n [(Node, Node)]> {
+    match &node.value {
+        Value::Map(entries) => Some(entries),
+        _ => {
+            cx.error(node.pos, format!("{what} should be a mapping, found {}", node.kind()));
+            None
+        }
+    }
+}
+
+fn decode_person(cx: &mut Cx, id: &str, node: &Node) -> Option<Person> {
+    let f = fields(cx, node, &format!("person {id}"), PERSON_KEYS)?;
+    let text = |cx: &mut Cx, key: &str| f.get(key).and_then(|n| string(cx, n, key)).map(str::to_string);
+    let name = text(cx, "name").unwrap_or_else(|| id.to_string());
+    let email = text(cx, "email");
+    if let (Some(e), Some(n)) = (&email, f.get("email"))
+        && (!e.contains('@') || e.starts_with('@') || e.ends_with('@') || e.contains(char::is_whitespace))
+    {
+        cx.error(n.pos, format!("`{e}` is not an email address"));
+    }
+    let phone = text(cx, "phone");
+    if let (Some(p), Some(n)) = (&phone, f.get("phone")) {
+        let digits = p.strip_prefix('+').unwrap_or("");
+        if !(digits.len() >= 8
+            && digits.len() <= 15
+            && digits.chars().all(|c| c.is_ascii_digit())
+            && !digits.starts_with('0'))
+        {
+            cx.error(n.pos, format!("`{p}` is not an E.164 phone number: write it with the country code, like +447700900001 (quote it in YAML)"));
+        }
+    }
+    let push = text(cx, "push");
+    let timezone = f.get("timezone").and_then(|n| timezone(cx, n));
+    Some(Person {
+        id: id.to_string(),
+        name,
+        email,
+        phone,
+        push,
+        timezone,
+    })
+}
+
+fn decode_rota(cx: &mut Cx, people: &BTreeMap<String, Person>, tz: Tz, name: &str, node: &Node) -> Option<Rota> {
+    let what = format!("rota {name}");
+    let f = fields(cx, node, &what, ROTA_KEYS)?;
+    let layers = if let Some(layers_node) = f.get("layers") {
+        for key in LAYER_KEYS {
+            if f.has(key) {
+                cx.error(
+                    f.key_pos(key),
+                    format!("rota {name} has `layers`: put `{key}` inside each layer"),
+                );
+            }
+        }
+        let items = list(cx, layers_node, "`layers`")?;
+        if items.is_empty() {
+            cx.error(layers_node.pos, format!("rota {name} has an empty `layers` list"));
+        }
+        let layers: Vec<Option<Layer>> = items
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let lf = fields(cx, l, &format!("layer {} of rota {name}", i + 1), LAYER_KEYS)?;
+                decode_layer(cx, people, tz, &lf, &format!("layer {} of rota {name}", i + 1))
+            })
+            .collect();
+        layers.into_iter().collect::<Option<Vec<_>>>()?
+    } else {
+        vec![decode_layer(cx, people, tz, &f, &what)?]
+    };
+    Some(Rota {
+        name: name.to_string(),
+        tz,
+        layers,
+        overrides: Vec::new(),
+    })
+}
+
+fn decode_layer(cx: &mut Cx, people: &BTreeMap<String, Person>, tz: Tz, f: &Fields, what: &str) -> Option<Layer> {
+    let members = f
+        .required(cx, "members", what)
+        .and_then(|n| members(cx, people, n, what));
+    let start = f
+        .required(cx, "start", what)
+        .and_then(|n| local_time(cx, tz, n, "start"));
+    let rule = match (f.get("handoff"), f.get("every")) {
+        (Some(_), Some(every)) => {
+            cx.error(every.pos, format!("{what} has both `handoff` and `every`: keep one"));
+            None
+        }
+        (Some(h), None) => string(cx, h, "handoff").map(|s| (s.to_string(), h.pos)),
+        (None, Some(e)) => match string(cx, e, "every").map(text::every_to_rrule) {
+            Some(Ok(rule)) => Some((rule, e.pos)),
+            Some(Err(message)) => {
+                cx.error(e.pos, message);
+                None
+            }
+            None => None,
+        },
+        (None, None) => {
+            cx.error(
+                f.node.pos,
+                format!("{what} needs `handoff` (an RRULE such as FREQ=WEEKLY;BYDAY=MO) or `every` (such as 1w)"),
+            );
+            None
+        }
+    };
+    let active = match f.get("active") {
+        Some(n) => windows(cx, n)?,
+        None => Vec::new(),
+    };
+    let except = match f.get("except") {
+        Some(n) => {
+            let items = list(cx, n, "`except`")?;
+            items
+                .iter()
+                .map(|i| local_time(cx, tz, i, "an `except` entry"))
+                .collect::<Option<Vec<_>>>()?
+        }
+        None => Vec::new(),
+    };
+    let (members, start, (rule, rule_pos)) = (members?, start?, rule?);
+    let handoffs = match Handoffs::with_exceptions(tz, start, &rule, &except) {
+        Ok(h) => h,
+        Err(e) => {
+            cx.error(rule_pos, format!("{what}: {e}"));
+            return None;
+        }
+    };
+    Some(Layer {
+        members,
+        handoffs,
+        active,
+    })
+}
+
+fn members(cx: &mut Cx, people: &BTreeMap<String, Person>, node: &Node, what: &str) -> Option<Vec<String>> {
+    let items = list(cx, node, "`members`")?;
+    if items.is_empty() {
+        cx.error(node.pos, format!("{what} has no members"));
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut ok = true;
+    for item in items {
+        let Some(id) = string(cx, item, "a member") else {
+            ok = false;
+            continue;
+        };
+        ok &= known_person(cx, people, item, id);
+        out.push(id.to_string());
+    }
+    ok.then_some(out)
+}
+
+fn known_person(cx: &mut Cx, people: &BTreeMap<String, Person>, node: &Node, id: &str) -> bool {
+    if people.contains_key(id) {
+        return true;
+    }
+    match did_you_mean(id, people.keys().map(String::as_str)) {
+        Some(close) => cx.error(node.pos, format!("unknown person `{id}`; did you mean `{close}`?")),
+        None => cx.error(node.pos, format!("unknown person `{id}`: add them to people.yaml")),
+    }
+    false
+}
+
+/// A written time as local wall-clock time in `tz` (an exact time is
+/// converted to the zone's wall clock).
+fn local_time(cx: &mut Cx, tz: Tz, node: &Node, what: &str) -> Option<NaiveDateTime> {
+    let s = string(cx, node, what)?;
+    match text::parse_time(s) {
+        Ok(WrittenTime::Local(t)) => Some(t),
+        Ok(WrittenTime::Exact(t)) => Some(to_local(tz, t)),
+        Err(message) => {
+            cx.error(node.pos, message);
+            None
+        }
+    }
+}
+
+fn windows(cx: &mut Cx, node: &Node) -> Option<Vec<ActiveWindow>> {
+    let items = list(cx, node, "`active`")?;
+    let mut out = Vec::new();
+    let mut ok = true;
+    for item in items {
+        match window(cx, item) {
+            Some(w) => out.push(w),
+            None => ok = false,
+        }
+    }
+    if ok && out.is_empty() {
+        cx.error(
+            node.pos,
+            "`active` is empty: the layer would never be on; remove `active` to make it always on",
+        );
+        return None;
+    }
+    ok.then_some(out)
+}
+
+fn window(cx: &mut Cx, node: &Node) -> Option<ActiveWindow> {
+    let f = fields(cx, node, "an active window", WINDOW_KEYS)?;
+    let days_node = f.required(cx, "days", "an active window")?;
+    let mut days = [false; 7];
+    let mut ok = true;
+    let day_nodes: Vec<&Node> = match &days_node.value {
+        Value::Seq(items) => items.iter().collect(),
+        _ => vec![days_node],
+    };
+    for d in day_nodes {
+        let Some(word) = string(cx, d, "a day") else {
+            ok = false;
+            continue;
+        };
+        match text::parse_days(word) {
+            Ok(list) => list
+                .iter()
+                .for_each(|w: &Weekday| days[w.num_days_from_monday() as usize] = true),
+            Err(message) => {
+                let message = match did_you_mean(word, DAY_WORDS) {
+                    Some(close) => format!("unknown day `{word}`; did you mean `{close}`?"),
+                    None => message,
+                };
+                cx.error(d.pos, message);
+                ok = false;
+            }
+        }
+    }
+    let mut time = |key: &str, default: u32| match f.get(key) {
+        None => Some(default),
+        Some(n) => match string(cx, n, key).map(text::parse_time_of_day) {
+            Some(Ok(m)) => Some(m),
+            Some(Err(message)) => {
+                cx.error(n.pos, message);
+                None
+            }
+            None => None,
+        },
+    };
+    let (from, to) = (time("from", 0), time("to", 1440));
+    let (from, to) = (from?, to?);
+    if from == to || (from == 1440) {
+        cx.error(
+            f.key_pos("to"),
+            "an active window needs `from` and `to` to differ (for a whole day, leave both out)",
+        );
+        return None;
+    }
+    ok.then_some(ActiveWindow { days, from, to })
+}
+
+fn decode_overrides(cx: &mut Cx, people: &BTreeMap<String, Person>, team: &mut Team, node: &Node) {
+    let Some(items) = list(cx, node, "`overrides`") else {
+        return;
+    };
+    for item in items {
+        let Some(f) = fields(cx, item, "an override", OVERRIDE_KEYS) else {
+            continue;
+        };
+        let rota_node = f.required(cx, "rota", "an override");
+        let rota_name = rota_node.and_then(|n| string(cx, n, "rota"));
+        let user = f.required(cx, "user", "an override").and_then(|n| {
+            let id = string(cx, n, "user")?;
+            known_person(cx, people, n, id).then(|| id.to_string())
+        });
+        let instead_of = match f.get("instead_of") {
+            None => Some(None),
+            Some(n) => {
+                string(cx, n, "instead_of").and_then(|id| known_person(cx, people, n, id).then(|| Some(id.to_string())))
+            }
+        };
+        let tz = team.tz;
+        let instant = |cx: &mut Cx, key: &str| {
+            let n = f.required(cx, key, "an override")?;
+            let s = string(cx, n, key)?;
+            match text::parse_time(s) {
+                Ok(WrittenTime::Local(t)) => Some(resolve_local(tz, t)),
+                Ok(WrittenTime::Exact(t)) => Some(t),
+                Err(message) => {
+                    cx.error(n.pos, message);
+                    None
+                }
+            }
+        };
+        let (from, to) = (instant(cx, "from"), instant(cx, "to"));
+        let (Some(rota_name), Some(rota_node)) = (rota_name, rota_node) else {
+            continue;
+        };
+        let Some(rota) = team.rotas.iter_mut().find(|r| r.name == rota_name) else {
+            cx.error(
+                rota_node.pos,
+                unknown_rota(rota_name, &team.name, team.rotas.iter().map(|r| r.name.as_str())),
+            );
+            continue;
+        };
+        let (Some(user), Some(instead_of), Some(from), Some(to)) = (user, instead_of, from, to) else {
+            continue;
+        };
+        if from >= to {
+            cx.error(
+                f.key_pos("to"),
+                format!(
+                    "this override ends ({}) before it starts ({})",
+                    to.to_rfc3339(),
+                    from.to_rfc3339()
+                ),
+            );
+            continue;
+        }
+        if let Some(x) = &instead_of
+            && !rota.layers.iter().any(|l| l.members.contains(x))
+        {
+            cx.warn(
+                f.key_pos("instead_of"),
+                format!("{x} is not a member of rota {}, so this swap never applies", rota.name),
+            );
+        }
+        rota.overrides.push(Override {
+            span: Span::new(from, to),
+            user,
+            instead_of,
+        });
+    }
+}
+
+fn unknown_rota<'a>(name: &str, team: &str, known: impl IntoIterator<Item = &'a str>) -> String {
+    let known: Vec<&str> = known.into_iter().collect();
+    match did_you_mean(name, known.iter().copied()) {
+        Some(close) => format!("unknown rota `{name}` in team {team}; did you mean `{close}`?"),
+        None => format!("unknown rota `{name}` in team {team}: it has {}", known.join(", ")),
+    }
+}
+
+fn decode_policy(
+    cx: &mut Cx,
+    people: &BTreeMap<String, Person>,
+    teams: &BTreeMap<String, BTreeSet<String>>,
+    team: &str,
+    node: &Node,
+) -> Option<Policy> {
+    // Either a list of steps, or `{steps: [...], repeat: N}`.
+    let (steps_node, repeat) = match &node.value {
+        Value::Seq(_) => (node, 0),
+        _ => {
+            let f = fields(cx, node, "`escalation`", POLICY_KEYS)?;
+            let steps = f.required(cx, "steps", "`escalation`")?;
+            let repeat = match f.get("repeat") {
+                None => 0,
+                Some(n) => match string(cx, n, "repeat")?.parse::<u32>() {
+                    Ok(r) if r <= 100 => r,
+                    _ => {
+                        cx.error(n.pos, "`repeat` should be a whole number from 0 to 100");
+                        return None;
+                    }
+                },
+            };
+            (steps, repeat)
+        }
+    };
+    let items = list(cx, steps_node, "escalation steps")?;
+    if items.is_empty() {
+        cx.error(steps_node.pos, "an escalation policy needs at least one step");
+        return None;
+    }
+    let mut steps = Vec::new();
+    for item in items {
+        let f = fields(cx, item, "an escalation step", STEP_KEYS)?;
+        let after = match f.get("after") {
+            None => Duration::zero(),
+            Some(n) => match text::parse_duration(string(cx, n, "after")?) {
+                Ok(d) => d,
+                Err(message) => {
+                    cx.error(n.pos, message);
+                    return None;
+                }
+            },
+        };
+        let targets_node = f.required(cx, "notify", "an escalation step")?;
+        let mut targets = Vec::new();
+        for t in list(cx, targets_node, "`notify`")? {
+            let s = string(cx, t, "a target")?;
+            let target = match s.split_once(':') {
+                Some(("rota", r)) => {
+                    if !teams.get(team).is_some_and(|rotas| rotas.contains(r)) {
+                        let known = teams.get(team).into_iter().flatten().map(String::as_str);
+                        cx.error(t.pos, unknown_rota(r, team, known));
+                        continue;
+                    }
+                    Target::Rota(r.to_string())
+                }
+                Some(("user", u)) => {
+                    if !known_person(cx, people, t, u) {
+                        continue;
+                    }
+                    Target::User(u.to_string())
+                }
+                Some(("team", other)) => {
+                    if !teams.contains_key(other) {
+                        cx.error(t.pos, format!("unknown team `{other}`"));
+                        continue;
+                    }
+                    Target::Team(other.to_string())
+                }
+                _ => {
+                    cx.error(
+                        t.pos,
+                        format!("`{s}` is not a target: write rota:NAME, user:NAME or team:NAME"),
+                    );
+                    continue;
+                }
+            };
+            targets.push(target);
+        }
+        steps.push(Step { after, targets });
+    }
+    Some(Policy { steps, repeat })
+}

@@ -1,0 +1,182 @@
+//! Reads the `schedules/` folder into a [`Schedule`], checking everything.
+//!
+//! Loading never stops at the first problem: every file is read, every
+//! problem is collected as a [`Diagnostic`] with its `file:line:col`, and the
+//! caller decides what to do (`oncall check` prints them all; the other
+//! commands refuse to answer from rota files with errors).
+//!
+//! The files, in the order they are read:
+//! - any file with a top-level `people:` (by convention `people.yaml`);
+//! - team files: `team:`, `timezone:`, `rotas:` and optionally `overrides:`,
+//!   `escalation:`, an intake key;
+//! - cover files: `team:` and `overrides:` only, for a team defined elsewhere;
+//!   their overrides come after the team file's, in file-name order.
+
+mod decode;
+pub mod diag;
+pub mod text;
+pub mod yaml;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::Duration;
+
+pub use diag::{Diagnostic, Severity};
+pub use yaml::Pos;
+
+use crate::domain::schedule::Schedule;
+use crate::domain::time::{Instant, Span};
+
+/// Where a rota was written, for messages about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    pub file: String,
+    pub pos: Pos,
+}
+
+/// The result of reading the rota files.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub schedule: Schedule,
+    pub diagnostics: Vec<Diagnostic>,
+    /// (team, rota) → where it is defined.
+    pub rota_origins: BTreeMap<(String, String), Origin>,
+    /// person → where they are defined.
+    pub person_origins: BTreeMap<String, Origin>,
+    /// How many files were read.
+    pub files: usize,
+}
+
+impl Loaded {
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.severity == Severity::Error)
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.errors().next().is_some()
+    }
+}
+
+/// Why the folder could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read the schedules folder {path}: {source}")]
+    Folder { path: String, source: std::io::Error },
+    #[error("cannot read {path}: {source}")]
+    File { path: String, source: std::io::Error },
+}
+
+/// Reads every `*.yaml` / `*.yml` file of `dir` (not its subfolders).
+pub fn load_dir(dir: &Path) -> Result<Loaded, LoadError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Folder {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let mut paths = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|source| LoadError::Folder {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let path = entry.path();
+        let yaml = matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
+        if yaml && path.is_file() {
+            paths.push(path);
+        }
+    }
+    paths.sort();
+    let mut sources = Vec::with_capacity(paths.len());
+    for path in paths {
+        let shown = path.display().to_string();
+        let bytes = std::fs::read(&path).map_err(|source| LoadError::File {
+            path: shown.clone(),
+            source,
+        })?;
+        sources.push((shown, bytes));
+    }
+    Ok(load_sources(&sources))
+}
+
+/// Reads rota files given as (name, contents), in that order. Pure: this is
+/// what tests call.
+pub fn load_sources(sources: &[(String, Vec<u8>)]) -> Loaded {
+    decode::decode(sources)
+}
+
+/// Reads rota files given as text, for tests and examples.
+pub fn load_texts(sources: &[(&str, &str)]) -> Loaded {
+    let owned: Vec<(String, Vec<u8>)> = sources
+        .iter()
+        .map(|(n, t)| (n.to_string(), t.as_bytes().to_vec()))
+        .collect();
+    load_sources(&owned)
+}
+
+/// Warnings about the coming `horizon` from `now`: gaps in each rota's
+/// coverage, and people nobody can reach.
+pub fn coverage_warnings(loaded: &Loaded, now: Instant, horizon: Duration) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let range = Span::new(now, now + horizon);
+    for (team, rota) in loaded.schedule.rotas(None) {
+        let gaps = rota.gaps(range);
+        let Some(first) = gaps.first() else { continue };
+        let Some(origin) = loaded.rota_origins.get(&(team.name.clone(), rota.name.clone())) else {
+            continue;
+        };
+        let total: Duration = gaps.iter().map(|g| g.duration()).sum();
+        let more = match gaps.len() {
+            1 => String::new(),
+            n => format!(" and {} more gaps", n - 1),
+        };
+        out.push(Diagnostic {
+            file: origin.file.clone(),
+            pos: origin.pos,
+            severity: Severity::Warning,
+            message: format!(
+                "rota {}/{} has nobody on call from {} to {}{} ({} in the next {} days)",
+                team.name,
+                rota.name,
+                first.start.format("%Y-%m-%dT%H:%M:%SZ"),
+                first.end.format("%Y-%m-%dT%H:%M:%SZ"),
+                more,
+                human_duration(total),
+                horizon.num_days()
+            ),
+        });
+    }
+    for person in loaded.schedule.people.values() {
+        if person.reachable() {
+            continue;
+        }
+        if let Some(origin) = loaded.person_origins.get(&person.id) {
+            out.push(Diagnostic {
+                file: origin.file.clone(),
+                pos: origin.pos,
+                severity: Severity::Warning,
+                message: format!(
+                    "{} has no way to be reached: give them an email, phone or push",
+                    person.id
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// `3d 4h`, `45m`: a duration for people.
+pub fn human_duration(d: Duration) -> String {
+    let s = d.num_seconds();
+    let (days, hours, minutes) = (s / 86_400, s % 86_400 / 3_600, s % 3_600 / 60);
+    let mut parts = Vec::new();
+    if days > 0 {
+        parts.push(format!("{days}d"));
+    }
+    if hours > 0 {
+        parts.push(format!("{hours}h"));
+    }
+    if minutes > 0 || parts.is_empty() {
+        parts.push(format!("{minutes}m"));
+    }
+    parts.join(" ")
+}

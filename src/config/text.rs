@@ -1,0 +1,163 @@
+//! Parsers for the small text values of the rota format: times, durations,
+//! weekdays. Each returns a message a person can act on.
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc, Weekday};
+
+/// A time as written in a rota file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WrittenTime {
+    /// No offset: wall-clock time in the team's zone.
+    Local(NaiveDateTime),
+    /// RFC 3339 with `Z` or an offset: an exact instant.
+    Exact(DateTime<Utc>),
+}
+
+/// `2026-01-05T09:00`, `2026-01-05T09:00:30`, `2026-01-05` (midnight), or
+/// RFC 3339 with an offset (`2026-01-05T09:00:00+01:00`, `...Z`).
+pub fn parse_time(s: &str) -> Result<WrittenTime, String> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(WrittenTime::Exact(t.with_timezone(&Utc)));
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%d %H:%M:%S",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, format) {
+            return Ok(WrittenTime::Local(t));
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(WrittenTime::Local(d.and_hms_opt(0, 0, 0).expect("midnight exists")));
+    }
+    Err(format!(
+        "`{s}` is not a time: write local time as 2026-01-05T09:00, or an exact time as 2026-01-05T09:00:00Z"
+    ))
+}
+
+/// `15m`, `1h`, `2h30m`, `1d`, `1w`, `30s`, `0`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let text = s.trim();
+    let bad = || format!("`{text}` is not a duration: write it like 30s, 15m, 2h, 1h30m, 1d or 1w");
+    if text == "0" {
+        return Ok(Duration::zero());
+    }
+    let mut total: i64 = 0;
+    let mut number = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3_600,
+            'd' => 86_400,
+            'w' => 604_800,
+            _ => return Err(bad()),
+        };
+        let n: i64 = number.parse().map_err(|_| bad())?;
+        total = n.checked_mul(unit).and_then(|v| total.checked_add(v)).ok_or_else(bad)?;
+        number.clear();
+    }
+    if !number.is_empty() || text.is_empty() || total > 100 * 366 * 86_400 {
+        return Err(bad());
+    }
+    Ok(Duration::seconds(total))
+}
+
+/// `HH:MM` as minutes after midnight; `24:00` is 1440.
+pub fn parse_time_of_day(s: &str) -> Result<u32, String> {
+    let bad = || format!("`{s}` is not a time of day: write it as HH:MM, 00:00 to 24:00");
+    let (h, m) = s.trim().split_once(':').ok_or_else(bad)?;
+    if h.is_empty() || h.len() > 2 || m.len() != 2 {
+        return Err(bad());
+    }
+    let h: u32 = h.parse().map_err(|_| bad())?;
+    let m: u32 = m.parse().map_err(|_| bad())?;
+    if m > 59 || h > 24 || (h == 24 && m != 0) {
+        return Err(bad());
+    }
+    Ok(h * 60 + m)
+}
+
+pub const DAY_WORDS: [&str; 10] = [
+    "mon", "tue", "wed", "thu", "fri", "sat", "sun", "weekdays", "weekends", "everyday",
+];
+
+/// A weekday name (`mon`, `Monday`), or `weekdays`, `weekends`, `everyday`.
+pub fn parse_days(s: &str) -> Result<Vec<Weekday>, String> {
+    use Weekday::*;
+    let lower = s.trim().to_lowercase();
+    let days = match lower.as_str() {
+        "weekdays" => vec![Mon, Tue, Wed, Thu, Fri],
+        "weekends" | "weekend" => vec![Sat, Sun],
+        "everyday" | "daily" => vec![Mon, Tue, Wed, Thu, Fri, Sat, Sun],
+        _ => match lower.parse::<Weekday>() {
+            Ok(d) => vec![d],
+            Err(_) => {
+                return Err(format!(
+                    "`{s}` is not a day: use mon, tue, wed, thu, fri, sat, sun, weekdays, weekends or everyday"
+                ));
+            }
+        },
+    };
+    Ok(days)
+}
+
+/// The short form of a hand-off rule: `every: 1w` is `FREQ=WEEKLY`, `2w` is
+/// `FREQ=WEEKLY;INTERVAL=2`, `1d` daily, `12h` every twelve hours of wall time.
+pub fn every_to_rrule(s: &str) -> Result<String, String> {
+    let text = s.trim();
+    let bad = || format!("`{text}` is not a hand-off period: write it like 1w, 2w, 1d, 12h or 30m");
+    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (n, unit) = text.split_at(split);
+    let n: u32 = n.parse().map_err(|_| bad())?;
+    if n == 0 || n > 1000 {
+        return Err(bad());
+    }
+    let freq = match unit {
+        "w" => "WEEKLY",
+        "d" => "DAILY",
+        "h" => "HOURLY",
+        "m" => "MINUTELY",
+        _ => return Err(bad()),
+    };
+    Ok(if n == 1 {
+        format!("FREQ={freq}")
+    } else {
+        format!("FREQ={freq};INTERVAL={n}")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("15m").unwrap(), Duration::minutes(15));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::minutes(90));
+        assert!(parse_duration("15 minutes").is_err());
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("99999999999999999999d").is_err());
+    }
+
+    #[test]
+    fn times_of_day() {
+        assert_eq!(parse_time_of_day("08:00"), Ok(480));
+        assert_eq!(parse_time_of_day("24:00"), Ok(1440));
+        assert!(parse_time_of_day("24:30").is_err());
+        assert!(parse_time_of_day("8").is_err());
+    }
+
+    #[test]
+    fn every() {
+        assert_eq!(every_to_rrule("1w").unwrap(), "FREQ=WEEKLY");
+        assert_eq!(every_to_rrule("12h").unwrap(), "FREQ=HOURLY;INTERVAL=12");
+        assert!(every_to_rrule("1y").is_err());
+    }
+}

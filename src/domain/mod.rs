@@ -1,0 +1,11 @@
+//! The pure core: rotas, hand-offs, layers, overrides and who is on call when.
+//!
+//! Nothing here does I/O or reads the clock: every function that needs the
+//! time takes it as a value. `tests/it/tidy.rs` checks this.
+
+pub mod escalation;
+pub mod handoff;
+pub mod rota;
+pub mod schedule;
+pub mod time;
+pub mod window;

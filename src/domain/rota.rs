@@ -1,0 +1,254 @@
+//! A rota: layers of hand-off rotations, active windows, and overrides,
+//! expanded into who is on call over any window of time.
+//!
+//! The composition, at any instant `t`:
+//! 1. each layer is *on* at `t` when `t` is at or after its start and inside
+//!    one of its active windows (a layer without windows is always active);
+//!    it then names the member of the hand-off in force at `t`;
+//! 2. the scheduled person is the one named by the *last* layer that is on;
+//!    where no layer is on, the rota has a gap;
+//! 3. an override applies at `t` when `t` is in its span and, for a swap
+//!    (`instead_of`), the scheduled person is the one it replaces; the last
+//!    applicable override (in file order) names the person on call.
+//!
+//! Every instant therefore maps to exactly one person or to a gap.
+
+use chrono_tz::Tz;
+
+use super::handoff::Handoffs;
+use super::time::{Instant, Span};
+use super::window::{ActiveWindow, active_spans, is_active};
+
+/// A person's identifier, the key under `people:`.
+pub type PersonId = String;
+
+/// One rotation of members handing over at [`Handoffs`] instants.
+#[derive(Debug)]
+pub struct Layer {
+    pub members: Vec<PersonId>,
+    pub handoffs: Handoffs,
+    /// Empty: always active.
+    pub active: Vec<ActiveWindow>,
+}
+
+/// Someone covering a rota for a while.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Override {
+    pub span: Span,
+    pub user: PersonId,
+    /// A swap: cover only where this person is scheduled.
+    pub instead_of: Option<PersonId>,
+}
+
+#[derive(Debug)]
+pub struct Rota {
+    pub name: String,
+    pub tz: Tz,
+    pub layers: Vec<Layer>,
+    /// In the order they were written; later ones win.
+    pub overrides: Vec<Override>,
+}
+
+/// A stretch of time with one person on call, or nobody (`user == None`, a gap).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tile {
+    pub span: Span,
+    pub user: Option<PersonId>,
+}
+
+impl Layer {
+    /// The member on call at `t` if this layer is on at `t`.
+    pub fn member_at(&self, t: Instant) -> Option<&PersonId> {
+        let j = self.handoffs.index_at(t)?;
+        if !self.active.is_empty() && !is_active(self.handoffs.tz(), &self.active, t) {
+            return None;
+        }
+        Some(&self.members[(j % self.members.len() as u64) as usize])
+    }
+
+    /// The stretches of `range` when this layer is on, with its member,
+    /// sorted and not overlapping.
+    pub fn tiles(&self, range: Span) -> Vec<Tile> {
+        let mut tiles = Vec::new();
+        let mut j = self.handoffs.index_at(range.start).unwrap_or(0);
+        let Some(mut at) = self.handoffs.instant(j) else {
+            return tiles;
+        };
+        while at < range.end {
+            let next = self.handoffs.instant(j + 1);
+            let end = next.unwrap_or(range.end).min(range.end);
+            let span = Span::new(at.max(range.start), end);
+            if !span.is_empty() {
+                let user = self.members[(j % self.members.len() as u64) as usize].clone();
+                tiles.push(Tile { span, user: Some(user) });
+            }
+            match next {
+                Some(n) => at = n.max(at),
+                None => break,
+            }
+            j += 1;
+        }
+        if self.active.is_empty() {
+            return tiles;
+        }
+        let windows = active_spans(self.handoffs.tz(), &self.active, range);
+        intersect(&tiles, &windows)
+    }
+}
+
+impl Rota {
+    /// Who the layers schedule at `t`, before overrides.
+    pub fn scheduled_at(&self, t: Instant) -> Option<&PersonId> {
+        self.layers.iter().rev().find_map(|l| l.member_at(t))
+    }
+
+    /// Who is on call at `t`, overrides applied; `None` is a gap.
+    pub fn on_call_at(&self, t: Instant) -> Option<&PersonId> {
+        let scheduled = self.scheduled_at(t);
+        let covering = self
+            .overrides
+            .iter()
+            .rev()
+            .find(|o| o.span.contains(t) && o.instead_of.as_ref().is_none_or(|x| Some(x) == scheduled));
+        match covering {
+            Some(o) => Some(&o.user),
+            None => scheduled,
+        }
+    }
+
+    /// The tiles of `range` before overrides: exactly tiling it, gaps included,
+    /// neighbours with the same person merged.
+    pub fn scheduled(&self, range: Span) -> Vec<Tile> {
+        let mut timeline = vec![Tile {
+            span: range,
+            user: None,
+        }];
+        for layer in &self.layers {
+            timeline = overlay(&timeline, &layer.tiles(range));
+        }
+        merge(timeline)
+    }
+
+    /// The tiles of `range`: exactly tiling it, gaps included, overrides
+    /// applied, neighbours with the same person merged.
+    pub fn expand(&self, range: Span) -> Vec<Tile> {
+        if range.is_empty() {
+            return Vec::new();
+        }
+        let scheduled = self.scheduled(range);
+        let mut timeline = scheduled.clone();
+        for o in &self.overrides {
+            let span = o.span.intersect(&range);
+            if span.is_empty() {
+                continue;
+            }
+            let cover: Vec<Tile> = match &o.instead_of {
+                None => vec![Tile {
+                    span,
+                    user: Some(o.user.clone()),
+                }],
+                Some(x) => scheduled
+                    .iter()
+                    .filter(|t| t.user.as_ref() == Some(x))
+                    .map(|t| t.span.intersect(&span))
+                    .filter(|s| !s.is_empty())
+                    .map(|span| Tile {
+                        span,
+                        user: Some(o.user.clone()),
+                    })
+                    .collect(),
+            };
+            timeline = overlay(&timeline, &cover);
+        }
+        merge(timeline)
+    }
+
+    /// The gaps (nobody on call) within `range`.
+    pub fn gaps(&self, range: Span) -> Vec<Span> {
+        self.expand(range)
+            .into_iter()
+            .filter(|t| t.user.is_none())
+            .map(|t| t.span)
+            .collect()
+    }
+}
+
+/// `base` (tiling some range) with `top` (sorted, non-overlapping, within the
+/// range) painted over it.
+fn overlay(base: &[Tile], top: &[Tile]) -> Vec<Tile> {
+    let mut out = Vec::with_capacity(base.len() + 2 * top.len());
+    let mut top = top.iter().peekable();
+    for tile in base {
+        let mut cursor = tile.span.start;
+        while let Some(t) = top.peek() {
+            if t.span.start >= tile.span.end {
+                break;
+            }
+            if t.span.start > cursor {
+                out.push(Tile {
+                    span: Span::new(cursor, t.span.start),
+                    user: tile.user.clone(),
+                });
+            }
+            let end = t.span.end.min(tile.span.end);
+            let start = t.span.start.max(cursor);
+            if end > start {
+                out.push(Tile {
+                    span: Span::new(start, end),
+                    user: t.user.clone(),
+                });
+            }
+            cursor = cursor.max(end);
+            if t.span.end <= tile.span.end {
+                top.next();
+            } else {
+                break;
+            }
+        }
+        if cursor < tile.span.end {
+            out.push(Tile {
+                span: Span::new(cursor, tile.span.end),
+                user: tile.user.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// Merges neighbouring tiles that name the same person (or are both gaps).
+pub fn merge(tiles: Vec<Tile>) -> Vec<Tile> {
+    let mut out: Vec<Tile> = Vec::with_capacity(tiles.len());
+    for t in tiles {
+        if t.span.is_empty() {
+            continue;
+        }
+        match out.last_mut() {
+            Some(last) if last.user == t.user && last.span.end == t.span.start => last.span.end = t.span.end,
+            _ => out.push(t),
+        }
+    }
+    out
+}
+
+/// The parts of `tiles` inside `spans` (both sorted and non-overlapping).
+fn intersect(tiles: &[Tile], spans: &[Span]) -> Vec<Tile> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    for tile in tiles {
+        while i < spans.len() && spans[i].end <= tile.span.start {
+            i += 1;
+        }
+        let mut k = i;
+        while k < spans.len() && spans[k].start < tile.span.end {
+            let span = tile.span.intersect(&spans[k]);
+            if !span.is_empty() {
+                out.push(Tile {
+                    span,
+                    user: tile.user.clone(),
+                });
+            }
+            k += 1;
+        }
+    }
+    out
+}

@@ -1,0 +1,133 @@
+//! Every team's rotas together, with the people they name: the answer to
+//! "who is on call" for the whole installation.
+
+use std::collections::BTreeMap;
+
+use chrono_tz::Tz;
+
+use super::escalation::Policy;
+use super::rota::{PersonId, Rota, Tile};
+use super::time::{Instant, Span};
+
+/// Someone who can be paged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Person {
+    pub id: PersonId,
+    pub name: String,
+    pub email: Option<String>,
+    /// E.164, e.g. `+447700900001`.
+    pub phone: Option<String>,
+    /// A push destination, e.g. `ntfy:alice-7f3a`.
+    pub push: Option<String>,
+    /// The person's own zone, for quiet hours and reports.
+    pub timezone: Option<Tz>,
+}
+
+impl Person {
+    /// Whether there is any way to reach this person.
+    pub fn reachable(&self) -> bool {
+        self.email.is_some() || self.phone.is_some() || self.push.is_some()
+    }
+}
+
+/// Where a team's integration key comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IntakeKey {
+    /// The name of an environment variable holding the key.
+    Env(String),
+    /// The key itself (for tests and demos).
+    Literal(String),
+}
+
+#[derive(Debug)]
+pub struct Team {
+    pub name: String,
+    pub tz: Tz,
+    pub rotas: Vec<Rota>,
+    pub intake_key: Option<IntakeKey>,
+    pub escalation: Option<Policy>,
+}
+
+/// The whole installation's rotas.
+#[derive(Debug, Default)]
+pub struct Schedule {
+    pub people: BTreeMap<PersonId, Person>,
+    pub teams: Vec<Team>,
+}
+
+/// Who is on call on one rota at one instant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OnCall {
+    pub team: String,
+    pub rota: String,
+    /// `None`: nobody (a gap).
+    pub user: Option<PersonId>,
+    /// The stretch this person (or gap) holds around the instant, within the
+    /// look-around the caller gave.
+    pub span: Span,
+}
+
+/// One shift (or gap) of one rota.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Shift {
+    pub team: String,
+    pub rota: String,
+    pub tile: Tile,
+}
+
+impl Schedule {
+    /// The rotas of the team named `team`, or of every team when `None`.
+    pub fn rotas<'a>(&'a self, team: Option<&'a str>) -> impl Iterator<Item = (&'a Team, &'a Rota)> + 'a {
+        self.teams
+            .iter()
+            .filter(move |t| team.is_none_or(|name| t.name == name))
+            .flat_map(|t| t.rotas.iter().map(move |r| (t, r)))
+    }
+
+    pub fn team(&self, name: &str) -> Option<&Team> {
+        self.teams.iter().find(|t| t.name == name)
+    }
+
+    /// Who is on call at `at` on every rota (of `team`, if given).
+    pub fn who(&self, at: Instant, team: Option<&str>) -> Vec<(String, String, Option<PersonId>)> {
+        self.rotas(team)
+            .map(|(t, r)| (t.name.clone(), r.name.clone(), r.on_call_at(at).cloned()))
+            .collect()
+    }
+
+    /// Who is on call at `at`, with the shift they are in, looking at most
+    /// `around` either side for its edges.
+    pub fn who_with_shift(&self, at: Instant, around: chrono::Duration, team: Option<&str>) -> Vec<OnCall> {
+        let range = Span::new(at - around, at + around);
+        self.rotas(team)
+            .map(|(t, r)| {
+                let tiles = r.expand(range);
+                let tile = tiles.iter().find(|x| x.span.contains(at)).cloned();
+                let (user, span) = match tile {
+                    Some(tile) => (tile.user, tile.span),
+                    None => (None, range),
+                };
+                OnCall {
+                    team: t.name.clone(),
+                    rota: r.name.clone(),
+                    user,
+                    span,
+                }
+            })
+            .collect()
+    }
+
+    /// Every rota's shifts and gaps within `range` (of `team`, if given), in
+    /// team, rota and time order.
+    pub fn shifts(&self, range: Span, team: Option<&str>) -> Vec<Shift> {
+        self.rotas(team)
+            .flat_map(|(t, r)| {
+                r.expand(range).into_iter().map(move |tile| Shift {
+                    team: t.name.clone(),
+                    rota: r.name.clone(),
+                    tile,
+                })
+            })
+            .collect()
+    }
+}

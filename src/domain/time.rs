@@ -1,0 +1,125 @@
+//! Instants, spans and the one rule for reading local wall-clock time.
+//!
+//! Everything the rest of the program stores or prints is a UTC instant. Local
+//! time only appears where people write it (rota start, hand-off rules, active
+//! windows, overrides without an offset) and is turned into an instant here, by
+//! a single policy (RFC 5545 section 3.3.5):
+//!
+//! - a local time that does not exist because the clocks jumped forward (a DST
+//!   gap) is read with the UTC offset in force *before* the gap, so 01:30 on the
+//!   London spring-forward day is 01:30 GMT, which the clock shows as 02:30 BST;
+//! - a local time that happens twice because the clocks went back is the
+//!   *first* occurrence.
+
+use chrono::{DateTime, Duration, NaiveDateTime, Offset, TimeZone, Utc};
+use chrono_tz::Tz;
+
+/// A point on the UTC time line, to the second.
+pub type Instant = DateTime<Utc>;
+
+/// A half-open interval of time `[start, end)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Span {
+    pub start: Instant,
+    pub end: Instant,
+}
+
+impl Span {
+    /// A span from `start` to `end`; empty when `end <= start`.
+    pub fn new(start: Instant, end: Instant) -> Span {
+        Span { start, end }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.end <= self.start
+    }
+
+    pub fn contains(&self, t: Instant) -> bool {
+        self.start <= t && t < self.end
+    }
+
+    /// The overlap of two spans (possibly empty).
+    pub fn intersect(&self, other: &Span) -> Span {
+        Span::new(self.start.max(other.start), self.end.min(other.end))
+    }
+
+    pub fn duration(&self) -> Duration {
+        if self.is_empty() {
+            Duration::zero()
+        } else {
+            self.end - self.start
+        }
+    }
+}
+
+/// The largest change of UTC offset a zone has ever made at once, with margin:
+/// offsets run from -12:00 to +14:00, so two readings of one local time never lie
+/// further apart than this.
+pub const MAX_OFFSET_SPREAD: Duration = Duration::hours(26);
+
+/// Reads a local wall-clock time in `tz` as an instant, by the policy above.
+pub fn resolve_local(tz: Tz, local: NaiveDateTime) -> Instant {
+    if let Some(t) = tz.from_local_datetime(&local).earliest() {
+        return t.with_timezone(&Utc);
+    }
+    // In a gap. The latest valid local time before it carries the offset in
+    // force before the gap. Gaps are at most a day long (Pacific/Apia skipped
+    // 2011-12-30), so stepping back an hour at a time finds it quickly.
+    for hours in 1..=48 {
+        if let Some(before) = tz.from_local_datetime(&(local - Duration::hours(hours))).latest() {
+            let offset = before.offset().fix();
+            return Utc.from_utc_datetime(&(local - Duration::seconds(offset.local_minus_utc() as i64)));
+        }
+    }
+    // No zone has a gap this long; read it as UTC rather than fail.
+    Utc.from_utc_datetime(&local)
+}
+
+/// The wall-clock time in `tz` at instant `t`.
+pub fn to_local(tz: Tz, t: Instant) -> NaiveDateTime {
+    t.with_timezone(&tz).naive_local()
+}
+
+/// The UTC offset, in seconds, in force in `tz` at instant `t`.
+pub fn offset_at(tz: Tz, t: Instant) -> i32 {
+    tz.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn local(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").unwrap()
+    }
+
+    #[test]
+    fn gap_uses_offset_before() {
+        let t = resolve_local(chrono_tz::Europe::London, local("2026-03-29T01:30"));
+        assert_eq!(t.to_rfc3339(), "2026-03-29T01:30:00+00:00");
+        let t = resolve_local(chrono_tz::America::New_York, local("2026-03-08T02:30"));
+        assert_eq!(t.to_rfc3339(), "2026-03-08T07:30:00+00:00");
+    }
+
+    #[test]
+    fn fold_is_first_occurrence() {
+        let t = resolve_local(chrono_tz::Europe::London, local("2026-10-25T01:30"));
+        assert_eq!(t.to_rfc3339(), "2026-10-25T00:30:00+00:00");
+    }
+
+    #[test]
+    fn apia_skipped_day() {
+        // 2011-12-30 never happened in Apia: -10:00 until then, +14:00 after.
+        let t = resolve_local(chrono_tz::Pacific::Apia, local("2011-12-30T09:00"));
+        assert_eq!(t.to_rfc3339(), "2011-12-30T19:00:00+00:00");
+        let d = NaiveDate::from_ymd_opt(2011, 12, 31)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap();
+        assert_eq!(
+            resolve_local(chrono_tz::Pacific::Apia, d).to_rfc3339(),
+            "2011-12-30T19:00:00+00:00"
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! `oncall`: an on-call scheduling and paging daemon.
+//!
+//! See `ARCHITECTURE.md` for the map. In short: [`config`] reads the rota files
+//! into [`domain`] values; [`domain`] answers who is on call when, as pure
+//! functions of those values and a given instant; [`cli`] wires the commands.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod domain;
