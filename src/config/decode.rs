@@ -10,7 +10,7 @@ use super::text::{self, DAY_WORDS, WrittenTime};
 use super::yaml::{self, Node, Pos, Value};
 use super::{Loaded, Origin};
 use crate::domain::escalation::{Policy, Step, Target};
-use crate::domain::handoff::Handoffs;
+use crate::domain::handoff::{Handoffs, RuleError};
 use crate::domain::rota::{Layer, Override, Rota};
 use crate::domain::schedule::{IntakeKey, Person, Schedule, Team};
 use crate::domain::time::{Span, resolve_local, to_local};
@@ -297,6 +297,9 @@ pub(super) fn decode(sources: &[(String, Vec<u8>)]) -> Loaded {
     }
     // Teams and their rotas.
     let mut teams: Vec<Team> = Vec::new();
+    // Every rota name written, including rotas with errors, so that references
+    // to them do not add "unknown rota" errors on top of their own.
+    let mut declared_rotas: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut team_files: BTreeMap<String, Origin> = BTreeMap::new();
     for (file, kind) in &kinds {
         let Kind::Team(top) = kind else { continue };
@@ -327,8 +330,11 @@ pub(super) fn decode(sources: &[(String, Vec<u8>)]) -> Loaded {
             continue;
         }
         team_files.insert(name.to_string(), cx.origin(name_node.pos));
-        let Some(tz) = tz else { continue };
+        // With an unknown zone, read the rotas in UTC anyway to report their
+        // own problems; the team is not used (the file has an error).
+        let tz = tz.unwrap_or(Tz::UTC);
         let mut rotas = Vec::new();
+        let declared = declared_rotas.entry(name.to_string()).or_default();
         if let Some(rotas_node) = top.required(&mut cx, "rotas", "a team file")
             && let Some(entries) = mapping_entries(&mut cx, rotas_node, "`rotas`")
         {
@@ -348,6 +354,7 @@ pub(super) fn decode(sources: &[(String, Vec<u8>)]) -> Loaded {
                     continue;
                 }
                 seen.insert(rota_name, k.pos);
+                declared.insert(rota_name.to_string());
                 if !name_ok(rota_name) {
                     cx.error(
                         k.pos,
@@ -385,10 +392,7 @@ pub(super) fn decode(sources: &[(String, Vec<u8>)]) -> Loaded {
     }
 
     // Overrides and escalation policies refer to rotas and teams.
-    let team_rotas: BTreeMap<String, BTreeSet<String>> = teams
-        .iter()
-        .map(|t| (t.name.clone(), t.rotas.iter().map(|r| r.name.clone()).collect()))
-        .collect();
+    let team_rotas = declared_rotas;
     for (file, kind) in &kinds {
         let (Kind::Team(top) | Kind::Cover(top)) = kind else {
             continue;
@@ -414,7 +418,7 @@ pub(super) fn decode(sources: &[(String, Vec<u8>)]) -> Loaded {
             continue;
         };
         if let Some(node) = top.get("overrides") {
-            decode_overrides(&mut cx, &people, team, node);
+            decode_overrides(&mut cx, &people, team, &team_rotas[name], node);
         }
         if let Some(node) = top.get("escalation") {
             team.escalation = decode_policy(&mut cx, &people, &team_rotas, name, node);
@@ -538,27 +542,37 @@ fn decode_layer(cx: &mut Cx, people: &BTreeMap<String, Person>, tz: Tz, f: &Fiel
         }
     };
     let active = match f.get("active") {
-        Some(n) => windows(cx, n)?,
-        None => Vec::new(),
+        Some(n) => windows(cx, n),
+        None => Some(Vec::new()),
     };
     let except = match f.get("except") {
-        Some(n) => {
-            let items = list(cx, n, "`except`")?;
-            items
+        Some(n) => list(cx, n, "`except`").and_then(|items| {
+            let times: Vec<Option<NaiveDateTime>> = items
                 .iter()
                 .map(|i| local_time(cx, tz, i, "an `except` entry"))
-                .collect::<Option<Vec<_>>>()?
-        }
-        None => Vec::new(),
+                .collect();
+            times.into_iter().collect::<Option<Vec<_>>>()
+        }),
+        None => Some(Vec::new()),
     };
-    let (members, start, (rule, rule_pos)) = (members?, start?, rule?);
-    let handoffs = match Handoffs::with_exceptions(tz, start, &rule, &except) {
+    let Some(start) = start else {
+        // Still say what is wrong with the rule itself.
+        if let Some((rule, pos)) = &rule
+            && let Err(e @ RuleError::Invalid(_)) = Handoffs::new(tz, NaiveDateTime::default(), rule)
+        {
+            cx.error(*pos, format!("{what}: {e}"));
+        }
+        return None;
+    };
+    let (rule, rule_pos) = rule?;
+    let handoffs = match Handoffs::with_exceptions(tz, start, &rule, &except.clone().unwrap_or_default()) {
         Ok(h) => h,
         Err(e) => {
             cx.error(rule_pos, format!("{what}: {e}"));
             return None;
         }
     };
+    let (members, active, _) = (members?, active?, except?);
     Some(Layer {
         members,
         handoffs,
@@ -681,7 +695,13 @@ fn window(cx: &mut Cx, node: &Node) -> Option<ActiveWindow> {
     ok.then_some(ActiveWindow { days, from, to })
 }
 
-fn decode_overrides(cx: &mut Cx, people: &BTreeMap<String, Person>, team: &mut Team, node: &Node) {
+fn decode_overrides(
+    cx: &mut Cx,
+    people: &BTreeMap<String, Person>,
+    team: &mut Team,
+    declared: &BTreeSet<String>,
+    node: &Node,
+) {
     let Some(items) = list(cx, node, "`overrides`") else {
         return;
     };
@@ -715,20 +735,9 @@ fn decode_overrides(cx: &mut Cx, people: &BTreeMap<String, Person>, team: &mut T
             }
         };
         let (from, to) = (instant(cx, "from"), instant(cx, "to"));
-        let (Some(rota_name), Some(rota_node)) = (rota_name, rota_node) else {
-            continue;
-        };
-        let Some(rota) = team.rotas.iter_mut().find(|r| r.name == rota_name) else {
-            cx.error(
-                rota_node.pos,
-                unknown_rota(rota_name, &team.name, team.rotas.iter().map(|r| r.name.as_str())),
-            );
-            continue;
-        };
-        let (Some(user), Some(instead_of), Some(from), Some(to)) = (user, instead_of, from, to) else {
-            continue;
-        };
-        if from >= to {
+        if let (Some(from), Some(to)) = (from, to)
+            && from >= to
+        {
             cx.error(
                 f.key_pos("to"),
                 format!(
@@ -739,6 +748,21 @@ fn decode_overrides(cx: &mut Cx, people: &BTreeMap<String, Person>, team: &mut T
             );
             continue;
         }
+        let (Some(rota_name), Some(rota_node)) = (rota_name, rota_node) else {
+            continue;
+        };
+        let Some(rota) = team.rotas.iter_mut().find(|r| r.name == rota_name) else {
+            if !declared.contains(rota_name) {
+                cx.error(
+                    rota_node.pos,
+                    unknown_rota(rota_name, &team.name, declared.iter().map(String::as_str)),
+                );
+            }
+            continue;
+        };
+        let (Some(user), Some(instead_of), Some(from), Some(to)) = (user, instead_of, from, to) else {
+            continue;
+        };
         if let Some(x) = &instead_of
             && !rota.layers.iter().any(|l| l.members.contains(x))
         {
@@ -759,6 +783,7 @@ fn unknown_rota<'a>(name: &str, team: &str, known: impl IntoIterator<Item = &'a 
     let known: Vec<&str> = known.into_iter().collect();
     match did_you_mean(name, known.iter().copied()) {
         Some(close) => format!("unknown rota `{name}` in team {team}; did you mean `{close}`?"),
+        None if known.is_empty() => format!("unknown rota `{name}`: team {team} has no rotas"),
         None => format!("unknown rota `{name}` in team {team}: it has {}", known.join(", ")),
     }
 }
@@ -795,55 +820,96 @@ fn decode_policy(
         return None;
     }
     let mut steps = Vec::new();
+    let mut ok = true;
     for item in items {
-        let f = fields(cx, item, "an escalation step", STEP_KEYS)?;
-        let after = match f.get("after") {
-            None => Duration::zero(),
-            Some(n) => match text::parse_duration(string(cx, n, "after")?) {
-                Ok(d) => d,
-                Err(message) => {
-                    cx.error(n.pos, message);
-                    return None;
-                }
-            },
-        };
-        let targets_node = f.required(cx, "notify", "an escalation step")?;
-        let mut targets = Vec::new();
-        for t in list(cx, targets_node, "`notify`")? {
-            let s = string(cx, t, "a target")?;
-            let target = match s.split_once(':') {
-                Some(("rota", r)) => {
-                    if !teams.get(team).is_some_and(|rotas| rotas.contains(r)) {
-                        let known = teams.get(team).into_iter().flatten().map(String::as_str);
-                        cx.error(t.pos, unknown_rota(r, team, known));
-                        continue;
-                    }
-                    Target::Rota(r.to_string())
-                }
-                Some(("user", u)) => {
-                    if !known_person(cx, people, t, u) {
-                        continue;
-                    }
-                    Target::User(u.to_string())
-                }
-                Some(("team", other)) => {
-                    if !teams.contains_key(other) {
-                        cx.error(t.pos, format!("unknown team `{other}`"));
-                        continue;
-                    }
-                    Target::Team(other.to_string())
-                }
-                _ => {
-                    cx.error(
-                        t.pos,
-                        format!("`{s}` is not a target: write rota:NAME, user:NAME or team:NAME"),
-                    );
-                    continue;
-                }
-            };
-            targets.push(target);
+        match decode_step(cx, people, teams, team, item) {
+            Some(step) => steps.push(step),
+            None => ok = false,
         }
-        steps.push(Step { after, targets });
+    }
+    if !ok {
+        return None;
     }
     Some(Policy { steps, repeat })
+}
+
+fn decode_step(
+    cx: &mut Cx,
+    people: &BTreeMap<String, Person>,
+    teams: &BTreeMap<String, BTreeSet<String>>,
+    team: &str,
+    item: &Node,
+) -> Option<Step> {
+    let f = fields(cx, item, "an escalation step", STEP_KEYS)?;
+    let after = match f.get("after") {
+        None => Some(Duration::zero()),
+        Some(n) => string(cx, n, "after").and_then(|s| match text::parse_duration(s) {
+            Ok(d) => Some(d),
+            Err(message) => {
+                cx.error(n.pos, message);
+                None
+            }
+        }),
+    };
+    let targets = f
+        .required(cx, "notify", "an escalation step")
+        .and_then(|n| list(cx, n, "`notify`"));
+    let mut out = Vec::new();
+    let mut ok = true;
+    for t in targets.unwrap_or_default() {
+        match decode_target(cx, people, teams, team, t) {
+            Some(target) => out.push(target),
+            None => ok = false,
+        }
+    }
+    if targets.is_some_and(|t| t.is_empty()) {
+        cx.error(
+            f.key_pos("notify"),
+            "an escalation step needs at least one target in `notify`",
+        );
+        ok = false;
+    }
+    let (after, _) = (after?, targets?);
+    ok.then_some(Step { after, targets: out })
+}
+
+fn decode_target(
+    cx: &mut Cx,
+    people: &BTreeMap<String, Person>,
+    teams: &BTreeMap<String, BTreeSet<String>>,
+    team: &str,
+    node: &Node,
+) -> Option<Target> {
+    let s = string(cx, node, "a target")?;
+    match s.split_once(':') {
+        Some(("rota", r)) => {
+            let rotas = teams.get(team);
+            if rotas.is_some_and(|rotas| rotas.contains(r)) {
+                return Some(Target::Rota(r.to_string()));
+            }
+            cx.error(
+                node.pos,
+                unknown_rota(r, team, rotas.into_iter().flatten().map(String::as_str)),
+            );
+            None
+        }
+        Some(("user", u)) => known_person(cx, people, node, u).then(|| Target::User(u.to_string())),
+        Some(("team", other)) => {
+            if teams.contains_key(other) {
+                return Some(Target::Team(other.to_string()));
+            }
+            match did_you_mean(other, teams.keys().map(String::as_str)) {
+                Some(close) => cx.error(node.pos, format!("unknown team `{other}`; did you mean `{close}`?")),
+                None => cx.error(node.pos, format!("unknown team `{other}`")),
+            }
+            None
+        }
+        _ => {
+            cx.error(
+                node.pos,
+                format!("`{s}` is not a target: write rota:NAME, user:NAME or team:NAME"),
+            );
+            None
+        }
+    }
 }

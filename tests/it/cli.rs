@@ -1,0 +1,283 @@
+//! The command-line contract, run as a user would: the real binary, the
+//! example `schedules/`, exit codes and output formats.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("schedules")
+}
+
+fn oncall(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_oncall"))
+        .args(args)
+        .env_remove("ONCALL_SCHEDULES")
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+fn json_lines(o: &Output) -> Vec<Value> {
+    stdout(o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
+
+fn temp_schedules(files: &[(&str, &str)]) -> tempdir::Dir {
+    let dir = tempdir::Dir::new();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    dir
+}
+
+/// A throwaway folder, removed when dropped.
+mod tempdir {
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    pub struct Dir(PathBuf);
+
+    impl Dir {
+        pub fn new() -> Dir {
+            static N: AtomicUsize = AtomicUsize::new(0);
+            let n = N.fetch_add(1, Ordering::SeqCst);
+            let path = std::env::temp_dir().join(format!("oncall-test-{}-{n}", std::process::id()));
+            std::fs::create_dir_all(&path).unwrap();
+            Dir(path)
+        }
+
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+#[test]
+fn check_passes_on_the_examples() {
+    let o = oncall(&["check", "--schedules", examples().to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("ok: "), "{}", stdout(&o));
+}
+
+#[test]
+fn check_fails_with_file_line_col() {
+    let dir = temp_schedules(&[
+        ("people.yaml", "people:\n  alice: {email: a@example.com}\n"),
+        (
+            "t.yaml",
+            "team: t\ntimezone: Europe/London\nrotas:\n  r:\n    members: [alise]\n    start: 2026-01-01T00:00\n    every: 1w\n",
+        ),
+    ]);
+    let o = oncall(&["check", "--schedules", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let file = dir.path().join("t.yaml");
+    let expected = format!(
+        "{}:5:15: error: unknown person `alise`; did you mean `alice`?",
+        file.display()
+    );
+    assert!(stderr(&o).contains(&expected), "{}", stderr(&o));
+}
+
+#[test]
+fn check_warns_about_gaps_and_unreachable_people() {
+    let dir = temp_schedules(&[
+        (
+            "people.yaml",
+            "people:\n  alice: {email: a@example.com}\n  bob: {name: Bob}\n",
+        ),
+        (
+            "t.yaml",
+            "team: t\ntimezone: UTC\nrotas:\n  r:\n    members: [alice, bob]\n    start: 2020-01-01T00:00\n    every: 1d\n    active: [{days: [weekdays]}]\n",
+        ),
+    ]);
+    let o = oncall(&["check", "--schedules", dir.path().to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("t.yaml:4:3: warning: rota t/r has nobody on call from"),
+        "{err}"
+    );
+    assert!(
+        err.contains("people.yaml:3:3: warning: bob has no way to be reached"),
+        "{err}"
+    );
+}
+
+#[test]
+fn who_at_christmas_shows_the_override() {
+    let o = oncall(&[
+        "who",
+        "--schedules",
+        examples().to_str().unwrap(),
+        "--at",
+        "2026-12-25T03:00:00Z",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = json_lines(&o);
+    let primary = rows
+        .iter()
+        .find(|r| r["team"] == "payments" && r["rota"] == "primary")
+        .unwrap();
+    assert_eq!(primary["user"], "dave");
+    assert_eq!(primary["since"], "2026-12-24T00:00:00Z");
+    assert_eq!(primary["until"], "2026-12-27T00:00:00Z");
+    // Every rota of every team answers.
+    assert_eq!(rows.len(), 5);
+}
+
+#[test]
+fn who_table_without_at_uses_now() {
+    let o = oncall(&["who", "--schedules", examples().to_str().unwrap(), "--team", "platform"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("on call at "), "{out}");
+    assert!(out.contains("TEAM") && out.contains("platform  primary"), "{out}");
+    assert!(!out.contains("payments"), "{out}");
+}
+
+#[test]
+fn shifts_json_is_one_object_a_line_merged() {
+    let o = oncall(&[
+        "shifts",
+        "--schedules",
+        examples().to_str().unwrap(),
+        "--from",
+        "2026-12-21T00:00:00Z",
+        "--to",
+        "2027-01-04T00:00:00Z",
+        "--team",
+        "payments",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let first = text.lines().next().unwrap();
+    assert!(
+        first.starts_with(r#"{"team":"payments","rota":"primary","user":"#),
+        "{first}"
+    );
+    let primary: Vec<(String, String, String)> = json_lines(&o)
+        .iter()
+        .filter(|r| r["rota"] == "primary")
+        .map(|r| {
+            (
+                r["user"].as_str().unwrap().into(),
+                r["start"].as_str().unwrap().into(),
+                r["end"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("bob", "2026-12-21T00:00:00Z", "2026-12-21T09:00:00Z"),
+        ("carol", "2026-12-21T09:00:00Z", "2026-12-24T00:00:00Z"),
+        ("dave", "2026-12-24T00:00:00Z", "2026-12-27T00:00:00Z"),
+        ("carol", "2026-12-27T00:00:00Z", "2026-12-28T09:00:00Z"),
+        ("alice", "2026-12-28T09:00:00Z", "2026-12-31T09:00:00Z"),
+        ("bob", "2026-12-31T09:00:00Z", "2027-01-01T09:00:00Z"),
+        ("alice", "2027-01-01T09:00:00Z", "2027-01-04T00:00:00Z"),
+    ];
+    let expected: Vec<(String, String, String)> = expected
+        .iter()
+        .map(|(u, s, e)| (u.to_string(), s.to_string(), e.to_string()))
+        .collect();
+    assert_eq!(primary, expected);
+}
+
+#[test]
+fn shifts_table_shows_gaps_and_json_only_with_flag() {
+    let dir = temp_schedules(&[
+        ("people.yaml", "people:\n  alice: {email: a@example.com}\n"),
+        (
+            "t.yaml",
+            "team: t\ntimezone: UTC\nrotas:\n  r: {members: [alice], start: 2026-01-02T00:00, every: 1w}\n",
+        ),
+    ]);
+    let d = dir.path().to_str().unwrap();
+    let args = [
+        "shifts",
+        "--schedules",
+        d,
+        "--from",
+        "2026-01-01T00:00:00Z",
+        "--to",
+        "2026-01-03T00:00:00Z",
+    ];
+    let table = stdout(&oncall(&args));
+    assert!(table.contains("(nobody)") && table.contains("alice"), "{table}");
+    let json = stdout(&oncall(&[&args[..], &["--format", "json"]].concat()));
+    assert_eq!(json.lines().count(), 1, "{json}");
+    let with_gaps = oncall(&[&args[..], &["--format", "json", "--gaps"]].concat());
+    let rows = json_lines(&with_gaps);
+    assert_eq!(rows.len(), 2);
+    assert!(rows[0]["user"].is_null());
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let d = examples();
+    let bad_at = oncall(&["who", "--schedules", d.to_str().unwrap(), "--at", "tomorrow"]);
+    assert_eq!(bad_at.status.code(), Some(2));
+    assert!(stderr(&bad_at).contains("not an RFC 3339 time"), "{}", stderr(&bad_at));
+    let backwards = oncall(&[
+        "shifts",
+        "--schedules",
+        d.to_str().unwrap(),
+        "--from",
+        "2026-02-01T00:00:00Z",
+        "--to",
+        "2026-01-01T00:00:00Z",
+    ]);
+    assert_eq!(backwards.status.code(), Some(2));
+}
+
+#[test]
+fn unknown_team_and_broken_files_exit_1() {
+    let o = oncall(&["who", "--schedules", examples().to_str().unwrap(), "--team", "nope"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no team `nope`"), "{}", stderr(&o));
+
+    let dir = temp_schedules(&[("t.yaml", "team: [\n")]);
+    let o = oncall(&["who", "--schedules", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("t.yaml:"), "{}", stderr(&o));
+
+    let o = oncall(&["who", "--schedules", "/nonexistent/folder"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("cannot read the schedules folder"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn schedules_folder_from_the_environment() {
+    let o = Command::new(env!("CARGO_BIN_EXE_oncall"))
+        .args(["who", "--at", "2026-12-25T03:00:00Z", "--format", "json"])
+        .env("ONCALL_SCHEDULES", examples())
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(json_lines(&o).len(), 5);
+}

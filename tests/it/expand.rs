@@ -1,0 +1,437 @@
+//! Data-driven cases of rota expansion: a rota, a window, the shifts expected.
+//! Hours are printed so DST days show their true length (23 h, 25 h, 167 h...).
+//! Update with `UPDATE_EXPECT=1 cargo test`, then read every change.
+
+use expect_test::{Expect, expect};
+
+use crate::support::{render, team};
+
+fn check(tz: &str, body: &str, from: &str, to: &str, expected: Expect) {
+    expected.assert_eq(&render(&team(tz, body), from, to));
+}
+
+#[test]
+fn weekly_london_spring_forward() {
+    // 09:00 Monday hand-offs stay 09:00 local: the week with the change is 167 h.
+    check(
+        "Europe/London",
+        "rotas:\n  r:\n    members: [alice, bob]\n    start: 2026-03-16T09:00\n    handoff: FREQ=WEEKLY;BYDAY=MO\n",
+        "2026-03-16T00:00:00Z",
+        "2026-04-07T00:00:00Z",
+        expect![[r#"
+            r  2026-03-16T00:00Z .. 2026-03-16T09:00Z  (9h)  -
+            r  2026-03-16T09:00Z .. 2026-03-23T09:00Z  (168h)  alice
+            r  2026-03-23T09:00Z .. 2026-03-30T08:00Z  (167h)  bob
+            r  2026-03-30T08:00Z .. 2026-04-06T08:00Z  (168h)  alice
+            r  2026-04-06T08:00Z .. 2026-04-07T00:00Z  (16h)  bob
+        "#]],
+    );
+}
+
+#[test]
+fn weekly_london_autumn_back() {
+    check(
+        "Europe/London",
+        "rotas:\n  r:\n    members: [alice, bob]\n    start: 2026-10-19T09:00\n    every: 1w\n",
+        "2026-10-19T00:00:00Z",
+        "2026-11-03T00:00:00Z",
+        expect![[r#"
+            r  2026-10-19T00:00Z .. 2026-10-19T08:00Z  (8h)  -
+            r  2026-10-19T08:00Z .. 2026-10-26T09:00Z  (169h)  alice
+            r  2026-10-26T09:00Z .. 2026-11-02T09:00Z  (168h)  bob
+            r  2026-11-02T09:00Z .. 2026-11-03T00:00Z  (15h)  alice
+        "#]],
+    );
+}
+
+#[test]
+fn daily_new_york_across_both_changes() {
+    check(
+        "America/New_York",
+        "rotas:\n  r:\n    members: [alice, bob, carol]\n    start: 2026-03-06T08:00\n    handoff: FREQ=DAILY\n",
+        "2026-03-06T00:00:00Z",
+        "2026-03-10T00:00:00Z",
+        expect![[r#"
+            r  2026-03-06T00:00Z .. 2026-03-06T13:00Z  (13h)  -
+            r  2026-03-06T13:00Z .. 2026-03-07T13:00Z  (24h)  alice
+            r  2026-03-07T13:00Z .. 2026-03-08T12:00Z  (23h)  bob
+            r  2026-03-08T12:00Z .. 2026-03-09T12:00Z  (24h)  carol
+            r  2026-03-09T12:00Z .. 2026-03-10T00:00Z  (12h)  alice
+        "#]],
+    );
+    check(
+        "America/New_York",
+        "rotas:\n  r:\n    members: [alice, bob, carol]\n    start: 2026-10-30T08:00\n    handoff: FREQ=DAILY\n",
+        "2026-10-30T00:00:00Z",
+        "2026-11-03T00:00:00Z",
+        expect![[r#"
+            r  2026-10-30T00:00Z .. 2026-10-30T12:00Z  (12h)  -
+            r  2026-10-30T12:00Z .. 2026-10-31T12:00Z  (24h)  alice
+            r  2026-10-31T12:00Z .. 2026-11-01T13:00Z  (25h)  bob
+            r  2026-11-01T13:00Z .. 2026-11-02T13:00Z  (24h)  carol
+            r  2026-11-02T13:00Z .. 2026-11-03T00:00Z  (11h)  alice
+        "#]],
+    );
+}
+
+#[test]
+fn lord_howe_half_hour_change() {
+    // Lord Howe moves its clocks by 30 minutes: 02:00 -> 02:30 on 2026-10-04,
+    // 02:00 -> 01:30 on 2026-04-05.
+    check(
+        "Australia/Lord_Howe",
+        "rotas:\n  r:\n    members: [alice, bob]\n    start: 2026-10-02T09:00\n    every: 1d\n",
+        "2026-10-02T00:00:00Z",
+        "2026-10-06T00:00:00Z",
+        expect![[r#"
+            r  2026-10-02T00:00Z .. 2026-10-02T22:30Z  (22.5h)  alice
+            r  2026-10-02T22:30Z .. 2026-10-03T22:00Z  (23.5h)  bob
+            r  2026-10-03T22:00Z .. 2026-10-04T22:00Z  (24h)  alice
+            r  2026-10-04T22:00Z .. 2026-10-05T22:00Z  (24h)  bob
+            r  2026-10-05T22:00Z .. 2026-10-06T00:00Z  (2h)  alice
+        "#]],
+    );
+    check(
+        "Australia/Lord_Howe",
+        "rotas:\n  r:\n    members: [alice, bob]\n    start: 2026-04-03T09:00\n    every: 1d\n",
+        "2026-04-02T00:00:00Z",
+        "2026-04-06T00:00:00Z",
+        expect![[r#"
+            r  2026-04-02T00:00Z .. 2026-04-02T22:00Z  (22h)  -
+            r  2026-04-02T22:00Z .. 2026-04-03T22:00Z  (24h)  alice
+            r  2026-04-03T22:00Z .. 2026-04-04T22:30Z  (24.5h)  bob
+            r  2026-04-04T22:30Z .. 2026-04-05T22:30Z  (24h)  alice
+            r  2026-04-05T22:30Z .. 2026-04-06T00:00Z  (1.5h)  bob
+        "#]],
+    );
+}
+
+#[test]
+fn apia_skipped_a_whole_day() {
+    // 2011-12-30 did not exist in Samoa. The hand-off "at 09:00 on the 30th" is
+    // read with the offset before the gap (-10:00), which is 09:00 on the 31st
+    // local: the same instant as the 31st's own hand-off, so that shift is empty
+    // and the member order carries on.
+    check(
+        "Pacific/Apia",
+        "rotas:\n  r:\n    members: [alice, bob, carol]\n    start: 2011-12-28T09:00\n    every: 1d\n",
+        "2011-12-28T00:00:00Z",
+        "2012-01-02T00:00:00Z",
+        expect![[r#"
+            r  2011-12-28T00:00Z .. 2011-12-28T19:00Z  (19h)  -
+            r  2011-12-28T19:00Z .. 2011-12-29T19:00Z  (24h)  alice
+            r  2011-12-29T19:00Z .. 2011-12-30T19:00Z  (24h)  bob
+            r  2011-12-30T19:00Z .. 2011-12-31T19:00Z  (24h)  alice
+            r  2011-12-31T19:00Z .. 2012-01-01T19:00Z  (24h)  bob
+            r  2012-01-01T19:00Z .. 2012-01-02T00:00Z  (5h)  carol
+        "#]],
+    );
+}
+
+#[test]
+fn handoff_in_the_dst_gap() {
+    // 01:30 does not exist on 2026-03-29 in London: read as 01:30 GMT (02:30 BST).
+    check(
+        "Europe/London",
+        "rotas:\n  r:\n    members: [alice, bob]\n    start: 2026-03-27T01:30\n    every: 1d\n",
+        "2026-03-27T00:00:00Z",
+        "2026-03-31T00:00:00Z",
+        expect![[r#"
+            r  2026-03-27T00:00Z .. 2026-03-27T01:30Z  (1.5h)  -
+            r  2026-03-27T01:30Z .. 2026-03-28T01:30Z  (24h)  alice
+            r  2026-03-28T01:30Z .. 2026-03-29T01:30Z  (24h)  bob
+            r  2026-03-29T01:30Z .. 2026-03-30T00:30Z  (23h)  alice
+            r  2026-03-30T00:30Z .. 2026-03-31T00:00Z  (23.5h)  bob
+        "#]],
+    );
+}
+
+#[test]
+fn hourly_across_the_gap_keeps_member_order() {
+    // 00:00, 01:00 (in the gap, read as 01:00 GMT), 02:00 BST (= 01:00 GMT too):
+    // the 01:00 member's shift is empty; the rotation does not slip.
+    check(
+        "Europe/London",
+        "rotas:\n  r:\n    members: [alice, bob, carol]\n    start: 2026-03-29T00:00\n    every: 1h\n",
+        "2026-03-29T00:00:00Z",
+        "2026-03-29T04:00:00Z",
+        expect![[r#"
+            r  2026-03-29T00:00Z .. 2026-03-29T01:00Z  (1h)  alice
+            r  2026-03-29T01:00Z .. 2026-03-29T02:00Z  (1h)  carol
+            r  2026-03-29T02:00Z .. 2026-03-29T03:00Z  (1h)  alice
+            r  2026-03-29T03:00Z .. 2026-03-29T04:00Z  (1h)  bob
+        "#]],
+    );
+}
+
+#[test]
+fn ambiguous_start_is_the_first_occurrence() {
+    check(
+        "America/New_York",
+        "rotas:\n  r:\n    members: [alice, bob]\n    start: 2026-10-31T01:30\n    every: 1d\n",
+        "2026-10-31T00:00:00Z",
+        "2026-11-03T00:00:00Z",
+        expect![[r#"
+            r  2026-10-31T00:00Z .. 2026-10-31T05:30Z  (5.5h)  -
+            r  2026-10-31T05:30Z .. 2026-11-01T05:30Z  (24h)  alice
+            r  2026-11-01T05:30Z .. 2026-11-02T06:30Z  (25h)  bob
+            r  2026-11-02T06:30Z .. 2026-11-03T00:00Z  (17.5h)  alice
+        "#]],
+    );
+}
+
+#[test]
+fn window_crossing_midnight_with_layers() {
+    // A base layer, a weekday daytime layer and a weeknight layer that crosses
+    // midnight; the later layers win where active, the base shows through.
+    check(
+        "Europe/London",
+        "rotas:
+  r:
+    layers:
+      - members: [erin]
+        start: 2026-01-01T00:00
+        every: 1w
+      - members: [alice, bob]
+        start: 2026-01-05T08:00
+        every: 1d
+        active: [{days: [mon, tue, wed, thu, fri], from: \"08:00\", to: \"20:00\"}]
+      - members: [carol, dave]
+        start: 2026-01-05T20:00
+        every: 1w
+        active: [{days: [mon, tue, wed, thu, fri], from: \"20:00\", to: \"08:00\"}]
+",
+        "2026-01-08T00:00:00Z",
+        "2026-01-11T12:00:00Z",
+        expect![[r#"
+            r  2026-01-08T00:00Z .. 2026-01-08T08:00Z  (8h)  carol
+            r  2026-01-08T08:00Z .. 2026-01-08T20:00Z  (12h)  bob
+            r  2026-01-08T20:00Z .. 2026-01-09T08:00Z  (12h)  carol
+            r  2026-01-09T08:00Z .. 2026-01-09T20:00Z  (12h)  alice
+            r  2026-01-09T20:00Z .. 2026-01-10T08:00Z  (12h)  carol
+            r  2026-01-10T08:00Z .. 2026-01-11T12:00Z  (28h)  erin
+        "#]],
+    );
+}
+
+#[test]
+fn windows_across_dst_keep_local_hours() {
+    // The 20:00-08:00 night is 11 h on the spring-forward night, 13 h in autumn.
+    let body = "rotas:
+  r:
+    members: [alice]
+    start: 2026-01-01T00:00
+    every: 1w
+    active: [{days: [everyday], from: \"20:00\", to: \"08:00\"}]
+";
+    check(
+        "Europe/London",
+        body,
+        "2026-03-28T12:00:00Z",
+        "2026-03-30T12:00:00Z",
+        expect![[r#"
+        r  2026-03-28T12:00Z .. 2026-03-28T20:00Z  (8h)  -
+        r  2026-03-28T20:00Z .. 2026-03-29T07:00Z  (11h)  alice
+        r  2026-03-29T07:00Z .. 2026-03-29T19:00Z  (12h)  -
+        r  2026-03-29T19:00Z .. 2026-03-30T07:00Z  (12h)  alice
+        r  2026-03-30T07:00Z .. 2026-03-30T12:00Z  (5h)  -
+    "#]],
+    );
+    check(
+        "Europe/London",
+        body,
+        "2026-10-24T12:00:00Z",
+        "2026-10-26T12:00:00Z",
+        expect![[r#"
+        r  2026-10-24T12:00Z .. 2026-10-24T19:00Z  (7h)  -
+        r  2026-10-24T19:00Z .. 2026-10-25T08:00Z  (13h)  alice
+        r  2026-10-25T08:00Z .. 2026-10-25T20:00Z  (12h)  -
+        r  2026-10-25T20:00Z .. 2026-10-26T08:00Z  (12h)  alice
+        r  2026-10-26T08:00Z .. 2026-10-26T12:00Z  (4h)  -
+    "#]],
+    );
+}
+
+#[test]
+fn full_override_and_swap() {
+    // dave covers everything on the 2nd; erin swaps in for bob only.
+    check(
+        "Europe/London",
+        "rotas:
+  r:
+    members: [alice, bob]
+    start: 2026-06-01T09:00
+    every: 1d
+overrides:
+  - {rota: r, user: dave, from: 2026-06-02T12:00, to: 2026-06-03T12:00}
+  - {rota: r, user: erin, instead_of: bob, from: 2026-06-03T00:00, to: 2026-06-05T00:00}
+",
+        "2026-06-01T00:00:00Z",
+        "2026-06-06T00:00:00Z",
+        expect![[r#"
+            r  2026-06-01T00:00Z .. 2026-06-01T08:00Z  (8h)  -
+            r  2026-06-01T08:00Z .. 2026-06-02T08:00Z  (24h)  alice
+            r  2026-06-02T08:00Z .. 2026-06-02T11:00Z  (3h)  bob
+            r  2026-06-02T11:00Z .. 2026-06-02T23:00Z  (12h)  dave
+            r  2026-06-02T23:00Z .. 2026-06-03T08:00Z  (9h)  erin
+            r  2026-06-03T08:00Z .. 2026-06-03T11:00Z  (3h)  dave
+            r  2026-06-03T11:00Z .. 2026-06-04T08:00Z  (21h)  alice
+            r  2026-06-04T08:00Z .. 2026-06-04T23:00Z  (15h)  erin
+            r  2026-06-04T23:00Z .. 2026-06-05T08:00Z  (9h)  bob
+            r  2026-06-05T08:00Z .. 2026-06-06T00:00Z  (16h)  alice
+        "#]],
+    );
+}
+
+#[test]
+fn later_override_wins_and_swap_matches_the_scheduled_person() {
+    // The swap names alice, who is scheduled (before overrides) on the 1st, so
+    // it applies over the earlier full override; carol's later cover wins over both.
+    check(
+        "Europe/London",
+        "rotas:
+  r:
+    members: [alice, bob]
+    start: 2026-06-01T09:00
+    every: 1d
+overrides:
+  - {rota: r, user: dave, from: 2026-06-01T10:00, to: 2026-06-01T20:00}
+  - {rota: r, user: erin, instead_of: alice, from: 2026-06-01T12:00, to: 2026-06-01T14:00}
+  - {rota: r, user: carol, from: 2026-06-01T13:00, to: 2026-06-01T13:30}
+",
+        "2026-06-01T08:00:00Z",
+        "2026-06-01T20:00:00Z",
+        expect![[r#"
+            r  2026-06-01T08:00Z .. 2026-06-01T09:00Z  (1h)  alice
+            r  2026-06-01T09:00Z .. 2026-06-01T11:00Z  (2h)  dave
+            r  2026-06-01T11:00Z .. 2026-06-01T12:00Z  (1h)  erin
+            r  2026-06-01T12:00Z .. 2026-06-01T12:30Z  (0.5h)  carol
+            r  2026-06-01T12:30Z .. 2026-06-01T13:00Z  (0.5h)  erin
+            r  2026-06-01T13:00Z .. 2026-06-01T19:00Z  (6h)  dave
+            r  2026-06-01T19:00Z .. 2026-06-01T20:00Z  (1h)  alice
+        "#]],
+    );
+}
+
+#[test]
+fn override_past_the_window_and_before_the_start() {
+    // The window starts before the rota does (a gap, shown as -), and the
+    // override runs past the window's end: both are clipped to the window.
+    check(
+        "Europe/London",
+        "rotas:
+  r:
+    members: [alice, bob]
+    start: 2026-06-01T09:00
+    every: 1w
+overrides:
+  - {rota: r, user: carol, from: 2026-06-03T00:00, to: 2026-07-01T00:00}
+",
+        "2026-05-31T00:00:00Z",
+        "2026-06-05T00:00:00Z",
+        expect![[r#"
+            r  2026-05-31T00:00Z .. 2026-06-01T08:00Z  (32h)  -
+            r  2026-06-01T08:00Z .. 2026-06-02T23:00Z  (39h)  alice
+            r  2026-06-02T23:00Z .. 2026-06-05T00:00Z  (49h)  carol
+        "#]],
+    );
+}
+
+#[test]
+fn override_from_a_cover_file_comes_after_the_team_file() {
+    let team = "team: t
+timezone: Europe/London
+rotas:
+  r: {members: [alice, bob], start: 2026-06-01T09:00, every: 1w}
+overrides:
+  - {rota: r, user: dave, from: 2026-06-02T00:00, to: 2026-06-03T00:00}
+";
+    let cover = "team: t
+overrides:
+  - {rota: r, user: erin, from: 2026-06-02T12:00, to: 2026-06-04T00:00}
+";
+    let loaded = oncall::config::load_texts(&[
+        ("people.yaml", crate::support::PEOPLE),
+        ("t.yaml", team),
+        ("t-cover.yaml", cover),
+    ]);
+    assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
+    expect![[r#"
+        r  2026-06-01T00:00Z .. 2026-06-01T08:00Z  (8h)  -
+        r  2026-06-01T08:00Z .. 2026-06-01T23:00Z  (15h)  alice
+        r  2026-06-01T23:00Z .. 2026-06-02T11:00Z  (12h)  dave
+        r  2026-06-02T11:00Z .. 2026-06-03T23:00Z  (36h)  erin
+        r  2026-06-03T23:00Z .. 2026-06-05T00:00Z  (25h)  alice
+    "#]]
+    .assert_eq(&render(&loaded, "2026-06-01T00:00:00Z", "2026-06-05T00:00:00Z"));
+}
+
+#[test]
+fn several_rotas_and_teams() {
+    let a = "team: a\ntimezone: Europe/London\nrotas:\n  one: {members: [alice], start: 2026-01-01T00:00, every: 1w}\n  two: {members: [bob, carol], start: 2026-01-01T00:00, every: 1d}\n";
+    let b =
+        "team: b\ntimezone: America/New_York\nrotas:\n  one: {members: [dave], start: 2026-01-01T00:00, every: 1w}\n";
+    let loaded = oncall::config::load_texts(&[("people.yaml", crate::support::PEOPLE), ("a.yaml", a), ("b.yaml", b)]);
+    assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
+    let at = crate::support::at("2026-01-02T12:00:00Z");
+    let who: Vec<String> = loaded
+        .schedule
+        .who(at, None)
+        .into_iter()
+        .map(|(t, r, u)| format!("{t}/{r}={}", u.unwrap_or_default()))
+        .collect();
+    assert_eq!(who, ["a/one=alice", "a/two=carol", "b/one=dave"]);
+}
+
+#[test]
+fn except_skips_a_handoff() {
+    // No hand-off on the 3rd: bob keeps it a second day, then carol as usual.
+    check(
+        "Europe/London",
+        "rotas:\n  r:\n    members: [alice, bob, carol]\n    start: 2026-06-01T09:00\n    every: 1d\n    except: [2026-06-03T09:00]\n",
+        "2026-06-01T00:00:00Z",
+        "2026-06-06T00:00:00Z",
+        expect![[r#"
+            r  2026-06-01T00:00Z .. 2026-06-01T08:00Z  (8h)  -
+            r  2026-06-01T08:00Z .. 2026-06-02T08:00Z  (24h)  alice
+            r  2026-06-02T08:00Z .. 2026-06-04T08:00Z  (48h)  bob
+            r  2026-06-04T08:00Z .. 2026-06-05T08:00Z  (24h)  carol
+            r  2026-06-05T08:00Z .. 2026-06-06T00:00Z  (16h)  alice
+        "#]],
+    );
+}
+
+#[test]
+fn monthly_rule_first_monday() {
+    check(
+        "Europe/London",
+        "rotas:\n  r:\n    members: [alice, bob]\n    start: 2026-01-05T09:00\n    handoff: FREQ=MONTHLY;BYDAY=1MO\n",
+        "2026-01-01T00:00:00Z",
+        "2026-05-01T00:00:00Z",
+        expect![[r#"
+            r  2026-01-01T00:00Z .. 2026-01-05T09:00Z  (105h)  -
+            r  2026-01-05T09:00Z .. 2026-02-02T09:00Z  (672h)  alice
+            r  2026-02-02T09:00Z .. 2026-03-02T09:00Z  (672h)  bob
+            r  2026-03-02T09:00Z .. 2026-04-06T08:00Z  (839h)  alice
+            r  2026-04-06T08:00Z .. 2026-05-01T00:00Z  (592h)  bob
+        "#]],
+    );
+}
+
+#[test]
+fn twice_daily_by_hour() {
+    check(
+        "America/New_York",
+        "rotas:\n  r:\n    members: [alice, bob]\n    start: 2026-03-07T09:00\n    handoff: FREQ=DAILY;BYHOUR=9,21\n",
+        "2026-03-07T00:00:00Z",
+        "2026-03-10T00:00:00Z",
+        expect![[r#"
+            r  2026-03-07T00:00Z .. 2026-03-07T14:00Z  (14h)  -
+            r  2026-03-07T14:00Z .. 2026-03-08T02:00Z  (12h)  alice
+            r  2026-03-08T02:00Z .. 2026-03-08T13:00Z  (11h)  bob
+            r  2026-03-08T13:00Z .. 2026-03-09T01:00Z  (12h)  alice
+            r  2026-03-09T01:00Z .. 2026-03-09T13:00Z  (12h)  bob
+            r  2026-03-09T13:00Z .. 2026-03-10T00:00Z  (11h)  alice
+        "#]],
+    );
+}

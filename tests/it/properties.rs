@@ -1,0 +1,181 @@
+//! Properties of expansion that must hold for any rota and any window:
+//! - the tiles cover the window exactly, in order, with no overlap and no
+//!   hole (gaps are tiles too), and neighbours differ (contiguous shifts of
+//!   one person are merged);
+//! - expanding two halves of a window gives the same tiles as the whole;
+//! - the point look-up (`on_call_at`, what `who` uses) agrees with the tiles.
+
+use chrono::Duration;
+use oncall::config;
+use oncall::domain::rota::{Tile, merge};
+use oncall::domain::time::Span;
+use proptest::prelude::*;
+
+use crate::support::{PEOPLE, at};
+
+const ZONES: &[&str] = &[
+    "Europe/London",
+    "America/New_York",
+    "Australia/Lord_Howe",
+    "Pacific/Apia",
+    "Asia/Kolkata",
+    "Pacific/Chatham",
+    "UTC",
+];
+const NAMES: &[&str] = &["alice", "bob", "carol", "dave", "erin"];
+const RULES: &[&str] = &[
+    "every: 1d",
+    "every: 1w",
+    "every: 2w",
+    "every: 12h",
+    "every: 8h",
+    "every: 1h",
+    "handoff: FREQ=WEEKLY;BYDAY=MO",
+    "handoff: FREQ=WEEKLY;BYDAY=MO,TH",
+    "handoff: FREQ=DAILY;BYHOUR=9,21",
+    "handoff: FREQ=DAILY;INTERVAL=3",
+    "handoff: FREQ=MONTHLY;BYDAY=1MO",
+    "handoff: FREQ=WEEKLY;COUNT=5",
+];
+const WINDOWS: &[&str] = &[
+    "",
+    "    active: [{days: [weekdays], from: \"08:00\", to: \"20:00\"}]\n",
+    "    active: [{days: [mon, tue, wed, thu, fri], from: \"20:00\", to: \"08:00\"}]\n",
+    "    active: [{days: [sat, sun]}, {days: [wed], from: \"01:30\", to: \"02:30\"}]\n",
+];
+
+#[derive(Debug, Clone)]
+struct LayerSpec {
+    members: Vec<usize>,
+    start_minutes: i64,
+    rule: usize,
+    window: usize,
+}
+
+#[derive(Debug, Clone)]
+struct OverrideSpec {
+    user: usize,
+    instead_of: Option<usize>,
+    start_minutes: i64,
+    length_minutes: i64,
+}
+
+fn layer() -> impl Strategy<Value = LayerSpec> {
+    (
+        prop::collection::vec(0..NAMES.len(), 1..4),
+        0i64..(20 * 365 * 1440),
+        0..RULES.len(),
+        0..WINDOWS.len(),
+    )
+        .prop_map(|(members, start_minutes, rule, window)| LayerSpec {
+            members,
+            start_minutes,
+            rule,
+            window,
+        })
+}
+
+fn override_spec() -> impl Strategy<Value = OverrideSpec> {
+    (
+        0..NAMES.len(),
+        prop::option::of(0..NAMES.len()),
+        0i64..(20 * 365 * 1440),
+        1i64..(10 * 1440),
+    )
+        .prop_map(|(user, instead_of, start_minutes, length_minutes)| OverrideSpec {
+            user,
+            instead_of,
+            start_minutes,
+            length_minutes,
+        })
+}
+
+/// Minutes after 2010-01-01T00:00 as a local time.
+fn local(minutes: i64) -> String {
+    let base = chrono::NaiveDate::from_ymd_opt(2010, 1, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    (base + Duration::minutes(minutes)).format("%Y-%m-%dT%H:%M").to_string()
+}
+
+fn yaml(zone: usize, layers: &[LayerSpec], overrides: &[OverrideSpec]) -> String {
+    let mut text = format!("team: t\ntimezone: {}\nrotas:\n  r:\n    layers:\n", ZONES[zone]);
+    for l in layers {
+        let members: Vec<&str> = l.members.iter().map(|m| NAMES[*m]).collect();
+        text.push_str(&format!("      - members: [{}]\n", members.join(", ")));
+        text.push_str(&format!("        start: {}\n", local(l.start_minutes)));
+        text.push_str(&format!("        {}\n", RULES[l.rule]));
+        for line in WINDOWS[l.window].lines() {
+            text.push_str(&format!("    {line}\n"));
+        }
+    }
+    if !overrides.is_empty() {
+        text.push_str("overrides:\n");
+        for o in overrides {
+            text.push_str(&format!(
+                "  - {{rota: r, user: {}, from: {}, to: {}{}}}\n",
+                NAMES[o.user],
+                local(o.start_minutes),
+                local(o.start_minutes + o.length_minutes),
+                o.instead_of
+                    .map(|x| format!(", instead_of: {}", NAMES[x]))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    text
+}
+
+fn check_tiling(tiles: &[Tile], window: Span) -> Result<(), TestCaseError> {
+    prop_assert!(!tiles.is_empty());
+    prop_assert_eq!(tiles[0].span.start, window.start);
+    prop_assert_eq!(tiles[tiles.len() - 1].span.end, window.end);
+    for t in tiles {
+        prop_assert!(!t.span.is_empty(), "empty tile {:?}", t);
+    }
+    for pair in tiles.windows(2) {
+        prop_assert_eq!(pair[0].span.end, pair[1].span.start, "hole or overlap at {:?}", pair);
+        prop_assert_ne!(&pair[0].user, &pair[1].user, "unmerged neighbours {:?}", pair);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn tiles_cover_the_window_and_splitting_changes_nothing(
+        zone in 0..ZONES.len(),
+        layers in prop::collection::vec(layer(), 1..4),
+        overrides in prop::collection::vec(override_spec(), 0..4),
+        window_start in 0i64..(22 * 365 * 1440),
+        window_minutes in 1i64..(45 * 1440),
+        split in 0.0f64..1.0,
+        probes in prop::collection::vec(0.0f64..1.0, 8),
+    ) {
+        let text = yaml(zone, &layers, &overrides);
+        let loaded = config::load_texts(&[("people.yaml", PEOPLE), ("t.yaml", &text)]);
+        let errors: Vec<String> = loaded.errors().map(|d| d.to_string()).collect();
+        prop_assert!(errors.is_empty(), "{}\n{}", text, errors.join("\n"));
+        let rota = &loaded.schedule.teams[0].rotas[0];
+
+        let start = at("2010-01-01T00:00:00Z") + Duration::minutes(window_start);
+        let window = Span::new(start, start + Duration::minutes(window_minutes));
+        let whole = rota.expand(window);
+        check_tiling(&whole, window)?;
+
+        let cut = start + Duration::seconds(((window_minutes * 60) as f64 * split) as i64).max(Duration::seconds(1));
+        if cut < window.end {
+            let mut halves = rota.expand(Span::new(window.start, cut));
+            halves.extend(rota.expand(Span::new(cut, window.end)));
+            prop_assert_eq!(merge(halves), whole.clone(), "{}", text);
+        }
+
+        for p in probes {
+            let t = start + Duration::seconds(((window_minutes * 60) as f64 * p) as i64);
+            let tile = whole.iter().find(|x| x.span.contains(t)).unwrap();
+            prop_assert_eq!(rota.on_call_at(t), tile.user.as_ref(), "at {} in\n{}", t, text);
+        }
+    }
+}

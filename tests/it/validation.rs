@@ -1,0 +1,192 @@
+//! `oncall check`'s findings: every problem of every file, each at its
+//! `file:line:col`, with a suggestion where a typo is likely.
+
+use expect_test::{Expect, expect};
+use oncall::config;
+
+use crate::support::PEOPLE;
+
+fn check(files: &[(&str, &str)], expected: Expect) {
+    let mut all = vec![("people.yaml", PEOPLE)];
+    all.extend_from_slice(files);
+    let loaded = config::load_texts(&all);
+    let text: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
+    expected.assert_eq(&(text.join("\n") + "\n"));
+}
+
+#[test]
+fn every_problem_is_reported_with_its_place() {
+    check(
+        &[(
+            "pay.yaml",
+            "team: payments
+timezone: Europe/Londn
+rotas:
+  primary:
+    mebmers: [alice]
+    start: 2026-01-05T09:00
+    handoff: FREQ=WEEKLY;BYDAY=MO
+  secondary:
+    members: [alice, bbo, zed]
+    start: 2026-13-05T09:00
+    handoff: FREQ=FORTNIGHTLY
+  secondary:
+    members: [carol]
+    start: 2026-01-05T09:00
+    every: 1w
+",
+        )],
+        expect![[r#"
+            pay.yaml:2:11: error: unknown time zone `Europe/Londn`; did you mean `Europe/London`?
+            pay.yaml:5:5: error: unknown key `mebmers` in rota primary; did you mean `members`?
+            pay.yaml:5:5: error: rota primary needs `members`
+            pay.yaml:9:22: error: unknown person `bbo`; did you mean `bob`?
+            pay.yaml:9:27: error: unknown person `zed`: add them to people.yaml
+            pay.yaml:10:12: error: `2026-13-05T09:00` is not a time: write local time as 2026-01-05T09:00, or an exact time as 2026-01-05T09:00:00Z
+            pay.yaml:11:14: error: rota secondary: invalid RRULE: RRule parsing error: `FORTNIGHTLY` is not a valid frequency.
+            pay.yaml:12:3: error: duplicate rota `secondary` in team payments (first at line 8)
+        "#]],
+    );
+}
+
+#[test]
+fn overrides_and_windows_are_checked() {
+    check(
+        &[(
+            "t.yaml",
+            "team: t
+timezone: Europe/London
+rotas:
+  r:
+    members: [alice, bob]
+    start: 2026-01-05T09:00
+    every: 1d
+    active: [{days: [mon, tuesday, funday], from: \"08:00\", to: \"25:00\"}]
+overrides:
+  - {rota: prmary, user: alice, from: 2026-01-10T00:00, to: 2026-01-11T00:00}
+  - {rota: r, user: carol, from: 2026-01-12T00:00, to: 2026-01-11T00:00}
+  - {rota: r, user: dave, instead_of: erin, from: 2026-01-12T00:00, to: 2026-01-13T00:00}
+escalation:
+  steps:
+    - notify: [rota:r, user:zoe, pager:bob]
+    - after: soon
+      notify: [team:nope]
+  repeat: 2
+",
+        )],
+        expect![[r#"
+            t.yaml:8:36: error: `funday` is not a day: use mon, tue, wed, thu, fri, sat, sun, weekdays, weekends or everyday
+            t.yaml:8:64: error: `25:00` is not a time of day: write it as HH:MM, 00:00 to 24:00
+            t.yaml:10:12: error: unknown rota `prmary` in team t: it has r
+            t.yaml:11:52: error: this override ends (2026-01-11T00:00:00+00:00) before it starts (2026-01-12T00:00:00+00:00)
+            t.yaml:15:24: error: unknown person `zoe`: add them to people.yaml
+            t.yaml:15:34: error: `pager:bob` is not a target: write rota:NAME, user:NAME or team:NAME
+            t.yaml:16:14: error: `soon` is not a duration: write it like 30s, 15m, 2h, 1h30m, 1d or 1w
+            t.yaml:17:16: error: unknown team `nope`
+        "#]],
+    );
+}
+
+#[test]
+fn files_that_are_not_rotas() {
+    check(
+        &[
+            ("broken.yaml", "team: t\nrotas: [unclosed\n"),
+            ("other.yaml", "name: something else\n"),
+            ("cover.yaml", "team: nobody\noverrides: []\n"),
+            (
+                "twice.yaml",
+                "team: x\ntimezone: UTC\nrotas:\n  r: {members: [alice], start: 2026-01-01T00:00, every: 1w}\n",
+            ),
+            (
+                "twice2.yaml",
+                "team: x\ntimezone: UTC\nrotas:\n  r: {members: [alice], start: 2026-01-01T00:00, every: 1w}\n",
+            ),
+        ],
+        expect![[r#"
+            broken.yaml:3:1: error: YAML syntax: while parsing a flow sequence, expected ',' or ']'
+            cover.yaml:1:7: error: unknown team `nobody`: no team file defines it
+            other.yaml:1:1: error: expected `team:` (a team's rotas) or `people:` (everyone who can be paged) at the top of the file
+            twice2.yaml:1:7: error: team x is already defined at twice.yaml:1
+        "#]],
+    );
+}
+
+#[test]
+fn rules_that_cannot_work() {
+    check(
+        &[(
+            "t.yaml",
+            "team: t
+timezone: UTC
+rotas:
+  never:
+    members: [alice]
+    start: 2026-01-01T00:00
+    handoff: FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30
+  too-fast:
+    members: [alice]
+    start: 2026-01-01T00:00
+    handoff: FREQ=SECONDLY
+  both:
+    members: [alice]
+    start: 2026-01-01T00:00
+    handoff: FREQ=DAILY
+    every: 1d
+  neither:
+    members: []
+    start: 2026-01-01
+",
+        )],
+        expect![[r#"
+            t.yaml:7:14: error: rota never: the rule never hands off after the rota's start
+            t.yaml:11:14: error: rota too-fast: FREQ=SECONDLY is not supported: shifts that short cannot be staffed
+            t.yaml:16:12: error: rota both has both `handoff` and `every`: keep one
+            t.yaml:18:5: error: rota neither needs `handoff` (an RRULE such as FREQ=WEEKLY;BYDAY=MO) or `every` (such as 1w)
+            t.yaml:18:14: error: rota neither has no members
+        "#]],
+    );
+}
+
+#[test]
+fn people_are_checked() {
+    let people = "people:
+  ann: {name: Ann, phone: \"07700900001\"}
+  ben: {name: Ben, emial: ben@example.com}
+  cat: {name: Cat, email: not-an-address, timezone: Mars/Olympus}
+  ann: {name: Ann again, email: ann@example.com}
+";
+    let loaded = config::load_texts(&[("people.yaml", people)]);
+    let text: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
+    expect![[r#"
+        people.yaml:2:27: error: `07700900001` is not an E.164 phone number: write it with the country code, like +447700900001 (quote it in YAML)
+        people.yaml:3:20: error: unknown key `emial` in person ben; did you mean `email`?
+        people.yaml:4:27: error: `not-an-address` is not an email address
+        people.yaml:4:53: error: unknown time zone `Mars/Olympus`: use an IANA name such as Europe/London
+        people.yaml:5:3: error: ann is already listed at people.yaml:2
+    "#]].assert_eq(&(text.join("\n") + "\n"));
+}
+
+#[test]
+fn the_examples_pass() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schedules");
+    let loaded = config::load_dir(&dir).unwrap();
+    let text: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert!(text.is_empty(), "{}", text.join("\n"));
+    assert!(loaded.schedule.teams.len() >= 2);
+}
+
+#[test]
+fn a_team_without_overrides_has_no_gap_warnings_when_covered() {
+    let team = "team: t\ntimezone: UTC\nrotas:\n  r: {members: [alice], start: 2026-01-01T00:00, every: 1w}\n";
+    let loaded = config::load_texts(&[("people.yaml", PEOPLE), ("t.yaml", team)]);
+    let now = crate::support::at("2026-06-01T00:00:00Z");
+    assert!(config::coverage_warnings(&loaded, now, chrono::Duration::days(90)).is_empty());
+    // Before the start, there is a gap, and it is reported at the rota.
+    let now = crate::support::at("2025-12-01T00:00:00Z");
+    let warnings: Vec<String> = config::coverage_warnings(&loaded, now, chrono::Duration::days(90))
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    expect!["t.yaml:4:3: warning: rota t/r has nobody on call from 2025-12-01T00:00:00Z to 2026-01-01T00:00:00Z (31d in the next 90 days)"].assert_eq(&warnings.join("\n"));
+}
