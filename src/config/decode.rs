@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{Duration, NaiveDateTime, Weekday};
+use chrono::{Duration, NaiveDateTime, SecondsFormat, Weekday};
 use chrono_tz::Tz;
 
 use super::diag::{Diagnostic, Severity, did_you_mean};
@@ -391,9 +391,12 @@ pub(super) fn decode(sources: &[(String, Vec<u8>)]) -> Loaded {
         });
     }
 
-    // Overrides and escalation policies refer to rotas and teams.
+    // Overrides and escalation policies refer to rotas and teams. A team
+    // file's overrides come first, then its cover files' in file-name order,
+    // so that cover arranged later wins where they overlap.
     let team_rotas = declared_rotas;
-    for (file, kind) in &kinds {
+    let (team_kinds, cover_kinds): (Vec<_>, Vec<_>) = kinds.iter().partition(|(_, k)| matches!(k, Kind::Team(_)));
+    for (file, kind) in team_kinds.into_iter().chain(cover_kinds) {
         let (Kind::Team(top) | Kind::Cover(top)) = kind else {
             continue;
         };
@@ -547,9 +550,9 @@ fn decode_layer(cx: &mut Cx, people: &BTreeMap<String, Person>, tz: Tz, f: &Fiel
     };
     let except = match f.get("except") {
         Some(n) => list(cx, n, "`except`").and_then(|items| {
-            let times: Vec<Option<NaiveDateTime>> = items
+            let times: Vec<Option<(NaiveDateTime, Pos)>> = items
                 .iter()
-                .map(|i| local_time(cx, tz, i, "an `except` entry"))
+                .map(|i| local_time(cx, tz, i, "an `except` entry").map(|t| (t, i.pos)))
                 .collect();
             times.into_iter().collect::<Option<Vec<_>>>()
         }),
@@ -565,14 +568,26 @@ fn decode_layer(cx: &mut Cx, people: &BTreeMap<String, Person>, tz: Tz, f: &Fiel
         return None;
     };
     let (rule, rule_pos) = rule?;
-    let handoffs = match Handoffs::with_exceptions(tz, start, &rule, &except.clone().unwrap_or_default()) {
+    let skipped: Vec<NaiveDateTime> = except.iter().flatten().map(|(t, _)| *t).collect();
+    let handoffs = match Handoffs::with_exceptions(tz, start, &rule, &skipped) {
         Ok(h) => h,
         Err(e) => {
             cx.error(rule_pos, format!("{what}: {e}"));
             return None;
         }
     };
-    let (members, active, _) = (members?, active?, except?);
+    for (t, pos) in except.iter().flatten() {
+        if !handoffs.is_rule_handoff(*t) {
+            cx.warn(
+                *pos,
+                format!(
+                    "{what} has no hand-off at {} to skip, so this `except` does nothing",
+                    t.format("%Y-%m-%dT%H:%M")
+                ),
+            );
+        }
+    }
+    let (members, active) = (members?, active?);
     Some(Layer {
         members,
         handoffs,
@@ -616,7 +631,22 @@ fn local_time(cx: &mut Cx, tz: Tz, node: &Node, what: &str) -> Option<NaiveDateT
     let s = string(cx, node, what)?;
     match text::parse_time(s) {
         Ok(WrittenTime::Local(t)) => Some(t),
-        Ok(WrittenTime::Exact(t)) => Some(to_local(tz, t)),
+        Ok(WrittenTime::Exact(t)) => {
+            let local = to_local(tz, t);
+            if resolve_local(tz, local) != t {
+                // The second pass through a repeated hour: as a wall-clock
+                // time it would mean the first.
+                cx.error(
+                    node.pos,
+                    format!(
+                        "{what} {s} is the second {} of a repeated hour in {tz}; hand-offs are wall-clock times, so pick a time that happens once",
+                        local.format("%H:%M")
+                    ),
+                );
+                return None;
+            }
+            Some(local)
+        }
         Err(message) => {
             cx.error(node.pos, message);
             None
@@ -653,6 +683,10 @@ fn window(cx: &mut Cx, node: &Node) -> Option<ActiveWindow> {
         Value::Seq(items) => items.iter().collect(),
         _ => vec![days_node],
     };
+    if day_nodes.is_empty() {
+        cx.error(days_node.pos, "`days` is empty: the window would never open");
+        ok = false;
+    }
     for d in day_nodes {
         let Some(word) = string(cx, d, "a day") else {
             ok = false;
@@ -685,7 +719,14 @@ fn window(cx: &mut Cx, node: &Node) -> Option<ActiveWindow> {
     };
     let (from, to) = (time("from", 0), time("to", 1440));
     let (from, to) = (from?, to?);
-    if from == to || (from == 1440) {
+    if from == 1440 {
+        cx.error(
+            f.key_pos("from"),
+            "an active window cannot start at 24:00: write 00:00 and the next day",
+        );
+        return None;
+    }
+    if from == to {
         cx.error(
             f.key_pos("to"),
             "an active window needs `from` and `to` to differ (for a whole day, leave both out)",
@@ -741,9 +782,9 @@ fn decode_overrides(
             cx.error(
                 f.key_pos("to"),
                 format!(
-                    "this override ends ({}) before it starts ({})",
-                    to.to_rfc3339(),
-                    from.to_rfc3339()
+                    "this override ends ({}) at or before its start ({})",
+                    to.to_rfc3339_opts(SecondsFormat::Secs, true),
+                    from.to_rfc3339_opts(SecondsFormat::Secs, true)
                 ),
             );
             continue;

@@ -61,10 +61,12 @@ impl Loaded {
 /// Why the folder could not be read at all.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read the schedules folder {path}: {source}")]
+    #[error("cannot read the schedules folder {path}")]
     Folder { path: String, source: std::io::Error },
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     File { path: String, source: std::io::Error },
+    #[error("no rota files (*.yaml) in {path}")]
+    Empty { path: String },
 }
 
 /// Reads every `*.yaml` / `*.yml` file of `dir` (not its subfolders).
@@ -86,6 +88,11 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, LoadError> {
         }
     }
     paths.sort();
+    if paths.is_empty() {
+        return Err(LoadError::Empty {
+            path: dir.display().to_string(),
+        });
+    }
     let mut sources = Vec::with_capacity(paths.len());
     for path in paths {
         let shown = path.display().to_string();

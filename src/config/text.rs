@@ -19,6 +19,13 @@ pub fn parse_time(s: &str) -> Result<WrittenTime, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(WrittenTime::Exact(t.with_timezone(&Utc)));
     }
+    // RFC 3339 without seconds (`2026-01-05T09:00Z`), which people write too.
+    if s.len() > 16 && s.is_char_boundary(16) && matches!(&s[16..17], "Z" | "z" | "+" | "-") {
+        let with_seconds = format!("{}:00{}", &s[..16], &s[16..]);
+        if let Ok(t) = DateTime::parse_from_rfc3339(&with_seconds) {
+            return Ok(WrittenTime::Exact(t.with_timezone(&Utc)));
+        }
+    }
     for format in [
         "%Y-%m-%dT%H:%M",
         "%Y-%m-%dT%H:%M:%S",
@@ -144,6 +151,15 @@ mod tests {
         assert!(parse_duration("15 minutes").is_err());
         assert!(parse_duration("m").is_err());
         assert!(parse_duration("99999999999999999999d").is_err());
+    }
+
+    #[test]
+    fn times() {
+        let exact = WrittenTime::Exact("2026-01-05T08:00:00Z".parse().unwrap());
+        assert_eq!(parse_time("2026-01-05T09:00+01:00"), Ok(exact));
+        assert_eq!(parse_time("2026-01-05T08:00Z"), Ok(exact));
+        assert!(matches!(parse_time("2026-01-05T09:00"), Ok(WrittenTime::Local(_))));
+        assert!(parse_time("2026-01-05T09").is_err());
     }
 
     #[test]

@@ -101,7 +101,7 @@ impl Handoffs {
         except: &[NaiveDateTime],
     ) -> Result<Handoffs, RuleError> {
         let text = rrule.trim();
-        let text = text.strip_prefix("RRULE:").unwrap_or(text);
+        let text = until_as_naive(text.strip_prefix("RRULE:").unwrap_or(text));
         let parsed: RRule<Unvalidated> = text
             .parse()
             .map_err(|e: rrule::RRuleError| RuleError::Invalid(e.to_string()))?;
@@ -158,6 +158,11 @@ impl Handoffs {
             return Err(RuleError::NeverHandsOff);
         }
         Ok(handoffs)
+    }
+
+    /// Whether the rule hands off at naive local time `n` (after the start).
+    pub fn is_rule_handoff(&self, n: NaiveDateTime) -> bool {
+        n > self.start && self.occurrence_index(n).is_some()
     }
 
     /// The time zone the rule is read in.
@@ -290,6 +295,27 @@ impl Handoffs {
         let c = self.raw_count_at_or_before(n);
         (c > 0 && self.occurrence(c - 1) == Some(n)).then(|| c - 1)
     }
+}
+
+/// The rule with its UNTIL, if any, written as the crate's UTC form: rules
+/// are evaluated in naive local time (see the module docs), so UNTIL is a
+/// local wall-clock time, with or without a trailing `Z`. A date alone means
+/// the end of that day.
+fn until_as_naive(rule: &str) -> String {
+    rule.split(';')
+        .map(|part| match part.split_once('=') {
+            Some((key, value)) if key.eq_ignore_ascii_case("UNTIL") => {
+                let value = value.trim_end_matches(['Z', 'z']);
+                if value.len() == 8 {
+                    format!("UNTIL={value}T235959Z")
+                } else {
+                    format!("UNTIL={value}Z")
+                }
+            }
+            _ => part.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(";")
 }
 
 /// The period after which a rule's naive occurrences repeat exactly, if it has one.

@@ -350,10 +350,11 @@ overrides:
 overrides:
   - {rota: r, user: erin, from: 2026-06-02T12:00, to: 2026-06-04T00:00}
 ";
+    // In name order, as `load_dir` reads them: "t-cover" sorts before "t.yaml".
     let loaded = oncall::config::load_texts(&[
         ("people.yaml", crate::support::PEOPLE),
-        ("t.yaml", team),
         ("t-cover.yaml", cover),
+        ("t.yaml", team),
     ]);
     assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
     expect![[r#"
@@ -397,6 +398,22 @@ fn except_skips_a_handoff() {
             r  2026-06-02T08:00Z .. 2026-06-04T08:00Z  (48h)  bob
             r  2026-06-04T08:00Z .. 2026-06-05T08:00Z  (24h)  carol
             r  2026-06-05T08:00Z .. 2026-06-06T00:00Z  (16h)  alice
+        "#]],
+    );
+}
+
+#[test]
+fn until_ends_the_rotation_and_the_last_member_stays() {
+    // UNTIL is local wall-clock time, like the rest of the rule.
+    check(
+        "Europe/London",
+        "rotas:\n  r:\n    members: [alice, bob, carol]\n    start: 2026-06-01T09:00\n    handoff: FREQ=DAILY;UNTIL=20260602T090000\n",
+        "2026-06-01T00:00:00Z",
+        "2026-06-05T00:00:00Z",
+        expect![[r#"
+            r  2026-06-01T00:00Z .. 2026-06-01T08:00Z  (8h)  -
+            r  2026-06-01T08:00Z .. 2026-06-02T08:00Z  (24h)  alice
+            r  2026-06-02T08:00Z .. 2026-06-05T00:00Z  (64h)  bob
         "#]],
     );
 }

@@ -78,7 +78,7 @@ escalation:
             t.yaml:8:36: error: `funday` is not a day: use mon, tue, wed, thu, fri, sat, sun, weekdays, weekends or everyday
             t.yaml:8:64: error: `25:00` is not a time of day: write it as HH:MM, 00:00 to 24:00
             t.yaml:10:12: error: unknown rota `prmary` in team t: it has r
-            t.yaml:11:52: error: this override ends (2026-01-11T00:00:00+00:00) before it starts (2026-01-12T00:00:00+00:00)
+            t.yaml:11:52: error: this override ends (2026-01-11T00:00:00Z) at or before its start (2026-01-12T00:00:00Z)
             t.yaml:15:24: error: unknown person `zoe`: add them to people.yaml
             t.yaml:15:34: error: `pager:bob` is not a target: write rota:NAME, user:NAME or team:NAME
             t.yaml:16:14: error: `soon` is not a duration: write it like 30s, 15m, 2h, 1h30m, 1d or 1w
@@ -189,4 +189,40 @@ fn a_team_without_overrides_has_no_gap_warnings_when_covered() {
         .map(|d| d.to_string())
         .collect();
     expect!["t.yaml:4:3: warning: rota t/r has nobody on call from 2025-12-01T00:00:00Z to 2026-01-01T00:00:00Z (31d in the next 90 days)"].assert_eq(&warnings.join("\n"));
+}
+
+#[test]
+fn things_that_would_silently_do_nothing() {
+    check(
+        &[(
+            "t.yaml",
+            "team: t
+timezone: Europe/London
+rotas:
+  r:
+    members: [alice, bob]
+    start: 2026-06-01T09:00
+    every: 1d
+    except: [2026-06-02T10:00, 2026-06-03T09:00]
+  w:
+    members: [alice]
+    start: 2026-06-01T09:00
+    every: 1d
+    active: [{days: [], from: \"08:00\", to: \"09:00\"}, {days: [mon], from: \"24:00\"}]
+  fold:
+    members: [alice]
+    start: 2026-10-25T01:30:00Z
+    every: 1d
+overrides:
+  - {rota: r, user: bob, from: 2026-06-05T10:00, to: 2026-06-05T10:00}
+",
+        )],
+        expect![[r#"
+            t.yaml:8:14: warning: rota r has no hand-off at 2026-06-02T10:00 to skip, so this `except` does nothing
+            t.yaml:13:21: error: `days` is empty: the window would never open
+            t.yaml:13:68: error: an active window cannot start at 24:00: write 00:00 and the next day
+            t.yaml:16:12: error: start 2026-10-25T01:30:00Z is the second 01:30 of a repeated hour in Europe/London; hand-offs are wall-clock times, so pick a time that happens once
+            t.yaml:19:50: error: this override ends (2026-06-05T09:00:00Z) at or before its start (2026-06-05T09:00:00Z)
+        "#]],
+    );
 }

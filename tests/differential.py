@@ -1,0 +1,740 @@
+#!/usr/bin/env python3
+"""Differential test of oncall's rota expansion against an independent model.
+
+`oncall shifts` turns a rota (members, a naive local `start`, an RFC 5545 RRULE
+of hand-offs, the team's time zone) into UTC shifts. This script generates many
+random rotas from a seeded RNG, asks the binary for their shifts over a few
+query windows, and recomputes the same shifts in Python from the written
+semantics:
+
+- hand-off 0 is the start; the others are the RRULE's occurrences strictly
+  after it, expanded by python-dateutil in naive wall-clock time, by brute force
+  from the start (no periodicity shortcut, no look-up tricks);
+- each naive hand-off becomes a UTC instant through zoneinfo with fold=0: a time
+  inside a DST gap takes the offset in force before the gap, an ambiguous time
+  is its first occurrence;
+- a hand-off takes effect at the latest instant of itself and every earlier
+  hand-off (a running maximum), so gap times that come out of order give empty
+  shifts rather than reordering the members;
+- shift j runs from hand-off j to hand-off j+1 and belongs to
+  members[j % len(members)]; nobody is on call before the start; shifts are
+  clipped to the query window, empty ones dropped, touching shifts of one
+  person merged.
+
+The model shares nothing with the Rust side, which uses the `rrule` crate,
+chrono-tz, a periodic fast path and a bounded look-back for the running
+maximum: when the two agree, both implement the semantics above. zoneinfo is
+pointed at the PyPI `tzdata` package (never the system database), pinned in
+tests/requirements.txt to the IANA release chrono-tz bundles, so both sides
+read the same zone rules.
+
+The rotas aim at the awkward cases: starts and hand-offs inside DST gaps and
+folds (Lord Howe's 30-minute change, Chatham at +12:45, Sao Paulo changing at
+midnight, the day Apia skipped, 2011-12-30), sub-daily rules running across
+clock changes, monthly and COUNT-limited rules, members named twice; and query
+windows that span the March/April and September-November changes of random
+years.
+
+    python tests/differential.py --oncall target/debug/oncall [--seed N] [--rotas N]
+
+Exit status: 0 when every compared rota agrees, 1 when some disagree (each is
+printed with its YAML, the window and the first differing shift), 2 when the
+test itself could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import zoneinfo
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from functools import cache
+from pathlib import Path
+from random import Random
+
+# Zone rules come from the pinned `tzdata` package only, never from the system.
+zoneinfo.reset_tzpath(to=[])
+zoneinfo.ZoneInfo.clear_cache()
+
+import dateutil  # noqa: E402
+import tzdata  # noqa: E402
+from dateutil.rrule import rrulestr  # noqa: E402
+
+# The IANA release bundled by chrono-tz 0.10.4 (first entry of its tz/NEWS).
+EXPECTED_TZDATA = "2025b"
+
+DEFAULT_SEED = 20260105
+DEFAULT_ROTAS = 300
+
+UTC = timezone.utc
+ZONES = [
+    "Europe/London",
+    "America/New_York",
+    "Australia/Lord_Howe",  # DST is +30 minutes
+    "Pacific/Apia",  # skipped 2011-12-30 entirely
+    "Pacific/Chatham",  # +12:45 / +13:45
+    "Asia/Kolkata",  # no DST at all
+    "America/Sao_Paulo",  # changed at midnight, until 2019
+    "Australia/Sydney",
+    "Europe/Berlin",
+]
+PEOPLE = ["ann", "bob", "cat", "dan", "eve", "fay"]
+WEEKDAYS = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
+# Local hours around which the zones above change their clocks.
+TOUCHY_HOURS = [0, 1, 2, 3, 4, 23]
+ROTAS_PER_TEAM = 10
+# The model expands at most this many hand-offs per rota; windows further out
+# than that from a rota's start are not compared for it.
+HANDOFF_BUDGET = 20_000
+EARLIEST_START = datetime(2010, 1, 1)
+FOREVER = datetime.max.replace(tzinfo=UTC)
+
+
+# --------------------------------------------------------------------------
+# Time zones
+
+
+@cache
+def zone(name: str) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(name)
+
+
+def to_utc(naive: datetime, tz: zoneinfo.ZoneInfo) -> datetime:
+    """A local wall time as an instant: fold=0 (PEP 495) reads a time in a gap
+    with the offset before the gap, and an ambiguous time as its first occurrence."""
+    return naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Change:
+    """A change of UTC offset, as the range of local wall time it affects."""
+
+    local_from: datetime  # naive
+    local_to: datetime  # naive, exclusive
+    kind: str  # "gap" (times that never happen) or "fold" (times that happen twice)
+
+
+@cache
+def clock_changes(name: str) -> list[Change]:
+    """Every change of UTC offset in the zone between 2009 and 2032."""
+    tz = zone(name)
+    changes = []
+    step = 12 * 3600
+    t = int(datetime(2009, 1, 1, tzinfo=UTC).timestamp())
+    end = int(datetime(2033, 1, 1, tzinfo=UTC).timestamp())
+
+    def offset(s: int) -> timedelta:
+        return datetime.fromtimestamp(s, UTC).astimezone(tz).utcoffset()
+
+    before = offset(t)
+    while t < end:
+        after = offset(t + step)
+        if after != before:
+            lo, hi = t, t + step  # offset(lo) == before, offset(hi) == after
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if offset(mid) == before:
+                    lo = mid
+                else:
+                    hi = mid
+            at = datetime.fromtimestamp(hi, UTC).replace(tzinfo=None)
+            if after > before:
+                changes.append(Change(at + before, at + after, "gap"))
+            else:
+                changes.append(Change(at + after, at + before, "fold"))
+        before = after
+        t += step
+    return changes
+
+
+def rfc3339(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --------------------------------------------------------------------------
+# What is generated
+
+
+@dataclass(frozen=True)
+class Window:
+    label: str
+    start: datetime  # aware, UTC
+    end: datetime
+
+    def __str__(self) -> str:
+        return f"{self.label} [{rfc3339(self.start)}, {rfc3339(self.end)})"
+
+
+@dataclass
+class Rota:
+    team: str
+    zone: str
+    name: str
+    members: list[str]
+    start: datetime  # naive local time in `zone`
+    rule: str  # RRULE, without DTSTART
+    every: str | None  # the `every:` shorthand written instead of `handoff:`, if any
+    per_day: float  # rough number of hand-offs a day
+    home: Window  # the window the start was chosen for
+    windows: list[Window] = field(default_factory=list)  # the windows it is compared in
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.team, self.name)
+
+    def yaml(self, indent: str = "  ") -> list[str]:
+        """The rota's entry under `rotas:`."""
+        start = self.start.strftime("%Y-%m-%dT%H:%M" if self.start.second == 0 else "%Y-%m-%dT%H:%M:%S")
+        lines = [
+            f"{self.name}:",
+            f"  members: [{', '.join(self.members)}]",
+            f"  start: {start}",
+            f"  every: {self.every}" if self.every else f"  handoff: {self.rule}",
+        ]
+        return [indent + line for line in lines]
+
+    def standalone_yaml(self) -> str:
+        """A team file holding only this rota, to reproduce a failure."""
+        return "\n".join([f"team: {self.team}", f"timezone: {self.zone}", "rotas:", *self.yaml()])
+
+
+def make_windows(rng: Random) -> list[Window]:
+    """The Apia window, and spring and autumn windows of random years: from
+    February to mid-April they hold the Sao Paulo, New York, European and
+    southern (Sydney, Lord Howe, Chatham, Apia) changes; from mid-September to
+    mid-November the Chatham, Apia, southern, European and New York ones."""
+
+    def jitter() -> timedelta:
+        return timedelta(minutes=rng.randrange(24 * 60))
+
+    windows = [
+        Window(
+            "apia-2011",
+            datetime(2011, 12, 10, tzinfo=UTC) + jitter(),
+            datetime(2012, 1, 15, tzinfo=UTC) + jitter(),
+        )
+    ]
+    for year in sorted(rng.sample(range(2011, 2032), 4)):
+        windows.append(
+            Window(
+                f"spring-{year}",
+                datetime(year, 2, 10, tzinfo=UTC) + jitter(),
+                datetime(year, 4, 12, tzinfo=UTC) + jitter(),
+            )
+        )
+    for year in sorted(rng.sample(range(2011, 2032), 4)):
+        windows.append(
+            Window(
+                f"autumn-{year}",
+                datetime(year, 9, 18, tzinfo=UTC) + jitter(),
+                datetime(year, 11, 12, tzinfo=UTC) + jitter(),
+            )
+        )
+    return windows
+
+
+def random_rule(rng: Random) -> tuple[str, float, str | None]:
+    """A hand-off rule, roughly how many occurrences it has a day, and its
+    `every:` shorthand when it has one (and the dice say to use it)."""
+
+    def hours(k: int) -> list[int]:
+        pool = TOUCHY_HOURS if rng.random() < 0.5 else list(range(24))
+        return sorted(rng.sample(pool, min(k, len(pool))))
+
+    def days(k: int) -> list[str]:
+        return sorted(rng.sample(WEEKDAYS, k), key=WEEKDAYS.index)
+
+    def joined(items) -> str:
+        return ",".join(str(i) for i in items)
+
+    kind = rng.choices(
+        ["daily", "weekly", "hourly", "daily-byhour", "weekly-byhour", "monthly", "sub-hourly", "yearly"],
+        weights=[14, 16, 16, 14, 10, 12, 12, 3],
+    )[0]
+    every = None
+    if kind == "daily":
+        n = rng.randint(1, 3)
+        rule, per_day, every = "FREQ=DAILY", 1 / n, f"{n}d"
+        if n > 1:
+            rule += f";INTERVAL={n}"
+    elif kind == "weekly":
+        n = rng.randint(1, 3)
+        rule, per_day, every = "FREQ=WEEKLY", 1 / (7 * n), f"{n}w"
+        if n > 1:
+            rule += f";INTERVAL={n}"
+        if rng.random() < 0.6:
+            picked = days(rng.randint(1, 4))
+            rule += f";BYDAY={joined(picked)}"
+            per_day, every = len(picked) / (7 * n), None
+    elif kind == "hourly":
+        n = rng.choice([1, 2, 3, 4, 6, 8, 12])
+        rule, per_day, every = "FREQ=HOURLY", 24 / n, f"{n}h"
+        if n > 1:
+            rule += f";INTERVAL={n}"
+    elif kind == "daily-byhour":
+        picked = hours(rng.randint(1, 3))
+        rule, per_day = f"FREQ=DAILY;BYHOUR={joined(picked)}", len(picked)
+        if rng.random() < 0.4:
+            minutes = sorted(rng.sample([0, 15, 30, 45], rng.randint(1, 2)))
+            rule += f";BYMINUTE={joined(minutes)}"
+            per_day *= len(minutes)
+    elif kind == "weekly-byhour":
+        picked_days, picked_hours = days(rng.randint(1, 3)), hours(rng.randint(1, 2))
+        if rng.random() < 0.3:
+            picked_days, picked_hours = ["MO", "TH"], [9, 21]
+        rule = f"FREQ=WEEKLY;BYDAY={joined(picked_days)};BYHOUR={joined(picked_hours)}"
+        per_day = len(picked_days) * len(picked_hours) / 7
+    elif kind == "monthly":
+        if rng.random() < 0.5:
+            rule = f"FREQ=MONTHLY;BYMONTHDAY={rng.choice([1, 2, 15, 28, 29, 30, 31, -1])}"
+        else:
+            rule = f"FREQ=MONTHLY;BYDAY={rng.choice(['1MO', '2TU', '-1FR', '1SU', '-1SU', '3WE'])}"
+        per_day = 1 / 30
+        if rng.random() < 0.3:
+            rule += f";BYHOUR={joined(hours(1))}"
+    elif kind == "sub-hourly":
+        rule, per_day = rng.choice(
+            [
+                ("FREQ=HOURLY;BYMINUTE=0,30", 48),
+                ("FREQ=HOURLY;BYMINUTE=15,45", 48),
+                ("FREQ=MINUTELY;INTERVAL=30", 48),
+                ("FREQ=MINUTELY;INTERVAL=45", 32),
+                ("FREQ=MINUTELY;INTERVAL=90", 16),
+            ]
+        )
+        if rule.startswith("FREQ=MINUTELY"):
+            every = rule.rsplit("=", 1)[1] + "m"
+    else:  # yearly, on a clock-change Sunday
+        month = rng.choice([3, 4, 9, 10])
+        rule = f"FREQ=YEARLY;BYMONTH={month};BYDAY=-1SU;BYHOUR={joined(hours(1))}"
+        per_day = 1 / 365
+    if rng.random() > 0.15:
+        every = None
+    return rule, per_day, every
+
+
+def random_time_of_day(rng: Random, changes: list[Change]) -> tuple[int, int, int]:
+    """Hour, minute, second: often inside some clock change's gap or fold, so
+    that daily rules land in it on the day of the change."""
+    if changes and rng.random() < 0.45:
+        c = rng.choice(changes)
+        t = c.local_from + (c.local_to - c.local_from) * rng.random()
+        return t.hour, t.minute, 0
+    hour = rng.choice(TOUCHY_HOURS) if rng.random() < 0.4 else rng.randrange(24)
+    minute = rng.choice([0, 0, 0, 15, 30, 45, rng.randrange(60)])
+    second = rng.randrange(60) if rng.random() < 0.08 else 0
+    return hour, minute, second
+
+
+def random_start(rng: Random, zone_name: str, home: Window, per_day: float) -> datetime:
+    """A naive local start for a rota meant to be compared in `home`: mostly
+    before the window (up to ~3.5 years, less for busy rules), sometimes inside
+    or after it, often at a time of day or on a day where the clocks change."""
+    reach = min(1300.0, HANDOFF_BUDGET / 2 / per_day)  # days before the window
+    r = rng.random()
+    if r < 0.12:
+        anchor = home.start + (home.end - home.start) * rng.uniform(-0.1, 1.1)
+    elif r < 0.35:
+        anchor = home.start - timedelta(days=rng.uniform(0, min(60.0, reach)))
+    elif r < 0.5 and reach > 1130:
+        anchor = home.start - timedelta(days=rng.uniform(1080, 1130))  # about three years
+    else:
+        anchor = home.start - timedelta(days=rng.uniform(0, reach))
+    anchor = anchor.replace(tzinfo=None)
+
+    changes = clock_changes(zone_name)
+    near = [c for c in changes if abs(c.local_from - anchor) < timedelta(days=120)]
+    if near and rng.random() < 0.3:
+        # Inside a gap or fold near the anchor, or on one of its edges.
+        c = rng.choice(near)
+        width = c.local_to - c.local_from
+        start = rng.choice(
+            [
+                c.local_from,
+                c.local_to,
+                c.local_to - timedelta(minutes=1),
+                c.local_from + width / 2,
+                c.local_from + timedelta(minutes=rng.randrange(max(1, width // timedelta(minutes=1)))),
+            ]
+        )
+    else:
+        hour, minute, second = random_time_of_day(rng, changes)
+        start = anchor.replace(hour=hour, minute=minute, second=second, microsecond=0)
+    return max(start.replace(microsecond=0), EARLIEST_START.replace(hour=start.hour, minute=start.minute))
+
+
+def random_members(rng: Random) -> list[str]:
+    return [rng.choice(PEOPLE) for _ in range(rng.randint(1, 4))]
+
+
+def first_handoff_after(rule: str, start: datetime) -> datetime | None:
+    for occurrence in rrulestr(rule, dtstart=start):
+        if occurrence > start:
+            return occurrence
+    return None
+
+
+def make_rotas(rng: Random, count: int, windows: list[Window]) -> list[Rota]:
+    teams = (count + ROTAS_PER_TEAM - 1) // ROTAS_PER_TEAM
+    zones = [ZONES[i % len(ZONES)] for i in range(teams)]
+    rng.shuffle(zones)
+    apia = windows[0]
+    rotas = []
+    for i in range(count):
+        team = i // ROTAS_PER_TEAM
+        zone_name = zones[team]
+        if zone_name == "Pacific/Apia" and rng.random() < 0.5:
+            home = apia
+        else:
+            home = rng.choice(windows[1:])
+        rule, per_day, every = random_rule(rng)
+        start = random_start(rng, zone_name, home, per_day)
+        if rng.random() < 0.12:
+            # Run out of hand-offs somewhere around the window: the last
+            # member then stays on call for good.
+            days = max(1.0, (home.start.replace(tzinfo=None) - start) / timedelta(days=1) + 30)
+            rule += f";COUNT={max(2, min(HANDOFF_BUDGET // 2, int(days * per_day * rng.uniform(0.2, 1.2))))}"
+            every = None
+        if first_handoff_after(rule, start) is None:
+            # oncall rightly refuses a rota that never hands off; make it hand off.
+            rule = rule.rsplit(";COUNT=", 1)[0]
+        rotas.append(
+            Rota(
+                team=f"t{team:02d}",
+                zone=zone_name,
+                name=f"r{i:04d}",
+                members=random_members(rng),
+                start=start,
+                rule=rule,
+                every=every,
+                per_day=per_day,
+                home=home,
+            )
+        )
+    return rotas
+
+
+def write_folder(folder: Path, rotas: list[Rota]) -> dict[tuple[str, int], Rota]:
+    """Writes people.yaml and one file per team; returns which rota each
+    (file name, line) belongs to, to map `oncall check` errors back."""
+    for old in folder.glob("*.yaml"):
+        old.unlink()
+    people = ["people:"]
+    for p in PEOPLE:
+        people += [f"  {p}:", f"    name: {p.title()}", f"    email: {p}@example.com"]
+    (folder / "people.yaml").write_text("\n".join(people) + "\n")
+
+    where: dict[tuple[str, int], Rota] = {}
+    by_team: dict[str, list[Rota]] = {}
+    for rota in rotas:
+        by_team.setdefault(rota.team, []).append(rota)
+    for team, members in by_team.items():
+        lines = [f"team: {team}", f"timezone: {members[0].zone}", "rotas:"]
+        for rota in members:
+            entry = rota.yaml()
+            for k in range(len(entry)):
+                where[(f"{team}.yaml", len(lines) + 1 + k)] = rota
+            lines += entry
+        (folder / f"{team}.yaml").write_text("\n".join(lines) + "\n")
+    return where
+
+
+# --------------------------------------------------------------------------
+# The model
+
+
+Shift = tuple[str, str, str]  # (user, start, end), RFC 3339 UTC
+
+
+@dataclass
+class Timeline:
+    """Who a rota puts on call from its start: hand-off j takes effect at
+    instants[j] and gives the shift to users[j]."""
+
+    instants: list[datetime]  # non-decreasing (running maximum)
+    users: list[str]
+    known_until: datetime  # exact before this instant (FOREVER when the rule ended)
+
+    def shifts(self, window: Window) -> list[Shift] | None:
+        """The shifts within `window`, or None if the model did not expand the
+        rota that far."""
+        if window.end > self.known_until:
+            return None
+        merged: list[list] = []
+        first = max(0, bisect.bisect_right(self.instants, window.start) - 1)
+        for j in range(first, len(self.instants)):
+            begin = max(self.instants[j], window.start)
+            end = min(self.instants[j + 1] if j + 1 < len(self.instants) else FOREVER, window.end)
+            if begin >= window.end:
+                break
+            if begin >= end:
+                continue
+            if merged and merged[-1][0] == self.users[j] and merged[-1][2] == begin:
+                merged[-1][2] = end
+            else:
+                merged.append([self.users[j], begin, end])
+        return [(user, rfc3339(b), rfc3339(e)) for user, b, e in merged]
+
+
+def expand(rota: Rota, until: datetime) -> Timeline:
+    """The rota's hand-offs from its start until every later one takes effect
+    at or after `until` (or the rule ends, or the budget runs out)."""
+    tz = zone(rota.zone)
+    latest = to_utc(rota.start, tz)
+    instants, users = [latest], [rota.members[0]]
+    # No zone is more than 14 hours ahead of UTC: a naive time two days after
+    # `until` is an instant after it.
+    stop = until.replace(tzinfo=None) + timedelta(days=2)
+    j = 0
+    for occurrence in rrulestr(rota.rule, dtstart=rota.start):
+        if occurrence <= rota.start:
+            continue
+        j += 1
+        latest = max(latest, to_utc(occurrence, tz))
+        instants.append(latest)
+        users.append(rota.members[j % len(rota.members)])
+        if occurrence >= stop or j >= HANDOFF_BUDGET:
+            return Timeline(instants, users, known_until=latest)
+    return Timeline(instants, users, known_until=FOREVER)
+
+
+def windows_for(rota: Rota, windows: list[Window]) -> list[Window]:
+    """The windows a rota is compared in: its home window, any window before
+    its start (nobody on call), and the others the budget reaches."""
+    start = to_utc(rota.start, zone(rota.zone))
+    reach = start + timedelta(days=min(20_000, HANDOFF_BUDGET / 1.5 / rota.per_day))
+    return [w for w in windows if w == rota.home or w.end <= reach]
+
+
+# --------------------------------------------------------------------------
+# The binary
+
+
+class HarnessError(Exception):
+    """The test could not run (as opposed to: it found a mismatch)."""
+
+
+def run_oncall(oncall: str, *args: str) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run([oncall, *args], capture_output=True, text=True, timeout=600)
+    except OSError as e:
+        raise HarnessError(f"cannot run {oncall}: {e}") from e
+
+
+DIAGNOSTIC = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): error: (?P<message>.*)$")
+
+
+def rejected_rotas(oncall: str, folder: Path, where: dict[tuple[str, int], Rota]) -> dict[tuple[str, str], str]:
+    """Runs `oncall check`; returns the rotas it rejects, with its messages."""
+    done = run_oncall(oncall, "check", "--schedules", str(folder))
+    if done.returncode == 0:
+        return {}
+    rejected: dict[tuple[str, str], str] = {}
+    for line in done.stderr.splitlines():
+        m = DIAGNOSTIC.match(line)
+        if not m:
+            continue
+        rota = where.get((Path(m["file"]).name, int(m["line"])))
+        if rota is None:
+            raise HarnessError(f"oncall check failed on something that is not a rota:\n{done.stderr}")
+        rejected[rota.key] = m["message"]
+    if not rejected:
+        raise HarnessError(f"oncall check failed (exit {done.returncode}):\n{done.stdout}{done.stderr}")
+    return rejected
+
+
+def shifts_output(oncall: str, folder: Path, window: Window) -> str:
+    """`oncall shifts` over the window, as JSON lines."""
+    done = run_oncall(
+        oncall,
+        "shifts",
+        "--schedules",
+        str(folder),
+        "--from",
+        rfc3339(window.start),
+        "--to",
+        rfc3339(window.end),
+        "--format",
+        "json",
+    )
+    if done.returncode != 0:
+        raise HarnessError(f"oncall shifts failed for {window} (exit {done.returncode}):\n{done.stderr}")
+    return done.stdout
+
+
+def parse_shifts(output: str) -> dict[tuple[str, str], list[Shift]]:
+    """The shifts of each (team, rota), in the order printed."""
+    out: dict[tuple[str, str], list[Shift]] = {}
+    for line in output.splitlines():
+        s = json.loads(line)
+        out.setdefault((s["team"], s["rota"]), []).append((s["user"], s["start"], s["end"]))
+    return out
+
+
+# --------------------------------------------------------------------------
+# Comparing and reporting
+
+
+@dataclass
+class Failure:
+    rota: Rota
+    window: Window | None = None
+    expected: list[Shift] = field(default_factory=list)
+    actual: list[Shift] = field(default_factory=list)
+    message: str = ""
+
+    def headline(self) -> str:
+        where = f" in {self.window}" if self.window else ""
+        return f"MISMATCH {self.rota.team}/{self.rota.name}{where}: {self.message}"
+
+    def details(self) -> str:
+        out = [self.headline(), "  team file:"]
+        out += ["    " + line for line in self.rota.standalone_yaml().splitlines()]
+        out.append(f"  (the model reads the rule as `{self.rota.rule}`)")
+        if self.window is None:
+            return "\n".join(out)
+        out.append(
+            f"  oncall shifts --team {self.rota.team} --from {rfc3339(self.window.start)}"
+            f" --to {rfc3339(self.window.end)} --format json"
+        )
+        k = first_difference(self.expected, self.actual)
+        out.append(f"  first difference at shift #{k} (expected {len(self.expected)}, got {len(self.actual)}):")
+        for label, shifts in (("expected", self.expected), ("actual", self.actual)):
+            out.append(f"    {label}:")
+            lo = max(0, k - 2)
+            for i in range(lo, min(len(shifts), k + 4)):
+                mark = ">" if i == k else " "
+                user, begin, end = shifts[i]
+                out.append(f"     {mark}#{i} {begin} .. {end}  {user}")
+            if k >= len(shifts):
+                out.append(f"     >#{k} (none)")
+        return "\n".join(out)
+
+
+def first_difference(a: list[Shift], b: list[Shift]) -> int:
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return i
+    return min(len(a), len(b))
+
+
+def describe(a: Shift | None) -> str:
+    return "(none)" if a is None else f"{a[1]} .. {a[2]} {a[0]}"
+
+
+# --------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--oncall", default="target/debug/oncall", help="the oncall binary")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"RNG seed (default {DEFAULT_SEED})")
+    parser.add_argument("--rotas", type=int, default=DEFAULT_ROTAS, help=f"rotas to generate (default {DEFAULT_ROTAS})")
+    parser.add_argument("--keep", type=Path, help="write the rota files to this folder (kept) instead of a temp one")
+    parser.add_argument("--show", type=int, default=5, help="mismatches printed in full (default 5)")
+    args = parser.parse_args()
+
+    if tzdata.IANA_VERSION != EXPECTED_TZDATA:
+        print(
+            f"differential: tzdata {tzdata.IANA_VERSION} is installed but chrono-tz bundles {EXPECTED_TZDATA}; "
+            "pip install -r tests/requirements.txt",
+            file=sys.stderr,
+        )
+        return 2
+    began = time.monotonic()
+    print(
+        f"differential: seed {args.seed}, {args.rotas} rotas, tzdata {tzdata.IANA_VERSION}, "
+        f"python-dateutil {dateutil.__version__}, oncall {args.oncall}"
+    )
+
+    rng = Random(args.seed)
+    windows = make_windows(rng)
+    rotas = make_rotas(rng, args.rotas, windows)
+    for rota in rotas:
+        rota.windows = windows_for(rota, windows)
+    print("differential: windows " + ", ".join(str(w) for w in windows))
+
+    with tempfile.TemporaryDirectory(prefix="oncall-differential-") as tmp:
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        failures: dict[tuple[str, str], list[Failure]] = {}
+
+        # Rotas oncall refuses: each is a disagreement (the model accepts them).
+        accepted = list(rotas)
+        for _ in range(5):
+            where = write_folder(folder, accepted)
+            rejected = rejected_rotas(args.oncall, folder, where)
+            if not rejected:
+                break
+            for rota in accepted:
+                if rota.key in rejected:
+                    message = f"oncall check rejects it: {rejected[rota.key]}"
+                    failures[rota.key] = [Failure(rota, message=message)]
+            accepted = [r for r in accepted if r.key not in rejected]
+        else:
+            raise HarnessError("oncall check keeps failing")
+
+        # The binary works through the windows while the model expands the rotas.
+        with ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 2) - 1)) as pool:
+            runs = {w: pool.submit(shifts_output, args.oncall, folder, w) for w in windows}
+            timelines = {rota.key: expand(rota, max(w.end for w in rota.windows)) for rota in accepted}
+            actual = {w: parse_shifts(run.result()) for w, run in runs.items()}
+
+    compared = skipped = 0
+    uncompared = set()
+    for rota in accepted:
+        timeline = timelines[rota.key]
+        uncompared.add(rota.key)
+        for window in rota.windows:
+            expected = timeline.shifts(window)
+            if expected is None:
+                skipped += 1
+                continue
+            compared += 1
+            uncompared.discard(rota.key)
+            got = actual[window].get(rota.key, [])
+            if expected != got:
+                k = first_difference(expected, got)
+                message = (
+                    f"shift #{k}: expected {describe(expected[k] if k < len(expected) else None)}, "
+                    f"got {describe(got[k] if k < len(got) else None)}"
+                )
+                failures.setdefault(rota.key, []).append(Failure(rota, window, expected, got, message))
+
+    all_failures = [f for fs in failures.values() for f in fs]
+    for f in all_failures[: args.show]:
+        print()
+        print(f.details())
+    if len(all_failures) > args.show:
+        print()
+        for f in all_failures[args.show :]:
+            print(f.headline())
+    if all_failures:
+        print()
+        print(f"differential: reproduce with --seed {args.seed} --rotas {args.rotas}")
+
+    failed = len(failures)
+    passed = len(rotas) - failed - len(uncompared)
+    print(
+        f"differential: {compared} rota-window comparisons ({skipped} beyond the model's budget, "
+        f"{len(uncompared)} rotas not compared at all), {time.monotonic() - began:.1f}s"
+    )
+    print(f"differential: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except HarnessError as e:
+        print(f"differential: cannot run: {e}", file=sys.stderr)
+        sys.exit(2)
