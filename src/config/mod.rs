@@ -65,7 +65,7 @@ pub enum LoadError {
     Folder { path: String, source: std::io::Error },
     #[error("cannot read {path}")]
     File { path: String, source: std::io::Error },
-    #[error("no rota files (*.yaml) in {path}")]
+    #[error("no rota files (*.yaml or *.yml) in {path}")]
     Empty { path: String },
 }
 
