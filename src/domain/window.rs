@@ -6,10 +6,10 @@
 //! from Friday 20:00 to Saturday 08:00). Window edges are read as instants by
 //! the same DST policy as hand-offs.
 
-use chrono::{Datelike, Duration, NaiveDate, NaiveTime, Weekday};
+use chrono::{Datelike, Duration, NaiveDate, NaiveTime, Timelike, Weekday};
 use chrono_tz::Tz;
 
-use super::time::{Instant, Span, resolve_local, to_local};
+use super::time::{Instant, Span, quiet_offset, resolve_local, to_local};
 
 /// One active window. `to` may be 24:00, written as `minutes == 1440`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,7 +71,20 @@ pub fn active_spans(tz: Tz, windows: &[ActiveWindow], range: Span) -> Vec<Span> 
 
 /// Whether any window is active at `t`.
 pub fn is_active(tz: Tz, windows: &[ActiveWindow], t: Instant) -> bool {
-    !active_spans(tz, windows, Span::new(t, t + Duration::seconds(1))).is_empty()
+    if quiet_offset(tz, t).is_none() {
+        // A clock change nearby: go through the instants of the edges.
+        return !active_spans(tz, windows, Span::new(t, t + Duration::seconds(1))).is_empty();
+    }
+    // Otherwise every edge near `t` is plain local time: compare wall clocks.
+    let x = to_local(tz, t);
+    let minute = x.time().num_seconds_from_midnight() / 60;
+    let (today, yesterday) = (x.date().weekday(), x.date().pred_opt().map(|d| d.weekday()));
+    windows.iter().any(|w| {
+        let crosses = w.to <= w.from;
+        let started_today = w.on(today) && minute >= w.from && (crosses || minute < w.to);
+        let from_yesterday = crosses && minute < w.to && yesterday.is_some_and(|d| w.on(d));
+        started_today || from_yesterday
+    })
 }
 
 /// Sorts spans and merges those that overlap or touch.

@@ -379,7 +379,7 @@ fn several_rotas_and_teams() {
         .schedule
         .who(at, None)
         .into_iter()
-        .map(|(t, r, u)| format!("{t}/{r}={}", u.unwrap_or_default()))
+        .map(|(t, r, u)| format!("{t}/{r}={}", u.map(String::as_str).unwrap_or_default()))
         .collect();
     assert_eq!(who, ["a/one=alice", "a/two=carol", "b/one=dave"]);
 }
