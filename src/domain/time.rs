@@ -105,7 +105,7 @@ pub fn offset_at(tz: Tz, t: Instant) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::NaiveDate;
+    use chrono::{Datelike, NaiveDate};
 
     fn local(s: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").unwrap()
@@ -123,6 +123,39 @@ mod tests {
     fn fold_is_first_occurrence() {
         let t = resolve_local(chrono_tz::Europe::London, local("2026-10-25T01:30"));
         assert_eq!(t.to_rfc3339(), "2026-10-25T00:30:00+00:00");
+    }
+
+    #[test]
+    fn clock_changes_are_far_enough_apart_for_quiet_offset() {
+        // `quiet_offset` relies on offset changes being more than 2 * QUIET
+        // apart. Checked here for the zones the tests use, 2000-2040, hourly;
+        // the full database was checked once, 1900-2100 at 15 minutes (167 h).
+        use chrono_tz::{America, Asia, Australia, Europe, Pacific};
+        let zones = [
+            Europe::London,
+            America::New_York,
+            Australia::Lord_Howe,
+            Pacific::Apia,
+            Pacific::Chatham,
+            Asia::Gaza,
+        ];
+        let start = Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap();
+        for tz in zones {
+            let mut last_change: Option<Instant> = None;
+            let mut previous = offset_at(tz, start);
+            let mut t = start;
+            while t.year() < 2040 {
+                t += Duration::hours(1);
+                let offset = offset_at(tz, t);
+                if offset != previous {
+                    if let Some(last) = last_change {
+                        assert!(t - last > QUIET * 2, "{tz}: changes at {last} and {t}");
+                    }
+                    last_change = Some(t);
+                    previous = offset;
+                }
+            }
+        }
     }
 
     #[test]
