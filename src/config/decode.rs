@@ -412,11 +412,7 @@ pub(super) fn decode(sources: &[(String, Vec<u8>)]) -> Loaded {
         let Some(name) = name_node.as_str() else { continue };
         let Some(team) = teams.iter_mut().find(|t| t.name == name) else {
             if is_cover {
-                let known = team_rotas.keys().map(String::as_str);
-                match did_you_mean(name, known) {
-                    Some(close) => cx.error(name_node.pos, format!("unknown team `{name}`; did you mean `{close}`?")),
-                    None => cx.error(name_node.pos, format!("unknown team `{name}`: no team file defines it")),
-                }
+                cx.error(name_node.pos, unknown_team(name, team_rotas.keys().map(String::as_str)));
             }
             continue;
         };
@@ -829,6 +825,13 @@ fn unknown_rota<'a>(name: &str, team: &str, known: impl IntoIterator<Item = &'a 
     }
 }
 
+fn unknown_team<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> String {
+    match did_you_mean(name, known) {
+        Some(close) => format!("unknown team `{name}`; did you mean `{close}`?"),
+        None => format!("unknown team `{name}`: no team file defines it"),
+    }
+}
+
 fn decode_policy(
     cx: &mut Cx,
     people: &BTreeMap<String, Person>,
@@ -939,10 +942,7 @@ fn decode_target(
             if teams.contains_key(other) {
                 return Some(Target::Team(other.to_string()));
             }
-            match did_you_mean(other, teams.keys().map(String::as_str)) {
-                Some(close) => cx.error(node.pos, format!("unknown team `{other}`; did you mean `{close}`?")),
-                None => cx.error(node.pos, format!("unknown team `{other}`")),
-            }
+            cx.error(node.pos, unknown_team(other, teams.keys().map(String::as_str)));
             None
         }
         _ => {

@@ -82,7 +82,7 @@ escalation:
             t.yaml:15:24: error: unknown person `zoe`: add them to people.yaml
             t.yaml:15:34: error: `pager:bob` is not a target: write rota:NAME, user:NAME or team:NAME
             t.yaml:16:14: error: `soon` is not a duration: write it like 30s, 15m, 2h, 1h30m, 1d or 1w
-            t.yaml:17:16: error: unknown team `nope`
+            t.yaml:17:16: error: unknown team `nope`: no team file defines it
         "#]],
     );
 }
