@@ -31,9 +31,10 @@ read the same zone rules.
 The rotas aim at the awkward cases: starts and hand-offs inside DST gaps and
 folds (Lord Howe's 30-minute change, Chatham at +12:45, Sao Paulo changing at
 midnight, the day Apia skipped, 2011-12-30), sub-daily rules running across
-clock changes, monthly and COUNT-limited rules, members named twice; and query
-windows that span the March/April and September-November changes of random
-years.
+clock changes, monthly and COUNT-limited rules, members named twice; query
+windows that span the February-April and September-November changes of random
+years, the Apia one, and short windows that begin and end right at a clock
+change. A closing "covered" line counts how often those cases came up.
 
     python tests/differential.py --oncall target/debug/oncall [--seed N] [--rotas N]
 
@@ -66,9 +67,12 @@ from random import Random
 zoneinfo.reset_tzpath(to=[])
 zoneinfo.ZoneInfo.clear_cache()
 
-import dateutil  # noqa: E402
-import tzdata  # noqa: E402
-from dateutil.rrule import rrulestr  # noqa: E402
+try:
+    import dateutil
+    import tzdata
+    from dateutil.rrule import rrulestr
+except ImportError as e:
+    sys.exit(f"differential: {e}; install the test's packages: pip install -r tests/requirements.txt")
 
 # The IANA release bundled by chrono-tz 0.10.4 (first entry of its tz/NEWS).
 EXPECTED_TZDATA = "2025b"
@@ -96,6 +100,8 @@ ROTAS_PER_TEAM = 10
 # The model expands at most this many hand-offs per rota; windows further out
 # than that from a rota's start are not compared for it.
 HANDOFF_BUDGET = 20_000
+# Years of the query windows; rota starts fall between 2010 and 2028.
+YEARS = range(2011, 2029)
 EARLIEST_START = datetime(2010, 1, 1)
 FOREVER = datetime.max.replace(tzinfo=UTC)
 
@@ -119,9 +125,14 @@ def to_utc(naive: datetime, tz: zoneinfo.ZoneInfo) -> datetime:
 class Change:
     """A change of UTC offset, as the range of local wall time it affects."""
 
+    at: datetime  # the instant of the change, aware UTC
     local_from: datetime  # naive
     local_to: datetime  # naive, exclusive
     kind: str  # "gap" (times that never happen) or "fold" (times that happen twice)
+
+    @property
+    def width(self) -> timedelta:
+        return self.local_to - self.local_from
 
 
 @cache
@@ -147,11 +158,12 @@ def clock_changes(name: str) -> list[Change]:
                     lo = mid
                 else:
                     hi = mid
-            at = datetime.fromtimestamp(hi, UTC).replace(tzinfo=None)
+            at = datetime.fromtimestamp(hi, UTC)
+            wall = at.replace(tzinfo=None)
             if after > before:
-                changes.append(Change(at + before, at + after, "gap"))
+                changes.append(Change(at, wall + before, wall + after, "gap"))
             else:
-                changes.append(Change(at + after, at + before, "fold"))
+                changes.append(Change(at, wall + after, wall + before, "fold"))
         before = after
         t += step
     return changes
@@ -209,13 +221,26 @@ class Rota:
 
 
 def make_windows(rng: Random) -> list[Window]:
-    """The Apia window, and spring and autumn windows of random years: from
-    February to mid-April they hold the Sao Paulo, New York, European and
-    southern (Sydney, Lord Howe, Chatham, Apia) changes; from mid-September to
-    mid-November the Chatham, Apia, southern, European and New York ones."""
+    """The query windows. First the Apia one; then spring and autumn windows of
+    random years (from February to mid-April they hold the Sao Paulo, New York,
+    European and southern (Sydney, Lord Howe, Chatham, Apia) changes; from
+    mid-September to mid-November the Chatham, Apia, southern, European and
+    New York ones); then short windows that begin, and often end, right where
+    some zone changes its clocks, where finding the hand-off in force at the
+    window's start is hardest."""
 
     def jitter() -> timedelta:
         return timedelta(minutes=rng.randrange(24 * 60))
+
+    def near(c: Change) -> datetime:
+        """An instant around a change, where hand-offs read out of order lie."""
+        if rng.random() < 0.3:
+            return rng.choice([c.at, c.at + c.width])  # often a hand-off's instant too
+        minutes = (c.width + timedelta(hours=4)) // timedelta(minutes=1)
+        return c.at - timedelta(hours=2) + timedelta(minutes=rng.randrange(minutes))
+
+    def in_years(c: Change) -> bool:
+        return c.at.year in YEARS
 
     windows = [
         Window(
@@ -224,7 +249,7 @@ def make_windows(rng: Random) -> list[Window]:
             datetime(2012, 1, 15, tzinfo=UTC) + jitter(),
         )
     ]
-    for year in sorted(rng.sample(range(2011, 2032), 4)):
+    for year in sorted(rng.sample(YEARS, 4)):
         windows.append(
             Window(
                 f"spring-{year}",
@@ -232,7 +257,7 @@ def make_windows(rng: Random) -> list[Window]:
                 datetime(year, 4, 12, tzinfo=UTC) + jitter(),
             )
         )
-    for year in sorted(rng.sample(range(2011, 2032), 4)):
+    for year in sorted(rng.sample(YEARS, 4)):
         windows.append(
             Window(
                 f"autumn-{year}",
@@ -240,6 +265,18 @@ def make_windows(rng: Random) -> list[Window]:
                 datetime(year, 11, 12, tzinfo=UTC) + jitter(),
             )
         )
+    all_changes = [c for name in ZONES for c in clock_changes(name) if in_years(c)]
+    skipped_day = next(c for c in clock_changes("Pacific/Apia") if c.width == timedelta(days=1))
+    seasonal = [n for n in ZONES if n != "Pacific/Apia" and any(in_years(c) for c in clock_changes(n))]
+    for name in ["Pacific/Apia", *rng.sample(seasonal, min(5, len(seasonal)))]:
+        c = skipped_day if name == "Pacific/Apia" else rng.choice([c for c in clock_changes(name) if in_years(c)])
+        start = near(c)
+        later = [d for d in all_changes if start + timedelta(hours=6) < d.at < start + timedelta(days=40)]
+        if later and rng.random() < 0.6:
+            end = near(rng.choice(later))
+        else:
+            end = start + timedelta(minutes=rng.randrange(24 * 60, 6 * 24 * 60))
+        windows.append(Window(f"edge-{name.split('/')[-1]}-{c.at:%Y-%m-%d}", start, end))
     return windows
 
 
@@ -389,7 +426,9 @@ def random_start(rng: Random, zone_name: str, home: Window, per_day: float) -> d
     else:
         hour, minute, second = random_time_of_day(rng, changes)
         start = anchor.replace(hour=hour, minute=minute, second=second, microsecond=0)
-    return max(start.replace(microsecond=0), EARLIEST_START.replace(hour=start.hour, minute=start.minute))
+    if start < EARLIEST_START:
+        start = EARLIEST_START.replace(hour=start.hour, minute=start.minute, second=start.second)
+    return start.replace(microsecond=0)
 
 
 def random_members(rng: Random) -> list[str]:
@@ -444,8 +483,9 @@ def make_rotas(rng: Random, count: int, windows: list[Window]) -> list[Rota]:
 
 
 def write_folder(folder: Path, rotas: list[Rota]) -> dict[tuple[str, int], Rota]:
-    """Writes people.yaml and one file per team; returns which rota each
-    (file name, line) belongs to, to map `oncall check` errors back."""
+    """Writes people.yaml and one file per team (replacing those of an earlier
+    call); returns which rota each (file name, line) belongs to, to map
+    `oncall check` errors back."""
     for old in folder.glob("*.yaml"):
         old.unlink()
     people = ["people:"]
@@ -457,9 +497,9 @@ def write_folder(folder: Path, rotas: list[Rota]) -> dict[tuple[str, int], Rota]
     by_team: dict[str, list[Rota]] = {}
     for rota in rotas:
         by_team.setdefault(rota.team, []).append(rota)
-    for team, members in by_team.items():
-        lines = [f"team: {team}", f"timezone: {members[0].zone}", "rotas:"]
-        for rota in members:
+    for team, team_rotas in by_team.items():
+        lines = [f"team: {team}", f"timezone: {team_rotas[0].zone}", "rotas:"]
+        for rota in team_rotas:
             entry = rota.yaml()
             for k in range(len(entry)):
                 where[(f"{team}.yaml", len(lines) + 1 + k)] = rota
@@ -643,7 +683,8 @@ class Failure:
     def details(self) -> str:
         out = [self.headline(), "  team file:"]
         out += ["    " + line for line in self.rota.standalone_yaml().splitlines()]
-        out.append(f"  (the model reads the rule as `{self.rota.rule}`)")
+        if self.rota.every:
+            out.append(f"  (`every: {self.rota.every}` is `handoff: {self.rota.rule}`)")
         if self.window is None:
             return "\n".join(out)
         out.append(
@@ -665,7 +706,7 @@ class Failure:
 
 
 def first_difference(a: list[Shift], b: list[Shift]) -> int:
-    for i, (x, y) in enumerate(zip(a, b)):
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
         if x != y:
             return i
     return min(len(a), len(b))
@@ -680,13 +721,20 @@ def describe(a: Shift | None) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--oncall", default="target/debug/oncall", help="the oncall binary")
+    parser.add_argument(
+        "--oncall",
+        default=str(Path(__file__).resolve().parent.parent / "target" / "debug" / "oncall"),
+        help="the oncall binary (default: target/debug/oncall of this repository)",
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"RNG seed (default {DEFAULT_SEED})")
     parser.add_argument("--rotas", type=int, default=DEFAULT_ROTAS, help=f"rotas to generate (default {DEFAULT_ROTAS})")
-    parser.add_argument("--keep", type=Path, help="write the rota files to this folder (kept) instead of a temp one")
+    parser.add_argument("--keep", type=Path, help="write the rota files to this new folder and keep them")
     parser.add_argument("--show", type=int, default=5, help="mismatches printed in full (default 5)")
     args = parser.parse_args()
 
+    if args.keep and args.keep.exists() and any(args.keep.iterdir()):
+        print(f"differential: --keep {args.keep} is not empty; give a new or empty folder", file=sys.stderr)
+        return 2
     if tzdata.IANA_VERSION != EXPECTED_TZDATA:
         print(
             f"differential: tzdata {tzdata.IANA_VERSION} is installed but chrono-tz bundles {EXPECTED_TZDATA}; "
