@@ -11,10 +11,13 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
-use crate::clock::Clock;
+use std::sync::Arc;
+
+use crate::clock::{Clock, SystemClock};
 use crate::config::{self, Loaded, Severity};
 use crate::domain::schedule::Schedule;
 use crate::domain::time::{Instant, Span};
+use crate::settings::{Overrides, Settings};
 
 /// How far `check` looks ahead for gaps.
 const CHECK_HORIZON_DAYS: i64 = 90;
@@ -49,6 +52,22 @@ pub enum Format {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run the daemon: take alerts in over HTTP, keep them in the database.
+    /// Stops cleanly on SIGTERM or SIGINT.
+    Serve {
+        /// oncall.toml (optional: without it, the embedded defaults).
+        #[arg(long, env = "ONCALL_CONFIG")]
+        config: Option<PathBuf>,
+        /// Address to listen on. Default 127.0.0.1:8080.
+        #[arg(long, env = "ONCALL_LISTEN")]
+        listen: Option<String>,
+        /// The folder of rota files. Default ./schedules.
+        #[arg(long, env = "ONCALL_SCHEDULES")]
+        schedules: Option<PathBuf>,
+        /// The SQLite database file. Default ./oncall.db.
+        #[arg(long, env = "ONCALL_DATABASE")]
+        database: Option<PathBuf>,
+    },
     /// Validate every rota file: errors as file:line:col, warnings for gaps in
     /// the next 90 days and people nobody can reach. Exit 1 on any error.
     Check {
@@ -103,6 +122,24 @@ fn rfc3339(t: Instant) -> String {
 /// Runs one command. Output goes to `out`, problems to `err`.
 pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<ExitCode> {
     match args.command {
+        Command::Serve {
+            config,
+            listen,
+            schedules,
+            database,
+        } => {
+            let overrides = Overrides {
+                listen,
+                schedules,
+                database,
+                // Secrets only from the environment, never the command line.
+                api_token: std::env::var("ONCALL_API_TOKEN").ok(),
+                log_format: std::env::var("ONCALL_LOG_FORMAT").ok(),
+            };
+            let settings = Settings::load(config.as_deref(), overrides)?;
+            serve(settings)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Check { schedules } => check(&schedules, clock.now(), out, err),
         Command::Who {
             schedules,
@@ -158,6 +195,44 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
             )?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+fn serve(settings: Settings) -> anyhow::Result<()> {
+    init_logging(settings.log_json);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        crate::app::run(listener, shutdown_signal(), Arc::new(SystemClock), settings).await
+    })
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ONCALL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    // A second call (tests) keeps the first subscriber.
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: finishing in-flight requests"),
+        _ = int.recv() => tracing::info!("SIGINT: finishing in-flight requests"),
     }
 }
 

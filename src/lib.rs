@@ -4,7 +4,12 @@
 //! into [`domain`] values; [`domain`] answers who is on call when, as pure
 //! functions of those values and a given instant; [`cli`] wires the commands.
 
+pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod http;
+pub mod intake;
+pub mod settings;
+pub mod store;

@@ -3,9 +3,11 @@
 //! Nothing here does I/O or reads the clock: every function that needs the
 //! time takes it as a value. `tests/it/tidy.rs` checks this.
 
+pub mod alert;
 pub mod escalation;
 pub mod handoff;
 pub mod rota;
 pub mod schedule;
+pub mod severity;
 pub mod time;
 pub mod window;

@@ -281,3 +281,53 @@ fn schedules_folder_from_the_environment() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(json_lines(&o).len(), 5);
 }
+
+/// `oncall serve` on its defaults (but port 0), as an operator runs it:
+/// answers /healthz, and on SIGTERM finishes and exits 0.
+#[test]
+fn serve_runs_and_stops_cleanly_on_sigterm() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let dir = crate::daemon::temp_dir("serve");
+    crate::daemon::write_schedules(&dir);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oncall"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(&dir)
+        .env_remove("ONCALL_SCHEDULES")
+        .env_remove("ONCALL_DATABASE")
+        .env_remove("ONCALL_API_TOKEN")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut log = String::new();
+    let address = loop {
+        let line = lines.next().expect("the daemon exited before serving").unwrap();
+        log.push_str(&line);
+        log.push('\n');
+        if let Some(rest) = line.split("address=").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    for line in lines {
+        log.push_str(&line.unwrap());
+        log.push('\n');
+    }
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(log.contains("oncall stopped"), "{log}");
+    assert!(dir.join("oncall.db").exists(), "the default database is ./oncall.db");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,119 @@
+//! Alerts as the daemon keeps them: what came in, its state, and its
+//! timeline. Parsing the sources' payloads is `intake`'s job; storing them
+//! is `store`'s; here are the shapes they agree on.
+
+use serde::{Deserialize, Serialize};
+
+use super::time::Instant;
+
+pub type AlertId = i64;
+
+/// What a source asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Trigger,
+    Acknowledge,
+    Resolve,
+}
+
+/// One alert event from a source, already routed to its team and with its
+/// severity mapped onto the installation's names.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub team: String,
+    pub action: Action,
+    /// Events with the same key on the same team are the same alert while it
+    /// is not resolved.
+    pub dedup_key: String,
+    pub summary: String,
+    pub severity: String,
+    pub source: Option<String>,
+    /// The source's own details, kept as sent.
+    pub details: serde_json::Value,
+    /// Which intake received it: `alertmanager`, `grafana`, `pagerduty`, `plain`.
+    pub intake: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Triggered, nobody has acknowledged it yet.
+    Open,
+    Acknowledged,
+    Resolved,
+}
+
+impl Status {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Acknowledged => "acknowledged",
+            Status::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        match s {
+            "open" => Some(Status::Open),
+            "acknowledged" => Some(Status::Acknowledged),
+            "resolved" => Some(Status::Resolved),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub id: AlertId,
+    pub team: String,
+    pub dedup_key: String,
+    pub summary: String,
+    pub severity: String,
+    pub source: Option<String>,
+    pub details: serde_json::Value,
+    pub intake: String,
+    pub status: Status,
+    pub created_at: Instant,
+    pub last_seen_at: Instant,
+    /// How many trigger events this alert has had (1 when new).
+    pub occurrences: u64,
+    pub acknowledged_at: Option<Instant>,
+    pub acknowledged_by: Option<String>,
+    pub resolved_at: Option<Instant>,
+    pub resolved_by: Option<String>,
+}
+
+/// What happened to an alert, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimelineKind {
+    Created,
+    Occurrence,
+    Acknowledged,
+    Resolved,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub at: Instant,
+    pub kind: TimelineKind,
+    /// Who did it, or which intake it came through, and anything else worth
+    /// keeping.
+    pub detail: serde_json::Value,
+}
+
+/// What an event did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "outcome", content = "alert_id")]
+pub enum Outcome {
+    /// A new alert.
+    Created(AlertId),
+    /// Another occurrence of an alert not yet resolved: nobody is paged again.
+    Deduplicated(AlertId),
+    Acknowledged(AlertId),
+    Resolved(AlertId),
+    /// An acknowledge or resolve for a key with no unresolved alert, or an
+    /// acknowledge of an alert already acknowledged: nothing changed.
+    Unchanged,
+}

@@ -1,0 +1,185 @@
+//! The alert intake endpoints: authenticate the integration key, parse the
+//! source's body, commit the events, answer.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::{ApiError, Shared, bearer};
+use crate::domain::alert::{Action, Event, Outcome};
+use crate::intake::{self, IntakeError};
+
+/// The body, or why it cannot be read (413 for too large).
+fn body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the body as Content-Type: application/json",
+        ));
+    }
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large")
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, format!("cannot read the body: {e}"))
+        }
+    })
+}
+
+fn bad(e: IntakeError) -> ApiError {
+    let err = ApiError::new(StatusCode::BAD_REQUEST, e.message);
+    match e.field {
+        Some(f) => err.field(f),
+        None => err,
+    }
+}
+
+/// The team of a bearer-authenticated intake request.
+fn team_of<'a>(state: &'a Shared, headers: &HeaderMap) -> Result<&'a str, ApiError> {
+    let Some(key) = bearer(headers) else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "send the team's integration key as `Authorization: Bearer KEY`",
+        ));
+    };
+    state
+        .team_for_key(key)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown integration key"))
+}
+
+/// A dedup key for an event that came without one: unique, and time-ordered.
+fn generated_key() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!(
+        "oncall-{nanos:x}-{:x}-{:x}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+async fn commit(state: &Shared, events: Vec<Event>) -> Result<Vec<Outcome>, ApiError> {
+    let now = state.clock.now();
+    let outcomes = state.store.ingest(events, now).await?;
+    Ok(outcomes)
+}
+
+fn answer(outcomes: Vec<Outcome>) -> Response {
+    (
+        StatusCode::ACCEPTED,
+        Json(json!({"status": "accepted", "outcomes": outcomes})),
+    )
+        .into_response()
+}
+
+pub async fn alertmanager(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let team = team_of(&state, &headers)?.to_string();
+    let bytes = body(&headers, raw)?;
+    let events = intake::alertmanager(&bytes, &team, &state.severities).map_err(bad)?;
+    Ok(answer(commit(&state, events).await?))
+}
+
+pub async fn grafana(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let team = team_of(&state, &headers)?.to_string();
+    let bytes = body(&headers, raw)?;
+    let events = intake::grafana(&bytes, &team, &state.severities).map_err(bad)?;
+    Ok(answer(commit(&state, events).await?))
+}
+
+pub async fn plain(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let team = team_of(&state, &headers)?.to_string();
+    let bytes = body(&headers, raw)?;
+    let parsed = intake::plain(&bytes, &team, &state.severities).map_err(bad)?;
+    let mut event = parsed.event;
+    event.dedup_key = parsed.dedup_key.unwrap_or_else(generated_key);
+    let dedup_key = event.dedup_key.clone();
+    let outcome = commit(&state, vec![event]).await?.pop().unwrap_or(Outcome::Unchanged);
+    let alert_id = match outcome {
+        Outcome::Created(id) | Outcome::Deduplicated(id) | Outcome::Acknowledged(id) | Outcome::Resolved(id) => {
+            Some(id)
+        }
+        Outcome::Unchanged => None,
+    };
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"status": "accepted", "dedup_key": dedup_key, "alert_id": alert_id, "outcome": outcome})),
+    )
+        .into_response())
+}
+
+/// PagerDuty Events API v2: answers as PagerDuty does, so its clients work.
+pub async fn pagerduty(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Response {
+    match pagerduty_inner(&state, &headers, raw).await {
+        Ok(dedup_key) => (
+            StatusCode::ACCEPTED,
+            Json(json!({"status": "success", "message": "Event processed", "dedup_key": dedup_key})),
+        )
+            .into_response(),
+        Err(e) => {
+            // PagerDuty's error shape, plus ours.
+            let mut body = json!({
+                "status": "invalid event",
+                "message": "Event object is invalid",
+                "errors": [e.message.clone()],
+                "error": e.message,
+            });
+            if let Some(f) = e.field {
+                body["field"] = json!(f);
+            }
+            (e.status, Json(body)).into_response()
+        }
+    }
+}
+
+async fn pagerduty_inner(
+    state: &Shared,
+    headers: &HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<String, ApiError> {
+    let bytes = body(headers, raw)?;
+    let parsed = intake::pagerduty(&bytes).map_err(bad)?;
+    let team = state
+        .team_for_key(&parsed.routing_key)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown routing_key").field("routing_key"))?
+        .to_string();
+    if parsed.action != Action::Trigger && parsed.dedup_key.is_none() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "'dedup_key' is required to acknowledge or resolve",
+        )
+        .field("dedup_key"));
+    }
+    let key = parsed.dedup_key.clone().unwrap_or_else(generated_key);
+    let event = parsed.into_event(&team, &state.severities, key.clone());
+    commit(state, vec![event]).await?;
+    Ok(key)
+}

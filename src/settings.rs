@@ -1,0 +1,203 @@
+//! The daemon's settings: `oncall.toml` (optional), overridden by the
+//! environment (`ONCALL_*`), overridden by command-line flags. Secrets can
+//! come from the environment or from a file, so they stay out of the config.
+//!
+//! With nothing at all, the daemon runs on its embedded default: SQLite in
+//! `./oncall.db`, rotas from `./schedules`, listening on 127.0.0.1:8080.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::domain::severity::Severities;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATABASE: &str = "oncall.db";
+pub const DEFAULT_SCHEDULES: &str = "schedules";
+/// Largest webhook body accepted (bigger: 413).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 512 * 1024;
+
+/// Everything `oncall serve` needs, resolved.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub schedules: PathBuf,
+    pub database: PathBuf,
+    /// The token for `/v1/...` API calls; `None` disables the API.
+    pub api_token: Option<String>,
+    pub max_body_bytes: usize,
+    pub severities: Severities,
+    pub log_json: bool,
+}
+
+/// `oncall.toml`, as written. Every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    pub listen: Option<String>,
+    pub schedules: Option<PathBuf>,
+    pub database: Option<PathBuf>,
+    /// The API token itself (prefer `api_token_file` or `ONCALL_API_TOKEN`).
+    pub api_token: Option<String>,
+    /// A file holding the API token (e.g. a systemd credential).
+    pub api_token_file: Option<PathBuf>,
+    pub max_body_bytes: Option<usize>,
+    /// `"json"` for one JSON object a log line; default text.
+    pub log_format: Option<String>,
+    #[serde(default)]
+    pub severities: SeverityFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeverityFile {
+    /// 3 to 5 names, lowest first. Default: minor, major, critical.
+    pub names: Option<Vec<String>>,
+    /// For a source level nobody mapped. Default: the middle name.
+    pub default: Option<String>,
+    /// Extra mappings from a source's level to one of the names.
+    #[serde(default)]
+    pub map: BTreeMap<String, String>,
+}
+
+/// The overrides from flags and the environment (clap reads both).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub schedules: Option<PathBuf>,
+    pub database: Option<PathBuf>,
+    pub api_token: Option<String>,
+    pub log_format: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("{what}: {message}")]
+    Invalid { what: String, message: String },
+}
+
+impl Settings {
+    /// Reads `config` (if given, it must exist) and applies `overrides`.
+    pub fn load(config: Option<&Path>, overrides: Overrides) -> Result<Settings, SettingsError> {
+        let file = match config {
+            Some(path) => read_file(path)?,
+            None => File::default(),
+        };
+        Settings::resolve(file, overrides)
+    }
+
+    pub fn resolve(file: File, o: Overrides) -> Result<Settings, SettingsError> {
+        let listen_text = o.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        let listen = listen_text.parse().map_err(|_| SettingsError::Invalid {
+            what: "listen".into(),
+            message: format!("`{listen_text}` is not an address like 127.0.0.1:8080"),
+        })?;
+        let api_token = match (o.api_token, file.api_token, file.api_token_file) {
+            (Some(t), _, _) => Some(t),
+            (None, Some(t), _) => Some(t),
+            (None, None, Some(path)) => {
+                let text = std::fs::read_to_string(&path).map_err(|source| SettingsError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                Some(text.trim().to_string())
+            }
+            (None, None, None) => None,
+        }
+        .filter(|t| !t.is_empty());
+        if let Some(t) = &api_token
+            && t.len() < 16
+        {
+            return Err(SettingsError::Invalid {
+                what: "api_token".into(),
+                message: "use at least 16 characters (e.g. `openssl rand -hex 32`)".into(),
+            });
+        }
+        let severities = Severities::new(
+            file.severities
+                .names
+                .unwrap_or_else(|| Severities::default().names().to_vec()),
+            file.severities.map,
+            file.severities.default,
+        )
+        .map_err(|e| SettingsError::Invalid {
+            what: "severities".into(),
+            message: e.to_string(),
+        })?;
+        let log_format = o.log_format.or(file.log_format).unwrap_or_else(|| "text".into());
+        let log_json = match log_format.as_str() {
+            "json" => true,
+            "text" => false,
+            other => {
+                return Err(SettingsError::Invalid {
+                    what: "log_format".into(),
+                    message: format!("`{other}` is not `text` or `json`"),
+                });
+            }
+        };
+        Ok(Settings {
+            listen,
+            schedules: o
+                .schedules
+                .or(file.schedules)
+                .unwrap_or_else(|| DEFAULT_SCHEDULES.into()),
+            database: o.database.or(file.database).unwrap_or_else(|| DEFAULT_DATABASE.into()),
+            api_token,
+            max_body_bytes: file.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
+            severities,
+            log_json,
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<File, SettingsError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| SettingsError::Parse {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_without_anything() {
+        let s = Settings::resolve(File::default(), Overrides::default()).unwrap();
+        assert_eq!(s.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(s.database, PathBuf::from("oncall.db"));
+        assert!(s.api_token.is_none());
+    }
+
+    #[test]
+    fn flags_and_environment_win_over_the_file() {
+        let file: File =
+            toml::from_str("listen = \"127.0.0.1:9000\"\ndatabase = \"/var/lib/oncall/oncall.db\"\n").unwrap();
+        let o = Overrides {
+            listen: Some("127.0.0.1:9100".into()),
+            ..Overrides::default()
+        };
+        let s = Settings::resolve(file, o).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:9100");
+        assert_eq!(s.database, PathBuf::from("/var/lib/oncall/oncall.db"));
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let err = toml::from_str::<File>("listn = \"x\"").unwrap_err().to_string();
+        assert!(err.contains("listn"), "{err}");
+        let file: File = toml::from_str("[severities]\nnames = [\"low\", \"high\"]\n").unwrap();
+        let err = Settings::resolve(file, Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("3 to 5"), "{err}");
+    }
+}

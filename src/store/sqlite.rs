@@ -1,0 +1,868 @@
+//! The SQLite backend of [`Store`]: one database file, owned by one daemon.
+//!
+//! What this module owns: the database file and its lock file, the schema
+//! (the `.sql` files of `migrations/`, embedded in the binary), the one write
+//! connection and the thread that drives it, and a few read connections.
+//!
+//! The model:
+//! - **One daemon per database.** `open` takes an exclusive lock on
+//!   `<database>.lock` and holds it for the store's life: two daemons pointed
+//!   at one database would both page people. The lock is advisory (flock) and
+//!   belongs to an open file description, so it is released when the process
+//!   dies, however it dies; the lock file itself is left in place, since
+//!   deleting a lock file races with the next process opening it.
+//! - **One writer thread.** SQLite lets one connection write at a time, and
+//!   rusqlite's calls block (on locks, on fsync). So a dedicated thread owns
+//!   the only write connection and takes requests over a channel; async
+//!   callers await a oneshot answer and never block a runtime thread.
+//! - **Group commit, no linger.** The writer takes the first request, then
+//!   whatever else is already queued, runs them all in one transaction,
+//!   commits (an fsync: `synchronous=FULL`), and only then answers them. The
+//!   fsync is the cost of a commit; requests that queued while the previous
+//!   batch committed share the next one, so batches grow with load by
+//!   themselves and a lone request is not delayed. Waiting for more requests
+//!   (a linger) was measured to lose throughput at every concurrency.
+//! - **A savepoint per request.** A request whose statements fail is rolled
+//!   back alone and answered with its error; the rest of its batch commits.
+//! - **Readers beside the writer.** In WAL mode readers see the last commit
+//!   while the writer writes, so reads run on their own connections (a small
+//!   pool, via `spawn_blocking`) and never wait behind a batch.
+//! - **Migrations at start-up.** The missing ones run in one transaction,
+//!   counted by `PRAGMA user_version`; a database from a newer `oncall` is
+//!   refused rather than guessed at.
+//!
+//! Durability: an `Ok` answer is sent only after its batch's COMMIT returned,
+//! with `synchronous=FULL`, so it is on disk. A caller that stops waiting
+//! (drops its future) after its request was queued does not cancel it: the
+//! request still runs and commits, with nobody to tell.
+
+use std::fmt;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use chrono::DateTime;
+use rusqlite::types::Type;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Store, StoreError, StoreFuture};
+use crate::domain::alert::{Action, Alert, AlertId, Event, Outcome, Status, TimelineEntry, TimelineKind};
+use crate::domain::time::Instant;
+
+/// The schema, in order: migration `n` (from 1) takes `user_version` from
+/// `n - 1` to `n`. Append only; never edit one that has been released.
+const MIGRATIONS: &[(&str, &str)] = &[("0001_alerts.sql", include_str!("../../migrations/0001_alerts.sql"))];
+
+/// The schema version this binary writes: the number of migrations it knows.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// How long a connection retries when the database is locked (a checkpoint,
+/// another process reading) before giving up with an error.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Requests waiting for the writer. When full, callers wait (asynchronously)
+/// for room: back-pressure instead of unbounded memory.
+const QUEUE: usize = 1024;
+
+/// The most requests in one transaction, so that a deep queue does not make
+/// the first request of a batch wait for a huge commit.
+const MAX_BATCH: usize = 512;
+
+/// Read connections kept open between reads; more are opened under load and
+/// closed after.
+const IDLE_READERS: usize = 4;
+
+/// The alert columns, in the order `alert_from_row` reads them.
+macro_rules! alert_columns {
+    () => {
+        "id, team, dedup_key, summary, severity, source, details, intake, status, created_at, last_seen_at, \
+         occurrences, acknowledged_at, acknowledged_by, resolved_at, resolved_by"
+    };
+}
+
+const SELECT_ALERT: &str = concat!("SELECT ", alert_columns!(), " FROM alerts WHERE id = ?1");
+const LIST_ALERTS: &str = concat!("SELECT ", alert_columns!(), " FROM alerts ORDER BY id DESC LIMIT ?1");
+const LIST_ALERTS_WITH_STATUS: &str = concat!(
+    "SELECT ",
+    alert_columns!(),
+    " FROM alerts WHERE status = ?1 ORDER BY id DESC LIMIT ?2"
+);
+const SELECT_TIMELINE: &str = "SELECT at, kind, detail FROM alert_events WHERE alert_id = ?1 ORDER BY id";
+// `status != 'resolved'` exactly as in the partial index, so the planner uses it.
+const FIND_UNRESOLVED: &str = "SELECT id FROM alerts WHERE team = ?1 AND dedup_key = ?2 AND status != 'resolved'";
+const INSERT_ALERT: &str = "INSERT INTO alerts \
+     (team, dedup_key, summary, severity, source, details, intake, status, created_at, last_seen_at, occurrences) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8, ?8, 1)";
+const ADD_OCCURRENCE: &str = "UPDATE alerts SET occurrences = occurrences + 1, last_seen_at = ?2 WHERE id = ?1";
+const ACKNOWLEDGE: &str = "UPDATE alerts SET status = 'acknowledged', acknowledged_at = ?2, acknowledged_by = ?3 \
+     WHERE id = ?1 AND status = 'open'";
+const RESOLVE: &str =
+    "UPDATE alerts SET status = 'resolved', resolved_at = ?2, resolved_by = ?3 WHERE id = ?1 AND status != 'resolved'";
+const ADD_TIMELINE: &str = "INSERT INTO alert_events (alert_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)";
+
+/// The SQLite store. Cheap to share behind an `Arc`; dropping it (or
+/// [`SqliteStore::close`]) lets the writer answer everything queued, stops
+/// it, and releases the lock.
+pub struct SqliteStore {
+    path: PathBuf,
+    /// `None` once closed.
+    queue: Option<mpsc::Sender<Box<dyn Job>>>,
+    writer: Option<JoinHandle<()>>,
+    readers: Arc<Readers>,
+    /// Held, locked, for the store's life; `None` once closed.
+    lock: Option<File>,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .field("open", &self.queue.is_some())
+            .finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if need be) the database at `path`: takes the lock
+    /// `<path>.lock`, applies the missing migrations, starts the writer.
+    ///
+    /// Fails with [`StoreError::Locked`] if another store (in this process or
+    /// another) has the database open, and [`StoreError::TooNew`] if a newer
+    /// `oncall` has migrated it further than this one knows.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        // The lock first: a second daemon must not even migrate.
+        let lock = lock(path)?;
+        let open_error = |e: rusqlite::Error| open_error(path, e);
+
+        let mut conn =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)
+                .map_err(open_error)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(open_error)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            // Without WAL, readers would block the writer and the reverse.
+            return Err(StoreError::Open {
+                path: path.display().to_string(),
+                message: format!("cannot use write-ahead logging (journal mode stays {mode:?})"),
+            });
+        }
+        // FULL: in WAL mode, NORMAL does not sync each commit, and an answer
+        // of Ok promises the write is on disk.
+        conn.pragma_update(None, "synchronous", "FULL").map_err(open_error)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(open_error)?;
+        conn.set_prepared_statement_cache_capacity(32);
+        migrate(&mut conn, path)?;
+
+        let readers = Arc::new(Readers {
+            path: path.to_owned(),
+            idle: Mutex::new(Vec::new()),
+            closed: AtomicBool::new(false),
+        });
+        // One reader now, so that a problem shows at start-up, not on the first read.
+        let reader = readers.connect()?;
+        readers.idle.lock().unwrap_or_else(PoisonError::into_inner).push(reader);
+
+        let (queue, requests) = mpsc::channel(QUEUE);
+        let writer = std::thread::Builder::new()
+            .name("oncall-store-writer".to_owned())
+            .spawn(move || write_loop(conn, requests))
+            .map_err(|e| StoreError::Open {
+                path: path.display().to_string(),
+                message: format!("cannot start the writer thread: {e}"),
+            })?;
+        Ok(SqliteStore {
+            path: path.to_owned(),
+            queue: Some(queue),
+            writer: Some(writer),
+            readers,
+            lock: Some(lock),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stops the store: the writer answers every request already queued,
+    /// commits, and stops; then the connections close and the lock is
+    /// released. Dropping the store does the same, but cannot report that the
+    /// writer thread had died (panicked).
+    ///
+    /// Blocks the calling thread until the writer has finished its last batch
+    /// (one commit).
+    pub fn close(mut self) -> Result<(), StoreError> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<(), StoreError> {
+        // The writer's loop ends when the queue is closed and empty, so
+        // everything already sent is answered first.
+        drop(self.queue.take());
+        let mut result = Ok(());
+        if let Some(writer) = self.writer.take()
+            && writer.join().is_err()
+        {
+            result = Err(StoreError::Database("the store's writer thread panicked".to_owned()));
+        }
+        self.readers.close();
+        // Last, so that no other daemon starts on the file while this one
+        // still has connections to it. Closing the file releases the lock.
+        drop(self.lock.take());
+        result
+    }
+
+    /// Queues `work` for the writer and waits for its answer, which comes
+    /// after the commit of the batch it ran in.
+    async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let queue = self.queue.as_ref().ok_or(StoreError::Closed)?;
+        let (job, answer) = job(work);
+        queue.send(job).await.map_err(|_| StoreError::Closed)?;
+        // The writer drops a request unanswered only if it died.
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs `work` on a read connection, on tokio's blocking pool.
+    async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let readers = Arc::clone(&self.readers);
+        tokio::task::spawn_blocking(move || readers.run(work))
+            .await
+            .map_err(|e| StoreError::Database(format!("a read failed: {e}")))?
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+impl Store for SqliteStore {
+    fn ingest(&self, events: Vec<Event>, now: Instant) -> StoreFuture<'_, Vec<Outcome>> {
+        Box::pin(self.write(move |conn| events.iter().map(|event| ingest_event(conn, event, now)).collect()))
+    }
+
+    fn alerts(&self, status: Option<Status>, limit: usize) -> StoreFuture<'_, Vec<Alert>> {
+        Box::pin(self.read(move |conn| list_alerts(conn, status, limit)))
+    }
+
+    fn alert(&self, id: AlertId) -> StoreFuture<'_, Option<(Alert, Vec<TimelineEntry>)>> {
+        Box::pin(self.read(move |conn| alert_with_timeline(conn, id)))
+    }
+
+    fn acknowledge(&self, id: AlertId, by: Option<String>, now: Instant) -> StoreFuture<'_, Option<Alert>> {
+        Box::pin(self.write(move |conn| {
+            if conn
+                .prepare_cached(ACKNOWLEDGE)?
+                .execute(params![id, now.timestamp(), by])?
+                == 1
+            {
+                add_timeline(conn, id, now, TimelineKind::Acknowledged, &json!({ "by": by }))?;
+            }
+            Ok(select_alert(conn, id)?)
+        }))
+    }
+
+    fn resolve(&self, id: AlertId, by: Option<String>, now: Instant) -> StoreFuture<'_, Option<Alert>> {
+        Box::pin(self.write(move |conn| {
+            if conn
+                .prepare_cached(RESOLVE)?
+                .execute(params![id, now.timestamp(), by])?
+                == 1
+            {
+                add_timeline(conn, id, now, TimelineKind::Resolved, &json!({ "by": by }))?;
+            }
+            Ok(select_alert(conn, id)?)
+        }))
+    }
+
+    fn ping(&self) -> StoreFuture<'_, ()> {
+        // No statements of its own: the batch around it begins with
+        // BEGIN IMMEDIATE, which takes the write lock, and commits. Alone in a
+        // batch that commit writes nothing (no fsync).
+        Box::pin(self.write(|_| Ok(())))
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        StoreError::Database(e.to_string())
+    }
+}
+
+fn open_error(path: &Path, e: impl fmt::Display) -> StoreError {
+    StoreError::Open {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// Takes the exclusive lock on `<path>.lock`, creating the file if need be.
+fn lock(path: &Path) -> Result<File, StoreError> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let lock_path = PathBuf::from(name);
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(|e| open_error(path, format!("cannot open the lock file {}: {e}", lock_path.display())))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            return Err(StoreError::Locked {
+                path: path.display().to_string(),
+                lock: lock_path.display().to_string(),
+            });
+        }
+        Err(TryLockError::Error(e)) => {
+            return Err(open_error(path, format!("cannot lock {}: {e}", lock_path.display())));
+        }
+    }
+    // For people looking: which process holds it. Written only under the
+    // lock; the lock, not the content, is what counts, so errors are ignored.
+    let _ = file.set_len(0).and_then(|()| writeln!(file, "{}", std::process::id()));
+    Ok(file)
+}
+
+/// Brings the schema up to [`SCHEMA_VERSION`] in one transaction, or refuses
+/// a database from a newer `oncall`.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let open_error = |e: rusqlite::Error| open_error(path, e);
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(open_error)?;
+    let found: i64 = tx
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(open_error)?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            path: path.display().to_string(),
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    let Ok(applied) = usize::try_from(found) else {
+        return Err(StoreError::Open {
+            path: path.display().to_string(),
+            message: format!("unexpected schema version {found}"),
+        });
+    };
+    for (name, sql) in &MIGRATIONS[applied..] {
+        tx.execute_batch(sql).map_err(|e| StoreError::Open {
+            path: path.display().to_string(),
+            message: format!("migration {name}: {e}"),
+        })?;
+    }
+    if applied < MIGRATIONS.len() {
+        // In the same transaction: the version moves only with the schema.
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(open_error)?;
+    }
+    tx.commit().map_err(open_error)
+}
+
+/// A write request as the writer sees it: statements to run in the batch's
+/// transaction, then an answer to send once the batch's fate is known.
+trait Job: Send {
+    /// Runs the request's statements; its output is kept for the answer.
+    fn run(&mut self, conn: &Connection) -> Result<(), StoreError>;
+
+    /// Answers the caller: with the request's output if `result` is Ok (its
+    /// work is committed), else with the error.
+    fn answer(self: Box<Self>, result: Result<(), StoreError>);
+}
+
+struct Request<T, F> {
+    work: Option<F>,
+    output: Option<T>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> Job for Request<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
+{
+    fn run(&mut self, conn: &Connection) -> Result<(), StoreError> {
+        let work = self
+            .work
+            .take()
+            .ok_or_else(|| StoreError::Database("a request ran twice".to_owned()))?;
+        self.output = Some(work(conn)?);
+        Ok(())
+    }
+
+    fn answer(self: Box<Self>, result: Result<(), StoreError>) {
+        let Request { output, reply, .. } = *self;
+        let answer =
+            result.and_then(|()| output.ok_or_else(|| StoreError::Database("a request was answered unrun".to_owned())));
+        // The caller may have stopped waiting; its work stands all the same.
+        let _ = reply.send(answer);
+    }
+}
+
+/// A job for `work`, and where its answer will arrive.
+fn job<T, F>(work: F) -> (Box<dyn Job>, oneshot::Receiver<Result<T, StoreError>>)
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+{
+    let (reply, answer) = oneshot::channel();
+    (
+        Box::new(Request {
+            work: Some(work),
+            output: None,
+            reply,
+        }),
+        answer,
+    )
+}
+
+/// The writer thread: batches until the queue is closed and empty.
+fn write_loop(conn: Connection, mut requests: mpsc::Receiver<Box<dyn Job>>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = requests.blocking_recv() {
+        batch.push(first);
+        // Only what is already queued: no waiting for more (see the module docs).
+        while batch.len() < MAX_BATCH {
+            match requests.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        run_batch(&conn, batch.drain(..));
+    }
+}
+
+/// Runs `jobs` in one transaction, each in its own savepoint, commits, and
+/// answers them all.
+fn run_batch(conn: &Connection, jobs: impl IntoIterator<Item = Box<dyn Job>>) {
+    // The jobs run in the current transaction, each with its own result,
+    // waiting for the commit.
+    let mut done: Vec<(Box<dyn Job>, Result<(), StoreError>)> = Vec::new();
+    for mut job in jobs {
+        if conn.is_autocommit()
+            && let Err(e) = exec(conn, "BEGIN IMMEDIATE")
+        {
+            job.answer(Err(e.into()));
+            continue;
+        }
+        match run_job(conn, job.as_mut()) {
+            Ok(result) if !conn.is_autocommit() => done.push((job, result)),
+            broken => {
+                // The transaction is gone (SQLite rolls back the whole
+                // transaction on some errors, such as a full disk or an I/O
+                // error) or can no longer be trusted: the work of the jobs
+                // before this one went with it. Fail them; the rest of the
+                // batch starts a new transaction.
+                let reason = match broken {
+                    Ok(Err(e)) | Err(e) => e.to_string(),
+                    Ok(Ok(())) => "the transaction ended".to_owned(),
+                };
+                if !conn.is_autocommit() {
+                    let _ = exec(conn, "ROLLBACK");
+                }
+                for (job, _) in done.drain(..) {
+                    job.answer(Err(StoreError::Database(format!(
+                        "rolled back with its batch: {reason}"
+                    ))));
+                }
+                job.answer(Err(StoreError::Database(reason)));
+            }
+        }
+    }
+    if done.is_empty() {
+        if !conn.is_autocommit() {
+            let _ = exec(conn, "ROLLBACK");
+        }
+        return;
+    }
+    // Answers only after COMMIT returned: then, with synchronous=FULL, the
+    // batch is on disk.
+    match exec(conn, "COMMIT") {
+        Ok(()) => {
+            for (job, result) in done {
+                job.answer(result);
+            }
+        }
+        Err(e) => {
+            if !conn.is_autocommit() {
+                let _ = exec(conn, "ROLLBACK");
+            }
+            let reason = e.to_string();
+            for (job, _) in done {
+                job.answer(Err(StoreError::Database(format!("commit failed: {reason}"))));
+            }
+        }
+    }
+}
+
+/// Runs one job in a savepoint of the open transaction. The inner result is
+/// the job's own (its statements rolled back if Err); an outer Err means the
+/// savepoint could not be released or rolled back, so the transaction holds
+/// work in an unknown state and must be abandoned.
+fn run_job(conn: &Connection, job: &mut dyn Job) -> Result<Result<(), StoreError>, StoreError> {
+    exec(conn, "SAVEPOINT job")?;
+    match job.run(conn) {
+        Ok(()) => match exec(conn, "RELEASE job") {
+            Ok(()) => Ok(Ok(())),
+            Err(e) => Err(e.into()),
+        },
+        Err(e) => {
+            if !conn.is_autocommit() {
+                exec(conn, "ROLLBACK TO job")?;
+                exec(conn, "RELEASE job")?;
+            }
+            Ok(Err(e))
+        }
+    }
+}
+
+/// Runs one statement without results, prepared once per connection.
+fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
+/// Applies one event (see [`Store::ingest`]).
+fn ingest_event(conn: &Connection, event: &Event, now: Instant) -> Result<Outcome, StoreError> {
+    let unresolved: Option<AlertId> = conn
+        .prepare_cached(FIND_UNRESOLVED)?
+        .query_row(params![event.team, event.dedup_key], |row| row.get(0))
+        .optional()?;
+    let detail = json!({ "intake": event.intake });
+    let at = now.timestamp();
+    let outcome = match (event.action, unresolved) {
+        (Action::Trigger, None) => {
+            let details = serde_json::to_string(&event.details).map_err(|e| StoreError::Database(e.to_string()))?;
+            conn.prepare_cached(INSERT_ALERT)?.execute(params![
+                event.team,
+                event.dedup_key,
+                event.summary,
+                event.severity,
+                event.source,
+                details,
+                event.intake,
+                at
+            ])?;
+            let id = conn.last_insert_rowid();
+            add_timeline(conn, id, now, TimelineKind::Created, &detail)?;
+            Outcome::Created(id)
+        }
+        (Action::Trigger, Some(id)) => {
+            conn.prepare_cached(ADD_OCCURRENCE)?.execute(params![id, at])?;
+            add_timeline(conn, id, now, TimelineKind::Occurrence, &detail)?;
+            Outcome::Deduplicated(id)
+        }
+        (Action::Acknowledge, Some(id)) => {
+            // Changes nothing if the alert is already acknowledged.
+            if conn
+                .prepare_cached(ACKNOWLEDGE)?
+                .execute(params![id, at, None::<String>])?
+                == 0
+            {
+                return Ok(Outcome::Unchanged);
+            }
+            add_timeline(conn, id, now, TimelineKind::Acknowledged, &detail)?;
+            Outcome::Acknowledged(id)
+        }
+        (Action::Resolve, Some(id)) => {
+            conn.prepare_cached(RESOLVE)?.execute(params![id, at, None::<String>])?;
+            add_timeline(conn, id, now, TimelineKind::Resolved, &detail)?;
+            Outcome::Resolved(id)
+        }
+        (Action::Acknowledge | Action::Resolve, None) => Outcome::Unchanged,
+    };
+    Ok(outcome)
+}
+
+fn add_timeline(
+    conn: &Connection,
+    id: AlertId,
+    now: Instant,
+    kind: TimelineKind,
+    detail: &serde_json::Value,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(ADD_TIMELINE)?
+        .execute(params![id, now.timestamp(), kind_name(kind), detail.to_string()])?;
+    Ok(())
+}
+
+fn select_alert(conn: &Connection, id: AlertId) -> rusqlite::Result<Option<Alert>> {
+    conn.prepare_cached(SELECT_ALERT)?
+        .query_row([id], alert_from_row)
+        .optional()
+}
+
+fn list_alerts(conn: &Connection, status: Option<Status>, limit: usize) -> Result<Vec<Alert>, StoreError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let alerts = match status {
+        Some(status) => conn
+            .prepare_cached(LIST_ALERTS_WITH_STATUS)?
+            .query_map(params![status.as_str(), limit], alert_from_row)?
+            .collect::<rusqlite::Result<_>>()?,
+        None => conn
+            .prepare_cached(LIST_ALERTS)?
+            .query_map([limit], alert_from_row)?
+            .collect::<rusqlite::Result<_>>()?,
+    };
+    Ok(alerts)
+}
+
+fn alert_with_timeline(conn: &mut Connection, id: AlertId) -> Result<Option<(Alert, Vec<TimelineEntry>)>, StoreError> {
+    // One read transaction, so the alert and its timeline are of one commit.
+    let tx = conn.transaction()?;
+    let Some(alert) = select_alert(&tx, id)? else {
+        return Ok(None);
+    };
+    let timeline = tx
+        .prepare_cached(SELECT_TIMELINE)?
+        .query_map([id], |row| {
+            Ok(TimelineEntry {
+                at: instant(row, 0)?,
+                kind: kind_column(row, 1)?,
+                detail: json_column(row, 2)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    tx.commit()?;
+    Ok(Some((alert, timeline)))
+}
+
+fn alert_from_row(row: &Row<'_>) -> rusqlite::Result<Alert> {
+    let status: String = row.get(8)?;
+    let occurrences: i64 = row.get(11)?;
+    Ok(Alert {
+        id: row.get(0)?,
+        team: row.get(1)?,
+        dedup_key: row.get(2)?,
+        summary: row.get(3)?,
+        severity: row.get(4)?,
+        source: row.get(5)?,
+        details: json_column(row, 6)?,
+        intake: row.get(7)?,
+        status: Status::parse(&status).ok_or_else(|| bad_column(8, format!("unknown status {status:?}")))?,
+        created_at: instant(row, 9)?,
+        last_seen_at: instant(row, 10)?,
+        occurrences: u64::try_from(occurrences).map_err(|e| bad_column(11, e.to_string()))?,
+        acknowledged_at: optional_instant(row, 12)?,
+        acknowledged_by: row.get(13)?,
+        resolved_at: optional_instant(row, 14)?,
+        resolved_by: row.get(15)?,
+    })
+}
+
+fn instant(row: &Row<'_>, column: usize) -> rusqlite::Result<Instant> {
+    let seconds: i64 = row.get(column)?;
+    DateTime::from_timestamp(seconds, 0).ok_or_else(|| bad_column(column, format!("time out of range: {seconds}")))
+}
+
+fn optional_instant(row: &Row<'_>, column: usize) -> rusqlite::Result<Option<Instant>> {
+    match row.get::<_, Option<i64>>(column)? {
+        None => Ok(None),
+        Some(_) => instant(row, column).map(Some),
+    }
+}
+
+fn json_column(row: &Row<'_>, column: usize) -> rusqlite::Result<serde_json::Value> {
+    let text: String = row.get(column)?;
+    serde_json::from_str(&text).map_err(|e| bad_column(column, format!("bad JSON: {e}")))
+}
+
+fn kind_column(row: &Row<'_>, column: usize) -> rusqlite::Result<TimelineKind> {
+    let name: String = row.get(column)?;
+    match name.as_str() {
+        "created" => Ok(TimelineKind::Created),
+        "occurrence" => Ok(TimelineKind::Occurrence),
+        "acknowledged" => Ok(TimelineKind::Acknowledged),
+        "resolved" => Ok(TimelineKind::Resolved),
+        _ => Err(bad_column(column, format!("unknown timeline kind {name:?}"))),
+    }
+}
+
+fn kind_name(kind: TimelineKind) -> &'static str {
+    match kind {
+        TimelineKind::Created => "created",
+        TimelineKind::Occurrence => "occurrence",
+        TimelineKind::Acknowledged => "acknowledged",
+        TimelineKind::Resolved => "resolved",
+    }
+}
+
+fn bad_column(column: usize, message: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(column, Type::Text, message.into())
+}
+
+/// The read connections: taken from the pool for one read, put back after.
+struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    closed: AtomicBool,
+}
+
+impl Readers {
+    fn connect(&self) -> Result<Connection, StoreError> {
+        let open_error = |e: rusqlite::Error| open_error(&self.path, e);
+        // No CREATE: the writer made the file; a reader must not make another.
+        let conn = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_WRITE).map_err(open_error)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
+        // Read-write only so that it can share WAL's index; it must not write.
+        conn.pragma_update(None, "query_only", "ON").map_err(open_error)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(open_error)?;
+        Ok(conn)
+    }
+
+    fn run<T>(&self, work: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Closed);
+        }
+        let idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let mut conn = match idle {
+            Some(conn) => conn,
+            None => self.connect()?,
+        };
+        let result = work(&mut conn);
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < IDLE_READERS && !self.closed.load(Ordering::Acquire) {
+            idle.push(conn);
+        }
+        result
+    }
+
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner).clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn migrated() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, Path::new(":memory:")).unwrap();
+        conn
+    }
+
+    fn insert(conn: &Connection, key: &str) -> rusqlite::Result<AlertId> {
+        conn.execute(
+            INSERT_ALERT,
+            params!["t", key, "s", "minor", None::<String>, "{}", "plain", 0],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    fn keys(conn: &Connection) -> Vec<String> {
+        let mut stmt = conn.prepare("SELECT dedup_key FROM alerts ORDER BY id").unwrap();
+        stmt.query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn migrations_are_numbered_from_one_without_gaps() {
+        for (n, (name, sql)) in MIGRATIONS.iter().enumerate() {
+            assert!(
+                name.starts_with(&format!("{:04}_", n + 1)) && name.ends_with(".sql"),
+                "{name} at {n}"
+            );
+            assert!(!sql.trim().is_empty(), "{name} is empty");
+        }
+    }
+
+    #[test]
+    fn migrating_sets_the_version_and_is_idempotent() {
+        let mut conn = migrated();
+        let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        migrate(&mut conn, Path::new(":memory:")).unwrap();
+    }
+
+    #[test]
+    fn a_failing_request_is_rolled_back_alone() {
+        let conn = migrated();
+        let (a, a_answer) = job(|conn| Ok(insert(conn, "a")?));
+        let (b, mut b_answer) = job(|conn| -> Result<AlertId, StoreError> {
+            insert(conn, "b")?;
+            Err(StoreError::Database("b fails after writing".to_owned()))
+        });
+        // Inserting a second unresolved "a" breaks the unique index.
+        let (c, c_answer) = job(|conn| Ok(insert(conn, "a")?));
+        let (d, d_answer) = job(|conn| Ok(insert(conn, "d")?));
+        run_batch(&conn, [a, b, c, d]);
+        assert!(conn.is_autocommit(), "the batch's transaction is over");
+        assert_eq!(a_answer.blocking_recv().unwrap().unwrap(), 1);
+        assert!(b_answer.try_recv().unwrap().is_err());
+        assert!(
+            c_answer
+                .blocking_recv()
+                .unwrap()
+                .unwrap_err()
+                .to_string()
+                .contains("UNIQUE")
+        );
+        assert!(d_answer.blocking_recv().unwrap().is_ok());
+        assert_eq!(keys(&conn), ["a", "d"]);
+    }
+
+    #[test]
+    fn a_request_that_loses_the_transaction_fails_the_work_before_it() {
+        let conn = migrated();
+        let (a, a_answer) = job(|conn| Ok(insert(conn, "a")?));
+        // As SQLite does on a full disk: the whole transaction rolled back.
+        let (b, b_answer) = job(|conn| -> Result<(), StoreError> {
+            conn.execute_batch("ROLLBACK")?;
+            Err(StoreError::Database("disk full".to_owned()))
+        });
+        let (c, c_answer) = job(|conn| Ok(insert(conn, "c")?));
+        run_batch(&conn, [a, b, c]);
+        assert!(
+            a_answer
+                .blocking_recv()
+                .unwrap()
+                .unwrap_err()
+                .to_string()
+                .contains("disk full")
+        );
+        assert!(b_answer.blocking_recv().unwrap().is_err());
+        assert!(c_answer.blocking_recv().unwrap().is_ok());
+        assert_eq!(keys(&conn), ["c"]);
+        assert!(conn.is_autocommit());
+    }
+
+    #[test]
+    fn the_partial_index_serves_the_lookup_of_every_event() {
+        let conn = migrated();
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {FIND_UNRESOLVED}"))
+            .unwrap()
+            .query_map(params!["t", "k"], |row| row.get(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(
+            plan.iter().any(|step| step.contains("alerts_unresolved_key")),
+            "{plan:?}"
+        );
+    }
+}

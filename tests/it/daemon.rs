@@ -1,0 +1,419 @@
+//! The daemon over real HTTP: started with `app::run` on port 0 with a temp
+//! database, a manual clock and temp rota files, exactly as `main` starts it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use oncall::clock::ManualClock;
+use oncall::settings::{File, Overrides, Settings};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use crate::support::at;
+
+pub const KEY: &str = "payments-key-0123456789";
+pub const OTHER_KEY: &str = "platform-key-0123456789";
+pub const API_TOKEN: &str = "test-api-token-0123456789";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub dir: PathBuf,
+    pub clock: Arc<ManualClock>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// A fresh folder under the system temp dir.
+pub fn temp_dir(name: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "oncall-{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("schedules")).unwrap();
+    dir
+}
+
+pub fn write_schedules(dir: &std::path::Path) {
+    let s = dir.join("schedules");
+    std::fs::write(s.join("people.yaml"), crate::support::PEOPLE).unwrap();
+    std::fs::write(
+        s.join("payments.yaml"),
+        format!(
+            "team: payments\ntimezone: Europe/London\nrotas:\n  primary: {{members: [alice, bob], start: 2026-01-05T09:00, every: 1w}}\nintake_key: {KEY}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        s.join("platform.yaml"),
+        format!(
+            "team: platform\ntimezone: America/New_York\nrotas:\n  primary: {{members: [carol], start: 2026-01-05T09:00, every: 1w}}\nintake_key: {OTHER_KEY}\n"
+        ),
+    )
+    .unwrap();
+}
+
+pub fn settings(dir: &std::path::Path) -> Settings {
+    Settings::resolve(
+        File::default(),
+        Overrides {
+            listen: Some("127.0.0.1:0".into()),
+            schedules: Some(dir.join("schedules")),
+            database: Some(dir.join("oncall.db")),
+            api_token: Some(API_TOKEN.into()),
+            log_format: None,
+        },
+    )
+    .unwrap()
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        let dir = temp_dir("daemon");
+        write_schedules(&dir);
+        TestApp::spawn_in(dir).await
+    }
+
+    /// Starts (or restarts) the daemon on the files in `dir`.
+    pub async fn spawn_in(dir: PathBuf) -> TestApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let clock = Arc::new(ManualClock::new(at("2026-06-01T12:00:00Z")));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let shutdown = async move {
+            let _ = stopped.await;
+        };
+        let task = tokio::spawn(oncall::app::run(listener, shutdown, clock.clone(), settings(&dir)));
+        TestApp {
+            base,
+            client: reqwest::Client::new(),
+            dir,
+            clock,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Stops the daemon the way SIGTERM does and waits for it.
+    pub async fn stop(mut self) -> PathBuf {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.take().unwrap().await.unwrap().unwrap();
+        self.dir.clone()
+    }
+
+    pub async fn post(&self, path: &str, key: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn api_get(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(API_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn api_post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.post(path, API_TOKEN, body).await
+    }
+
+    pub async fn alerts(&self, status: &str) -> Vec<Value> {
+        let (code, body) = self.api_get(&format!("/v1/alerts?status={status}")).await;
+        assert_eq!(code, 200, "{body}");
+        body["alerts"].as_array().unwrap().clone()
+    }
+
+    pub async fn all_alerts(&self) -> Vec<Value> {
+        let (code, body) = self.api_get("/v1/alerts?limit=1000").await;
+        assert_eq!(code, 200, "{body}");
+        body["alerts"].as_array().unwrap().clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plain_alert_dedup_resolve_and_reopen() {
+    let app = TestApp::spawn().await;
+    let (code, first) = app
+        .post(
+            "/v1/alerts",
+            KEY,
+            json!({"summary": "disk full on db-1", "severity": "critical", "dedup_key": "disk-db-1"}),
+        )
+        .await;
+    assert_eq!(code, 202, "{first}");
+    let id = first["alert_id"].as_i64().unwrap();
+    app.clock.advance(chrono::Duration::minutes(5));
+    let (code, again) = app
+        .post(
+            "/v1/alerts",
+            KEY,
+            json!({"summary": "disk full on db-1", "dedup_key": "disk-db-1"}),
+        )
+        .await;
+    assert_eq!(code, 202);
+    assert_eq!(again["alert_id"].as_i64(), Some(id));
+    assert_eq!(again["outcome"]["outcome"], "deduplicated");
+
+    let open = app.alerts("open").await;
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0]["occurrences"], 2);
+    assert_eq!(open[0]["team"], "payments");
+    assert_eq!(open[0]["severity"], "critical");
+    assert_eq!(open[0]["last_seen_at"], "2026-06-01T12:05:00Z");
+
+    let (code, resolved) = app
+        .api_post(&format!("/v1/alerts/{id}/resolve"), json!({"by": "alice"}))
+        .await;
+    assert_eq!(code, 200, "{resolved}");
+    assert_eq!(resolved["alert"]["status"], "resolved");
+    assert_eq!(resolved["alert"]["resolved_by"], "alice");
+
+    // The same key after a resolve is a new alert.
+    let (_, reopened) = app
+        .post(
+            "/v1/alerts",
+            KEY,
+            json!({"summary": "disk full again", "dedup_key": "disk-db-1"}),
+        )
+        .await;
+    assert_ne!(reopened["alert_id"].as_i64(), Some(id));
+
+    let (code, detail) = app.api_get(&format!("/v1/alerts/{id}")).await;
+    assert_eq!(code, 200);
+    let kinds: Vec<&str> = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["created", "occurrence", "resolved"]);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pagerduty_events_v2_trigger_ack_resolve() {
+    let app = TestApp::spawn().await;
+    let trigger = json!({
+        "routing_key": KEY,
+        "event_action": "trigger",
+        "dedup_key": "pd-1",
+        "payload": {"summary": "checkout latency high", "source": "checkout-1", "severity": "error", "custom_details": {"p99_ms": 900}}
+    });
+    let (code, body) = app.post("/v2/enqueue", "", trigger.clone()).await;
+    assert_eq!(code, 202, "{body}");
+    assert_eq!(
+        body,
+        json!({"status": "success", "message": "Event processed", "dedup_key": "pd-1"})
+    );
+    let (_, _) = app.post("/v2/enqueue", "", trigger).await;
+    let open = app.alerts("open").await;
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0]["occurrences"], 2);
+    assert_eq!(open[0]["severity"], "major");
+
+    let (code, _) = app
+        .post(
+            "/v2/enqueue",
+            "",
+            json!({"routing_key": KEY, "event_action": "acknowledge", "dedup_key": "pd-1"}),
+        )
+        .await;
+    assert_eq!(code, 202);
+    assert_eq!(app.alerts("acknowledged").await.len(), 1);
+    let (code, _) = app
+        .post(
+            "/v2/enqueue",
+            "",
+            json!({"routing_key": KEY, "event_action": "resolve", "dedup_key": "pd-1"}),
+        )
+        .await;
+    assert_eq!(code, 202);
+    assert_eq!(app.alerts("resolved").await.len(), 1);
+
+    // Without a dedup key PagerDuty makes one up and returns it.
+    let (code, body) = app
+        .post("/v2/enqueue", "", json!({"routing_key": KEY, "event_action": "trigger", "payload": {"summary": "x", "source": "y", "severity": "info"}}))
+        .await;
+    assert_eq!(code, 202);
+    assert!(body["dedup_key"].as_str().is_some_and(|k| !k.is_empty()));
+    app.stop().await;
+}
+
+fn alertmanager_payload(status: &str, alerts: &[(&str, &str, &str)]) -> Value {
+    let alerts: Vec<Value> = alerts
+        .iter()
+        .map(|(fingerprint, instance, state)| {
+            json!({
+                "status": state,
+                "labels": {"alertname": "HighErrorRate", "instance": instance, "severity": "critical", "job": "api"},
+                "annotations": {"summary": format!("error rate high on {instance}")},
+                "startsAt": "2026-06-01T11:58:00Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "http://prometheus.example/graph",
+                "fingerprint": fingerprint,
+            })
+        })
+        .collect();
+    json!({
+        "version": "4",
+        "groupKey": "{}:{alertname=\"HighErrorRate\"}",
+        "truncatedAlerts": 0,
+        "status": status,
+        "receiver": "oncall",
+        "groupLabels": {"alertname": "HighErrorRate"},
+        "commonLabels": {"alertname": "HighErrorRate", "severity": "critical", "job": "api"},
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager.example",
+        "alerts": alerts,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn alertmanager_groups_by_fingerprint() {
+    let app = TestApp::spawn().await;
+    let (code, body) = app
+        .post(
+            "/v1/alertmanager",
+            KEY,
+            alertmanager_payload("firing", &[("aaa", "api-1", "firing"), ("bbb", "api-2", "firing")]),
+        )
+        .await;
+    assert_eq!(code, 202, "{body}");
+    assert_eq!(app.alerts("open").await.len(), 2);
+    // A third instance joins the group: it pages (a new alert); the others are repeats.
+    let three = [
+        ("aaa", "api-1", "firing"),
+        ("bbb", "api-2", "firing"),
+        ("ccc", "api-3", "firing"),
+    ];
+    app.post("/v1/alertmanager", KEY, alertmanager_payload("firing", &three))
+        .await;
+    let open = app.alerts("open").await;
+    assert_eq!(open.len(), 3);
+    // One resolves: only it.
+    let some = [
+        ("aaa", "api-1", "firing"),
+        ("bbb", "api-2", "resolved"),
+        ("ccc", "api-3", "firing"),
+    ];
+    app.post("/v1/alertmanager", KEY, alertmanager_payload("firing", &some))
+        .await;
+    let resolved = app.alerts("resolved").await;
+    assert_eq!(resolved.len(), 1);
+    assert_eq!(resolved[0]["summary"], "error rate high on api-2");
+    assert_eq!(app.alerts("open").await.len(), 2);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_requests_change_nothing_and_say_why() {
+    let app = TestApp::spawn().await;
+    app.post("/v1/alerts", KEY, json!({"summary": "baseline"})).await;
+    let before = app.all_alerts().await;
+    let url = |p: &str| format!("{}{p}", app.base);
+
+    let (code, body) = app.post("/v1/alerts", "not-a-key", json!({"summary": "x"})).await;
+    assert_eq!(
+        (code, body["error"].as_str().unwrap()),
+        (404, "unknown integration key")
+    );
+    let r = app
+        .client
+        .post(url("/v1/alerts"))
+        .json(&json!({"summary": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let r = app
+        .client
+        .post(url("/v1/alerts"))
+        .bearer_auth(KEY)
+        .header("content-type", "application/json")
+        .body("{\"summary\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let (code, body) = app.post("/v1/alerts", KEY, json!({"summary": 42})).await;
+    assert_eq!(code, 400);
+    assert_eq!(body["field"], "summary", "{body}");
+    let r = app
+        .client
+        .post(url("/v1/alerts"))
+        .bearer_auth(KEY)
+        .header("content-type", "text/plain")
+        .body("summary")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 415);
+    let huge = json!({"summary": "x", "details": {"blob": "y".repeat(600 * 1024)}});
+    let (code, body) = app.post("/v1/alerts", KEY, huge).await;
+    assert_eq!(code, 413, "{body}");
+    let (code, body) = app.post("/v2/enqueue", "", json!({"routing_key": "nope", "event_action": "trigger", "payload": {"summary": "x", "source": "y", "severity": "info"}})).await;
+    assert_eq!(code, 404);
+    assert_eq!(body["status"], "invalid event");
+    let (code, _) = app
+        .post("/v1/alertmanager", KEY, json!({"version": "3", "alerts": []}))
+        .await;
+    assert_eq!(code, 400);
+    let r = app.client.get(url("/v1/alerts")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let (code, _) = app.api_get("/v1/alerts?status=sleeping").await;
+    assert_eq!(code, 400);
+    let (code, _) = app.api_get("/v1/alerts/999999").await;
+    assert_eq!(code, 404);
+
+    assert_eq!(app.all_alerts().await, before, "a rejected request changed the store");
+    let r = app.client.get(url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn committed_alerts_survive_a_restart_and_the_database_is_locked_while_running() {
+    let app = TestApp::spawn().await;
+    for i in 0..20 {
+        let (code, _) = app
+            .post(
+                "/v1/alerts",
+                KEY,
+                json!({"summary": format!("alert {i}"), "dedup_key": format!("k{i}")}),
+            )
+            .await;
+        assert_eq!(code, 202);
+    }
+    let locked = oncall::store::sqlite::SqliteStore::open(&app.dir.join("oncall.db"));
+    assert!(
+        matches!(locked, Err(oncall::store::StoreError::Locked { .. })),
+        "a second store opened the live database"
+    );
+    let (code, ready) = app.api_get("/readyz").await;
+    assert_eq!(code, 200, "{ready}");
+    let dir = app.stop().await;
+
+    let app = TestApp::spawn_in(dir).await;
+    assert_eq!(app.alerts("open").await.len(), 20);
+    let (code, oncall) = app.api_get("/v1/oncall").await;
+    assert_eq!(code, 200);
+    assert_eq!(oncall["oncall"].as_array().unwrap().len(), 2);
+    app.stop().await;
+}
