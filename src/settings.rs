@@ -193,6 +193,17 @@ mod tests {
     }
 
     #[test]
+    fn the_example_in_deploy_is_valid_and_says_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/oncall.toml");
+        let s = Settings::load(Some(&path), Overrides::default()).unwrap();
+        let defaults = Settings::resolve(File::default(), Overrides::default()).unwrap();
+        assert_eq!(s.listen, defaults.listen);
+        assert_eq!(s.database, defaults.database);
+        assert_eq!(s.max_body_bytes, defaults.max_body_bytes);
+        assert_eq!(s.severities, defaults.severities);
+    }
+
+    #[test]
     fn mistakes_are_named() {
         let err = toml::from_str::<File>("listn = \"x\"").unwrap_err().to_string();
         assert!(err.contains("listn"), "{err}");

@@ -1,6 +1,7 @@
 //! The integration tests: one binary, compiled once.
 
 mod cli;
+mod crash;
 mod daemon;
 mod expand;
 mod properties;
