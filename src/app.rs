@@ -67,8 +67,10 @@ pub async fn run(
         .context("serving HTTP")?;
     // In-flight requests are done; the last references to the store go now,
     // which stops its writer after everything queued is committed.
+    // Closing joins the writer thread (one last commit): off the async
+    // workers.
     drop(state);
-    drop(store);
+    tokio::task::spawn_blocking(move || drop(store)).await?;
     tracing::info!("oncall stopped");
     Ok(())
 }

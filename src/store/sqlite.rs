@@ -24,12 +24,19 @@
 //!   (a linger) was measured to lose throughput at every concurrency.
 //! - **A savepoint per request.** A request whose statements fail is rolled
 //!   back alone and answered with its error; the rest of its batch commits.
+//!   (On some errors, a full disk or an I/O error, SQLite rolls back the
+//!   whole transaction: then the requests before it in the batch fail too,
+//!   and those after it start a new transaction.)
 //! - **Readers beside the writer.** In WAL mode readers see the last commit
 //!   while the writer writes, so reads run on their own connections (a small
 //!   pool, via `spawn_blocking`) and never wait behind a batch.
 //! - **Migrations at start-up.** The missing ones run in one transaction,
 //!   counted by `PRAGMA user_version`; a database from a newer `oncall` is
 //!   refused rather than guessed at.
+//!
+//! Checkpoints are left to SQLite's automatic one (after a commit that leaves
+//! the WAL over 1000 pages, run by the writer): they set the write latency's
+//! tail, and doing better needs its own design and measurement.
 //!
 //! Durability: an `Ok` answer is sent only after its batch's COMMIT returned,
 //! with `synchronous=FULL`, so it is on disk. A caller that stops waiting
@@ -73,6 +80,10 @@ const QUEUE: usize = 1024;
 /// The most requests in one transaction, so that a deep queue does not make
 /// the first request of a batch wait for a huge commit.
 const MAX_BATCH: usize = 512;
+
+/// A connection is used by one thread at a time (rusqlite's `Connection` is
+/// not `Sync`), so SQLite's own per-call mutex would only cost time.
+const NO_MUTEX: OpenFlags = OpenFlags::SQLITE_OPEN_NO_MUTEX;
 
 /// Read connections kept open between reads; more are opened under load and
 /// closed after.
@@ -140,9 +151,11 @@ impl SqliteStore {
         let lock = lock(path)?;
         let open_error = |e: rusqlite::Error| open_error(path, e);
 
-        let mut conn =
-            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)
-                .map_err(open_error)?;
+        let mut conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | NO_MUTEX,
+        )
+        .map_err(open_error)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
         let mode: String = conn
             .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
@@ -459,12 +472,22 @@ fn run_batch(conn: &Connection, jobs: impl IntoIterator<Item = Box<dyn Job>>) {
     // The jobs run in the current transaction, each with its own result,
     // waiting for the commit.
     let mut done: Vec<(Box<dyn Job>, Result<(), StoreError>)> = Vec::new();
-    for mut job in jobs {
+    let mut jobs = jobs.into_iter();
+    while let Some(mut job) = jobs.next() {
+        // No transaction (the batch's start, or the last one was lost): begin
+        // one. If that fails (another process holds the write lock past the
+        // busy timeout, say), fail the rest of the batch now rather than have
+        // each of them wait out the timeout in turn.
         if conn.is_autocommit()
             && let Err(e) = exec(conn, "BEGIN IMMEDIATE")
         {
-            job.answer(Err(e.into()));
-            continue;
+            let reason = e.to_string();
+            for job in std::iter::once(job).chain(jobs.by_ref()) {
+                job.answer(Err(StoreError::Database(format!(
+                    "cannot begin a transaction: {reason}"
+                ))));
+            }
+            break;
         }
         match run_job(conn, job.as_mut()) {
             Ok(result) if !conn.is_autocommit() => done.push((job, result)),
@@ -722,7 +745,8 @@ impl Readers {
     fn connect(&self) -> Result<Connection, StoreError> {
         let open_error = |e: rusqlite::Error| open_error(&self.path, e);
         // No CREATE: the writer made the file; a reader must not make another.
-        let conn = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_WRITE).map_err(open_error)?;
+        let conn = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_WRITE | NO_MUTEX)
+            .map_err(open_error)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
         // Read-write only so that it can share WAL's index; it must not write.
         conn.pragma_update(None, "query_only", "ON").map_err(open_error)?;
@@ -848,6 +872,30 @@ mod tests {
         assert!(c_answer.blocking_recv().unwrap().is_ok());
         assert_eq!(keys(&conn), ["c"]);
         assert!(conn.is_autocommit());
+    }
+
+    #[test]
+    fn a_batch_that_cannot_begin_fails_at_once() {
+        let dir = std::env::temp_dir().join(format!("oncall-store-begin-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("oncall.db");
+        let mut conn = Connection::open(&path).unwrap();
+        migrate(&mut conn, &path).unwrap();
+        // Another process holds the write lock; no waiting for it here.
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        conn.busy_timeout(Duration::ZERO).unwrap();
+        let (a, a_answer) = job(|conn| Ok(insert(conn, "a")?));
+        let (b, b_answer) = job(|conn| Ok(insert(conn, "b")?));
+        run_batch(&conn, [a, b]);
+        for answer in [a_answer, b_answer] {
+            let error = answer.blocking_recv().unwrap().unwrap_err().to_string();
+            assert!(error.contains("cannot begin a transaction"), "{error}");
+        }
+        other.execute_batch("ROLLBACK").unwrap();
+        assert!(keys(&conn).is_empty());
+        drop((conn, other));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -717,10 +717,39 @@ async fn sqlite_open_names_the_problem() {
 /// each for about two seconds, every event a new alert. Prints; asserts
 /// nothing about speed. Run it by hand:
 /// `cargo test --release --test it store -- --ignored --nocapture`
+///
+/// First a baseline for the disk of the day (fsync latency swings tenfold
+/// between runs): the same rows, one transaction each, on a bare connection.
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "a measurement, run by hand"]
 async fn sqlite_ingest_throughput() {
     const RUN: std::time::Duration = std::time::Duration::from_secs(2);
+    {
+        let backend = SqliteBackend::new("baseline");
+        backend.close(backend.open());
+        let conn = rusqlite::Connection::open(backend.database()).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL")
+            .unwrap();
+        let start = std::time::Instant::now();
+        let mut done = 0u64;
+        while start.elapsed() < RUN {
+            conn.execute_batch(&format!(
+                "BEGIN IMMEDIATE;
+                 INSERT INTO alerts (team, dedup_key, summary, severity, details, intake, status, created_at,
+                     last_seen_at, occurrences) VALUES ('t', 'b{done}', 's', 'minor', '{{}}', 'plain', 'open', 0, 0, 1);
+                 INSERT INTO alert_events (alert_id, at, kind, detail)
+                     VALUES (last_insert_rowid(), 0, 'created', '{{}}');
+                 COMMIT;"
+            ))
+            .unwrap();
+            done += 1;
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        println!(
+            "baseline, one transaction per insert: {:8.0} inserts/s",
+            done as f64 / seconds
+        );
+    }
     for callers in [1, 16, 64] {
         let backend = SqliteBackend::new("throughput");
         let store = Arc::new(backend.open());
