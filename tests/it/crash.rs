@@ -248,6 +248,11 @@ async fn every_acknowledged_alert_survives_sigkill() {
         assert!(n < TASKS * PER_TASK, "an alert nobody sent: {}", a.dedup_key);
         stored.insert(a.dedup_key.clone());
     }
+    eprintln!(
+        "crash test: {} alerts acknowledged before or around the SIGKILL, {} stored",
+        acknowledged.len(),
+        stored.len()
+    );
     let lost: Vec<&String> = acknowledged.difference(&stored).collect();
     assert!(lost.is_empty(), "acknowledged but lost after SIGKILL: {lost:?}");
     assert!(keys.is_subset(&stored));

@@ -1,0 +1,95 @@
+//! The daemon's HTTP server answering without touching a store: the same
+//! router (`oncall::http::router`), the same authentication and parsing, but a
+//! store that does nothing and says every event created a new alert. The
+//! ceiling that `scripts/bench-intake` compares the durable path against.
+//!
+//! ```sh
+//! cargo run --release --example intake_null_store -- 127.0.0.1:0 [INTEGRATION_KEY]
+//! ```
+//!
+//! Logs `address=<bound address>` to stderr once it listens (like `oncall
+//! serve`); stops on SIGTERM or SIGINT.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use oncall::clock::SystemClock;
+use oncall::domain::alert::{Alert, AlertId, Event, Outcome, Status, TimelineEntry};
+use oncall::domain::schedule::Schedule;
+use oncall::domain::severity::Severities;
+use oncall::domain::time::Instant;
+use oncall::http::{self, AppState};
+use oncall::settings::DEFAULT_MAX_BODY_BYTES;
+use oncall::store::{Store, StoreFuture};
+
+/// The key `scripts/bench-intake` uses when none is given.
+const DEFAULT_KEY: &str = "bench-key-0123456789";
+const TEAM: &str = "bench";
+
+/// Answers every write at once, as if it had committed; keeps nothing.
+#[derive(Default)]
+struct NullStore {
+    next_id: AtomicI64,
+}
+
+impl Store for NullStore {
+    fn ingest(&self, events: Vec<Event>, _now: Instant) -> StoreFuture<'_, Vec<Outcome>> {
+        let outcomes = events
+            .iter()
+            .map(|_| Outcome::Created(self.next_id.fetch_add(1, Ordering::Relaxed) + 1))
+            .collect();
+        Box::pin(async move { Ok(outcomes) })
+    }
+
+    fn alerts(&self, _status: Option<Status>, _limit: usize) -> StoreFuture<'_, Vec<Alert>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    fn alert(&self, _id: AlertId) -> StoreFuture<'_, Option<(Alert, Vec<TimelineEntry>)>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn acknowledge(&self, _id: AlertId, _by: Option<String>, _now: Instant) -> StoreFuture<'_, Option<Alert>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn resolve(&self, _id: AlertId, _by: Option<String>, _now: Instant) -> StoreFuture<'_, Option<Alert>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn ping(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let Some(address) = args.next() else {
+        anyhow::bail!("usage: intake_null_store ADDRESS [INTEGRATION_KEY]   (e.g. 127.0.0.1:0)");
+    };
+    let key = args.next().unwrap_or_else(|| DEFAULT_KEY.to_owned());
+    let state = Arc::new(AppState {
+        store: Arc::new(NullStore::default()),
+        schedule: Arc::new(Schedule::default()),
+        intake_keys: vec![(key, TEAM.to_owned())],
+        api_token: None,
+        severities: Severities::default(),
+        clock: Arc::new(SystemClock),
+    });
+    let router = http::router(state, DEFAULT_MAX_BODY_BYTES);
+    let listener = tokio::net::TcpListener::bind(&address).await?;
+    eprintln!("intake_null_store serving address={}", listener.local_addr()?);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+            let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        })
+        .await?;
+    Ok(())
+}
