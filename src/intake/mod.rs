@@ -338,11 +338,12 @@ pub(crate) fn action_name(action: Action) -> &'static str {
 }
 
 /// The events' `intake` names.
-pub(crate) mod names {
+pub mod names {
     pub const ALERTMANAGER: &str = "alertmanager";
     pub const GRAFANA: &str = "grafana";
     pub const PAGERDUTY: &str = "pagerduty";
     pub const PLAIN: &str = "plain";
+    pub const HEARTBEAT: &str = "heartbeat";
 }
 
 /// Checks shared by the tests of the sources.
