@@ -338,7 +338,7 @@ pub(crate) fn action_name(action: Action) -> &'static str {
 }
 
 /// The events' `intake` names.
-pub mod names {
+pub(crate) mod names {
     pub const ALERTMANAGER: &str = "alertmanager";
     pub const GRAFANA: &str = "grafana";
     pub const PAGERDUTY: &str = "pagerduty";

@@ -901,6 +901,27 @@ mod tests {
     }
 
     #[test]
+    fn a_database_of_the_first_release_migrates_keeping_its_alerts() {
+        // As the first release left it: migration 1 only, one alert.
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0].1).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO alerts (team, dedup_key, summary, severity, details, intake, status, created_at, \
+             last_seen_at, occurrences) VALUES ('t', 'k', 's', 'minor', '{}', 'plain', 'open', 0, 0, 1)",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn, Path::new(":memory:")).unwrap();
+        let alert = select_alert(&conn, 1).unwrap().unwrap();
+        assert_eq!((alert.dedup_key.as_str(), alert.held), ("k", None));
+        let heartbeats: i64 = conn
+            .query_row("SELECT count(*) FROM heartbeats", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(heartbeats, 0);
+    }
+
+    #[test]
     fn migrating_sets_the_version_and_is_idempotent() {
         let mut conn = migrated();
         let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0)).unwrap();

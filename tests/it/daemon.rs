@@ -87,9 +87,15 @@ impl TestApp {
 
     /// Starts (or restarts) the daemon on the files in `dir`.
     pub async fn spawn_in(dir: PathBuf) -> TestApp {
+        TestApp::spawn_in_at(dir, "2026-06-01T12:00:00Z").await
+    }
+
+    /// Starts (or restarts) the daemon on the files in `dir`, its manual
+    /// clock at `start`.
+    pub async fn spawn_in_at(dir: PathBuf, start: &str) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let clock = Arc::new(ManualClock::new(at("2026-06-01T12:00:00Z")));
+        let clock = Arc::new(ManualClock::new(at(start)));
         let (stop, stopped) = oneshot::channel::<()>();
         let shutdown = async move {
             let _ = stopped.await;
@@ -490,8 +496,9 @@ async fn a_heartbeat_never_pinged_counts_from_the_first_start_and_survives_resta
     app.clock.advance(chrono::Duration::minutes(60));
     assert!(app.check_heartbeats().await.is_empty());
     let dir = app.stop().await;
-    // A restart does not reset the silence: it still counts from 12:00.
-    let app = TestApp::spawn_in(dir).await;
+    // Restarted at 13:00: the silence still counts from the first start, 12:00.
+    let app = TestApp::spawn_in_at(dir, "2026-06-01T13:00:00Z").await;
+    assert!(app.check_heartbeats().await.is_empty());
     app.clock.set(crate::support::at("2026-06-01T13:10:01Z"));
     assert_eq!(app.check_heartbeats().await.len(), 1);
     app.stop().await;
@@ -567,4 +574,27 @@ async fn alerts_inside_a_maintenance_window_are_stored_held() {
     let (_, detail) = app.api_get(&get(&after["alert_id"])).await;
     assert_eq!(detail["alert"]["held"], Value::Null);
     app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_heartbeat_severity_the_installation_lacks_stops_the_start() {
+    let dir = temp_dir("daemon-severity");
+    write_schedules(&dir);
+    std::fs::write(
+        dir.join("schedules/platform.yaml"),
+        format!(
+            "team: platform\ntimezone: America/New_York\nrotas:\n  primary: {{members: [carol], start: 2026-01-05T09:00, every: 1w}}\nintake_key: {OTHER_KEY}\nheartbeats:\n  sync: {{interval: 1h, severity: sev1}}\n"
+        ),
+    )
+    .unwrap();
+    let clock = Arc::new(ManualClock::new(crate::support::at("2026-06-01T12:00:00Z")));
+    let error = oncall::app::build(clock, &settings(&dir))
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("team platform: heartbeat sync has severity `sev1`, which is not one of this installation's: minor, major, critical"),
+        "{error}"
+    );
 }
