@@ -93,7 +93,10 @@ pub fn overdue<'a>(configured: &[(&'a str, &'a Heartbeat)], seen: &[Seen], now: 
             let record = seen.iter().find(|s| s.team == team && s.name == heartbeat.name)?;
             let since = record.since();
             let deadline = since + heartbeat.interval + heartbeat.grace;
-            let alerted = record.alerted.is_some_and(|a| a >= since);
+            // Strictly after: an alert comes after its silence's deadline,
+            // which is after its start (interval > 0), so an alert at the
+            // same second as the last ping belongs to the silence before it.
+            let alerted = record.alerted.is_some_and(|a| a > since);
             (deadline < now && !alerted).then_some(Overdue {
                 team,
                 heartbeat,
@@ -195,6 +198,12 @@ mod tests {
         assert_eq!(
             names(&configured, &s, "2026-06-01T15:11:00Z"),
             ["payments/backup since 14:00"]
+        );
+        // Even a ping in the same second as the alert.
+        let s = [seen(Some("2026-06-01T13:11:00Z"), Some("2026-06-01T13:11:00Z"))];
+        assert_eq!(
+            names(&configured, &s, "2026-06-01T14:22:00Z"),
+            ["payments/backup since 13:11"]
         );
     }
 
