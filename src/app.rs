@@ -1,20 +1,33 @@
 //! The composition root: builds the daemon from its settings and runs it on
 //! a listener it is given, until `shutdown` completes. `main` and the tests
-//! call the same `run` (tests with port 0, a temp database, a manual clock).
+//! call the same `run` (tests with port 0, a temp database, a manual clock);
+//! tests that step the daemon's periodic work use `build` and `serve`, which
+//! `run` is made of, to keep a handle on the state.
+//!
+//! Also the daemon's periodic work, for now one job: the heartbeat check.
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::clock::Clock;
 use crate::config;
+use crate::domain::alert::{Action, Event, Outcome};
+use crate::domain::heartbeat::{self, Heartbeat};
 use crate::domain::schedule::IntakeKey;
-use crate::http::{self, AppState};
+use crate::domain::time::Instant;
+use crate::http::{self, AppState, Shared};
+use crate::intake;
 use crate::settings::Settings;
-use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
+use crate::store::{Store, StoreError};
+
+/// How often the heartbeat check runs. A heartbeat is overdue after its
+/// interval plus grace (minutes to days), so seconds late is early enough.
+pub const HEARTBEAT_CHECK_EVERY: Duration = Duration::from_secs(10);
 
 /// Runs the daemon until `shutdown` completes: stops accepting, lets
 /// in-flight requests finish, closes the store (every answered write is
@@ -25,10 +38,39 @@ pub async fn run(
     clock: Arc<dyn Clock>,
     settings: Settings,
 ) -> anyhow::Result<()> {
+    let state = build(clock, &settings).await?;
+    serve(listener, shutdown, state, settings).await
+}
+
+/// Loads the rota files, opens the store, records the configured heartbeats
+/// as seen: everything before serving. Fails on rota files with errors, a
+/// heartbeat severity the installation does not have, or a store that cannot
+/// be opened.
+pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result<Shared> {
     let loaded = config::load_dir(&settings.schedules).context("loading the rota files")?;
     if loaded.has_errors() {
         let errors: Vec<String> = loaded.errors().map(|d| d.to_string()).collect();
         anyhow::bail!("the rota files have errors:\n{}", errors.join("\n"));
+    }
+    // The rota files do not know the installation's severities; here both
+    // are known.
+    let mut unknown = Vec::new();
+    for team in &loaded.schedule.teams {
+        for hb in &team.heartbeats {
+            if let Some(s) = &hb.severity
+                && settings.severities.rank(s).is_none()
+            {
+                unknown.push(format!(
+                    "team {}: heartbeat {} has severity `{s}`, which is not one of this installation's: {}",
+                    team.name,
+                    hb.name,
+                    settings.severities.names().join(", ")
+                ));
+            }
+        }
+    }
+    if !unknown.is_empty() {
+        anyhow::bail!("the rota files have errors:\n{}", unknown.join("\n"));
     }
     let mut intake_keys = Vec::new();
     for team in &loaded.schedule.teams {
@@ -44,33 +86,151 @@ pub async fn run(
         }
     }
     let database = settings.database.clone();
-    let store: Arc<dyn Store> = {
-        let path = database.clone();
-        Arc::new(tokio::task::spawn_blocking(move || SqliteStore::open(&path)).await??)
-    };
+    let store: Arc<dyn Store> = Arc::new(tokio::task::spawn_blocking(move || SqliteStore::open(&database)).await??);
     if settings.api_token.is_none() {
         tracing::warn!("the API is off: set ONCALL_API_TOKEN to use /v1/alerts, /v1/oncall");
     }
     let state = Arc::new(AppState {
-        store: store.clone(),
+        store,
         schedule: Arc::new(loaded.schedule),
         intake_keys,
         api_token: settings.api_token.clone(),
         severities: settings.severities.clone(),
         clock,
+        heartbeat_lock: tokio::sync::Mutex::new(()),
     });
+    // Before serving, so that a heartbeat never pinged counts from the first
+    // start that knew it, whatever the first request is.
+    let configured: Vec<(String, String)> = configured(&state)
+        .map(|(team, hb)| (team.to_string(), hb.name.clone()))
+        .collect();
+    if !configured.is_empty() {
+        state.store.heartbeats_seen(configured, state.clock.now()).await?;
+    }
+    Ok(state)
+}
+
+/// Serves `state` on `listener` until `shutdown` completes, running the
+/// heartbeat check every [`HEARTBEAT_CHECK_EVERY`]; then closes the store.
+/// The store closes only when the last reference to `state` is gone: a
+/// caller that kept one must drop it for `serve` to return.
+pub async fn serve(
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    state: Shared,
+    settings: Settings,
+) -> anyhow::Result<()> {
+    let checks = tokio::spawn(check_loop(state.clone()));
     let router = http::router(state.clone(), settings.max_body_bytes);
-    tracing::info!(address = %listener.local_addr()?, database = %database.display(), schedules = %settings.schedules.display(), "oncall serving");
-    axum::serve(listener, router)
+    tracing::info!(address = %listener.local_addr()?, database = %settings.database.display(), schedules = %settings.schedules.display(), "oncall serving");
+    let served = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await
-        .context("serving HTTP")?;
+        .context("serving HTTP");
+    // A check cut short leaves nothing half done that the next one does not
+    // finish (see `check_heartbeats`); its queued writes still commit.
+    checks.abort();
+    let _ = checks.await;
+    served?;
     // In-flight requests are done; the last references to the store go now,
     // which stops its writer after everything queued is committed.
     // Closing joins the writer thread (one last commit): off the async
     // workers.
+    let store = state.store.clone();
     drop(state);
     tokio::task::spawn_blocking(move || drop(store)).await?;
     tracing::info!("oncall stopped");
     Ok(())
+}
+
+/// Runs [`check_heartbeats`] every [`HEARTBEAT_CHECK_EVERY`], asking the
+/// clock for `now` each time. A failed check is logged and tried again next
+/// time: the store holds everything it needs.
+async fn check_loop(state: Shared) {
+    let mut ticks = tokio::time::interval_at(
+        tokio::time::Instant::now() + HEARTBEAT_CHECK_EVERY,
+        HEARTBEAT_CHECK_EVERY,
+    );
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let now = state.clock.now();
+        if let Err(e) = check_heartbeats(&state, now).await {
+            tracing::error!(error = %e, "heartbeat check failed; retrying at the next one");
+        }
+    }
+}
+
+/// Every team's configured heartbeats, in team and file order.
+fn configured(state: &AppState) -> impl Iterator<Item = (&str, &Heartbeat)> {
+    state
+        .schedule
+        .teams
+        .iter()
+        .flat_map(|t| t.heartbeats.iter().map(move |hb| (t.name.as_str(), hb)))
+}
+
+/// One pass of the heartbeat check at `now`: reads the pings, asks the
+/// domain which heartbeats are overdue, and for each raises a trigger
+/// (dedup key `heartbeat:NAME`, intake `heartbeat`, held if the team is in
+/// maintenance) and records that it did. Returns the outcomes, one per
+/// overdue heartbeat.
+///
+/// At most one alert per silence: a heartbeat is not overdue again until it
+/// has pinged since its last alert, so running the check twice, or resolving
+/// the alert by hand while the job is still silent, does not page again. If
+/// the daemon stops between the trigger and the record, the next check
+/// triggers again and the store's dedup makes it an occurrence of the same
+/// alert (if still open), never a lost page.
+pub async fn check_heartbeats(state: &AppState, now: Instant) -> Result<Vec<Outcome>, StoreError> {
+    let configured: Vec<(&str, &Heartbeat)> = configured(state).collect();
+    if configured.is_empty() {
+        return Ok(Vec::new());
+    }
+    let _guard = state.heartbeat_lock.lock().await;
+    let seen = state.store.heartbeats().await?;
+    // Configured since the daemon started (no reload yet, but a store
+    // restored from a backup may miss some): seen from now.
+    let missing: Vec<(String, String)> = configured
+        .iter()
+        .filter(|(team, hb)| !seen.iter().any(|s| s.team == *team && s.name == hb.name))
+        .map(|(team, hb)| (team.to_string(), hb.name.clone()))
+        .collect();
+    if !missing.is_empty() {
+        state.store.heartbeats_seen(missing, now).await?;
+    }
+    let overdue = heartbeat::overdue(&configured, &seen, now);
+    let mut events: Vec<Event> = overdue
+        .iter()
+        .map(|o| Event {
+            team: o.team.to_string(),
+            action: Action::Trigger,
+            dedup_key: o.heartbeat.dedup_key(),
+            summary: o.heartbeat.summary(o.team),
+            severity: state.severities.map(o.heartbeat.severity.as_deref()).to_string(),
+            source: Some(format!("heartbeat:{}", o.heartbeat.name)),
+            details: serde_json::json!({
+                "heartbeat": o.heartbeat.name,
+                "interval": heartbeat::describe(o.heartbeat.interval),
+                "grace": heartbeat::describe(o.heartbeat.grace),
+                "last_ping_or_first_seen": o.since,
+                "overdue_since": o.deadline,
+            }),
+            intake: intake::names::HEARTBEAT.to_string(),
+            held: None,
+        })
+        .collect();
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    state.hold(&mut events, now);
+    let outcomes = state.store.ingest(events, now).await?;
+    for o in &overdue {
+        tracing::warn!(team = %o.team, heartbeat = %o.heartbeat.name, since = %o.since, "heartbeat overdue");
+        state
+            .store
+            .heartbeat_alerted(o.team.to_string(), o.heartbeat.name.clone(), now)
+            .await?;
+    }
+    Ok(outcomes)
 }

@@ -11,9 +11,10 @@ use super::yaml::{self, Node, Pos, Value};
 use super::{Loaded, Origin};
 use crate::domain::escalation::{Policy, Step, Target};
 use crate::domain::handoff::{Handoffs, RuleError};
+use crate::domain::heartbeat::Heartbeat;
 use crate::domain::rota::{Layer, Override, Rota};
-use crate::domain::schedule::{IntakeKey, Person, Schedule, Team};
-use crate::domain::time::{Span, resolve_local, to_local};
+use crate::domain::schedule::{IntakeKey, Maintenance, Person, Schedule, Team};
+use crate::domain::time::{Instant, Span, resolve_local, to_local};
 use crate::domain::window::ActiveWindow;
 
 const TOP_KEYS_TEAM: &[&str] = &[
@@ -25,6 +26,8 @@ const TOP_KEYS_TEAM: &[&str] = &[
     "intake_key",
     "intake_key_env",
     "description",
+    "heartbeats",
+    "maintenance",
 ];
 const PERSON_KEYS: &[&str] = &["name", "email", "phone", "push", "timezone"];
 const LAYER_KEYS: &[&str] = &["members", "start", "handoff", "every", "active", "except"];
@@ -42,6 +45,8 @@ const OVERRIDE_KEYS: &[&str] = &["rota", "user", "from", "to", "instead_of", "re
 const WINDOW_KEYS: &[&str] = &["days", "from", "to"];
 const STEP_KEYS: &[&str] = &["after", "notify"];
 const POLICY_KEYS: &[&str] = &["steps", "repeat"];
+const HEARTBEAT_KEYS: &[&str] = &["interval", "grace", "summary", "severity"];
+const MAINTENANCE_KEYS: &[&str] = &["from", "to", "reason"];
 
 /// Collects the diagnostics of one file.
 struct Cx<'a> {
@@ -382,12 +387,22 @@ pub(super) fn decode(sources: &[(String, Vec<u8>)]) -> Loaded {
             (None, Some(literal)) => string(&mut cx, literal, "intake_key").map(|s| IntakeKey::Literal(s.to_string())),
             (None, None) => None,
         };
+        let heartbeats = match top.get("heartbeats") {
+            Some(node) => decode_heartbeats(&mut cx, name, node),
+            None => Vec::new(),
+        };
+        let maintenance = match top.get("maintenance") {
+            Some(node) => decode_maintenance(&mut cx, tz, node),
+            None => Vec::new(),
+        };
         teams.push(Team {
             name: name.to_string(),
             tz,
             rotas,
             intake_key,
             escalation: None,
+            heartbeats,
+            maintenance,
         });
     }
 
@@ -730,6 +745,138 @@ fn window(cx: &mut Cx, node: &Node) -> Option<ActiveWindow> {
         return None;
     }
     ok.then_some(ActiveWindow { days, from, to })
+}
+
+/// A written time as an instant: local time in `tz` (by the one DST rule),
+/// or exact with an offset.
+fn instant(cx: &mut Cx, tz: Tz, node: &Node, what: &str) -> Option<Instant> {
+    let s = string(cx, node, what)?;
+    match text::parse_time(s) {
+        Ok(WrittenTime::Local(t)) => Some(resolve_local(tz, t)),
+        Ok(WrittenTime::Exact(t)) => Some(t),
+        Err(message) => {
+            cx.error(node.pos, message);
+            None
+        }
+    }
+}
+
+fn duration(cx: &mut Cx, node: &Node, what: &str) -> Option<Duration> {
+    let s = string(cx, node, what)?;
+    match text::parse_duration(s) {
+        Ok(d) => Some(d),
+        Err(message) => {
+            cx.error(node.pos, message);
+            None
+        }
+    }
+}
+
+/// `heartbeats:`, a mapping of name to `{interval, grace, summary,
+/// severity}`. Severity names are checked against the installation's
+/// severities when the daemon starts: the rota files do not know them.
+fn decode_heartbeats(cx: &mut Cx, team: &str, node: &Node) -> Vec<Heartbeat> {
+    let Some(entries) = mapping_entries(cx, node, "`heartbeats`") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut seen: BTreeMap<&str, Pos> = BTreeMap::new();
+    for (k, v) in entries {
+        let Some(name) = string(cx, k, "a heartbeat name") else {
+            continue;
+        };
+        if let Some(first) = seen.get(name) {
+            cx.error(
+                k.pos,
+                format!(
+                    "duplicate heartbeat `{name}` in team {team} (first at line {})",
+                    first.line
+                ),
+            );
+            continue;
+        }
+        seen.insert(name, k.pos);
+        if !name_ok(name) {
+            cx.error(
+                k.pos,
+                format!("`{name}` is not a usable heartbeat name: use letters, digits, `-`, `_` or `.`"),
+            );
+            continue;
+        }
+        let what = format!("heartbeat {name}");
+        let Some(f) = fields(cx, v, &what, HEARTBEAT_KEYS) else {
+            continue;
+        };
+        let interval = f
+            .required(cx, "interval", &what)
+            .and_then(|n| duration(cx, n, "interval"));
+        if interval.is_some_and(|d| d <= Duration::zero()) {
+            cx.error(
+                f.key_pos("interval"),
+                format!("{what} needs an `interval` longer than 0, such as 24h"),
+            );
+            continue;
+        }
+        let grace = match f.get("grace") {
+            Some(n) => duration(cx, n, "grace"),
+            None => Some(Duration::zero()),
+        };
+        let summary = match f.get("summary") {
+            Some(n) => string(cx, n, "summary").map(|s| Some(s.to_string())),
+            None => Some(None),
+        };
+        let severity = match f.get("severity") {
+            Some(n) => string(cx, n, "severity").map(|s| Some(s.to_string())),
+            None => Some(None),
+        };
+        let (Some(interval), Some(grace), Some(summary), Some(severity)) = (interval, grace, summary, severity) else {
+            continue;
+        };
+        out.push(Heartbeat {
+            name: name.to_string(),
+            interval,
+            grace,
+            summary,
+            severity,
+        });
+    }
+    out
+}
+
+/// `maintenance:`, a list of `{from, to, reason}`; times as in overrides.
+fn decode_maintenance(cx: &mut Cx, tz: Tz, node: &Node) -> Vec<Maintenance> {
+    let Some(items) = list(cx, node, "`maintenance`") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let what = "a maintenance window";
+        let Some(f) = fields(cx, item, what, MAINTENANCE_KEYS) else {
+            continue;
+        };
+        let from = f.required(cx, "from", what).and_then(|n| instant(cx, tz, n, "from"));
+        let to = f.required(cx, "to", what).and_then(|n| instant(cx, tz, n, "to"));
+        let reason = f.required(cx, "reason", what).and_then(|n| string(cx, n, "reason"));
+        let (Some(from), Some(to), Some(reason)) = (from, to, reason) else {
+            continue;
+        };
+        if from >= to {
+            cx.error(
+                f.key_pos("to"),
+                format!(
+                    "this maintenance window ends ({}) at or before its start ({})",
+                    to.to_rfc3339_opts(SecondsFormat::Secs, true),
+                    from.to_rfc3339_opts(SecondsFormat::Secs, true)
+                ),
+            );
+            continue;
+        }
+        out.push(Maintenance {
+            span: Span::new(from, to),
+            reason: reason.to_string(),
+        });
+    }
+    out
 }
 
 fn decode_overrides(

@@ -31,8 +31,35 @@ pub struct Event {
     pub source: Option<String>,
     /// The source's own details, kept as sent.
     pub details: serde_json::Value,
-    /// Which intake received it: `alertmanager`, `grafana`, `pagerduty`, `plain`.
+    /// Which intake received it: `alertmanager`, `grafana`, `pagerduty`,
+    /// `plain`, `heartbeat`.
     pub intake: String,
+    /// Set when the event arrives inside one of its team's maintenance
+    /// windows (the intake sets it, from the team's file): a trigger that
+    /// opens an alert then stores it held. Intake parsers leave it `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<Hold>,
+}
+
+/// Why and until when an alert is held: it was opened during a maintenance
+/// window. A held alert is stored and listed like any other (never lost),
+/// but the paging engine does not page for it while `until` is in the future.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    /// The end of the maintenance window.
+    pub until: Instant,
+    pub reason: String,
+}
+
+impl Hold {
+    /// How the timeline says it: `maintenance until <to>: <reason>`.
+    pub fn describe(&self) -> String {
+        format!(
+            "maintenance until {}: {}",
+            self.until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            self.reason
+        )
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +109,8 @@ pub struct Alert {
     pub acknowledged_by: Option<String>,
     pub resolved_at: Option<Instant>,
     pub resolved_by: Option<String>,
+    /// `Some` if the alert was opened inside a maintenance window.
+    pub held: Option<Hold>,
 }
 
 /// What happened to an alert, in order.

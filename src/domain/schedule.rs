@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use chrono_tz::Tz;
 
+use super::alert::Hold;
 use super::escalation::Policy;
+use super::heartbeat::Heartbeat;
 use super::rota::{PersonId, Rota, Tile};
 use super::time::{Instant, Span};
 
@@ -46,6 +48,34 @@ pub struct Team {
     pub rotas: Vec<Rota>,
     pub intake_key: Option<IntakeKey>,
     pub escalation: Option<Policy>,
+    /// Jobs that must check in, in file order.
+    pub heartbeats: Vec<Heartbeat>,
+    /// When alerts for this team are held rather than paged, in file order.
+    pub maintenance: Vec<Maintenance>,
+}
+
+/// A planned stretch of work during which the team's new alerts are stored
+/// but held (not paged).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Maintenance {
+    pub span: Span,
+    pub reason: String,
+}
+
+impl Team {
+    /// The hold for an alert opened at `now`, if `now` is inside one of the
+    /// team's maintenance windows; where windows overlap, the one that ends
+    /// last, so the hold lasts as long as any window does.
+    pub fn hold_at(&self, now: Instant) -> Option<Hold> {
+        self.maintenance
+            .iter()
+            .filter(|m| m.span.contains(now))
+            .max_by_key(|m| m.span.end)
+            .map(|m| Hold {
+                until: m.span.end,
+                reason: m.reason.clone(),
+            })
+    }
 }
 
 /// The whole installation's rotas.

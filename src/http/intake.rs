@@ -3,14 +3,15 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::{ApiError, Shared, bearer};
 use crate::domain::alert::{Action, Event, Outcome};
+use crate::domain::heartbeat;
 use crate::intake::{self, IntakeError};
 
 /// The body, or why it cannot be read (413 for too large).
@@ -71,10 +72,58 @@ fn generated_key() -> String {
     )
 }
 
-async fn commit(state: &Shared, events: Vec<Event>) -> Result<Vec<Outcome>, ApiError> {
+async fn commit(state: &Shared, mut events: Vec<Event>) -> Result<Vec<Outcome>, ApiError> {
     let now = state.clock.now();
+    state.hold(&mut events, now);
     let outcomes = state.store.ingest(events, now).await?;
     Ok(outcomes)
+}
+
+/// `POST /v1/heartbeat/{name}`: the job `name` of the key's team checked in.
+/// Records the ping and resolves the heartbeat's overdue alert, if open.
+pub async fn heartbeat(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let team = team_of(&state, &headers)?.to_string();
+    let known = state
+        .schedule
+        .team(&team)
+        .is_some_and(|t| t.heartbeats.iter().any(|h| h.name == name));
+    if !known {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("team {team} has no heartbeat `{name}`: declare it under `heartbeats:` in its team file"),
+        ));
+    }
+    // With the check shut out, so that it cannot read the ping before this
+    // one and raise an alert after this resolve (see `AppState::heartbeat_lock`).
+    let _guard = state.heartbeat_lock.lock().await;
+    let now = state.clock.now();
+    state.store.heartbeat_ping(team.clone(), name.clone(), now).await?;
+    let resolve = Event {
+        team,
+        action: Action::Resolve,
+        dedup_key: heartbeat::dedup_key(&name),
+        summary: String::new(),
+        severity: state.severities.map(None).to_string(),
+        source: None,
+        details: json!({}),
+        intake: intake::names::HEARTBEAT.to_string(),
+        held: None,
+    };
+    let outcome = state
+        .store
+        .ingest(vec![resolve], now)
+        .await?
+        .pop()
+        .unwrap_or(Outcome::Unchanged);
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"status": "accepted", "heartbeat": name, "at": now, "outcome": outcome})),
+    )
+        .into_response())
 }
 
 fn answer(outcomes: Vec<Outcome>) -> Response {

@@ -19,8 +19,10 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use crate::clock::Clock;
+use crate::domain::alert::{Action, Event};
 use crate::domain::schedule::Schedule;
 use crate::domain::severity::Severities;
+use crate::domain::time::Instant;
 use crate::store::{Store, StoreError};
 
 /// What every handler can reach.
@@ -32,6 +34,12 @@ pub struct AppState {
     pub api_token: Option<String>,
     pub severities: Severities,
     pub clock: Arc<dyn Clock>,
+    /// Held by a heartbeat ping (record the ping, resolve the alert) and by
+    /// the heartbeat check (read the pings, raise alerts), so that neither
+    /// sees the other half done: else a check that read the pings just before
+    /// a ping could raise an alert just after that ping's resolve. One daemon
+    /// owns a database, so a lock in the process is enough.
+    pub heartbeat_lock: tokio::sync::Mutex<()>,
 }
 
 pub type Shared = Arc<AppState>;
@@ -46,6 +54,7 @@ pub fn router(state: Shared, max_body_bytes: usize) -> Router {
         .route("/v1/alerts/{id}/ack", post(api::acknowledge))
         .route("/v1/alerts/{id}/resolve", post(api::resolve))
         .route("/v1/oncall", get(api::oncall))
+        .route("/v1/heartbeat/{name}", post(intake::heartbeat))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
@@ -127,6 +136,18 @@ fn same_secret(a: &str, b: &str) -> bool {
 }
 
 impl AppState {
+    /// Marks the triggers among `events` that arrive at `now` inside their
+    /// team's maintenance window as held; the store keeps the hold only on a
+    /// trigger that opens a new alert (an alert already open is already
+    /// being handled).
+    pub fn hold(&self, events: &mut [Event], now: Instant) {
+        for event in events.iter_mut().filter(|e| e.action == Action::Trigger) {
+            if let Some(team) = self.schedule.team(&event.team) {
+                event.held = team.hold_at(now);
+            }
+        }
+    }
+
     /// The team whose integration key this is. Every key is compared, so the
     /// time taken does not say which one nearly matched.
     pub fn team_for_key(&self, key: &str) -> Option<&str> {

@@ -242,6 +242,7 @@ impl Group<'_> {
             source: source.map(|s| s.trim().to_string()),
             details: Value::Object(details),
             intake: self.flavor.intake().to_string(),
+            held: None,
         })
     }
 
@@ -445,6 +446,7 @@ mod tests {
                     "fingerprint": "173b5bd44521c045",
                     "externalURL": "http://alertmanager.example.com:9093"
                 }),
+                held: None,
                 intake: "alertmanager".into(),
             }
         );

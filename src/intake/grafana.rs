@@ -281,6 +281,7 @@ mod tests {
                     "externalURL": "https://grafana.example.com/"
                 }),
                 intake: "grafana".into(),
+                held: None,
             }
         );
         assert_eq!(events[1].dedup_key, format!("{GROUP}/9c41d07be25f3a18"));

@@ -343,6 +343,7 @@ pub(crate) mod names {
     pub const GRAFANA: &str = "grafana";
     pub const PAGERDUTY: &str = "pagerduty";
     pub const PLAIN: &str = "plain";
+    pub const HEARTBEAT: &str = "heartbeat";
 }
 
 /// Checks shared by the tests of the sources.

@@ -44,6 +44,7 @@ impl PagerDutyEvent {
             source: self.source,
             details: self.details,
             intake: names::PAGERDUTY.to_string(),
+            held: None,
         }
     }
 }

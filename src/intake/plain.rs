@@ -99,6 +99,7 @@ pub fn plain(body: &[u8], team: &str, severities: &Severities) -> Result<PlainEv
         source,
         details,
         intake: names::PLAIN.to_string(),
+        held: None,
     };
     Ok(PlainEvent { dedup_key, event })
 }
@@ -149,6 +150,7 @@ mod tests {
                     severity: "major".into(),
                     source: Some("cron@db-1".into()),
                     details: json!({"exit_code": 2}),
+                    held: None,
                     intake: "plain".into(),
                 },
             }

@@ -12,6 +12,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::domain::alert::{Alert, AlertId, Event, Outcome, Status, TimelineEntry};
+use crate::domain::heartbeat::Seen;
 use crate::domain::time::Instant;
 
 /// What a store method returns: a future that may be sent across threads.
@@ -60,6 +61,21 @@ pub trait Store: Send + Sync + 'static {
     /// Resolves an alert; `None` if there is no such alert. An alert already
     /// resolved is returned unchanged.
     fn resolve(&self, id: AlertId, by: Option<String>, now: Instant) -> StoreFuture<'_, Option<Alert>>;
+
+    /// Records each (team, heartbeat name) not yet known as first seen at
+    /// `now`; known ones are left as they are.
+    fn heartbeats_seen(&self, heartbeats: Vec<(String, String)>, now: Instant) -> StoreFuture<'_, ()>;
+
+    /// Records a ping of a heartbeat at `now` (first seen at `now` too, if it
+    /// was not known).
+    fn heartbeat_ping(&self, team: String, name: String, now: Instant) -> StoreFuture<'_, ()>;
+
+    /// Records that an overdue alert was raised for a heartbeat at `now`; an
+    /// unknown heartbeat is left unknown.
+    fn heartbeat_alerted(&self, team: String, name: String, now: Instant) -> StoreFuture<'_, ()>;
+
+    /// Every heartbeat the store knows, by team and name.
+    fn heartbeats(&self) -> StoreFuture<'_, Vec<Seen>>;
 
     /// Checks the store can be written (for readiness).
     fn ping(&self) -> StoreFuture<'_, ()>;

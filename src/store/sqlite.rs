@@ -59,12 +59,23 @@ use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Store, StoreError, StoreFuture};
-use crate::domain::alert::{Action, Alert, AlertId, Event, Outcome, Status, TimelineEntry, TimelineKind};
+use crate::domain::alert::{Action, Alert, AlertId, Event, Hold, Outcome, Status, TimelineEntry, TimelineKind};
+use crate::domain::heartbeat::Seen;
 use crate::domain::time::Instant;
 
 /// The schema, in order: migration `n` (from 1) takes `user_version` from
 /// `n - 1` to `n`. Append only; never edit one that has been released.
-const MIGRATIONS: &[(&str, &str)] = &[("0001_alerts.sql", include_str!("../../migrations/0001_alerts.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_alerts.sql", include_str!("../../migrations/0001_alerts.sql")),
+    (
+        "0002_heartbeats.sql",
+        include_str!("../../migrations/0002_heartbeats.sql"),
+    ),
+    (
+        "0003_held_alerts.sql",
+        include_str!("../../migrations/0003_held_alerts.sql"),
+    ),
+];
 
 /// The schema version this binary writes: the number of migrations it knows.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -93,7 +104,7 @@ const IDLE_READERS: usize = 4;
 macro_rules! alert_columns {
     () => {
         "id, team, dedup_key, summary, severity, source, details, intake, status, created_at, last_seen_at, \
-         occurrences, acknowledged_at, acknowledged_by, resolved_at, resolved_by"
+         occurrences, acknowledged_at, acknowledged_by, resolved_at, resolved_by, held_until, held_reason"
     };
 }
 
@@ -108,13 +119,20 @@ const SELECT_TIMELINE: &str = "SELECT at, kind, detail FROM alert_events WHERE a
 // `status != 'resolved'` exactly as in the partial index, so the planner uses it.
 const FIND_UNRESOLVED: &str = "SELECT id FROM alerts WHERE team = ?1 AND dedup_key = ?2 AND status != 'resolved'";
 const INSERT_ALERT: &str = "INSERT INTO alerts \
-     (team, dedup_key, summary, severity, source, details, intake, status, created_at, last_seen_at, occurrences) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8, ?8, 1)";
+     (team, dedup_key, summary, severity, source, details, intake, status, created_at, last_seen_at, occurrences, \
+      held_until, held_reason) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8, ?8, 1, ?9, ?10)";
 const ADD_OCCURRENCE: &str = "UPDATE alerts SET occurrences = occurrences + 1, last_seen_at = ?2 WHERE id = ?1";
 const ACKNOWLEDGE: &str = "UPDATE alerts SET status = 'acknowledged', acknowledged_at = ?2, acknowledged_by = ?3 \
      WHERE id = ?1 AND status = 'open'";
 const RESOLVE: &str =
     "UPDATE alerts SET status = 'resolved', resolved_at = ?2, resolved_by = ?3 WHERE id = ?1 AND status != 'resolved'";
+const HEARTBEAT_SEEN: &str =
+    "INSERT INTO heartbeats (team, name, first_seen) VALUES (?1, ?2, ?3) ON CONFLICT (team, name) DO NOTHING";
+const HEARTBEAT_PING: &str = "INSERT INTO heartbeats (team, name, first_seen, last_ping) VALUES (?1, ?2, ?3, ?3) \
+     ON CONFLICT (team, name) DO UPDATE SET last_ping = excluded.last_ping";
+const HEARTBEAT_ALERTED: &str = "UPDATE heartbeats SET alerted = ?3 WHERE team = ?1 AND name = ?2";
+const LIST_HEARTBEATS: &str = "SELECT team, name, first_seen, last_ping, alerted FROM heartbeats ORDER BY team, name";
 const ADD_TIMELINE: &str = "INSERT INTO alert_events (alert_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)";
 
 /// The SQLite store. Cheap to share behind an `Arc`; dropping it (or
@@ -302,6 +320,41 @@ impl Store for SqliteStore {
                 add_timeline(conn, id, now, TimelineKind::Resolved, &json!({ "by": by }))?;
             }
             Ok(select_alert(conn, id)?)
+        }))
+    }
+
+    fn heartbeats_seen(&self, heartbeats: Vec<(String, String)>, now: Instant) -> StoreFuture<'_, ()> {
+        Box::pin(self.write(move |conn| {
+            let mut insert = conn.prepare_cached(HEARTBEAT_SEEN)?;
+            for (team, name) in &heartbeats {
+                insert.execute(params![team, name, now.timestamp()])?;
+            }
+            Ok(())
+        }))
+    }
+
+    fn heartbeat_ping(&self, team: String, name: String, now: Instant) -> StoreFuture<'_, ()> {
+        Box::pin(self.write(move |conn| {
+            conn.prepare_cached(HEARTBEAT_PING)?
+                .execute(params![team, name, now.timestamp()])?;
+            Ok(())
+        }))
+    }
+
+    fn heartbeat_alerted(&self, team: String, name: String, now: Instant) -> StoreFuture<'_, ()> {
+        Box::pin(self.write(move |conn| {
+            conn.prepare_cached(HEARTBEAT_ALERTED)?
+                .execute(params![team, name, now.timestamp()])?;
+            Ok(())
+        }))
+    }
+
+    fn heartbeats(&self) -> StoreFuture<'_, Vec<Seen>> {
+        Box::pin(self.read(|conn| {
+            Ok(conn
+                .prepare_cached(LIST_HEARTBEATS)?
+                .query_map([], heartbeat_from_row)?
+                .collect::<rusqlite::Result<_>>()?)
         }))
     }
 
@@ -571,11 +624,14 @@ fn ingest_event(conn: &Connection, event: &Event, now: Instant) -> Result<Outcom
         .prepare_cached(FIND_UNRESOLVED)?
         .query_row(params![event.team, event.dedup_key], |row| row.get(0))
         .optional()?;
-    let detail = json!({ "intake": event.intake });
+    let mut detail = json!({ "intake": event.intake });
     let at = now.timestamp();
     let outcome = match (event.action, unresolved) {
         (Action::Trigger, None) => {
             let details = serde_json::to_string(&event.details).map_err(|e| StoreError::Database(e.to_string()))?;
+            if let Some(hold) = &event.held {
+                detail["held"] = json!(hold.describe());
+            }
             conn.prepare_cached(INSERT_ALERT)?.execute(params![
                 event.team,
                 event.dedup_key,
@@ -584,7 +640,9 @@ fn ingest_event(conn: &Connection, event: &Event, now: Instant) -> Result<Outcom
                 event.source,
                 details,
                 event.intake,
-                at
+                at,
+                event.held.as_ref().map(|h| h.until.timestamp()),
+                event.held.as_ref().map(|h| h.reason.as_str()),
             ])?;
             let id = conn.last_insert_rowid();
             add_timeline(conn, id, now, TimelineKind::Created, &detail)?;
@@ -690,6 +748,23 @@ fn alert_from_row(row: &Row<'_>) -> rusqlite::Result<Alert> {
         acknowledged_by: row.get(13)?,
         resolved_at: optional_instant(row, 14)?,
         resolved_by: row.get(15)?,
+        held: match optional_instant(row, 16)? {
+            Some(until) => Some(Hold {
+                until,
+                reason: row.get::<_, Option<String>>(17)?.unwrap_or_default(),
+            }),
+            None => None,
+        },
+    })
+}
+
+fn heartbeat_from_row(row: &Row<'_>) -> rusqlite::Result<Seen> {
+    Ok(Seen {
+        team: row.get(0)?,
+        name: row.get(1)?,
+        first_seen: instant(row, 2)?,
+        last_ping: optional_instant(row, 3)?,
+        alerted: optional_instant(row, 4)?,
     })
 }
 
@@ -790,7 +865,18 @@ mod tests {
     fn insert(conn: &Connection, key: &str) -> rusqlite::Result<AlertId> {
         conn.execute(
             INSERT_ALERT,
-            params!["t", key, "s", "minor", None::<String>, "{}", "plain", 0],
+            params![
+                "t",
+                key,
+                "s",
+                "minor",
+                None::<String>,
+                "{}",
+                "plain",
+                0,
+                None::<i64>,
+                None::<String>
+            ],
         )?;
         Ok(conn.last_insert_rowid())
     }
@@ -812,6 +898,27 @@ mod tests {
             );
             assert!(!sql.trim().is_empty(), "{name} is empty");
         }
+    }
+
+    #[test]
+    fn a_database_of_the_first_release_migrates_keeping_its_alerts() {
+        // As the first release left it: migration 1 only, one alert.
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0].1).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO alerts (team, dedup_key, summary, severity, details, intake, status, created_at, \
+             last_seen_at, occurrences) VALUES ('t', 'k', 's', 'minor', '{}', 'plain', 'open', 0, 0, 1)",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn, Path::new(":memory:")).unwrap();
+        let alert = select_alert(&conn, 1).unwrap().unwrap();
+        assert_eq!((alert.dedup_key.as_str(), alert.held), ("k", None));
+        let heartbeats: i64 = conn
+            .query_row("SELECT count(*) FROM heartbeats", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(heartbeats, 0);
     }
 
     #[test]

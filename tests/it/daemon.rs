@@ -1,10 +1,13 @@
-//! The daemon over real HTTP: started with `app::run` on port 0 with a temp
-//! database, a manual clock and temp rota files, exactly as `main` starts it.
+//! The daemon over real HTTP: started with `app::build` and `app::serve` (the
+//! two halves of `app::run`, which `main` calls) on port 0 with a temp
+//! database, a manual clock and temp rota files. The test keeps the state, to
+//! step the periodic work (`app::check_heartbeats`) at the manual clock's now.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use oncall::clock::ManualClock;
+use oncall::clock::{Clock as _, ManualClock};
+use oncall::domain::alert::Outcome;
 use oncall::settings::{File, Overrides, Settings};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -20,6 +23,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub dir: PathBuf,
     pub clock: Arc<ManualClock>,
+    /// Dropped before stopping: the store closes with its last reference.
+    state: Option<oncall::http::Shared>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -44,7 +49,9 @@ pub fn write_schedules(dir: &std::path::Path) {
     std::fs::write(
         s.join("payments.yaml"),
         format!(
-            "team: payments\ntimezone: Europe/London\nrotas:\n  primary: {{members: [alice, bob], start: 2026-01-05T09:00, every: 1w}}\nintake_key: {KEY}\n"
+            "team: payments\ntimezone: Europe/London\nrotas:\n  primary: {{members: [alice, bob], start: 2026-01-05T09:00, every: 1w}}\nintake_key: {KEY}\n\
+             heartbeats:\n  nightly-backup: {{interval: 1h, grace: 10m, severity: critical}}\n\
+             maintenance:\n  - {{from: 2026-06-02T01:00, to: 2026-06-02T03:00, reason: database upgrade}}\n"
         ),
     )
     .unwrap();
@@ -80,19 +87,28 @@ impl TestApp {
 
     /// Starts (or restarts) the daemon on the files in `dir`.
     pub async fn spawn_in(dir: PathBuf) -> TestApp {
+        TestApp::spawn_in_at(dir, "2026-06-01T12:00:00Z").await
+    }
+
+    /// Starts (or restarts) the daemon on the files in `dir`, its manual
+    /// clock at `start`.
+    pub async fn spawn_in_at(dir: PathBuf, start: &str) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let clock = Arc::new(ManualClock::new(at("2026-06-01T12:00:00Z")));
+        let clock = Arc::new(ManualClock::new(at(start)));
         let (stop, stopped) = oneshot::channel::<()>();
         let shutdown = async move {
             let _ = stopped.await;
         };
-        let task = tokio::spawn(oncall::app::run(listener, shutdown, clock.clone(), settings(&dir)));
+        let settings = settings(&dir);
+        let state = oncall::app::build(clock.clone(), &settings).await.unwrap();
+        let task = tokio::spawn(oncall::app::serve(listener, shutdown, state.clone(), settings));
         TestApp {
             base,
             client: reqwest::Client::new(),
             dir,
             clock,
+            state: Some(state),
             stop: Some(stop),
             task: Some(task),
         }
@@ -100,9 +116,16 @@ impl TestApp {
 
     /// Stops the daemon the way SIGTERM does and waits for it.
     pub async fn stop(mut self) -> PathBuf {
+        drop(self.state.take());
         let _ = self.stop.take().unwrap().send(());
         self.task.take().unwrap().await.unwrap().unwrap();
         self.dir.clone()
+    }
+
+    /// One heartbeat check at the manual clock's now.
+    pub async fn check_heartbeats(&self) -> Vec<oncall::domain::alert::Outcome> {
+        let state = self.state.as_ref().expect("running");
+        oncall::app::check_heartbeats(state, self.clock.now()).await.unwrap()
     }
 
     pub async fn post(&self, path: &str, key: &str, body: Value) -> (u16, Value) {
@@ -416,4 +439,162 @@ async fn committed_alerts_survive_a_restart_and_the_database_is_locked_while_run
     assert_eq!(code, 200);
     assert_eq!(oncall["oncall"].as_array().unwrap().len(), 2);
     app.stop().await;
+}
+
+async fn heartbeat_alerts(app: &TestApp) -> Vec<Value> {
+    app.all_alerts()
+        .await
+        .into_iter()
+        .filter(|a| a["dedup_key"] == "heartbeat:nightly-backup")
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_overdue_heartbeat_opens_an_alert_and_a_ping_resolves_it() {
+    let app = TestApp::spawn().await;
+    let (code, body) = app.post("/v1/heartbeat/nightly-backup", KEY, json!({})).await;
+    assert_eq!(code, 202, "{body}");
+    assert_eq!(body["outcome"]["outcome"], "unchanged");
+
+    // Interval 1h + grace 10m: at 1h10m it is due, not overdue.
+    app.clock.advance(chrono::Duration::minutes(70));
+    assert!(app.check_heartbeats().await.is_empty());
+    app.clock.advance(chrono::Duration::minutes(1));
+    let outcomes = app.check_heartbeats().await;
+    assert!(matches!(outcomes[..], [Outcome::Created(_)]), "{outcomes:?}");
+    let alerts = heartbeat_alerts(&app).await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0]["status"], "open");
+    assert_eq!(alerts[0]["team"], "payments");
+    assert_eq!(alerts[0]["intake"], "heartbeat");
+    assert_eq!(alerts[0]["severity"], "critical");
+    assert_eq!(alerts[0]["details"]["overdue_since"], "2026-06-01T13:10:00Z");
+
+    // Checked again while still silent: the same one alert, no new occurrence.
+    app.clock.advance(chrono::Duration::minutes(5));
+    assert!(app.check_heartbeats().await.is_empty());
+    let alerts = heartbeat_alerts(&app).await;
+    assert_eq!((alerts.len(), alerts[0]["occurrences"].as_u64()), (1, Some(1)));
+
+    let (code, body) = app.post("/v1/heartbeat/nightly-backup", KEY, json!({})).await;
+    assert_eq!(code, 202, "{body}");
+    assert_eq!(body["outcome"]["outcome"], "resolved");
+    let alerts = heartbeat_alerts(&app).await;
+    assert_eq!(alerts[0]["status"], "resolved");
+    assert_eq!(alerts[0]["resolved_at"], "2026-06-01T13:16:00Z");
+
+    // The ping started a new silence: overdue again 1h10m after it.
+    app.clock.advance(chrono::Duration::minutes(71));
+    assert_eq!(app.check_heartbeats().await.len(), 1);
+    assert_eq!(heartbeat_alerts(&app).await.len(), 2);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_heartbeat_never_pinged_counts_from_the_first_start_and_survives_restarts() {
+    let app = TestApp::spawn().await;
+    app.clock.advance(chrono::Duration::minutes(60));
+    assert!(app.check_heartbeats().await.is_empty());
+    let dir = app.stop().await;
+    // Restarted at 13:00: the silence still counts from the first start, 12:00.
+    let app = TestApp::spawn_in_at(dir, "2026-06-01T13:00:00Z").await;
+    assert!(app.check_heartbeats().await.is_empty());
+    app.clock.set(crate::support::at("2026-06-01T13:10:01Z"));
+    assert_eq!(app.check_heartbeats().await.len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn heartbeat_pings_are_authenticated_and_names_checked() {
+    let app = TestApp::spawn().await;
+    let (code, body) = app.post("/v1/heartbeat/nightly-bakup", KEY, json!({})).await;
+    assert_eq!(code, 404, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("no heartbeat `nightly-bakup`"),
+        "{body}"
+    );
+    // The platform team has no such heartbeat.
+    let (code, _) = app.post("/v1/heartbeat/nightly-backup", OTHER_KEY, json!({})).await;
+    assert_eq!(code, 404);
+    let (code, body) = app.post("/v1/heartbeat/nightly-backup", "not-a-key", json!({})).await;
+    assert_eq!((code, body["error"].as_str()), (404, Some("unknown integration key")));
+    let r = app
+        .client
+        .post(format!("{}/v1/heartbeat/nightly-backup", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn alerts_inside_a_maintenance_window_are_stored_held() {
+    let app = TestApp::spawn().await;
+    // 12:00 UTC on 1 June: no window.
+    let (_, outside) = app
+        .post("/v1/alerts", KEY, json!({"summary": "outside", "dedup_key": "a"}))
+        .await;
+    // 01:30 London (BST) on 2 June is 00:30 UTC: inside 01:00-03:00 local.
+    app.clock.set(crate::support::at("2026-06-02T00:30:00Z"));
+    let (code, inside) = app
+        .post("/v1/alerts", KEY, json!({"summary": "inside", "dedup_key": "b"}))
+        .await;
+    assert_eq!(code, 202, "{inside}");
+    // Another team's alert at the same time is not held.
+    let (_, other) = app
+        .post(
+            "/v1/alerts",
+            OTHER_KEY,
+            json!({"summary": "platform", "dedup_key": "c"}),
+        )
+        .await;
+
+    let get = |id: &Value| format!("/v1/alerts/{}", id.as_i64().unwrap());
+    let (_, detail) = app.api_get(&get(&inside["alert_id"])).await;
+    assert_eq!(
+        detail["alert"]["held"],
+        json!({"until": "2026-06-02T02:00:00Z", "reason": "database upgrade"})
+    );
+    assert_eq!(detail["alert"]["status"], "open", "held, not lost");
+    assert_eq!(
+        detail["timeline"][0]["detail"],
+        json!({"intake": "plain", "held": "maintenance until 2026-06-02T02:00:00Z: database upgrade"})
+    );
+    for id in [&outside["alert_id"], &other["alert_id"]] {
+        let (_, detail) = app.api_get(&get(id)).await;
+        assert_eq!(detail["alert"]["held"], Value::Null, "{detail}");
+        assert_eq!(detail["timeline"][0]["detail"], json!({"intake": "plain"}));
+    }
+    // The window is half-open: at its end, alerts page again.
+    app.clock.set(crate::support::at("2026-06-02T02:00:00Z"));
+    let (_, after) = app
+        .post("/v1/alerts", KEY, json!({"summary": "after", "dedup_key": "d"}))
+        .await;
+    let (_, detail) = app.api_get(&get(&after["alert_id"])).await;
+    assert_eq!(detail["alert"]["held"], Value::Null);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_heartbeat_severity_the_installation_lacks_stops_the_start() {
+    let dir = temp_dir("daemon-severity");
+    write_schedules(&dir);
+    std::fs::write(
+        dir.join("schedules/platform.yaml"),
+        format!(
+            "team: platform\ntimezone: America/New_York\nrotas:\n  primary: {{members: [carol], start: 2026-01-05T09:00, every: 1w}}\nintake_key: {OTHER_KEY}\nheartbeats:\n  sync: {{interval: 1h, severity: sev1}}\n"
+        ),
+    )
+    .unwrap();
+    let clock = Arc::new(ManualClock::new(crate::support::at("2026-06-01T12:00:00Z")));
+    let error = oncall::app::build(clock, &settings(&dir))
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("team platform: heartbeat sync has severity `sev1`, which is not one of this installation's: minor, major, critical"),
+        "{error}"
+    );
 }

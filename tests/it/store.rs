@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use oncall::domain::alert::{Action, Alert, AlertId, Event, Outcome, Status, TimelineEntry, TimelineKind};
+use oncall::domain::alert::{Action, Alert, AlertId, Event, Hold, Outcome, Status, TimelineEntry, TimelineKind};
+use oncall::domain::heartbeat::Seen;
 use oncall::domain::time::Instant;
 use oncall::store::sqlite::{self, SqliteStore};
 use oncall::store::{Store, StoreError};
@@ -70,6 +71,8 @@ mod sqlite_suite {
             unknown_ids_are_none,
             listing_by_status_newest_first,
             ping_answers,
+            heartbeats_are_seen_once_and_pinged,
+            a_held_trigger_opens_a_held_alert,
         ];
         backends: [concurrent_ingests_are_durable_and_correct, writes_survive_reopening]
     }
@@ -89,6 +92,7 @@ fn event(team: &str, action: Action, key: &str) -> Event {
         source: Some("prometheus".to_owned()),
         details: json!({"labels": {"alertname": key}, "value": 1.5}),
         intake: "alertmanager".to_owned(),
+        held: None,
     }
 }
 
@@ -157,6 +161,7 @@ async fn a_trigger_creates_an_open_alert(store: &dyn Store) {
             acknowledged_by: None,
             resolved_at: None,
             resolved_by: None,
+            held: None,
         }
     );
     assert_eq!(
@@ -473,6 +478,73 @@ async fn ping_answers(store: &dyn Store) {
     store.ping().await.unwrap();
     created(store, trigger("disk"), t0()).await;
     store.ping().await.unwrap();
+}
+
+async fn heartbeats_are_seen_once_and_pinged(store: &dyn Store) {
+    assert!(store.heartbeats().await.unwrap().is_empty());
+    let hb = |team: &str, name: &str| (team.to_owned(), name.to_owned());
+    store
+        .heartbeats_seen(vec![hb("payments", "backup"), hb("platform", "backup")], t0())
+        .await
+        .unwrap();
+    let t1 = at("2026-03-01T11:00:00Z");
+    // Seen again later: still first seen at t0.
+    store.heartbeats_seen(vec![hb("payments", "backup")], t1).await.unwrap();
+    store
+        .heartbeat_ping("payments".into(), "backup".into(), t1)
+        .await
+        .unwrap();
+    // A ping of one never seen records it, first seen at the ping.
+    store
+        .heartbeat_ping("payments".into(), "cron".into(), t1)
+        .await
+        .unwrap();
+    let t2 = at("2026-03-01T12:30:00Z");
+    store
+        .heartbeat_alerted("platform".into(), "backup".into(), t2)
+        .await
+        .unwrap();
+    // Alerting an unknown heartbeat records nothing.
+    store
+        .heartbeat_alerted("platform".into(), "nope".into(), t2)
+        .await
+        .unwrap();
+    let seen = |team: &str, name: &str, first_seen, last_ping, alerted| Seen {
+        team: team.into(),
+        name: name.into(),
+        first_seen,
+        last_ping,
+        alerted,
+    };
+    assert_eq!(
+        store.heartbeats().await.unwrap(),
+        [
+            seen("payments", "backup", t0(), Some(t1), None),
+            seen("payments", "cron", t1, Some(t1), None),
+            seen("platform", "backup", t0(), None, Some(t2)),
+        ]
+    );
+}
+
+async fn a_held_trigger_opens_a_held_alert(store: &dyn Store) {
+    let hold = Hold {
+        until: at("2026-03-01T12:00:00Z"),
+        reason: "database upgrade".into(),
+    };
+    let mut held = trigger("disk");
+    held.held = Some(hold.clone());
+    let id = created(store, held, t0()).await;
+    // A later trigger, held or not, is an occurrence: the hold stays as it was.
+    ingest(store, trigger("disk"), at("2026-03-01T10:05:00Z")).await;
+    let (alert, timeline) = get(store, id).await;
+    assert_eq!(alert.held, Some(hold));
+    assert_eq!(
+        timeline[0].detail,
+        json!({"intake": "alertmanager", "held": "maintenance until 2026-03-01T12:00:00Z: database upgrade"})
+    );
+    assert_eq!(timeline[1].detail, json!({"intake": "alertmanager"}));
+    let other = created(store, trigger("cpu"), t0()).await;
+    assert_eq!(get(store, other).await.0.held, None);
 }
 
 /// Many callers at once (so the writer batches them): every answer right,

@@ -226,3 +226,74 @@ overrides:
         "#]],
     );
 }
+
+#[test]
+fn heartbeats_and_maintenance_are_checked() {
+    check(
+        &[(
+            "t.yaml",
+            "team: t
+timezone: Europe/London
+rotas:
+  r: {members: [alice], start: 2026-01-05T09:00, every: 1w}
+heartbeats:
+  backup: {interval: 24h, grace: 1h, summary: Nightly backup did not finish}
+  never: {interval: 0}
+  sloppy: {intervl: 1h}
+  bad name!: {interval: 1h}
+  weekly: {interval: 1 week, grace: soon}
+  backup: {interval: 1h}
+maintenance:
+  - {from: 2026-06-02T01:00, to: 2026-06-02T03:00, reason: database upgrade}
+  - {from: 2026-06-02T03:00, to: 2026-06-02T01:00, reason: backwards}
+  - {from: 2026-06-02T01:00Z, until: 2026-06-02T03:00Z}
+  - {from: tomorrow, to: 2026-06-02T03:00:00+01:00, reason: x}
+",
+        )],
+        expect![[r#"
+            t.yaml:7:11: error: heartbeat never needs an `interval` longer than 0, such as 24h
+            t.yaml:8:11: error: heartbeat sloppy needs `interval`
+            t.yaml:8:12: error: unknown key `intervl` in heartbeat sloppy; did you mean `interval`?
+            t.yaml:9:3: error: `bad name!` is not a usable heartbeat name: use letters, digits, `-`, `_` or `.`
+            t.yaml:10:22: error: `1 week` is not a duration: write it like 30s, 15m, 2h, 1h30m, 1d or 1w
+            t.yaml:10:37: error: `soon` is not a duration: write it like 30s, 15m, 2h, 1h30m, 1d or 1w
+            t.yaml:11:3: error: duplicate heartbeat `backup` in team t (first at line 6)
+            t.yaml:14:30: error: this maintenance window ends (2026-06-02T00:00:00Z) at or before its start (2026-06-02T02:00:00Z)
+            t.yaml:15:5: error: a maintenance window needs `to`
+            t.yaml:15:5: error: a maintenance window needs `reason`
+            t.yaml:15:31: error: unknown key `until` in a maintenance window; expected one of: from, to, reason
+            t.yaml:16:12: error: `tomorrow` is not a time: write local time as 2026-01-05T09:00, or an exact time as 2026-01-05T09:00:00Z
+        "#]],
+    );
+    let loaded = config::load_texts(&[
+        ("people.yaml", PEOPLE),
+        (
+            "t.yaml",
+            "team: t
+timezone: Europe/London
+rotas:
+  r: {members: [alice], start: 2026-01-05T09:00, every: 1w}
+heartbeats:
+  backup: {interval: 24h, grace: 1h, severity: critical}
+  cron: {interval: 15m}
+maintenance:
+  - {from: 2026-06-02T01:00, to: 2026-06-02T03:00:00Z, reason: database upgrade}
+",
+        ),
+    ]);
+    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+    let team = &loaded.schedule.teams[0];
+    let names: Vec<(&str, i64, i64)> = team
+        .heartbeats
+        .iter()
+        .map(|h| (h.name.as_str(), h.interval.num_minutes(), h.grace.num_minutes()))
+        .collect();
+    assert_eq!(names, [("backup", 1440, 60), ("cron", 15, 0)]);
+    assert_eq!(team.heartbeats[0].severity.as_deref(), Some("critical"));
+    let span = team.maintenance[0].span;
+    // 01:00 London in June is 00:00 UTC.
+    assert_eq!(
+        (span.start.to_rfc3339(), span.end.to_rfc3339()),
+        ("2026-06-02T00:00:00+00:00".into(), "2026-06-02T03:00:00+00:00".into())
+    );
+}
