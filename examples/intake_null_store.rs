@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use oncall::clock::SystemClock;
 use oncall::domain::alert::{Alert, AlertId, Event, Outcome, Status, TimelineEntry};
+use oncall::domain::heartbeat::Seen;
 use oncall::domain::schedule::Schedule;
 use oncall::domain::severity::Severities;
 use oncall::domain::time::Instant;
@@ -60,6 +61,22 @@ impl Store for NullStore {
     fn ping(&self) -> StoreFuture<'_, ()> {
         Box::pin(async { Ok(()) })
     }
+
+    fn heartbeats_seen(&self, _heartbeats: Vec<(String, String)>, _now: Instant) -> StoreFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn heartbeat_ping(&self, _team: String, _name: String, _now: Instant) -> StoreFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn heartbeat_alerted(&self, _team: String, _name: String, _now: Instant) -> StoreFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn heartbeats(&self) -> StoreFuture<'_, Vec<Seen>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
 }
 
 #[tokio::main]
@@ -76,6 +93,7 @@ async fn main() -> anyhow::Result<()> {
         api_token: None,
         severities: Severities::default(),
         clock: Arc::new(SystemClock),
+        heartbeat_lock: tokio::sync::Mutex::new(()),
     });
     let router = http::router(state, DEFAULT_MAX_BODY_BYTES);
     let listener = tokio::net::TcpListener::bind(&address).await?;
