@@ -78,19 +78,41 @@ fn by_whom(body: &Bytes) -> Result<Option<String>, ApiError> {
     Ok(parsed.by)
 }
 
+/// Acknowledge or resolve: the same request, a different store method.
+#[derive(Clone, Copy)]
+enum Change {
+    Acknowledge,
+    Resolve,
+}
+
+async fn change(
+    state: Shared,
+    headers: HeaderMap,
+    id: String,
+    body: Bytes,
+    change: Change,
+) -> Result<Json<Value>, ApiError> {
+    state.authorize_api(&headers)?;
+    let id = parse_id(&id)?;
+    let by = by_whom(&body)?;
+    let now = state.clock.now();
+    let changed = match change {
+        Change::Acknowledge => state.store.acknowledge(id, by, now).await?,
+        Change::Resolve => state.store.resolve(id, by, now).await?,
+    };
+    match changed {
+        Some(alert) => Ok(Json(json!({"alert": alert}))),
+        None => Err(ApiError::new(StatusCode::NOT_FOUND, format!("no alert {id}"))),
+    }
+}
+
 pub async fn acknowledge(
     State(state): State<Shared>,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    state.authorize_api(&headers)?;
-    let id = parse_id(&id)?;
-    let by = by_whom(&body)?;
-    match state.store.acknowledge(id, by, state.clock.now()).await? {
-        Some(alert) => Ok(Json(json!({"alert": alert}))),
-        None => Err(ApiError::new(StatusCode::NOT_FOUND, format!("no alert {id}"))),
-    }
+    change(state, headers, id, body, Change::Acknowledge).await
 }
 
 pub async fn resolve(
@@ -99,13 +121,7 @@ pub async fn resolve(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    state.authorize_api(&headers)?;
-    let id = parse_id(&id)?;
-    let by = by_whom(&body)?;
-    match state.store.resolve(id, by, state.clock.now()).await? {
-        Some(alert) => Ok(Json(json!({"alert": alert}))),
-        None => Err(ApiError::new(StatusCode::NOT_FOUND, format!("no alert {id}"))),
-    }
+    change(state, headers, id, body, Change::Resolve).await
 }
 
 /// Who is on call now, per team and rota.

@@ -12,6 +12,7 @@ use serde_json::json;
 use super::{ApiError, Shared, bearer};
 use crate::domain::alert::{Action, Event, Outcome};
 use crate::domain::heartbeat;
+use crate::domain::severity::Severities;
 use crate::intake::{self, IntakeError};
 
 /// The body, or why it cannot be read (413 for too large).
@@ -134,15 +135,27 @@ fn answer(outcomes: Vec<Outcome>) -> Response {
         .into_response()
 }
 
+/// The parser of a source that sends a group of alerts per body.
+type GroupParser = fn(&[u8], &str, &Severities) -> Result<Vec<Event>, IntakeError>;
+
+async fn grouped(
+    state: Shared,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+    parse: GroupParser,
+) -> Result<Response, ApiError> {
+    let team = team_of(&state, &headers)?.to_string();
+    let bytes = body(&headers, raw)?;
+    let events = parse(&bytes, &team, &state.severities).map_err(bad)?;
+    Ok(answer(commit(&state, events).await?))
+}
+
 pub async fn alertmanager(
     State(state): State<Shared>,
     headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let team = team_of(&state, &headers)?.to_string();
-    let bytes = body(&headers, raw)?;
-    let events = intake::alertmanager(&bytes, &team, &state.severities).map_err(bad)?;
-    Ok(answer(commit(&state, events).await?))
+    grouped(state, headers, raw, intake::alertmanager).await
 }
 
 pub async fn grafana(
@@ -150,10 +163,7 @@ pub async fn grafana(
     headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let team = team_of(&state, &headers)?.to_string();
-    let bytes = body(&headers, raw)?;
-    let events = intake::grafana(&bytes, &team, &state.severities).map_err(bad)?;
-    Ok(answer(commit(&state, events).await?))
+    grouped(state, headers, raw, intake::grafana).await
 }
 
 pub async fn plain(
