@@ -163,6 +163,18 @@ impl TestApp {
         body["alerts"].as_array().unwrap().clone()
     }
 
+    /// The kinds of an alert's timeline entries, oldest first.
+    pub async fn timeline_kinds(&self, id: i64) -> Vec<String> {
+        let (code, detail) = self.api_get(&format!("/v1/alerts/{id}")).await;
+        assert_eq!(code, 200, "{detail}");
+        detail["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap().to_string())
+            .collect()
+    }
+
     pub async fn all_alerts(&self) -> Vec<Value> {
         let (code, body) = self.api_get("/v1/alerts?limit=1000").await;
         assert_eq!(code, 200, "{body}");
@@ -218,15 +230,7 @@ async fn plain_alert_dedup_resolve_and_reopen() {
         .await;
     assert_ne!(reopened["alert_id"].as_i64(), Some(id));
 
-    let (code, detail) = app.api_get(&format!("/v1/alerts/{id}")).await;
-    assert_eq!(code, 200);
-    let kinds: Vec<&str> = detail["timeline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
-    assert_eq!(kinds, ["created", "occurrence", "resolved"]);
+    assert_eq!(app.timeline_kinds(id).await, ["created", "occurrence", "resolved"]);
     app.stop().await;
 }
 
