@@ -11,5 +11,6 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod intake;
+pub mod notify;
 pub mod settings;
 pub mod store;
