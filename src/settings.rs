@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::domain::severity::Severities;
+use crate::notify;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE: &str = "oncall.db";
@@ -30,6 +31,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub severities: Severities,
     pub log_json: bool,
+    /// The channels that deliver notices, with their secrets resolved.
+    pub notify: notify::Config,
 }
 
 /// `oncall.toml`, as written. Every key is optional.
@@ -48,6 +51,11 @@ pub struct File {
     pub log_format: Option<String>,
     #[serde(default)]
     pub severities: SeverityFile,
+    pub email: Option<notify::EmailConfig>,
+    pub sms: Option<notify::SmsConfig>,
+    pub push: Option<notify::PushConfig>,
+    #[serde(default)]
+    pub webhook: notify::WebhookConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -152,6 +160,12 @@ impl Settings {
             max_body_bytes: file.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
             severities,
             log_json,
+            notify: notify::Config {
+                email: file.email,
+                sms: file.sms,
+                push: file.push,
+                webhook: file.webhook,
+            },
         })
     }
 }

@@ -155,3 +155,85 @@ pub trait Channel: Send + Sync {
     fn method(&self) -> Method;
     fn send<'a>(&'a self, notice: &'a Notice) -> SendFuture<'a>;
 }
+
+/// The channels' settings: `[email]`, `[sms]`, `[push]` and `[webhook]` in
+/// `oncall.toml`. A method with no settings cannot deliver: the engine logs
+/// and records such notices as undeliverable rather than dropping them.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub email: Option<EmailConfig>,
+    pub sms: Option<SmsConfig>,
+    pub push: Option<PushConfig>,
+    #[serde(default)]
+    pub webhook: WebhookConfig,
+}
+
+/// How the SMTP connection is secured.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tls {
+    /// Plain connection upgraded with STARTTLS (port 587).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Implicit,
+    /// No TLS at all: only for a relay on loopback.
+    None,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    pub host: String,
+    /// Default: 587 for STARTTLS, 465 for implicit TLS, 25 without TLS.
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub tls: Tls,
+    pub username: Option<String>,
+    /// Prefer `password_file` or `ONCALL_SMTP_PASSWORD`.
+    pub password: Option<String>,
+    pub password_file: Option<std::path::PathBuf>,
+    /// The sender, e.g. `oncall <oncall@example.com>`.
+    pub from: String,
+    /// Seconds before a slow server counts as a retryable failure. Default 10.
+    pub timeout_secs: Option<u64>,
+}
+
+/// A Twilio-compatible Messages API.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsConfig {
+    /// Default `https://api.twilio.com`.
+    pub base_url: Option<String>,
+    pub account_sid: String,
+    /// Prefer `auth_token_file` or `ONCALL_SMS_AUTH_TOKEN`. Also verifies
+    /// the signature of inbound SMS webhooks.
+    pub auth_token: Option<String>,
+    pub auth_token_file: Option<std::path::PathBuf>,
+    /// The sending number, E.164.
+    pub from: String,
+    /// Seconds. Default 10.
+    pub timeout_secs: Option<u64>,
+}
+
+/// ntfy's publish API.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushConfig {
+    /// Default `https://ntfy.sh`.
+    pub server: Option<String>,
+    /// An access token for a protected server; prefer `ONCALL_PUSH_TOKEN`.
+    pub token: Option<String>,
+    pub token_file: Option<std::path::PathBuf>,
+    /// Seconds. Default 10.
+    pub timeout_secs: Option<u64>,
+}
+
+/// Outgoing JSON webhooks (a person's `webhook:` URL; Slack-compatible).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Seconds. Default 10.
+    pub timeout_secs: Option<u64>,
+}
