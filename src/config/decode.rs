@@ -12,6 +12,7 @@ use super::{Loaded, Origin};
 use crate::domain::escalation::{Policy, Step, Target};
 use crate::domain::handoff::{Handoffs, RuleError};
 use crate::domain::heartbeat::Heartbeat;
+use crate::domain::paging::{Method, Preferences, Rule};
 use crate::domain::rota::{Layer, Override, Rota};
 use crate::domain::schedule::{IntakeKey, Maintenance, Person, Schedule, Team};
 use crate::domain::time::{Instant, Span, resolve_local, to_local};
@@ -29,7 +30,16 @@ const TOP_KEYS_TEAM: &[&str] = &[
     "heartbeats",
     "maintenance",
 ];
-const PERSON_KEYS: &[&str] = &["name", "email", "phone", "push", "timezone"];
+const PERSON_KEYS: &[&str] = &[
+    "name",
+    "email",
+    "phone",
+    "push",
+    "webhook",
+    "timezone",
+    "notify",
+    "quiet_hours",
+];
 const LAYER_KEYS: &[&str] = &["members", "start", "handoff", "every", "active", "except"];
 const ROTA_KEYS: &[&str] = &[
     "members",
@@ -43,8 +53,8 @@ const ROTA_KEYS: &[&str] = &[
 ];
 const OVERRIDE_KEYS: &[&str] = &["rota", "user", "from", "to", "instead_of", "reason"];
 const WINDOW_KEYS: &[&str] = &["days", "from", "to"];
-const STEP_KEYS: &[&str] = &["after", "notify"];
-const POLICY_KEYS: &[&str] = &["steps", "repeat"];
+const STEP_KEYS: &[&str] = &["after", "notify", "round_robin"];
+const POLICY_KEYS: &[&str] = &["steps", "repeat", "repeat_after", "ack_timeout"];
 const HEARTBEAT_KEYS: &[&str] = &["interval", "grace", "summary", "severity"];
 const MAINTENANCE_KEYS: &[&str] = &["from", "to", "reason"];
 
@@ -479,15 +489,123 @@ fn decode_person(cx: &mut Cx, id: &str, node: &Node) -> Option<Person> {
         }
     }
     let push = text(cx, "push");
+    let webhook = text(cx, "webhook");
+    if let (Some(w), Some(n)) = (&webhook, f.get("webhook"))
+        && !(w.starts_with("https://") || w.starts_with("http://"))
+    {
+        cx.error(n.pos, format!("`{w}` is not a webhook URL: write it with https://"));
+    }
     let timezone = f.get("timezone").and_then(|n| timezone(cx, n));
-    Some(Person {
+    let mut preferences = Preferences::default();
+    if let Some(n) = f.get("notify") {
+        match &n.value {
+            Value::Map(entries) => {
+                for (k, v) in entries {
+                    let Some(severity) = string(cx, k, "a severity") else {
+                        continue;
+                    };
+                    let rules = notify_rules(cx, v);
+                    if severity == "default" {
+                        preferences.rules = rules;
+                    } else {
+                        preferences.by_severity.insert(severity.to_string(), rules);
+                    }
+                }
+            }
+            _ => preferences.rules = notify_rules(cx, n),
+        }
+    }
+    if let Some(n) = f.get("quiet_hours") {
+        let items: Vec<&Node> = match &n.value {
+            Value::Seq(items) => items.iter().collect(),
+            _ => vec![n],
+        };
+        preferences.quiet_hours = items.into_iter().filter_map(|item| window(cx, item, false)).collect();
+        if timezone.is_none() {
+            cx.warn(
+                n.pos,
+                format!(
+                    "person {id} has quiet hours but no `timezone`: they are read in the zone of the team that pages"
+                ),
+            );
+        }
+    }
+    let person = Person {
         id: id.to_string(),
         name,
         email,
         phone,
         push,
+        webhook,
         timezone,
-    })
+        preferences,
+    };
+    // A rule for a method the person has no destination for would never
+    // reach them: say so where it is written.
+    if let Some(n) = f.get("notify") {
+        let all = person
+            .preferences
+            .rules
+            .iter()
+            .chain(person.preferences.by_severity.values().flatten());
+        let mut missing: Vec<Method> = all.map(|r| r.method).filter(|m| person.contact(*m).is_none()).collect();
+        missing.dedup();
+        for m in missing {
+            cx.warn(
+                n.pos,
+                format!("person {id} has a `{m}` rule but no `{}` to send it to", contact_key(m)),
+            );
+        }
+    }
+    Some(person)
+}
+
+fn contact_key(m: Method) -> &'static str {
+    match m {
+        Method::Email => "email",
+        Method::Sms => "phone",
+        Method::Push => "push",
+        Method::Webhook => "webhook",
+    }
+}
+
+/// A list of notification rules: `push`, `sms after 2m`, ...
+fn notify_rules(cx: &mut Cx, node: &Node) -> Vec<Rule> {
+    let Some(items) = list(cx, node, "`notify`") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let Some(s) = string(cx, item, "a notification rule") else {
+            continue;
+        };
+        let (word, after) = match s.split_once(" after ") {
+            Some((w, d)) => (w.trim(), Some(d.trim())),
+            None => (s.trim(), None),
+        };
+        let Some(method) = Method::parse(word) else {
+            let names: Vec<&str> = Method::ALL.iter().map(|m| m.as_str()).collect();
+            let message = match did_you_mean(word, names.iter().copied()) {
+                Some(close) => format!("unknown contact method `{word}`; did you mean `{close}`?"),
+                None => format!(
+                    "unknown contact method `{word}`: write one of {}, optionally followed by `after 2m`",
+                    names.join(", ")
+                ),
+            };
+            cx.error(item.pos, message);
+            continue;
+        };
+        let after = match after.map(text::parse_duration) {
+            None => Duration::zero(),
+            Some(Ok(d)) => d,
+            Some(Err(message)) => {
+                cx.error(item.pos, message);
+                continue;
+            }
+        };
+        out.push(Rule { method, after });
+    }
+    out
 }
 
 fn decode_rota(cx: &mut Cx, people: &BTreeMap<String, Person>, tz: Tz, name: &str, node: &Node) -> Option<Rota> {
@@ -670,7 +788,7 @@ fn windows(cx: &mut Cx, node: &Node) -> Option<Vec<ActiveWindow>> {
     let mut out = Vec::new();
     let mut ok = true;
     for item in items {
-        match window(cx, item) {
+        match window(cx, item, true) {
             Some(w) => out.push(w),
             None => ok = false,
         }
@@ -685,16 +803,24 @@ fn windows(cx: &mut Cx, node: &Node) -> Option<Vec<ActiveWindow>> {
     ok.then_some(out)
 }
 
-fn window(cx: &mut Cx, node: &Node) -> Option<ActiveWindow> {
+/// One window; `days` may be left out (every day) unless `days_required`.
+fn window(cx: &mut Cx, node: &Node, days_required: bool) -> Option<ActiveWindow> {
     let f = fields(cx, node, "an active window", WINDOW_KEYS)?;
-    let days_node = f.required(cx, "days", "an active window")?;
-    let mut days = [false; 7];
-    let mut ok = true;
-    let day_nodes: Vec<&Node> = match &days_node.value {
-        Value::Seq(items) => items.iter().collect(),
-        _ => vec![days_node],
+    let days_node = if days_required {
+        Some(f.required(cx, "days", "an active window")?)
+    } else {
+        f.get("days")
     };
-    if day_nodes.is_empty() {
+    let mut days = [days_node.is_none(); 7];
+    let mut ok = true;
+    let day_nodes: Vec<&Node> = match days_node.map(|n| &n.value) {
+        None => Vec::new(),
+        Some(Value::Seq(items)) => items.iter().collect(),
+        Some(_) => days_node.into_iter().collect(),
+    };
+    if let Some(days_node) = days_node
+        && day_nodes.is_empty()
+    {
         cx.error(days_node.pos, "`days` is empty: the window would never open");
         ok = false;
     }
@@ -986,7 +1112,9 @@ fn decode_policy(
     team: &str,
     node: &Node,
 ) -> Option<Policy> {
-    // Either a list of steps, or `{steps: [...], repeat: N}`.
+    // Either a list of steps, or `{steps: [...], repeat: N, ...}`.
+    let mut repeat_after = None;
+    let mut ack_timeout = None;
     let (steps_node, repeat) = match &node.value {
         Value::Seq(_) => (node, 0),
         _ => {
@@ -1002,6 +1130,8 @@ fn decode_policy(
                     }
                 },
             };
+            repeat_after = f.get("repeat_after").and_then(|n| duration(cx, n, "repeat_after"));
+            ack_timeout = f.get("ack_timeout").and_then(|n| duration(cx, n, "ack_timeout"));
             (steps, repeat)
         }
     };
@@ -1021,7 +1151,12 @@ fn decode_policy(
     if !ok {
         return None;
     }
-    Some(Policy { steps, repeat })
+    Some(Policy {
+        steps,
+        repeat,
+        repeat_after,
+        ack_timeout,
+    })
 }
 
 fn decode_step(
@@ -1060,8 +1195,25 @@ fn decode_step(
         );
         ok = false;
     }
+    let round_robin = match f.get("round_robin") {
+        None => false,
+        Some(n) => match string(cx, n, "round_robin") {
+            Some("true") => true,
+            Some("false") => false,
+            Some(other) => {
+                cx.error(n.pos, format!("`round_robin` should be true or false, found `{other}`"));
+                ok = false;
+                false
+            }
+            None => false,
+        },
+    };
     let (after, _) = (after?, targets?);
-    ok.then_some(Step { after, targets: out })
+    ok.then_some(Step {
+        after,
+        targets: out,
+        round_robin,
+    })
 }
 
 fn decode_target(

@@ -1,6 +1,5 @@
 //! Escalation policies as written in a team's file: who is paged, in what
-//! order, after what delay. (The engine that runs them comes later; this is
-//! the validated shape it will read.)
+//! order, after what delay. `paging` decides what running one means.
 
 use chrono::Duration;
 
@@ -21,6 +20,8 @@ pub struct Step {
     /// Delay after the previous step (after the alert, for the first).
     pub after: Duration,
     pub targets: Vec<Target>,
+    /// Page one target per alert, in turn, instead of all of them.
+    pub round_robin: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -28,4 +29,10 @@ pub struct Policy {
     pub steps: Vec<Step>,
     /// How many more times the whole chain runs if nobody acknowledges.
     pub repeat: u32,
+    /// The wait between the last step and the next run of the chain; `None`:
+    /// the last step's delay (5 minutes if it has none).
+    pub repeat_after: Option<Duration>,
+    /// How long an acknowledgement holds: past it, an alert still not
+    /// resolved is reopened and paged again from the first step.
+    pub ack_timeout: Option<Duration>,
 }

@@ -7,6 +7,7 @@ pub mod alert;
 pub mod escalation;
 pub mod handoff;
 pub mod heartbeat;
+pub mod paging;
 pub mod rota;
 pub mod schedule;
 pub mod severity;

@@ -8,6 +8,7 @@ use chrono_tz::Tz;
 use super::alert::Hold;
 use super::escalation::Policy;
 use super::heartbeat::Heartbeat;
+use super::paging::{Method, Preferences};
 use super::rota::{PersonId, Rota, Tile};
 use super::time::{Instant, Span};
 
@@ -21,14 +22,28 @@ pub struct Person {
     pub phone: Option<String>,
     /// A push destination, e.g. `ntfy:alice-7f3a`.
     pub push: Option<String>,
+    /// An outgoing webhook URL (JSON; Slack-compatible).
+    pub webhook: Option<String>,
     /// The person's own zone, for quiet hours and reports.
     pub timezone: Option<Tz>,
+    /// Notification rules and quiet hours.
+    pub preferences: Preferences,
 }
 
 impl Person {
     /// Whether there is any way to reach this person.
     pub fn reachable(&self) -> bool {
-        self.email.is_some() || self.phone.is_some() || self.push.is_some()
+        Method::ALL.into_iter().any(|m| self.contact(m).is_some())
+    }
+
+    /// The person's destination for `method`, if they have one.
+    pub fn contact(&self, method: Method) -> Option<&str> {
+        match method {
+            Method::Email => self.email.as_deref(),
+            Method::Sms => self.phone.as_deref(),
+            Method::Push => self.push.as_deref(),
+            Method::Webhook => self.webhook.as_deref(),
+        }
     }
 }
 

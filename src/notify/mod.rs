@@ -7,7 +7,6 @@
 //!
 //! Channels never read the clock for decisions and never touch the store.
 
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -16,45 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::alert::AlertId;
 use crate::domain::time::Instant;
 
-/// A way to reach a person, as named in `people.yaml` and in notification
-/// rules.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    Email,
-    Sms,
-    Push,
-    Webhook,
-}
-
-impl Method {
-    pub const ALL: [Method; 4] = [Method::Push, Method::Sms, Method::Email, Method::Webhook];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Email => "email",
-            Method::Sms => "sms",
-            Method::Push => "push",
-            Method::Webhook => "webhook",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Method> {
-        match s {
-            "email" => Some(Method::Email),
-            "sms" => Some(Method::Sms),
-            "push" => Some(Method::Push),
-            "webhook" => Some(Method::Webhook),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::domain::paging::Method;
 
 /// How loudly to disturb: from the alert's severity rank (push priority,
 /// email importance).
