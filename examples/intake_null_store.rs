@@ -19,9 +19,10 @@ use oncall::domain::heartbeat::Seen;
 use oncall::domain::schedule::Schedule;
 use oncall::domain::severity::Severities;
 use oncall::domain::time::Instant;
+use oncall::engine::{Engine, NoLinks, Rules};
 use oncall::http::{self, AppState};
 use oncall::settings::DEFAULT_MAX_BODY_BYTES;
-use oncall::store::{Store, StoreFuture};
+use oncall::store::{Attempt, Decide, Notification, Pass, Store, StoreFuture};
 
 /// The key `scripts/bench-intake` uses when none is given.
 const DEFAULT_KEY: &str = "bench-key-0123456789";
@@ -77,6 +78,22 @@ impl Store for NullStore {
     fn heartbeats(&self) -> StoreFuture<'_, Vec<Seen>> {
         Box::pin(async { Ok(Vec::new()) })
     }
+
+    fn pass(&self, _decide: Arc<dyn Decide>, _now: Instant, _lease: chrono::Duration) -> StoreFuture<'_, Pass> {
+        Box::pin(async { Ok(Pass::default()) })
+    }
+
+    fn record(&self, _attempts: Vec<Attempt>, _now: Instant) -> StoreFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn next_due(&self) -> StoreFuture<'_, Option<Instant>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn notifications(&self, _alert: AlertId) -> StoreFuture<'_, Vec<Notification>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
 }
 
 #[tokio::main]
@@ -86,12 +103,21 @@ async fn main() -> anyhow::Result<()> {
         anyhow::bail!("usage: intake_null_store ADDRESS [INTEGRATION_KEY]   (e.g. 127.0.0.1:0)");
     };
     let key = args.next().unwrap_or_else(|| DEFAULT_KEY.to_owned());
+    let store: Arc<dyn Store> = Arc::new(NullStore::default());
+    let schedule = Arc::new(Schedule::default());
+    let severities = Severities::default();
+    let rules = Rules::new(
+        schedule.clone(),
+        severities.clone(),
+        Rules::default_intensities(&severities),
+    );
     let state = Arc::new(AppState {
-        store: Arc::new(NullStore::default()),
-        schedule: Arc::new(Schedule::default()),
+        engine: Arc::new(Engine::new(store.clone(), rules, Default::default(), Arc::new(NoLinks))),
+        store,
+        schedule,
         intake_keys: vec![(key, TEAM.to_owned())],
         api_token: None,
-        severities: Severities::default(),
+        severities,
         clock: Arc::new(SystemClock),
         heartbeat_lock: tokio::sync::Mutex::new(()),
     });

@@ -13,14 +13,19 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
+use std::collections::BTreeMap;
+
 use crate::clock::Clock;
 use crate::config;
 use crate::domain::alert::{Action, Event, Outcome};
 use crate::domain::heartbeat::{self, Heartbeat};
+use crate::domain::paging::Method;
 use crate::domain::schedule::IntakeKey;
 use crate::domain::time::Instant;
+use crate::engine::{Engine, NoLinks, Rules};
 use crate::http::{self, AppState, Shared};
 use crate::intake;
+use crate::notify::Channel;
 use crate::settings::Settings;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
@@ -90,9 +95,22 @@ pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result
     if settings.api_token.is_none() {
         tracing::warn!("the API is off: set ONCALL_API_TOKEN to use /v1/alerts, /v1/oncall");
     }
+    let schedule = Arc::new(loaded.schedule);
+    let rules = Rules::new(
+        schedule.clone(),
+        settings.severities.clone(),
+        settings.intensities.clone(),
+    );
+    let engine = Arc::new(Engine::new(
+        store.clone(),
+        rules,
+        channels(settings)?,
+        Arc::new(NoLinks),
+    ));
     let state = Arc::new(AppState {
         store,
-        schedule: Arc::new(loaded.schedule),
+        engine,
+        schedule,
         intake_keys,
         api_token: settings.api_token.clone(),
         severities: settings.severities.clone(),
@@ -121,6 +139,9 @@ pub async fn serve(
     settings: Settings,
 ) -> anyhow::Result<()> {
     let checks = tokio::spawn(check_loop(state.clone()));
+    let engine = settings
+        .run_engine
+        .then(|| tokio::spawn(state.engine.clone().run(state.clock.clone())));
     let router = http::router(state.clone(), settings.max_body_bytes);
     tracing::info!(address = %listener.local_addr()?, database = %settings.database.display(), schedules = %settings.schedules.display(), "oncall serving");
     let served = axum::serve(listener, router)
@@ -131,6 +152,12 @@ pub async fn serve(
     // finish (see `check_heartbeats`); its queued writes still commit.
     checks.abort();
     let _ = checks.await;
+    // A pass cut short leaves claimed notifications leased: the next start
+    // delivers them when the lease ends (at least once).
+    if let Some(engine) = engine {
+        engine.abort();
+        let _ = engine.await;
+    }
     served?;
     // In-flight requests are done; the last references to the store go now,
     // which stops its writer after everything queued is committed.
@@ -141,6 +168,11 @@ pub async fn serve(
     tokio::task::spawn_blocking(move || drop(store)).await?;
     tracing::info!("oncall stopped");
     Ok(())
+}
+
+/// The delivery channels configured in the settings.
+fn channels(_settings: &Settings) -> anyhow::Result<BTreeMap<Method, Arc<dyn Channel>>> {
+    Ok(BTreeMap::new())
 }
 
 /// Runs [`check_heartbeats`] every [`HEARTBEAT_CHECK_EVERY`], asking the
@@ -225,6 +257,7 @@ pub async fn check_heartbeats(state: &AppState, now: Instant) -> Result<Vec<Outc
     }
     state.hold(&mut events, now);
     let outcomes = state.store.ingest(events, now).await?;
+    state.engine.wake();
     for o in &overdue {
         tracing::warn!(team = %o.team, heartbeat = %o.heartbeat.name, since = %o.since, "heartbeat overdue");
         state

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::domain::paging::{Intensity, Method};
 use crate::domain::severity::Severities;
 use crate::notify;
 
@@ -33,6 +34,11 @@ pub struct Settings {
     pub log_json: bool,
     /// The channels that deliver notices, with their secrets resolved.
     pub notify: notify::Config,
+    /// How hard each severity pages, by severity name (every name present).
+    pub intensities: BTreeMap<String, Intensity>,
+    /// Whether `serve` runs the paging engine's loop. Tests that step the
+    /// engine themselves (`Engine::run_once`) turn it off; not in the file.
+    pub run_engine: bool,
 }
 
 /// `oncall.toml`, as written. Every key is optional.
@@ -56,6 +62,22 @@ pub struct File {
     pub push: Option<notify::PushConfig>,
     #[serde(default)]
     pub webhook: notify::WebhookConfig,
+    /// `[paging.SEVERITY]`: how hard each severity pages.
+    #[serde(default)]
+    pub paging: BTreeMap<String, IntensityFile>,
+}
+
+/// `[paging.SEVERITY]` in `oncall.toml`; what is left out keeps the
+/// default (see `Intensity::default_for`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntensityFile {
+    /// Contact methods this severity may use: `push`, `sms`, `email`, `webhook`.
+    pub methods: Option<Vec<String>>,
+    /// Whether to wait for the end of the recipient's quiet hours.
+    pub quiet_hours: Option<bool>,
+    /// Whether to go past the first escalation step.
+    pub escalate: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -138,6 +160,40 @@ impl Settings {
             what: "severities".into(),
             message: e.to_string(),
         })?;
+        let mut intensities: BTreeMap<String, Intensity> = severities
+            .names()
+            .iter()
+            .enumerate()
+            .map(|(rank, name)| (name.clone(), Intensity::default_for(rank)))
+            .collect();
+        for (name, written) in file.paging {
+            let invalid = |message: String| SettingsError::Invalid {
+                what: format!("paging.{name}"),
+                message,
+            };
+            let Some(intensity) = intensities.get_mut(&name) else {
+                return Err(invalid(format!(
+                    "`{name}` is not one of the severities: {}",
+                    severities.names().join(", ")
+                )));
+            };
+            if let Some(methods) = written.methods {
+                intensity.methods = methods
+                    .iter()
+                    .map(|m| {
+                        Method::parse(m).ok_or_else(|| {
+                            invalid(format!("unknown contact method `{m}`: use push, sms, email, webhook"))
+                        })
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
+            if let Some(q) = written.quiet_hours {
+                intensity.respect_quiet_hours = q;
+            }
+            if let Some(e) = written.escalate {
+                intensity.escalate = e;
+            }
+        }
         let log_format = o.log_format.or(file.log_format).unwrap_or_else(|| "text".into());
         let log_json = match log_format.as_str() {
             "json" => true,
@@ -166,6 +222,8 @@ impl Settings {
                 push: file.push,
                 webhook: file.webhook,
             },
+            intensities,
+            run_engine: true,
         })
     }
 }
@@ -215,6 +273,28 @@ mod tests {
         assert_eq!(s.database, defaults.database);
         assert_eq!(s.max_body_bytes, defaults.max_body_bytes);
         assert_eq!(s.severities, defaults.severities);
+    }
+
+    #[test]
+    fn paging_intensity_defaults_and_overrides() {
+        let s = Settings::resolve(File::default(), Overrides::default()).unwrap();
+        assert!(!s.intensities["minor"].escalate);
+        assert!(s.intensities["minor"].respect_quiet_hours);
+        assert_eq!(s.intensities["critical"].methods.len(), 4);
+        let file: File = toml::from_str("[paging.major]\nmethods = [\"push\"]\nquiet_hours = true\n").unwrap();
+        let s = Settings::resolve(file, Overrides::default()).unwrap();
+        assert_eq!(s.intensities["major"].methods, vec![Method::Push]);
+        assert!(s.intensities["major"].respect_quiet_hours);
+        assert!(s.intensities["major"].escalate);
+        let file: File = toml::from_str("[paging.urgent]\nescalate = false\n").unwrap();
+        let err = Settings::resolve(file, Overrides::default()).unwrap_err().to_string();
+        assert!(
+            err.contains("paging.urgent") && err.contains("minor, major, critical"),
+            "{err}"
+        );
+        let file: File = toml::from_str("[paging.major]\nmethods = [\"pager\"]\n").unwrap();
+        let err = Settings::resolve(file, Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("pager"), "{err}");
     }
 
     #[test]

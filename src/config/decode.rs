@@ -14,7 +14,7 @@ use crate::domain::handoff::{Handoffs, RuleError};
 use crate::domain::heartbeat::Heartbeat;
 use crate::domain::paging::{Method, Preferences, Rule};
 use crate::domain::rota::{Layer, Override, Rota};
-use crate::domain::schedule::{IntakeKey, Maintenance, Person, Schedule, Team};
+use crate::domain::schedule::{HandoffNotices, IntakeKey, Maintenance, Person, Schedule, Team};
 use crate::domain::time::{Instant, Span, resolve_local, to_local};
 use crate::domain::window::ActiveWindow;
 
@@ -29,6 +29,7 @@ const TOP_KEYS_TEAM: &[&str] = &[
     "description",
     "heartbeats",
     "maintenance",
+    "handoff_notices",
 ];
 const PERSON_KEYS: &[&str] = &[
     "name",
@@ -405,6 +406,10 @@ pub(super) fn decode(sources: &[(String, Vec<u8>)]) -> Loaded {
             Some(node) => decode_maintenance(&mut cx, tz, node),
             None => Vec::new(),
         };
+        let handoff_notices = match top.get("handoff_notices") {
+            Some(node) => decode_handoff_notices(&mut cx, node),
+            None => HandoffNotices::default(),
+        };
         teams.push(Team {
             name: name.to_string(),
             tz,
@@ -413,6 +418,7 @@ pub(super) fn decode(sources: &[(String, Vec<u8>)]) -> Loaded {
             escalation: None,
             heartbeats,
             maintenance,
+            handoff_notices,
         });
     }
 
@@ -967,6 +973,26 @@ fn decode_heartbeats(cx: &mut Cx, team: &str, node: &Node) -> Vec<Heartbeat> {
         });
     }
     out
+}
+
+/// `handoff_notices:`, a list of `start` and `day_before` (empty: none).
+fn decode_handoff_notices(cx: &mut Cx, node: &Node) -> HandoffNotices {
+    let mut notices = HandoffNotices {
+        at_start: false,
+        day_before: false,
+    };
+    for item in list(cx, node, "`handoff_notices`").unwrap_or_default() {
+        match string(cx, item, "a hand-off notice") {
+            Some("start") => notices.at_start = true,
+            Some("day_before") => notices.day_before = true,
+            Some(other) => cx.error(
+                item.pos,
+                format!("unknown hand-off notice `{other}`: write `start` and/or `day_before` (or [] for none)"),
+            ),
+            None => {}
+        }
+    }
+    notices
 }
 
 /// `maintenance:`, a list of `{from, to, reason}`; times as in overrides.

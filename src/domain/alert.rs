@@ -115,12 +115,51 @@ pub struct Alert {
 
 /// What happened to an alert, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum TimelineKind {
     Created,
     Occurrence,
     Acknowledged,
     Resolved,
+    /// An escalation step fired: whom it named, and any rota with nobody
+    /// on call.
+    Escalated,
+    /// A notification was handed to its provider.
+    Notified,
+    /// A delivery attempt failed (retried later, or the next method tried).
+    NotifyFailed,
+    /// The acknowledgement timed out: the alert is open and paged again.
+    Reopened,
+}
+
+impl TimelineKind {
+    pub const ALL: [TimelineKind; 8] = [
+        TimelineKind::Created,
+        TimelineKind::Occurrence,
+        TimelineKind::Acknowledged,
+        TimelineKind::Resolved,
+        TimelineKind::Escalated,
+        TimelineKind::Notified,
+        TimelineKind::NotifyFailed,
+        TimelineKind::Reopened,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimelineKind::Created => "created",
+            TimelineKind::Occurrence => "occurrence",
+            TimelineKind::Acknowledged => "acknowledged",
+            TimelineKind::Resolved => "resolved",
+            TimelineKind::Escalated => "escalated",
+            TimelineKind::Notified => "notified",
+            TimelineKind::NotifyFailed => "notify_failed",
+            TimelineKind::Reopened => "reopened",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TimelineKind> {
+        TimelineKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -67,6 +67,25 @@ pub struct Team {
     pub heartbeats: Vec<Heartbeat>,
     /// When alerts for this team are held rather than paged, in file order.
     pub maintenance: Vec<Maintenance>,
+    /// Which hand-off notices the team's people get.
+    pub handoff_notices: HandoffNotices,
+}
+
+/// Which hand-off notices a team's people get (`handoff_notices:` in the
+/// team file): when a shift starts, and a day before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HandoffNotices {
+    pub at_start: bool,
+    pub day_before: bool,
+}
+
+impl Default for HandoffNotices {
+    fn default() -> HandoffNotices {
+        HandoffNotices {
+            at_start: true,
+            day_before: false,
+        }
+    }
 }
 
 /// A planned stretch of work during which the team's new alerts are stored

@@ -100,6 +100,7 @@ async fn change(
         Change::Acknowledge => state.store.acknowledge(id, by, now).await?,
         Change::Resolve => state.store.resolve(id, by, now).await?,
     };
+    state.engine.wake();
     match changed {
         Some(alert) => Ok(Json(json!({"alert": alert}))),
         None => Err(ApiError::new(StatusCode::NOT_FOUND, format!("no alert {id}"))),

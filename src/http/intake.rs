@@ -77,6 +77,12 @@ async fn commit(state: &Shared, mut events: Vec<Event>) -> Result<Vec<Outcome>, 
     let now = state.clock.now();
     state.hold(&mut events, now);
     let outcomes = state.store.ingest(events, now).await?;
+    if outcomes
+        .iter()
+        .any(|o| !matches!(o, Outcome::Deduplicated(_) | Outcome::Unchanged))
+    {
+        state.engine.wake();
+    }
     Ok(outcomes)
 }
 

@@ -23,11 +23,14 @@ use crate::domain::alert::{Action, Event};
 use crate::domain::schedule::Schedule;
 use crate::domain::severity::Severities;
 use crate::domain::time::Instant;
+use crate::engine::Engine;
 use crate::store::{Store, StoreError};
 
 /// What every handler can reach.
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    /// The paging engine; woken when an alert comes in or changes.
+    pub engine: Arc<Engine>,
     pub schedule: Arc<Schedule>,
     /// (integration key, team), from the team files.
     pub intake_keys: Vec<(String, String)>,

@@ -11,8 +11,11 @@ pub mod sqlite;
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::domain::alert::{Alert, AlertId, Event, Outcome, Status, TimelineEntry};
+use std::sync::Arc;
+
+use crate::domain::alert::{Alert, AlertId, Event, Outcome, Status, TimelineEntry, TimelineKind};
 use crate::domain::heartbeat::Seen;
+use crate::domain::paging::{Batches, Due, Escalation, Method};
 use crate::domain::time::Instant;
 
 /// What a store method returns: a future that may be sent across threads.
@@ -79,4 +82,152 @@ pub trait Store: Send + Sync + 'static {
 
     /// Checks the store can be written (for readiness).
     fn ping(&self) -> StoreFuture<'_, ()>;
+
+    /// One engine pass's decisions, in one durable transaction:
+    /// 1. every alert created since the last pass gets an escalation, due
+    ///    at once;
+    /// 2. every escalation due at `now` is handed to `decide.escalate`, and
+    ///    what it decides is written (the next state, notifications,
+    ///    timeline entries, a reopened alert);
+    /// 3. hand-off notices from `decide.handoffs` are queued;
+    /// 4. the notifications due at `now` are claimed: those of alerts no
+    ///    longer open are cancelled, the rest grouped by `decide.batch`;
+    ///    each group is a message to deliver, leased until `now + lease`.
+    ///
+    /// The caller delivers the messages and reports with [`Store::record`].
+    fn pass(&self, decide: Arc<dyn Decide>, now: Instant, lease: chrono::Duration) -> StoreFuture<'_, Pass>;
+
+    /// Records how the delivery of claimed notifications went.
+    fn record(&self, attempts: Vec<Attempt>, now: Instant) -> StoreFuture<'_, ()>;
+
+    /// When the next escalation or notification is due, if any.
+    fn next_due(&self) -> StoreFuture<'_, Option<Instant>>;
+
+    /// Every notification of an alert, oldest first.
+    fn notifications(&self, alert: AlertId) -> StoreFuture<'_, Vec<Notification>>;
+}
+
+/// The engine's decisions, called by [`Store::pass`] inside its transaction
+/// (so they must be quick and must not block).
+pub trait Decide: Send + Sync {
+    /// An alert whose escalation is due. `turn(team, step)` counts the
+    /// alerts a round-robin step has taken before this one (and counts this
+    /// one).
+    fn escalate(
+        &self,
+        alert: &Alert,
+        state: Escalation,
+        turn: &mut dyn FnMut(&str, usize) -> u64,
+        now: Instant,
+    ) -> Decision;
+
+    /// Groups the due notifications into messages; `last_sent` says when a
+    /// destination last had one.
+    fn batch(&self, due: &[Due], last_sent: &dyn Fn(Method, &str) -> Option<Instant>, now: Instant) -> Batches;
+
+    /// Hand-off notices for shifts starting after `since` (`None`: the first
+    /// pass ever) up to `now`, and the instant to continue from next time.
+    fn handoffs(&self, since: Option<Instant>, now: Instant) -> (Vec<NewNotification>, Instant);
+}
+
+/// What to do with one due escalation.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Decision {
+    /// The escalation's next state and when it is due; `None`: it is over.
+    pub next: Option<(Escalation, Instant)>,
+    /// The acknowledgement timed out: the alert becomes open again.
+    pub reopen: bool,
+    pub notify: Vec<NewNotification>,
+    pub timeline: Vec<(TimelineKind, serde_json::Value)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoticeKind {
+    /// About an alert: cancelled when the alert is no longer open.
+    Page,
+    /// A shift starts.
+    Handoff,
+}
+
+impl NoticeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeKind::Page => "page",
+            NoticeKind::Handoff => "handoff",
+        }
+    }
+}
+
+/// A notification to queue.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewNotification {
+    pub alert: Option<AlertId>,
+    pub kind: NoticeKind,
+    pub person: String,
+    pub method: Method,
+    pub to: String,
+    pub due: Instant,
+    /// The escalation step and round (pages).
+    pub step: Option<(usize, u32)>,
+    /// What a notice not about an alert says.
+    pub payload: Option<serde_json::Value>,
+}
+
+/// A notification as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notification {
+    pub id: i64,
+    pub alert: Option<AlertId>,
+    pub kind: NoticeKind,
+    pub person: String,
+    pub method: Method,
+    pub to: String,
+    pub step: Option<(usize, u32)>,
+    pub due: Instant,
+    pub state: String,
+    /// Delivery attempts so far (counting a claimed one in progress).
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub sent_at: Option<Instant>,
+    pub payload: Option<serde_json::Value>,
+}
+
+/// One message to deliver: claimed notifications for one destination (more
+/// than one: a bundle), with their alerts as they are now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Message {
+    pub notifications: Vec<Notification>,
+    /// The alerts of the page notifications, in the same order.
+    pub alerts: Vec<Alert>,
+}
+
+/// What a pass claimed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Pass {
+    pub messages: Vec<Message>,
+}
+
+/// How one message's delivery went.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Attempt {
+    /// The message's notification ids.
+    pub ids: Vec<i64>,
+    pub outcome: AttemptOutcome,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum AttemptOutcome {
+    Sent {
+        reference: Option<String>,
+    },
+    /// Try again at `at`.
+    Retry {
+        at: Instant,
+        error: String,
+    },
+    /// Give up on this method; the person's next pending method for the
+    /// same step (if any) is brought forward to now.
+    Failed {
+        error: String,
+    },
 }

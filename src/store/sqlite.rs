@@ -58,7 +58,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavio
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Store, StoreError, StoreFuture};
+mod engine;
+
+use super::{Attempt, Decide, Notification, Pass, Store, StoreError, StoreFuture};
 use crate::domain::alert::{Action, Alert, AlertId, Event, Hold, Outcome, Status, TimelineEntry, TimelineKind};
 use crate::domain::heartbeat::Seen;
 use crate::domain::time::Instant;
@@ -75,6 +77,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_held_alerts.sql",
         include_str!("../../migrations/0003_held_alerts.sql"),
     ),
+    ("0004_paging.sql", include_str!("../../migrations/0004_paging.sql")),
 ];
 
 /// The schema version this binary writes: the number of migrations it knows.
@@ -305,6 +308,7 @@ impl Store for SqliteStore {
                 == 1
             {
                 add_timeline(conn, id, now, TimelineKind::Acknowledged, &json!({ "by": by }))?;
+                wake_escalation(conn, id, now)?;
             }
             Ok(select_alert(conn, id)?)
         }))
@@ -318,9 +322,26 @@ impl Store for SqliteStore {
                 == 1
             {
                 add_timeline(conn, id, now, TimelineKind::Resolved, &json!({ "by": by }))?;
+                wake_escalation(conn, id, now)?;
             }
             Ok(select_alert(conn, id)?)
         }))
+    }
+
+    fn pass(&self, decide: Arc<dyn Decide>, now: Instant, lease: chrono::Duration) -> StoreFuture<'_, Pass> {
+        Box::pin(self.write(move |conn| engine::pass(conn, decide.as_ref(), now, lease)))
+    }
+
+    fn record(&self, attempts: Vec<Attempt>, now: Instant) -> StoreFuture<'_, ()> {
+        Box::pin(self.write(move |conn| engine::record(conn, &attempts, now)))
+    }
+
+    fn next_due(&self) -> StoreFuture<'_, Option<Instant>> {
+        Box::pin(self.read(|conn| engine::next_due(conn)))
+    }
+
+    fn notifications(&self, alert: AlertId) -> StoreFuture<'_, Vec<Notification>> {
+        Box::pin(self.read(move |conn| engine::notifications(conn, alert)))
     }
 
     fn heartbeats_seen(&self, heartbeats: Vec<(String, String)>, now: Instant) -> StoreFuture<'_, ()> {
@@ -663,16 +684,26 @@ fn ingest_event(conn: &Connection, event: &Event, now: Instant) -> Result<Outcom
                 return Ok(Outcome::Unchanged);
             }
             add_timeline(conn, id, now, TimelineKind::Acknowledged, &detail)?;
+            wake_escalation(conn, id, now)?;
             Outcome::Acknowledged(id)
         }
         (Action::Resolve, Some(id)) => {
             conn.prepare_cached(RESOLVE)?.execute(params![id, at, None::<String>])?;
             add_timeline(conn, id, now, TimelineKind::Resolved, &detail)?;
+            wake_escalation(conn, id, now)?;
             Outcome::Resolved(id)
         }
         (Action::Acknowledge | Action::Resolve, None) => Outcome::Unchanged,
     };
     Ok(outcome)
+}
+
+/// An acknowledged or resolved alert's escalation is due at once: the next
+/// engine pass stops it (or starts the acknowledgement's timeout).
+fn wake_escalation(conn: &Connection, id: AlertId, now: Instant) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE escalations SET due_at = ?2 WHERE alert_id = ?1 AND due_at > ?2")?
+        .execute(params![id, now.timestamp()])?;
+    Ok(())
 }
 
 fn add_timeline(
@@ -787,22 +818,11 @@ fn json_column(row: &Row<'_>, column: usize) -> rusqlite::Result<serde_json::Val
 
 fn kind_column(row: &Row<'_>, column: usize) -> rusqlite::Result<TimelineKind> {
     let name: String = row.get(column)?;
-    match name.as_str() {
-        "created" => Ok(TimelineKind::Created),
-        "occurrence" => Ok(TimelineKind::Occurrence),
-        "acknowledged" => Ok(TimelineKind::Acknowledged),
-        "resolved" => Ok(TimelineKind::Resolved),
-        _ => Err(bad_column(column, format!("unknown timeline kind {name:?}"))),
-    }
+    TimelineKind::parse(&name).ok_or_else(|| bad_column(column, format!("unknown timeline kind {name:?}")))
 }
 
 fn kind_name(kind: TimelineKind) -> &'static str {
-    match kind {
-        TimelineKind::Created => "created",
-        TimelineKind::Occurrence => "occurrence",
-        TimelineKind::Acknowledged => "acknowledged",
-        TimelineKind::Resolved => "resolved",
-    }
+    kind.as_str()
 }
 
 fn bad_column(column: usize, message: String) -> rusqlite::Error {

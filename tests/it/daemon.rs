@@ -64,8 +64,10 @@ pub fn write_schedules(dir: &std::path::Path) {
     .unwrap();
 }
 
+/// The daemon's settings for a test in `dir`. The engine's loop is off:
+/// tests step it with [`TestApp::run_engine`].
 pub fn settings(dir: &std::path::Path) -> Settings {
-    Settings::resolve(
+    let mut settings = Settings::resolve(
         File::default(),
         Overrides {
             listen: Some("127.0.0.1:0".into()),
@@ -75,7 +77,9 @@ pub fn settings(dir: &std::path::Path) -> Settings {
             log_format: None,
         },
     )
-    .unwrap()
+    .unwrap();
+    settings.run_engine = false;
+    settings
 }
 
 impl TestApp {
@@ -93,6 +97,12 @@ impl TestApp {
     /// Starts (or restarts) the daemon on the files in `dir`, its manual
     /// clock at `start`.
     pub async fn spawn_in_at(dir: PathBuf, start: &str) -> TestApp {
+        TestApp::spawn_with(dir, start, |_| {}).await
+    }
+
+    /// Starts (or restarts) the daemon on the files in `dir`, its manual
+    /// clock at `start`, with the test's changes to the settings.
+    pub async fn spawn_with(dir: PathBuf, start: &str, edit: impl FnOnce(&mut Settings)) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let clock = Arc::new(ManualClock::new(at(start)));
@@ -100,7 +110,8 @@ impl TestApp {
         let shutdown = async move {
             let _ = stopped.await;
         };
-        let settings = settings(&dir);
+        let mut settings = settings(&dir);
+        edit(&mut settings);
         let state = oncall::app::build(clock.clone(), &settings).await.unwrap();
         let task = tokio::spawn(oncall::app::serve(listener, shutdown, state.clone(), settings));
         TestApp {
@@ -120,6 +131,17 @@ impl TestApp {
         let _ = self.stop.take().unwrap().send(());
         self.task.take().unwrap().await.unwrap().unwrap();
         self.dir.clone()
+    }
+
+    /// One engine pass at the manual clock's now.
+    pub async fn run_engine(&self) -> oncall::engine::PassReport {
+        let state = self.state.as_ref().expect("running");
+        state.engine.run_once(self.clock.now()).await.unwrap()
+    }
+
+    /// The daemon's state (store, engine, schedule).
+    pub fn state(&self) -> &oncall::http::Shared {
+        self.state.as_ref().expect("running")
     }
 
     /// One heartbeat check at the manual clock's now.

@@ -1,0 +1,566 @@
+//! The paging engine: reconcile from the store.
+//!
+//! A pass ([`Engine::run_once`]) is given `now` once. In one store
+//! transaction it starts the escalation of every new alert, asks the domain
+//! ([`crate::domain::paging`]) what each due escalation does, writes those
+//! decisions and the outbox rows, and claims the notifications that are due
+//! (see [`Store::pass`]). Then it delivers the claimed messages through the
+//! channels, concurrently, and records each outcome (sent; retry later with
+//! backoff; or given up, bringing the person's next contact method forward).
+//!
+//! The store is the truth: deadlines are rows, and timers in memory only
+//! wake a pass early ([`Engine::run`] sleeps until the next due row, or until
+//! an alert arrives). After a crash, claimed notifications whose lease ran
+//! out are delivered again: at least once, never skipped.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration as StdDuration;
+
+use chrono::Duration;
+use serde_json::json;
+use tokio::sync::Notify;
+
+use crate::clock::Clock;
+use crate::domain::alert::{Alert, AlertId, Status, TimelineKind};
+use crate::domain::escalation::{Policy, Step, Target};
+use crate::domain::paging::{self, Backoff, Batches, Due, Escalation, Intensity, Method, Throttle};
+use crate::domain::rota::merge;
+use crate::domain::schedule::{Person, Schedule};
+use crate::domain::severity::Severities;
+use crate::domain::time::{Instant, Span};
+use crate::notify::{Channel, Notice, PagedAlert, SendError, Urgency, What};
+use crate::store::{
+    Attempt, AttemptOutcome, Decide, Decision, Message, NewNotification, NoticeKind, Store, StoreError,
+};
+
+/// How long a claimed notification belongs to the pass that claimed it:
+/// longer than any channel's timeout, so only a pass that died loses it.
+pub const LEASE: Duration = Duration::minutes(2);
+
+/// The longest the engine sleeps without a pass: hand-off notices and
+/// anything written by hand into the store are noticed at least this often.
+pub const MAX_IDLE: StdDuration = StdDuration::from_secs(30);
+
+/// How long the links in a page stay valid.
+pub const LINK_VALIDITY: Duration = Duration::hours(24);
+
+/// The intake name of practice pages (`oncall drill`).
+pub const DRILL_INTAKE: &str = "drill";
+
+/// Makes the signed acknowledge / resolve links of a page.
+pub trait Links: Send + Sync {
+    /// `action` is `ack` or `resolve`; `None` when links cannot be made
+    /// (no public URL configured).
+    fn link(&self, action: &str, alert: AlertId, person: &str, expires: Instant) -> Option<String>;
+}
+
+/// No links (no public URL).
+pub struct NoLinks;
+
+impl Links for NoLinks {
+    fn link(&self, _: &str, _: AlertId, _: &str, _: Instant) -> Option<String> {
+        None
+    }
+}
+
+/// What the engine's decisions read: the rotas and the installation's
+/// paging settings. Replaced whole when the rota files are reloaded.
+pub struct Rules {
+    pub schedule: Arc<Schedule>,
+    pub severities: Severities,
+    /// By severity name.
+    pub intensities: BTreeMap<String, Intensity>,
+    pub throttle: Throttle,
+}
+
+impl Rules {
+    pub fn new(schedule: Arc<Schedule>, severities: Severities, intensities: BTreeMap<String, Intensity>) -> Rules {
+        Rules {
+            schedule,
+            severities,
+            intensities,
+            throttle: Throttle::default(),
+        }
+    }
+
+    /// The defaults of [`Intensity::default_for`] for every severity.
+    pub fn default_intensities(severities: &Severities) -> BTreeMap<String, Intensity> {
+        severities
+            .names()
+            .iter()
+            .enumerate()
+            .map(|(rank, name)| (name.clone(), Intensity::default_for(rank)))
+            .collect()
+    }
+
+    fn intensity(&self, severity: &str) -> Intensity {
+        self.intensities
+            .get(severity)
+            .cloned()
+            .unwrap_or_else(|| Intensity::default_for(self.severities.rank(severity).unwrap_or(1)))
+    }
+
+    fn urgency(&self, severity: &str) -> Urgency {
+        let top = self.severities.names().len().saturating_sub(1);
+        match self.severities.rank(severity) {
+            Some(0) => Urgency::Low,
+            Some(r) if r == top => Urgency::High,
+            _ => Urgency::Normal,
+        }
+    }
+
+    /// The team's policy; without one, every rota of the team at once.
+    fn policy(&self, team: &str) -> Option<Policy> {
+        let t = self.schedule.team(team)?;
+        Some(t.escalation.clone().unwrap_or_else(|| Policy {
+            steps: vec![Step {
+                after: Duration::zero(),
+                targets: t.rotas.iter().map(|r| Target::Rota(r.name.clone())).collect(),
+                round_robin: false,
+            }],
+            repeat: 0,
+            repeat_after: None,
+            ack_timeout: None,
+        }))
+    }
+
+    /// Fires one step for `alert`: whom it reaches, the notifications, the
+    /// timeline entry.
+    fn fire(
+        &self,
+        alert: &Alert,
+        policy: &Policy,
+        (step, round): (usize, u32),
+        turn: &mut dyn FnMut(&str, usize) -> u64,
+        now: Instant,
+        decision: &mut Decision,
+    ) {
+        let intensity = self.intensity(&alert.severity);
+        let step = step.min(policy.steps.len().saturating_sub(1));
+        let taken = if policy.steps[step].round_robin {
+            turn(&alert.team, step)
+        } else {
+            0
+        };
+        let fired = paging::fire(policy, step, round, &intensity, taken, now);
+        let team_tz = self.schedule.team(&alert.team).map(|t| t.tz).unwrap_or(chrono_tz::UTC);
+        let recipients = paging::recipients(&self.schedule, &alert.team, &fired.targets, now);
+        let mut reached = Vec::new();
+        let mut unreachable = Vec::new();
+        for (person, target) in &recipients {
+            let planned = paging::plan_person(person, &alert.severity, &intensity, team_tz, now);
+            if planned.is_empty() {
+                unreachable.push(person.id.clone());
+                continue;
+            }
+            reached.push(json!({
+                "person": person.id,
+                "via": target_name(target),
+                "methods": planned.iter().map(|p| json!({
+                    "method": p.method,
+                    "at": p.due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    "quiet_hours": p.quiet,
+                })).collect::<Vec<_>>(),
+            }));
+            decision.notify.extend(planned.into_iter().map(|p| NewNotification {
+                alert: Some(alert.id),
+                kind: NoticeKind::Page,
+                person: p.person,
+                method: p.method,
+                to: p.to,
+                due: p.due,
+                step: Some((fired.step, fired.round)),
+                payload: None,
+            }));
+        }
+        let nobody: Vec<String> = fired
+            .targets
+            .iter()
+            .filter(|t| matches!(t, Target::Rota(_)) && !recipients.iter().any(|(_, via)| via == *t))
+            .map(target_name)
+            .collect();
+        let mut detail = json!({
+            "step": fired.step,
+            "round": fired.round,
+            "targets": fired.targets.iter().map(target_name).collect::<Vec<_>>(),
+            "reached": reached,
+        });
+        if !nobody.is_empty() {
+            detail["nobody_on_call"] = json!(nobody);
+            tracing::warn!(alert = alert.id, team = %alert.team, rotas = ?nobody, "escalation step found nobody on call");
+        }
+        if !unreachable.is_empty() {
+            detail["unreachable"] = json!(unreachable);
+            tracing::warn!(alert = alert.id, people = ?unreachable, "no contact method for this severity");
+        }
+        if let Some((_, due)) = fired.next {
+            detail["next_step_at"] = json!(due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        }
+        decision.timeline.push((TimelineKind::Escalated, detail));
+        decision.next = fired.next;
+    }
+
+    /// The shifts starting in `(from, to]`, each with its person: merged
+    /// shifts of one person, so a layer boundary is not a hand-off.
+    fn shift_starts(&self, from: Instant, to: Instant) -> Vec<(String, String, String, Span)> {
+        let mut out = Vec::new();
+        if to <= from {
+            return out;
+        }
+        // Look back far enough that the first shift is not cut by the range.
+        let range = Span::new(from - Duration::days(35), to + Duration::days(35));
+        for team in &self.schedule.teams {
+            for rota in &team.rotas {
+                for tile in merge(rota.expand(range)) {
+                    if let Some(user) = tile.user
+                        && tile.span.start > from
+                        && tile.span.start <= to
+                    {
+                        out.push((team.name.clone(), rota.name.clone(), user, tile.span));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn handoff_notice(&self, person: &Person, what: serde_json::Value, now: Instant) -> Option<NewNotification> {
+        let lowest = self.severities.names().first().cloned().unwrap_or_default();
+        let mut intensity = self.intensity(&lowest);
+        // A notice, not a page: by the person's first way for the lowest
+        // severity, and never during their quiet hours.
+        intensity.respect_quiet_hours = true;
+        if intensity.methods.is_empty() {
+            intensity.methods = Method::ALL.to_vec();
+        }
+        let first = paging::plan_person(person, &lowest, &intensity, chrono_tz::UTC, now)
+            .into_iter()
+            .min_by_key(|p| p.due)?;
+        Some(NewNotification {
+            alert: None,
+            kind: NoticeKind::Handoff,
+            person: person.id.clone(),
+            method: first.method,
+            to: first.to,
+            due: first.due.max(now),
+            step: None,
+            payload: Some(what),
+        })
+    }
+}
+
+fn target_name(t: &Target) -> String {
+    match t {
+        Target::Rota(r) => format!("rota:{r}"),
+        Target::User(u) => format!("user:{u}"),
+        Target::Team(t) => format!("team:{t}"),
+    }
+}
+
+impl Decide for Rules {
+    fn escalate(
+        &self,
+        alert: &Alert,
+        state: Escalation,
+        turn: &mut dyn FnMut(&str, usize) -> u64,
+        now: Instant,
+    ) -> Decision {
+        let mut decision = Decision::default();
+        let Some(policy) = self.policy(&alert.team) else {
+            decision.timeline.push((
+                TimelineKind::Escalated,
+                json!({"error": format!("team {} is not in the rota files: nobody to page", alert.team)}),
+            ));
+            tracing::error!(alert = alert.id, team = %alert.team, "alert for a team not in the rota files: nobody paged");
+            return decision;
+        };
+        match (alert.status, state) {
+            (Status::Resolved, _) => {}
+            (Status::Acknowledged, state) => {
+                let acked = alert.acknowledged_at.unwrap_or(now);
+                match policy.ack_timeout {
+                    None => {}
+                    Some(timeout) if acked + timeout > now => {
+                        decision.next = Some((Escalation::Acknowledged, acked + timeout));
+                    }
+                    Some(timeout) if state == Escalation::Acknowledged => {
+                        decision.reopen = true;
+                        decision.timeline.push((
+                            TimelineKind::Reopened,
+                            json!({
+                                "reason": "acknowledgement timed out",
+                                "acknowledged_by": alert.acknowledged_by,
+                                "timeout": crate::config::human_duration(timeout),
+                            }),
+                        ));
+                        self.fire(alert, &policy, (0, 0), turn, now, &mut decision);
+                    }
+                    // Acknowledged so long ago that the timeout has passed
+                    // already (the daemon was down): wait it out once from
+                    // now, rather than reopening an alert nobody saw paged.
+                    Some(timeout) => decision.next = Some((Escalation::Acknowledged, now + timeout)),
+                }
+            }
+            (Status::Open, _) if alert.held.as_ref().is_some_and(|h| h.until > now) => {
+                let until = alert.held.as_ref().map(|h| h.until).unwrap_or(now);
+                decision.next = Some((state, until));
+            }
+            (Status::Open, Escalation::Acknowledged) => self.fire(alert, &policy, (0, 0), turn, now, &mut decision),
+            (Status::Open, Escalation::Paging { step, round }) => {
+                self.fire(alert, &policy, (step, round), turn, now, &mut decision)
+            }
+        }
+        decision
+    }
+
+    fn batch(&self, due: &[Due], last_sent: &dyn Fn(Method, &str) -> Option<Instant>, now: Instant) -> Batches {
+        paging::batch(due, &self.throttle, last_sent, now)
+    }
+
+    fn handoffs(&self, since: Option<Instant>, now: Instant) -> (Vec<NewNotification>, Instant) {
+        // The first pass ever starts from now; after a long stop, notices
+        // more than a day late are not worth sending.
+        let from = since.unwrap_or(now).max(now - Duration::days(1));
+        let mut out = Vec::new();
+        let notices = |team: &str| self.schedule.team(team).map(|t| t.handoff_notices).unwrap_or_default();
+        for (team, rota, user, span) in self.shift_starts(from, now) {
+            if let Some(person) = self.schedule.people.get(&user)
+                && notices(&team).at_start
+            {
+                let what = What::Handoff {
+                    team: team.clone(),
+                    rota,
+                    start: span.start,
+                    end: Some(span.end),
+                    ahead: false,
+                };
+                out.extend(self.handoff_notice(person, json!(what), now));
+            }
+        }
+        let day = Duration::days(1);
+        for (team, rota, user, span) in self.shift_starts(from + day, now + day) {
+            if let Some(person) = self.schedule.people.get(&user)
+                && notices(&team).day_before
+            {
+                let what = What::Handoff {
+                    team: team.clone(),
+                    rota,
+                    start: span.start,
+                    end: Some(span.end),
+                    ahead: true,
+                };
+                out.extend(self.handoff_notice(person, json!(what), now));
+            }
+        }
+        (out, now)
+    }
+}
+
+/// What one pass did, for tests, logs and the drill.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PassReport {
+    pub attempts: Vec<Attempt>,
+}
+
+pub struct Engine {
+    store: Arc<dyn Store>,
+    rules: RwLock<Arc<Rules>>,
+    channels: BTreeMap<Method, Arc<dyn Channel>>,
+    links: Arc<dyn Links>,
+    backoff: Backoff,
+    /// Wakes [`Engine::run`] before its next deadline (an alert came in, one
+    /// was acknowledged).
+    wake: Arc<Notify>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Engine {
+    pub fn new(
+        store: Arc<dyn Store>,
+        rules: Rules,
+        channels: BTreeMap<Method, Arc<dyn Channel>>,
+        links: Arc<dyn Links>,
+    ) -> Engine {
+        Engine {
+            store,
+            rules: RwLock::new(Arc::new(rules)),
+            channels,
+            links,
+            backoff: Backoff::default(),
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Retry spacing (tests shorten it).
+    pub fn with_backoff(mut self, backoff: Backoff) -> Engine {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Wakes the engine's loop for an early pass.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// The rules the next pass uses.
+    pub fn rules(&self) -> Arc<Rules> {
+        self.rules.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replaces the rules (a reload of the rota files): the next pass uses
+    /// the new ones; a pass in progress finishes with the old.
+    pub fn set_rules(&self, rules: Rules) {
+        *self.rules.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(rules);
+        self.wake();
+    }
+
+    /// One pass at `now` (see the module's documentation).
+    pub async fn run_once(&self, now: Instant) -> Result<PassReport, EngineError> {
+        let rules = self.rules();
+        let decide: Arc<dyn Decide> = rules.clone();
+        let pass = self.store.pass(decide, now, LEASE).await?;
+        let deliveries = pass.messages.into_iter().map(|m| self.deliver(&rules, m, now));
+        let attempts: Vec<Attempt> = futures_util::future::join_all(deliveries).await;
+        if !attempts.is_empty() {
+            self.store.record(attempts.clone(), now).await?;
+        }
+        Ok(PassReport { attempts })
+    }
+
+    /// Runs passes until the task is dropped: at the next due row, when
+    /// woken, and at least every [`MAX_IDLE`].
+    pub async fn run(self: Arc<Self>, clock: Arc<dyn Clock>) {
+        loop {
+            let now = clock.now();
+            let mut pause = match self.run_once(now).await {
+                Ok(_) => match self.store.next_due().await {
+                    Ok(Some(due)) => (due - clock.now()).to_std().unwrap_or(StdDuration::ZERO),
+                    Ok(None) => MAX_IDLE,
+                    Err(e) => {
+                        tracing::error!(error = %e, "engine: cannot read the next deadline");
+                        StdDuration::from_secs(1)
+                    }
+                },
+                Err(e) => {
+                    tracing::error!(error = %e, "engine pass failed; trying again shortly");
+                    StdDuration::from_secs(1)
+                }
+            };
+            pause = pause.min(MAX_IDLE);
+            if pause.is_zero() {
+                // Due now (a step with no delay): go again, but let others run.
+                tokio::task::yield_now().await;
+                continue;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = self.wake.notified() => {}
+            }
+        }
+    }
+
+    async fn deliver(&self, rules: &Rules, message: Message, now: Instant) -> Attempt {
+        let ids: Vec<i64> = message.notifications.iter().map(|n| n.id).collect();
+        let first = &message.notifications[0];
+        let outcome = match self.notice(rules, &message, now) {
+            None => AttemptOutcome::Failed {
+                error: format!("person {} is no longer in people.yaml", first.person),
+            },
+            Some(notice) => match self.channels.get(&first.method) {
+                None => {
+                    tracing::warn!(
+                        person = %first.person, method = %first.method, alerts = ?message.alerts.iter().map(|a| a.id).collect::<Vec<_>>(),
+                        "cannot deliver: no {} channel is configured (see docs/notifications.md)", first.method
+                    );
+                    AttemptOutcome::Failed {
+                        error: format!("no {} channel is configured", first.method),
+                    }
+                }
+                Some(channel) => match channel.send(&notice).await {
+                    Ok(receipt) => {
+                        tracing::info!(
+                            alerts = ?message.alerts.iter().map(|a| a.id).collect::<Vec<_>>(),
+                            person = %first.person, method = %first.method, attempt = first.attempts,
+                            "page sent"
+                        );
+                        AttemptOutcome::Sent {
+                            reference: receipt.reference,
+                        }
+                    }
+                    Err(e) => {
+                        let retry = match &e {
+                            SendError::Retryable(_) => self.backoff.retry_at(first.id, first.attempts, now),
+                            SendError::Permanent(_) => None,
+                        };
+                        tracing::warn!(
+                            person = %first.person, method = %first.method, attempt = first.attempts, error = %e,
+                            retry_at = ?retry, "delivery failed"
+                        );
+                        match retry {
+                            Some(at) => AttemptOutcome::Retry {
+                                at,
+                                error: e.to_string(),
+                            },
+                            None => AttemptOutcome::Failed { error: e.to_string() },
+                        }
+                    }
+                },
+            },
+        };
+        Attempt { ids, outcome }
+    }
+
+    /// The notice for a claimed message, rendered from the store's rows.
+    fn notice(&self, rules: &Rules, message: &Message, now: Instant) -> Option<Notice> {
+        let first = message.notifications.first()?;
+        let person = rules.schedule.people.get(&first.person)?;
+        let what = match first.kind {
+            NoticeKind::Handoff => serde_json::from_value(first.payload.clone()?).ok()?,
+            NoticeKind::Page => What::Page {
+                alerts: message
+                    .alerts
+                    .iter()
+                    .map(|a| self.paged_alert(a, &person.id, now))
+                    .collect(),
+            },
+        };
+        let urgency = message
+            .alerts
+            .iter()
+            .map(|a| rules.urgency(&a.severity))
+            .max()
+            .unwrap_or(Urgency::Low);
+        Some(Notice {
+            id: first.id,
+            method: first.method,
+            to: first.to.clone(),
+            person: person.id.clone(),
+            name: person.name.clone(),
+            urgency,
+            what,
+        })
+    }
+
+    fn paged_alert(&self, a: &Alert, person: &str, now: Instant) -> PagedAlert {
+        let expires = now + LINK_VALIDITY;
+        PagedAlert {
+            id: a.id,
+            team: a.team.clone(),
+            summary: a.summary.clone(),
+            severity: a.severity.clone(),
+            since: a.created_at,
+            occurrences: a.occurrences,
+            drill: a.intake == DRILL_INTAKE,
+            ack_url: self.links.link("ack", a.id, person, expires),
+            resolve_url: self.links.link("resolve", a.id, person, expires),
+            reply_ack: format!("ACK {}", a.id),
+            reply_resolve: format!("RES {}", a.id),
+        }
+    }
+}

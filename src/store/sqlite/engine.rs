@@ -1,0 +1,372 @@
+//! The SQL of the engine's passes (see [`Store::pass`](crate::store::Store::pass)).
+
+use std::collections::BTreeMap;
+
+use chrono::Duration;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde_json::json;
+
+use super::{add_timeline, bad_column, instant, optional_instant, select_alert};
+use crate::domain::alert::{Alert, AlertId, TimelineKind};
+use crate::domain::paging::{Due, Escalation, Method};
+use crate::domain::time::Instant;
+use crate::store::{
+    Attempt, AttemptOutcome, Decide, Message, NewNotification, NoticeKind, Notification, Pass, StoreError,
+};
+
+const CURSOR: &str = "SELECT value FROM engine_cursors WHERE name = ?1";
+const SET_CURSOR: &str = "INSERT INTO engine_cursors (name, value) VALUES (?1, ?2) \
+     ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+const NEW_ALERTS: &str = "SELECT id, created_at FROM alerts WHERE id > ?1 ORDER BY id";
+const START_ESCALATION: &str = "INSERT INTO escalations (alert_id, phase, step, round, due_at) \
+     VALUES (?1, 'paging', 0, 0, ?2) ON CONFLICT (alert_id) DO NOTHING";
+const DUE_ESCALATIONS: &str =
+    "SELECT alert_id, phase, step, round FROM escalations WHERE due_at <= ?1 ORDER BY due_at, alert_id";
+const UPDATE_ESCALATION: &str =
+    "UPDATE escalations SET phase = ?2, step = ?3, round = ?4, due_at = ?5 WHERE alert_id = ?1";
+const END_ESCALATION: &str = "DELETE FROM escalations WHERE alert_id = ?1";
+const REOPEN: &str = "UPDATE alerts SET status = 'open', acknowledged_at = NULL, acknowledged_by = NULL \
+     WHERE id = ?1 AND status = 'acknowledged'";
+const TAKE_TURN: &str = "INSERT INTO turns (team, step, taken) VALUES (?1, ?2, 1) \
+     ON CONFLICT (team, step) DO UPDATE SET taken = taken + 1 RETURNING taken - 1";
+const INSERT_NOTIFICATION: &str = "INSERT INTO notifications \
+     (alert_id, kind, person, method, destination, step, round, due_at, state, payload) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9)";
+macro_rules! notification_columns {
+    () => {
+        "id, alert_id, kind, person, method, destination, step, round, due_at, state, attempts, last_error, sent_at, \
+         payload"
+    };
+}
+const DUE_NOTIFICATIONS: &str = concat!(
+    "SELECT ",
+    notification_columns!(),
+    " FROM notifications WHERE due_at <= ?1 AND state IN ('pending', 'sending') ORDER BY due_at, id"
+);
+const ALERT_NOTIFICATIONS: &str = concat!(
+    "SELECT ",
+    notification_columns!(),
+    " FROM notifications WHERE alert_id = ?1 ORDER BY id"
+);
+const ALERT_STATUS: &str = "SELECT status FROM alerts WHERE id = ?1";
+const CANCEL: &str = "UPDATE notifications SET state = 'cancelled' WHERE id = ?1";
+const CLAIM: &str = "UPDATE notifications SET state = 'sending', attempts = attempts + 1, due_at = ?2 WHERE id = ?1";
+const HOLD: &str = "UPDATE notifications SET state = 'pending', due_at = ?2 WHERE id = ?1";
+const LAST_SENT: &str = "SELECT last_sent FROM destinations WHERE method = ?1 AND destination = ?2";
+const SENT: &str = "UPDATE notifications SET state = 'sent', sent_at = ?2, last_error = NULL WHERE id = ?1 \
+     RETURNING alert_id, person, method, attempts, step, round";
+const SENT_TO: &str = "INSERT INTO destinations (method, destination, last_sent) \
+     SELECT method, destination, ?2 FROM notifications WHERE id = ?1 \
+     ON CONFLICT (method, destination) DO UPDATE SET last_sent = excluded.last_sent";
+const RETRY: &str = "UPDATE notifications SET state = 'pending', due_at = ?2, last_error = ?3 WHERE id = ?1 \
+     RETURNING alert_id, person, method, attempts, step, round";
+const FAILED: &str = "UPDATE notifications SET state = 'failed', last_error = ?2 WHERE id = ?1 \
+     RETURNING alert_id, person, method, attempts, step, round";
+// The person's next method for the same step: the earliest still pending.
+const FAIL_OVER: &str = "UPDATE notifications SET due_at = ?5 WHERE id = ( \
+     SELECT id FROM notifications WHERE alert_id = ?1 AND person = ?2 AND step IS ?3 AND round IS ?4 \
+     AND state = 'pending' ORDER BY due_at, id LIMIT 1) AND due_at > ?5 RETURNING method";
+const NEXT_DUE: &str = "SELECT min(due) FROM ( \
+     SELECT min(due_at) AS due FROM escalations \
+     UNION ALL SELECT min(due_at) FROM notifications WHERE state IN ('pending', 'sending'))";
+
+pub(super) fn pass(conn: &Connection, decide: &dyn Decide, now: Instant, lease: Duration) -> Result<Pass, StoreError> {
+    let at = now.timestamp();
+    start_escalations(conn)?;
+    escalate(conn, decide, now)?;
+    // Hand-off notices.
+    let since: Option<i64> = conn
+        .prepare_cached(CURSOR)?
+        .query_row(["handoffs"], |r| r.get(0))
+        .optional()?;
+    let since = since.and_then(|s| chrono::DateTime::from_timestamp(s, 0));
+    let (notices, until) = decide.handoffs(since, now);
+    for n in &notices {
+        insert_notification(conn, n)?;
+    }
+    conn.prepare_cached(SET_CURSOR)?
+        .execute(params!["handoffs", until.timestamp()])?;
+    // Claim what is due.
+    let due: Vec<Notification> = conn
+        .prepare_cached(DUE_NOTIFICATIONS)?
+        .query_map([at], notification_from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut live = Vec::new();
+    let mut alerts: BTreeMap<AlertId, Alert> = BTreeMap::new();
+    for n in due {
+        if n.kind == NoticeKind::Page {
+            let Some(id) = n.alert else { continue };
+            let status: Option<String> = conn
+                .prepare_cached(ALERT_STATUS)?
+                .query_row([id], |r| r.get(0))
+                .optional()?;
+            if status.as_deref() != Some("open") {
+                conn.prepare_cached(CANCEL)?.execute([n.id])?;
+                continue;
+            }
+            if !alerts.contains_key(&id)
+                && let Some(alert) = select_alert(conn, id)?
+            {
+                alerts.insert(id, alert);
+            }
+        }
+        live.push(n);
+    }
+    let wanted: Vec<Due> = live
+        .iter()
+        .map(|n| Due {
+            id: n.id,
+            method: n.method,
+            to: n.to.clone(),
+        })
+        .collect();
+    let batches = {
+        let mut last_sent = conn.prepare_cached(LAST_SENT)?;
+        let lookup = |m: Method, to: &str| -> Option<Instant> {
+            let seconds: Option<i64> = last_sent
+                .query_row(params![m.as_str(), to], |r| r.get(0))
+                .optional()
+                .ok()
+                .flatten();
+            seconds.and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+        };
+        // `query_row` needs `&mut`: a RefCell would do, but the statement
+        // is only used here, one call at a time.
+        let cell = std::cell::RefCell::new(lookup);
+        decide.batch(&wanted, &|m, to| (cell.borrow_mut())(m, to), now)
+    };
+    for (id, until) in &batches.hold {
+        conn.prepare_cached(HOLD)?.execute(params![id, until.timestamp()])?;
+    }
+    let by_id: BTreeMap<i64, Notification> = live.into_iter().map(|n| (n.id, n)).collect();
+    let mut messages = Vec::new();
+    for group in batches.send {
+        let mut notifications = Vec::new();
+        let mut group_alerts = Vec::new();
+        for id in group {
+            let Some(mut n) = by_id.get(&id).cloned() else { continue };
+            conn.prepare_cached(CLAIM)?
+                .execute(params![id, (now + lease).timestamp()])?;
+            n.attempts += 1;
+            n.state = "sending".into();
+            if let Some(alert) = n.alert.and_then(|a| alerts.get(&a)) {
+                group_alerts.push(alert.clone());
+            }
+            notifications.push(n);
+        }
+        if !notifications.is_empty() {
+            messages.push(Message {
+                notifications,
+                alerts: group_alerts,
+            });
+        }
+    }
+    Ok(Pass { messages })
+}
+
+/// Gives every alert created since the last pass an escalation, due at
+/// once (held alerts are moved to the end of their hold by the decision).
+fn start_escalations(conn: &Connection) -> Result<(), StoreError> {
+    let cursor: i64 = conn
+        .prepare_cached(CURSOR)?
+        .query_row(["alerts"], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0);
+    let new: Vec<(i64, i64)> = conn
+        .prepare_cached(NEW_ALERTS)?
+        .query_map([cursor], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    if let Some((last, _)) = new.last() {
+        let mut start = conn.prepare_cached(START_ESCALATION)?;
+        for (id, created) in &new {
+            start.execute(params![id, created])?;
+        }
+        conn.prepare_cached(SET_CURSOR)?.execute(params!["alerts", last])?;
+    }
+    Ok(())
+}
+
+fn escalate(conn: &Connection, decide: &dyn Decide, now: Instant) -> Result<(), StoreError> {
+    let due: Vec<(AlertId, String, i64, i64)> = conn
+        .prepare_cached(DUE_ESCALATIONS)?
+        .query_map([now.timestamp()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, phase, step, round) in due {
+        let Some(alert) = select_alert(conn, id)? else {
+            conn.prepare_cached(END_ESCALATION)?.execute([id])?;
+            continue;
+        };
+        let state = match phase.as_str() {
+            "acknowledged" => Escalation::Acknowledged,
+            _ => Escalation::Paging {
+                step: usize::try_from(step).unwrap_or(0),
+                round: u32::try_from(round).unwrap_or(0),
+            },
+        };
+        let mut turn_error = None;
+        let mut turn = |team: &str, step: usize| -> u64 {
+            let taken: rusqlite::Result<i64> = conn
+                .prepare_cached(TAKE_TURN)
+                .and_then(|mut s| s.query_row(params![team, step as i64], |r| r.get(0)));
+            match taken {
+                Ok(n) => u64::try_from(n).unwrap_or(0),
+                Err(e) => {
+                    turn_error = Some(e);
+                    0
+                }
+            }
+        };
+        let decision = decide.escalate(&alert, state, &mut turn, now);
+        if let Some(e) = turn_error {
+            return Err(e.into());
+        }
+        if decision.reopen {
+            conn.prepare_cached(REOPEN)?.execute([id])?;
+        }
+        for (kind, detail) in &decision.timeline {
+            add_timeline(conn, id, now, *kind, detail)?;
+        }
+        for n in &decision.notify {
+            insert_notification(conn, n)?;
+        }
+        match decision.next {
+            Some((next, due)) => {
+                let (phase, step, round) = match next {
+                    Escalation::Paging { step, round } => ("paging", step, round),
+                    Escalation::Acknowledged => ("acknowledged", 0, 0),
+                };
+                conn.prepare_cached(UPDATE_ESCALATION)?.execute(params![
+                    id,
+                    phase,
+                    step as i64,
+                    round,
+                    due.timestamp()
+                ])?;
+            }
+            None => {
+                conn.prepare_cached(END_ESCALATION)?.execute([id])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn insert_notification(conn: &Connection, n: &NewNotification) -> Result<(), StoreError> {
+    conn.prepare_cached(INSERT_NOTIFICATION)?.execute(params![
+        n.alert,
+        n.kind.as_str(),
+        n.person,
+        n.method.as_str(),
+        n.to,
+        n.step.map(|(s, _)| s as i64),
+        n.step.map(|(_, r)| r),
+        n.due.timestamp(),
+        n.payload.as_ref().map(|p| p.to_string()),
+    ])?;
+    Ok(())
+}
+
+pub(super) fn record(conn: &Connection, attempts: &[Attempt], now: Instant) -> Result<(), StoreError> {
+    let at = now.timestamp();
+    for attempt in attempts {
+        let bundle = attempt.ids.len();
+        for &id in &attempt.ids {
+            type Done = (Option<AlertId>, String, String, i64, Option<i64>, Option<i64>);
+            let row = |r: &Row<'_>| -> rusqlite::Result<Done> {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+            };
+            match &attempt.outcome {
+                AttemptOutcome::Sent { reference } => {
+                    let done = conn.prepare_cached(SENT)?.query_row(params![id, at], row).optional()?;
+                    conn.prepare_cached(SENT_TO)?.execute(params![id, at])?;
+                    if let Some((Some(alert), person, method, attempts, step, round)) = done {
+                        let mut detail = json!({
+                            "person": person, "method": method, "attempt": attempts,
+                            "step": step, "round": round, "reference": reference,
+                        });
+                        if bundle > 1 {
+                            detail["bundle"] = json!(bundle);
+                        }
+                        add_timeline(conn, alert, now, TimelineKind::Notified, &detail)?;
+                    }
+                }
+                AttemptOutcome::Retry { at: retry, error } => {
+                    let done = conn
+                        .prepare_cached(RETRY)?
+                        .query_row(params![id, retry.timestamp(), error], row)
+                        .optional()?;
+                    if let Some((Some(alert), person, method, attempts, _, _)) = done {
+                        let detail = json!({
+                            "person": person, "method": method, "attempt": attempts, "error": error,
+                            "retry_at": retry.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        });
+                        add_timeline(conn, alert, now, TimelineKind::NotifyFailed, &detail)?;
+                    }
+                }
+                AttemptOutcome::Failed { error } => {
+                    let done = conn
+                        .prepare_cached(FAILED)?
+                        .query_row(params![id, error], row)
+                        .optional()?;
+                    if let Some((Some(alert), person, method, attempts, step, round)) = done {
+                        let next: Option<String> = conn
+                            .prepare_cached(FAIL_OVER)?
+                            .query_row(params![alert, person, step, round, at], |r| r.get(0))
+                            .optional()?;
+                        let detail = json!({
+                            "person": person, "method": method, "attempt": attempts, "error": error,
+                            "gave_up": true, "next_method": next,
+                        });
+                        add_timeline(conn, alert, now, TimelineKind::NotifyFailed, &detail)?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn next_due(conn: &Connection) -> Result<Option<Instant>, StoreError> {
+    let due: Option<i64> = conn.prepare_cached(NEXT_DUE)?.query_row([], |r| r.get(0))?;
+    Ok(due.and_then(|s| chrono::DateTime::from_timestamp(s, 0)))
+}
+
+pub(super) fn notifications(conn: &Connection, alert: AlertId) -> Result<Vec<Notification>, StoreError> {
+    Ok(conn
+        .prepare_cached(ALERT_NOTIFICATIONS)?
+        .query_map([alert], notification_from_row)?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+fn notification_from_row(row: &Row<'_>) -> rusqlite::Result<Notification> {
+    let kind: String = row.get(2)?;
+    let method: String = row.get(4)?;
+    let step: Option<i64> = row.get(6)?;
+    let round: Option<i64> = row.get(7)?;
+    let payload: Option<String> = row.get(13)?;
+    Ok(Notification {
+        id: row.get(0)?,
+        alert: row.get(1)?,
+        kind: match kind.as_str() {
+            "page" => NoticeKind::Page,
+            "handoff" => NoticeKind::Handoff,
+            other => return Err(bad_column(2, format!("unknown notification kind {other:?}"))),
+        },
+        person: row.get(3)?,
+        method: Method::parse(&method).ok_or_else(|| bad_column(4, format!("unknown method {method:?}")))?,
+        to: row.get(5)?,
+        step: match (step, round) {
+            (Some(s), Some(r)) => Some((usize::try_from(s).unwrap_or(0), u32::try_from(r).unwrap_or(0))),
+            _ => None,
+        },
+        due: instant(row, 8)?,
+        state: row.get(9)?,
+        attempts: u32::try_from(row.get::<_, i64>(10)?).unwrap_or(0),
+        last_error: row.get(11)?,
+        sent_at: optional_instant(row, 12)?,
+        payload: match payload {
+            Some(text) => Some(serde_json::from_str(&text).map_err(|e| bad_column(13, e.to_string()))?),
+            None => None,
+        },
+    })
+}
