@@ -505,9 +505,11 @@ impl Engine {
                         match retry {
                             Some(at) => AttemptOutcome::Retry {
                                 at,
-                                error: e.to_string(),
+                                error: e.message().to_string(),
                             },
-                            None => AttemptOutcome::Failed { error: e.to_string() },
+                            None => AttemptOutcome::Failed {
+                                error: e.message().to_string(),
+                            },
                         }
                     }
                 },

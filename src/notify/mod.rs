@@ -99,6 +99,13 @@ impl SendError {
     pub fn retryable(&self) -> bool {
         matches!(self, SendError::Retryable(_))
     }
+
+    /// What went wrong, without the retry advice.
+    pub fn message(&self) -> &str {
+        match self {
+            SendError::Retryable(m) | SendError::Permanent(m) => m,
+        }
+    }
 }
 
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<Receipt, SendError>> + Send + 'a>>;

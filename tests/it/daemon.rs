@@ -624,3 +624,30 @@ async fn a_heartbeat_severity_the_installation_lacks_stops_the_start() {
         "{error}"
     );
 }
+
+/// With no channel configured (the embedded default), a page cannot be
+/// delivered anywhere: the engine says so on the alert's timeline rather
+/// than dropping it, and the escalation still ran.
+#[tokio::test]
+async fn an_undeliverable_page_is_recorded_not_dropped() {
+    let app = TestApp::spawn().await;
+    let (code, body) = app
+        .post(
+            "/v1/alerts",
+            KEY,
+            json!({"summary": "disk full on db-1", "severity": "critical", "dedup_key": "disk-db-1"}),
+        )
+        .await;
+    assert_eq!(code, 202, "{body}");
+    let id = body["alert_id"].as_i64().unwrap();
+    let report = app.run_engine().await;
+    assert_eq!(report.attempts.len(), 1, "{report:?}");
+    assert_eq!(app.timeline_kinds(id).await, ["created", "escalated", "notify_failed"]);
+    let (_, timeline) = app.state().store.alert(id).await.unwrap().unwrap();
+    // Bob is on call on payments/primary at 2026-06-01T12:00Z (week 21 of
+    // alice, bob); he has only an email.
+    assert_eq!(timeline[1].detail["reached"][0]["person"], "bob");
+    assert_eq!(timeline[2].detail["method"], "email");
+    assert_eq!(timeline[2].detail["error"], "no email channel is configured");
+    app.stop().await;
+}

@@ -5,6 +5,7 @@ mod crash;
 mod daemon;
 mod expand;
 mod pagerduty_client;
+mod paging;
 mod properties;
 mod real_alertmanager;
 mod store;

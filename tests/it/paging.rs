@@ -1,0 +1,538 @@
+//! The paging engine, stepped with a manual clock over a real SQLite store:
+//! data-driven scenarios. Each case is a team file and a script of what
+//! happens when (alerts, acknowledgements, provider faults, restarts); the
+//! harness runs engine passes exactly when the store says something is due,
+//! as the daemon's loop does, and prints every delivery attempt.
+//!
+//! Deliveries go to a recording channel: the engine's boundary with the
+//! outside world. The real channels against real servers are tested in
+//! `notify.rs` and `paging_daemon.rs`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use chrono::{Duration, Timelike};
+use expect_test::{Expect, expect};
+use oncall::config;
+use oncall::domain::alert::{Action, AlertId, Event, Outcome};
+use oncall::domain::paging::{Backoff, Method};
+use oncall::domain::time::Instant;
+use oncall::engine::{Engine, NoLinks, Rules};
+use oncall::notify::{Channel, Notice, Receipt, SendError, SendFuture, What};
+use oncall::settings::{File, Overrides, Settings};
+use oncall::store::sqlite::SqliteStore;
+use oncall::store::{AttemptOutcome, Store};
+use serde_json::json;
+
+use crate::daemon::temp_dir;
+use crate::support::at;
+
+const PEOPLE: &str = "people:
+  alice: {name: Alice, email: alice@example.com, phone: '+447700900001', push: 'ntfy:alice', notify: [push]}
+  bob: {name: Bob, email: bob@example.com, phone: '+447700900002', push: 'ntfy:bob', notify: [push]}
+  carol: {name: Carol, email: carol@example.com, push: 'ntfy:carol', notify: [push]}
+  dave: {name: Dave, email: dave@example.com, phone: '+447700900004', push: 'ntfy:dave', timezone: Europe/London,
+         notify: [push, sms after 2m, email after 5m], quiet_hours: {from: '22:00', to: '07:00'}}
+";
+
+/// What the recording channel does on its next sends for a method.
+#[derive(Clone, Debug)]
+enum Fault {
+    Retryable,
+    Permanent,
+}
+
+#[derive(Default)]
+struct Recorder {
+    sent: Mutex<Vec<Notice>>,
+    faults: Mutex<BTreeMap<Method, VecDeque<Fault>>>,
+}
+
+struct RecordingChannel {
+    method: Method,
+    recorder: Arc<Recorder>,
+}
+
+impl Channel for RecordingChannel {
+    fn method(&self) -> Method {
+        self.method
+    }
+
+    fn send<'a>(&'a self, notice: &'a Notice) -> SendFuture<'a> {
+        let fault = self
+            .recorder
+            .faults
+            .lock()
+            .unwrap()
+            .get_mut(&self.method)
+            .and_then(|q| q.pop_front());
+        let result = match fault {
+            Some(Fault::Retryable) => Err(SendError::Retryable("provider answered 503".into())),
+            Some(Fault::Permanent) => Err(SendError::Permanent("provider refused the number".into())),
+            None => {
+                self.recorder.sent.lock().unwrap().push(notice.clone());
+                Ok(Receipt {
+                    reference: Some(format!("ref-{}", notice.id)),
+                })
+            }
+        };
+        Box::pin(async move { result })
+    }
+}
+
+struct Sim {
+    dir: PathBuf,
+    files: Vec<(String, String)>,
+    store: Arc<SqliteStore>,
+    engine: Engine,
+    recorder: Arc<Recorder>,
+    keys: BTreeMap<String, AlertId>,
+    log: String,
+}
+
+impl Sim {
+    fn new(team_yaml: &str) -> Sim {
+        let dir = temp_dir("paging");
+        let files = vec![
+            ("people.yaml".to_string(), PEOPLE.to_string()),
+            ("t.yaml".to_string(), team_yaml.to_string()),
+        ];
+        let store = Arc::new(SqliteStore::open(&dir.join("oncall.db")).unwrap());
+        let recorder = Arc::new(Recorder::default());
+        let engine = Sim::engine(&files, store.clone(), recorder.clone());
+        Sim {
+            dir,
+            files,
+            store,
+            engine,
+            recorder,
+            keys: BTreeMap::new(),
+            log: String::new(),
+        }
+    }
+
+    fn engine(files: &[(String, String)], store: Arc<SqliteStore>, recorder: Arc<Recorder>) -> Engine {
+        let texts: Vec<(&str, &str)> = files.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+        let loaded = config::load_texts(&texts);
+        let errors: Vec<String> = loaded.errors().map(|d| d.to_string()).collect();
+        assert!(errors.is_empty(), "unexpected errors:\n{}", errors.join("\n"));
+        let settings = Settings::resolve(File::default(), Overrides::default()).unwrap();
+        let rules = Rules::new(
+            Arc::new(loaded.schedule),
+            settings.severities.clone(),
+            settings.intensities.clone(),
+        );
+        let channels: BTreeMap<Method, Arc<dyn Channel>> = Method::ALL
+            .into_iter()
+            .map(|method| {
+                let channel: Arc<dyn Channel> = Arc::new(RecordingChannel {
+                    method,
+                    recorder: recorder.clone(),
+                });
+                (method, channel)
+            })
+            .collect();
+        Engine::new(store, rules, channels, Arc::new(NoLinks)).with_backoff(Backoff {
+            first: Duration::seconds(30),
+            max: Duration::minutes(4),
+            attempts: 3,
+        })
+    }
+
+    /// Applies one scripted action at `now`.
+    async fn act(&mut self, now: Instant, action: &str) {
+        let words: Vec<&str> = action.split_whitespace().collect();
+        match words.as_slice() {
+            ["trigger", key, severity] => {
+                let outcome = self.event(Action::Trigger, key, severity, now).await;
+                if let Outcome::Created(id) = outcome {
+                    self.keys.insert(key.to_string(), id);
+                }
+            }
+            ["ack", key, by] => {
+                let id = self.keys[*key];
+                self.store
+                    .acknowledge(id, Some(by.to_string()), now)
+                    .await
+                    .unwrap()
+                    .unwrap();
+            }
+            ["resolve", key] => {
+                let id = self.keys[*key];
+                self.store.resolve(id, None, now).await.unwrap().unwrap();
+            }
+            ["fail", method, kind, times] => {
+                let method = Method::parse(method).unwrap();
+                let fault = match *kind {
+                    "retryable" => Fault::Retryable,
+                    _ => Fault::Permanent,
+                };
+                let n: usize = times.parse().unwrap();
+                self.recorder
+                    .faults
+                    .lock()
+                    .unwrap()
+                    .entry(method)
+                    .or_default()
+                    .extend(std::iter::repeat_n(fault, n));
+            }
+            ["restart"] => {
+                // A new store and engine on the same database file, as after a
+                // crash: nothing in memory survives.
+                let placeholder = Arc::new(SqliteStore::open(&self.dir.join("other.db")).unwrap());
+                let old = std::mem::replace(&mut self.store, placeholder);
+                drop(std::mem::replace(
+                    &mut self.engine,
+                    Sim::engine(&self.files, self.store.clone(), self.recorder.clone()),
+                ));
+                drop(Arc::into_inner(old).expect("the only reference").close());
+                self.store = Arc::new(SqliteStore::open(&self.dir.join("oncall.db")).unwrap());
+                self.engine = Sim::engine(&self.files, self.store.clone(), self.recorder.clone());
+                self.log.push_str(&format!("{} restart\n", hm(now)));
+            }
+            _ => panic!("unknown action {action:?}"),
+        }
+    }
+
+    async fn event(&self, action: Action, key: &str, severity: &str, now: Instant) -> Outcome {
+        let event = Event {
+            team: "t".into(),
+            action,
+            dedup_key: key.into(),
+            summary: format!("{key} is failing"),
+            severity: severity.into(),
+            source: None,
+            details: json!({}),
+            intake: "plain".into(),
+            held: None,
+        };
+        self.store.ingest(vec![event], now).await.unwrap()[0]
+    }
+
+    /// One pass at `now`, logging every attempt.
+    async fn pass(&mut self, now: Instant) {
+        let report = self.engine.run_once(now).await.unwrap();
+        let sent: Vec<Notice> = std::mem::take(&mut *self.recorder.sent.lock().unwrap());
+        let mut sent = sent.into_iter();
+        for attempt in report.attempts {
+            let ids: Vec<i64> = attempt.ids.clone();
+            let what = match &attempt.outcome {
+                AttemptOutcome::Sent { .. } => {
+                    let notice = sent.next().expect("a sent notice for each success");
+                    format!(
+                        "{} {} {}",
+                        notice.person,
+                        notice.method,
+                        describe(&notice.what, &self.keys)
+                    )
+                }
+                AttemptOutcome::Retry { at, error } => {
+                    let n = self.notification(ids[0]).await;
+                    format!("{} {} failed: {error}; retry at {}", n.0, n.1, hm(*at))
+                }
+                AttemptOutcome::Failed { error } => {
+                    let n = self.notification(ids[0]).await;
+                    format!("{} {} gave up: {error}", n.0, n.1)
+                }
+            };
+            self.log.push_str(&format!("{} {what}\n", hm(now)));
+        }
+    }
+
+    async fn notification(&self, id: i64) -> (String, Method) {
+        for alert in self.keys.values() {
+            for n in self.store.notifications(*alert).await.unwrap() {
+                if n.id == id {
+                    return (n.person, n.method);
+                }
+            }
+        }
+        panic!("no notification {id}")
+    }
+
+    /// Runs the script, then passes until `until`, each exactly when
+    /// something is due (or a scripted action happens).
+    async fn run(mut self, start: &str, script: &[(&str, &str)], until: &str) -> String {
+        let start = at(start);
+        let day = start - Duration::seconds(i64::from(start.num_seconds_from_midnight()));
+        // HH:MM or HH:MM:SS after the start's midnight; hours may pass 24.
+        let when = |t: &str| -> Instant {
+            let parts: Vec<i64> = t.split(':').map(|p| p.parse().unwrap()).collect();
+            day + Duration::hours(parts[0])
+                + Duration::minutes(parts[1])
+                + Duration::seconds(*parts.get(2).unwrap_or(&0))
+        };
+        let until = when(until);
+        let mut script: VecDeque<(Instant, &str)> = script.iter().map(|(t, a)| (when(t), *a)).collect();
+        let mut passes = 0;
+        let mut now = start;
+        loop {
+            while let Some((t, action)) = script.front().copied()
+                && t <= now
+            {
+                script.pop_front();
+                self.act(now, action).await;
+            }
+            self.pass(now).await;
+            passes += 1;
+            assert!(passes < 1000, "the engine does not settle");
+            let due = self.store.next_due().await.unwrap();
+            let next_script = script.front().map(|(t, _)| *t);
+            // Something due already (a method brought forward by a
+            // fail-over): another pass at the same instant, as the loop does.
+            let next = [due.map(|d| d.max(now)), next_script].into_iter().flatten().min();
+            match next {
+                Some(t) if t <= until => now = t,
+                _ => break,
+            }
+        }
+        self.log
+    }
+}
+
+fn hm(t: Instant) -> String {
+    t.format("%H:%M:%S").to_string()
+}
+
+fn describe(what: &What, keys: &BTreeMap<String, AlertId>) -> String {
+    let name = |id: AlertId| {
+        keys.iter()
+            .find(|(_, v)| **v == id)
+            .map(|(k, _)| k.clone())
+            .unwrap_or_else(|| id.to_string())
+    };
+    match what {
+        What::Page { alerts } => {
+            let names: Vec<String> = alerts.iter().map(|a| name(a.id)).collect();
+            format!("[{}]", names.join(" "))
+        }
+        What::Handoff { rota, ahead, .. } => format!("hand-off {rota}{}", if *ahead { " tomorrow" } else { "" }),
+    }
+}
+
+async fn check(team: &str, start: &str, script: &[(&str, &str)], until: &str, expect: Expect) {
+    let team = format!("team: t\ntimezone: Europe/London\nhandoff_notices: []\n{team}");
+    let log = Sim::new(&team).run(start, script, until).await;
+    expect.assert_eq(&log);
+}
+
+/// Three steps, repeated once, nobody answers: the chain runs twice and
+/// stops.
+#[tokio::test]
+async fn a_chain_of_three_steps_with_repeat() {
+    check(
+        "rotas:\n  primary: {members: [alice], start: 2026-01-05T09:00, every: 1w}\n\
+         escalation:\n  repeat: 1\n  steps:\n    - notify: [rota:primary]\n    - {after: 10m, notify: [user:bob]}\n    - {after: 10m, notify: [user:carol]}\n",
+        "2026-06-01T09:00:00Z",
+        &[("09:00", "trigger disk critical")],
+        "12:00",
+        expect![[r#"
+            09:00:00 alice push [disk]
+            09:10:00 bob push [disk]
+            09:20:00 carol push [disk]
+            09:30:00 alice push [disk]
+            09:40:00 bob push [disk]
+            09:50:00 carol push [disk]
+        "#]],
+    )
+    .await;
+}
+
+/// An acknowledgement between steps stops the chain; a later resolve
+/// changes nothing more.
+#[tokio::test]
+async fn acknowledgement_in_the_middle_stops_the_escalation() {
+    check(
+        "rotas:\n  primary: {members: [alice], start: 2026-01-05T09:00, every: 1w}\n\
+         escalation:\n  repeat: 3\n  steps:\n    - notify: [rota:primary]\n    - {after: 10m, notify: [user:bob]}\n    - {after: 10m, notify: [user:carol]}\n",
+        "2026-06-01T09:00:00Z",
+        &[
+            ("09:00", "trigger disk critical"),
+            ("09:12", "ack disk bob"),
+            ("10:00", "resolve disk"),
+        ],
+        "12:00",
+        expect![[r#"
+            09:00:00 alice push [disk]
+            09:10:00 bob push [disk]
+        "#]],
+    )
+    .await;
+}
+
+/// An acknowledgement that times out reopens the alert and pages from the
+/// first step again.
+#[tokio::test]
+async fn an_acknowledgement_times_out_and_pages_again() {
+    check(
+        "rotas:\n  primary: {members: [alice], start: 2026-01-05T09:00, every: 1w}\n\
+         escalation:\n  ack_timeout: 30m\n  steps:\n    - notify: [rota:primary]\n    - {after: 10m, notify: [user:bob]}\n",
+        "2026-06-01T09:00:00Z",
+        &[("09:00", "trigger disk critical"), ("09:05", "ack disk alice")],
+        "10:00",
+        expect![[r#"
+            09:00:00 alice push [disk]
+            09:35:00 alice push [disk]
+            09:45:00 bob push [disk]
+        "#]],
+    )
+    .await;
+}
+
+/// The rota hands over (Monday 09:00 London, 08:00 UTC) between the first
+/// and the second step: the second step pages the new person on call.
+#[tokio::test]
+async fn a_hand_off_between_two_steps_pages_the_new_on_caller() {
+    check(
+        "rotas:\n  primary: {members: [alice, bob], start: 2026-01-05T09:00, every: 1w}\n\
+         escalation:\n  - notify: [rota:primary]\n  - {after: 10m, notify: [rota:primary]}\n",
+        "2026-06-01T00:00:00Z",
+        &[("07:55", "trigger disk critical")],
+        "09:00",
+        expect![[r#"
+            07:55:00 alice push [disk]
+            08:05:00 bob push [disk]
+        "#]],
+    )
+    .await;
+}
+
+/// Dave's rules: push at once, SMS after 2 minutes, email after 5, and
+/// quiet from 22:00 to 07:00 in London. A minor alert (email only, waits
+/// for quiet hours to end) at 23:30 London waits until 07:00; a critical
+/// one pages at once on every method until acknowledged.
+#[tokio::test]
+async fn quiet_hours_hold_minor_alerts_but_not_critical_ones() {
+    check(
+        "rotas:\n  primary: {members: [dave], start: 2026-01-05T09:00, every: 1w}\n",
+        "2026-06-01T00:00:00Z",
+        &[
+            ("22:30", "trigger backup minor"),
+            ("22:31", "trigger disk critical"),
+            ("22:34", "ack disk dave"),
+        ],
+        "30:00",
+        expect![[r#"
+            22:31:00 dave push [disk]
+            22:33:00 dave sms [disk]
+            06:00:00 dave email [backup]
+        "#]],
+    )
+    .await;
+}
+
+/// A round-robin step pages one target per alert, in turn.
+#[tokio::test]
+async fn round_robin_takes_turns_across_alerts() {
+    check(
+        "rotas:\n  primary: {members: [alice], start: 2026-01-05T09:00, every: 1w}\n\
+         escalation:\n  - {notify: [user:alice, user:bob, user:carol], round_robin: true}\n",
+        "2026-06-01T09:00:00Z",
+        &[
+            ("09:00", "trigger a critical"),
+            ("09:01", "trigger b critical"),
+            ("09:02", "trigger c critical"),
+            ("09:03", "trigger d critical"),
+        ],
+        "10:00",
+        expect![[r#"
+            09:00:00 alice push [a]
+            09:01:00 bob push [b]
+            09:02:00 carol push [c]
+            09:03:00 alice push [d]
+        "#]],
+    )
+    .await;
+}
+
+/// A storm: alerts due together for one destination go as one message, and
+/// a destination that just had a message waits for the gap (20 seconds for
+/// push) and then gets the rest as one bundle.
+#[tokio::test]
+async fn a_storm_is_throttled_and_bundled() {
+    let script = [
+        ("09:00", "trigger a critical"),
+        ("09:00", "trigger b critical"),
+        ("09:00", "trigger c critical"),
+        ("09:00:05", "trigger d critical"),
+        ("09:00:06", "trigger e critical"),
+        ("09:00:07", "trigger f critical"),
+        ("09:00:30", "trigger g critical"),
+    ];
+    check(
+        "rotas:\n  primary: {members: [alice], start: 2026-01-05T09:00, every: 1w}\n",
+        "2026-06-01T09:00:00Z",
+        &script,
+        "10:00",
+        expect![[r#"
+            09:00:00 alice push [a b c]
+            09:00:20 alice push [d e f]
+            09:00:40 alice push [g]
+        "#]],
+    )
+    .await;
+}
+
+/// The provider fails: retryable failures are retried with backoff; when a
+/// method has had all its attempts, the next method comes forward at once.
+#[tokio::test]
+async fn failed_deliveries_retry_then_fail_over_to_the_next_method() {
+    check(
+        "rotas:\n  primary: {members: [dave], start: 2026-01-05T09:00, every: 1w}\n",
+        "2026-06-01T09:00:00Z",
+        &[
+            ("09:00", "fail push retryable 3"),
+            ("09:00", "trigger disk critical"),
+            ("09:30", "ack disk dave"),
+        ],
+        "10:00",
+        expect![[r#"
+            09:00:00 dave push failed: provider answered 503; retry at 09:00:27
+            09:00:27 dave push failed: provider answered 503; retry at 09:01:34
+            09:01:34 dave push gave up: provider answered 503
+            09:01:34 dave sms [disk]
+            09:05:00 dave email [disk]
+        "#]],
+    )
+    .await;
+}
+
+/// A permanent refusal gives up at once and brings the next method forward.
+#[tokio::test]
+async fn a_permanent_failure_fails_over_at_once() {
+    check(
+        "rotas:\n  primary: {members: [dave], start: 2026-01-05T09:00, every: 1w}\n",
+        "2026-06-01T09:00:00Z",
+        &[
+            ("09:00", "fail push permanent 1"),
+            ("09:00", "trigger disk critical"),
+            ("09:03", "ack disk dave"),
+        ],
+        "10:00",
+        expect![[r#"
+            09:00:00 dave push gave up: provider refused the number
+            09:00:00 dave sms [disk]
+        "#]],
+    )
+    .await;
+}
+
+/// The daemon restarts between two steps: the second step still fires,
+/// once, at its time.
+#[tokio::test]
+async fn a_restart_between_two_steps_fires_the_second_step_once() {
+    check(
+        "rotas:\n  primary: {members: [alice], start: 2026-01-05T09:00, every: 1w}\n\
+         escalation:\n  - notify: [rota:primary]\n  - {after: 10m, notify: [user:bob]}\n",
+        "2026-06-01T09:00:00Z",
+        &[("09:00", "trigger disk critical"), ("09:05", "restart")],
+        "11:00",
+        expect![[r#"
+            09:00:00 alice push [disk]
+            09:05:00 restart
+            09:10:00 bob push [disk]
+        "#]],
+    )
+    .await;
+}
