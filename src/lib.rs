@@ -11,6 +11,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod intake;
+pub mod links;
 pub mod notify;
 pub mod settings;
 pub mod store;
