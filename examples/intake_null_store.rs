@@ -20,6 +20,7 @@ use oncall::domain::schedule::Schedule;
 use oncall::domain::severity::Severities;
 use oncall::domain::time::Instant;
 use oncall::http::{self, AppState};
+use oncall::links::Links;
 use oncall::settings::DEFAULT_MAX_BODY_BYTES;
 use oncall::store::{Store, StoreFuture};
 
@@ -94,6 +95,8 @@ async fn main() -> anyhow::Result<()> {
         severities: Severities::default(),
         clock: Arc::new(SystemClock),
         heartbeat_lock: tokio::sync::Mutex::new(()),
+        links: Links::new(oncall::links::generate_secret()?, None),
+        sms_auth_token: None,
     });
     let router = http::router(state, DEFAULT_MAX_BODY_BYTES);
     let listener = tokio::net::TcpListener::bind(&address).await?;
