@@ -19,8 +19,9 @@ use oncall::domain::heartbeat::Seen;
 use oncall::domain::schedule::Schedule;
 use oncall::domain::severity::Severities;
 use oncall::domain::time::Instant;
-use oncall::engine::{Engine, NoLinks, Rules};
+use oncall::engine::{Engine, Rules};
 use oncall::http::{self, AppState};
+use oncall::links::Links;
 use oncall::settings::DEFAULT_MAX_BODY_BYTES;
 use oncall::store::{Attempt, Decide, Notification, Pass, Store, StoreFuture};
 
@@ -112,7 +113,12 @@ async fn main() -> anyhow::Result<()> {
         Rules::default_intensities(&severities),
     );
     let state = Arc::new(AppState {
-        engine: Arc::new(Engine::new(store.clone(), rules, Default::default(), Arc::new(NoLinks))),
+        engine: Arc::new(Engine::new(
+            store.clone(),
+            rules,
+            Default::default(),
+            Links::new(vec![7; 32], None),
+        )),
         store,
         schedule,
         intake_keys: vec![(key, TEAM.to_owned())],
@@ -120,6 +126,8 @@ async fn main() -> anyhow::Result<()> {
         severities,
         clock: Arc::new(SystemClock),
         heartbeat_lock: tokio::sync::Mutex::new(()),
+        links: Links::new(oncall::links::generate_secret()?, None),
+        sms_auth_token: None,
     });
     let router = http::router(state, DEFAULT_MAX_BODY_BYTES);
     let listener = tokio::net::TcpListener::bind(&address).await?;

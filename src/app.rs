@@ -22,9 +22,10 @@ use crate::domain::heartbeat::{self, Heartbeat};
 use crate::domain::paging::Method;
 use crate::domain::schedule::IntakeKey;
 use crate::domain::time::Instant;
-use crate::engine::{Engine, NoLinks, Rules};
+use crate::engine::{Engine, Rules};
 use crate::http::{self, AppState, Shared};
 use crate::intake;
+use crate::links::{self, Links};
 use crate::notify::Channel;
 use crate::settings::Settings;
 use crate::store::sqlite::SqliteStore;
@@ -101,12 +102,14 @@ pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result
         settings.severities.clone(),
         settings.intensities.clone(),
     );
-    let engine = Arc::new(Engine::new(
-        store.clone(),
-        rules,
-        channels(settings)?,
-        Arc::new(NoLinks),
-    ));
+    let links = Links::new(link_secret(settings).await?, settings.public_url.clone());
+    let engine = Arc::new(Engine::new(store.clone(), rules, channels(settings)?, links.clone()));
+    let sms_auth_token = settings.notify.sms.as_ref().and_then(|s| s.auth_token.clone());
+    if settings.public_url.is_none() {
+        tracing::warn!("no public_url (ONCALL_PUBLIC_URL): pages carry no acknowledge links, inbound SMS is off");
+    } else if settings.notify.sms.is_some() && sms_auth_token.is_none() {
+        tracing::warn!("[sms] has no auth token: inbound SMS is off");
+    }
     let state = Arc::new(AppState {
         store,
         engine,
@@ -116,6 +119,8 @@ pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result
         severities: settings.severities.clone(),
         clock,
         heartbeat_lock: tokio::sync::Mutex::new(()),
+        links,
+        sms_auth_token,
     });
     // Before serving, so that a heartbeat never pinged counts from the first
     // start that knew it, whatever the first request is.
@@ -126,6 +131,20 @@ pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result
         state.store.heartbeats_seen(configured, state.clock.now()).await?;
     }
     Ok(state)
+}
+
+/// The key that signs action links: configured, or else the one kept in
+/// `<database>.link-secret`, made on the first start. Called once the store
+/// holds the database's lock, so no other daemon makes one at the same time.
+async fn link_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
+    if let Some(secret) = &settings.link_secret {
+        return Ok(secret.as_bytes().to_vec());
+    }
+    let path = links::secret_path(&settings.database);
+    tokio::task::spawn_blocking(move || {
+        links::load_or_create_secret(&path).with_context(|| format!("the link secret in {}", path.display()))
+    })
+    .await?
 }
 
 /// Serves `state` on `listener` until `shutdown` completes, running the

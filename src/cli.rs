@@ -67,6 +67,11 @@ pub enum Command {
         /// The SQLite database file. Default ./oncall.db.
         #[arg(long, env = "ONCALL_DATABASE")]
         database: Option<PathBuf>,
+        /// Where people and providers reach the daemon, e.g.
+        /// https://oncall.example.com: the base of the acknowledge links in
+        /// pages and of the inbound SMS webhook. Default: none (no links).
+        #[arg(long, env = "ONCALL_PUBLIC_URL")]
+        public_url: Option<String>,
     },
     /// Validate every rota file: errors as file:line:col, warnings for gaps in
     /// the next 90 days and people nobody can reach. Exit 1 on any error.
@@ -127,6 +132,7 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
             listen,
             schedules,
             database,
+            public_url,
         } => {
             let overrides = Overrides {
                 listen,
@@ -135,6 +141,8 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
                 // Secrets only from the environment, never the command line.
                 api_token: std::env::var("ONCALL_API_TOKEN").ok(),
                 log_format: std::env::var("ONCALL_LOG_FORMAT").ok(),
+                public_url,
+                link_secret: std::env::var("ONCALL_LINK_SECRET").ok(),
             };
             let settings = Settings::load(config.as_deref(), overrides)?;
             serve(settings)?;

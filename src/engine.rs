@@ -22,13 +22,14 @@ use serde_json::json;
 use tokio::sync::Notify;
 
 use crate::clock::Clock;
-use crate::domain::alert::{Alert, AlertId, Status, TimelineKind};
+use crate::domain::alert::{Alert, Status, TimelineKind};
 use crate::domain::escalation::{Policy, Step, Target};
 use crate::domain::paging::{self, Backoff, Batches, Due, Escalation, Intensity, Method, Throttle};
 use crate::domain::rota::merge;
 use crate::domain::schedule::{Person, Schedule};
 use crate::domain::severity::Severities;
 use crate::domain::time::{Instant, Span};
+use crate::links::{Action, Links};
 use crate::notify::{Channel, Notice, PagedAlert, SendError, Urgency, What};
 use crate::store::{
     Attempt, AttemptOutcome, Decide, Decision, Message, NewNotification, NoticeKind, Store, StoreError,
@@ -47,22 +48,6 @@ pub const LINK_VALIDITY: Duration = Duration::hours(24);
 
 /// The intake name of practice pages (`oncall drill`).
 pub const DRILL_INTAKE: &str = "drill";
-
-/// Makes the signed acknowledge / resolve links of a page.
-pub trait Links: Send + Sync {
-    /// `action` is `ack` or `resolve`; `None` when links cannot be made
-    /// (no public URL configured).
-    fn link(&self, action: &str, alert: AlertId, person: &str, expires: Instant) -> Option<String>;
-}
-
-/// No links (no public URL).
-pub struct NoLinks;
-
-impl Links for NoLinks {
-    fn link(&self, _: &str, _: AlertId, _: &str, _: Instant) -> Option<String> {
-        None
-    }
-}
 
 /// What the engine's decisions read: the rotas and the installation's
 /// paging settings. Replaced whole when the rota files are reloaded.
@@ -367,7 +352,7 @@ pub struct Engine {
     store: Arc<dyn Store>,
     rules: RwLock<Arc<Rules>>,
     channels: BTreeMap<Method, Arc<dyn Channel>>,
-    links: Arc<dyn Links>,
+    links: Links,
     backoff: Backoff,
     /// Wakes [`Engine::run`] before its next deadline (an alert came in, one
     /// was acknowledged).
@@ -385,7 +370,7 @@ impl Engine {
         store: Arc<dyn Store>,
         rules: Rules,
         channels: BTreeMap<Method, Arc<dyn Channel>>,
-        links: Arc<dyn Links>,
+        links: Links,
     ) -> Engine {
         Engine {
             store,
@@ -559,8 +544,8 @@ impl Engine {
             since: a.created_at,
             occurrences: a.occurrences,
             drill: a.intake == DRILL_INTAKE,
-            ack_url: self.links.link("ack", a.id, person, expires),
-            resolve_url: self.links.link("resolve", a.id, person, expires),
+            ack_url: self.links.url(Action::Acknowledge, a.id, person, expires),
+            resolve_url: self.links.url(Action::Resolve, a.id, person, expires),
             reply_ack: format!("ACK {}", a.id),
             reply_resolve: format!("RES {}", a.id),
         }

@@ -12,6 +12,7 @@ pub mod domain;
 pub mod engine;
 pub mod http;
 pub mod intake;
+pub mod links;
 pub mod notify;
 pub mod settings;
 pub mod store;

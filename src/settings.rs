@@ -39,6 +39,14 @@ pub struct Settings {
     /// Whether `serve` runs the paging engine's loop. Tests that step the
     /// engine themselves (`Engine::run_once`) turn it off; not in the file.
     pub run_engine: bool,
+    /// Where people and providers reach the daemon, e.g.
+    /// `https://oncall.example.com` (no trailing `/`): the base of the
+    /// acknowledge / resolve links in pages and of the inbound SMS URL that
+    /// Twilio signs. `None`: pages carry no links, inbound SMS is off.
+    pub public_url: Option<String>,
+    /// The key that signs action links; `None` until the daemon starts,
+    /// which then uses the one kept next to the database (`crate::links`).
+    pub link_secret: Option<String>,
 }
 
 /// `oncall.toml`, as written. Every key is optional.
@@ -62,6 +70,13 @@ pub struct File {
     pub push: Option<notify::PushConfig>,
     #[serde(default)]
     pub webhook: notify::WebhookConfig,
+    /// The daemon's address as people and providers reach it.
+    pub public_url: Option<String>,
+    /// The key that signs action links (prefer `link_secret_file` or
+    /// `ONCALL_LINK_SECRET`; without any, one is generated and kept in
+    /// `<database>.link-secret`).
+    pub link_secret: Option<String>,
+    pub link_secret_file: Option<PathBuf>,
     /// `[paging.SEVERITY]`: how hard each severity pages.
     #[serde(default)]
     pub paging: BTreeMap<String, IntensityFile>,
@@ -100,6 +115,8 @@ pub struct Overrides {
     pub database: Option<PathBuf>,
     pub api_token: Option<String>,
     pub log_format: Option<String>,
+    pub public_url: Option<String>,
+    pub link_secret: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +166,21 @@ impl Settings {
                 message: "use at least 16 characters (e.g. `openssl rand -hex 32`)".into(),
             });
         }
+        let link_secret = secret_from(o.link_secret, file.link_secret, file.link_secret_file)?;
+        if let Some(s) = &link_secret
+            && s.len() < MIN_LINK_SECRET_LEN
+        {
+            return Err(SettingsError::Invalid {
+                what: "link_secret".into(),
+                message: format!(
+                    "use at least {MIN_LINK_SECRET_LEN} characters (e.g. `openssl rand -hex 32`), or none: the daemon then makes one"
+                ),
+            });
+        }
+        let public_url = match o.public_url.or(file.public_url).filter(|u| !u.is_empty()) {
+            Some(u) => Some(public_url(&u)?),
+            None => None,
+        };
         let severities = Severities::new(
             file.severities
                 .names
@@ -224,8 +256,58 @@ impl Settings {
             },
             intensities,
             run_engine: true,
+            public_url,
+            link_secret,
         })
     }
+}
+
+/// Shortest link secret accepted from the configuration.
+pub const MIN_LINK_SECRET_LEN: usize = 32;
+
+/// A secret from the override (environment), the file's literal, or the file
+/// it names, in that order; empty counts as none. (As `api_token` is read.)
+fn secret_from(
+    over: Option<String>,
+    literal: Option<String>,
+    file: Option<PathBuf>,
+) -> Result<Option<String>, SettingsError> {
+    let text = match (over, literal, file) {
+        (Some(t), _, _) => Some(t),
+        (None, Some(t), _) => Some(t),
+        (None, None, Some(path)) => {
+            let text = std::fs::read_to_string(&path).map_err(|source| SettingsError::Read {
+                path: path.display().to_string(),
+                source,
+            })?;
+            Some(text.trim().to_string())
+        }
+        (None, None, None) => None,
+    };
+    Ok(text.filter(|t| !t.is_empty()))
+}
+
+/// `public_url` checked: `http(s)://host[:port][/prefix]`, nothing after the
+/// path; returned without a trailing `/`.
+fn public_url(url: &str) -> Result<String, SettingsError> {
+    let invalid = |message: &str| SettingsError::Invalid {
+        what: "public_url".into(),
+        message: format!("`{url}` {message}"),
+    };
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| invalid("must start with https:// (or http://), like https://oncall.example.com"))?;
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() {
+        return Err(invalid("has no host, like https://oncall.example.com"));
+    }
+    if url.contains(['?', '#']) || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid(
+            "must be the address only, with no query, fragment or spaces, like https://oncall.example.com",
+        ));
+    }
+    Ok(url.trim_end_matches('/').to_string())
 }
 
 fn read_file(path: &Path) -> Result<File, SettingsError> {
@@ -273,6 +355,47 @@ mod tests {
         assert_eq!(s.database, defaults.database);
         assert_eq!(s.max_body_bytes, defaults.max_body_bytes);
         assert_eq!(s.severities, defaults.severities);
+        assert_eq!(s.public_url, defaults.public_url);
+        assert_eq!(s.link_secret, defaults.link_secret);
+    }
+
+    #[test]
+    fn public_url_and_link_secret() {
+        let file: File = toml::from_str(
+            "public_url = \"https://oncall.example.com/\"\nlink_secret = \"0123456789abcdef0123456789abcdef\"\n",
+        )
+        .unwrap();
+        let s = Settings::resolve(file, Overrides::default()).unwrap();
+        assert_eq!(s.public_url.as_deref(), Some("https://oncall.example.com"));
+        assert_eq!(s.link_secret.as_deref(), Some("0123456789abcdef0123456789abcdef"));
+        // The environment wins over the file.
+        let file: File = toml::from_str("public_url = \"https://a.example.com\"\n").unwrap();
+        let o = Overrides {
+            public_url: Some("http://b.example.com:8080/oncall".into()),
+            link_secret: Some("x".repeat(40)),
+            ..Overrides::default()
+        };
+        let s = Settings::resolve(file, o).unwrap();
+        assert_eq!(s.public_url.as_deref(), Some("http://b.example.com:8080/oncall"));
+        assert_eq!(s.link_secret, Some("x".repeat(40)));
+        for (bad, says) in [
+            ("oncall.example.com", "must start with https://"),
+            ("https://", "has no host"),
+            ("https://oncall.example.com/?a=1", "no query"),
+        ] {
+            let o = Overrides {
+                public_url: Some(bad.into()),
+                ..Overrides::default()
+            };
+            let err = Settings::resolve(File::default(), o).unwrap_err().to_string();
+            assert!(err.starts_with("public_url: ") && err.contains(says), "{bad}: {err}");
+        }
+        let o = Overrides {
+            link_secret: Some("short".into()),
+            ..Overrides::default()
+        };
+        let err = Settings::resolve(File::default(), o).unwrap_err().to_string();
+        assert!(err.contains("at least 32 characters"), "{err}");
     }
 
     #[test]

@@ -2,10 +2,15 @@
 //! knows status codes. Handlers parse, ask the store or the domain, answer.
 //!
 //! Errors are JSON `{"error": "...", "field": "..."}` with 400, 401, 404,
-//! 413, 415 or 422; a rejected request changes nothing.
+//! 413, 415 or 422; a rejected request changes nothing. The exceptions
+//! answer people and SMS providers: action links (`act`) answer small HTML
+//! pages (403 forged, 410 expired, 404 no alert), inbound SMS (`sms`) TwiML.
 
+mod act;
 mod api;
+mod html;
 mod intake;
+mod sms;
 
 use std::sync::Arc;
 
@@ -24,6 +29,7 @@ use crate::domain::schedule::Schedule;
 use crate::domain::severity::Severities;
 use crate::domain::time::Instant;
 use crate::engine::Engine;
+use crate::links::Links;
 use crate::store::{Store, StoreError};
 
 /// What every handler can reach.
@@ -43,6 +49,12 @@ pub struct AppState {
     /// a ping could raise an alert just after that ping's resolve. One daemon
     /// owns a database, so a lock in the process is enough.
     pub heartbeat_lock: tokio::sync::Mutex<()>,
+    /// Makes and checks the signed acknowledge / resolve links; knows the
+    /// public URL.
+    pub links: Links,
+    /// The SMS provider's auth token, which signs inbound SMS webhooks;
+    /// `None` turns inbound SMS off (404).
+    pub sms_auth_token: Option<String>,
 }
 
 pub type Shared = Arc<AppState>;
@@ -58,6 +70,8 @@ pub fn router(state: Shared, max_body_bytes: usize) -> Router {
         .route("/v1/alerts/{id}/resolve", post(api::resolve))
         .route("/v1/oncall", get(api::oncall))
         .route("/v1/heartbeat/{name}", post(intake::heartbeat))
+        .route("/v1/act/{token}", get(act::show).post(act::perform))
+        .route("/v1/sms/inbound", post(sms::inbound))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })

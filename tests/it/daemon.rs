@@ -75,6 +75,7 @@ pub fn settings(dir: &std::path::Path) -> Settings {
             database: Some(dir.join("oncall.db")),
             api_token: Some(API_TOKEN.into()),
             log_format: None,
+            ..Overrides::default()
         },
     )
     .unwrap();
@@ -97,12 +98,13 @@ impl TestApp {
     /// Starts (or restarts) the daemon on the files in `dir`, its manual
     /// clock at `start`.
     pub async fn spawn_in_at(dir: PathBuf, start: &str) -> TestApp {
-        TestApp::spawn_with(dir, start, |_| {}).await
+        let settings = settings(&dir);
+        TestApp::spawn_with(dir, settings, start).await
     }
 
-    /// Starts (or restarts) the daemon on the files in `dir`, its manual
-    /// clock at `start`, with the test's changes to the settings.
-    pub async fn spawn_with(dir: PathBuf, start: &str, edit: impl FnOnce(&mut Settings)) -> TestApp {
+    /// Starts (or restarts) the daemon on the files in `dir` with
+    /// `settings` (e.g. [`settings`] changed), its manual clock at `start`.
+    pub async fn spawn_with(dir: PathBuf, settings: Settings, start: &str) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let clock = Arc::new(ManualClock::new(at(start)));
@@ -110,8 +112,6 @@ impl TestApp {
         let shutdown = async move {
             let _ = stopped.await;
         };
-        let mut settings = settings(&dir);
-        edit(&mut settings);
         let state = oncall::app::build(clock.clone(), &settings).await.unwrap();
         let task = tokio::spawn(oncall::app::serve(listener, shutdown, state.clone(), settings));
         TestApp {

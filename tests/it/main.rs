@@ -4,6 +4,7 @@ mod cli;
 mod crash;
 mod daemon;
 mod expand;
+mod links;
 mod pagerduty_client;
 mod paging;
 mod properties;

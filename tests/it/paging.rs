@@ -18,7 +18,8 @@ use oncall::config;
 use oncall::domain::alert::{Action, AlertId, Event, Outcome};
 use oncall::domain::paging::{Backoff, Method};
 use oncall::domain::time::Instant;
-use oncall::engine::{Engine, NoLinks, Rules};
+use oncall::engine::{Engine, Rules};
+use oncall::links::Links;
 use oncall::notify::{Channel, Notice, Receipt, SendError, SendFuture, What};
 use oncall::settings::{File, Overrides, Settings};
 use oncall::store::sqlite::SqliteStore;
@@ -133,7 +134,7 @@ impl Sim {
                 (method, channel)
             })
             .collect();
-        Engine::new(store, rules, channels, Arc::new(NoLinks)).with_backoff(Backoff {
+        Engine::new(store, rules, channels, Links::new(vec![7; 32], None)).with_backoff(Backoff {
             first: Duration::seconds(30),
             max: Duration::minutes(4),
             attempts: 3,
