@@ -58,6 +58,9 @@ pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result
         let errors: Vec<String> = loaded.errors().map(|d| d.to_string()).collect();
         anyhow::bail!("the rota files have errors:\n{}", errors.join("\n"));
     }
+    for d in config::paging_warnings(&loaded, &settings.severities, &settings.intensities) {
+        tracing::warn!("{d}");
+    }
     // The rota files do not know the installation's severities; here both
     // are known.
     let mut unknown = Vec::new();

@@ -78,6 +78,9 @@ pub enum Command {
     Check {
         #[command(flatten)]
         schedules: SchedulesArg,
+        /// The daemon's oncall.toml, for its severities and paging settings.
+        #[arg(long, env = "ONCALL_CONFIG")]
+        config: Option<PathBuf>,
     },
     /// Who is on call now (or at --at), per team and rota.
     Who {
@@ -148,7 +151,7 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
             serve(settings)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check { schedules } => check(&schedules, clock.now(), out, err),
+        Command::Check { schedules, config } => check(&schedules, config.as_deref(), clock.now(), out, err),
         Command::Who {
             schedules,
             at,
@@ -275,7 +278,14 @@ fn unknown_team(schedule: &Schedule, team: Option<&str>, err: &mut dyn Write) ->
     Ok(Some(ExitCode::from(1)))
 }
 
-fn check(schedules: &SchedulesArg, now: Instant, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<ExitCode> {
+fn check(
+    schedules: &SchedulesArg,
+    config: Option<&std::path::Path>,
+    now: Instant,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<ExitCode> {
+    let settings = Settings::load(config, Overrides::default())?;
     let loaded = load(schedules)?;
     let mut diagnostics = loaded.diagnostics.clone();
     if !loaded.has_errors() {
@@ -283,6 +293,11 @@ fn check(schedules: &SchedulesArg, now: Instant, out: &mut dyn Write, err: &mut 
             &loaded,
             now,
             Duration::days(CHECK_HORIZON_DAYS),
+        ));
+        diagnostics.extend(config::paging_warnings(
+            &loaded,
+            &settings.severities,
+            &settings.intensities,
         ));
     }
     for d in &diagnostics {

@@ -212,13 +212,13 @@ impl Rules {
 
     fn handoff_notice(&self, person: &Person, what: serde_json::Value, now: Instant) -> Option<NewNotification> {
         let lowest = self.severities.names().first().cloned().unwrap_or_default();
-        let mut intensity = self.intensity(&lowest);
-        // A notice, not a page: by the person's first way for the lowest
-        // severity, and never during their quiet hours.
-        intensity.respect_quiet_hours = true;
-        if intensity.methods.is_empty() {
-            intensity.methods = Method::ALL.to_vec();
-        }
+        // A notice, not a page: by the person's first way (their rules for
+        // the lowest severity, any method), never during their quiet hours.
+        let intensity = Intensity {
+            methods: Method::ALL.to_vec(),
+            respect_quiet_hours: true,
+            escalate: false,
+        };
         let first = paging::plan_person(person, &lowest, &intensity, chrono_tz::UTC, now)
             .into_iter()
             .min_by_key(|p| p.due)?;

@@ -559,7 +559,10 @@ fn decode_person(cx: &mut Cx, id: &str, node: &Node) -> Option<Person> {
         for m in missing {
             cx.warn(
                 n.pos,
-                format!("person {id} has a `{m}` rule but no `{}` to send it to", contact_key(m)),
+                format!(
+                    "person {id} has a rule for `{m}` but no `{}` to send it to",
+                    contact_key(m)
+                ),
             );
         }
     }

@@ -25,7 +25,9 @@ use chrono::Duration;
 pub use diag::{Diagnostic, Severity};
 pub use yaml::Pos;
 
+use crate::domain::paging::{self, Intensity};
 use crate::domain::schedule::Schedule;
+use crate::domain::severity::Severities;
 use crate::domain::time::{Instant, Span};
 
 /// Where a rota was written, for messages about it.
@@ -157,15 +159,95 @@ pub fn coverage_warnings(loaded: &Loaded, now: Instant, horizon: Duration) -> Ve
             continue;
         }
         if let Some(origin) = loaded.person_origins.get(&person.id) {
+            let on = rotas_of(loaded, &person.id);
+            let message = match on.first() {
+                Some(first) => format!(
+                    "{} is on {first}{} but has no way to be reached: give them an email, phone, push or webhook",
+                    person.id,
+                    if on.len() > 1 {
+                        format!(" (and {} more)", on.len() - 1)
+                    } else {
+                        String::new()
+                    }
+                ),
+                None => format!(
+                    "{} has no way to be reached: give them an email, phone, push or webhook",
+                    person.id
+                ),
+            };
             out.push(Diagnostic {
                 file: origin.file.clone(),
                 pos: origin.pos,
                 severity: Severity::Warning,
-                message: format!(
-                    "{} has no way to be reached: give them an email, phone or push",
-                    person.id
-                ),
+                message,
             });
+        }
+    }
+    out
+}
+
+/// The `team/rota` names a person is a member of (any layer, or an override).
+fn rotas_of(loaded: &Loaded, id: &str) -> Vec<String> {
+    loaded
+        .schedule
+        .rotas(None)
+        .filter(|(_, r)| {
+            r.layers.iter().any(|l| l.members.iter().any(|m| m == id)) || r.overrides.iter().any(|o| o.user == id)
+        })
+        .map(|(t, r)| format!("{}/{}", t.name, r.name))
+        .collect()
+}
+
+/// Warnings about people's notification rules against the installation's
+/// severities: rules for a severity that does not exist, and people on a
+/// rota whom some severity can never reach (its methods and theirs do not
+/// meet).
+pub fn paging_warnings(
+    loaded: &Loaded,
+    severities: &Severities,
+    intensities: &BTreeMap<String, Intensity>,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let now = Instant::default();
+    for person in loaded.schedule.people.values() {
+        let Some(origin) = loaded.person_origins.get(&person.id) else {
+            continue;
+        };
+        let mut warn = |message: String| {
+            out.push(Diagnostic {
+                file: origin.file.clone(),
+                pos: origin.pos,
+                severity: Severity::Warning,
+                message,
+            })
+        };
+        for name in person.preferences.by_severity.keys() {
+            if severities.rank(name).is_none() {
+                warn(format!(
+                    "{} has notification rules for `{name}`, which is not a severity: {}",
+                    person.id,
+                    severities.names().join(", ")
+                ));
+            }
+        }
+        let on = rotas_of(loaded, &person.id);
+        if !person.reachable() || on.is_empty() {
+            continue;
+        }
+        for name in severities.names() {
+            let Some(intensity) = intensities.get(name) else {
+                continue;
+            };
+            if paging::plan_person(person, name, intensity, chrono_tz::UTC, now).is_empty() {
+                let methods: Vec<&str> = intensity.methods.iter().map(|m| m.as_str()).collect();
+                warn(format!(
+                    "{} (on {}) can never be reached for `{name}` alerts: those go by {} only, and {}'s rules and contacts give none of those",
+                    person.id,
+                    on[0],
+                    methods.join(", "),
+                    person.id
+                ));
+            }
         }
     }
     out

@@ -192,6 +192,9 @@ impl Sim {
                 self.engine = Sim::engine(&self.files, self.store.clone(), self.recorder.clone());
                 self.log.push_str(&format!("{} restart\n", hm(now)));
             }
+            // Nothing but a pass at this instant (the daemon's loop passes
+            // at least every 30 seconds; hand-off notices need no row due).
+            ["tick"] => {}
             _ => panic!("unknown action {action:?}"),
         }
     }
@@ -316,6 +319,34 @@ async fn check(team: &str, start: &str, script: &[(&str, &str)], until: &str, ex
     let team = format!("team: t\ntimezone: Europe/London\nhandoff_notices: []\n{team}");
     let log = Sim::new(&team).run(start, script, until).await;
     expect.assert_eq(&log);
+}
+
+/// Hand-off notices: a day before a shift starts, and when it starts, to
+/// the person taking over; once each, however often the engine passes.
+#[tokio::test]
+async fn hand_off_notices_come_a_day_before_and_at_the_start() {
+    let team = "team: t\ntimezone: Europe/London\nhandoff_notices: [start, day_before]\n\
+                rotas:\n  primary: {members: [alice, bob], start: 2026-01-05T09:00, every: 1w}\n";
+    // Monday 2026-06-01 09:00 London (08:00 UTC): alice hands over to bob.
+    let log = Sim::new(team)
+        .run(
+            "2026-05-31T07:00:00Z",
+            &[
+                ("07:30", "tick"),
+                ("08:00", "tick"),
+                ("08:00:30", "tick"),
+                ("31:59", "tick"),
+                ("32:00", "tick"),
+                ("32:00:30", "tick"),
+            ],
+            "33:00",
+        )
+        .await;
+    expect![[r#"
+        08:00:00 bob push hand-off primary tomorrow
+        08:00:00 bob push hand-off primary
+    "#]]
+    .assert_eq(&log);
 }
 
 /// Three steps, repeated once, nobody answers: the chain runs twice and

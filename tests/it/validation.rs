@@ -297,3 +297,69 @@ maintenance:
         ("2026-06-02T00:00:00+00:00".into(), "2026-06-02T03:00:00+00:00".into())
     );
 }
+
+/// Notification rules, quiet hours and escalation options: mistakes are
+/// errors at their place; rules that would leave someone unreachable are
+/// warnings from `oncall check`.
+#[test]
+fn notification_rules_are_checked() {
+    let people = "people:
+  alice: {email: alice@example.com, notify: [push, emial after 5m, sms after soon]}
+  bob: {phone: '+447700900002', notify: [sms], quiet_hours: {from: '22:00', to: '07:00'}}
+  carol: {name: Carol, notify: {critical: [email], urgent: [sms]}}
+  dave: {email: dave@example.com, webhook: 'hooks.example.com/x'}
+";
+    let team = "team: t
+timezone: Europe/London
+handoff_notices: [start, the_day_before]
+rotas:
+  r: {members: [bob, carol], start: 2026-01-05T09:00, every: 1w}
+escalation:
+  steps:
+    - {notify: [rota:r], round_robin: yes}
+  ack_timeout: half an hour
+";
+    let loaded = config::load_texts(&[("people.yaml", people), ("t.yaml", team)]);
+    let mut text: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
+    expect![[r#"
+        people.yaml:2:45: warning: person alice has a rule for `push` but no `push` to send it to
+        people.yaml:2:52: error: unknown contact method `emial`; did you mean `email`?
+        people.yaml:2:68: error: `soon` is not a duration: write it like 30s, 15m, 2h, 1h30m, 1d or 1w
+        people.yaml:3:61: warning: person bob has quiet hours but no `timezone`: they are read in the zone of the team that pages
+        people.yaml:4:32: warning: person carol has a rule for `email` but no `email` to send it to
+        people.yaml:4:32: warning: person carol has a rule for `sms` but no `phone` to send it to
+        people.yaml:5:44: error: `hooks.example.com/x` is not a webhook URL: write it with https://
+        t.yaml:3:26: error: unknown hand-off notice `the_day_before`: write `start` and/or `day_before` (or [] for none)
+        t.yaml:8:39: error: `round_robin` should be true or false, found `yes`
+        t.yaml:9:16: error: `half an hour` is not a duration: write it like 30s, 15m, 2h, 1h30m, 1d or 1w"#]]
+    .assert_eq(&text.join("\n"));
+
+    // The same people on a valid team: `oncall check`'s paging warnings.
+    let people = "people:
+  bob: {phone: '+447700900002', timezone: Europe/London, notify: [sms]}
+  carol: {name: Carol, notify: {critical: [email], urgent: [sms]}}
+  erin: {email: erin@example.com}
+";
+    let team = "team: t\ntimezone: Europe/London\nrotas:\n  r: {members: [bob, carol, erin], start: 2026-01-05T09:00, every: 1w}\n";
+    let loaded = config::load_texts(&[("people.yaml", people), ("t.yaml", team)]);
+    assert!(!loaded.has_errors());
+    let settings = oncall::settings::Settings::resolve(Default::default(), Default::default()).unwrap();
+    text = config::coverage_warnings(
+        &loaded,
+        crate::support::at("2026-06-01T00:00:00Z"),
+        chrono::Duration::days(90),
+    )
+    .into_iter()
+    .chain(config::paging_warnings(
+        &loaded,
+        &settings.severities,
+        &settings.intensities,
+    ))
+    .map(|d| d.to_string())
+    .collect();
+    expect![[r#"
+        people.yaml:3:3: warning: carol is on t/r but has no way to be reached: give them an email, phone, push or webhook
+        people.yaml:2:3: warning: bob (on t/r) can never be reached for `minor` alerts: those go by email, webhook only, and bob's rules and contacts give none of those
+        people.yaml:3:3: warning: carol has notification rules for `urgent`, which is not a severity: minor, major, critical"#]]
+    .assert_eq(&text.join("\n"));
+}
