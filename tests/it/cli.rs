@@ -115,7 +115,7 @@ fn check_warns_about_gaps_and_unreachable_people() {
         "{err}"
     );
     assert!(
-        err.contains("people.yaml:3:3: warning: bob has no way to be reached"),
+        err.contains("people.yaml:3:3: warning: bob is on t/r but has no way to be reached"),
         "{err}"
     );
 }
