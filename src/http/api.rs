@@ -9,7 +9,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, Shared};
-use crate::domain::alert::{AlertId, Status};
+use axum::response::{IntoResponse, Response};
+
+use crate::domain::alert::{Action, AlertId, Event, Outcome, Status};
+use crate::engine::DRILL_INTAKE;
 
 /// At most this many alerts a listing.
 const MAX_LIST: usize = 1000;
@@ -52,10 +55,99 @@ pub async fn get_alert(
 ) -> Result<Json<Value>, ApiError> {
     state.authorize_api(&headers)?;
     let id = parse_id(&id)?;
-    match state.store.alert(id).await? {
-        Some((alert, timeline)) => Ok(Json(json!({"alert": alert, "timeline": timeline}))),
-        None => Err(ApiError::new(StatusCode::NOT_FOUND, format!("no alert {id}"))),
+    let Some((alert, timeline)) = state.store.alert(id).await? else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no alert {id}")));
+    };
+    // Delivery state without destinations: no phone number leaves here.
+    let notifications: Vec<Value> = state
+        .store
+        .notifications(id)
+        .await?
+        .into_iter()
+        .map(|n| {
+            json!({
+                "id": n.id, "person": n.person, "method": n.method, "state": n.state,
+                "attempts": n.attempts, "due": n.due, "sent_at": n.sent_at, "last_error": n.last_error,
+                "step": n.step.map(|(s, _)| s), "round": n.step.map(|(_, r)| r),
+            })
+        })
+        .collect();
+    Ok(Json(
+        json!({"alert": alert, "timeline": timeline, "notifications": notifications}),
+    ))
+}
+
+/// `POST /v1/drills` `{"team": T, "severity": S}`: a practice page through
+/// the real path, plainly marked as a drill. Severity defaults to the
+/// highest, so the drill exercises every method and the escalation.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrillRequest {
+    team: String,
+    severity: Option<String>,
+}
+
+pub async fn drill(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    state.authorize_api(&headers)?;
+    let request: DrillRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("the body should be {{\"team\": \"name\", \"severity\": \"...\"}}: {e}"),
+        )
+    })?;
+    if state.schedule.team(&request.team).is_none() {
+        let teams: Vec<&str> = state.schedule.teams.iter().map(|t| t.name.as_str()).collect();
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("no team `{}`: teams are {}", request.team, teams.join(", ")),
+        )
+        .field("team"));
     }
+    let names = state.severities.names();
+    let severity = match request.severity {
+        Some(s) if state.severities.rank(&s).is_some() => s,
+        Some(s) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("`{s}` is not a severity: {}", names.join(", ")),
+            )
+            .field("severity"));
+        }
+        None => names.last().cloned().unwrap_or_default(),
+    };
+    let now = state.clock.now();
+    let event = Event {
+        team: request.team.clone(),
+        action: Action::Trigger,
+        dedup_key: format!("drill-{}", super::intake::generated_key()),
+        summary: format!(
+            "[DRILL] Practice page for {}: acknowledge it to finish the drill",
+            request.team
+        ),
+        severity: severity.clone(),
+        source: Some("oncall drill".into()),
+        details: json!({"drill": true}),
+        intake: DRILL_INTAKE.into(),
+        // A drill is never held: practising during maintenance is fine.
+        held: None,
+    };
+    let outcomes = state.store.ingest(vec![event], now).await?;
+    state.engine.wake();
+    let id = match outcomes.first() {
+        Some(Outcome::Created(id)) => *id,
+        other => {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the drill alert was not created ({other:?}); retry"),
+            ));
+        }
+    };
+    tracing::info!(alert = id, team = %request.team, severity = %severity, "drill started");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"alert_id": id, "team": request.team, "severity": severity})),
+    )
+        .into_response())
 }
 
 /// The optional body of ack / resolve: who did it.

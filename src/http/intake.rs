@@ -59,7 +59,7 @@ fn team_of<'a>(state: &'a Shared, headers: &HeaderMap) -> Result<&'a str, ApiErr
 }
 
 /// A dedup key for an event that came without one: unique, and time-ordered.
-fn generated_key() -> String {
+pub(super) fn generated_key() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()

@@ -651,3 +651,41 @@ async fn an_undeliverable_page_is_recorded_not_dropped() {
     assert_eq!(timeline[2].detail["error"], "no email channel is configured");
     app.stop().await;
 }
+
+/// A drill: a practice alert through the real path, marked as such, paged
+/// by the next engine pass; bad requests say what is wrong and create
+/// nothing.
+#[tokio::test]
+async fn a_drill_is_a_marked_alert_paged_like_any_other() {
+    let app = TestApp::spawn().await;
+    let (code, body) = app.api_post("/v1/drills", json!({"team": "paymnts"})).await;
+    assert_eq!((code, body["field"].as_str()), (422, Some("team")), "{body}");
+    let (code, body) = app
+        .api_post("/v1/drills", json!({"team": "payments", "severity": "urgent"}))
+        .await;
+    assert_eq!((code, body["field"].as_str()), (422, Some("severity")), "{body}");
+    let (code, body) = app.post("/v1/drills", KEY, json!({"team": "payments"})).await;
+    assert_eq!(code, 401, "an integration key is not an API token: {body}");
+    assert!(app.all_alerts().await.is_empty());
+
+    let (code, body) = app.api_post("/v1/drills", json!({"team": "payments"})).await;
+    assert_eq!(code, 202, "{body}");
+    assert_eq!(body["severity"], "critical");
+    let id = body["alert_id"].as_i64().unwrap();
+    app.run_engine().await;
+    let (code, detail) = app.api_get(&format!("/v1/alerts/{id}")).await;
+    assert_eq!(code, 200);
+    assert!(
+        detail["alert"]["summary"].as_str().unwrap().starts_with("[DRILL]"),
+        "{detail}"
+    );
+    assert_eq!(detail["alert"]["intake"], "drill");
+    assert_eq!(detail["timeline"][1]["kind"], "escalated");
+    let notifications = detail["notifications"].as_array().unwrap();
+    assert_eq!(notifications.len(), 1, "{detail}");
+    assert_eq!(notifications[0]["person"], "bob");
+    assert_eq!(notifications[0]["method"], "email");
+    assert_eq!(notifications[0]["state"], "failed");
+    assert!(notifications[0].get("destination").is_none());
+    app.stop().await;
+}
