@@ -100,11 +100,12 @@ pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result
         tracing::warn!("the API is off: set ONCALL_API_TOKEN to use /v1/alerts, /v1/oncall");
     }
     let schedule = Arc::new(loaded.schedule);
-    let rules = Rules::new(
+    let mut rules = Rules::new(
         schedule.clone(),
         settings.severities.clone(),
         settings.intensities.clone(),
     );
+    rules.throttle = settings.throttle.clone();
     let links = Links::new(link_secret(settings).await?, settings.public_url.clone());
     let engine = Arc::new(Engine::new(store.clone(), rules, channels(settings)?, links.clone()));
     let sms_auth_token = settings.notify.sms.as_ref().and_then(|s| s.auth_token.clone());

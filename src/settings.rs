@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::domain::paging::{Intensity, Method};
+use crate::domain::paging::{Intensity, Method, Throttle};
 use crate::domain::severity::Severities;
 use crate::notify;
 
@@ -36,6 +36,8 @@ pub struct Settings {
     pub notify: notify::Config,
     /// How hard each severity pages, by severity name (every name present).
     pub intensities: BTreeMap<String, Intensity>,
+    /// The least time between two messages to one destination.
+    pub throttle: Throttle,
     /// Whether `serve` runs the paging engine's loop. Tests that step the
     /// engine themselves (`Engine::run_once`) turn it off; not in the file.
     pub run_engine: bool,
@@ -80,6 +82,10 @@ pub struct File {
     /// `[paging.SEVERITY]`: how hard each severity pages.
     #[serde(default)]
     pub paging: BTreeMap<String, IntensityFile>,
+    /// `[throttle]`: the least time between two messages to one
+    /// destination, per method (`sms = "1m"`; `"0s"` turns it off).
+    #[serde(default)]
+    pub throttle: BTreeMap<String, String>,
 }
 
 /// `[paging.SEVERITY]` in `oncall.toml`; what is left out keeps the
@@ -226,6 +232,20 @@ impl Settings {
                 intensity.escalate = e;
             }
         }
+        let mut throttle = Throttle::default();
+        for (method, gap) in &file.throttle {
+            let invalid = |message: String| SettingsError::Invalid {
+                what: format!("throttle.{method}"),
+                message,
+            };
+            let m = Method::parse(method).ok_or_else(|| {
+                invalid(format!(
+                    "unknown contact method `{method}`: use push, sms, email, webhook"
+                ))
+            })?;
+            let gap = crate::config::text::parse_duration(gap).map_err(invalid)?;
+            throttle.gap.insert(m, gap);
+        }
         let log_format = o.log_format.or(file.log_format).unwrap_or_else(|| "text".into());
         let log_json = match log_format.as_str() {
             "json" => true,
@@ -255,6 +275,7 @@ impl Settings {
                 webhook: file.webhook,
             },
             intensities,
+            throttle,
             run_engine: true,
             public_url,
             link_secret,
@@ -409,6 +430,14 @@ mod tests {
         assert_eq!(s.intensities["major"].methods, vec![Method::Push]);
         assert!(s.intensities["major"].respect_quiet_hours);
         assert!(s.intensities["major"].escalate);
+        let file: File = toml::from_str("[throttle]\nsms = \"2m\"\npush = \"0s\"\n").unwrap();
+        let s = Settings::resolve(file, Overrides::default()).unwrap();
+        assert_eq!(s.throttle.gap[&Method::Sms], chrono::Duration::minutes(2));
+        assert_eq!(s.throttle.gap[&Method::Push], chrono::Duration::zero());
+        assert_eq!(s.throttle.gap[&Method::Email], chrono::Duration::minutes(1));
+        let file: File = toml::from_str("[throttle]\nsms = \"soon\"\n").unwrap();
+        let err = Settings::resolve(file, Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("throttle.sms"), "{err}");
         let file: File = toml::from_str("[paging.urgent]\nescalate = false\n").unwrap();
         let err = Settings::resolve(file, Overrides::default()).unwrap_err().to_string();
         assert!(
