@@ -6,6 +6,8 @@
 //! ([`SendError::Permanent`]).
 //!
 //! Channels never read the clock for decisions and never touch the store.
+//!
+//! [`render`] writes the words of every medium.
 
 use std::fmt;
 use std::future::Future;
@@ -15,6 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::alert::AlertId;
 use crate::domain::time::Instant;
+
+pub mod render;
 
 /// A way to reach a person, as named in `people.yaml` and in notification
 /// rules.
