@@ -73,6 +73,7 @@ pub fn settings(dir: &std::path::Path) -> Settings {
             database: Some(dir.join("oncall.db")),
             api_token: Some(API_TOKEN.into()),
             log_format: None,
+            ..Overrides::default()
         },
     )
     .unwrap()
