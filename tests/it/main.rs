@@ -4,6 +4,7 @@ mod cli;
 mod crash;
 mod daemon;
 mod expand;
+mod notify;
 mod pagerduty_client;
 mod properties;
 mod real_alertmanager;
