@@ -13,7 +13,6 @@
 //!
 //!   cargo run --release --example bench_engine [ALERTS]   (scripts/bench-paging runs it)
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant as Stopwatch;
 
@@ -24,7 +23,7 @@ use oncall::domain::paging::Method;
 use oncall::domain::severity::Severities;
 use oncall::engine::{Engine, Rules};
 use oncall::links::Links;
-use oncall::notify::{Channel, Notice, Receipt, SendFuture};
+use oncall::notify::{Channel, Channels, Notice, Receipt, SendFuture};
 use oncall::store::Store;
 use oncall::store::sqlite::SqliteStore;
 
@@ -44,7 +43,11 @@ impl Channel for Accept {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let alerts: usize = std::env::args().nth(1).map(|a| a.parse()).transpose()?.unwrap_or(10_000);
+    let alerts: usize = std::env::args()
+        .nth(1)
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(10_000);
     let dir = std::env::temp_dir().join(format!("oncall-bench-engine-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let mut people = String::from("people:\n");
@@ -72,7 +75,7 @@ async fn main() -> anyhow::Result<()> {
     );
     rules.throttle.gap.clear();
     let store = Arc::new(SqliteStore::open(&dir.join("oncall.db"))?);
-    let channels: BTreeMap<Method, Arc<dyn Channel>> = [(Method::Email, Arc::new(Accept) as Arc<dyn Channel>)].into();
+    let channels = Channels::new(vec![Arc::new(Accept) as Arc<dyn Channel>]);
     let links = Links::new(vec![7; 32], Some("https://oncall.example.com".into()));
     let engine = Engine::new(store.clone(), rules, channels, links);
 

@@ -22,6 +22,7 @@ use oncall::domain::time::Instant;
 use oncall::engine::{Engine, Rules};
 use oncall::http::{self, AppState};
 use oncall::links::Links;
+use oncall::notify::Channels;
 use oncall::settings::DEFAULT_MAX_BODY_BYTES;
 use oncall::store::{Attempt, Decide, Notification, Pass, Store, StoreFuture};
 
@@ -116,7 +117,7 @@ async fn main() -> anyhow::Result<()> {
         engine: Arc::new(Engine::new(
             store.clone(),
             rules,
-            Default::default(),
+            Channels::new(Vec::new()),
             Links::new(vec![7; 32], None),
         )),
         store,

@@ -13,8 +13,6 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use std::collections::BTreeMap;
-
 use crate::clock::Clock;
 use crate::config;
 use crate::domain::alert::{Action, Event, Outcome};
@@ -26,7 +24,7 @@ use crate::engine::{Engine, Rules};
 use crate::http::{self, AppState, Shared};
 use crate::intake;
 use crate::links::{self, Links};
-use crate::notify::Channel;
+use crate::notify::Channels;
 use crate::settings::Settings;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
@@ -107,7 +105,19 @@ pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result
     );
     rules.throttle = settings.throttle.clone();
     let links = Links::new(link_secret(settings).await?, settings.public_url.clone());
-    let engine = Arc::new(Engine::new(store.clone(), rules, channels(settings)?, links.clone()));
+    let channels = Channels::from_config(&settings.notify)?;
+    let missing: Vec<&str> = Method::ALL
+        .into_iter()
+        .filter(|m| channels.get(*m).is_none())
+        .map(|m| m.as_str())
+        .collect();
+    if !missing.is_empty() {
+        tracing::warn!(
+            "no channel configured for {}: pages by those methods are logged and recorded as undeliverable (see docs/notifications.md)",
+            missing.join(", ")
+        );
+    }
+    let engine = Arc::new(Engine::new(store.clone(), rules, channels, links.clone()));
     let sms_auth_token = settings.notify.sms.as_ref().and_then(|s| s.auth_token.clone());
     if settings.public_url.is_none() {
         tracing::warn!("no public_url (ONCALL_PUBLIC_URL): pages carry no acknowledge links, inbound SMS is off");
@@ -191,11 +201,6 @@ pub async fn serve(
     tokio::task::spawn_blocking(move || drop(store)).await?;
     tracing::info!("oncall stopped");
     Ok(())
-}
-
-/// The delivery channels configured in the settings.
-fn channels(_settings: &Settings) -> anyhow::Result<BTreeMap<Method, Arc<dyn Channel>>> {
-    Ok(BTreeMap::new())
 }
 
 /// Runs [`check_heartbeats`] every [`HEARTBEAT_CHECK_EVERY`], asking the

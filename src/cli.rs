@@ -146,6 +146,9 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
                 log_format: std::env::var("ONCALL_LOG_FORMAT").ok(),
                 public_url,
                 link_secret: std::env::var("ONCALL_LINK_SECRET").ok(),
+                smtp_password: std::env::var("ONCALL_SMTP_PASSWORD").ok(),
+                sms_auth_token: std::env::var("ONCALL_SMS_AUTH_TOKEN").ok(),
+                push_token: std::env::var("ONCALL_PUSH_TOKEN").ok(),
             };
             let settings = Settings::load(config.as_deref(), overrides)?;
             serve(settings)?;

@@ -30,7 +30,7 @@ use crate::domain::schedule::{Person, Schedule};
 use crate::domain::severity::Severities;
 use crate::domain::time::{Instant, Span};
 use crate::links::{Action, Links};
-use crate::notify::{Channel, Notice, PagedAlert, SendError, Urgency, What};
+use crate::notify::{Channels, Notice, PagedAlert, SendError, Urgency, What};
 use crate::store::{
     Attempt, AttemptOutcome, Decide, Decision, Message, NewNotification, NoticeKind, Store, StoreError,
 };
@@ -351,7 +351,7 @@ pub struct PassReport {
 pub struct Engine {
     store: Arc<dyn Store>,
     rules: RwLock<Arc<Rules>>,
-    channels: BTreeMap<Method, Arc<dyn Channel>>,
+    channels: Channels,
     links: Links,
     backoff: Backoff,
     /// Wakes [`Engine::run`] before its next deadline (an alert came in, one
@@ -366,12 +366,7 @@ pub enum EngineError {
 }
 
 impl Engine {
-    pub fn new(
-        store: Arc<dyn Store>,
-        rules: Rules,
-        channels: BTreeMap<Method, Arc<dyn Channel>>,
-        links: Links,
-    ) -> Engine {
+    pub fn new(store: Arc<dyn Store>, rules: Rules, channels: Channels, links: Links) -> Engine {
         Engine {
             store,
             rules: RwLock::new(Arc::new(rules)),
@@ -457,7 +452,7 @@ impl Engine {
             None => AttemptOutcome::Failed {
                 error: format!("person {} is no longer in people.yaml", first.person),
             },
-            Some(notice) => match self.channels.get(&first.method) {
+            Some(notice) => match self.channels.get(first.method) {
                 None => {
                     tracing::warn!(
                         person = %first.person, method = %first.method, alerts = ?message.alerts.iter().map(|a| a.id).collect::<Vec<_>>(),

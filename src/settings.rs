@@ -123,6 +123,12 @@ pub struct Overrides {
     pub log_format: Option<String>,
     pub public_url: Option<String>,
     pub link_secret: Option<String>,
+    /// `ONCALL_SMTP_PASSWORD`: the `[email]` password.
+    pub smtp_password: Option<String>,
+    /// `ONCALL_SMS_AUTH_TOKEN`: the `[sms]` auth token.
+    pub sms_auth_token: Option<String>,
+    /// `ONCALL_PUSH_TOKEN`: the `[push]` access token.
+    pub push_token: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -151,19 +157,7 @@ impl Settings {
             what: "listen".into(),
             message: format!("`{listen_text}` is not an address like 127.0.0.1:8080"),
         })?;
-        let api_token = match (o.api_token, file.api_token, file.api_token_file) {
-            (Some(t), _, _) => Some(t),
-            (None, Some(t), _) => Some(t),
-            (None, None, Some(path)) => {
-                let text = std::fs::read_to_string(&path).map_err(|source| SettingsError::Read {
-                    path: path.display().to_string(),
-                    source,
-                })?;
-                Some(text.trim().to_string())
-            }
-            (None, None, None) => None,
-        }
-        .filter(|t| !t.is_empty());
+        let api_token = secret(o.api_token, file.api_token, file.api_token_file.as_deref())?;
         if let Some(t) = &api_token
             && t.len() < 16
         {
@@ -172,7 +166,7 @@ impl Settings {
                 message: "use at least 16 characters (e.g. `openssl rand -hex 32`)".into(),
             });
         }
-        let link_secret = secret_from(o.link_secret, file.link_secret, file.link_secret_file)?;
+        let link_secret = secret(o.link_secret, file.link_secret, file.link_secret_file.as_deref())?;
         if let Some(s) = &link_secret
             && s.len() < MIN_LINK_SECRET_LEN
         {
@@ -257,6 +251,22 @@ impl Settings {
                 });
             }
         };
+        // The channels' secrets, final: `Settings.notify` is what they use.
+        let mut notify = notify::Config {
+            email: file.email,
+            sms: file.sms,
+            push: file.push,
+            webhook: file.webhook,
+        };
+        if let Some(c) = &mut notify.email {
+            c.password = secret(o.smtp_password, c.password.take(), c.password_file.as_deref())?;
+        }
+        if let Some(c) = &mut notify.sms {
+            c.auth_token = secret(o.sms_auth_token, c.auth_token.take(), c.auth_token_file.as_deref())?;
+        }
+        if let Some(c) = &mut notify.push {
+            c.token = secret(o.push_token, c.token.take(), c.token_file.as_deref())?;
+        }
         Ok(Settings {
             listen,
             schedules: o
@@ -268,12 +278,7 @@ impl Settings {
             max_body_bytes: file.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
             severities,
             log_json,
-            notify: notify::Config {
-                email: file.email,
-                sms: file.sms,
-                push: file.push,
-                webhook: file.webhook,
-            },
+            notify,
             intensities,
             throttle,
             run_engine: true,
@@ -286,18 +291,19 @@ impl Settings {
 /// Shortest link secret accepted from the configuration.
 pub const MIN_LINK_SECRET_LEN: usize = 32;
 
-/// A secret from the override (environment), the file's literal, or the file
-/// it names, in that order; empty counts as none. (As `api_token` is read.)
-fn secret_from(
-    over: Option<String>,
-    literal: Option<String>,
-    file: Option<PathBuf>,
+/// A secret, from the first of: the environment (`from_env`), the value in
+/// the file, the file named by its `*_file` setting (trimmed, so a trailing
+/// newline does not count). Empty means none.
+fn secret(
+    from_env: Option<String>,
+    value: Option<String>,
+    file: Option<&Path>,
 ) -> Result<Option<String>, SettingsError> {
-    let text = match (over, literal, file) {
+    let secret = match (from_env, value, file) {
         (Some(t), _, _) => Some(t),
         (None, Some(t), _) => Some(t),
         (None, None, Some(path)) => {
-            let text = std::fs::read_to_string(&path).map_err(|source| SettingsError::Read {
+            let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
                 path: path.display().to_string(),
                 source,
             })?;
@@ -305,7 +311,7 @@ fn secret_from(
         }
         (None, None, None) => None,
     };
-    Ok(text.filter(|t| !t.is_empty()))
+    Ok(secret.filter(|t| !t.is_empty()))
 }
 
 /// `public_url` checked: `http(s)://host[:port][/prefix]`, nothing after the
@@ -447,6 +453,64 @@ mod tests {
         let file: File = toml::from_str("[paging.major]\nmethods = [\"pager\"]\n").unwrap();
         let err = Settings::resolve(file, Overrides::default()).unwrap_err().to_string();
         assert!(err.contains("pager"), "{err}");
+    }
+
+    #[test]
+    fn channel_secrets_come_from_the_environment_the_file_or_a_file() {
+        let dir = std::env::temp_dir().join(format!("oncall-settings-secrets-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let password_file = dir.join("smtp-password");
+        std::fs::write(&password_file, "from-a-file\n").unwrap();
+        let text = format!(
+            r#"
+[email]
+host = "smtp.example.com"
+from = "oncall@example.com"
+password_file = "{}"
+
+[sms]
+account_sid = "AC1"
+from = "+15550100"
+auth_token = "in-the-config"
+
+[push]
+token_file = "{}"
+"#,
+            password_file.display(),
+            password_file.display()
+        );
+        let file = || toml::from_str::<File>(&text).unwrap();
+
+        // Nothing in the environment: the file's values, *_file read and trimmed.
+        let s = Settings::resolve(file(), Overrides::default()).unwrap();
+        assert_eq!(s.notify.email.unwrap().password.as_deref(), Some("from-a-file"));
+        assert_eq!(s.notify.sms.unwrap().auth_token.as_deref(), Some("in-the-config"));
+        assert_eq!(s.notify.push.unwrap().token.as_deref(), Some("from-a-file"));
+
+        // The environment wins over both.
+        let o = Overrides {
+            smtp_password: Some("env-smtp".into()),
+            sms_auth_token: Some("env-sms".into()),
+            push_token: Some("env-push".into()),
+            ..Overrides::default()
+        };
+        let s = Settings::resolve(file(), o).unwrap();
+        assert_eq!(s.notify.email.unwrap().password.as_deref(), Some("env-smtp"));
+        assert_eq!(s.notify.sms.unwrap().auth_token.as_deref(), Some("env-sms"));
+        assert_eq!(s.notify.push.unwrap().token.as_deref(), Some("env-push"));
+
+        // A secret for a channel that is not configured configures nothing.
+        let o = Overrides {
+            sms_auth_token: Some("env-sms".into()),
+            ..Overrides::default()
+        };
+        assert!(Settings::resolve(File::default(), o).unwrap().notify.sms.is_none());
+
+        // A *_file that cannot be read is named.
+        std::fs::remove_file(&password_file).unwrap();
+        let err = Settings::resolve(file(), Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("smtp-password"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -6,14 +6,35 @@
 //! ([`SendError::Permanent`]).
 //!
 //! Channels never read the clock for decisions and never touch the store.
+//!
+//! [`render`] writes the words of every medium; `email.rs`, `sms.rs`,
+//! `push.rs` and `webhook.rs` carry them; [`Channels`] holds the configured
+//! ones by [`Method`]. See `docs/notifications.md` for what each message looks
+//! like and how failures are classified.
 
+use std::collections::BTreeMap;
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::domain::alert::AlertId;
 use crate::domain::time::Instant;
+
+pub mod email;
+pub mod push;
+pub mod render;
+pub mod sms;
+mod web;
+pub mod webhook;
+
+pub use email::EmailChannel;
+pub use push::PushChannel;
+pub use sms::SmsChannel;
+pub use webhook::WebhookChannel;
 
 pub use crate::domain::paging::Method;
 
@@ -204,4 +225,210 @@ pub struct PushConfig {
 pub struct WebhookConfig {
     /// Seconds. Default 10.
     pub timeout_secs: Option<u64>,
+}
+
+/// How long a channel waits for its receiver when `timeout_secs` is not set.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A channel's `timeout_secs`, or [`DEFAULT_TIMEOUT`]; 0 is refused (it would
+/// fail every send).
+fn timeout(section: &'static str, secs: Option<u64>) -> Result<Duration, ConfigError> {
+    match secs {
+        None => Ok(DEFAULT_TIMEOUT),
+        Some(0) => Err(ConfigError::new(section, "timeout_secs must be at least 1")),
+        Some(secs) => Ok(Duration::from_secs(secs)),
+    }
+}
+
+/// A channel's settings that cannot work, found when the channels are built
+/// (at start, before anything is sent).
+#[derive(Debug, thiserror::Error)]
+#[error("[{section}] {message}")]
+pub struct ConfigError {
+    /// The section of `oncall.toml`: `email`, `sms`, `push`, `webhook`.
+    pub section: &'static str,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(section: &'static str, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            section,
+            message: message.into(),
+        }
+    }
+}
+
+/// The configured channels, one per method at most.
+#[derive(Clone, Default)]
+pub struct Channels {
+    by_method: BTreeMap<Method, Arc<dyn Channel>>,
+}
+
+impl fmt::Debug for Channels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Channels").field("methods", &self.methods()).finish()
+    }
+}
+
+impl Channels {
+    /// These channels (tests give fakes). A later channel for the same method
+    /// replaces an earlier one.
+    pub fn new(channels: Vec<Arc<dyn Channel>>) -> Channels {
+        Channels {
+            by_method: channels.into_iter().map(|c| (c.method(), c)).collect(),
+        }
+    }
+
+    /// A channel for each section of the settings (secrets already resolved
+    /// by `Settings::resolve`). Outgoing webhooks need no settings, so that
+    /// channel is always there.
+    pub fn from_config(config: &Config) -> Result<Channels, ConfigError> {
+        let mut channels: Vec<Arc<dyn Channel>> = Vec::new();
+        if let Some(email) = &config.email {
+            channels.push(Arc::new(EmailChannel::new(email)?));
+        }
+        if let Some(sms) = &config.sms {
+            channels.push(Arc::new(SmsChannel::new(sms)?));
+        }
+        if let Some(push) = &config.push {
+            channels.push(Arc::new(PushChannel::new(push)?));
+        }
+        channels.push(Arc::new(WebhookChannel::new(&config.webhook)?));
+        Ok(Channels::new(channels))
+    }
+
+    pub fn get(&self, method: Method) -> Option<Arc<dyn Channel>> {
+        self.by_method.get(&method).cloned()
+    }
+
+    /// The methods that can deliver, in [`Method`] order.
+    pub fn methods(&self) -> Vec<Method> {
+        self.by_method.keys().copied().collect()
+    }
+
+    /// Sends through the channel of the notice's method; without one the
+    /// notice can never be delivered ([`SendError::Permanent`]).
+    pub async fn send(&self, notice: &Notice) -> Result<Receipt, SendError> {
+        match self.by_method.get(&notice.method) {
+            Some(channel) => channel.send(notice).await,
+            None => Err(SendError::Permanent(format!(
+                "no {} channel is configured (see the [{}] section of oncall.toml)",
+                notice.method, notice.method
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fake(Method);
+
+    impl Channel for Fake {
+        fn method(&self) -> Method {
+            self.0
+        }
+        fn send<'a>(&'a self, _notice: &'a Notice) -> SendFuture<'a> {
+            Box::pin(async {
+                Ok(Receipt {
+                    reference: Some("fake".into()),
+                })
+            })
+        }
+    }
+
+    fn notice(method: Method) -> Notice {
+        Notice {
+            id: 1,
+            method,
+            to: "+15550100".into(),
+            person: "alice".into(),
+            name: "Alice".into(),
+            urgency: Urgency::High,
+            what: What::Page { alerts: vec![] },
+        }
+    }
+
+    #[tokio::test]
+    async fn a_method_without_a_channel_is_permanent() {
+        let channels = Channels::new(vec![Arc::new(Fake(Method::Sms))]);
+        assert_eq!(channels.methods(), [Method::Sms]);
+        assert!(channels.get(Method::Email).is_none());
+        assert_eq!(
+            channels.send(&notice(Method::Sms)).await.unwrap().reference.as_deref(),
+            Some("fake")
+        );
+        let err = channels.send(&notice(Method::Email)).await.unwrap_err();
+        assert!(!err.retryable(), "{err}");
+        assert!(err.to_string().contains("no email channel"), "{err}");
+    }
+
+    #[test]
+    fn from_config_builds_what_is_configured() {
+        let config: Config = toml::from_str(
+            r#"
+[email]
+host = "127.0.0.1"
+tls = "none"
+from = "oncall <oncall@example.com>"
+
+[push]
+timeout_secs = 3
+"#,
+        )
+        .unwrap();
+        let channels = Channels::from_config(&config).unwrap();
+        assert_eq!(channels.methods(), [Method::Email, Method::Push, Method::Webhook]);
+        // TLS settings build (with the platform's roots) without connecting.
+        for tls in ["starttls", "implicit"] {
+            let config: Config = toml::from_str(&format!(
+                "[email]\nhost = \"smtp.example.com\"\ntls = \"{tls}\"\nfrom = \"oncall@example.com\"\n"
+            ))
+            .unwrap();
+            assert!(
+                Channels::from_config(&config).unwrap().get(Method::Email).is_some(),
+                "{tls}"
+            );
+        }
+        assert_eq!(format!("{channels:?}"), "Channels { methods: [Email, Push, Webhook] }");
+    }
+
+    #[test]
+    fn settings_that_cannot_work_are_named() {
+        let cases = [
+            (
+                "[email]\nhost = \"smtp.example.com\"\nfrom = \"not an address\"\n",
+                "[email] from: `not an address` is not an address",
+            ),
+            (
+                "[email]\nhost = \"smtp.example.com\"\nfrom = \"a@example.com\"\nusername = \"a\"\n",
+                "[email] a username needs a password",
+            ),
+            (
+                "[sms]\naccount_sid = \"AC1\"\nfrom = \"+15550100\"\n",
+                "[sms] no auth token",
+            ),
+            (
+                "[sms]\naccount_sid = \"AC1\"\nauth_token = \"t\"\nfrom = \"+15550100\"\nbase_url = \"ftp://x\"\n",
+                "[sms] base_url",
+            ),
+            ("[push]\nserver = \"ntfy.example.com\"\n", "[push] server"),
+            (
+                "[webhook]\ntimeout_secs = 0\n",
+                "[webhook] timeout_secs must be at least 1",
+            ),
+        ];
+        let mut wrong = Vec::new();
+        for (toml_text, expected) in cases {
+            let config: Config = toml::from_str(toml_text).unwrap();
+            match Channels::from_config(&config) {
+                Ok(_) => wrong.push(format!("accepted:\n{toml_text}")),
+                Err(e) if e.to_string().starts_with(expected) => {}
+                Err(e) => wrong.push(format!("{toml_text}\n  said: {e}\n  want: {expected}...")),
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
 }

@@ -5,6 +5,7 @@ mod crash;
 mod daemon;
 mod expand;
 mod links;
+mod notify;
 mod pagerduty_client;
 mod paging;
 mod properties;

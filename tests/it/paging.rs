@@ -20,7 +20,7 @@ use oncall::domain::paging::{Backoff, Method};
 use oncall::domain::time::Instant;
 use oncall::engine::{Engine, Rules};
 use oncall::links::Links;
-use oncall::notify::{Channel, Notice, Receipt, SendError, SendFuture, What};
+use oncall::notify::{Channel, Channels, Notice, Receipt, SendError, SendFuture, What};
 use oncall::settings::{File, Overrides, Settings};
 use oncall::store::sqlite::SqliteStore;
 use oncall::store::{AttemptOutcome, Store};
@@ -124,16 +124,17 @@ impl Sim {
             settings.severities.clone(),
             settings.intensities.clone(),
         );
-        let channels: BTreeMap<Method, Arc<dyn Channel>> = Method::ALL
-            .into_iter()
-            .map(|method| {
-                let channel: Arc<dyn Channel> = Arc::new(RecordingChannel {
-                    method,
-                    recorder: recorder.clone(),
-                });
-                (method, channel)
-            })
-            .collect();
+        let channels = Channels::new(
+            Method::ALL
+                .into_iter()
+                .map(|method| {
+                    Arc::new(RecordingChannel {
+                        method,
+                        recorder: recorder.clone(),
+                    }) as Arc<dyn Channel>
+                })
+                .collect(),
+        );
         Engine::new(store, rules, channels, Links::new(vec![7; 32], None)).with_backoff(Backoff {
             first: Duration::seconds(30),
             max: Duration::minutes(4),

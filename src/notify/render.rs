@@ -1,0 +1,867 @@
+//! The words of every message: one place that turns a [`Notice`] into the
+//! text of each medium (an email's subject, plain-text and HTML bodies; an
+//! SMS; a push title and message; a webhook's one line). Channels only carry
+//! what this module writes, so a page reads the same wherever it arrives.
+//!
+//! Everything here is a pure function of the notice. Text from alerts is
+//! untrusted: it is folded onto one line wherever a line is expected
+//! (subjects, SMS, push titles, which become HTTP headers) and escaped in
+//! HTML. Times are RFC 3339 in UTC, like everything else the daemon prints.
+//! A drill says `[DRILL]` in every rendering.
+
+use chrono::SecondsFormat;
+
+use super::{Notice, PagedAlert, What};
+use crate::domain::time::Instant;
+
+/// One SMS segment of GSM-7 text. Longer texts are split by the network and
+/// may arrive out of order, so [`sms`] stays within it.
+pub const SMS_MAX_CHARS: usize = 160;
+
+/// Less room than this for a bundle's summaries in an SMS, and it lists
+/// none (half a word helps nobody).
+const SMS_MIN_SUMMARIES_CHARS: usize = 20;
+
+/// How many alerts of a bundle a push message lists one by one.
+const PUSH_MAX_LISTED: usize = 10;
+
+const DRILL: &str = "[DRILL]";
+const DRILL_SENTENCE: &str =
+    "This is a drill: a practice page, nothing is broken. Acknowledge it as you would a real one.";
+
+/// An email's parts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Email {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// A push notification's parts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Push {
+    pub title: String,
+    pub message: String,
+}
+
+/// An instant as everything the daemon prints it: `2026-03-04T09:00:00Z`.
+pub fn time(t: Instant) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The subject line: `[critical] payments: Disk full on db-1 (alert 42)`,
+/// `[critical] 12 new alerts for payments`, `Your shift on payments/primary
+/// starts at ...`; `[DRILL] ` in front of a drill.
+pub fn subject(notice: &Notice) -> String {
+    match &notice.what {
+        What::Page { alerts } => match alerts.as_slice() {
+            [] => "[oncall] a page without alerts".to_string(),
+            [a] => format!(
+                "{}[{}] {}: {} (alert {})",
+                drill_prefix(alerts),
+                one_line(&a.severity),
+                one_line(&a.team),
+                one_line(&a.summary),
+                a.id
+            ),
+            many => bundle_headline(many),
+        },
+        What::Handoff {
+            team,
+            rota,
+            start,
+            ahead,
+            ..
+        } => handoff_headline(team, rota, *start, *ahead),
+    }
+}
+
+/// One readable line for chat (the `text` of an outgoing webhook): the
+/// subject, and for a single alert the link to acknowledge it.
+pub fn line(notice: &Notice) -> String {
+    let mut line = subject(notice);
+    if let What::Page { alerts } = &notice.what
+        && let [a] = alerts.as_slice()
+        && let Some(url) = &a.ack_url
+    {
+        line.push_str(" - acknowledge: ");
+        line.push_str(&one_line(url));
+    }
+    line
+}
+
+/// The email: subject, plain text and HTML with the same content.
+pub fn email(notice: &Notice) -> Email {
+    let subject = subject(notice);
+    let (text, html_body) = match &notice.what {
+        What::Page { alerts } => page_bodies(alerts),
+        What::Handoff {
+            team,
+            rota,
+            start,
+            end,
+            ahead,
+        } => handoff_bodies(team, rota, *start, *end, *ahead),
+    };
+    let footer = format!(
+        "Sent by oncall to {} ({}), notice {}.",
+        one_line(&notice.name),
+        one_line(&notice.person),
+        notice.id
+    );
+    let text = format!("{}\n\n-- \n{footer}\n", text.trim_end());
+    let html = format!(
+        "<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\"><title>{}</title></head>\n\
+         <body style=\"font-family: sans-serif\">\n{html_body}<hr>\n<p><small>{}</small></p>\n</body>\n</html>\n",
+        escape_html(&subject),
+        escape_html(&footer)
+    );
+    Email { subject, text, html }
+}
+
+/// The SMS: at most [`SMS_MAX_CHARS`] characters, a page always ending with
+/// what to reply: `[critical] payments: Disk full on db-1. Reply ACK 42`.
+/// A bundle ends with as many of its alerts' codes as fit.
+pub fn sms(notice: &Notice) -> String {
+    match &notice.what {
+        What::Page { alerts } => match alerts.as_slice() {
+            [] => fit(&subject(notice), SMS_MAX_CHARS),
+            [a] => {
+                let head = format!(
+                    "{}[{}] {}: {}",
+                    drill_prefix(alerts),
+                    one_line(&a.severity),
+                    one_line(&a.team),
+                    one_line(&a.summary)
+                );
+                with_tail(&head, &format!(" Reply {}", one_line(&a.reply_ack)))
+            }
+            many => {
+                let headline = bundle_headline(many);
+                let codes: Vec<String> = many.iter().map(|a| one_line(&a.reply_ack)).collect();
+                // As many codes as leave the headline whole.
+                let mut tail = format!(" Reply {}", codes[0]);
+                for k in 2..=codes.len() {
+                    let longer = format!(" Reply {}", codes[..k].join(", "));
+                    if chars(&headline) + 1 + chars(&longer) > SMS_MAX_CHARS {
+                        break;
+                    }
+                    tail = longer;
+                }
+                // The summaries where there is room for more than a word.
+                let room = SMS_MAX_CHARS - chars(&tail);
+                let head = if room >= chars(&headline) + 2 + SMS_MIN_SUMMARIES_CHARS {
+                    let summaries: Vec<String> = many.iter().map(|a| one_line(&a.summary)).collect();
+                    format!("{headline}: {}", summaries.join("; "))
+                } else {
+                    headline
+                };
+                with_tail(&head, &tail)
+            }
+        },
+        What::Handoff {
+            team,
+            rota,
+            start,
+            end,
+            ahead,
+        } => {
+            let mut text = format!("{}.", handoff_headline(team, rota, *start, *ahead));
+            if let Some(end) = end {
+                let longer = format!("{text} It ends at {}.", time(*end));
+                if chars(&longer) <= SMS_MAX_CHARS {
+                    text = longer;
+                }
+            }
+            fit(&text, SMS_MAX_CHARS)
+        }
+    }
+}
+
+/// The push notification: the subject as title, a few short lines as message.
+pub fn push(notice: &Notice) -> Push {
+    let title = subject(notice);
+    let mut lines = Vec::new();
+    match &notice.what {
+        What::Page { alerts } => {
+            if alerts.iter().any(|a| a.drill) {
+                lines.push(format!("{DRILL} {DRILL_SENTENCE}"));
+            }
+            match alerts.as_slice() {
+                [] => {}
+                [a] => {
+                    lines.push(one_line(&a.summary));
+                    lines.push(format!(
+                        "Since {}, {}. SMS reply: {}.",
+                        time(a.since),
+                        occurrences(a.occurrences),
+                        one_line(&a.reply_ack)
+                    ));
+                }
+                many => {
+                    for a in many.iter().take(PUSH_MAX_LISTED) {
+                        lines.push(format!(
+                            "- {} ({}, alert {})",
+                            one_line(&a.summary),
+                            one_line(&a.severity),
+                            a.id
+                        ));
+                    }
+                    if many.len() > PUSH_MAX_LISTED {
+                        lines.push(format!("and {} more", many.len() - PUSH_MAX_LISTED));
+                    }
+                }
+            }
+        }
+        What::Handoff { start, end, .. } => lines.push(match end {
+            Some(end) => format!("From {} until {}.", time(*start), time(*end)),
+            None => format!("From {}.", time(*start)),
+        }),
+    }
+    Push {
+        title,
+        message: lines.join("\n"),
+    }
+}
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Text from outside folded onto one line: control characters (newlines
+/// included) become spaces, runs of white space one space, trimmed.
+pub fn one_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for word in s.split(|c: char| c.is_whitespace() || c.is_control()) {
+        if word.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+fn drill_prefix(alerts: &[PagedAlert]) -> &'static str {
+    if alerts.iter().any(|a| a.drill) { "[DRILL] " } else { "" }
+}
+
+/// `[critical] 12 new alerts for payments`. Severities and teams are listed
+/// as they first appear (the engine orders a bundle); several of either are
+/// joined with `/` and `, `.
+fn bundle_headline(alerts: &[PagedAlert]) -> String {
+    let severities = distinct(alerts.iter().map(|a| one_line(&a.severity)));
+    let teams = distinct(alerts.iter().map(|a| one_line(&a.team)));
+    format!(
+        "{}[{}] {} new alerts for {}",
+        drill_prefix(alerts),
+        severities.join("/"),
+        alerts.len(),
+        teams.join(", ")
+    )
+}
+
+fn handoff_headline(team: &str, rota: &str, start: Instant, ahead: bool) -> String {
+    format!(
+        "Your shift on {}/{} starts {}at {}",
+        one_line(team),
+        one_line(rota),
+        if ahead { "tomorrow " } else { "" },
+        time(start)
+    )
+}
+
+fn distinct(items: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for item in items {
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out
+}
+
+fn occurrences(n: u64) -> String {
+    if n == 1 {
+        "1 occurrence".to_string()
+    } else {
+        format!("{n} occurrences")
+    }
+}
+
+/// The plain-text and HTML bodies of a page.
+fn page_bodies(alerts: &[PagedAlert]) -> (String, String) {
+    let mut text = String::new();
+    let mut html = String::new();
+    if alerts.iter().any(|a| a.drill) {
+        text.push_str(&format!("{DRILL} {DRILL_SENTENCE}\n\n"));
+        html.push_str(&format!(
+            "<p style=\"background: #fff3cd; padding: 0.5em\"><strong>{DRILL}</strong> {}</p>\n",
+            escape_html(DRILL_SENTENCE)
+        ));
+    }
+    if alerts.len() > 1 {
+        let headline = bundle_headline(alerts);
+        let headline = headline.strip_prefix("[DRILL] ").unwrap_or(&headline);
+        text.push_str(&format!("{headline}\n\n"));
+        html.push_str(&format!("<h2>{}</h2>\n", escape_html(headline)));
+    }
+    for (i, a) in alerts.iter().enumerate() {
+        let summary = one_line(&a.summary);
+        let numbered = if alerts.len() > 1 {
+            format!("{}. {summary}", i + 1)
+        } else {
+            summary
+        };
+        let mut rows = vec![
+            ("Alert", a.id.to_string()),
+            ("Severity", one_line(&a.severity)),
+            ("Team", one_line(&a.team)),
+            ("Since", time(a.since)),
+            ("Occurrences", a.occurrences.to_string()),
+        ];
+        if a.drill && alerts.len() > 1 {
+            rows.insert(0, ("Drill", "yes, a practice page".to_string()));
+        }
+        let replies = format!(
+            "{} to acknowledge, {} to resolve",
+            one_line(&a.reply_ack),
+            one_line(&a.reply_resolve)
+        );
+
+        text.push_str(&numbered);
+        text.push_str("\n\n");
+        for (name, value) in &rows {
+            text.push_str(&format!("  {name:<13}{value}\n"));
+        }
+        text.push('\n');
+        for (name, url) in [("Acknowledge", &a.ack_url), ("Resolve", &a.resolve_url)] {
+            if let Some(url) = url {
+                text.push_str(&format!("  {name:<13}{}\n", one_line(url)));
+            }
+        }
+        text.push_str(&format!("  {:<13}{replies}\n\n", "SMS reply"));
+
+        html.push_str(&format!(
+            "<h3>{}</h3>\n<table cellpadding=\"2\">\n",
+            escape_html(&numbered)
+        ));
+        for (name, value) in &rows {
+            html.push_str(&format!(
+                "<tr><th align=\"left\">{name}</th><td>{}</td></tr>\n",
+                escape_html(value)
+            ));
+        }
+        html.push_str("</table>\n");
+        let links: Vec<String> = [("Acknowledge", &a.ack_url), ("Resolve", &a.resolve_url)]
+            .into_iter()
+            .filter_map(|(name, url)| url.as_deref().map(|url| link(name, url)))
+            .collect();
+        if !links.is_empty() {
+            html.push_str(&format!("<p>{}</p>\n", links.join(" &middot; ")));
+        }
+        html.push_str(&format!(
+            "<p>SMS reply: <code>{}</code> to acknowledge, <code>{}</code> to resolve</p>\n",
+            escape_html(&one_line(&a.reply_ack)),
+            escape_html(&one_line(&a.reply_resolve))
+        ));
+    }
+    (text, html)
+}
+
+/// A link, or only its text when it is not a web address (an alert cannot
+/// smuggle a `javascript:` link into a page through a misconfiguration).
+fn link(name: &str, url: &str) -> String {
+    let url = one_line(url);
+    if url.starts_with("https://") || url.starts_with("http://") {
+        format!("<a href=\"{}\">{name}</a>", escape_html(&url))
+    } else {
+        format!("{name}: {}", escape_html(&url))
+    }
+}
+
+fn handoff_bodies(team: &str, rota: &str, start: Instant, end: Option<Instant>, ahead: bool) -> (String, String) {
+    let headline = format!("{}.", handoff_headline(team, rota, start, ahead));
+    let rows = [
+        ("Team", one_line(team)),
+        ("Rota", one_line(rota)),
+        ("Starts", time(start)),
+        ("Ends", end.map_or_else(|| "not planned yet".to_string(), time)),
+    ];
+    let mut text = format!("{headline}\n\n");
+    let mut html = format!("<p>{}</p>\n<table cellpadding=\"2\">\n", escape_html(&headline));
+    for (name, value) in &rows {
+        text.push_str(&format!("  {name:<8}{value}\n"));
+        html.push_str(&format!(
+            "<tr><th align=\"left\">{name}</th><td>{}</td></tr>\n",
+            escape_html(value)
+        ));
+    }
+    text.push('\n');
+    html.push_str("</table>\n");
+    (text, html)
+}
+
+fn chars(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// `s` cut to at most `max` characters, ending in `...` when cut.
+fn fit(s: &str, max: usize) -> String {
+    if chars(s) <= max {
+        return s.to_string();
+    }
+    let keep = max.saturating_sub(3);
+    let mut out: String = s.chars().take(keep).collect();
+    out.truncate(out.trim_end().len());
+    out.push_str("...");
+    out
+}
+
+/// `head` and then `tail` whole, within [`SMS_MAX_CHARS`]: `head.` when it
+/// fits, else `head` cut short with `...`.
+fn with_tail(head: &str, tail: &str) -> String {
+    let room = SMS_MAX_CHARS.saturating_sub(chars(tail));
+    let whole = format!("{head}.");
+    let body = if chars(&whole) <= room { whole } else { fit(head, room) };
+    format!("{body}{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::{Method, Urgency};
+    use chrono::TimeZone;
+    use expect_test::{Expect, expect};
+
+    fn at(h: u32, m: u32) -> Instant {
+        chrono::Utc.with_ymd_and_hms(2026, 3, 4, h, m, 0).unwrap()
+    }
+
+    fn alert(id: i64, summary: &str) -> PagedAlert {
+        PagedAlert {
+            id,
+            team: "payments".into(),
+            summary: summary.into(),
+            severity: "critical".into(),
+            since: at(8, 55),
+            occurrences: 3,
+            drill: false,
+            ack_url: Some(format!("https://oncall.example.com/a/{id}/ack?sig=abc")),
+            resolve_url: Some(format!("https://oncall.example.com/a/{id}/resolve?sig=def")),
+            reply_ack: format!("ACK {id}"),
+            reply_resolve: format!("RES {id}"),
+        }
+    }
+
+    fn notice(what: What) -> Notice {
+        Notice {
+            id: 7,
+            method: Method::Email,
+            to: "alice@example.com".into(),
+            person: "alice".into(),
+            name: "Alice Example".into(),
+            urgency: Urgency::High,
+            what,
+        }
+    }
+
+    fn page(alerts: Vec<PagedAlert>) -> Notice {
+        notice(What::Page { alerts })
+    }
+
+    /// Every rendering of a notice, one after the other.
+    fn check(notice: Notice, expected: Expect) {
+        let email = email(&notice);
+        let push = push(&notice);
+        let sms = sms(&notice);
+        assert!(chars(&sms) <= SMS_MAX_CHARS, "{} chars: {sms}", chars(&sms));
+        let actual = format!(
+            "subject: {}\nline: {}\nsms ({} chars): {sms}\npush title: {}\npush message:\n{}\n--- text\n{}--- html\n{}",
+            email.subject,
+            line(&notice),
+            chars(&sms),
+            push.title,
+            push.message,
+            email.text,
+            email.html
+        );
+        expected.assert_eq(&actual);
+    }
+
+    #[test]
+    fn one_alert() {
+        check(
+            page(vec![alert(42, "Disk full on db-1")]),
+            expect![[r#"
+                subject: [critical] payments: Disk full on db-1 (alert 42)
+                line: [critical] payments: Disk full on db-1 (alert 42) - acknowledge: https://oncall.example.com/a/42/ack?sig=abc
+                sms (52 chars): [critical] payments: Disk full on db-1. Reply ACK 42
+                push title: [critical] payments: Disk full on db-1 (alert 42)
+                push message:
+                Disk full on db-1
+                Since 2026-03-04T08:55:00Z, 3 occurrences. SMS reply: ACK 42.
+                --- text
+                Disk full on db-1
+
+                  Alert        42
+                  Severity     critical
+                  Team         payments
+                  Since        2026-03-04T08:55:00Z
+                  Occurrences  3
+
+                  Acknowledge  https://oncall.example.com/a/42/ack?sig=abc
+                  Resolve      https://oncall.example.com/a/42/resolve?sig=def
+                  SMS reply    ACK 42 to acknowledge, RES 42 to resolve
+
+                -- 
+                Sent by oncall to Alice Example (alice), notice 7.
+                --- html
+                <!DOCTYPE html>
+                <html>
+                <head><meta charset="utf-8"><title>[critical] payments: Disk full on db-1 (alert 42)</title></head>
+                <body style="font-family: sans-serif">
+                <h3>Disk full on db-1</h3>
+                <table cellpadding="2">
+                <tr><th align="left">Alert</th><td>42</td></tr>
+                <tr><th align="left">Severity</th><td>critical</td></tr>
+                <tr><th align="left">Team</th><td>payments</td></tr>
+                <tr><th align="left">Since</th><td>2026-03-04T08:55:00Z</td></tr>
+                <tr><th align="left">Occurrences</th><td>3</td></tr>
+                </table>
+                <p><a href="https://oncall.example.com/a/42/ack?sig=abc">Acknowledge</a> &middot; <a href="https://oncall.example.com/a/42/resolve?sig=def">Resolve</a></p>
+                <p>SMS reply: <code>ACK 42</code> to acknowledge, <code>RES 42</code> to resolve</p>
+                <hr>
+                <p><small>Sent by oncall to Alice Example (alice), notice 7.</small></p>
+                </body>
+                </html>
+            "#]],
+        );
+    }
+
+    #[test]
+    fn a_drill_says_so_everywhere() {
+        let mut a = alert(42, "Drill: the payments rota answers");
+        a.occurrences = 1;
+        a.drill = true;
+        check(
+            page(vec![a]),
+            expect![[r#"
+                subject: [DRILL] [critical] payments: Drill: the payments rota answers (alert 42)
+                line: [DRILL] [critical] payments: Drill: the payments rota answers (alert 42) - acknowledge: https://oncall.example.com/a/42/ack?sig=abc
+                sms (75 chars): [DRILL] [critical] payments: Drill: the payments rota answers. Reply ACK 42
+                push title: [DRILL] [critical] payments: Drill: the payments rota answers (alert 42)
+                push message:
+                [DRILL] This is a drill: a practice page, nothing is broken. Acknowledge it as you would a real one.
+                Drill: the payments rota answers
+                Since 2026-03-04T08:55:00Z, 1 occurrence. SMS reply: ACK 42.
+                --- text
+                [DRILL] This is a drill: a practice page, nothing is broken. Acknowledge it as you would a real one.
+
+                Drill: the payments rota answers
+
+                  Alert        42
+                  Severity     critical
+                  Team         payments
+                  Since        2026-03-04T08:55:00Z
+                  Occurrences  1
+
+                  Acknowledge  https://oncall.example.com/a/42/ack?sig=abc
+                  Resolve      https://oncall.example.com/a/42/resolve?sig=def
+                  SMS reply    ACK 42 to acknowledge, RES 42 to resolve
+
+                -- 
+                Sent by oncall to Alice Example (alice), notice 7.
+                --- html
+                <!DOCTYPE html>
+                <html>
+                <head><meta charset="utf-8"><title>[DRILL] [critical] payments: Drill: the payments rota answers (alert 42)</title></head>
+                <body style="font-family: sans-serif">
+                <p style="background: #fff3cd; padding: 0.5em"><strong>[DRILL]</strong> This is a drill: a practice page, nothing is broken. Acknowledge it as you would a real one.</p>
+                <h3>Drill: the payments rota answers</h3>
+                <table cellpadding="2">
+                <tr><th align="left">Alert</th><td>42</td></tr>
+                <tr><th align="left">Severity</th><td>critical</td></tr>
+                <tr><th align="left">Team</th><td>payments</td></tr>
+                <tr><th align="left">Since</th><td>2026-03-04T08:55:00Z</td></tr>
+                <tr><th align="left">Occurrences</th><td>1</td></tr>
+                </table>
+                <p><a href="https://oncall.example.com/a/42/ack?sig=abc">Acknowledge</a> &middot; <a href="https://oncall.example.com/a/42/resolve?sig=def">Resolve</a></p>
+                <p>SMS reply: <code>ACK 42</code> to acknowledge, <code>RES 42</code> to resolve</p>
+                <hr>
+                <p><small>Sent by oncall to Alice Example (alice), notice 7.</small></p>
+                </body>
+                </html>
+            "#]],
+        );
+    }
+
+    #[test]
+    fn a_bundle() {
+        let mut third = alert(44, "Queue depth above 10k");
+        third.severity = "major".into();
+        third.ack_url = None;
+        third.resolve_url = None;
+        check(
+            page(vec![
+                alert(42, "Disk full on db-1"),
+                alert(43, "Disk full on db-2"),
+                third,
+            ]),
+            expect![[r#"
+                subject: [critical/major] 3 new alerts for payments
+                line: [critical/major] 3 new alerts for payments
+                sms (133 chars): [critical/major] 3 new alerts for payments: Disk full on db-1; Disk full on db-2; Queue depth above 10k. Reply ACK 42, ACK 43, ACK 44
+                push title: [critical/major] 3 new alerts for payments
+                push message:
+                - Disk full on db-1 (critical, alert 42)
+                - Disk full on db-2 (critical, alert 43)
+                - Queue depth above 10k (major, alert 44)
+                --- text
+                [critical/major] 3 new alerts for payments
+
+                1. Disk full on db-1
+
+                  Alert        42
+                  Severity     critical
+                  Team         payments
+                  Since        2026-03-04T08:55:00Z
+                  Occurrences  3
+
+                  Acknowledge  https://oncall.example.com/a/42/ack?sig=abc
+                  Resolve      https://oncall.example.com/a/42/resolve?sig=def
+                  SMS reply    ACK 42 to acknowledge, RES 42 to resolve
+
+                2. Disk full on db-2
+
+                  Alert        43
+                  Severity     critical
+                  Team         payments
+                  Since        2026-03-04T08:55:00Z
+                  Occurrences  3
+
+                  Acknowledge  https://oncall.example.com/a/43/ack?sig=abc
+                  Resolve      https://oncall.example.com/a/43/resolve?sig=def
+                  SMS reply    ACK 43 to acknowledge, RES 43 to resolve
+
+                3. Queue depth above 10k
+
+                  Alert        44
+                  Severity     major
+                  Team         payments
+                  Since        2026-03-04T08:55:00Z
+                  Occurrences  3
+
+                  SMS reply    ACK 44 to acknowledge, RES 44 to resolve
+
+                -- 
+                Sent by oncall to Alice Example (alice), notice 7.
+                --- html
+                <!DOCTYPE html>
+                <html>
+                <head><meta charset="utf-8"><title>[critical/major] 3 new alerts for payments</title></head>
+                <body style="font-family: sans-serif">
+                <h2>[critical/major] 3 new alerts for payments</h2>
+                <h3>1. Disk full on db-1</h3>
+                <table cellpadding="2">
+                <tr><th align="left">Alert</th><td>42</td></tr>
+                <tr><th align="left">Severity</th><td>critical</td></tr>
+                <tr><th align="left">Team</th><td>payments</td></tr>
+                <tr><th align="left">Since</th><td>2026-03-04T08:55:00Z</td></tr>
+                <tr><th align="left">Occurrences</th><td>3</td></tr>
+                </table>
+                <p><a href="https://oncall.example.com/a/42/ack?sig=abc">Acknowledge</a> &middot; <a href="https://oncall.example.com/a/42/resolve?sig=def">Resolve</a></p>
+                <p>SMS reply: <code>ACK 42</code> to acknowledge, <code>RES 42</code> to resolve</p>
+                <h3>2. Disk full on db-2</h3>
+                <table cellpadding="2">
+                <tr><th align="left">Alert</th><td>43</td></tr>
+                <tr><th align="left">Severity</th><td>critical</td></tr>
+                <tr><th align="left">Team</th><td>payments</td></tr>
+                <tr><th align="left">Since</th><td>2026-03-04T08:55:00Z</td></tr>
+                <tr><th align="left">Occurrences</th><td>3</td></tr>
+                </table>
+                <p><a href="https://oncall.example.com/a/43/ack?sig=abc">Acknowledge</a> &middot; <a href="https://oncall.example.com/a/43/resolve?sig=def">Resolve</a></p>
+                <p>SMS reply: <code>ACK 43</code> to acknowledge, <code>RES 43</code> to resolve</p>
+                <h3>3. Queue depth above 10k</h3>
+                <table cellpadding="2">
+                <tr><th align="left">Alert</th><td>44</td></tr>
+                <tr><th align="left">Severity</th><td>major</td></tr>
+                <tr><th align="left">Team</th><td>payments</td></tr>
+                <tr><th align="left">Since</th><td>2026-03-04T08:55:00Z</td></tr>
+                <tr><th align="left">Occurrences</th><td>3</td></tr>
+                </table>
+                <p>SMS reply: <code>ACK 44</code> to acknowledge, <code>RES 44</code> to resolve</p>
+                <hr>
+                <p><small>Sent by oncall to Alice Example (alice), notice 7.</small></p>
+                </body>
+                </html>
+            "#]],
+        );
+    }
+
+    #[test]
+    fn a_big_bundle_in_one_sms_and_a_short_push() {
+        let alerts: Vec<PagedAlert> = (100..112)
+            .map(|id| alert(id, &format!("Disk full on db-{id}")))
+            .collect();
+        let n = page(alerts);
+        expect!["[critical] 12 new alerts for payments. Reply ACK 100, ACK 101, ACK 102, ACK 103, ACK 104, ACK 105, ACK 106, ACK 107, ACK 108, ACK 109, ACK 110, ACK 111"]
+            .assert_eq(&sms(&n));
+        expect![[r#"
+            - Disk full on db-100 (critical, alert 100)
+            - Disk full on db-101 (critical, alert 101)
+            - Disk full on db-102 (critical, alert 102)
+            - Disk full on db-103 (critical, alert 103)
+            - Disk full on db-104 (critical, alert 104)
+            - Disk full on db-105 (critical, alert 105)
+            - Disk full on db-106 (critical, alert 106)
+            - Disk full on db-107 (critical, alert 107)
+            - Disk full on db-108 (critical, alert 108)
+            - Disk full on db-109 (critical, alert 109)
+            and 2 more"#]]
+        .assert_eq(&push(&n).message);
+        assert_eq!(email(&n).subject, "[critical] 12 new alerts for payments");
+
+        // More codes than fit: as many as do.
+        let n = page((1000..1030).map(|id| alert(id, "Disk full")).collect());
+        expect!["[critical] 30 new alerts for payments. Reply ACK 1000, ACK 1001, ACK 1002, ACK 1003, ACK 1004, ACK 1005, ACK 1006, ACK 1007, ACK 1008, ACK 1009, ACK 1010"].assert_eq(&sms(&n));
+    }
+
+    #[test]
+    fn a_long_summary_is_cut_but_the_reply_code_stays() {
+        let n = page(vec![alert(
+            123456,
+            &"Replication lag on the eu-west replica set ".repeat(6),
+        )]);
+        let text = sms(&n);
+        expect!["[critical] payments: Replication lag on the eu-west replica set Replication lag on the eu-west replica set Replication lag on the eu-west re... Reply ACK 123456"]
+            .assert_eq(&text);
+        assert_eq!(chars(&text), SMS_MAX_CHARS);
+    }
+
+    #[test]
+    fn alert_text_is_escaped_in_html_and_folded_in_lines() {
+        let mut a = alert(42, "<script>alert('x')</script> & \"quotes\"\r\nBcc: evil@example.com");
+        a.team = "pay<ments>".into();
+        a.ack_url = Some("javascript:alert(1)".into());
+        a.resolve_url = Some("https://oncall.example.com/a/42/resolve?sig=d&x=\"><b>".into());
+        let n = page(vec![a]);
+        let e = email(&n);
+        assert_eq!(
+            e.subject,
+            "[critical] pay<ments>: <script>alert('x')</script> & \"quotes\" Bcc: evil@example.com (alert 42)"
+        );
+        assert!(!e.html.contains("<script>"), "{}", e.html);
+        assert!(!e.html.contains("<b>"), "{}", e.html);
+        assert!(!e.html.contains("href=\"javascript"), "{}", e.html);
+        assert!(
+            e.html
+                .contains("<h3>&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;quotes&quot; Bcc: evil@example.com</h3>"),
+            "{}",
+            e.html
+        );
+        assert!(e.html.contains("<td>pay&lt;ments&gt;</td>"), "{}", e.html);
+        assert!(e.html.contains("Acknowledge: javascript:alert(1)"), "{}", e.html);
+        assert!(
+            e.html.contains(
+                "<a href=\"https://oncall.example.com/a/42/resolve?sig=d&amp;x=&quot;&gt;&lt;b&gt;\">Resolve</a>"
+            ),
+            "{}",
+            e.html
+        );
+        for single in [e.subject.clone(), sms(&n), push(&n).title, line(&n)] {
+            assert!(!single.contains(['\r', '\n']), "{single:?}");
+        }
+    }
+
+    #[test]
+    fn without_links_the_reply_codes_remain() {
+        let mut a = alert(42, "Disk full on db-1");
+        a.ack_url = None;
+        a.resolve_url = None;
+        let n = page(vec![a]);
+        let e = email(&n);
+        assert!(!e.text.contains("Acknowledge "), "{}", e.text);
+        assert!(!e.html.contains("<a "), "{}", e.html);
+        assert!(e.text.contains("SMS reply    ACK 42 to acknowledge, RES 42 to resolve"));
+        assert_eq!(line(&n), "[critical] payments: Disk full on db-1 (alert 42)");
+    }
+
+    #[test]
+    fn handoff_tomorrow() {
+        check(
+            notice(What::Handoff {
+                team: "payments".into(),
+                rota: "primary".into(),
+                start: at(9, 0) + chrono::Duration::days(1),
+                end: Some(at(9, 0) + chrono::Duration::days(8)),
+                ahead: true,
+            }),
+            expect![[r#"
+                subject: Your shift on payments/primary starts tomorrow at 2026-03-05T09:00:00Z
+                line: Your shift on payments/primary starts tomorrow at 2026-03-05T09:00:00Z
+                sms (104 chars): Your shift on payments/primary starts tomorrow at 2026-03-05T09:00:00Z. It ends at 2026-03-12T09:00:00Z.
+                push title: Your shift on payments/primary starts tomorrow at 2026-03-05T09:00:00Z
+                push message:
+                From 2026-03-05T09:00:00Z until 2026-03-12T09:00:00Z.
+                --- text
+                Your shift on payments/primary starts tomorrow at 2026-03-05T09:00:00Z.
+
+                  Team    payments
+                  Rota    primary
+                  Starts  2026-03-05T09:00:00Z
+                  Ends    2026-03-12T09:00:00Z
+
+                -- 
+                Sent by oncall to Alice Example (alice), notice 7.
+                --- html
+                <!DOCTYPE html>
+                <html>
+                <head><meta charset="utf-8"><title>Your shift on payments/primary starts tomorrow at 2026-03-05T09:00:00Z</title></head>
+                <body style="font-family: sans-serif">
+                <p>Your shift on payments/primary starts tomorrow at 2026-03-05T09:00:00Z.</p>
+                <table cellpadding="2">
+                <tr><th align="left">Team</th><td>payments</td></tr>
+                <tr><th align="left">Rota</th><td>primary</td></tr>
+                <tr><th align="left">Starts</th><td>2026-03-05T09:00:00Z</td></tr>
+                <tr><th align="left">Ends</th><td>2026-03-12T09:00:00Z</td></tr>
+                </table>
+                <hr>
+                <p><small>Sent by oncall to Alice Example (alice), notice 7.</small></p>
+                </body>
+                </html>
+            "#]],
+        );
+    }
+
+    #[test]
+    fn handoff_now_without_a_planned_end() {
+        let n = notice(What::Handoff {
+            team: "payments".into(),
+            rota: "primary".into(),
+            start: at(9, 0),
+            end: None,
+            ahead: false,
+        });
+        assert_eq!(
+            sms(&n),
+            "Your shift on payments/primary starts at 2026-03-04T09:00:00Z."
+        );
+        assert_eq!(push(&n).message, "From 2026-03-04T09:00:00Z.");
+        assert!(email(&n).text.contains("  Ends    not planned yet\n"));
+    }
+}
