@@ -17,7 +17,7 @@ const SECRET: &str = "links-test-secret-0123456789abcdef";
 const SMS_AUTH_TOKEN: &str = "twilio-auth-token-0123456789";
 const ALICE_PHONE: &str = "+447700900001";
 const BOB_PHONE: &str = "+447700900002";
-const OUR_NUMBER: &str = "+447700900999";
+pub(crate) const OUR_NUMBER: &str = "+447700900999";
 
 const PEOPLE: &str = "people:
   alice: {name: Alice Smith, email: alice@example.com, phone: \"+447700900001\"}
@@ -280,7 +280,7 @@ async fn without_a_configured_secret_one_is_made_once_and_links_survive_restarts
 /// Twilio's signature, computed here independently of the daemon's code:
 /// the URL and every parameter's name and value, sorted by name, as one
 /// string, HMAC-SHA1 with the auth token, Base64.
-fn twilio_sign(auth_token: &str, url: &str, params: &[(&str, &str)]) -> String {
+pub(crate) fn twilio_sign(auth_token: &str, url: &str, params: &[(&str, &str)]) -> String {
     let mut sorted = params.to_vec();
     sorted.sort_by(|a, b| a.0.cmp(b.0));
     let data: String = sorted.iter().fold(url.to_string(), |acc, (k, v)| acc + k + v);
@@ -307,7 +307,7 @@ fn the_test_signer_agrees_with_twilios_published_example() {
 }
 
 /// A message as Twilio posts it.
-fn sms_params<'a>(from: &'a str, body: &'a str) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn sms_params<'a>(from: &'a str, body: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
         ("ToCountry", "GB"),
         ("SmsMessageSid", "SM0123456789abcdef0123456789abcdef"),
@@ -323,7 +323,7 @@ fn sms_params<'a>(from: &'a str, body: &'a str) -> Vec<(&'a str, &'a str)> {
 }
 
 /// POSTs `params` as a form, with `signature` if given; (status, body).
-async fn sms(app: &TestApp, params: &[(&str, &str)], signature: Option<&str>) -> (u16, String) {
+pub(crate) async fn sms(app: &TestApp, params: &[(&str, &str)], signature: Option<&str>) -> (u16, String) {
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params)
         .finish();

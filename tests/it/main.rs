@@ -8,6 +8,7 @@ mod links;
 mod notify;
 mod pagerduty_client;
 mod paging;
+mod paging_daemon;
 mod properties;
 mod real_alertmanager;
 mod store;

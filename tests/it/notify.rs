@@ -30,11 +30,11 @@ use crate::support::at;
 const PATIENCE: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(50);
 
-const SMS_SID: &str = "AC0123456789abcdef";
-const SMS_TOKEN: &str = "sms-auth-token-0123";
-const PUSH_TOKEN: &str = "tk_push0123456789";
+pub(crate) const SMS_SID: &str = "AC0123456789abcdef";
+pub(crate) const SMS_TOKEN: &str = "sms-auth-token-0123";
+pub(crate) const PUSH_TOKEN: &str = "tk_push0123456789";
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -101,9 +101,9 @@ fn permanent(result: Result<oncall::notify::Receipt, SendError>) -> String {
 
 /// A running `aiosmtpd`, storing messages as files in `mail/new/`; killed
 /// when dropped.
-struct Smtp {
+pub(crate) struct Smtp {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     mail: PathBuf,
     log: PathBuf,
 }
@@ -129,7 +129,7 @@ fn aiosmtpd() -> PathBuf {
 impl Smtp {
     /// Starts aiosmtpd on `port` with its Maildir in `dir/mail` (which must
     /// not exist yet), and waits until it accepts connections.
-    async fn start(dir: &Path, port: u16, extra: &[&str]) -> Smtp {
+    pub(crate) async fn start(dir: &Path, port: u16, extra: &[&str]) -> Smtp {
         let mail = dir.join("mail");
         let log = dir.join(format!("aiosmtpd-{port}.log"));
         let log_file = std::fs::File::create(&log).unwrap();
@@ -160,13 +160,13 @@ impl Smtp {
         }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// The messages received so far (aiosmtpd stores a message before it
     /// answers 250, so a delivered email is already here).
-    fn messages(&self) -> Vec<Vec<u8>> {
+    pub(crate) fn messages(&self) -> Vec<Vec<u8>> {
         let Ok(entries) = std::fs::read_dir(self.mail.join("new")) else {
             return Vec::new();
         };
@@ -188,7 +188,7 @@ impl Smtp {
     }
 }
 
-fn email_config(port: u16, extra: &str) -> String {
+pub(crate) fn email_config(port: u16, extra: &str) -> String {
     format!(
         "[email]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nfrom = \"oncall <oncall@example.com>\"\n{extra}"
     )
@@ -374,18 +374,18 @@ async fn email_4xx_is_retryable_and_5xx_permanent() {
 
 /// One request as the fake received it.
 #[derive(Clone, Debug)]
-struct Seen {
-    path: String,
+pub(crate) struct Seen {
+    pub(crate) path: String,
     headers: HeaderMap,
     body: Bytes,
 }
 
 impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).map(|v| v.to_str().unwrap())
     }
 
-    fn form(&self) -> Vec<(String, String)> {
+    pub(crate) fn form(&self) -> Vec<(String, String)> {
         serde_urlencoded::from_bytes(&self.body).unwrap()
     }
 }
@@ -401,13 +401,13 @@ struct Recorder {
 /// (`POST /2010-04-01/Accounts/{sid}/Messages.json`), ntfy's publish API
 /// (`POST /{topic}`) and a chat webhook (`POST /hooks/{name}`), checks what
 /// those services check, and records every request.
-struct Fake {
-    base: String,
+pub(crate) struct Fake {
+    pub(crate) base: String,
     recorder: Arc<Recorder>,
 }
 
 impl Fake {
-    async fn start() -> Fake {
+    pub(crate) async fn start() -> Fake {
         let recorder = Arc::new(Recorder::default());
         let app = axum::Router::new()
             .route("/2010-04-01/Accounts/{sid}/Messages.json", post(twilio))
@@ -420,7 +420,7 @@ impl Fake {
         Fake { base, recorder }
     }
 
-    fn script(&self, status: u16, body: &str) {
+    pub(crate) fn script(&self, status: u16, body: &str) {
         self.recorder
             .scripted
             .lock()
@@ -428,7 +428,7 @@ impl Fake {
             .push_back((status, body.to_string()));
     }
 
-    fn seen(&self) -> Vec<Seen> {
+    pub(crate) fn seen(&self) -> Vec<Seen> {
         self.recorder.seen.lock().unwrap().clone()
     }
 
@@ -524,7 +524,7 @@ async fn webhook(
 }
 
 /// A server that accepts connections and never says anything.
-async fn silent_server() -> u16 {
+pub(crate) async fn silent_server() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
@@ -536,13 +536,13 @@ async fn silent_server() -> u16 {
     port
 }
 
-fn sms_config(base: &str, extra: &str) -> String {
+pub(crate) fn sms_config(base: &str, extra: &str) -> String {
     format!(
         "[sms]\nbase_url = \"{base}\"\naccount_sid = \"{SMS_SID}\"\nauth_token = \"{SMS_TOKEN}\"\nfrom = \"+15550199\"\n{extra}"
     )
 }
 
-fn push_config(server: &str, extra: &str) -> String {
+pub(crate) fn push_config(server: &str, extra: &str) -> String {
     format!("[push]\nserver = \"{server}\"\ntoken = \"{PUSH_TOKEN}\"\n{extra}")
 }
 
