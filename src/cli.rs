@@ -73,6 +73,23 @@ pub enum Command {
         #[arg(long, env = "ONCALL_PUBLIC_URL")]
         public_url: Option<String>,
     },
+    /// Practise: a test page for a team through the running daemon, marked as
+    /// a drill; reports who was reached, how, how fast, and who acknowledged,
+    /// then resolves it. Exit 0 when someone acknowledged in time.
+    Drill {
+        /// The team to page.
+        #[arg(long)]
+        team: String,
+        /// The severity (default: the highest, so every method is tried).
+        #[arg(long)]
+        severity: Option<String>,
+        /// The running daemon.
+        #[arg(long, env = "ONCALL_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// How long to wait for an acknowledgement, e.g. 5m.
+        #[arg(long, default_value = "5m")]
+        wait: String,
+    },
     /// Validate every rota file: errors as file:line:col, warnings for gaps in
     /// the next 90 days and people nobody can reach. Exit 1 on any error.
     Check {
@@ -153,6 +170,38 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
             let settings = Settings::load(config.as_deref(), overrides)?;
             serve(settings)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Drill {
+            team,
+            severity,
+            url,
+            wait,
+        } => {
+            let Ok(token) = std::env::var("ONCALL_API_TOKEN") else {
+                writeln!(err, "oncall drill: set ONCALL_API_TOKEN to the daemon's API token")?;
+                return Ok(ExitCode::from(2));
+            };
+            let wait = match config::text::parse_duration(&wait) {
+                Ok(d) => d.to_std().unwrap_or_default(),
+                Err(e) => {
+                    writeln!(err, "oncall drill: --wait: {e}")?;
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let drill = crate::drill::Drill {
+                url,
+                token,
+                team,
+                severity,
+                wait,
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let outcome = runtime.block_on(drill.run(out))?;
+            Ok(if outcome.acknowledged {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Check { schedules, config } => check(&schedules, config.as_deref(), clock.now(), out, err),
         Command::Who {

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod drill;
 pub mod engine;
 pub mod http;
 pub mod intake;

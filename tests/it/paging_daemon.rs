@@ -402,3 +402,65 @@ async fn a_restart_between_two_steps_still_fires_the_second_once() {
     );
     app.stop().await;
 }
+
+/// `oncall drill` against the running daemon: the practice page goes out by
+/// the real path (a real SMTP server), the person acknowledges from the
+/// email, the command reports who was reached and how, and resolves it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_drill_reports_who_was_reached_and_who_acknowledged() {
+    let dir = temp_dir("paging-drill");
+    write_team(&dir, "alice", "bob");
+    let smtp = Smtp::start(&dir, free_port(), &[]).await;
+    let app = spawn(dir.clone(), &email_config(smtp.port, "")).await;
+    let drill = std::process::Command::new(env!("CARGO_BIN_EXE_oncall"))
+        .args(["drill", "--team", "payments", "--url", &app.base, "--wait", "2m"])
+        .env("ONCALL_API_TOKEN", crate::daemon::API_TOKEN)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let drill = tokio::task::spawn_blocking(move || drill.wait_with_output());
+    // The drill alert appears; the engine (stepped here) pages alice.
+    let id = loop {
+        if let Some(a) = app.alerts("open").await.first() {
+            break a["id"].as_i64().unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    app.run_engine().await;
+    let mails = smtp.messages();
+    assert_eq!(mails.len(), 1, "{}", smtp.log());
+    let subject = mailparse::parse_mail(&mails[0]).unwrap().headers;
+    use mailparse::MailHeaderMap as _;
+    assert!(subject.get_first_value("Subject").unwrap().contains("[DRILL]"));
+    app.clock.advance(Duration::seconds(40));
+    let ack = find_link(&text_part(&mails[0]), "/v1/act/");
+    let done = app
+        .client
+        .post(format!("{}{}", app.base, path_of(&ack)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+
+    let output = drill.await.unwrap().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("drill: alert {id} for payments (critical)")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("step 0  alice (rota:primary) by email"), "{stdout}");
+    assert!(stdout.contains("reached alice by email (attempt 1)"), "{stdout}");
+    assert!(stdout.contains("+  40s  acknowledged by alice"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("the drill alert {id} is resolved")),
+        "{stdout}"
+    );
+    assert_eq!(detail(&app, id).await["alert"]["status"], "resolved");
+    app.stop().await;
+}
