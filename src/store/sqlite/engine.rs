@@ -95,15 +95,19 @@ pub(super) fn pass(conn: &Connection, decide: &dyn Decide, now: Instant, lease: 
     let mut alerts: BTreeMap<AlertId, Alert> = BTreeMap::new();
     for n in due {
         if n.kind == NoticeKind::Page {
-            let Some(id) = n.alert else { continue };
-            let status: Option<String> = conn
-                .prepare_cached(ALERT_STATUS)?
-                .query_row([id], |r| r.get(0))
-                .optional()?;
-            if status.as_deref() != Some("open") {
+            // A page whose alert is no longer open (or is gone) is not sent;
+            // cancelling it also keeps it from staying due forever.
+            let status: Option<String> = match n.alert {
+                Some(id) => conn
+                    .prepare_cached(ALERT_STATUS)?
+                    .query_row([id], |r| r.get(0))
+                    .optional()?,
+                None => None,
+            };
+            let Some(id) = n.alert.filter(|_| status.as_deref() == Some("open")) else {
                 conn.prepare_cached(CANCEL)?.execute([n.id])?;
                 continue;
-            }
+            };
             if !alerts.contains_key(&id)
                 && let Some(alert) = select_alert(conn, id)?
             {
