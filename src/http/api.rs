@@ -120,10 +120,7 @@ pub async fn drill(State(state): State<Shared>, headers: HeaderMap, body: Bytes)
         team: request.team.clone(),
         action: Action::Trigger,
         dedup_key: format!("drill-{}", super::intake::generated_key()),
-        summary: format!(
-            "[DRILL] Practice page for {}: acknowledge it to finish the drill",
-            request.team
-        ),
+        summary: format!("Practice page for {}: acknowledge it to finish the drill", request.team),
         severity: severity.clone(),
         source: Some("oncall drill".into()),
         details: json!({"drill": true}),

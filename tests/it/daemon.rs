@@ -676,7 +676,10 @@ async fn a_drill_is_a_marked_alert_paged_like_any_other() {
     let (code, detail) = app.api_get(&format!("/v1/alerts/{id}")).await;
     assert_eq!(code, 200);
     assert!(
-        detail["alert"]["summary"].as_str().unwrap().starts_with("[DRILL]"),
+        detail["alert"]["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("Practice page"),
         "{detail}"
     );
     assert_eq!(detail["alert"]["intake"], "drill");
