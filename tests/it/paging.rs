@@ -23,7 +23,7 @@ use oncall::links::Links;
 use oncall::notify::{Channel, Channels, Notice, Receipt, SendError, SendFuture, What};
 use oncall::settings::{File, Overrides, Settings};
 use oncall::store::sqlite::SqliteStore;
-use oncall::store::{AttemptOutcome, Store};
+use oncall::store::{AttemptOutcome, Decide, Store};
 use serde_json::json;
 
 use crate::daemon::temp_dir;
@@ -192,6 +192,18 @@ impl Sim {
                 self.store = Arc::new(SqliteStore::open(&self.dir.join("oncall.db")).unwrap());
                 self.engine = Sim::engine(&self.files, self.store.clone(), self.recorder.clone());
                 self.log.push_str(&format!("{} restart\n", hm(now)));
+            }
+            // A pass that claims what is due and dies before delivering it
+            // (the process is killed mid-pass), then a restart.
+            ["crash-while-delivering"] => {
+                let rules: Arc<dyn Decide> = self.engine.rules();
+                let claimed = self.store.pass(rules, now, oncall::engine::LEASE).await.unwrap();
+                self.log.push_str(&format!(
+                    "{} crash with {} message(s) claimed\n",
+                    hm(now),
+                    claimed.messages.len()
+                ));
+                Box::pin(self.act(now, "restart")).await;
             }
             // Nothing but a pass at this instant (the daemon's loop passes
             // at least every 30 seconds; hand-off notices need no row due).
@@ -565,6 +577,30 @@ async fn a_restart_between_two_steps_fires_the_second_step_once() {
             09:00:00 alice push [disk]
             09:05:00 restart
             09:10:00 bob push [disk]
+        "#]],
+    )
+    .await;
+}
+
+/// The daemon dies after a pass claimed a page and before it was sent: the
+/// claim's lease runs out and the page goes out then, once. At least once,
+/// never lost.
+#[tokio::test]
+async fn a_page_claimed_by_a_pass_that_died_is_sent_after_its_lease() {
+    check(
+        "rotas:\n  primary: {members: [alice], start: 2026-01-05T09:00, every: 1w}\n\
+         escalation:\n  - notify: [rota:primary]\n  - {after: 10m, notify: [user:bob]}\n",
+        "2026-06-01T09:00:00Z",
+        &[
+            ("09:00", "trigger disk critical"),
+            ("09:00", "crash-while-delivering"),
+            ("09:04", "ack disk alice"),
+        ],
+        "10:00",
+        expect![[r#"
+            09:00:00 crash with 1 message(s) claimed
+            09:00:00 restart
+            09:02:00 alice push [disk]
         "#]],
     )
     .await;
