@@ -18,13 +18,13 @@ use oncall::domain::alert::{Alert, AlertId, Event, Outcome, Status, TimelineEntr
 use oncall::domain::heartbeat::Seen;
 use oncall::domain::schedule::Schedule;
 use oncall::domain::severity::Severities;
-use oncall::domain::time::Instant;
+use oncall::domain::time::{Instant, Span};
 use oncall::engine::{Engine, Rules};
 use oncall::http::{self, AppState};
 use oncall::links::Links;
 use oncall::notify::Channels;
 use oncall::settings::DEFAULT_MAX_BODY_BYTES;
-use oncall::store::{Attempt, Decide, Notification, Pass, Store, StoreFuture};
+use oncall::store::{Attempt, Decide, Ledger, Notification, Pass, Store, StoreFuture};
 
 /// The key `scripts/bench-intake` uses when none is given.
 const DEFAULT_KEY: &str = "bench-key-0123456789";
@@ -95,6 +95,10 @@ impl Store for NullStore {
 
     fn notifications(&self, _alert: AlertId) -> StoreFuture<'_, Vec<Notification>> {
         Box::pin(async { Ok(Vec::new()) })
+    }
+
+    fn ledger(&self, _span: Span) -> StoreFuture<'_, Ledger> {
+        Box::pin(async { Ok(Ledger::default()) })
     }
 }
 

@@ -32,7 +32,7 @@ use crate::domain::time::{Instant, Span};
 use crate::links::{Action, Links};
 use crate::notify::{Channels, Notice, PagedAlert, SendError, Urgency, What};
 use crate::store::{
-    Attempt, AttemptOutcome, Decide, Decision, Message, NewNotification, NoticeKind, Store, StoreError,
+    Attempt, AttemptOutcome, Decide, Decision, LedgerRow, Message, NewNotification, NoticeKind, Store, StoreError,
 };
 
 /// How long a claimed notification belongs to the pass that claimed it:
@@ -210,6 +210,44 @@ impl Rules {
         out
     }
 
+    /// The ledger rows of `[from, to)`: every rota's shifts with someone on
+    /// call, split at each hour mark (so a row is at most an hour long) and
+    /// at `started` (before it, the daemon was down: reconstructed).
+    fn ledger_rows(&self, from: Instant, to: Instant, started: Instant) -> Vec<LedgerRow> {
+        let mut out = Vec::new();
+        if to <= from {
+            return out;
+        }
+        let mut cuts: Vec<Instant> = Vec::new();
+        let mut t = floor_hour(from) + Duration::hours(1);
+        while t < to {
+            cuts.push(t);
+            t += Duration::hours(1);
+        }
+        if started > from && started < to {
+            cuts.push(started);
+        }
+        cuts.sort();
+        for shift in self.schedule.shifts(Span::new(from, to), None) {
+            let Some(person) = shift.tile.user else { continue };
+            let first = shift.tile.span.start;
+            let end = shift.tile.span.end;
+            let inside: Vec<Instant> = cuts.iter().copied().filter(|c| *c > first && *c < end).collect();
+            let mut start = first;
+            for cut in inside.into_iter().chain([end]) {
+                out.push(LedgerRow {
+                    team: shift.team.clone(),
+                    rota: shift.rota.clone(),
+                    person: person.clone(),
+                    span: Span::new(start, cut),
+                    reconstructed: start < started,
+                });
+                start = cut;
+            }
+        }
+        out
+    }
+
     fn handoff_notice(&self, person: &Person, what: serde_json::Value, now: Instant) -> Option<NewNotification> {
         let lowest = self.severities.names().first().cloned().unwrap_or_default();
         // A notice, not a page: by the person's first way (their rules for
@@ -235,6 +273,55 @@ impl Rules {
     }
 }
 
+/// The ledger is written up to the last multiple of this many seconds: a
+/// restart leaves at most this much of the stretch before it reconstructed.
+const LEDGER_STEP: i64 = 15 * 60;
+
+/// The last whole hour (UTC) at or before `t`.
+fn floor_hour(t: Instant) -> Instant {
+    let secs = t.timestamp();
+    chrono::DateTime::from_timestamp(secs - secs.rem_euclid(3600), 0).unwrap_or(t)
+}
+
+/// The rules, and when this daemon's engine started (for the ledger): what
+/// one pass decides with.
+struct PassRules {
+    rules: Arc<Rules>,
+    started: Instant,
+}
+
+impl Decide for PassRules {
+    fn escalate(
+        &self,
+        alert: &Alert,
+        state: Escalation,
+        turn: &mut dyn FnMut(&str, usize) -> u64,
+        now: Instant,
+    ) -> Decision {
+        self.rules.escalate(alert, state, turn, now)
+    }
+
+    fn batch(&self, due: &[Due], last_sent: &dyn Fn(Method, &str) -> Option<Instant>, now: Instant) -> Batches {
+        self.rules.batch(due, last_sent, now)
+    }
+
+    fn ledger(&self, since: Option<Instant>, now: Instant) -> (Vec<LedgerRow>, Instant) {
+        // Recorded up to the last quarter hour (a row every pass would be
+        // too many); the first pass ever starts the ledger at its `now`.
+        let secs = now.timestamp();
+        let until = chrono::DateTime::from_timestamp(secs - secs.rem_euclid(LEDGER_STEP), 0).unwrap_or(now);
+        match since {
+            Some(since) if since < until => (self.rules.ledger_rows(since, until, self.started), until),
+            Some(since) => (Vec::new(), since),
+            None => (Vec::new(), now),
+        }
+    }
+
+    fn handoffs(&self, since: Option<Instant>, now: Instant) -> (Vec<NewNotification>, Instant) {
+        self.rules.handoffs(since, now)
+    }
+}
+
 fn target_name(t: &Target) -> String {
     match t {
         Target::Rota(r) => format!("rota:{r}"),
@@ -243,8 +330,8 @@ fn target_name(t: &Target) -> String {
     }
 }
 
-impl Decide for Rules {
-    fn escalate(
+impl Rules {
+    pub fn escalate(
         &self,
         alert: &Alert,
         state: Escalation,
@@ -299,11 +386,11 @@ impl Decide for Rules {
         decision
     }
 
-    fn batch(&self, due: &[Due], last_sent: &dyn Fn(Method, &str) -> Option<Instant>, now: Instant) -> Batches {
+    pub fn batch(&self, due: &[Due], last_sent: &dyn Fn(Method, &str) -> Option<Instant>, now: Instant) -> Batches {
         paging::batch(due, &self.throttle, last_sent, now)
     }
 
-    fn handoffs(&self, since: Option<Instant>, now: Instant) -> (Vec<NewNotification>, Instant) {
+    pub fn handoffs(&self, since: Option<Instant>, now: Instant) -> (Vec<NewNotification>, Instant) {
         // The first pass ever starts from now; after a long stop, notices
         // more than a day late are not worth sending.
         let from = since.unwrap_or(now).max(now - Duration::days(1));
@@ -357,6 +444,9 @@ pub struct Engine {
     /// Wakes [`Engine::run`] before its next deadline (an alert came in, one
     /// was acknowledged).
     wake: Arc<Notify>,
+    /// The `now` of this engine's first pass: the ledger's stretch before it
+    /// is reconstructed (the daemon was not running).
+    started: std::sync::OnceLock<Instant>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -374,6 +464,7 @@ impl Engine {
             links,
             backoff: Backoff::default(),
             wake: Arc::new(Notify::new()),
+            started: std::sync::OnceLock::new(),
         }
     }
 
@@ -400,10 +491,20 @@ impl Engine {
         self.wake();
     }
 
+    /// What a pass at `now` decides with: the current rules, and when this
+    /// engine first passed.
+    pub fn decide(&self, now: Instant) -> Arc<dyn Decide> {
+        let started = *self.started.get_or_init(|| now);
+        Arc::new(PassRules {
+            rules: self.rules(),
+            started,
+        })
+    }
+
     /// One pass at `now` (see the module's documentation).
     pub async fn run_once(&self, now: Instant) -> Result<PassReport, EngineError> {
         let rules = self.rules();
-        let decide: Arc<dyn Decide> = rules.clone();
+        let decide = self.decide(now);
         let pass = self.store.pass(decide, now, LEASE).await?;
         let deliveries = pass.messages.into_iter().map(|m| self.deliver(&rules, m, now));
         let attempts: Vec<Attempt> = futures_util::future::join_all(deliveries).await;

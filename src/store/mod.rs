@@ -16,7 +16,7 @@ use std::sync::Arc;
 use crate::domain::alert::{Alert, AlertId, Event, Outcome, Status, TimelineEntry, TimelineKind};
 use crate::domain::heartbeat::Seen;
 use crate::domain::paging::{Batches, Due, Escalation, Method};
-use crate::domain::time::Instant;
+use crate::domain::time::{Instant, Span};
 
 /// What a store method returns: a future that may be sent across threads.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
@@ -105,6 +105,40 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every notification of an alert, oldest first.
     fn notifications(&self, alert: AlertId) -> StoreFuture<'_, Vec<Notification>>;
+
+    /// The ledger within `span`: the on-call pieces that overlap it (not
+    /// clipped, not merged) and the pages received in it, in time order.
+    fn ledger(&self, span: Span) -> StoreFuture<'_, Ledger>;
+}
+
+/// One piece of someone's time on call, as the ledger recorded it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LedgerRow {
+    pub team: String,
+    pub rota: String,
+    pub person: String,
+    pub span: Span,
+    /// Filled in after a stretch the daemon was down, from the rotas as
+    /// configured when it came back.
+    pub reconstructed: bool,
+}
+
+/// A page someone received (the first notice of an alert that reached them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LedgerPage {
+    pub alert: AlertId,
+    pub person: String,
+    pub at: Instant,
+    pub severity: String,
+    /// When the alert was acknowledged, and by whom (anyone).
+    pub acknowledged_at: Option<Instant>,
+    pub acknowledged_by: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ledger {
+    pub rows: Vec<LedgerRow>,
+    pub pages: Vec<LedgerPage>,
 }
 
 /// The engine's decisions, called by [`Store::pass`] inside its transaction
@@ -124,6 +158,10 @@ pub trait Decide: Send + Sync {
     /// Groups the due notifications into messages; `last_sent` says when a
     /// destination last had one.
     fn batch(&self, due: &[Due], last_sent: &dyn Fn(Method, &str) -> Option<Instant>, now: Instant) -> Batches;
+
+    /// The ledger rows to append for the stretch after `since` (`None`: the
+    /// first pass ever) up to about `now`, and the instant recorded up to.
+    fn ledger(&self, since: Option<Instant>, now: Instant) -> (Vec<LedgerRow>, Instant);
 
     /// Hand-off notices for shifts starting after `since` (`None`: the first
     /// pass ever) up to `now`, and the instant to continue from next time.

@@ -60,10 +60,10 @@ use tokio::sync::{mpsc, oneshot};
 
 mod engine;
 
-use super::{Attempt, Decide, Notification, Pass, Store, StoreError, StoreFuture};
+use super::{Attempt, Decide, Ledger, Notification, Pass, Store, StoreError, StoreFuture};
 use crate::domain::alert::{Action, Alert, AlertId, Event, Hold, Outcome, Status, TimelineEntry, TimelineKind};
 use crate::domain::heartbeat::Seen;
-use crate::domain::time::Instant;
+use crate::domain::time::{Instant, Span};
 
 /// The schema, in order: migration `n` (from 1) takes `user_version` from
 /// `n - 1` to `n`. Append only; never edit one that has been released.
@@ -78,6 +78,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/0003_held_alerts.sql"),
     ),
     ("0004_paging.sql", include_str!("../../migrations/0004_paging.sql")),
+    ("0005_ledger.sql", include_str!("../../migrations/0005_ledger.sql")),
 ];
 
 /// The schema version this binary writes: the number of migrations it knows.
@@ -342,6 +343,10 @@ impl Store for SqliteStore {
 
     fn notifications(&self, alert: AlertId) -> StoreFuture<'_, Vec<Notification>> {
         Box::pin(self.read(move |conn| engine::notifications(conn, alert)))
+    }
+
+    fn ledger(&self, span: Span) -> StoreFuture<'_, Ledger> {
+        Box::pin(self.read(move |conn| engine::ledger(conn, span)))
     }
 
     fn heartbeats_seen(&self, heartbeats: Vec<(String, String)>, now: Instant) -> StoreFuture<'_, ()> {

@@ -4,6 +4,7 @@ mod cli;
 mod crash;
 mod daemon;
 mod expand;
+mod ledger;
 mod links;
 mod notify;
 mod pagerduty_client;

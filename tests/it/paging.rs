@@ -196,7 +196,7 @@ impl Sim {
             // A pass that claims what is due and dies before delivering it
             // (the process is killed mid-pass), then a restart.
             ["crash-while-delivering"] => {
-                let rules: Arc<dyn Decide> = self.engine.rules();
+                let rules: Arc<dyn Decide> = self.engine.decide(now);
                 let claimed = self.store.pass(rules, now, oncall::engine::LEASE).await.unwrap();
                 self.log.push_str(&format!(
                     "{} crash with {} message(s) claimed\n",

@@ -9,9 +9,10 @@ use serde_json::json;
 use super::{add_timeline, bad_column, instant, optional_instant, select_alert};
 use crate::domain::alert::{Alert, AlertId, TimelineKind};
 use crate::domain::paging::{Due, Escalation, Method};
-use crate::domain::time::Instant;
+use crate::domain::time::{Instant, Span};
 use crate::store::{
-    Attempt, AttemptOutcome, Decide, Message, NewNotification, NoticeKind, Notification, Pass, StoreError,
+    Attempt, AttemptOutcome, Decide, Ledger, LedgerPage, LedgerRow, Message, NewNotification, NoticeKind, Notification,
+    Pass, StoreError,
 };
 
 const CURSOR: &str = "SELECT value FROM engine_cursors WHERE name = ?1";
@@ -66,6 +67,17 @@ const FAILED: &str = "UPDATE notifications SET state = 'failed', last_error = ?2
 const FAIL_OVER: &str = "UPDATE notifications SET due_at = ?5 WHERE id = ( \
      SELECT id FROM notifications WHERE alert_id = ?1 AND person = ?2 AND step IS ?3 AND round IS ?4 \
      AND state = 'pending' ORDER BY due_at, id LIMIT 1) AND due_at > ?5 RETURNING method";
+const INSERT_LEDGER: &str = "INSERT INTO ledger (team, rota, person, start_at, end_at, reconstructed, recorded_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+const PAGE_RECEIVED: &str = "INSERT INTO ledger_pages (alert_id, person, at, severity) \
+     SELECT ?1, ?2, ?3, severity FROM alerts WHERE id = ?1 ON CONFLICT (alert_id, person) DO NOTHING";
+// Pieces that overlap the span: those starting before its end and ending
+// after its start (the index finds the first condition; a piece is at most
+// an hour long, so the second is cheap).
+const LEDGER_ROWS: &str = "SELECT team, rota, person, start_at, end_at, reconstructed FROM ledger \
+     WHERE start_at < ?2 AND start_at >= ?1 - 86400 AND end_at > ?1 ORDER BY start_at, id";
+const LEDGER_PAGES: &str = "SELECT p.alert_id, p.person, p.at, p.severity, a.acknowledged_at, a.acknowledged_by \
+     FROM ledger_pages p JOIN alerts a ON a.id = p.alert_id WHERE p.at >= ?1 AND p.at < ?2 ORDER BY p.at, p.alert_id";
 const NEXT_DUE: &str = "SELECT min(due) FROM ( \
      SELECT min(due_at) AS due FROM escalations \
      UNION ALL SELECT min(due_at) FROM notifications WHERE state IN ('pending', 'sending'))";
@@ -86,6 +98,26 @@ pub(super) fn pass(conn: &Connection, decide: &dyn Decide, now: Instant, lease: 
     }
     conn.prepare_cached(SET_CURSOR)?
         .execute(params!["handoffs", until.timestamp()])?;
+    // The ledger.
+    let since: Option<i64> = conn
+        .prepare_cached(CURSOR)?
+        .query_row(["ledger"], |r| r.get(0))
+        .optional()?;
+    let since = since.and_then(|s| chrono::DateTime::from_timestamp(s, 0));
+    let (rows, until) = decide.ledger(since, now);
+    for row in &rows {
+        conn.prepare_cached(INSERT_LEDGER)?.execute(params![
+            row.team,
+            row.rota,
+            row.person,
+            row.span.start.timestamp(),
+            row.span.end.timestamp(),
+            row.reconstructed,
+            at
+        ])?;
+    }
+    conn.prepare_cached(SET_CURSOR)?
+        .execute(params!["ledger", until.timestamp()])?;
     // Claim what is due.
     let due: Vec<Notification> = conn
         .prepare_cached(DUE_NOTIFICATIONS)?
@@ -284,6 +316,8 @@ pub(super) fn record(conn: &Connection, attempts: &[Attempt], now: Instant) -> R
                     let done = conn.prepare_cached(SENT)?.query_row(params![id, at], row).optional()?;
                     conn.prepare_cached(SENT_TO)?.execute(params![id, at])?;
                     if let Some((Some(alert), person, method, attempts, step, round)) = done {
+                        conn.prepare_cached(PAGE_RECEIVED)?
+                            .execute(params![alert, person, at])?;
                         let mut detail = json!({
                             "person": person, "method": method, "attempt": attempts,
                             "step": step, "round": round, "reference": reference,
@@ -340,6 +374,36 @@ pub(super) fn notifications(conn: &Connection, alert: AlertId) -> Result<Vec<Not
         .prepare_cached(ALERT_NOTIFICATIONS)?
         .query_map([alert], notification_from_row)?
         .collect::<rusqlite::Result<_>>()?)
+}
+
+pub(super) fn ledger(conn: &Connection, span: Span) -> Result<Ledger, StoreError> {
+    let (from, to) = (span.start.timestamp(), span.end.timestamp());
+    let rows = conn
+        .prepare_cached(LEDGER_ROWS)?
+        .query_map(params![from, to], |r| {
+            Ok(LedgerRow {
+                team: r.get(0)?,
+                rota: r.get(1)?,
+                person: r.get(2)?,
+                span: Span::new(instant(r, 3)?, instant(r, 4)?),
+                reconstructed: r.get(5)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let pages = conn
+        .prepare_cached(LEDGER_PAGES)?
+        .query_map(params![from, to], |r| {
+            Ok(LedgerPage {
+                alert: r.get(0)?,
+                person: r.get(1)?,
+                at: instant(r, 2)?,
+                severity: r.get(3)?,
+                acknowledged_at: optional_instant(r, 4)?,
+                acknowledged_by: r.get(5)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Ledger { rows, pages })
 }
 
 fn notification_from_row(row: &Row<'_>) -> rusqlite::Result<Notification> {

@@ -1,0 +1,217 @@
+//! The on-call ledger: what the engine records as time passes, on a real
+//! SQLite file, stepped with given instants. Pay for a past month comes
+//! from here, so a later edit of the rota files must not change it, and a
+//! stretch the daemon was down for is filled in and marked.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use expect_test::{Expect, expect};
+use oncall::config;
+use oncall::domain::alert::{Action, Event};
+use oncall::domain::time::Span;
+use oncall::engine::{Engine, Rules};
+use oncall::links::Links;
+use oncall::notify::{Channel, Channels, Notice, Receipt, SendFuture};
+use oncall::settings::Settings;
+use oncall::store::Store;
+use oncall::store::sqlite::SqliteStore;
+
+use crate::daemon::temp_dir;
+use crate::support::{PEOPLE, at};
+
+/// Takes every notice (so pages count as received).
+struct Accept;
+
+impl Channel for Accept {
+    fn method(&self) -> oncall::domain::paging::Method {
+        oncall::domain::paging::Method::Email
+    }
+
+    fn send<'a>(&'a self, _notice: &'a Notice) -> SendFuture<'a> {
+        Box::pin(async { Ok(Receipt::default()) })
+    }
+}
+
+fn team(members: &str) -> String {
+    format!(
+        "team: t\ntimezone: Europe/London\nhandoff_notices: []\nintake_key: k\n\
+         rotas:\n  primary: {{members: [{members}], start: 2026-01-05T09:00, every: 1d}}\n"
+    )
+}
+
+fn engine(store: Arc<SqliteStore>, team_yaml: &str) -> Engine {
+    let loaded = config::load_texts(&[("people.yaml", PEOPLE), ("t.yaml", team_yaml)]);
+    assert!(!loaded.has_errors());
+    let settings = Settings::resolve(Default::default(), Default::default()).unwrap();
+    let rules = Rules::new(Arc::new(loaded.schedule), settings.severities, settings.intensities);
+    Engine::new(
+        store,
+        rules,
+        Channels::new(vec![Arc::new(Accept) as Arc<dyn Channel>]),
+        Links::new(vec![1; 32], None),
+    )
+}
+
+fn open(dir: &std::path::Path) -> Arc<SqliteStore> {
+    Arc::new(SqliteStore::open(&dir.join("oncall.db")).unwrap())
+}
+
+fn close(engine: Engine, store: Arc<SqliteStore>) -> PathBuf {
+    let path = store.path().to_path_buf();
+    drop(engine);
+    Arc::into_inner(store).unwrap().close().unwrap();
+    path
+}
+
+/// The ledger over `[from, to)`, neighbours of one person and rota merged
+/// (when both live or both reconstructed), one a line.
+async fn render(store: &SqliteStore, from: &str, to: &str, expect: Expect) {
+    let ledger = store.ledger(Span::new(at(from), at(to))).await.unwrap();
+    let mut merged: Vec<(String, String, Span, bool)> = Vec::new();
+    for r in ledger.rows {
+        if let Some(last) = merged.last_mut()
+            && last.0 == r.person
+            && last.1 == r.rota
+            && last.2.end == r.span.start
+            && last.3 == r.reconstructed
+        {
+            last.2.end = r.span.end;
+            continue;
+        }
+        merged.push((r.person, r.rota, r.span, r.reconstructed));
+    }
+    let mut out = String::new();
+    for (person, rota, span, reconstructed) in merged {
+        out.push_str(&format!(
+            "{person} {rota} {} .. {}{}\n",
+            span.start.format("%d %H:%M"),
+            span.end.format("%d %H:%M"),
+            if reconstructed { " (reconstructed)" } else { "" }
+        ));
+    }
+    for p in ledger.pages {
+        out.push_str(&format!(
+            "page {} to {} at {} ({}), acknowledged by {}\n",
+            p.alert,
+            p.person,
+            p.at.format("%d %H:%M"),
+            p.severity,
+            p.acknowledged_by.as_deref().unwrap_or("nobody")
+        ));
+    }
+    expect.assert_eq(&out);
+}
+
+/// Recorded as time passes (up to the last quarter hour), with the
+/// hand-off at 09:00 London (08:00 UTC): alice, then bob (day 147 of a daily
+/// alice, bob rota). Editing the rota afterwards (the order swapped) changes
+/// the future only: the recorded past, and so its pay, stays as it
+/// happened; the quarter hour the restart fell in is marked reconstructed.
+#[tokio::test]
+async fn the_ledger_records_the_past_and_a_later_edit_does_not_rewrite_it() {
+    let dir = temp_dir("ledger-edit");
+    let store = open(&dir);
+    let e = engine(store.clone(), &team("alice, bob"));
+    // The first pass ever starts the ledger at its instant.
+    e.run_once(at("2026-06-01T06:30:00Z")).await.unwrap();
+    e.run_once(at("2026-06-01T07:10:00Z")).await.unwrap();
+    e.run_once(at("2026-06-01T10:05:00Z")).await.unwrap();
+    render(
+        &store,
+        "2026-06-01T00:00:00Z",
+        "2026-06-02T00:00:00Z",
+        expect![[r#"
+            alice primary 01 06:30 .. 01 08:00
+            bob primary 01 08:00 .. 01 10:00
+        "#]],
+    )
+    .await;
+    // Someone edits the rota: the order swapped. The daemon restarts on the
+    // new files.
+    close(e, store);
+    let store = open(&dir);
+    let e = engine(store.clone(), &team("bob, alice"));
+    e.run_once(at("2026-06-01T10:20:00Z")).await.unwrap();
+    e.run_once(at("2026-06-01T12:00:00Z")).await.unwrap();
+    render(
+        &store,
+        "2026-06-01T00:00:00Z",
+        "2026-06-02T00:00:00Z",
+        expect![[r#"
+            alice primary 01 06:30 .. 01 08:00
+            bob primary 01 08:00 .. 01 10:00
+            alice primary 01 10:00 .. 01 10:20 (reconstructed)
+            alice primary 01 10:20 .. 01 12:00
+        "#]],
+    )
+    .await;
+    close(e, store);
+}
+
+/// The daemon is down from 10:05 to 14:20: the stretch it missed is filled
+/// from the rotas when it comes back, and marked reconstructed; from its
+/// start on, recording is live again.
+#[tokio::test]
+async fn a_stretch_the_daemon_was_down_for_is_reconstructed_and_marked() {
+    let dir = temp_dir("ledger-down");
+    let store = open(&dir);
+    let e = engine(store.clone(), &team("alice, bob"));
+    e.run_once(at("2026-06-01T09:30:00Z")).await.unwrap();
+    e.run_once(at("2026-06-01T10:05:00Z")).await.unwrap();
+    close(e, store);
+    let store = open(&dir);
+    let e = engine(store.clone(), &team("alice, bob"));
+    e.run_once(at("2026-06-01T14:20:00Z")).await.unwrap();
+    e.run_once(at("2026-06-01T15:01:00Z")).await.unwrap();
+    render(
+        &store,
+        "2026-06-01T00:00:00Z",
+        "2026-06-02T00:00:00Z",
+        expect![[r#"
+            bob primary 01 09:30 .. 01 10:00
+            bob primary 01 10:00 .. 01 14:20 (reconstructed)
+            bob primary 01 14:20 .. 01 15:00
+        "#]],
+    )
+    .await;
+    close(e, store);
+}
+
+/// Pages received are in the ledger, with whether (and by whom) the alert
+/// was acknowledged.
+#[tokio::test]
+async fn pages_received_are_recorded_with_their_acknowledgement() {
+    let dir = temp_dir("ledger-pages");
+    let store = open(&dir);
+    let e = engine(store.clone(), &team("alice, bob"));
+    let now = at("2026-06-01T09:30:00Z");
+    let event = |key: &str| Event {
+        team: "t".into(),
+        action: Action::Trigger,
+        dedup_key: key.into(),
+        summary: key.into(),
+        severity: "critical".into(),
+        source: None,
+        details: serde_json::json!({}),
+        intake: "plain".into(),
+        held: None,
+    };
+    store.ingest(vec![event("disk"), event("cpu")], now).await.unwrap();
+    e.run_once(now).await.unwrap();
+    store
+        .acknowledge(1, Some("bob".into()), at("2026-06-01T09:35:00Z"))
+        .await
+        .unwrap();
+    render(
+        &store,
+        "2026-06-01T09:00:00Z",
+        "2026-06-01T10:00:00Z",
+        expect![[r#"
+            page 1 to bob at 01 09:30 (critical), acknowledged by bob
+            page 2 to bob at 01 09:30 (critical), acknowledged by nobody
+        "#]],
+    )
+    .await;
+    close(e, store);
+}
