@@ -398,6 +398,42 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+/// Reads the ledger of `span` from the database at `path` without taking
+/// the daemon's lock: for `oncall pay --source ledger` while the daemon runs
+/// (WAL lets a reader see the last commit beside the writer). Read-only; a
+/// database without a ledger yet, or from a newer `oncall`, is refused.
+pub fn read_ledger(path: &Path, span: Span) -> Result<Ledger, StoreError> {
+    if !path.exists() {
+        return Err(StoreError::Open {
+            path: path.display().to_string(),
+            message: "no such file: the ledger is written by `oncall serve` (--database)".into(),
+        });
+    }
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | NO_MUTEX)
+        .map_err(|e| open_error(path, e))?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| open_error(path, e))?;
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(|e| open_error(path, e))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            path: path.display().to_string(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if version < LEDGER_SINCE {
+        return Err(StoreError::Open {
+            path: path.display().to_string(),
+            message: "this database has no ledger yet: start `oncall serve` on it once to migrate it".into(),
+        });
+    }
+    engine::ledger(&conn, span)
+}
+
+/// The schema version that added the ledger.
+const LEDGER_SINCE: i64 = 5;
+
 fn open_error(path: &Path, e: impl fmt::Display) -> StoreError {
     StoreError::Open {
         path: path.display().to_string(),

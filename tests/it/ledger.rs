@@ -146,6 +146,12 @@ async fn the_ledger_records_the_past_and_a_later_edit_does_not_rewrite_it() {
         "#]],
     )
     .await;
+    // `oncall pay --source ledger` reads it while the daemon holds the
+    // database: the same rows, without the lock.
+    let span = Span::new(at("2026-06-01T00:00:00Z"), at("2026-06-02T00:00:00Z"));
+    let read = oncall::store::sqlite::read_ledger(store.path(), span).unwrap();
+    assert_eq!(read, store.ledger(span).await.unwrap());
+    assert_eq!(read.rows.len(), 8, "{read:#?}");
     close(e, store);
 }
 
