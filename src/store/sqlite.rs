@@ -290,7 +290,25 @@ impl Drop for SqliteStore {
 
 impl Store for SqliteStore {
     fn ingest(&self, events: Vec<Event>, now: Instant) -> StoreFuture<'_, Vec<Outcome>> {
-        Box::pin(self.write(move |conn| events.iter().map(|event| ingest_event(conn, event, now)).collect()))
+        // Serialized here, on the caller's thread: the one writer thread is
+        // the bottleneck under load, so it gets only SQL to do.
+        let prepared: Result<Vec<(Event, String)>, StoreError> = events
+            .into_iter()
+            .map(|e| {
+                let details = serde_json::to_string(&e.details).map_err(|err| StoreError::Database(err.to_string()))?;
+                Ok((e, details))
+            })
+            .collect();
+        Box::pin(async move {
+            let prepared = prepared?;
+            self.write(move |conn| {
+                prepared
+                    .iter()
+                    .map(|(event, details)| ingest_event(conn, event, details, now))
+                    .collect()
+            })
+            .await
+        })
     }
 
     fn alerts(&self, status: Option<Status>, limit: usize) -> StoreFuture<'_, Vec<Alert>> {
@@ -681,7 +699,7 @@ fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 }
 
 /// Applies one event (see [`Store::ingest`]).
-fn ingest_event(conn: &Connection, event: &Event, now: Instant) -> Result<Outcome, StoreError> {
+fn ingest_event(conn: &Connection, event: &Event, details: &str, now: Instant) -> Result<Outcome, StoreError> {
     let unresolved: Option<AlertId> = conn
         .prepare_cached(FIND_UNRESOLVED)?
         .query_row(params![event.team, event.dedup_key], |row| row.get(0))
@@ -690,7 +708,6 @@ fn ingest_event(conn: &Connection, event: &Event, now: Instant) -> Result<Outcom
     let at = now.timestamp();
     let outcome = match (event.action, unresolved) {
         (Action::Trigger, None) => {
-            let details = serde_json::to_string(&event.details).map_err(|e| StoreError::Database(e.to_string()))?;
             if let Some(hold) = &event.held {
                 detail["held"] = json!(hold.describe());
             }
