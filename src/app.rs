@@ -33,6 +33,9 @@ use crate::store::{Store, StoreError};
 /// interval plus grace (minutes to days), so seconds late is early enough.
 pub const HEARTBEAT_CHECK_EVERY: Duration = Duration::from_secs(10);
 
+/// How long a stopping daemon waits for deliveries in flight.
+pub const ENGINE_STOP_GRACE: Duration = Duration::from_secs(15);
+
 /// Runs the daemon until `shutdown` completes: stops accepting, lets
 /// in-flight requests finish, closes the store (every answered write is
 /// already committed), returns.
@@ -185,11 +188,17 @@ pub async fn serve(
     // finish (see `check_heartbeats`); its queued writes still commit.
     checks.abort();
     let _ = checks.await;
-    // A pass cut short leaves claimed notifications leased: the next start
-    // delivers them when the lease ends (at least once).
-    if let Some(engine) = engine {
-        engine.abort();
-        let _ = engine.await;
+    // The engine finishes the deliveries in flight and records them (each
+    // bounded by its channel's timeout). If that takes too long, what is
+    // cut short stays claimed, and the next start delivers it when the
+    // lease ends: at least once.
+    if let Some(mut engine) = engine {
+        state.engine.stop();
+        if tokio::time::timeout(ENGINE_STOP_GRACE, &mut engine).await.is_err() {
+            tracing::warn!("deliveries still in flight at shutdown: they are sent again after the next start");
+            engine.abort();
+            let _ = engine.await;
+        }
     }
     served?;
     // In-flight requests are done; the last references to the store go now,

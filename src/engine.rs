@@ -447,6 +447,8 @@ pub struct Engine {
     /// The `now` of this engine's first pass: the ledger's stretch before it
     /// is reconstructed (the daemon was not running).
     started: std::sync::OnceLock<Instant>,
+    /// Set by [`Engine::stop`].
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -465,6 +467,7 @@ impl Engine {
             backoff: Backoff::default(),
             wake: Arc::new(Notify::new()),
             started: std::sync::OnceLock::new(),
+            stopping: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -514,25 +517,46 @@ impl Engine {
         Ok(PassReport { attempts })
     }
 
-    /// Runs passes until the task is dropped: at the next due row, when
-    /// woken, and at least every [`MAX_IDLE`].
+    /// Runs passes until [`Engine::stop`]: at the next due row, when woken,
+    /// and at least every [`MAX_IDLE`]. Unlike [`Engine::run_once`], a pass
+    /// here does not wait for its deliveries: each claimed message is
+    /// delivered and recorded by a task of its own, so one slow provider
+    /// does not hold up the pages of the next pass. On stop, the deliveries
+    /// in flight finish (each is bounded by its channel's timeout) and are
+    /// recorded.
     pub async fn run(self: Arc<Self>, clock: Arc<dyn Clock>) {
-        loop {
+        let mut inflight = tokio::task::JoinSet::new();
+        while !self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
             let now = clock.now();
-            let mut pause = match self.run_once(now).await {
-                Ok(_) => match self.store.next_due().await {
-                    Ok(Some(due)) => (due - clock.now()).to_std().unwrap_or(StdDuration::ZERO),
-                    Ok(None) => MAX_IDLE,
-                    Err(e) => {
-                        tracing::error!(error = %e, "engine: cannot read the next deadline");
-                        StdDuration::from_secs(1)
+            let rules = self.rules();
+            let mut pause = match self.store.pass(self.decide(now), now, LEASE).await {
+                Ok(pass) => {
+                    for message in pass.messages {
+                        let (engine, rules, clock) = (self.clone(), rules.clone(), clock.clone());
+                        inflight.spawn(async move {
+                            let attempt = engine.deliver(&rules, message, now).await;
+                            if let Err(e) = engine.store.record(vec![attempt], clock.now()).await {
+                                tracing::error!(error = %e, "engine: cannot record a delivery; it is sent again after its lease");
+                            }
+                            // A fail-over may have brought a method forward.
+                            engine.wake();
+                        });
                     }
-                },
+                    match self.store.next_due().await {
+                        Ok(Some(due)) => (due - clock.now()).to_std().unwrap_or(StdDuration::ZERO),
+                        Ok(None) => MAX_IDLE,
+                        Err(e) => {
+                            tracing::error!(error = %e, "engine: cannot read the next deadline");
+                            StdDuration::from_secs(1)
+                        }
+                    }
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "engine pass failed; trying again shortly");
                     StdDuration::from_secs(1)
                 }
             };
+            while inflight.try_join_next().is_some() {}
             pause = pause.min(MAX_IDLE);
             if pause.is_zero() {
                 // Due now (a step with no delay): go again, but let others run.
@@ -544,6 +568,14 @@ impl Engine {
                 _ = self.wake.notified() => {}
             }
         }
+        while inflight.join_next().await.is_some() {}
+    }
+
+    /// Asks [`Engine::run`] to stop: no new pass starts, deliveries in flight
+    /// finish and are recorded, then `run` returns.
+    pub fn stop(&self) {
+        self.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.wake.notify_one();
     }
 
     async fn deliver(&self, rules: &Rules, message: Message, now: Instant) -> Attempt {
