@@ -528,10 +528,15 @@ pub fn tally(
         pages_of.entry(p.person.as_str()).or_default().push(p);
     }
     let everyone: BTreeSet<&str> = shifts.keys().chain(pages_of.keys()).copied().collect();
+    let in_month = |spans: &RotaSpans| spans.1.iter().any(|s| !s.intersect(&month).is_empty());
 
     let mut calendars: HashMap<(Tz, Option<&str>), Vec<Segment>> = HashMap::new();
     let mut rows = Vec::new();
     for person in everyone {
+        let on_call = shifts.get(person).is_some_and(|rotas| rotas.values().any(in_month));
+        if !on_call && !pages_of.contains_key(person) {
+            continue;
+        }
         let known = people.get(person);
         let region = known
             .and_then(|p| p.region.as_deref())
@@ -543,6 +548,12 @@ pub fn tally(
         let mut pieces = Vec::new();
         let mut keys: Vec<(String, String)> = Vec::new();
         for ((team, rota), (tz, spans)) in shifts.get(person).into_iter().flatten() {
+            // Intervals outside the month still tell where a shift started;
+            // a rota the person did not hold in the month has no row.
+            let merged = merge_spans(spans.clone());
+            if merged.iter().all(|s| s.intersect(&month).is_empty()) {
+                continue;
+            }
             let slot = keys.len();
             keys.push((team.to_string(), rota.to_string()));
             let pay = rules.rotas.get(&(team.to_string(), rota.to_string()));
@@ -553,7 +564,7 @@ pub fn tally(
             let segments = calendars
                 .entry((*tz, region.filter(|_| holidays.is_some())))
                 .or_insert_with(|| calendar(rules, *tz, holidays, month));
-            for shift in merge_spans(spans.clone()) {
+            for shift in merged {
                 if month.contains(shift.start) {
                     totals.shifts += 1;
                     totals.shift_fees += Money::from_micros(fee);
