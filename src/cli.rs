@@ -1,4 +1,4 @@
-//! The command line: `check`, `who`, `shifts`. Parses arguments, loads the
+//! The command line: `check`, `who`, `shifts`, `pay`. Parses arguments, loads the
 //! rota files, asks the domain, prints. Exit codes: 0 ok, 1 failure (including
 //! rota files with errors), 2 usage.
 
@@ -18,6 +18,8 @@ use crate::config::{self, Loaded, Severity};
 use crate::domain::schedule::Schedule;
 use crate::domain::time::{Instant, Span};
 use crate::settings::{Overrides, Settings};
+
+mod pay;
 
 /// How far `check` looks ahead for gaps.
 const CHECK_HORIZON_DAYS: i64 = 90;
@@ -132,6 +134,30 @@ pub enum Command {
         #[arg(long)]
         gaps: bool,
     },
+    /// The pay export of a month from pay.yaml's rules: one row per person
+    /// (or per person and rota), hours to the second, amounts rounded once.
+    /// See docs/pay.md.
+    Pay {
+        #[command(flatten)]
+        schedules: SchedulesArg,
+        /// The month, YYYY-MM; it runs between midnights of pay.yaml's
+        /// payroll_timezone.
+        #[arg(long, value_parser = pay::parse_month)]
+        month: pay::Month,
+        #[arg(long, value_enum, default_value_t = pay::PayFormat::Csv)]
+        format: pay::PayFormat,
+        /// Only this team's rotas.
+        #[arg(long)]
+        team: Option<String>,
+        /// Where the hours come from: `schedule` (the default for now) plans
+        /// them from the rotas; `ledger`, what the daemon recorded, is not
+        /// available yet.
+        #[arg(long, value_enum, default_value_t = pay::Source::Schedule)]
+        source: pay::Source,
+        /// `rota`: one row per person and rota instead of per person.
+        #[arg(long, value_enum)]
+        by: Option<pay::ByArg>,
+    },
 }
 
 fn parse_instant(s: &str) -> Result<Instant, String> {
@@ -204,6 +230,25 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
             })
         }
         Command::Check { schedules, config } => check(&schedules, config.as_deref(), clock.now(), out, err),
+        Command::Pay {
+            schedules,
+            month,
+            format,
+            team,
+            source,
+            by,
+        } => pay::run(
+            pay::PayArgs {
+                schedules,
+                month,
+                format,
+                team,
+                source,
+                by,
+            },
+            out,
+            err,
+        ),
         Command::Who {
             schedules,
             at,
@@ -340,7 +385,10 @@ fn check(
     let settings = Settings::load(config, Overrides::default())?;
     let loaded = load(schedules)?;
     let mut diagnostics = loaded.diagnostics.clone();
-    if !loaded.has_errors() {
+    // pay.yaml, if there is one.
+    diagnostics.extend(config::pay::decode(&loaded).diagnostics);
+    let has_errors = diagnostics.iter().any(|d| d.severity == Severity::Error);
+    if !has_errors {
         diagnostics.extend(config::coverage_warnings(
             &loaded,
             now,

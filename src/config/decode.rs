@@ -40,6 +40,7 @@ const PERSON_KEYS: &[&str] = &[
     "timezone",
     "notify",
     "quiet_hours",
+    "region",
 ];
 const LAYER_KEYS: &[&str] = &["members", "start", "handoff", "every", "active", "except"];
 const ROTA_KEYS: &[&str] = &[
@@ -60,17 +61,17 @@ const HEARTBEAT_KEYS: &[&str] = &["interval", "grace", "summary", "severity"];
 const MAINTENANCE_KEYS: &[&str] = &["from", "to", "reason"];
 
 /// Collects the diagnostics of one file.
-struct Cx<'a> {
-    file: &'a str,
-    diags: &'a mut Vec<Diagnostic>,
+pub(super) struct Cx<'a> {
+    pub(super) file: &'a str,
+    pub(super) diags: &'a mut Vec<Diagnostic>,
 }
 
 impl Cx<'_> {
-    fn error(&mut self, pos: Pos, message: impl Into<String>) {
+    pub(super) fn error(&mut self, pos: Pos, message: impl Into<String>) {
         self.push(pos, Severity::Error, message.into());
     }
 
-    fn warn(&mut self, pos: Pos, message: impl Into<String>) {
+    pub(super) fn warn(&mut self, pos: Pos, message: impl Into<String>) {
         self.push(pos, Severity::Warning, message.into());
     }
 
@@ -92,13 +93,13 @@ impl Cx<'_> {
 }
 
 /// A mapping's entries by key, checked against the keys allowed there.
-struct Fields<'n> {
-    node: &'n Node,
+pub(super) struct Fields<'n> {
+    pub(super) node: &'n Node,
     items: Vec<(&'n str, &'n Node, &'n Node)>,
 }
 
 impl<'n> Fields<'n> {
-    fn get(&self, key: &str) -> Option<&'n Node> {
+    pub(super) fn get(&self, key: &str) -> Option<&'n Node> {
         self.items
             .iter()
             .find(|(k, ..)| *k == key)
@@ -110,7 +111,7 @@ impl<'n> Fields<'n> {
         self.get(key).is_some()
     }
 
-    fn key_pos(&self, key: &str) -> Pos {
+    pub(super) fn key_pos(&self, key: &str) -> Pos {
         self.items
             .iter()
             .find(|(k, ..)| *k == key)
@@ -118,7 +119,7 @@ impl<'n> Fields<'n> {
             .unwrap_or(self.node.pos)
     }
 
-    fn required(&self, cx: &mut Cx, key: &str, what: &str) -> Option<&'n Node> {
+    pub(super) fn required(&self, cx: &mut Cx, key: &str, what: &str) -> Option<&'n Node> {
         let found = self.get(key);
         if found.is_none() {
             cx.error(self.node.pos, format!("{what} needs `{key}`"));
@@ -127,7 +128,7 @@ impl<'n> Fields<'n> {
     }
 }
 
-fn fields<'n>(cx: &mut Cx, node: &'n Node, what: &str, allowed: &[&str]) -> Option<Fields<'n>> {
+pub(super) fn fields<'n>(cx: &mut Cx, node: &'n Node, what: &str, allowed: &[&str]) -> Option<Fields<'n>> {
     let Value::Map(entries) = &node.value else {
         cx.error(
             node.pos,
@@ -163,7 +164,7 @@ fn fields<'n>(cx: &mut Cx, node: &'n Node, what: &str, allowed: &[&str]) -> Opti
     Some(Fields { node, items })
 }
 
-fn string<'n>(cx: &mut Cx, node: &'n Node, what: &str) -> Option<&'n str> {
+pub(super) fn string<'n>(cx: &mut Cx, node: &'n Node, what: &str) -> Option<&'n str> {
     match node.as_str() {
         Some(s) if !node.is_null() => Some(s),
         _ => {
@@ -173,7 +174,7 @@ fn string<'n>(cx: &mut Cx, node: &'n Node, what: &str) -> Option<&'n str> {
     }
 }
 
-fn list<'n>(cx: &mut Cx, node: &'n Node, what: &str) -> Option<&'n [Node]> {
+pub(super) fn list<'n>(cx: &mut Cx, node: &'n Node, what: &str) -> Option<&'n [Node]> {
     match &node.value {
         Value::Seq(items) => Some(items),
         _ => {
@@ -183,7 +184,7 @@ fn list<'n>(cx: &mut Cx, node: &'n Node, what: &str) -> Option<&'n [Node]> {
     }
 }
 
-fn timezone(cx: &mut Cx, node: &Node) -> Option<Tz> {
+pub(super) fn timezone(cx: &mut Cx, node: &Node) -> Option<Tz> {
     let name = string(cx, node, "timezone")?;
     match name.parse::<Tz>() {
         Ok(tz) => Some(tz),
@@ -263,6 +264,10 @@ pub(super) fn decode(sources: &[(String, Vec<u8>)]) -> Loaded {
             fields(&mut cx, node, "a team file", TOP_KEYS_TEAM).map(Kind::Team)
         } else if has("team") {
             fields(&mut cx, node, "a cover file", &["team", "overrides"]).map(Kind::Cover)
+        } else if super::pay::MARKERS.iter().any(|k| has(k)) {
+            // Pay rules: read by `config::pay` once the rotas are known.
+            loaded.pay_files.push((file.to_string(), node.clone()));
+            None
         } else {
             cx.error(
                 node.pos,
@@ -463,7 +468,7 @@ pub(super) fn decode(sources: &[(String, Vec<u8>)]) -> Loaded {
     loaded
 }
 
-fn mapping_entries<'n>(cx: &mut Cx, node: &'n Node, what: &str) -> Option<&'n [(Node, Node)]> {
+pub(super) fn mapping_entries<'n>(cx: &mut Cx, node: &'n Node, what: &str) -> Option<&'n [(Node, Node)]> {
     match &node.value {
         Value::Map(entries) => Some(entries),
         _ => {
@@ -545,6 +550,7 @@ fn decode_person(cx: &mut Cx, id: &str, node: &Node) -> Option<Person> {
         webhook,
         timezone,
         preferences,
+        region: text(cx, "region"),
     };
     // A rule for a method the person has no destination for would never
     // reach them: say so where it is written.
@@ -813,7 +819,7 @@ fn windows(cx: &mut Cx, node: &Node) -> Option<Vec<ActiveWindow>> {
 }
 
 /// One window; `days` may be left out (every day) unless `days_required`.
-fn window(cx: &mut Cx, node: &Node, days_required: bool) -> Option<ActiveWindow> {
+pub(super) fn window(cx: &mut Cx, node: &Node, days_required: bool) -> Option<ActiveWindow> {
     let f = fields(cx, node, "an active window", WINDOW_KEYS)?;
     let days_node = if days_required {
         Some(f.required(cx, "days", "an active window")?)
@@ -896,7 +902,7 @@ fn instant(cx: &mut Cx, tz: Tz, node: &Node, what: &str) -> Option<Instant> {
     }
 }
 
-fn duration(cx: &mut Cx, node: &Node, what: &str) -> Option<Duration> {
+pub(super) fn duration(cx: &mut Cx, node: &Node, what: &str) -> Option<Duration> {
     let s = string(cx, node, what)?;
     match text::parse_duration(s) {
         Ok(d) => Some(d),

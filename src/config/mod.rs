@@ -14,6 +14,7 @@
 
 mod decode;
 pub mod diag;
+pub mod pay;
 pub mod text;
 pub mod yaml;
 
@@ -48,6 +49,9 @@ pub struct Loaded {
     pub person_origins: BTreeMap<String, Origin>,
     /// How many files were read.
     pub files: usize,
+    /// The pay rules files (`currency:` and so on at the top), parsed but not
+    /// decoded: `pay::decode` reads them against the schedule.
+    pub pay_files: Vec<(String, yaml::Node)>,
 }
 
 impl Loaded {

@@ -8,6 +8,7 @@ pub mod escalation;
 pub mod handoff;
 pub mod heartbeat;
 pub mod paging;
+pub mod pay;
 pub mod rota;
 pub mod schedule;
 pub mod severity;

@@ -28,6 +28,8 @@ pub struct Person {
     pub timezone: Option<Tz>,
     /// Notification rules and quiet hours.
     pub preferences: Preferences,
+    /// Where the person works, for public holidays (`pay.yaml` lists them).
+    pub region: Option<String>,
 }
 
 impl Person {

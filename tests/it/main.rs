@@ -10,6 +10,7 @@ mod notify;
 mod pagerduty_client;
 mod paging;
 mod paging_daemon;
+mod pay;
 mod properties;
 mod real_alertmanager;
 mod store;

@@ -1,0 +1,773 @@
+//! Paying people for on-call: the pay rules and [`tally`], which turns a
+//! month's on-call intervals and pages into one row per person (or per person
+//! and rota).
+//!
+//! `tally` does not know where the intervals come from: `oncall pay --source
+//! schedule` takes them from the rotas ([`schedule_intervals`]), the ledger
+//! from what the daemon recorded. Either way an [`Interval`] is one person on
+//! call on one rota for a span, overrides already applied, and a [`Page`] is one
+//! page that reached a person.
+//!
+//! How a month is paid (`docs/pay.md` says the same for people):
+//! - Everything is counted on UTC instants, to the second, so days of 23 and 25
+//!   hours count what they really last. The month is a [`Span`] the caller
+//!   computes in the payroll zone ([`month_span`]); intervals are clipped to it.
+//! - Each second a person is on call on a rota has a rate: the base rate (the
+//!   person's own rate if they have one, else the rota's), changed by the day:
+//!   on a public holiday of the person's region (a date in the rota's zone) the
+//!   holiday's effect; otherwise the first time rule (weekday and time of day in
+//!   the rota's zone) that matches; otherwise the base rate.
+//! - A second covered by several rotas for one person is paid once, at the
+//!   highest of their rates; on a tie the rota first in (team, rota) order. With
+//!   rows per rota, the second is counted under the rota that paid it.
+//! - Flat fees: a rota's `shift_fee` for every shift that starts in the month
+//!   (a shift is an unbroken stretch of one person on one rota); a call-out fee
+//!   for every call-out (pages acknowledged out of hours, whose paid periods
+//!   overlap, are one call-out), plus its time at the call-out rate, at least
+//!   the minimum.
+//! - The monthly cap limits a person's total (hours, fees and call-outs).
+//! - Money is exact ([`Money`]) until a row is printed; then it is rounded once
+//!   to the currency's minor unit, half away from zero.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{Datelike, Duration, NaiveDate, NaiveTime, Weekday};
+use chrono_tz::Tz;
+
+use super::rota::PersonId;
+use super::schedule::{Person, Schedule};
+use super::time::{Instant, Span, resolve_local, to_local};
+use super::window::{ActiveWindow, active_spans};
+
+/// One millionth: rates, fees and multipliers are written with up to six
+/// decimals and kept as whole millionths.
+pub const MICRO: i64 = 1_000_000;
+
+/// Exact money: one unit is 1 / (10^12 * 3600) of the currency's major unit.
+/// A rate in millionths, times a multiplier in millionths, times whole seconds,
+/// is a whole number of these, so nothing is rounded before the end.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Money(pub i128);
+
+/// [`Money`] units in one major unit of the currency.
+const PER_MAJOR: i128 = (MICRO as i128) * (MICRO as i128) * 3600;
+
+impl Money {
+    pub const ZERO: Money = Money(0);
+
+    /// An amount written in millionths of the major unit (a fee, a cap).
+    pub fn from_micros(micros: i64) -> Money {
+        Money(i128::from(micros) * PER_MAJOR / i128::from(MICRO))
+    }
+
+    /// The amount in minor units (`digits` decimals), rounded half away from
+    /// zero. `digits` is at most 6.
+    pub fn round(self, digits: u32) -> i128 {
+        let unit = PER_MAJOR / 10i128.pow(digits);
+        let (q, r) = (self.0 / unit, self.0 % unit);
+        if 2 * r.abs() >= unit { q + self.0.signum() } else { q }
+    }
+}
+
+impl std::ops::Add for Money {
+    type Output = Money;
+    fn add(self, other: Money) -> Money {
+        Money(self.0 + other.0)
+    }
+}
+
+impl std::ops::AddAssign for Money {
+    fn add_assign(&mut self, other: Money) {
+        self.0 += other.0;
+    }
+}
+
+impl std::ops::Sub for Money {
+    type Output = Money;
+    fn sub(self, other: Money) -> Money {
+        Money(self.0 - other.0)
+    }
+}
+
+/// An hourly rate, exact: 10^-12 of the major unit per hour, so that
+/// `rate * seconds` is [`Money`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Rate(pub i128);
+
+impl Rate {
+    /// A rate written in millionths of the major unit per hour.
+    pub fn from_micros(micros: i64) -> Rate {
+        Rate(i128::from(micros) * i128::from(MICRO))
+    }
+
+    /// What `seconds` at this rate earn.
+    pub fn times(self, seconds: i64) -> Money {
+        Money(self.0 * i128::from(seconds))
+    }
+}
+
+/// The currency amounts are paid in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Currency {
+    /// ISO 4217 code, e.g. `EUR`.
+    pub code: String,
+    /// Decimals of the minor unit: 2 for EUR, 0 for JPY. At most 6.
+    pub digits: u32,
+}
+
+impl Currency {
+    /// `amount`, rounded to the minor unit, as text: `1234.50`, `-0.05`, `1200`.
+    pub fn format(&self, amount: Money) -> String {
+        format_minor(amount.round(self.digits), self.digits)
+    }
+}
+
+/// `minor` minor units with `digits` decimals as text.
+pub fn format_minor(minor: i128, digits: u32) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    let abs = minor.unsigned_abs();
+    if digits == 0 {
+        return format!("{sign}{abs}");
+    }
+    let unit = 10u128.pow(digits);
+    format!("{sign}{}.{:0width$}", abs / unit, abs % unit, width = digits as usize)
+}
+
+/// Seconds as hours with six decimals (rounded half up): `167.000000`.
+pub fn format_hours(seconds: i64) -> String {
+    let micro_hours = (i128::from(seconds) * 1_000_000 * 2 + 3600) / (2 * 3600);
+    format!("{}.{:06}", micro_hours / 1_000_000, micro_hours % 1_000_000)
+}
+
+/// How a time rule or a holiday changes the base rate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// The base rate times this many millionths (1.5 is 1_500_000).
+    Multiply(i64),
+    /// This rate instead, in millionths per hour, whatever the base.
+    Rate(i64),
+}
+
+impl Effect {
+    fn apply(self, base_micros: i64) -> Rate {
+        match self {
+            Effect::Multiply(m) => Rate(i128::from(base_micros) * i128::from(m)),
+            Effect::Rate(r) => Rate::from_micros(r),
+        }
+    }
+}
+
+/// What a rota pays.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RotaPay {
+    /// The base hourly rate, in millionths (from the rota's own `rate`, or its
+    /// expectation level's).
+    pub rate: i64,
+    /// The level the rate came from, if any (for readers).
+    pub level: Option<String>,
+    /// A flat fee for each shift that starts in the month, in millionths.
+    pub shift_fee: i64,
+}
+
+/// What is particular to one person.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PersonPay {
+    /// Replaces the rota's base rate on every rota, in millionths per hour.
+    pub rate: Option<i64>,
+    /// Replaces the installation's monthly cap, in millionths.
+    pub cap: Option<i64>,
+}
+
+/// A rule that changes the rate by weekday and time of day, in the rota's zone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimeRule {
+    pub name: String,
+    /// When it applies (the windows' union), as rota active windows are read.
+    pub windows: Vec<ActiveWindow>,
+    pub effect: Effect,
+}
+
+/// Pay for being called out: a page acknowledged outside working hours.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Callout {
+    /// Flat fee per call-out, in millionths.
+    pub fee: i64,
+    /// Hourly rate for the call-out's time, in millionths.
+    pub rate: i64,
+    /// A call-out is paid for at least this long.
+    pub minimum: Duration,
+}
+
+/// Every rule of `pay.yaml`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PayRules {
+    pub currency: Currency,
+    /// The zone whose midnights bound the month.
+    pub payroll_tz: Tz,
+    /// (team, rota) → what it pays. A rota not listed pays nothing per hour.
+    pub rotas: BTreeMap<(String, String), RotaPay>,
+    pub people: BTreeMap<PersonId, PersonPay>,
+    /// In order: the first that matches a second sets its rate.
+    pub rules: Vec<TimeRule>,
+    /// Region → its public holidays (dates in the rota's zone).
+    pub holidays: BTreeMap<String, BTreeSet<NaiveDate>>,
+    /// How a holiday changes the base rate (it replaces the time rules).
+    pub holiday_effect: Effect,
+    /// The region of people who do not name one.
+    pub default_region: Option<String>,
+    pub callout: Option<Callout>,
+    /// The most a person is paid in a month, in millionths.
+    pub cap: Option<i64>,
+}
+
+impl PayRules {
+    /// Rules that pay nothing, in `currency`: a start for tests and examples.
+    pub fn new(currency: Currency) -> PayRules {
+        PayRules {
+            currency,
+            payroll_tz: Tz::UTC,
+            rotas: BTreeMap::new(),
+            people: BTreeMap::new(),
+            rules: Vec::new(),
+            holidays: BTreeMap::new(),
+            holiday_effect: Effect::Multiply(MICRO),
+            default_region: None,
+            callout: None,
+            cap: None,
+        }
+    }
+}
+
+/// One person on call on one rota for a while, overrides applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interval {
+    pub person: PersonId,
+    pub team: String,
+    pub rota: String,
+    /// The rota's zone: weekdays, times of day and holidays are read in it.
+    pub tz: Tz,
+    /// May reach outside the month; only the part inside is paid. A shift fee
+    /// is due when the (merged) shift starts inside the month.
+    pub span: Span,
+}
+
+/// A page that reached a person.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page {
+    pub person: PersonId,
+    pub at: Instant,
+    pub severity: String,
+    pub acknowledged_at: Option<Instant>,
+    /// When the alert was resolved; the call-out lasts from the
+    /// acknowledgement to here (at least the minimum).
+    pub resolved_at: Option<Instant>,
+    /// Outside the person's working hours (the caller decides, in the
+    /// person's zone).
+    pub out_of_hours: bool,
+    /// The rota that paged them, if known: with rows per rota, the page is
+    /// counted there (else on the person's row without a rota).
+    pub team: Option<String>,
+    pub rota: Option<String>,
+}
+
+/// One row per person, or one per person and rota.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum By {
+    Person,
+    Rota,
+}
+
+/// Seconds on call, by kind of day. `weekday + weekend + holiday == total`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Seconds {
+    pub total: i64,
+    pub weekday: i64,
+    pub weekend: i64,
+    pub holiday: i64,
+}
+
+/// A kind of day, in the rota's zone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DayKind {
+    Weekday,
+    Weekend,
+    Holiday,
+}
+
+impl Seconds {
+    fn add(&mut self, kind: DayKind, seconds: i64) {
+        self.total += seconds;
+        match kind {
+            DayKind::Weekday => self.weekday += seconds,
+            DayKind::Weekend => self.weekend += seconds,
+            DayKind::Holiday => self.holiday += seconds,
+        }
+    }
+}
+
+/// What a row adds up.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub seconds: Seconds,
+    /// Shifts that started in the month.
+    pub shifts: u32,
+    pub pages: u32,
+    pub pages_out_of_hours: u32,
+    pub callouts: u32,
+    /// Paid call-out time (each at least the minimum; overlaps once).
+    pub callout_seconds: i64,
+    /// Pay for the hours on call.
+    pub on_call: Money,
+    pub shift_fees: Money,
+    /// Call-out fees and call-out time.
+    pub callout_pay: Money,
+    /// What the monthly cap took off (zero or positive).
+    pub cap_deduction: Money,
+}
+
+impl Totals {
+    /// What is paid: everything, less the cap's deduction.
+    pub fn amount(&self) -> Money {
+        self.on_call + self.shift_fees + self.callout_pay - self.cap_deduction
+    }
+
+    fn absorb(&mut self, o: &Totals) {
+        self.seconds.total += o.seconds.total;
+        self.seconds.weekday += o.seconds.weekday;
+        self.seconds.weekend += o.seconds.weekend;
+        self.seconds.holiday += o.seconds.holiday;
+        self.shifts += o.shifts;
+        self.pages += o.pages;
+        self.pages_out_of_hours += o.pages_out_of_hours;
+        self.callouts += o.callouts;
+        self.callout_seconds += o.callout_seconds;
+        self.on_call += o.on_call;
+        self.shift_fees += o.shift_fees;
+        self.callout_pay += o.callout_pay;
+        self.cap_deduction += o.cap_deduction;
+    }
+}
+
+/// One line of the export.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Row {
+    pub person: PersonId,
+    /// From people.yaml; the id if the person is not there (any more).
+    pub name: String,
+    /// The teams of the row: with rows per person, every team the person was
+    /// on call for (sorted); with rows per rota, the rota's team, or none on
+    /// the row that holds what belongs to no rota.
+    pub teams: Vec<String>,
+    /// With rows per rota: the rota (`None` on the row that holds pages
+    /// without a rota and the cap's deduction).
+    pub rota: Option<String>,
+    pub totals: Totals,
+}
+
+/// The instants that bound month `month` (1-12) of `year` in `tz`: from its
+/// first local midnight to the next month's.
+pub fn month_span(tz: Tz, year: i32, month: u32) -> Option<Span> {
+    let first = NaiveDate::from_ymd_opt(year, month, 1)?;
+    let next = if month == 12 {
+        NaiveDate::from_ymd_opt(year + 1, 1, 1)?
+    } else {
+        NaiveDate::from_ymd_opt(year, month + 1, 1)?
+    };
+    Some(Span::new(
+        resolve_local(tz, first.and_time(NaiveTime::MIN)),
+        resolve_local(tz, next.and_time(NaiveTime::MIN)),
+    ))
+}
+
+/// The intervals of `month` from the rotas (of `team`, if given), overrides
+/// applied. The rotas are expanded from a day before the month, so that a shift
+/// running into the month is seen to have started before it.
+pub fn schedule_intervals(schedule: &Schedule, month: Span, team: Option<&str>) -> Vec<Interval> {
+    let range = Span::new(month.start - Duration::days(1), month.end);
+    schedule
+        .rotas(team)
+        .flat_map(|(t, r)| {
+            r.expand(range).into_iter().filter_map(move |tile| {
+                Some(Interval {
+                    person: tile.user?,
+                    team: t.name.clone(),
+                    rota: r.name.clone(),
+                    tz: t.tz,
+                    span: tile.span,
+                })
+            })
+        })
+        .collect()
+}
+
+/// A stretch of a rota's calendar with one kind of day and one rule.
+#[derive(Clone, Copy, Debug)]
+struct Segment {
+    span: Span,
+    kind: DayKind,
+    /// The time rule in force (`None`: none, or a holiday).
+    rule: Option<usize>,
+}
+
+/// The month cut into [`Segment`]s for one zone and one set of holidays,
+/// sorted and tiling the month.
+fn calendar(rules: &PayRules, tz: Tz, holidays: Option<&BTreeSet<NaiveDate>>, month: Span) -> Vec<Segment> {
+    let rule_spans: Vec<Vec<Span>> = rules
+        .rules
+        .iter()
+        .map(|r| active_spans(tz, &r.windows, month))
+        .collect();
+    let midnight = |d: NaiveDate| resolve_local(tz, d.and_time(NaiveTime::MIN));
+    let mut out = Vec::new();
+    let last = to_local(tz, month.end).date() + Duration::days(1);
+    let mut date = to_local(tz, month.start).date() - Duration::days(1);
+    while date <= last {
+        let next = date + Duration::days(1);
+        let day = Span::new(midnight(date), midnight(next)).intersect(&month);
+        let weekend = matches!(date.weekday(), Weekday::Sat | Weekday::Sun);
+        if day.is_empty() {
+            // Nothing of this date is in the month.
+        } else if holidays.is_some_and(|h| h.contains(&date)) {
+            out.push(Segment {
+                span: day,
+                kind: DayKind::Holiday,
+                rule: None,
+            });
+        } else {
+            let kind = if weekend { DayKind::Weekend } else { DayKind::Weekday };
+            let mut rest = vec![day];
+            for (i, spans) in rule_spans.iter().enumerate() {
+                for span in intersect_all(&rest, spans) {
+                    out.push(Segment {
+                        span,
+                        kind,
+                        rule: Some(i),
+                    });
+                }
+                rest = subtract(&rest, spans);
+            }
+            out.extend(rest.into_iter().map(|span| Segment { span, kind, rule: None }));
+        }
+        date = next;
+    }
+    out.sort_by_key(|s| s.span.start);
+    out
+}
+
+/// The overlaps of two sorted lists of disjoint spans.
+fn intersect_all(a: &[Span], b: &[Span]) -> Vec<Span> {
+    let mut out = Vec::new();
+    for x in a {
+        for y in b {
+            let s = x.intersect(y);
+            if !s.is_empty() {
+                out.push(s);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `a` without `b` (both sorted lists of disjoint spans).
+fn subtract(a: &[Span], b: &[Span]) -> Vec<Span> {
+    let mut out = Vec::new();
+    for x in a {
+        let mut cursor = x.start;
+        for y in b.iter().filter(|y| y.end > x.start && y.start < x.end) {
+            if y.start > cursor {
+                out.push(Span::new(cursor, y.start));
+            }
+            cursor = cursor.max(y.end);
+        }
+        if cursor < x.end {
+            out.push(Span::new(cursor, x.end));
+        }
+    }
+    out
+}
+
+/// A priced stretch of one rota for one person.
+struct Piece {
+    span: Span,
+    rate: Rate,
+    kind: DayKind,
+    slot: usize,
+}
+
+/// One person's intervals on one rota, with the rota's zone.
+type RotaSpans = (Tz, Vec<Span>);
+
+/// A person's rows in the making: one accumulator per (team, rota), and
+/// `None` for what belongs to no rota.
+type Slots = BTreeMap<Option<(String, String)>, Totals>;
+
+/// The pay rows of `month` for `intervals` and `pages` under `rules`, sorted
+/// by person (then team and rota). People with neither interval nor page in
+/// the month have no row. Pure: the same inputs give the same rows.
+pub fn tally(
+    rules: &PayRules,
+    month: Span,
+    people: &BTreeMap<PersonId, Person>,
+    intervals: &[Interval],
+    pages: &[Page],
+    by: By,
+) -> Vec<Row> {
+    // Each person's rotas, with their intervals merged into shifts.
+    let mut shifts: BTreeMap<&str, BTreeMap<(&str, &str), RotaSpans>> = BTreeMap::new();
+    for i in intervals.iter().filter(|i| !i.span.is_empty()) {
+        let entry = shifts
+            .entry(i.person.as_str())
+            .or_default()
+            .entry((i.team.as_str(), i.rota.as_str()))
+            .or_insert((i.tz, Vec::new()));
+        entry.1.push(i.span);
+    }
+    let mut pages_of: BTreeMap<&str, Vec<&Page>> = BTreeMap::new();
+    for p in pages.iter().filter(|p| month.contains(p.at)) {
+        pages_of.entry(p.person.as_str()).or_default().push(p);
+    }
+    let everyone: BTreeSet<&str> = shifts.keys().chain(pages_of.keys()).copied().collect();
+    let in_month = |spans: &RotaSpans| spans.1.iter().any(|s| !s.intersect(&month).is_empty());
+
+    let mut calendars: HashMap<(Tz, Option<&str>), Vec<Segment>> = HashMap::new();
+    let mut rows = Vec::new();
+    for person in everyone {
+        let on_call = shifts.get(person).is_some_and(|rotas| rotas.values().any(in_month));
+        if !on_call && !pages_of.contains_key(person) {
+            continue;
+        }
+        let known = people.get(person);
+        let region = known
+            .and_then(|p| p.region.as_deref())
+            .or(rules.default_region.as_deref());
+        let own = rules.people.get(person);
+        let mut slots: Slots = BTreeMap::new();
+
+        // Hours: price every stretch of every rota, then pay each second once.
+        let mut pieces = Vec::new();
+        let mut keys: Vec<(String, String)> = Vec::new();
+        for ((team, rota), (tz, spans)) in shifts.get(person).into_iter().flatten() {
+            // Intervals outside the month still tell where a shift started;
+            // a rota the person did not hold in the month has no row.
+            let merged = merge_spans(spans.clone());
+            if merged.iter().all(|s| s.intersect(&month).is_empty()) {
+                continue;
+            }
+            let slot = keys.len();
+            keys.push((team.to_string(), rota.to_string()));
+            let pay = rules.rotas.get(&(team.to_string(), rota.to_string()));
+            let base = own.and_then(|o| o.rate).or(pay.map(|p| p.rate)).unwrap_or(0);
+            let fee = pay.map_or(0, |p| p.shift_fee);
+            let totals = slots.entry(Some(keys[slot].clone())).or_default();
+            let holidays = region.and_then(|r| rules.holidays.get(r));
+            let segments = calendars
+                .entry((*tz, region.filter(|_| holidays.is_some())))
+                .or_insert_with(|| calendar(rules, *tz, holidays, month));
+            for shift in merged {
+                if month.contains(shift.start) {
+                    totals.shifts += 1;
+                    totals.shift_fees += Money::from_micros(fee);
+                }
+                let part = shift.intersect(&month);
+                if part.is_empty() {
+                    continue;
+                }
+                let first = segments.partition_point(|s| s.span.end <= part.start);
+                for seg in segments[first..].iter().take_while(|s| s.span.start < part.end) {
+                    let span = seg.span.intersect(&part);
+                    if span.is_empty() {
+                        continue;
+                    }
+                    let effect = match seg.kind {
+                        DayKind::Holiday => Some(rules.holiday_effect),
+                        _ => seg.rule.map(|i| rules.rules[i].effect),
+                    };
+                    let rate = effect.map_or(Rate::from_micros(base), |e| e.apply(base));
+                    pieces.push(Piece {
+                        span,
+                        rate,
+                        kind: seg.kind,
+                        slot,
+                    });
+                }
+            }
+        }
+        for (piece, seconds) in pay_once(pieces) {
+            let totals = slots.entry(Some(keys[piece.slot].clone())).or_default();
+            totals.seconds.add(piece.kind, seconds);
+            totals.on_call += piece.rate.times(seconds);
+        }
+
+        // Pages and call-outs.
+        let mut periods = Vec::new();
+        for p in pages_of.get(person).into_iter().flatten() {
+            let slot = match (&p.team, &p.rota) {
+                (Some(t), Some(r)) => Some((t.clone(), r.clone())),
+                _ => None,
+            };
+            let totals = slots.entry(slot.clone()).or_default();
+            totals.pages += 1;
+            if !p.out_of_hours {
+                continue;
+            }
+            totals.pages_out_of_hours += 1;
+            let Some(ack) = p.acknowledged_at.filter(|a| *a >= p.at) else {
+                continue;
+            };
+            let minimum = rules.callout.as_ref().map_or(Duration::zero(), |c| c.minimum);
+            let end = p.resolved_at.unwrap_or(ack).max(ack + minimum);
+            periods.push((Span::new(ack, end), slot));
+        }
+        periods.sort_by_key(|(span, _)| span.start);
+        let mut group: Option<(Span, Option<(String, String)>)> = None;
+        let close = |group: Option<(Span, Option<(String, String)>)>, slots: &mut Slots| {
+            if let Some((span, slot)) = group {
+                let seconds = span.duration().num_seconds();
+                let totals = slots.entry(slot).or_default();
+                totals.callouts += 1;
+                totals.callout_seconds += seconds;
+                if let Some(c) = &rules.callout {
+                    totals.callout_pay += Money::from_micros(c.fee) + Rate::from_micros(c.rate).times(seconds);
+                }
+            }
+        };
+        for (span, slot) in periods {
+            group = match group {
+                Some((g, s)) if span.start < g.end => Some((Span::new(g.start, g.end.max(span.end)), s)),
+                other => {
+                    close(other, &mut slots);
+                    Some((span, slot))
+                }
+            };
+        }
+        close(group, &mut slots);
+
+        // The cap, on the person's whole month.
+        let cap = own.and_then(|o| o.cap).or(rules.cap);
+        if let Some(cap) = cap {
+            let total = slots.values().fold(Money::ZERO, |sum, t| sum + t.amount());
+            let cap = Money::from_micros(cap);
+            if total > cap {
+                slots.entry(None).or_default().cap_deduction = total - cap;
+            }
+        }
+
+        let name = known.map_or_else(|| person.to_string(), |p| p.name.clone());
+        match by {
+            By::Person => {
+                let mut totals = Totals::default();
+                let mut teams = BTreeSet::new();
+                for (key, t) in &slots {
+                    totals.absorb(t);
+                    if let Some((team, _)) = key {
+                        teams.insert(team.clone());
+                    }
+                }
+                rows.push(Row {
+                    person: person.to_string(),
+                    name,
+                    teams: teams.into_iter().collect(),
+                    rota: None,
+                    totals,
+                });
+            }
+            By::Rota => {
+                // Rotas in (team, rota) order, then what belongs to none.
+                let (rotas, rest): (Vec<_>, Vec<_>) = slots.into_iter().partition(|(k, _)| k.is_some());
+                for (key, totals) in rotas.into_iter().chain(rest) {
+                    let (teams, rota) = match key {
+                        Some((team, rota)) => (vec![team], Some(rota)),
+                        None => (Vec::new(), None),
+                    };
+                    rows.push(Row {
+                        person: person.to_string(),
+                        name: name.clone(),
+                        teams,
+                        rota,
+                        totals,
+                    });
+                }
+            }
+        }
+    }
+    rows
+}
+
+/// Sorts spans and merges those that overlap or touch.
+fn merge_spans(mut spans: Vec<Span>) -> Vec<Span> {
+    spans.sort();
+    let mut out: Vec<Span> = Vec::with_capacity(spans.len());
+    for s in spans {
+        match out.last_mut() {
+            Some(last) if s.start <= last.end => last.end = last.end.max(s.end),
+            _ => out.push(s),
+        }
+    }
+    out
+}
+
+/// Where pieces overlap, only the best paid one (highest rate, then lowest
+/// slot) is paid: each returned piece with the seconds it is paid for.
+fn pay_once(mut pieces: Vec<Piece>) -> Vec<(Piece, i64)> {
+    pieces.sort_by_key(|p| p.span.start);
+    let mut bounds: Vec<Instant> = pieces.iter().flat_map(|p| [p.span.start, p.span.end]).collect();
+    bounds.sort();
+    bounds.dedup();
+    let mut paid = vec![0i64; pieces.len()];
+    let mut active: Vec<usize> = Vec::new();
+    let mut next = 0;
+    for w in bounds.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        active.retain(|&i| pieces[i].span.end > a);
+        while next < pieces.len() && pieces[next].span.start <= a {
+            if pieces[next].span.end > a {
+                active.push(next);
+            }
+            next += 1;
+        }
+        let best = active.iter().copied().max_by(|&i, &j| {
+            (pieces[i].rate, std::cmp::Reverse(pieces[i].slot))
+                .cmp(&(pieces[j].rate, std::cmp::Reverse(pieces[j].slot)))
+        });
+        if let Some(i) = best {
+            paid[i] += (b - a).num_seconds();
+        }
+    }
+    pieces.into_iter().zip(paid).filter(|(_, s)| *s > 0).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounding_is_half_away_from_zero_once() {
+        // 1/3 of an hour at 0.01 per hour: 0.00333..., rounds to 0.00.
+        assert_eq!(Rate::from_micros(10_000).times(1200).round(2), 0);
+        assert_eq!(Money::from_micros(5_000).round(2), 1);
+        assert_eq!(Money(-Money::from_micros(5_000).0).round(2), -1);
+        assert_eq!(Money::from_micros(4_999).round(2), 0);
+        assert_eq!(format_minor(-5, 2), "-0.05");
+        assert_eq!(format_minor(1200, 0), "1200");
+        assert_eq!(format_hours(3600 * 167), "167.000000");
+        assert_eq!(format_hours(1), "0.000278");
+    }
+
+    #[test]
+    fn overlapping_pieces_are_paid_once_at_the_higher_rate() {
+        let t = |h: i64| Instant::default() + Duration::hours(h);
+        let piece = |from, to, rate, slot| Piece {
+            span: Span::new(t(from), t(to)),
+            rate: Rate(rate),
+            kind: DayKind::Weekday,
+            slot,
+        };
+        let paid: Vec<(usize, i64)> = pay_once(vec![piece(0, 10, 1, 0), piece(5, 15, 2, 1), piece(12, 20, 2, 0)])
+            .into_iter()
+            .map(|(p, s)| (p.slot, s / 3600))
+            .collect();
+        // [12, 15) is a tie: the lower slot (first in team, rota order) wins.
+        assert_eq!(paid, vec![(0, 5), (1, 7), (0, 8)]);
+    }
+}
