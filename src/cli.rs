@@ -149,11 +149,14 @@ pub enum Command {
         /// Only this team's rotas.
         #[arg(long)]
         team: Option<String>,
-        /// Where the hours come from: `schedule` (the default for now) plans
-        /// them from the rotas; `ledger`, what the daemon recorded, is not
-        /// available yet.
-        #[arg(long, value_enum, default_value_t = pay::Source::Schedule)]
+        /// Where the hours come from: `ledger` (the default), what the daemon
+        /// recorded in --database; `schedule`, planned from the rotas (a
+        /// forecast for a month not over).
+        #[arg(long, value_enum, default_value_t = pay::Source::Ledger)]
         source: pay::Source,
+        /// The daemon's database (for --source ledger); it may be running.
+        #[arg(long, env = "ONCALL_DATABASE", default_value = "oncall.db")]
+        database: PathBuf,
         /// `rota`: one row per person and rota instead of per person.
         #[arg(long, value_enum)]
         by: Option<pay::ByArg>,
@@ -237,9 +240,11 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
             team,
             source,
             by,
+            database,
         } => pay::run(
             pay::PayArgs {
                 schedules,
+                database,
                 month,
                 format,
                 team,

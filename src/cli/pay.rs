@@ -1,19 +1,25 @@
 //! `oncall pay`: the month's pay export, as CSV or JSON lines.
 //!
 //! The command reads the rota files and `pay.yaml`, takes the month's on-call
-//! intervals from a source (the rotas, for now), and prints
+//! intervals from a source (the rotas, or the daemon's ledger), and prints
 //! [`crate::domain::pay::tally`]'s rows. Amounts are rounded here, once, to
 //! the currency's minor unit.
 
 use std::io::Write;
 use std::process::ExitCode;
 
+use chrono::{Datelike, Timelike};
+use chrono_tz::Tz;
 use clap::ValueEnum;
 use serde_json::{Map, Value, json};
 
 use super::{SchedulesArg, load_clean, unknown_team};
 use crate::config;
-use crate::domain::pay::{self, By, Currency, Row, format_hours};
+use crate::domain::pay::{self, By, Currency, Interval, Page, Row, format_hours};
+use crate::domain::schedule::Schedule;
+use crate::domain::time::Span;
+use crate::store::Ledger;
+use crate::store::sqlite;
 
 /// A month as written on the command line: `2026-03`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,7 +55,8 @@ pub enum Source {
     /// The rotas, overrides applied: what was planned (a forecast for a month
     /// not yet over).
     Schedule,
-    /// What the daemon recorded (not available yet).
+    /// What the daemon recorded in its database (--database): the hours as
+    /// they really were, and the pages received.
     Ledger,
 }
 
@@ -61,6 +68,8 @@ pub enum ByArg {
 
 pub struct PayArgs {
     pub schedules: SchedulesArg,
+    /// The daemon's database, for `--source ledger`.
+    pub database: std::path::PathBuf,
     pub month: Month,
     pub format: PayFormat,
     pub team: Option<String>,
@@ -69,13 +78,6 @@ pub struct PayArgs {
 }
 
 pub fn run(args: PayArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<ExitCode> {
-    if args.source == Source::Ledger {
-        writeln!(
-            err,
-            "oncall pay: --source ledger is not available yet (the daemon does not record its ledger yet); use --source schedule, the hours planned by the rotas"
-        )?;
-        return Ok(ExitCode::from(2));
-    }
     let Some(loaded) = load_clean(&args.schedules, err)? else {
         return Ok(ExitCode::from(1));
     };
@@ -104,12 +106,30 @@ pub fn run(args: PayArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::R
         writeln!(err, "oncall pay: --month is out of range")?;
         return Ok(ExitCode::from(2));
     };
-    let intervals = pay::schedule_intervals(&loaded.schedule, month, args.team.as_deref());
+    let (intervals, pages) = match args.source {
+        Source::Schedule => (
+            pay::schedule_intervals(&loaded.schedule, month, args.team.as_deref()),
+            Vec::new(),
+        ),
+        Source::Ledger => {
+            // From well before the month: a shift running into it is known
+            // to have started earlier (its fee is not this month's).
+            let span = Span::new(month.start - chrono::Duration::days(35), month.end);
+            let ledger = match sqlite::read_ledger(&args.database, span) {
+                Ok(ledger) => ledger,
+                Err(e) => {
+                    writeln!(err, "oncall pay: {e}")?;
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            from_ledger(&loaded.schedule, rules.payroll_tz, &ledger, args.team.as_deref())
+        }
+    };
     let by = match args.by {
         Some(ByArg::Rota) => By::Rota,
         None => By::Person,
     };
-    let rows = pay::tally(&rules, month, &loaded.schedule.people, &intervals, &[], by);
+    let rows = pay::tally(&rules, month, &loaded.schedule.people, &intervals, &pages, by);
     let label = format!("{:04}-{:02}", args.month.year, args.month.month);
     let records: Vec<Map<String, Value>> = rows.iter().map(|r| record(&label, r, by, &rules.currency)).collect();
     match args.format {
@@ -134,6 +154,53 @@ pub fn run(args: PayArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::R
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The ledger's rows and pages as the tally takes them. A rota's zone is
+/// its team's as configured now (the payroll zone for a team since
+/// removed). A page is out of hours when it comes outside Monday to Friday,
+/// 09:00 to 17:00, in the person's own zone; it counts as acknowledged by
+/// them only if they are the one who acknowledged it.
+fn from_ledger(schedule: &Schedule, payroll_tz: Tz, ledger: &Ledger, team: Option<&str>) -> (Vec<Interval>, Vec<Page>) {
+    let tz_of = |t: &str| schedule.team(t).map(|t| t.tz).unwrap_or(payroll_tz);
+    let intervals = ledger
+        .rows
+        .iter()
+        .filter(|r| team.is_none_or(|t| r.team == t))
+        .map(|r| Interval {
+            person: r.person.clone(),
+            team: r.team.clone(),
+            rota: r.rota.clone(),
+            tz: tz_of(&r.team),
+            span: r.span,
+        })
+        .collect();
+    let pages = ledger
+        .pages
+        .iter()
+        .map(|p| {
+            let tz = schedule
+                .people
+                .get(&p.person)
+                .and_then(|person| person.timezone)
+                .unwrap_or(payroll_tz);
+            let local = p.at.with_timezone(&tz);
+            let minutes = local.hour() * 60 + local.minute();
+            let working = local.weekday().num_days_from_monday() < 5 && (9 * 60..17 * 60).contains(&minutes);
+            let theirs = p.acknowledged_by.as_deref() == Some(p.person.as_str());
+            Page {
+                person: p.person.clone(),
+                at: p.at,
+                severity: p.severity.clone(),
+                acknowledged_at: p.acknowledged_at.filter(|_| theirs),
+                resolved_at: p.resolved_at,
+                out_of_hours: !working,
+                team: None,
+                rota: None,
+            }
+        })
+        .collect();
+    (intervals, pages)
 }
 
 /// The columns, in order.

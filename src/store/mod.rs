@@ -133,6 +133,7 @@ pub struct LedgerPage {
     /// When the alert was acknowledged, and by whom (anyone).
     pub acknowledged_at: Option<Instant>,
     pub acknowledged_by: Option<String>,
+    pub resolved_at: Option<Instant>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -221,3 +221,71 @@ async fn pages_received_are_recorded_with_their_acknowledgement() {
     .await;
     close(e, store);
 }
+
+/// `oncall pay` for a past month: from the ledger by default, read beside
+/// the running daemon. Editing the rota afterwards changes the forecast
+/// from the rotas (`--source schedule`), never the recorded month.
+#[tokio::test]
+async fn pay_for_a_past_month_comes_from_the_ledger_and_survives_an_edit() {
+    let dir = temp_dir("ledger-pay");
+    let schedules = dir.join("schedules");
+    std::fs::write(schedules.join("people.yaml"), PEOPLE).unwrap();
+    std::fs::write(schedules.join("t.yaml"), team("alice, bob")).unwrap();
+    std::fs::write(
+        schedules.join("pay.yaml"),
+        "currency: GBP\npayroll_timezone: Europe/London\nrotas:\n  t/primary: {rate: 2.00}\n",
+    )
+    .unwrap();
+    let store = open(&dir);
+    let e = engine(store.clone(), &team("alice, bob"));
+    // The daemon runs through June (London time), passing now and then.
+    e.run_once(at("2026-05-31T23:00:00Z")).await.unwrap();
+    e.run_once(at("2026-06-15T12:00:00Z")).await.unwrap();
+    e.run_once(at("2026-06-30T23:05:00Z")).await.unwrap();
+
+    let pay = |source: &str| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_oncall"))
+            .args(["pay", "--month", "2026-06", "--format", "json", "--source", source])
+            .arg("--schedules")
+            .arg(&schedules)
+            .arg("--database")
+            .arg(dir.join("oncall.db"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                format!(
+                    "{} {}h {}",
+                    v["person"].as_str().unwrap(),
+                    v["hours_total"].as_str().unwrap(),
+                    v["amount"].as_str().unwrap()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    // June in London: 30 days of 24 hours, handed over daily at 09:00.
+    let recorded = pay("ledger");
+    expect![[r#"
+        alice 360.000000h 720.00
+        bob 360.000000h 720.00"#]]
+    .assert_eq(&recorded);
+    assert_eq!(
+        pay("schedule"),
+        recorded,
+        "the rotas and the ledger agree before any edit"
+    );
+
+    // Carol replaces alice in the file, after the month is over.
+    std::fs::write(schedules.join("t.yaml"), team("carol, bob")).unwrap();
+    assert_eq!(pay("ledger"), recorded, "the recorded month does not change");
+    expect![[r#"
+        bob 360.000000h 720.00
+        carol 360.000000h 720.00"#]]
+    .assert_eq(&pay("schedule"));
+    close(e, store);
+}

@@ -76,7 +76,7 @@ const PAGE_RECEIVED: &str = "INSERT INTO ledger_pages (alert_id, person, at, sev
 // an hour long, so the second is cheap).
 const LEDGER_ROWS: &str = "SELECT team, rota, person, start_at, end_at, reconstructed FROM ledger \
      WHERE start_at < ?2 AND start_at >= ?1 - 86400 AND end_at > ?1 ORDER BY start_at, id";
-const LEDGER_PAGES: &str = "SELECT p.alert_id, p.person, p.at, p.severity, a.acknowledged_at, a.acknowledged_by \
+const LEDGER_PAGES: &str = "SELECT p.alert_id, p.person, p.at, p.severity, a.acknowledged_at, a.acknowledged_by, a.resolved_at \
      FROM ledger_pages p JOIN alerts a ON a.id = p.alert_id WHERE p.at >= ?1 AND p.at < ?2 ORDER BY p.at, p.alert_id";
 const NEXT_DUE: &str = "SELECT min(due) FROM ( \
      SELECT min(due_at) AS due FROM escalations \
@@ -400,6 +400,7 @@ pub(super) fn ledger(conn: &Connection, span: Span) -> Result<Ledger, StoreError
                 severity: r.get(3)?,
                 acknowledged_at: optional_instant(r, 4)?,
                 acknowledged_by: r.get(5)?,
+                resolved_at: optional_instant(r, 6)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
