@@ -12,18 +12,45 @@ use std::time::Duration;
 
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls as SmtpTls, TlsParameters};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Tls as SmtpTls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::{Channel, ConfigError, EmailConfig, Method, Notice, Receipt, SendError, SendFuture, Tls, Urgency};
 use super::{render, web};
 
 pub struct EmailChannel {
+    /// For implicit TLS: lettre's transport, connection and all.
     transport: AsyncSmtpTransport<Tokio1Executor>,
+    /// For STARTTLS and plain SMTP: the conversation on a socket of our own
+    /// (see [`EmailChannel::converse`]).
+    direct: Option<Direct>,
+    host: String,
+    port: u16,
+    credentials: Option<Credentials>,
     from: Mailbox,
     server: String,
     timeout: Duration,
+}
+
+/// How a connection of our own is secured.
+enum Direct {
+    Plain,
+    Starttls(TlsParameters),
+}
+
+/// Why a conversation on our own socket failed.
+enum Failure {
+    /// Connecting, or setting up the socket.
+    Io(std::io::Error),
+    Smtp(lettre::transport::smtp::Error),
+}
+
+impl From<lettre::transport::smtp::Error> for Failure {
+    fn from(e: lettre::transport::smtp::Error) -> Failure {
+        Failure::Smtp(e)
+    }
 }
 
 impl EmailChannel {
@@ -41,6 +68,7 @@ impl EmailChannel {
             Tls::None => 25,
         });
         let timeout = super::timeout("email", config.timeout_secs)?;
+        let mut direct = Some(Direct::Plain);
         let tls = match config.tls {
             Tls::None => SmtpTls::None,
             Tls::Starttls | Tls::Implicit => {
@@ -48,19 +76,24 @@ impl EmailChannel {
                     .map_err(|e| ConfigError::new("email", format!("TLS for `{}`: {}", config.host, web::chain(&e))))?;
                 if config.tls == Tls::Starttls {
                     // Required: never fall back to sending in the clear.
+                    direct = Some(Direct::Starttls(parameters.clone()));
                     SmtpTls::Required(parameters)
                 } else {
+                    direct = None;
                     SmtpTls::Wrapper(parameters)
                 }
             }
         };
+        let mut credentials = None;
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.clone())
             .port(port)
             .tls(tls)
             .timeout(Some(timeout));
         match (&config.username, config.password.as_ref().filter(|p| !p.is_empty())) {
             (Some(user), Some(password)) => {
-                builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+                let c = Credentials::new(user.clone(), password.clone());
+                credentials = Some(c.clone());
+                builder = builder.credentials(c);
             }
             (None, None) => {}
             (Some(_), None) => {
@@ -73,6 +106,10 @@ impl EmailChannel {
         }
         Ok(EmailChannel {
             transport: builder.build(),
+            direct,
+            host: config.host.clone(),
+            port,
+            credentials,
             from,
             server: format!("{}:{port}", config.host),
             timeout,
@@ -109,12 +146,22 @@ impl EmailChannel {
         let message = self.message(notice)?;
         // lettre's own timeout covers each step; this one covers the whole
         // exchange, whatever the server does.
-        let sent = tokio::time::timeout(self.timeout, self.transport.send(message)).await;
+        let sent = match &self.direct {
+            Some(direct) => tokio::time::timeout(self.timeout, self.converse(direct, &message)).await,
+            None => {
+                tokio::time::timeout(self.timeout, async {
+                    self.transport.send(message).await.map_err(Failure::Smtp)
+                })
+                .await
+            }
+        };
         match sent {
             Err(_) => Err(SendError::Retryable(format!(
                 "the SMTP server {} did not finish within {:?}",
                 self.server, self.timeout
             ))),
+            Ok(Err(Failure::Io(e))) => Err(SendError::Retryable(format!("the SMTP server {}: {e}", self.server))),
+            Ok(Err(Failure::Smtp(e))) => Err(classify(&self.server, &e)),
             Ok(Ok(response)) => Ok(Receipt {
                 reference: Some(format!(
                     "{} {}",
@@ -123,8 +170,35 @@ impl EmailChannel {
                 ))
                 .map(|r| render::one_line(&r)),
             }),
-            Ok(Err(e)) => Err(classify(&self.server, &e)),
         }
+    }
+
+    /// One SMTP conversation on a socket of our own with `TCP_NODELAY`:
+    /// lettre's own connect leaves Nagle's algorithm on, which holds the
+    /// closing `.` of every message until the server acknowledges the body
+    /// (about 40 ms on Linux, measured: 49.7 ms a message against 7.9 ms).
+    /// STARTTLS is required when configured, never skipped.
+    async fn converse(
+        &self,
+        direct: &Direct,
+        message: &Message,
+    ) -> Result<lettre::transport::smtp::response::Response, Failure> {
+        let stream = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
+            .await
+            .map_err(Failure::Io)?;
+        stream.set_nodelay(true).map_err(Failure::Io)?;
+        let hello = ClientId::default();
+        let mut conn = AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello).await?;
+        if let Direct::Starttls(parameters) = direct {
+            conn.starttls(parameters.clone(), &hello).await?;
+        }
+        if let Some(credentials) = &self.credentials {
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials).await?;
+        }
+        let response = conn.send(message.envelope(), &message.formatted()).await?;
+        // The message is accepted; a failed goodbye changes nothing.
+        let _ = conn.quit().await;
+        Ok(response)
     }
 }
 
