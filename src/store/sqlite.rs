@@ -84,6 +84,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
 /// The schema version this binary writes: the number of migrations it knows.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// How long `open` waits for another holder of the lock to let go before
+/// saying the database is in use.
+const LOCK_PATIENCE: Duration = Duration::from_millis(500);
+
 /// How long a connection retries when the database is locked (a checkpoint,
 /// another process reading) before giving up with an error.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -471,16 +475,27 @@ fn lock(path: &Path) -> Result<File, StoreError> {
         .truncate(false)
         .open(&lock_path)
         .map_err(|e| open_error(path, format!("cannot open the lock file {}: {e}", lock_path.display())))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(TryLockError::WouldBlock) => {
-            return Err(StoreError::Locked {
-                path: path.display().to_string(),
-                lock: lock_path.display().to_string(),
-            });
-        }
-        Err(TryLockError::Error(e)) => {
-            return Err(open_error(path, format!("cannot lock {}: {e}", lock_path.display())));
+    // A lock held a moment longer than its owner: a daemon that is just
+    // exiting, or (flock locks belong to the open file) a child process
+    // forked by another thread that has not yet reached exec and still
+    // shares the descriptor. Waiting briefly tells those apart from a
+    // daemon that is running.
+    let deadline = std::time::Instant::now() + LOCK_PATIENCE;
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(TryLockError::WouldBlock) => {
+                return Err(StoreError::Locked {
+                    path: path.display().to_string(),
+                    lock: lock_path.display().to_string(),
+                });
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(open_error(path, format!("cannot lock {}: {e}", lock_path.display())));
+            }
         }
     }
     // For people looking: which process holds it. Written only under the
