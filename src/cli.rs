@@ -19,6 +19,7 @@ use crate::domain::schedule::Schedule;
 use crate::domain::time::{Instant, Span};
 use crate::settings::{Overrides, Settings};
 
+mod burden;
 mod pay;
 
 /// How far `check` looks ahead for gaps.
@@ -137,6 +138,47 @@ pub enum Command {
     /// The pay export of a month from pay.yaml's rules: one row per person
     /// (or per person and rota), hours to the second, amounts rounded once.
     /// See docs/pay.md.
+    /// Who carries the on-call load: hours (weekend, holiday), pages, night
+    /// pages per team and person, flagging anyone well above their team's
+    /// average.
+    Burden {
+        #[command(flatten)]
+        schedules: SchedulesArg,
+        /// RFC 3339. Default: 90 days before --to.
+        #[arg(long, value_parser = parse_instant)]
+        from: Option<Instant>,
+        /// RFC 3339. Default: now.
+        #[arg(long, value_parser = parse_instant)]
+        to: Option<Instant>,
+        #[arg(long)]
+        team: Option<String>,
+        /// `ledger` (what happened, the default) or `schedule` (the rotas).
+        #[arg(long, value_enum, default_value_t = pay::Source::Ledger)]
+        source: pay::Source,
+        #[arg(long, env = "ONCALL_DATABASE", default_value = "oncall.db")]
+        database: PathBuf,
+        /// Flag anyone above this multiple of their team's average hours.
+        #[arg(long, default_value_t = 1.5)]
+        threshold: f64,
+    },
+    /// Who could cover a stretch of a team's rotas: its people free then,
+    /// least burdened over the 90 days before first.
+    Cover {
+        #[command(flatten)]
+        schedules: SchedulesArg,
+        #[arg(long)]
+        team: String,
+        /// RFC 3339: the stretch that needs cover.
+        #[arg(long, value_parser = parse_instant)]
+        from: Instant,
+        #[arg(long, value_parser = parse_instant)]
+        to: Instant,
+        /// Where past hours come from: `ledger` (default) or `schedule`.
+        #[arg(long, value_enum, default_value_t = pay::Source::Ledger)]
+        source: pay::Source,
+        #[arg(long, env = "ONCALL_DATABASE", default_value = "oncall.db")]
+        database: PathBuf,
+    },
     Pay {
         #[command(flatten)]
         schedules: SchedulesArg,
@@ -233,6 +275,62 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
             })
         }
         Command::Check { schedules, config } => check(&schedules, config.as_deref(), clock.now(), out, err),
+        Command::Burden {
+            schedules,
+            from,
+            to,
+            team,
+            source,
+            database,
+            threshold,
+        } => {
+            let to = to.unwrap_or_else(|| clock.now());
+            let from = from.unwrap_or(to - Duration::days(90));
+            if from >= to {
+                writeln!(err, "oncall burden: --from must be before --to")?;
+                return Ok(ExitCode::from(2));
+            }
+            burden::burden(
+                burden::BurdenArgs {
+                    schedules,
+                    database,
+                    span: Span::new(from, to),
+                    team,
+                    source,
+                    threshold,
+                },
+                out,
+                err,
+            )
+        }
+        Command::Cover {
+            schedules,
+            team,
+            from,
+            to,
+            source,
+            database,
+        } => {
+            if from >= to {
+                writeln!(err, "oncall cover: --from must be before --to")?;
+                return Ok(ExitCode::from(2));
+            }
+            burden::cover(
+                burden::CoverArgs {
+                    burden: burden::BurdenArgs {
+                        schedules,
+                        database,
+                        span: Span::new(from - Duration::days(90), from),
+                        team: Some(team),
+                        source,
+                        threshold: 1.5,
+                    },
+                    need: Span::new(from, to),
+                },
+                out,
+                err,
+            )
+        }
         Command::Pay {
             schedules,
             month,

@@ -161,7 +161,12 @@ pub fn run(args: PayArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::R
 /// removed). A page is out of hours when it comes outside Monday to Friday,
 /// 09:00 to 17:00, in the person's own zone; it counts as acknowledged by
 /// them only if they are the one who acknowledged it.
-fn from_ledger(schedule: &Schedule, payroll_tz: Tz, ledger: &Ledger, team: Option<&str>) -> (Vec<Interval>, Vec<Page>) {
+pub(super) fn from_ledger(
+    schedule: &Schedule,
+    payroll_tz: Tz,
+    ledger: &Ledger,
+    team: Option<&str>,
+) -> (Vec<Interval>, Vec<Page>) {
     let tz_of = |t: &str| schedule.team(t).map(|t| t.tz).unwrap_or(payroll_tz);
     let intervals = ledger
         .rows

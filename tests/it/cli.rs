@@ -331,3 +331,66 @@ fn serve_runs_and_stops_cleanly_on_sigterm() {
     assert!(dir.join("oncall.db").exists(), "the default database is ./oncall.db");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `oncall burden` counts each person's share of their team's hours and
+/// flags the one well above the average; `oncall cover` suggests who is
+/// free for a stretch, least burdened first.
+#[test]
+fn burden_flags_the_overloaded_and_cover_suggests_the_least_burdened() {
+    // alice takes two weeks in three on the primary; bob and carol share a
+    // secondary (a week each, alternating) with bob also on the primary.
+    let dir = temp_schedules(&[
+        ("people.yaml", crate::support::PEOPLE),
+        (
+            "t.yaml",
+            "team: t\ntimezone: UTC\nrotas:\n  primary: {members: [alice, alice, bob], start: 2026-01-05T00:00, every: 1w}\n\
+             \x20 secondary: {members: [carol, dave], start: 2026-01-05T00:00, every: 1w}\n",
+        ),
+    ]);
+    let schedules = dir.path().to_str().unwrap();
+    let o = oncall(&[
+        "burden",
+        "--schedules",
+        schedules,
+        "--source",
+        "schedule",
+        "--from",
+        "2026-01-05T00:00:00Z",
+        "--to",
+        "2026-03-30T00:00:00Z",
+        "--threshold",
+        "1.25",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    expect_test::expect![[r#"
+        on-call burden from 2026-01-05T00:00:00Z to 2026-03-30T00:00:00Z
+        TEAM        PERSON           HOURS    WEEKEND    HOLIDAY  PAGES  NIGHT PAGES   SHARE
+        t           alice          1344.00     384.00       0.00      0            0   1.33x  << above the team average
+        t           carol          1008.00     288.00       0.00      0            0   1.00x
+        t           dave           1008.00     288.00       0.00      0            0   1.00x
+        t           bob             672.00     192.00       0.00      0            0   0.67x
+        carrying more than 1.25x their team's average: alice on t (consider overrides; `oncall cover` suggests who)
+    "#]]
+    .assert_eq(&stdout(&o));
+
+    // Who could take 2026-03-31, in the week alice and carol are on?
+    let o = oncall(&[
+        "cover",
+        "--schedules",
+        schedules,
+        "--source",
+        "schedule",
+        "--team",
+        "t",
+        "--from",
+        "2026-03-31T00:00:00Z",
+        "--to",
+        "2026-04-01T00:00:00Z",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let lines: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].trim_start().starts_with("bob"), "{text}");
+    assert!(lines[1].trim_start().starts_with("dave"), "{text}");
+}
