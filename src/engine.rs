@@ -219,7 +219,7 @@ impl Rules {
             return out;
         }
         let mut cuts: Vec<Instant> = Vec::new();
-        let mut t = floor_hour(from) + Duration::hours(1);
+        let mut t = floor_to(from, 3600) + Duration::hours(1);
         while t < to {
             cuts.push(t);
             t += Duration::hours(1);
@@ -277,10 +277,10 @@ impl Rules {
 /// restart leaves at most this much of the stretch before it reconstructed.
 const LEDGER_STEP: i64 = 15 * 60;
 
-/// The last whole hour (UTC) at or before `t`.
-fn floor_hour(t: Instant) -> Instant {
+/// The last multiple of `step` seconds (UTC) at or before `t`.
+fn floor_to(t: Instant, step: i64) -> Instant {
     let secs = t.timestamp();
-    chrono::DateTime::from_timestamp(secs - secs.rem_euclid(3600), 0).unwrap_or(t)
+    chrono::DateTime::from_timestamp(secs - secs.rem_euclid(step), 0).unwrap_or(t)
 }
 
 /// The rules, and when this daemon's engine started (for the ledger): what
@@ -308,8 +308,7 @@ impl Decide for PassRules {
     fn ledger(&self, since: Option<Instant>, now: Instant) -> (Vec<LedgerRow>, Instant) {
         // Recorded up to the last quarter hour (a row every pass would be
         // too many); the first pass ever starts the ledger at its `now`.
-        let secs = now.timestamp();
-        let until = chrono::DateTime::from_timestamp(secs - secs.rem_euclid(LEDGER_STEP), 0).unwrap_or(now);
+        let until = floor_to(now, LEDGER_STEP);
         match since {
             Some(since) if since < until => (self.rules.ledger_rows(since, until, self.started), until),
             Some(since) => (Vec::new(), since),

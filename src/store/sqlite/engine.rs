@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::json;
 
 use super::{add_timeline, bad_column, instant, optional_instant, select_alert};
-use crate::domain::alert::{Alert, AlertId, TimelineKind};
+use crate::domain::alert::{Alert, AlertId, Status, TimelineKind};
 use crate::domain::paging::{Due, Escalation, Method};
 use crate::domain::time::{Instant, Span};
 use crate::store::{
@@ -49,7 +49,6 @@ const ALERT_NOTIFICATIONS: &str = concat!(
     notification_columns!(),
     " FROM notifications WHERE alert_id = ?1 ORDER BY id"
 );
-const ALERT_STATUS: &str = "SELECT status FROM alerts WHERE id = ?1";
 const CANCEL: &str = "UPDATE notifications SET state = 'cancelled' WHERE id = ?1";
 const CLAIM: &str = "UPDATE notifications SET state = 'sending', attempts = attempts + 1, due_at = ?2 WHERE id = ?1";
 const HOLD: &str = "UPDATE notifications SET state = 'pending', due_at = ?2 WHERE id = ?1";
@@ -85,7 +84,10 @@ const NEXT_DUE: &str = "SELECT min(due) FROM ( \
 pub(super) fn pass(conn: &Connection, decide: &dyn Decide, now: Instant, lease: Duration) -> Result<Pass, StoreError> {
     let at = now.timestamp();
     start_escalations(conn)?;
-    escalate(conn, decide, now)?;
+    // The alerts the escalations read, as they are now: the claim below
+    // reuses them rather than reading each again (same transaction, and the
+    // one writer).
+    let mut alerts = escalate(conn, decide, now)?;
     // Hand-off notices.
     let since: Option<i64> = conn
         .prepare_cached(CURSOR)?
@@ -124,26 +126,23 @@ pub(super) fn pass(conn: &Connection, decide: &dyn Decide, now: Instant, lease: 
         .query_map([at], notification_from_row)?
         .collect::<rusqlite::Result<_>>()?;
     let mut live = Vec::new();
-    let mut alerts: BTreeMap<AlertId, Alert> = BTreeMap::new();
     for n in due {
         if n.kind == NoticeKind::Page {
-            // A page whose alert is no longer open (or is gone) is not sent;
-            // cancelling it also keeps it from staying due forever.
-            let status: Option<String> = match n.alert {
-                Some(id) => conn
-                    .prepare_cached(ALERT_STATUS)?
-                    .query_row([id], |r| r.get(0))
-                    .optional()?,
-                None => None,
-            };
-            let Some(id) = n.alert.filter(|_| status.as_deref() == Some("open")) else {
-                conn.prepare_cached(CANCEL)?.execute([n.id])?;
-                continue;
-            };
-            if !alerts.contains_key(&id)
+            if let Some(id) = n.alert
+                && !alerts.contains_key(&id)
                 && let Some(alert) = select_alert(conn, id)?
             {
                 alerts.insert(id, alert);
+            }
+            // A page whose alert is no longer open (or is gone) is not sent;
+            // cancelling it also keeps it from staying due forever.
+            let open = n
+                .alert
+                .and_then(|id| alerts.get(&id))
+                .is_some_and(|a| a.status == Status::Open);
+            if !open {
+                conn.prepare_cached(CANCEL)?.execute([n.id])?;
+                continue;
             }
         }
         live.push(n);
@@ -222,13 +221,16 @@ fn start_escalations(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn escalate(conn: &Connection, decide: &dyn Decide, now: Instant) -> Result<(), StoreError> {
+/// Runs the due escalations; returns the alerts it read, as they are after
+/// its changes.
+fn escalate(conn: &Connection, decide: &dyn Decide, now: Instant) -> Result<BTreeMap<AlertId, Alert>, StoreError> {
+    let mut seen = BTreeMap::new();
     let due: Vec<(AlertId, String, i64, i64)> = conn
         .prepare_cached(DUE_ESCALATIONS)?
         .query_map([now.timestamp()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
         .collect::<rusqlite::Result<_>>()?;
     for (id, phase, step, round) in due {
-        let Some(alert) = select_alert(conn, id)? else {
+        let Some(mut alert) = select_alert(conn, id)? else {
             conn.prepare_cached(END_ESCALATION)?.execute([id])?;
             continue;
         };
@@ -256,8 +258,10 @@ fn escalate(conn: &Connection, decide: &dyn Decide, now: Instant) -> Result<(), 
         if let Some(e) = turn_error {
             return Err(e.into());
         }
-        if decision.reopen {
-            conn.prepare_cached(REOPEN)?.execute([id])?;
+        if decision.reopen && conn.prepare_cached(REOPEN)?.execute([id])? == 1 {
+            alert.status = Status::Open;
+            alert.acknowledged_at = None;
+            alert.acknowledged_by = None;
         }
         for (kind, detail) in &decision.timeline {
             add_timeline(conn, id, now, *kind, detail)?;
@@ -283,8 +287,9 @@ fn escalate(conn: &Connection, decide: &dyn Decide, now: Instant) -> Result<(), 
                 conn.prepare_cached(END_ESCALATION)?.execute([id])?;
             }
         }
+        seen.insert(id, alert);
     }
-    Ok(())
+    Ok(seen)
 }
 
 fn insert_notification(conn: &Connection, n: &NewNotification) -> Result<(), StoreError> {
