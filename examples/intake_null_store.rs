@@ -100,6 +100,14 @@ impl Store for NullStore {
     fn ledger(&self, _span: Span) -> StoreFuture<'_, Ledger> {
         Box::pin(async { Ok(Ledger::default()) })
     }
+
+    fn cursor(&self, _name: &'static str) -> StoreFuture<'_, Option<i64>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn set_cursor(&self, _name: &'static str, _value: i64) -> StoreFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 #[tokio::main]

@@ -4,7 +4,8 @@
 //! tests that step the daemon's periodic work use `build` and `serve`, which
 //! `run` is made of, to keep a handle on the state.
 //!
-//! Also the daemon's periodic work, for now one job: the heartbeat check.
+//! Also the daemon's periodic work: the heartbeat check, and (with the
+//! engine) the monthly pay export.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -24,7 +25,8 @@ use crate::engine::{Engine, Rules};
 use crate::http::{self, AppState, Shared};
 use crate::intake;
 use crate::links::{self, Links};
-use crate::notify::Channels;
+use crate::notify::{Channels, EmailChannel};
+use crate::payroll::PayExport;
 use crate::settings::Settings;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
@@ -178,6 +180,13 @@ pub async fn serve(
     let engine = settings
         .run_engine
         .then(|| tokio::spawn(state.engine.clone().run(state.clock.clone())));
+    // With the engine, which records the ledger it reads.
+    let exports = match settings.run_engine && settings.pay_export.enabled {
+        true => Some(tokio::spawn(
+            Arc::new(pay_export(&state, &settings)?).run(state.clock.clone()),
+        )),
+        false => None,
+    };
     let router = http::router(state.clone(), settings.max_body_bytes);
     tracing::info!(address = %listener.local_addr()?, database = %settings.database.display(), schedules = %settings.schedules.display(), "oncall serving");
     let served = axum::serve(listener, router)
@@ -188,6 +197,12 @@ pub async fn serve(
     // finish (see `check_heartbeats`); its queued writes still commit.
     checks.abort();
     let _ = checks.await;
+    // An export cut short is written again whole (files are replaced
+    // atomically, the month is marked done last).
+    if let Some(exports) = exports {
+        exports.abort();
+        let _ = exports.await;
+    }
     // The engine finishes the deliveries in flight and records them (each
     // bounded by its channel's timeout). If that takes too long, what is
     // cut short stays claimed, and the next start delivers it when the
@@ -210,6 +225,20 @@ pub async fn serve(
     tokio::task::spawn_blocking(move || drop(store)).await?;
     tracing::info!("oncall stopped");
     Ok(())
+}
+
+/// The monthly pay export of the daemon `state`, as `settings` say.
+pub fn pay_export(state: &AppState, settings: &Settings) -> anyhow::Result<PayExport> {
+    let email = match (&settings.notify.email, settings.pay_export.email.is_empty()) {
+        (Some(config), false) => Some(Arc::new(EmailChannel::new(config)?)),
+        _ => None,
+    };
+    Ok(PayExport::new(
+        state.store.clone(),
+        settings.schedules.clone(),
+        settings.pay_export.clone(),
+        email,
+    ))
 }
 
 /// Runs [`check_heartbeats`] every [`HEARTBEAT_CHECK_EVERY`], asking the

@@ -185,9 +185,9 @@ pub enum Command {
         /// The month, YYYY-MM; it runs between midnights of pay.yaml's
         /// payroll_timezone.
         #[arg(long, value_parser = pay::parse_month)]
-        month: pay::Month,
-        #[arg(long, value_enum, default_value_t = pay::PayFormat::Csv)]
-        format: pay::PayFormat,
+        month: crate::domain::pay::Month,
+        #[arg(long, value_enum, default_value_t = crate::payroll::Format::Csv)]
+        format: crate::payroll::Format,
         /// Only this team's rotas.
         #[arg(long)]
         team: Option<String>,

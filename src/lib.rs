@@ -15,5 +15,6 @@ pub mod http;
 pub mod intake;
 pub mod links;
 pub mod notify;
+pub mod payroll;
 pub mod settings;
 pub mod store;

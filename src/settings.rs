@@ -14,6 +14,7 @@ use serde::Deserialize;
 use crate::domain::paging::{Intensity, Method, Throttle};
 use crate::domain::severity::Severities;
 use crate::notify;
+use crate::payroll;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE: &str = "oncall.db";
@@ -46,6 +47,8 @@ pub struct Settings {
     /// acknowledge / resolve links in pages and of the inbound SMS URL that
     /// Twilio signs. `None`: pages carry no links, inbound SMS is off.
     pub public_url: Option<String>,
+    /// The monthly pay export.
+    pub pay_export: payroll::ExportSettings,
     /// The key that signs action links; `None` until the daemon starts,
     /// which then uses the one kept next to the database (`crate::links`).
     pub link_secret: Option<String>,
@@ -86,6 +89,27 @@ pub struct File {
     /// destination, per method (`sms = "1m"`; `"0s"` turns it off).
     #[serde(default)]
     pub throttle: BTreeMap<String, String>,
+    /// `[pay_export]`: the monthly pay export the daemon writes.
+    #[serde(default)]
+    pub pay_export: PayExportFile,
+}
+
+/// `[pay_export]` in `oncall.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayExportFile {
+    /// Default true (it does nothing without a pay.yaml).
+    pub enabled: Option<bool>,
+    /// Default: `pay` in the database's folder.
+    pub directory: Option<PathBuf>,
+    /// Addresses that get the files by email (needs `[email]`).
+    #[serde(default)]
+    pub email: Vec<String>,
+    /// The time on the 1st, `HH:MM` in pay.yaml's payroll_timezone.
+    /// Default `06:00`.
+    pub at: Option<String>,
+    /// `csv` (default) or `json`.
+    pub format: Option<payroll::Format>,
 }
 
 /// `[paging.SEVERITY]` in `oncall.toml`; what is left out keeps the
@@ -267,13 +291,15 @@ impl Settings {
         if let Some(c) = &mut notify.push {
             c.token = secret(o.push_token, c.token.take(), c.token_file.as_deref())?;
         }
+        let database = o.database.or(file.database).unwrap_or_else(|| DEFAULT_DATABASE.into());
+        let pay_export = pay_export(file.pay_export, &database, notify.email.is_some())?;
         Ok(Settings {
             listen,
             schedules: o
                 .schedules
                 .or(file.schedules)
                 .unwrap_or_else(|| DEFAULT_SCHEDULES.into()),
-            database: o.database.or(file.database).unwrap_or_else(|| DEFAULT_DATABASE.into()),
+            database,
             api_token,
             max_body_bytes: file.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
             severities,
@@ -284,8 +310,46 @@ impl Settings {
             run_engine: true,
             public_url,
             link_secret,
+            pay_export,
         })
     }
+}
+
+/// The default time of the monthly export on the 1st.
+pub const DEFAULT_PAY_EXPORT_AT: &str = "06:00";
+
+fn pay_export(file: PayExportFile, database: &Path, has_email: bool) -> Result<payroll::ExportSettings, SettingsError> {
+    let invalid = |key: &str, message: String| SettingsError::Invalid {
+        what: format!("pay_export.{key}"),
+        message,
+    };
+    let at_text = file.at.unwrap_or_else(|| DEFAULT_PAY_EXPORT_AT.to_string());
+    let at = chrono::NaiveTime::parse_from_str(at_text.trim(), "%H:%M")
+        .map_err(|_| invalid("at", format!("`{at_text}` is not a time like 06:00")))?;
+    for address in &file.email {
+        if address.parse::<lettre::Address>().is_err() {
+            return Err(invalid("email", format!("`{address}` is not an email address")));
+        }
+    }
+    if !file.email.is_empty() && !has_email {
+        return Err(invalid(
+            "email",
+            "sending the export by email needs an [email] section (the SMTP server)".into(),
+        ));
+    }
+    let directory = file.directory.unwrap_or_else(|| {
+        database
+            .parent()
+            .map(|p| p.join("pay"))
+            .unwrap_or_else(|| PathBuf::from("pay"))
+    });
+    Ok(payroll::ExportSettings {
+        enabled: file.enabled.unwrap_or(true),
+        directory,
+        email: file.email,
+        at: chrono::Timelike::num_seconds_from_midnight(&at) / 60,
+        format: file.format.unwrap_or_default(),
+    })
 }
 
 /// Shortest link secret accepted from the configuration.
@@ -384,6 +448,41 @@ mod tests {
         assert_eq!(s.severities, defaults.severities);
         assert_eq!(s.public_url, defaults.public_url);
         assert_eq!(s.link_secret, defaults.link_secret);
+        assert_eq!(s.pay_export, defaults.pay_export);
+    }
+
+    #[test]
+    fn the_pay_export_goes_next_to_the_database_and_emails_only_with_email() {
+        let file: File = toml::from_str("database = \"/var/lib/oncall/oncall.db\"\n").unwrap();
+        let s = Settings::resolve(file, Overrides::default()).unwrap();
+        assert_eq!(s.pay_export.directory, Path::new("/var/lib/oncall/pay"));
+        assert_eq!((s.pay_export.at, s.pay_export.enabled), (6 * 60, true));
+        let defaults = Settings::resolve(File::default(), Overrides::default()).unwrap();
+        assert_eq!(defaults.pay_export.directory, Path::new("pay"));
+        let file: File = toml::from_str("[pay_export]\nat = \"01:30\"\nformat = \"json\"\n").unwrap();
+        let s = Settings::resolve(file, Overrides::default()).unwrap();
+        assert_eq!(
+            (s.pay_export.at, s.pay_export.format),
+            (90, crate::payroll::Format::Json)
+        );
+        for (toml, says) in [
+            (
+                "[pay_export]\nat = \"6am\"\n",
+                "pay_export.at: `6am` is not a time like 06:00",
+            ),
+            (
+                "[pay_export]\nemail = [\"payroll@example.com\"]\n",
+                "pay_export.email: sending the export by email needs an [email] section (the SMTP server)",
+            ),
+            (
+                "[pay_export]\nemail = [\"payroll\"]\n",
+                "pay_export.email: `payroll` is not an email address",
+            ),
+        ] {
+            let file: File = toml::from_str(toml).unwrap();
+            let err = Settings::resolve(file, Overrides::default()).unwrap_err().to_string();
+            assert_eq!(err, says);
+        }
     }
 
     #[test]

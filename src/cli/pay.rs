@@ -2,32 +2,22 @@
 //!
 //! The command reads the rota files and `pay.yaml`, takes the month's on-call
 //! intervals from a source (the rotas, or the daemon's ledger), and prints
-//! [`crate::domain::pay::tally`]'s rows. Amounts are rounded here, once, to
-//! the currency's minor unit.
+//! the export ([`crate::payroll::render`], which the daemon's monthly export
+//! uses too).
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use chrono::{Datelike, Timelike};
-use chrono_tz::Tz;
 use clap::ValueEnum;
-use serde_json::{Map, Value, json};
 
 use super::{SchedulesArg, load_clean, unknown_team};
 use crate::config;
-use crate::domain::pay::{self, By, Currency, Interval, Page, Row, format_hours};
-use crate::domain::schedule::Schedule;
+use crate::domain::pay::{By, Month};
 use crate::domain::time::Span;
-use crate::store::Ledger;
+use crate::payroll;
 use crate::store::sqlite;
 
 /// A month as written on the command line: `2026-03`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Month {
-    pub year: i32,
-    pub month: u32,
-}
-
 pub fn parse_month(s: &str) -> Result<Month, String> {
     let bad = || format!("`{s}` is not a month: write it as YYYY-MM, like 2026-03");
     let (y, m) = s.trim().split_once('-').ok_or_else(bad)?;
@@ -40,14 +30,6 @@ pub fn parse_month(s: &str) -> Result<Month, String> {
         return Err(bad());
     }
     Ok(Month { year, month })
-}
-
-#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-pub enum PayFormat {
-    /// Comma-separated, with a header row.
-    Csv,
-    /// One JSON object a line.
-    Json,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -71,7 +53,7 @@ pub struct PayArgs {
     /// The daemon's database, for `--source ledger`.
     pub database: std::path::PathBuf,
     pub month: Month,
-    pub format: PayFormat,
+    pub format: payroll::Format,
     pub team: Option<String>,
     pub source: Source,
     pub by: Option<ByArg>,
@@ -102,188 +84,55 @@ pub fn run(args: PayArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::R
     if let Some(code) = unknown_team(&loaded.schedule, args.team.as_deref(), err)? {
         return Ok(code);
     }
-    let Some(month) = pay::month_span(rules.payroll_tz, args.month.year, args.month.month) else {
+    let Some(span) = args.month.span(rules.payroll_tz) else {
         writeln!(err, "oncall pay: --month is out of range")?;
         return Ok(ExitCode::from(2));
     };
-    let (intervals, pages) = match args.source {
-        Source::Schedule => (
-            pay::schedule_intervals(&loaded.schedule, month, args.team.as_deref()),
-            Vec::new(),
-        ),
+    let ledger = match args.source {
+        Source::Schedule => None,
         Source::Ledger => {
-            // From well before the month: a shift running into it is known
-            // to have started earlier (its fee is not this month's).
-            let span = Span::new(month.start - chrono::Duration::days(35), month.end);
-            let ledger = match sqlite::read_ledger(&args.database, span) {
-                Ok(ledger) => ledger,
+            let lookback = Span::new(span.start - payroll::LEDGER_LOOKBACK, span.end);
+            match sqlite::read_ledger(&args.database, lookback) {
+                Ok(ledger) => Some(ledger),
                 Err(e) => {
                     writeln!(err, "oncall pay: {e}")?;
                     return Ok(ExitCode::from(1));
                 }
-            };
-            from_ledger(&loaded.schedule, rules.payroll_tz, &ledger, args.team.as_deref())
-        }
-    };
-    let by = match args.by {
-        Some(ByArg::Rota) => By::Rota,
-        None => By::Person,
-    };
-    let rows = pay::tally(&rules, month, &loaded.schedule.people, &intervals, &pages, by);
-    let label = format!("{:04}-{:02}", args.month.year, args.month.month);
-    let records: Vec<Map<String, Value>> = rows.iter().map(|r| record(&label, r, by, &rules.currency)).collect();
-    match args.format {
-        PayFormat::Json => {
-            for r in &records {
-                writeln!(out, "{}", Value::Object(r.clone()))?;
             }
         }
-        PayFormat::Csv => {
-            let header = columns(by);
-            writeln!(out, "{}", header.join(","))?;
-            for r in &records {
-                let cells: Vec<String> = header
-                    .iter()
-                    .map(|c| match &r[*c] {
-                        Value::String(s) => csv_cell(s),
-                        other => other.to_string(),
-                    })
-                    .collect();
-                writeln!(out, "{}", cells.join(","))?;
-            }
+    };
+    if let Some(ledger) = &ledger {
+        match ledger.recorded_until {
+            Some(until) if until >= span.end => {}
+            Some(until) => writeln!(
+                err,
+                "oncall pay: the ledger is recorded up to {} only: {} is not over (or the daemon has not caught up), so later hours are missing",
+                until.format("%Y-%m-%dT%H:%M:%SZ"),
+                args.month.label()
+            )?,
+            None => writeln!(
+                err,
+                "oncall pay: the ledger is empty: the daemon has recorded nothing yet"
+            )?,
         }
     }
+    let request = payroll::Request {
+        month: args.month,
+        format: args.format,
+        team: args.team.as_deref(),
+        by: match args.by {
+            Some(ByArg::Rota) => By::Rota,
+            None => By::Person,
+        },
+    };
+    let input = match &ledger {
+        Some(ledger) => payroll::Input::Ledger(ledger),
+        None => payroll::Input::Schedule,
+    };
+    let Some(text) = payroll::render(&loaded.schedule, &rules, &request, input) else {
+        writeln!(err, "oncall pay: --month is out of range")?;
+        return Ok(ExitCode::from(2));
+    };
+    out.write_all(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The ledger's rows and pages as the tally takes them. A rota's zone is
-/// its team's as configured now (the payroll zone for a team since
-/// removed). A page is out of hours when it comes outside Monday to Friday,
-/// 09:00 to 17:00, in the person's own zone; it counts as acknowledged by
-/// them only if they are the one who acknowledged it.
-pub(super) fn from_ledger(
-    schedule: &Schedule,
-    payroll_tz: Tz,
-    ledger: &Ledger,
-    team: Option<&str>,
-) -> (Vec<Interval>, Vec<Page>) {
-    let tz_of = |t: &str| schedule.team(t).map(|t| t.tz).unwrap_or(payroll_tz);
-    let intervals = ledger
-        .rows
-        .iter()
-        .filter(|r| team.is_none_or(|t| r.team == t))
-        .map(|r| Interval {
-            person: r.person.clone(),
-            team: r.team.clone(),
-            rota: r.rota.clone(),
-            tz: tz_of(&r.team),
-            span: r.span,
-        })
-        .collect();
-    let pages = ledger
-        .pages
-        .iter()
-        .map(|p| {
-            let tz = schedule
-                .people
-                .get(&p.person)
-                .and_then(|person| person.timezone)
-                .unwrap_or(payroll_tz);
-            let local = p.at.with_timezone(&tz);
-            let minutes = local.hour() * 60 + local.minute();
-            let working = local.weekday().num_days_from_monday() < 5 && (9 * 60..17 * 60).contains(&minutes);
-            let theirs = p.acknowledged_by.as_deref() == Some(p.person.as_str());
-            Page {
-                person: p.person.clone(),
-                at: p.at,
-                severity: p.severity.clone(),
-                acknowledged_at: p.acknowledged_at.filter(|_| theirs),
-                resolved_at: p.resolved_at,
-                out_of_hours: !working,
-                team: None,
-                rota: None,
-            }
-        })
-        .collect();
-    (intervals, pages)
-}
-
-/// The columns, in order.
-fn columns(by: By) -> Vec<&'static str> {
-    let mut c = vec!["month", "person", "name", "team"];
-    if by == By::Rota {
-        c.push("rota");
-    }
-    c.extend([
-        "hours_total",
-        "hours_weekday",
-        "hours_weekend",
-        "hours_holiday",
-        "seconds_total",
-        "seconds_weekday",
-        "seconds_weekend",
-        "seconds_holiday",
-        "shifts",
-        "pages",
-        "pages_out_of_hours",
-        "callouts",
-        "callout_hours",
-        "on_call_pay",
-        "shift_fees",
-        "callout_pay",
-        "cap_deduction",
-        "amount",
-        "currency",
-    ]);
-    c
-}
-
-fn record(month: &str, r: &Row, by: By, currency: &Currency) -> Map<String, Value> {
-    let t = &r.totals;
-    let s = &t.seconds;
-    let mut m = Map::new();
-    m.insert("month".into(), json!(month));
-    m.insert("person".into(), json!(r.person));
-    m.insert("name".into(), json!(r.name));
-    m.insert("team".into(), json!(r.teams.join(",")));
-    if by == By::Rota {
-        m.insert("rota".into(), json!(r.rota.clone().unwrap_or_default()));
-    }
-    for (key, seconds) in [
-        ("total", s.total),
-        ("weekday", s.weekday),
-        ("weekend", s.weekend),
-        ("holiday", s.holiday),
-    ] {
-        m.insert(format!("hours_{key}"), json!(format_hours(seconds)));
-    }
-    for (key, seconds) in [
-        ("total", s.total),
-        ("weekday", s.weekday),
-        ("weekend", s.weekend),
-        ("holiday", s.holiday),
-    ] {
-        m.insert(format!("seconds_{key}"), json!(seconds));
-    }
-    m.insert("shifts".into(), json!(t.shifts));
-    m.insert("pages".into(), json!(t.pages));
-    m.insert("pages_out_of_hours".into(), json!(t.pages_out_of_hours));
-    m.insert("callouts".into(), json!(t.callouts));
-    m.insert("callout_hours".into(), json!(format_hours(t.callout_seconds)));
-    m.insert("on_call_pay".into(), json!(currency.format(t.on_call)));
-    m.insert("shift_fees".into(), json!(currency.format(t.shift_fees)));
-    m.insert("callout_pay".into(), json!(currency.format(t.callout_pay)));
-    m.insert("cap_deduction".into(), json!(currency.format(t.cap_deduction)));
-    m.insert("amount".into(), json!(currency.format(t.amount())));
-    m.insert("currency".into(), json!(currency.code));
-    m
-}
-
-/// A CSV field (RFC 4180): quoted when it holds a comma, quote or line break.
-fn csv_cell(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }

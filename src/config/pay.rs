@@ -13,7 +13,9 @@ use super::decode::{Cx, duration, fields, list, mapping_entries, string, timezon
 use super::diag::{Diagnostic, Severity, did_you_mean};
 use super::yaml::{Node, Value};
 use super::{Loaded, Origin};
-use crate::domain::pay::{Callout, Currency, Effect, MICRO, PayRules, PersonPay, RotaPay, TimeRule};
+use crate::domain::pay::{
+    Callout, Currency, Effect, MICRO, PayRules, PersonPay, RotaPay, TimeRule, default_working_hours,
+};
 use crate::domain::schedule::Schedule;
 
 /// Top-level keys that make a file a pay file (it has no `team:` or `people:`).
@@ -27,6 +29,7 @@ pub const MARKERS: &[&str] = &[
     "default_region",
     "per_person",
     "callout",
+    "working_hours",
     "cap",
 ];
 const TOP_KEYS: &[&str] = &[
@@ -40,6 +43,7 @@ const TOP_KEYS: &[&str] = &[
     "default_region",
     "per_person",
     "callout",
+    "working_hours",
     "cap",
     "description",
 ];
@@ -397,6 +401,17 @@ fn decode_file(cx: &mut Cx, loaded: &Loaded, check_names: bool, node: &Node) -> 
             }))
         }),
     };
+    let working_hours = match top.get("working_hours") {
+        None => Some(default_working_hours()),
+        Some(n) => {
+            let items: Vec<&Node> = match &n.value {
+                Value::Seq(items) => items.iter().collect(),
+                _ => vec![n],
+            };
+            let windows: Vec<_> = items.iter().map(|w| window(cx, w, true)).collect();
+            windows.into_iter().collect::<Option<Vec<_>>>()
+        }
+    };
     let cap = match top.get("cap") {
         Some(n) => amount(cx, n, "cap").map(Some),
         None => Some(None),
@@ -412,6 +427,7 @@ fn decode_file(cx: &mut Cx, loaded: &Loaded, check_names: bool, node: &Node) -> 
         holiday_effect: holiday_effect?,
         default_region,
         callout: callout?,
+        working_hours: working_hours?,
         cap: cap?,
     })
 }

@@ -37,7 +37,7 @@ use chrono_tz::Tz;
 use super::rota::PersonId;
 use super::schedule::{Person, Schedule};
 use super::time::{Instant, Span, resolve_local, to_local};
-use super::window::{ActiveWindow, active_spans};
+use super::window::{ActiveWindow, active_spans, is_active};
 
 /// One millionth: rates, fees and multipliers are written with up to six
 /// decimals and kept as whole millionths.
@@ -216,6 +216,9 @@ pub struct PayRules {
     /// The region of people who do not name one.
     pub default_region: Option<String>,
     pub callout: Option<Callout>,
+    /// When people work anyway, in their own zone: a page outside these
+    /// windows is out of hours (and, acknowledged, a call-out).
+    pub working_hours: Vec<ActiveWindow>,
     /// The most a person is paid in a month, in millionths.
     pub cap: Option<i64>,
 }
@@ -233,9 +236,27 @@ impl PayRules {
             holiday_effect: Effect::Multiply(MICRO),
             default_region: None,
             callout: None,
+            working_hours: default_working_hours(),
             cap: None,
         }
     }
+
+    /// Whether a page at `t` to someone in zone `tz` is out of hours.
+    pub fn out_of_hours(&self, tz: Tz, t: Instant) -> bool {
+        !is_active(tz, &self.working_hours, t)
+    }
+}
+
+/// Monday to Friday, 09:00 to 17:00.
+pub fn default_working_hours() -> Vec<ActiveWindow> {
+    let mut days = [true; 7];
+    days[5] = false;
+    days[6] = false;
+    vec![ActiveWindow {
+        days,
+        from: 9 * 60,
+        to: 17 * 60,
+    }]
 }
 
 /// One person on call on one rota for a while, overrides applied.
@@ -362,6 +383,74 @@ pub struct Row {
     /// without a rota and the cap's deduction).
     pub rota: Option<String>,
     pub totals: Totals,
+}
+
+/// A calendar month, as payroll counts them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Month {
+    pub year: i32,
+    /// 1-12.
+    pub month: u32,
+}
+
+impl Month {
+    /// Months since year 0: a number that orders months and survives a
+    /// restart (kept as the export's cursor).
+    pub fn index(self) -> i64 {
+        i64::from(self.year) * 12 + i64::from(self.month) - 1
+    }
+
+    pub fn from_index(index: i64) -> Option<Month> {
+        let year = i32::try_from(index.div_euclid(12)).ok()?;
+        Some(Month {
+            year,
+            month: index.rem_euclid(12) as u32 + 1,
+        })
+    }
+
+    pub fn next(self) -> Month {
+        Month::from_index(self.index() + 1).unwrap_or(self)
+    }
+
+    pub fn previous(self) -> Month {
+        Month::from_index(self.index() - 1).unwrap_or(self)
+    }
+
+    /// The month that `t` falls in, in `tz`.
+    pub fn of(tz: Tz, t: Instant) -> Month {
+        let local = to_local(tz, t);
+        Month {
+            year: local.year(),
+            month: local.month(),
+        }
+    }
+
+    /// Its span in `tz` (see [`month_span`]).
+    pub fn span(self, tz: Tz) -> Option<Span> {
+        month_span(tz, self.year, self.month)
+    }
+
+    /// `2026-03`.
+    pub fn label(self) -> String {
+        format!("{:04}-{:02}", self.year, self.month)
+    }
+}
+
+/// When the automatic export of `month` is due: on the 1st of the next
+/// month at `at` (minutes after local midnight) in `tz`. A time the clocks
+/// skip is read as the instant they jump to.
+pub fn export_due(tz: Tz, at: u32, month: Month) -> Option<Instant> {
+    let next = month.next();
+    let first = NaiveDate::from_ymd_opt(next.year, next.month, 1)?;
+    let time = NaiveTime::from_num_seconds_from_midnight_opt(at.min(24 * 60 - 1) * 60, 0)?;
+    Some(resolve_local(tz, first.and_time(time)))
+}
+
+/// The month the automatic export should write at `now`, if any: the first
+/// after `done` (the last one written) whose export is due.
+pub fn export_to_write(tz: Tz, at: u32, done: Month, now: Instant) -> Option<Month> {
+    let next = done.next();
+    (export_due(tz, at, next)? <= now).then_some(next)
 }
 
 /// The instants that bound month `month` (1-12) of `year` in `tz`: from its
@@ -740,6 +829,93 @@ fn pay_once(mut pieces: Vec<Piece>) -> Vec<(Piece, i64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn at(s: &str) -> Instant {
+        chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    #[test]
+    fn months_count_across_years() {
+        let dec = Month { year: 2026, month: 12 };
+        assert_eq!(dec.next(), Month { year: 2027, month: 1 });
+        assert_eq!(dec.next().previous(), dec);
+        assert_eq!(Month::from_index(dec.index()), Some(dec));
+        assert_eq!(dec.label(), "2026-12");
+        // 23:30 UTC on the 31st of October is already November in Sydney.
+        let t = at("2026-10-31T23:30:00Z");
+        assert_eq!(Month::of(Tz::UTC, t), Month { year: 2026, month: 10 });
+        assert_eq!(
+            Month::of(chrono_tz::Australia::Sydney, t),
+            Month { year: 2026, month: 11 }
+        );
+    }
+
+    /// Data-driven: (payroll zone, export time, last month written, now) →
+    /// the month to write.
+    #[test]
+    fn the_export_is_due_on_the_first_at_the_local_time() {
+        let oct = Month { year: 2026, month: 10 };
+        let nov = Month { year: 2026, month: 11 };
+        let cases: &[(Tz, u32, Month, &str, Option<Month>)] = &[
+            // 06:00 in London on 1 November 2026 is 06:00 UTC (GMT again).
+            (
+                chrono_tz::Europe::London,
+                360,
+                oct.previous(),
+                "2026-11-01T05:59:59Z",
+                None,
+            ),
+            (
+                chrono_tz::Europe::London,
+                360,
+                oct.previous(),
+                "2026-11-01T06:00:00Z",
+                Some(oct),
+            ),
+            // Written already: nothing until December.
+            (chrono_tz::Europe::London, 360, oct, "2026-11-30T23:00:00Z", None),
+            (chrono_tz::Europe::London, 360, oct, "2026-12-01T06:00:00Z", Some(nov)),
+            // Down for two months: the oldest first, one at a time.
+            (
+                chrono_tz::Europe::London,
+                360,
+                oct.previous(),
+                "2027-01-15T12:00:00Z",
+                Some(oct),
+            ),
+            // New York in summer time: 06:00 EDT on 1 October is 10:00 UTC.
+            (
+                chrono_tz::America::New_York,
+                360,
+                oct.previous().previous(),
+                "2026-10-01T09:59:59Z",
+                None,
+            ),
+            (
+                chrono_tz::America::New_York,
+                360,
+                oct.previous().previous(),
+                "2026-10-01T10:00:00Z",
+                Some(oct.previous()),
+            ),
+            // Auckland is ahead of UTC: its 1 December 06:00 is 30 November 17:00 UTC.
+            (
+                chrono_tz::Pacific::Auckland,
+                360,
+                oct,
+                "2026-11-30T17:00:00Z",
+                Some(nov),
+            ),
+            (chrono_tz::Pacific::Auckland, 360, oct, "2026-11-30T16:59:59Z", None),
+        ];
+        for (i, (tz, minutes, done, now, want)) in cases.iter().enumerate() {
+            assert_eq!(
+                export_to_write(*tz, *minutes, *done, at(now)),
+                *want,
+                "case {i}: {tz} {now}"
+            );
+        }
+    }
 
     #[test]
     fn rounding_is_half_away_from_zero_once() {

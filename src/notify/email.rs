@@ -10,8 +10,9 @@
 
 use std::time::Duration;
 
+use lettre::message::header::ContentType;
 use lettre::message::header::{Header, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, Tls as SmtpTls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
@@ -32,6 +33,18 @@ pub struct EmailChannel {
     from: Mailbox,
     server: String,
     timeout: Duration,
+}
+
+/// A message with one attached file.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// Makes the `Message-ID`: the same for every attempt at one report.
+    pub id: String,
+    pub subject: String,
+    pub text: String,
+    pub filename: String,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
 }
 
 /// How a connection of our own is secured.
@@ -142,8 +155,42 @@ impl EmailChannel {
             .map_err(|e| SendError::Permanent(format!("cannot build the email: {e}")))
     }
 
+    /// A report with one attachment (the monthly pay export) to `to`, as
+    /// one message. Its `Message-ID` is `id`, so a resend is recognisable.
+    pub async fn send_report(&self, to: &[String], report: Report) -> Result<Receipt, SendError> {
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .subject(render::one_line(&report.subject))
+            .message_id(Some(format!("<oncall.{}@{}>", report.id, self.from.email.domain())))
+            .header(AutoSubmitted);
+        if to.is_empty() {
+            return Err(SendError::Permanent("the report has no recipient".into()));
+        }
+        for address in to {
+            let address: Address = address
+                .trim()
+                .parse()
+                .map_err(|e| SendError::Permanent(format!("`{address}` is not an email address ({e})")))?;
+            builder = builder.to(Mailbox::new(None, address));
+        }
+        let content_type = ContentType::parse(report.content_type)
+            .map_err(|e| SendError::Permanent(format!("content type `{}`: {e}", report.content_type)))?;
+        let message = builder
+            .multipart(
+                MultiPart::mixed()
+                    .singlepart(SinglePart::plain(report.text))
+                    .singlepart(Attachment::new(report.filename).body(report.body, content_type)),
+            )
+            .map_err(|e| SendError::Permanent(format!("cannot build the email: {e}")))?;
+        self.send_message(message).await
+    }
+
     async fn deliver(&self, notice: &Notice) -> Result<Receipt, SendError> {
         let message = self.message(notice)?;
+        self.send_message(message).await
+    }
+
+    async fn send_message(&self, message: Message) -> Result<Receipt, SendError> {
         // lettre's own timeout covers each step; this one covers the whole
         // exchange, whatever the server does.
         let sent = match &self.direct {

@@ -109,6 +109,12 @@ pub trait Store: Send + Sync + 'static {
     /// The ledger within `span`: the on-call pieces that overlap it (not
     /// clipped, not merged) and the pages received in it, in time order.
     fn ledger(&self, span: Span) -> StoreFuture<'_, Ledger>;
+
+    /// A named mark kept across restarts (say, the last month exported).
+    fn cursor(&self, name: &'static str) -> StoreFuture<'_, Option<i64>>;
+
+    /// Sets a named mark, durably.
+    fn set_cursor(&self, name: &'static str, value: i64) -> StoreFuture<'_, ()>;
 }
 
 /// One piece of someone's time on call, as the ledger recorded it.
@@ -140,6 +146,9 @@ pub struct LedgerPage {
 pub struct Ledger {
     pub rows: Vec<LedgerRow>,
     pub pages: Vec<LedgerPage>,
+    /// How far the daemon has recorded (`None`: not at all yet). Time after
+    /// it is not in `rows` yet, whatever happened.
+    pub recorded_until: Option<Instant>,
 }
 
 /// The engine's decisions, called by [`Store::pass`] inside its transaction

@@ -371,6 +371,14 @@ impl Store for SqliteStore {
         Box::pin(self.read(move |conn| engine::ledger(conn, span)))
     }
 
+    fn cursor(&self, name: &'static str) -> StoreFuture<'_, Option<i64>> {
+        Box::pin(self.read(move |conn| engine::cursor(conn, name)))
+    }
+
+    fn set_cursor(&self, name: &'static str, value: i64) -> StoreFuture<'_, ()> {
+        Box::pin(self.write(move |conn| engine::set_cursor(conn, name, value)))
+    }
+
     fn heartbeats_seen(&self, heartbeats: Vec<(String, String)>, now: Instant) -> StoreFuture<'_, ()> {
         Box::pin(self.write(move |conn| {
             let mut insert = conn.prepare_cached(HEARTBEAT_SEEN)?;

@@ -289,3 +289,325 @@ async fn pay_for_a_past_month_comes_from_the_ledger_and_survives_an_edit() {
     .assert_eq(&pay("schedule"));
     close(e, store);
 }
+
+/// The daemon's monthly export, stepped with given instants: early on the
+/// 1st (06:00 London) it writes last month's pay from the ledger, per
+/// person and per rota, the same bytes `oncall pay` prints, and emails them
+/// to payroll through a real SMTP server. It waits for the ledger to be
+/// recorded through the month's end; an SMTP server that is down is tried
+/// again; each month is written once, across restarts; months missed while
+/// the daemon was down are written, oldest first, when it comes back.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_writes_last_months_pay_export_once_early_on_the_first() {
+    use oncall::payroll::{CURSOR, Outcome, PayExport};
+
+    let dir = temp_dir("pay-export");
+    let schedules = dir.join("schedules");
+    std::fs::write(schedules.join("people.yaml"), PEOPLE).unwrap();
+    std::fs::write(schedules.join("t.yaml"), team("alice, bob")).unwrap();
+    std::fs::write(
+        schedules.join("pay.yaml"),
+        "currency: GBP\npayroll_timezone: Europe/London\nrotas:\n  t/primary: {rate: 2.00, shift_fee: 5}\n",
+    )
+    .unwrap();
+    let port = crate::notify::free_port();
+    let toml = format!(
+        "{}\n[pay_export]\nemail = [\"payroll@example.com\"]\n",
+        crate::notify::email_config(port, "")
+    );
+    let file: oncall::settings::File = toml::from_str(&toml).unwrap();
+    let overrides = oncall::settings::Overrides {
+        database: Some(dir.join("oncall.db")),
+        ..Default::default()
+    };
+    let settings = Settings::resolve(file, overrides).unwrap();
+    assert_eq!(settings.pay_export.directory, dir.join("pay"), "next to the database");
+    let exporter = |store: &Arc<SqliteStore>| {
+        let email = oncall::notify::EmailChannel::new(settings.notify.email.as_ref().unwrap()).unwrap();
+        PayExport::new(
+            store.clone(),
+            schedules.clone(),
+            settings.pay_export.clone(),
+            Some(Arc::new(email)),
+        )
+    };
+    let june = oncall::domain::pay::Month { year: 2026, month: 6 };
+    let file_of = |name: &str| dir.join("pay").join(name);
+
+    let store = open(&dir);
+    let e = engine(store.clone(), &team("alice, bob"));
+    let x = exporter(&store);
+    // The first start, in June: May is not the daemon's to export.
+    e.run_once(at("2026-06-01T00:10:00Z")).await.unwrap();
+    let first_due = at("2026-07-01T05:00:00Z"); // 06:00 BST
+    assert_eq!(
+        x.run_once(at("2026-06-01T00:10:00Z")).await.unwrap(),
+        Outcome::Idle { next: first_due }
+    );
+    e.run_once(at("2026-06-20T12:00:00Z")).await.unwrap();
+    assert_eq!(
+        x.run_once(first_due - chrono::Duration::seconds(1)).await.unwrap(),
+        Outcome::Idle { next: first_due }
+    );
+    // Due, but the ledger is recorded only to 20 June: it waits.
+    let Outcome::Waiting { month, recorded } = x.run_once(first_due).await.unwrap() else {
+        panic!("expected to wait for the ledger")
+    };
+    assert_eq!((month, recorded), (june, Some(at("2026-06-20T12:00:00Z"))));
+    assert!(!file_of("pay-2026-06.csv").exists());
+
+    // The engine catches up; the SMTP server is down: the files are
+    // written, the email fails, the month is not done.
+    e.run_once(first_due).await.unwrap();
+    let err = x.run_once(first_due).await.unwrap_err().to_string();
+    assert!(err.contains("emailing pay-2026-06.csv"), "{err}");
+    assert_eq!(store.cursor(CURSOR).await.unwrap(), Some(june.previous().index()));
+
+    let smtp = crate::notify::Smtp::start(&dir, port, &[]).await;
+    let later = first_due + chrono::Duration::minutes(5);
+    let Outcome::Wrote { month, files } = x.run_once(later).await.unwrap() else {
+        panic!("expected the export")
+    };
+    assert_eq!(month, june);
+    assert_eq!(
+        files,
+        vec![file_of("pay-2026-06.csv"), file_of("pay-2026-06-by-rota.csv")]
+    );
+
+    // The files are what `oncall pay` prints for the month.
+    let cli = |extra: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_oncall"))
+            .args(["pay", "--month", "2026-06"])
+            .args(extra)
+            .arg("--schedules")
+            .arg(&schedules)
+            .arg("--database")
+            .arg(dir.join("oncall.db"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(String::from_utf8_lossy(&o.stderr), "", "the month is recorded through");
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let per_person = std::fs::read_to_string(file_of("pay-2026-06.csv")).unwrap();
+    assert_eq!(per_person, cli(&[]));
+    assert_eq!(
+        std::fs::read_to_string(file_of("pay-2026-06-by-rota.csv")).unwrap(),
+        cli(&["--by", "rota"])
+    );
+    // June in London starts at 23:00 UTC on 31 May; recording began at
+    // 00:10, so alice (on call then) misses 1 h 10 min, and her shift
+    // running at that moment counts as starting then: 16 fees to bob's 15.
+    let amounts: Vec<String> = per_person
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            format!("{} {} {} {}", c[1], c[4], c[12], c[21])
+        })
+        .collect();
+    expect![[r#"
+        [
+            "alice 358.833333 16 797.67",
+            "bob 360.000000 15 795.00",
+        ]
+    "#]]
+    .assert_debug_eq(&amounts);
+
+    // Emailed: one message per file, the file attached.
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 2, "{}", smtp.log());
+    for (raw, name) in messages.iter().zip(["pay-2026-06.csv", "pay-2026-06-by-rota.csv"]) {
+        use mailparse::MailHeaderMap as _;
+        let mail = mailparse::parse_mail(raw).unwrap();
+        assert_eq!(mail.headers.get_first_value("To").unwrap(), "payroll@example.com");
+        assert_eq!(
+            mail.headers.get_first_value("Subject").unwrap(),
+            format!("On-call pay export for 2026-06: {name}")
+        );
+        assert_eq!(mail.ctype.mimetype, "multipart/mixed");
+        let attachment = &mail.subparts[1];
+        assert_eq!(attachment.ctype.mimetype, "text/csv");
+        assert_eq!(
+            attachment
+                .get_content_disposition()
+                .params
+                .get("filename")
+                .map(String::as_str),
+            Some(name)
+        );
+        assert_eq!(
+            attachment.get_body().unwrap().replace("\r\n", "\n"),
+            std::fs::read_to_string(file_of(name)).unwrap()
+        );
+    }
+
+    // Once: not again later that day, nor after a restart (a file removed
+    // by hand stays removed).
+    assert_eq!(
+        x.run_once(later + chrono::Duration::hours(1)).await.unwrap(),
+        Outcome::Idle {
+            next: at("2026-08-01T05:00:00Z")
+        }
+    );
+    drop(x);
+    close(e, store);
+    std::fs::remove_file(file_of("pay-2026-06-by-rota.csv")).unwrap();
+    let store = open(&dir);
+    let e = engine(store.clone(), &team("alice, bob"));
+    let x = exporter(&store);
+    e.run_once(later + chrono::Duration::hours(2)).await.unwrap();
+    assert!(matches!(
+        x.run_once(later + chrono::Duration::hours(2)).await.unwrap(),
+        Outcome::Idle { .. }
+    ));
+    assert!(!file_of("pay-2026-06-by-rota.csv").exists());
+    drop(x);
+    close(e, store);
+
+    // Down from 2 July to 3 September: July and August are filled in from
+    // the rotas, then exported one after the other.
+    let store = open(&dir);
+    let e = engine(store.clone(), &team("alice, bob"));
+    let x = exporter(&store);
+    let back = at("2026-09-03T10:00:00Z");
+    e.run_once(back).await.unwrap();
+    let mut written = Vec::new();
+    while let Outcome::Wrote { month, .. } = x.run_once(back).await.unwrap() {
+        written.push(month.label());
+    }
+    assert_eq!(written, ["2026-07", "2026-08"]);
+    assert_eq!(smtp.messages().len(), 6);
+    assert!(cli(&[]).contains("alice"));
+    assert!(file_of("pay-2026-08.csv").exists());
+    drop(x);
+    close(e, store);
+}
+
+/// Whether a page is out of hours comes from pay.yaml's `working_hours`
+/// (default Monday to Friday, 09:00 to 17:00), in the person's own zone: a
+/// page at 10:30 on a Monday in London is in hours by default, out of hours
+/// for a team that works 11:00 to 19:00; acknowledged, it is a call-out.
+#[tokio::test]
+async fn working_hours_in_pay_yaml_decide_which_pages_are_out_of_hours() {
+    let dir = temp_dir("ledger-hours");
+    let schedules = dir.join("schedules");
+    std::fs::write(schedules.join("people.yaml"), PEOPLE).unwrap();
+    std::fs::write(schedules.join("t.yaml"), team("alice, bob")).unwrap();
+    let store = open(&dir);
+    let e = engine(store.clone(), &team("alice, bob"));
+    let now = at("2026-06-01T09:30:00Z"); // Monday, 10:30 in London
+    let event = Event {
+        team: "t".into(),
+        action: Action::Trigger,
+        dedup_key: "disk".into(),
+        summary: "disk".into(),
+        severity: "critical".into(),
+        source: None,
+        details: serde_json::json!({}),
+        intake: "plain".into(),
+        held: None,
+    };
+    e.run_once(at("2026-06-01T00:00:00Z")).await.unwrap();
+    store.ingest(vec![event], now).await.unwrap();
+    e.run_once(now).await.unwrap();
+    store
+        .acknowledge(1, Some("bob".into()), at("2026-06-01T09:35:00Z"))
+        .await
+        .unwrap();
+    e.run_once(at("2026-07-01T00:00:00Z")).await.unwrap();
+    let pay = |working_hours: &str| {
+        std::fs::write(
+            schedules.join("pay.yaml"),
+            format!(
+                "currency: GBP\npayroll_timezone: Europe/London\nrotas:\n  t/primary: {{rate: 0}}\n\
+                 callout: {{fee: 25}}\n{working_hours}"
+            ),
+        )
+        .unwrap();
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_oncall"))
+            .args(["pay", "--month", "2026-06", "--format", "json"])
+            .arg("--schedules")
+            .arg(&schedules)
+            .arg("--database")
+            .arg(dir.join("oncall.db"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let stdout = String::from_utf8(o.stdout).unwrap();
+        let bob = stdout
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|v| v["person"] == "bob")
+            .unwrap();
+        format!(
+            "pages {} out of hours {} callouts {} amount {}",
+            bob["pages"], bob["pages_out_of_hours"], bob["callouts"], bob["amount"]
+        )
+    };
+    assert_eq!(pay(""), "pages 1 out of hours 0 callouts 0 amount \"0.00\"");
+    assert_eq!(
+        pay("working_hours: {days: weekdays, from: \"11:00\", to: \"19:00\"}\n"),
+        "pages 1 out of hours 1 callouts 1 amount \"25.00\""
+    );
+    assert_eq!(
+        pay("working_hours: [{days: [mon], from: \"10:00\", to: \"11:00\"}]\n"),
+        "pages 1 out of hours 0 callouts 0 amount \"0.00\""
+    );
+    close(e, store);
+}
+
+/// `oncall burden` from the ledger: the hours recorded, and the pages each
+/// person received, those at night (22:00 to 07:00 in their own zone)
+/// counted apart.
+#[tokio::test]
+async fn burden_counts_pages_and_night_pages_from_the_ledger() {
+    let dir = temp_dir("ledger-burden");
+    let schedules = dir.join("schedules");
+    std::fs::write(schedules.join("people.yaml"), PEOPLE).unwrap();
+    std::fs::write(schedules.join("t.yaml"), team("alice, bob")).unwrap();
+    let store = open(&dir);
+    let e = engine(store.clone(), &team("alice, bob"));
+    e.run_once(at("2026-06-01T00:00:00Z")).await.unwrap();
+    // bob holds 1 June 09:00 to 2 June 09:00 (London): paged at 10:30 and
+    // at 02:00 (01:00 UTC) in the night that follows.
+    for (key, when) in [("disk", "2026-06-01T09:30:00Z"), ("cpu", "2026-06-02T01:00:00Z")] {
+        let event = Event {
+            team: "t".into(),
+            action: Action::Trigger,
+            dedup_key: key.into(),
+            summary: key.into(),
+            severity: "critical".into(),
+            source: None,
+            details: serde_json::json!({}),
+            intake: "plain".into(),
+            held: None,
+        };
+        store.ingest(vec![event], at(when)).await.unwrap();
+        e.run_once(at(when)).await.unwrap();
+    }
+    e.run_once(at("2026-06-03T00:00:00Z")).await.unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_oncall"))
+        .args([
+            "burden",
+            "--from",
+            "2026-06-01T00:00:00Z",
+            "--to",
+            "2026-06-03T00:00:00Z",
+        ])
+        .arg("--schedules")
+        .arg(&schedules)
+        .arg("--database")
+        .arg(dir.join("oncall.db"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    expect![[r#"
+        on-call burden from 2026-06-01T00:00:00Z to 2026-06-03T00:00:00Z
+        TEAM        PERSON           HOURS    WEEKEND    HOLIDAY  PAGES  NIGHT PAGES   SHARE
+        t           alice            24.00       0.00       0.00      0            0   1.00x
+        t           bob              24.00       0.00       0.00      2            1   1.00x
+    "#]]
+    .assert_eq(&String::from_utf8(o.stdout).unwrap());
+    close(e, store);
+}

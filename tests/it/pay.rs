@@ -446,6 +446,7 @@ per_person:
   alcie: {rate: 7}
   bob: {rate: 7, cap: lots}
 callout: {fee: 25, rate: 30, minmum: 1h}
+working_hours: {days: weekdays, from: \"9am\", to: \"17:00\"}
 ";
     expect![[r#"
         pay.yaml:1:11: error: unknown currency `XTS`: give its decimals with `minor_unit` (2 for cents, 0 for none)
@@ -467,6 +468,7 @@ callout: {fee: 25, rate: 30, minmum: 1h}
         pay.yaml:20:3: error: unknown person `alcie`; did you mean `alice`?
         pay.yaml:21:23: error: `lots` is not a cap: write a number like 12.50 (at most six decimals, no sign or currency)
         pay.yaml:22:30: error: unknown key `minmum` in `callout`; did you mean `minimum`?
+        pay.yaml:23:39: error: `9am` is not a time of day: write it as HH:MM, 00:00 to 24:00
         people.yaml:2:3: error: alice's region `england` has no holidays in pay.yaml; did you mean `engalnd`?
         people.yaml:3:3: error: bob's region `england` has no holidays in pay.yaml; did you mean `engalnd`?
         people.yaml:4:3: error: carol's region `england` has no holidays in pay.yaml; did you mean `engalnd`?

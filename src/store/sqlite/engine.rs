@@ -409,7 +409,24 @@ pub(super) fn ledger(conn: &Connection, span: Span) -> Result<Ledger, StoreError
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
-    Ok(Ledger { rows, pages })
+    let recorded_until = cursor(conn, "ledger")?.and_then(|s| chrono::DateTime::from_timestamp(s, 0));
+    Ok(Ledger {
+        rows,
+        pages,
+        recorded_until,
+    })
+}
+
+pub(super) fn cursor(conn: &Connection, name: &str) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .prepare_cached(CURSOR)?
+        .query_row([name], |r| r.get(0))
+        .optional()?)
+}
+
+pub(super) fn set_cursor(conn: &Connection, name: &str, value: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(SET_CURSOR)?.execute(params![name, value])?;
+    Ok(())
 }
 
 fn notification_from_row(row: &Row<'_>) -> rusqlite::Result<Notification> {
