@@ -447,9 +447,26 @@ impl PayExport {
         if !self.settings.enabled {
             return;
         }
+        // What was last said in the log, so it is said once.
+        let mut said: Option<Outcome> = None;
         loop {
             let now = clock.now();
-            let pause = match self.run_once(now).await {
+            let outcome = self.run_once(now).await;
+            if let Ok(o @ (Outcome::Idle { .. } | Outcome::NoRules)) = &outcome
+                && said.as_ref() != Some(o)
+            {
+                match o {
+                    Outcome::Idle { next } => tracing::info!(
+                        next = %next.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        directory = %self.settings.directory.display(),
+                        emailed_to = self.settings.email.len(),
+                        "next monthly pay export"
+                    ),
+                    _ => tracing::info!("no pay.yaml in the schedules folder: no monthly pay export"),
+                }
+                said = Some(o.clone());
+            }
+            let pause = match outcome {
                 Ok(Outcome::Wrote { .. }) => StdDuration::ZERO,
                 Ok(Outcome::Idle { next }) => (next - now).to_std().unwrap_or(StdDuration::ZERO),
                 Ok(Outcome::Waiting { .. }) => CATCH_UP,

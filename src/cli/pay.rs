@@ -115,6 +115,16 @@ pub fn run(args: PayArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::R
                 "oncall pay: the ledger is empty: the daemon has recorded nothing yet"
             )?,
         }
+        if let Some(from) = ledger.recorded_from
+            && from > span.start
+        {
+            writeln!(
+                err,
+                "oncall pay: the ledger begins at {}: the daemon recorded nothing of {} before that",
+                from.format("%Y-%m-%dT%H:%M:%SZ"),
+                args.month.label()
+            )?;
+        }
     }
     let request = payroll::Request {
         month: args.month,

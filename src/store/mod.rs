@@ -146,6 +146,9 @@ pub struct LedgerPage {
 pub struct Ledger {
     pub rows: Vec<LedgerRow>,
     pub pages: Vec<LedgerPage>,
+    /// Since when the daemon has recorded (`None`: not at all yet). Time
+    /// before it is not in `rows`: the daemon did not exist yet.
+    pub recorded_from: Option<Instant>,
     /// How far the daemon has recorded (`None`: not at all yet). Time after
     /// it is not in `rows` yet, whatever happened.
     pub recorded_until: Option<Instant>,

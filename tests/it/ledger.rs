@@ -386,7 +386,11 @@ async fn the_daemon_writes_last_months_pay_export_once_early_on_the_first() {
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        assert_eq!(String::from_utf8_lossy(&o.stderr), "", "the month is recorded through");
+        // Recorded through its end, not from its start.
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr),
+            "oncall pay: the ledger begins at 2026-06-01T00:10:00Z: the daemon recorded nothing of 2026-06 before that\n"
+        );
         String::from_utf8(o.stdout).unwrap()
     };
     let per_person = std::fs::read_to_string(file_of("pay-2026-06.csv")).unwrap();

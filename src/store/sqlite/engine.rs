@@ -15,6 +15,7 @@ use crate::store::{
     Pass, StoreError,
 };
 
+const LEDGER_FIRST: &str = "SELECT min(start_at) FROM ledger";
 const CURSOR: &str = "SELECT value FROM engine_cursors WHERE name = ?1";
 const SET_CURSOR: &str = "INSERT INTO engine_cursors (name, value) VALUES (?1, ?2) \
      ON CONFLICT (name) DO UPDATE SET value = excluded.value";
@@ -410,9 +411,14 @@ pub(super) fn ledger(conn: &Connection, span: Span) -> Result<Ledger, StoreError
         })?
         .collect::<rusqlite::Result<_>>()?;
     let recorded_until = cursor(conn, "ledger")?.and_then(|s| chrono::DateTime::from_timestamp(s, 0));
+    let first: Option<i64> = conn.prepare_cached(LEDGER_FIRST)?.query_row([], |r| r.get(0))?;
+    let recorded_from = first
+        .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+        .or(recorded_until);
     Ok(Ledger {
         rows,
         pages,
+        recorded_from,
         recorded_until,
     })
 }
