@@ -76,6 +76,17 @@ pub enum Command {
         #[arg(long, env = "ONCALL_PUBLIC_URL")]
         public_url: Option<String>,
     },
+    /// Copy the daemon's database to a new file, safely while it runs (a
+    /// consistent snapshot of the last commit, checked before it is
+    /// reported). See docs/operations.md for restoring.
+    Backup {
+        /// The daemon's SQLite file.
+        #[arg(long, env = "ONCALL_DATABASE", default_value = "oncall.db")]
+        database: PathBuf,
+        /// The backup file to create (it must not exist).
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Practise: a test page for a team through the running daemon, marked as
     /// a drill; reports who was reached, how, how fast, and who acknowledged,
     /// then resolves it. Exit 0 when someone acknowledged in time.
@@ -331,6 +342,24 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
                 err,
             )
         }
+        Command::Backup { database, to } => match crate::store::sqlite::backup(&database, &to) {
+            Ok(summary) => {
+                writeln!(
+                    out,
+                    "backed up {} to {}: schema version {}, {} alerts, {} ledger rows; integrity check ok",
+                    database.display(),
+                    to.display(),
+                    summary.schema_version,
+                    summary.alerts,
+                    summary.ledger_rows
+                )?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                writeln!(err, "oncall backup: {e}")?;
+                Ok(ExitCode::from(1))
+            }
+        },
         Command::Pay {
             schedules,
             month,
@@ -416,7 +445,10 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
-        crate::app::run(listener, shutdown_signal(), Arc::new(SystemClock), settings).await
+        // Listening for the signals from here on: one during start-up stops
+        // the daemon cleanly once it has started.
+        let shutdown = shutdown_signal()?;
+        crate::app::run(listener, shutdown, Arc::new(SystemClock), settings).await
     })
 }
 
@@ -436,15 +468,18 @@ fn init_logging(json: bool) {
     };
 }
 
-/// Completes on SIGTERM or SIGINT.
-async fn shutdown_signal() {
+/// Takes over SIGTERM and SIGINT now, and returns what completes when one
+/// arrives.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: finishing in-flight requests"),
-        _ = int.recv() => tracing::info!("SIGINT: finishing in-flight requests"),
-    }
+    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: finishing in-flight requests"),
+            _ = int.recv() => tracing::info!("SIGINT: finishing in-flight requests"),
+        }
+    })
 }
 
 fn load(schedules: &SchedulesArg) -> anyhow::Result<Loaded> {

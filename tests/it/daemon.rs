@@ -692,3 +692,53 @@ async fn a_drill_is_a_marked_alert_paged_like_any_other() {
     assert!(notifications[0].get("destination").is_none());
     app.stop().await;
 }
+
+/// `oncall backup` copies the database while the daemon runs; the copy,
+/// restored in place of a lost database, starts a daemon that has every
+/// alert the first one had answered for.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backup_taken_while_the_daemon_runs_restores_every_alert() {
+    let app = TestApp::spawn().await;
+    for i in 0..20 {
+        let (code, body) = app
+            .post(
+                "/v1/alerts",
+                KEY,
+                json!({"summary": format!("disk {i}"), "severity": "major", "dedup_key": format!("disk-{i}")}),
+            )
+            .await;
+        assert_eq!(code, 202, "{body}");
+    }
+    let copy = app.dir.join("backup.db");
+    let run = |to: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_oncall"))
+            .arg("backup")
+            .arg("--database")
+            .arg(app.dir.join("oncall.db"))
+            .arg("--to")
+            .arg(to)
+            .output()
+            .unwrap()
+    };
+    let o = run(&copy);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let said = String::from_utf8(o.stdout).unwrap();
+    assert!(said.contains(", 20 alerts, "), "{said}");
+    assert!(said.ends_with("integrity check ok\n"), "{said}");
+    // Never over an existing file.
+    let o = run(&copy);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already exists"));
+    let before = app.all_alerts().await;
+    let dir = app.stop().await;
+
+    // The database is lost; the backup takes its place.
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.join(format!("oncall.db{suffix}")));
+    }
+    std::fs::rename(&copy, dir.join("oncall.db")).unwrap();
+    let app = TestApp::spawn_in(dir).await;
+    assert_eq!(app.all_alerts().await, before);
+    assert_eq!(before.len(), 20);
+    app.stop().await;
+}

@@ -3,6 +3,7 @@
 mod cli;
 mod crash;
 mod daemon;
+mod deploy;
 mod expand;
 mod ledger;
 mod links;
