@@ -101,6 +101,10 @@ impl Store for NullStore {
         Box::pin(async { Ok(Ledger::default()) })
     }
 
+    fn unresolved_counts(&self) -> StoreFuture<'_, Vec<(String, String, String, u64)>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
     fn cursor(&self, _name: &'static str) -> StoreFuture<'_, Option<i64>> {
         Box::pin(async { Ok(None) })
     }

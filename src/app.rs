@@ -322,7 +322,11 @@ pub async fn check_heartbeats(state: &AppState, now: Instant) -> Result<Vec<Outc
         return Ok(Vec::new());
     }
     state.hold(&mut events, now);
+    let counted: Vec<String> = events.iter().map(|e| e.severity.clone()).collect();
     let outcomes = state.store.ingest(events, now).await?;
+    for severity in &counted {
+        state.engine.metrics().received(intake::names::HEARTBEAT, severity);
+    }
     state.engine.wake();
     for o in &overdue {
         tracing::warn!(team = %o.team, heartbeat = %o.heartbeat.name, since = %o.since, "heartbeat overdue");

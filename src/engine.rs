@@ -30,6 +30,7 @@ use crate::domain::schedule::{Person, Schedule};
 use crate::domain::severity::Severities;
 use crate::domain::time::{Instant, Span};
 use crate::links::{Action, Links};
+use crate::metrics::Metrics;
 use crate::notify::{Channels, Notice, PagedAlert, SendError, Urgency, What};
 use crate::store::{
     Attempt, AttemptOutcome, Decide, Decision, LedgerRow, Message, NewNotification, NoticeKind, Store, StoreError,
@@ -288,6 +289,7 @@ fn floor_to(t: Instant, step: i64) -> Instant {
 struct PassRules {
     rules: Arc<Rules>,
     started: Instant,
+    metrics: Arc<Metrics>,
 }
 
 impl Decide for PassRules {
@@ -298,7 +300,14 @@ impl Decide for PassRules {
         turn: &mut dyn FnMut(&str, usize) -> u64,
         now: Instant,
     ) -> Decision {
-        self.rules.escalate(alert, state, turn, now)
+        let decision = self.rules.escalate(alert, state, turn, now);
+        let fired = decision
+            .timeline
+            .iter()
+            .filter(|(kind, _)| *kind == TimelineKind::Escalated)
+            .count();
+        self.metrics.escalation_steps(fired as u64);
+        decision
     }
 
     fn batch(&self, due: &[Due], last_sent: &dyn Fn(Method, &str) -> Option<Instant>, now: Instant) -> Batches {
@@ -448,6 +457,7 @@ pub struct Engine {
     started: std::sync::OnceLock<Instant>,
     /// Set by [`Engine::stop`].
     stopping: std::sync::atomic::AtomicBool,
+    metrics: Arc<Metrics>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -467,7 +477,13 @@ impl Engine {
             wake: Arc::new(Notify::new()),
             started: std::sync::OnceLock::new(),
             stopping: std::sync::atomic::AtomicBool::new(false),
+            metrics: Arc::new(Metrics::default()),
         }
+    }
+
+    /// What the engine (and the HTTP layer, through it) counts.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// Retry spacing (tests shorten it).
@@ -500,6 +516,7 @@ impl Engine {
         Arc::new(PassRules {
             rules: self.rules(),
             started,
+            metrics: self.metrics.clone(),
         })
     }
 
@@ -507,7 +524,10 @@ impl Engine {
     pub async fn run_once(&self, now: Instant) -> Result<PassReport, EngineError> {
         let rules = self.rules();
         let decide = self.decide(now);
-        let pass = self.store.pass(decide, now, LEASE).await?;
+        let timer = std::time::Instant::now();
+        let pass = self.store.pass(decide, now, LEASE).await;
+        self.metrics.pass(timer.elapsed().as_secs_f64());
+        let pass = pass?;
         let deliveries = pass.messages.into_iter().map(|m| self.deliver(&rules, m, now));
         let attempts: Vec<Attempt> = futures_util::future::join_all(deliveries).await;
         if !attempts.is_empty() {
@@ -528,7 +548,10 @@ impl Engine {
         while !self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
             let now = clock.now();
             let rules = self.rules();
-            let mut pause = match self.store.pass(self.decide(now), now, LEASE).await {
+            let timer = std::time::Instant::now();
+            let pass = self.store.pass(self.decide(now), now, LEASE).await;
+            self.metrics.pass(timer.elapsed().as_secs_f64());
+            let mut pause = match pass {
                 Ok(pass) => {
                     for message in pass.messages {
                         let (engine, rules, clock) = (self.clone(), rules.clone(), clock.clone());
@@ -590,11 +613,12 @@ impl Engine {
                         person = %first.person, method = %first.method, alerts = ?message.alerts.iter().map(|a| a.id).collect::<Vec<_>>(),
                         "cannot deliver: no {} channel is configured (see docs/notifications.md)", first.method
                     );
+                    self.metrics.undeliverable(first.method);
                     AttemptOutcome::Failed {
                         error: format!("no {} channel is configured", first.method),
                     }
                 }
-                Some(channel) => match channel.send(&notice).await {
+                Some(channel) => match self.timed(first.method, channel.send(&notice)).await {
                     Ok(receipt) => {
                         tracing::info!(
                             alerts = ?message.alerts.iter().map(|a| a.id).collect::<Vec<_>>(),
@@ -611,8 +635,8 @@ impl Engine {
                             SendError::Permanent(_) => None,
                         };
                         tracing::warn!(
-                            person = %first.person, method = %first.method, attempt = first.attempts, error = %e,
-                            retry_at = ?retry, "delivery failed"
+                            person = %first.person, method = %first.method, attempt = first.attempts,
+                            error = %redact_numbers(e.message()), retry_at = ?retry, "delivery failed"
                         );
                         match retry {
                             Some(at) => AttemptOutcome::Retry {
@@ -628,6 +652,19 @@ impl Engine {
             },
         };
         Attempt { ids, outcome }
+    }
+
+    /// Runs a channel's send, counting it and how long it took.
+    async fn timed(
+        &self,
+        method: Method,
+        send: crate::notify::SendFuture<'_>,
+    ) -> Result<crate::notify::Receipt, SendError> {
+        let timer = std::time::Instant::now();
+        let sent = send.await;
+        self.metrics
+            .delivered(method, sent.is_ok(), timer.elapsed().as_secs_f64());
+        sent
     }
 
     /// The notice for a claimed message, rendered from the store's rows.
@@ -675,6 +712,64 @@ impl Engine {
             resolve_url: self.links.url(Action::Resolve, a.id, person, expires),
             reply_ack: format!("ACK {}", a.id),
             reply_resolve: format!("RES {}", a.id),
+        }
+    }
+}
+
+/// `text` with every phone-number-like run (9 or more digits, maybe
+/// spaced or dashed) cut to its last 2 digits: providers' errors may quote
+/// the number, and logs never hold a full one.
+pub fn redact_numbers(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        // The run: digits, and separators between digits.
+        let start = i;
+        let mut end = i;
+        while i < chars.len() && (chars[i].is_ascii_digit() || " -()".contains(chars[i])) {
+            if chars[i].is_ascii_digit() {
+                end = i + 1;
+            }
+            i += 1;
+        }
+        let digits: Vec<char> = chars[start..end].iter().copied().filter(char::is_ascii_digit).collect();
+        if digits.len() >= 9 {
+            out.push('…');
+            out.extend(&digits[digits.len() - 2..]);
+        } else {
+            out.extend(&chars[start..end]);
+        }
+        i = end;
+    }
+    out
+}
+
+#[cfg(test)]
+mod redact_tests {
+    use super::redact_numbers;
+
+    #[test]
+    fn phone_numbers_are_cut_to_their_last_digits() {
+        for (text, want) in [
+            (
+                "The 'To' number +447700900123 is not valid",
+                "The 'To' number +…23 is not valid",
+            ),
+            ("to +44 7700 900123, retry", "to +…23, retry"),
+            ("(555) 123-4567 unreachable", "(…67 unreachable"),
+            (
+                "the SMTP server 127.0.0.1:2525: refused",
+                "the SMTP server 127.0.0.1:2525: refused",
+            ),
+            ("HTTP 503 after 30 s", "HTTP 503 after 30 s"),
+        ] {
+            assert_eq!(redact_numbers(text), want, "{text}");
         }
     }
 }

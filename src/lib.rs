@@ -14,6 +14,7 @@ pub mod engine;
 pub mod http;
 pub mod intake;
 pub mod links;
+pub mod metrics;
 pub mod notify;
 pub mod payroll;
 pub mod settings;

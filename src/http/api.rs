@@ -129,6 +129,7 @@ pub async fn drill(State(state): State<Shared>, headers: HeaderMap, body: Bytes)
         held: None,
     };
     let outcomes = state.store.ingest(vec![event], now).await?;
+    state.engine.metrics().received(DRILL_INTAKE, &severity);
     state.engine.wake();
     let id = match outcomes.first() {
         Some(Outcome::Created(id)) => *id,

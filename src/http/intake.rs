@@ -76,7 +76,12 @@ pub(super) fn generated_key() -> String {
 async fn commit(state: &Shared, mut events: Vec<Event>) -> Result<Vec<Outcome>, ApiError> {
     let now = state.clock.now();
     state.hold(&mut events, now);
+    let counted: Vec<(String, String)> = events.iter().map(|e| (e.intake.clone(), e.severity.clone())).collect();
     let outcomes = state.store.ingest(events, now).await?;
+    let metrics = state.engine.metrics();
+    for (source, severity) in &counted {
+        metrics.received(source, severity);
+    }
     if outcomes
         .iter()
         .any(|o| !matches!(o, Outcome::Deduplicated(_) | Outcome::Unchanged))

@@ -75,9 +75,44 @@ pub fn router(state: Shared, max_body_bytes: usize) -> Router {
         .route("/v1/sms/inbound", post(sms::inbound))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
+}
+
+/// How far ahead `/metrics` counts schedule gaps.
+pub const GAPS_AHEAD: chrono::Duration = chrono::Duration::days(7);
+
+/// `GET /metrics`: Prometheus' text format (see `crate::metrics`).
+async fn metrics(State(state): State<Shared>) -> Result<Response, ApiError> {
+    let now = state.clock.now();
+    let unresolved = state.store.unresolved_counts().await?;
+    let window = crate::domain::time::Span::new(now, now + GAPS_AHEAD);
+    let mut gaps: std::collections::BTreeMap<(String, String), i64> = state
+        .schedule
+        .rotas(None)
+        .map(|(t, r)| ((t.name.clone(), r.name.clone()), 0))
+        .collect();
+    for shift in state.schedule.shifts(window, None) {
+        if shift.tile.user.is_none() {
+            *gaps.entry((shift.team.clone(), shift.rota.clone())).or_default() +=
+                shift.tile.span.duration().num_seconds();
+        }
+    }
+    let gauges = crate::metrics::Gauges {
+        unresolved,
+        gaps_ahead: gaps.into_iter().map(|((t, r), s)| (t, r, s)).collect(),
+        gaps_window: GAPS_AHEAD.num_seconds(),
+    };
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.engine.metrics().render(&gauges),
+    )
+        .into_response())
 }
 
 async fn readyz(State(state): State<Shared>) -> Response {

@@ -110,6 +110,9 @@ pub trait Store: Send + Sync + 'static {
     /// clipped, not merged) and the pages received in it, in time order.
     fn ledger(&self, span: Span) -> StoreFuture<'_, Ledger>;
 
+    /// Alerts not resolved, counted by (team, severity, status).
+    fn unresolved_counts(&self) -> StoreFuture<'_, Vec<(String, String, String, u64)>>;
+
     /// A named mark kept across restarts (say, the last month exported).
     fn cursor(&self, name: &'static str) -> StoreFuture<'_, Option<i64>>;
 

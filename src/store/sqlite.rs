@@ -371,6 +371,17 @@ impl Store for SqliteStore {
         Box::pin(self.read(move |conn| engine::ledger(conn, span)))
     }
 
+    fn unresolved_counts(&self) -> StoreFuture<'_, Vec<(String, String, String, u64)>> {
+        Box::pin(self.read(|conn| {
+            Ok(conn
+                .prepare_cached(UNRESOLVED_COUNTS)?
+                .query_map([], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, i64>(3)? as u64))
+                })?
+                .collect::<rusqlite::Result<_>>()?)
+        }))
+    }
+
     fn cursor(&self, name: &'static str) -> StoreFuture<'_, Option<i64>> {
         Box::pin(self.read(move |conn| engine::cursor(conn, name)))
     }
@@ -515,6 +526,10 @@ pub fn backup(from: &Path, to: &Path) -> Result<BackupSummary, StoreError> {
         ledger_rows,
     })
 }
+
+/// Uses the `alerts_status` index: only unresolved rows are read.
+const UNRESOLVED_COUNTS: &str = "SELECT team, severity, status, count(*) FROM alerts \
+     WHERE status IN ('open', 'acknowledged') GROUP BY team, severity, status ORDER BY team, severity, status";
 
 /// The schema version that added the ledger.
 const LEDGER_SINCE: i64 = 5;

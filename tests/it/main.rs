@@ -14,6 +14,7 @@ mod paging_daemon;
 mod pay;
 mod properties;
 mod real_alertmanager;
+mod real_prometheus;
 mod store;
 mod support;
 mod tidy;
