@@ -5,6 +5,7 @@
 //! functions of those values and a given instant; [`cli`] wires the commands.
 
 pub mod app;
+pub mod calendar;
 pub mod cli;
 pub mod clock;
 pub mod config;

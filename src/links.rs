@@ -179,6 +179,22 @@ impl Links {
         Ok(claim)
     }
 
+    /// The secret token of a calendar feed (`subject`: `person:alice` or
+    /// `team:payments`): the same as long as the secret is, so a
+    /// subscribed calendar keeps working; a new link secret revokes every
+    /// feed URL.
+    pub fn calendar_token(&self, subject: &str) -> String {
+        let mac = self.mac(&format!("calendar\n{subject}")).finalize().into_bytes();
+        URL_SAFE_NO_PAD.encode(&mac[..24])
+    }
+
+    /// Whether `token` is `subject`'s calendar token (constant time).
+    pub fn calendar_token_ok(&self, subject: &str, token: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        let want = self.calendar_token(subject);
+        want.len() == token.len() && bool::from(want.as_bytes().ct_eq(token.as_bytes()))
+    }
+
     fn mac(&self, payload: &str) -> HmacSha256 {
         // HMAC takes keys of any length.
         let mut mac = HmacSha256::new_from_slice(&self.secret).expect("HMAC accepts any key length");

@@ -8,6 +8,7 @@
 
 mod act;
 mod api;
+mod calendar;
 mod html;
 mod intake;
 mod sms;
@@ -76,6 +77,9 @@ pub fn router(state: Shared, max_body_bytes: usize) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/v1/calendar", get(calendar::link))
+        .route("/v1/calendar/{file}", get(calendar::person))
+        .route("/v1/calendar/team/{file}", get(calendar::team))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)

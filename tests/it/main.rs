@@ -1,5 +1,6 @@
 //! The integration tests: one binary, compiled once.
 
+mod calendar;
 mod cli;
 mod crash;
 mod daemon;

@@ -1,0 +1,188 @@
+//! Calendar feeds (RFC 5545 iCalendar): a person's shifts, or a team's, a
+//! year ahead, for Google Calendar, Outlook and Apple Calendar to subscribe
+//! to. Each shift is one event whose UID is made of its rota, person and
+//! start, so a calendar that fetches the feed again updates the events it
+//! has (an override that shortens a shift changes its end, not its UID)
+//! rather than adding copies.
+
+use std::fmt::Write as _;
+
+use chrono::Duration;
+
+use crate::domain::schedule::{Schedule, Shift};
+use crate::domain::time::{Instant, Span};
+
+/// How far back the feed starts (so the shift in progress is there).
+pub const BEHIND: Duration = Duration::days(7);
+/// How far ahead it goes.
+pub const AHEAD: Duration = Duration::days(366);
+/// Shifts are expanded this much beyond the feed's window, so that one
+/// crossing its edges keeps its real start and end (and so its UID).
+pub const MARGIN: Duration = Duration::days(62);
+
+/// Whose shifts a feed holds.
+#[derive(Clone, Copy, Debug)]
+pub enum Feed<'a> {
+    Person(&'a str),
+    Team(&'a str),
+}
+
+/// The window of the feed made at `now`.
+pub fn window(now: Instant) -> Span {
+    Span::new(now - BEHIND, now + AHEAD)
+}
+
+/// The shifts of the feed at `now`: every shift (not gaps) overlapping the
+/// window, whole, in time order.
+pub fn shifts(schedule: &Schedule, feed: Feed<'_>, now: Instant) -> Vec<Shift> {
+    let window = window(now);
+    let range = Span::new(window.start - MARGIN, window.end + MARGIN);
+    let team = match feed {
+        Feed::Team(t) => Some(t),
+        Feed::Person(_) => None,
+    };
+    let mut out: Vec<Shift> = schedule
+        .shifts(range, team)
+        .into_iter()
+        .filter(|s| match (&s.tile.user, feed) {
+            (None, _) => false,
+            (Some(user), Feed::Person(p)) => user == p,
+            (Some(_), Feed::Team(_)) => true,
+        })
+        .filter(|s| s.tile.span.start < window.end && window.start < s.tile.span.end)
+        .collect();
+    out.sort_by(|a, b| (a.tile.span.start, &a.team, &a.rota).cmp(&(b.tile.span.start, &b.team, &b.rota)));
+    out
+}
+
+/// The feed as iCalendar text (CRLF line ends, long lines folded).
+pub fn render(schedule: &Schedule, feed: Feed<'_>, now: Instant) -> String {
+    let name = |id: &str| {
+        schedule
+            .people
+            .get(id)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| id.to_string())
+    };
+    let title = match feed {
+        Feed::Person(p) => format!("On call: {}", name(p)),
+        Feed::Team(t) => format!("On call: team {t}"),
+    };
+    let mut lines = vec![
+        "BEGIN:VCALENDAR".to_string(),
+        "VERSION:2.0".into(),
+        "PRODID:-//oncall//on-call schedules//EN".into(),
+        "CALSCALE:GREGORIAN".into(),
+        "METHOD:PUBLISH".into(),
+        format!("X-WR-CALNAME:{}", text(&title)),
+        "X-PUBLISHED-TTL:PT1H".into(),
+        "REFRESH-INTERVAL;VALUE=DURATION:PT1H".into(),
+    ];
+    let stamp = utc(now);
+    for s in shifts(schedule, feed, now) {
+        let Some(user) = &s.tile.user else { continue };
+        let summary = match feed {
+            Feed::Person(_) => format!("On call: {} {}", s.team, s.rota),
+            Feed::Team(_) => format!("{} on call: {} {}", name(user), s.team, s.rota),
+        };
+        let hours = s.tile.span.duration().num_seconds() as f64 / 3600.0;
+        lines.extend([
+            "BEGIN:VEVENT".to_string(),
+            format!(
+                "UID:shift-{}-{}-{}-{}@oncall",
+                uid_part(&s.team),
+                uid_part(&s.rota),
+                uid_part(user),
+                s.tile.span.start.timestamp()
+            ),
+            format!("DTSTAMP:{stamp}"),
+            format!("DTSTART:{}", utc(s.tile.span.start)),
+            format!("DTEND:{}", utc(s.tile.span.end)),
+            format!("SUMMARY:{}", text(&summary)),
+            format!(
+                "DESCRIPTION:{}",
+                text(&format!(
+                    "{} ({user}) is on call for {} {}, {hours:.2} hours.",
+                    name(user),
+                    s.team,
+                    s.rota
+                ))
+            ),
+            "TRANSP:TRANSPARENT".into(),
+            "END:VEVENT".into(),
+        ]);
+    }
+    lines.push("END:VCALENDAR".into());
+    let mut out = String::new();
+    for line in lines {
+        fold(&mut out, &line);
+    }
+    out
+}
+
+/// `20261225T030000Z`.
+fn utc(t: Instant) -> String {
+    t.format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+/// A TEXT value: backslash, semicolon, comma and line breaks escaped.
+fn text(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace(';', "\\;")
+        .replace(',', "\\,")
+        .replace("\r\n", "\\n")
+        .replace('\n', "\\n")
+}
+
+/// A UID piece: letters, digits, `-`, `_` and `.` kept, anything else as
+/// `%XX` (so names stay distinct).
+fn uid_part(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// Appends `line` folded at 75 octets (RFC 5545 3.1), never inside a
+/// character, with CRLF.
+fn fold(out: &mut String, line: &str) {
+    let mut width = 0;
+    for c in line.chars() {
+        let len = c.len_utf8();
+        if width + len > 75 {
+            out.push_str("\r\n ");
+            width = 1;
+        }
+        out.push(c);
+        width += len;
+    }
+    out.push_str("\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_fold_at_75_octets_between_characters() {
+        let mut out = String::new();
+        let line = format!("SUMMARY:{}", "é".repeat(60));
+        fold(&mut out, &line);
+        for l in out.split("\r\n").filter(|l| !l.is_empty()) {
+            assert!(l.len() <= 75, "{} octets: {l}", l.len());
+        }
+        let unfolded = out.replace("\r\n ", "");
+        assert_eq!(unfolded, format!("{line}\r\n"));
+    }
+
+    #[test]
+    fn text_and_uids_are_escaped() {
+        assert_eq!(text("a,b;c\\d\ne"), "a\\,b\\;c\\\\d\\ne");
+        assert_eq!(uid_part("follow the-sun"), "follow%20the-sun");
+    }
+}
