@@ -137,8 +137,11 @@ async fn main() -> anyhow::Result<()> {
             Links::new(vec![7; 32], None),
         )),
         store,
-        schedule,
-        intake_keys: vec![(key, TEAM.to_owned())],
+        live: std::sync::RwLock::new(Arc::new(oncall::http::Live {
+            schedule,
+            intake_keys: vec![(key, TEAM.to_owned())],
+        })),
+        reload: Default::default(),
         api_token: None,
         severities,
         clock: Arc::new(SystemClock),

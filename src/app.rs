@@ -19,10 +19,10 @@ use crate::config;
 use crate::domain::alert::{Action, Event, Outcome};
 use crate::domain::heartbeat::{self, Heartbeat};
 use crate::domain::paging::Method;
-use crate::domain::schedule::IntakeKey;
+use crate::domain::schedule::{IntakeKey, Schedule};
 use crate::domain::time::Instant;
 use crate::engine::{Engine, Rules};
-use crate::http::{self, AppState, Shared};
+use crate::http::{self, AppState, Live, ReloadStatus, Shared};
 use crate::intake;
 use crate::links::{self, Links};
 use crate::notify::{Channels, EmailChannel};
@@ -132,8 +132,11 @@ pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result
     let state = Arc::new(AppState {
         store,
         engine,
-        schedule,
-        intake_keys,
+        live: std::sync::RwLock::new(Arc::new(Live { schedule, intake_keys })),
+        reload: std::sync::Mutex::new(ReloadStatus {
+            loaded_at: Some(clock.now()),
+            failed: None,
+        }),
         api_token: settings.api_token.clone(),
         severities: settings.severities.clone(),
         clock,
@@ -143,7 +146,7 @@ pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result
     });
     // Before serving, so that a heartbeat never pinged counts from the first
     // start that knew it, whatever the first request is.
-    let configured: Vec<(String, String)> = configured(&state)
+    let configured: Vec<(String, String)> = configured(&state.schedule())
         .map(|(team, hb)| (team.to_string(), hb.name.clone()))
         .collect();
     if !configured.is_empty() {
@@ -260,9 +263,8 @@ async fn check_loop(state: Shared) {
 }
 
 /// Every team's configured heartbeats, in team and file order.
-fn configured(state: &AppState) -> impl Iterator<Item = (&str, &Heartbeat)> {
-    state
-        .schedule
+fn configured(schedule: &Schedule) -> impl Iterator<Item = (&str, &Heartbeat)> {
+    schedule
         .teams
         .iter()
         .flat_map(|t| t.heartbeats.iter().map(move |hb| (t.name.as_str(), hb)))
@@ -281,7 +283,8 @@ fn configured(state: &AppState) -> impl Iterator<Item = (&str, &Heartbeat)> {
 /// triggers again and the store's dedup makes it an occurrence of the same
 /// alert (if still open), never a lost page.
 pub async fn check_heartbeats(state: &AppState, now: Instant) -> Result<Vec<Outcome>, StoreError> {
-    let configured: Vec<(&str, &Heartbeat)> = configured(state).collect();
+    let schedule = state.schedule();
+    let configured: Vec<(&str, &Heartbeat)> = configured(&schedule).collect();
     if configured.is_empty() {
         return Ok(Vec::new());
     }

@@ -162,7 +162,7 @@ fn facts(alert: &Alert) -> String {
 
 /// The person's display name, `Alice Smith (alice)`, or the id alone.
 fn who(state: &Shared, person: &str) -> String {
-    match state.schedule.people.get(person) {
+    match state.schedule().people.get(person) {
         Some(p) if p.name != person => format!("{} ({person})", p.name),
         _ => person.to_string(),
     }

@@ -95,8 +95,9 @@ pub async fn drill(State(state): State<Shared>, headers: HeaderMap, body: Bytes)
             format!("the body should be {{\"team\": \"name\", \"severity\": \"...\"}}: {e}"),
         )
     })?;
-    if state.schedule.team(&request.team).is_none() {
-        let teams: Vec<&str> = state.schedule.teams.iter().map(|t| t.name.as_str()).collect();
+    let schedule = state.schedule();
+    if schedule.team(&request.team).is_none() {
+        let teams: Vec<&str> = schedule.teams.iter().map(|t| t.name.as_str()).collect();
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("no team `{}`: teams are {}", request.team, teams.join(", ")),
@@ -220,7 +221,7 @@ pub async fn oncall(State(state): State<Shared>, headers: HeaderMap) -> Result<J
     state.authorize_api(&headers)?;
     let now = state.clock.now();
     let rows: Vec<Value> = state
-        .schedule
+        .schedule()
         .who(now, None)
         .into_iter()
         .map(|(team, rota, user)| json!({"team": team, "rota": rota, "user": user}))

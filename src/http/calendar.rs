@@ -26,7 +26,7 @@ pub async fn person(
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, ApiError> {
     let person = ics_name(&file)?;
-    if !state.schedule.people.contains_key(person) {
+    if !state.schedule().people.contains_key(person) {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             format!("no person `{person}` in people.yaml"),
@@ -48,7 +48,7 @@ pub async fn team(
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, ApiError> {
     let team = ics_name(&file)?;
-    if state.schedule.team(team).is_none() {
+    if state.schedule().team(team).is_none() {
         return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no team `{team}`")));
     }
     feed(
@@ -77,7 +77,7 @@ fn feed(state: &Shared, feed: Feed<'_>, subject: &str, token: Option<&str>, name
             ));
         }
     }
-    let body = calendar::render(&state.schedule, feed, state.clock.now());
+    let body = calendar::render(&state.schedule(), feed, state.clock.now());
     Ok((
         [
             (header::CONTENT_TYPE, "text/calendar; charset=utf-8".to_string()),
@@ -105,7 +105,7 @@ pub async fn link(
     state.authorize_api(&headers)?;
     let (path, subject) = match (&q.person, &q.team) {
         (Some(p), None) => {
-            if !state.schedule.people.contains_key(p) {
+            if !state.schedule().people.contains_key(p) {
                 return Err(ApiError::new(
                     StatusCode::NOT_FOUND,
                     format!("no person `{p}` in people.yaml"),
@@ -114,7 +114,7 @@ pub async fn link(
             (format!("/v1/calendar/{p}.ics"), format!("person:{p}"))
         }
         (None, Some(t)) => {
-            if state.schedule.team(t).is_none() {
+            if state.schedule().team(t).is_none() {
                 return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no team `{t}`")));
             }
             (format!("/v1/calendar/team/{t}.ics"), format!("team:{t}"))

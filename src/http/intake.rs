@@ -46,7 +46,7 @@ fn bad(e: IntakeError) -> ApiError {
 }
 
 /// The team of a bearer-authenticated intake request.
-fn team_of<'a>(state: &'a Shared, headers: &HeaderMap) -> Result<&'a str, ApiError> {
+fn team_of(state: &Shared, headers: &HeaderMap) -> Result<String, ApiError> {
     let Some(key) = bearer(headers) else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -98,9 +98,9 @@ pub async fn heartbeat(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    let team = team_of(&state, &headers)?.to_string();
+    let team = team_of(&state, &headers)?;
     let known = state
-        .schedule
+        .schedule()
         .team(&team)
         .is_some_and(|t| t.heartbeats.iter().any(|h| h.name == name));
     if !known {
@@ -155,7 +155,7 @@ async fn grouped(
     raw: Result<Bytes, BytesRejection>,
     parse: GroupParser,
 ) -> Result<Response, ApiError> {
-    let team = team_of(&state, &headers)?.to_string();
+    let team = team_of(&state, &headers)?;
     let bytes = body(&headers, raw)?;
     let events = parse(&bytes, &team, &state.severities).map_err(bad)?;
     Ok(answer(commit(&state, events).await?))
@@ -182,7 +182,7 @@ pub async fn plain(
     headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let team = team_of(&state, &headers)?.to_string();
+    let team = team_of(&state, &headers)?;
     let bytes = body(&headers, raw)?;
     let parsed = intake::plain(&bytes, &team, &state.severities).map_err(bad)?;
     let mut event = parsed.event;

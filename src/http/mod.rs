@@ -38,9 +38,10 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The paging engine; woken when an alert comes in or changes.
     pub engine: Arc<Engine>,
-    pub schedule: Arc<Schedule>,
-    /// (integration key, team), from the team files.
-    pub intake_keys: Vec<(String, String)>,
+    /// The rota files' configuration in force; a reload swaps it whole.
+    pub live: std::sync::RwLock<Arc<Live>>,
+    /// How the last reload of the rota files went.
+    pub reload: std::sync::Mutex<ReloadStatus>,
     pub api_token: Option<String>,
     pub severities: Severities,
     pub clock: Arc<dyn Clock>,
@@ -59,6 +60,25 @@ pub struct AppState {
 }
 
 pub type Shared = Arc<AppState>;
+
+/// What the rota files configure, as one value: a reload replaces it
+/// whole, so a request sees the old set or the new, never a mix.
+#[derive(Debug)]
+pub struct Live {
+    pub schedule: Arc<Schedule>,
+    /// (integration key, team), from the team files.
+    pub intake_keys: Vec<(String, String)>,
+}
+
+/// The outcome of the last reload, for `/readyz`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ReloadStatus {
+    /// When the configuration in force was loaded.
+    pub loaded_at: Option<Instant>,
+    /// The last reload that failed, if it came after `loaded_at`: when, and
+    /// every problem (`file:line:col: error: ...`).
+    pub failed: Option<(Instant, Vec<String>)>,
+}
 
 pub fn router(state: Shared, max_body_bytes: usize) -> Router {
     Router::new()
@@ -94,11 +114,11 @@ async fn metrics(State(state): State<Shared>) -> Result<Response, ApiError> {
     let unresolved = state.store.unresolved_counts().await?;
     let window = crate::domain::time::Span::new(now, now + GAPS_AHEAD);
     let mut gaps: std::collections::BTreeMap<(String, String), i64> = state
-        .schedule
+        .schedule()
         .rotas(None)
         .map(|(t, r)| ((t.name.clone(), r.name.clone()), 0))
         .collect();
-    for shift in state.schedule.shifts(window, None) {
+    for shift in state.schedule().shifts(window, None) {
         if shift.tile.user.is_none() {
             *gaps.entry((shift.team.clone(), shift.rota.clone())).or_default() +=
                 shift.tile.span.duration().num_seconds();
@@ -123,7 +143,7 @@ async fn readyz(State(state): State<Shared>) -> Response {
     match state.store.ping().await {
         Ok(()) => (
             StatusCode::OK,
-            Json(json!({"status": "ready", "teams": state.schedule.teams.len()})),
+            Json(json!({"status": "ready", "teams": state.schedule().teams.len()})),
         )
             .into_response(),
         Err(e) => (
@@ -193,13 +213,24 @@ fn same_secret(a: &str, b: &str) -> bool {
 }
 
 impl AppState {
+    /// The configuration in force now.
+    pub fn live(&self) -> Arc<Live> {
+        self.live.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The rotas in force now.
+    pub fn schedule(&self) -> Arc<Schedule> {
+        self.live().schedule.clone()
+    }
+
     /// Marks the triggers among `events` that arrive at `now` inside their
     /// team's maintenance window as held; the store keeps the hold only on a
     /// trigger that opens a new alert (an alert already open is already
     /// being handled).
     pub fn hold(&self, events: &mut [Event], now: Instant) {
+        let schedule = self.schedule();
         for event in events.iter_mut().filter(|e| e.action == Action::Trigger) {
-            if let Some(team) = self.schedule.team(&event.team) {
+            if let Some(team) = schedule.team(&event.team) {
                 event.held = team.hold_at(now);
             }
         }
@@ -207,11 +238,12 @@ impl AppState {
 
     /// The team whose integration key this is. Every key is compared, so the
     /// time taken does not say which one nearly matched.
-    pub fn team_for_key(&self, key: &str) -> Option<&str> {
+    pub fn team_for_key(&self, key: &str) -> Option<String> {
+        let live = self.live();
         let mut found = None;
-        for (k, team) in &self.intake_keys {
+        for (k, team) in &live.intake_keys {
             if same_secret(k, key) {
-                found = Some(team.as_str());
+                found = Some(team.clone());
             }
         }
         found

@@ -139,8 +139,8 @@ pub async fn inbound(State(state): State<Shared>, headers: HeaderMap, body: Resu
             .unwrap_or("")
     };
     let (from, text, sid) = (field("From"), field("Body"), field("MessageSid"));
-    let mut senders = state
-        .schedule
+    let schedule = state.schedule();
+    let mut senders = schedule
         .people
         .values()
         .filter(|p| !from.is_empty() && p.phone.as_deref() == Some(from));
