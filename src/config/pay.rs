@@ -28,6 +28,7 @@ pub const MARKERS: &[&str] = &[
     "per_person",
     "callout",
     "cap",
+    "shadow_rate",
 ];
 const TOP_KEYS: &[&str] = &[
     "currency",
@@ -41,6 +42,7 @@ const TOP_KEYS: &[&str] = &[
     "per_person",
     "callout",
     "cap",
+    "shadow_rate",
     "description",
 ];
 const LEVEL_KEYS: &[&str] = &["rate", "description"];
@@ -401,6 +403,10 @@ fn decode_file(cx: &mut Cx, loaded: &Loaded, check_names: bool, node: &Node) -> 
         Some(n) => amount(cx, n, "cap").map(Some),
         None => Some(None),
     };
+    let shadow_rate = match top.get("shadow_rate") {
+        Some(n) => amount(cx, n, "shadow_rate"),
+        None => Some(0),
+    };
 
     Some(PayRules {
         currency: currency?,
@@ -413,6 +419,7 @@ fn decode_file(cx: &mut Cx, loaded: &Loaded, check_names: bool, node: &Node) -> 
         default_region,
         callout: callout?,
         cap: cap?,
+        shadow_rate: shadow_rate?,
     })
 }
 

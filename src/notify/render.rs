@@ -26,6 +26,7 @@ const SMS_MIN_SUMMARIES_CHARS: usize = 20;
 const PUSH_MAX_LISTED: usize = 10;
 
 const DRILL: &str = "[DRILL]";
+const SHADOW: &str = "[SHADOW]";
 const DRILL_SENTENCE: &str =
     "This is a drill: a practice page, nothing is broken. Acknowledge it as you would a real one.";
 
@@ -66,6 +67,7 @@ pub fn subject(notice: &Notice) -> String {
             ),
             many => bundle_headline(many),
         },
+        What::Announce(a) => announcement(a),
         What::Handoff {
             team,
             rota,
@@ -75,6 +77,26 @@ pub fn subject(notice: &Notice) -> String {
         } => handoff_headline(team, rota, *start, *ahead),
     }
 }
+
+/// An announcement's one line, the same shape for every event so that it
+/// reads at a glance: `[critical] payments alert 42 OPENED: Disk full on
+/// db-1 | lead: nobody yet`, `... ACKNOWLEDGED: ... | lead: alice`,
+/// `... RESOLVED: ... | lead: alice`.
+pub fn announcement(a: &super::Announcement) -> String {
+    format!(
+        "{}[{}] {} alert {} {}: {} | lead: {}",
+        if a.drill { "[DRILL] " } else { "" },
+        one_line(&a.severity),
+        one_line(&a.team),
+        a.alert,
+        one_line(&a.event).to_uppercase(),
+        one_line(&a.summary),
+        a.lead.as_deref().map(one_line).unwrap_or_else(|| NO_LEAD.to_string())
+    )
+}
+
+/// What every rendering says of an alert nobody has acknowledged.
+pub const NO_LEAD: &str = "nobody yet";
 
 /// One readable line for chat (the `text` of an outgoing webhook): the
 /// subject, and for a single alert the link to acknowledge it.
@@ -95,6 +117,10 @@ pub fn email(notice: &Notice) -> Email {
     let subject = subject(notice);
     let (text, html_body) = match &notice.what {
         What::Page { alerts } => page_bodies(alerts),
+        What::Announce(a) => {
+            let line = announcement(a);
+            (format!("{line}\n"), format!("<p>{}</p>\n", escape_html(&line)))
+        }
         What::Handoff {
             team,
             rota,
@@ -134,7 +160,11 @@ pub fn sms(notice: &Notice) -> String {
                     one_line(&a.team),
                     one_line(&a.summary)
                 );
-                with_tail(&head, &format!(" Reply {}", one_line(&a.reply_ack)))
+                match &a.shadow_of {
+                    // A copy to learn from: the person shadowed answers.
+                    Some(of) => with_tail(&head, &format!(" (copy: you shadow {})", one_line(of))),
+                    None => with_tail(&head, &format!(" Reply {}", one_line(&a.reply_ack))),
+                }
             }
             many => {
                 let headline = bundle_headline(many);
@@ -159,6 +189,7 @@ pub fn sms(notice: &Notice) -> String {
                 with_tail(&head, &tail)
             }
         },
+        What::Announce(a) => fit(&announcement(a), SMS_MAX_CHARS),
         What::Handoff {
             team,
             rota,
@@ -187,6 +218,9 @@ pub fn push(notice: &Notice) -> Push {
             if alerts.iter().any(|a| a.drill) {
                 lines.push(format!("{DRILL} {DRILL_SENTENCE}"));
             }
+            if let Some(of) = alerts.iter().find_map(|a| a.shadow_of.as_deref()) {
+                lines.push(shadow_sentence(of));
+            }
             match alerts.as_slice() {
                 [] => {}
                 [a] => {
@@ -213,6 +247,7 @@ pub fn push(notice: &Notice) -> Push {
                 }
             }
         }
+        What::Announce(a) => lines.push(announcement(a)),
         What::Handoff { start, end, .. } => lines.push(match end {
             Some(end) => format!("From {} until {}.", time(*start), time(*end)),
             None => format!("From {}.", time(*start)),
@@ -256,8 +291,25 @@ pub fn one_line(s: &str) -> String {
     out
 }
 
+/// `[DRILL] ` for a drill, `[SHADOW] ` for a shadow copy (both, in that
+/// order, for a shadow copy of a drill).
 fn drill_prefix(alerts: &[PagedAlert]) -> &'static str {
-    if alerts.iter().any(|a| a.drill) { "[DRILL] " } else { "" }
+    let drill = alerts.iter().any(|a| a.drill);
+    let shadow = !alerts.is_empty() && alerts.iter().all(|a| a.shadow_of.is_some());
+    match (drill, shadow) {
+        (true, true) => "[DRILL] [SHADOW] ",
+        (true, false) => "[DRILL] ",
+        (false, true) => "[SHADOW] ",
+        (false, false) => "",
+    }
+}
+
+/// The sentence a shadow copy starts with.
+fn shadow_sentence(of: &str) -> String {
+    format!(
+        "Shadow copy: you are shadowing {}, who is on call and paged for this alert. Nothing to do unless they ask you.",
+        one_line(of)
+    )
 }
 
 /// `[critical] 12 new alerts for payments`. Severities and teams are listed
@@ -314,9 +366,17 @@ fn page_bodies(alerts: &[PagedAlert]) -> (String, String) {
             escape_html(DRILL_SENTENCE)
         ));
     }
+    if let Some(of) = alerts.iter().find_map(|a| a.shadow_of.as_deref()) {
+        let sentence = shadow_sentence(of);
+        text.push_str(&format!("{SHADOW} {sentence}\n\n"));
+        html.push_str(&format!(
+            "<p style=\"background: #e7f1ff; padding: 0.5em\"><strong>{SHADOW}</strong> {}</p>\n",
+            escape_html(&sentence)
+        ));
+    }
     if alerts.len() > 1 {
         let headline = bundle_headline(alerts);
-        let headline = headline.strip_prefix("[DRILL] ").unwrap_or(&headline);
+        let headline = headline.trim_start_matches("[DRILL] ").trim_start_matches("[SHADOW] ");
         text.push_str(&format!("{headline}\n\n"));
         html.push_str(&format!("<h2>{}</h2>\n", escape_html(headline)));
     }
@@ -333,7 +393,17 @@ fn page_bodies(alerts: &[PagedAlert]) -> (String, String) {
             ("Team", one_line(&a.team)),
             ("Since", time(a.since)),
             ("Occurrences", a.occurrences.to_string()),
+            (
+                "Lead",
+                a.lead
+                    .as_deref()
+                    .map(one_line)
+                    .unwrap_or_else(|| format!("{NO_LEAD} (not acknowledged)")),
+            ),
         ];
+        if let Some(of) = &a.shadow_of {
+            rows.push(("Shadowing", one_line(of)));
+        }
         if a.drill && alerts.len() > 1 {
             rows.insert(0, ("Drill", "yes, a practice page".to_string()));
         }
@@ -465,6 +535,8 @@ mod tests {
             resolve_url: Some(format!("https://oncall.example.com/a/{id}/resolve?sig=def")),
             reply_ack: format!("ACK {id}"),
             reply_resolve: format!("RES {id}"),
+            shadow_of: None,
+            lead: None,
         }
     }
 
@@ -523,6 +595,7 @@ mod tests {
                   Team         payments
                   Since        2026-03-04T08:55:00Z
                   Occurrences  3
+                  Lead         nobody yet (not acknowledged)
 
                   Acknowledge  https://oncall.example.com/a/42/ack?sig=abc
                   Resolve      https://oncall.example.com/a/42/resolve?sig=def
@@ -542,6 +615,7 @@ mod tests {
                 <tr><th align="left">Team</th><td>payments</td></tr>
                 <tr><th align="left">Since</th><td>2026-03-04T08:55:00Z</td></tr>
                 <tr><th align="left">Occurrences</th><td>3</td></tr>
+                <tr><th align="left">Lead</th><td>nobody yet (not acknowledged)</td></tr>
                 </table>
                 <p><a href="https://oncall.example.com/a/42/ack?sig=abc">Acknowledge</a> &middot; <a href="https://oncall.example.com/a/42/resolve?sig=def">Resolve</a></p>
                 <p>SMS reply: <code>ACK 42</code> to acknowledge, <code>RES 42</code> to resolve</p>
@@ -579,6 +653,7 @@ mod tests {
                   Team         payments
                   Since        2026-03-04T08:55:00Z
                   Occurrences  1
+                  Lead         nobody yet (not acknowledged)
 
                   Acknowledge  https://oncall.example.com/a/42/ack?sig=abc
                   Resolve      https://oncall.example.com/a/42/resolve?sig=def
@@ -599,6 +674,7 @@ mod tests {
                 <tr><th align="left">Team</th><td>payments</td></tr>
                 <tr><th align="left">Since</th><td>2026-03-04T08:55:00Z</td></tr>
                 <tr><th align="left">Occurrences</th><td>1</td></tr>
+                <tr><th align="left">Lead</th><td>nobody yet (not acknowledged)</td></tr>
                 </table>
                 <p><a href="https://oncall.example.com/a/42/ack?sig=abc">Acknowledge</a> &middot; <a href="https://oncall.example.com/a/42/resolve?sig=def">Resolve</a></p>
                 <p>SMS reply: <code>ACK 42</code> to acknowledge, <code>RES 42</code> to resolve</p>
@@ -641,6 +717,7 @@ mod tests {
                   Team         payments
                   Since        2026-03-04T08:55:00Z
                   Occurrences  3
+                  Lead         nobody yet (not acknowledged)
 
                   Acknowledge  https://oncall.example.com/a/42/ack?sig=abc
                   Resolve      https://oncall.example.com/a/42/resolve?sig=def
@@ -653,6 +730,7 @@ mod tests {
                   Team         payments
                   Since        2026-03-04T08:55:00Z
                   Occurrences  3
+                  Lead         nobody yet (not acknowledged)
 
                   Acknowledge  https://oncall.example.com/a/43/ack?sig=abc
                   Resolve      https://oncall.example.com/a/43/resolve?sig=def
@@ -665,6 +743,7 @@ mod tests {
                   Team         payments
                   Since        2026-03-04T08:55:00Z
                   Occurrences  3
+                  Lead         nobody yet (not acknowledged)
 
                   SMS reply    ACK 44 to acknowledge, RES 44 to resolve
 
@@ -683,6 +762,7 @@ mod tests {
                 <tr><th align="left">Team</th><td>payments</td></tr>
                 <tr><th align="left">Since</th><td>2026-03-04T08:55:00Z</td></tr>
                 <tr><th align="left">Occurrences</th><td>3</td></tr>
+                <tr><th align="left">Lead</th><td>nobody yet (not acknowledged)</td></tr>
                 </table>
                 <p><a href="https://oncall.example.com/a/42/ack?sig=abc">Acknowledge</a> &middot; <a href="https://oncall.example.com/a/42/resolve?sig=def">Resolve</a></p>
                 <p>SMS reply: <code>ACK 42</code> to acknowledge, <code>RES 42</code> to resolve</p>
@@ -693,6 +773,7 @@ mod tests {
                 <tr><th align="left">Team</th><td>payments</td></tr>
                 <tr><th align="left">Since</th><td>2026-03-04T08:55:00Z</td></tr>
                 <tr><th align="left">Occurrences</th><td>3</td></tr>
+                <tr><th align="left">Lead</th><td>nobody yet (not acknowledged)</td></tr>
                 </table>
                 <p><a href="https://oncall.example.com/a/43/ack?sig=abc">Acknowledge</a> &middot; <a href="https://oncall.example.com/a/43/resolve?sig=def">Resolve</a></p>
                 <p>SMS reply: <code>ACK 43</code> to acknowledge, <code>RES 43</code> to resolve</p>
@@ -703,6 +784,7 @@ mod tests {
                 <tr><th align="left">Team</th><td>payments</td></tr>
                 <tr><th align="left">Since</th><td>2026-03-04T08:55:00Z</td></tr>
                 <tr><th align="left">Occurrences</th><td>3</td></tr>
+                <tr><th align="left">Lead</th><td>nobody yet (not acknowledged)</td></tr>
                 </table>
                 <p>SMS reply: <code>ACK 44</code> to acknowledge, <code>RES 44</code> to resolve</p>
                 <hr>

@@ -35,6 +35,7 @@ const PEOPLE: &str = "people:
   carol: {name: Carol, email: carol@example.com, push: 'ntfy:carol', notify: [push]}
   dave: {name: Dave, email: dave@example.com, phone: '+447700900004', push: 'ntfy:dave', timezone: Europe/London,
          notify: [push, sms after 2m, email after 5m], quiet_hours: {from: '22:00', to: '07:00'}}
+  zoe: {name: Zoe, email: zoe@example.com, push: 'ntfy:zoe', notify: [push]}
 ";
 
 /// What the recording channel does on its next sends for a method.
@@ -322,8 +323,18 @@ fn describe(what: &What, keys: &BTreeMap<String, AlertId>) -> String {
     match what {
         What::Page { alerts } => {
             let names: Vec<String> = alerts.iter().map(|a| name(a.id)).collect();
-            format!("[{}]", names.join(" "))
+            let shadow = match alerts.iter().find_map(|a| a.shadow_of.as_deref()) {
+                Some(of) => format!(" (shadow copy, shadowing {of})"),
+                None => String::new(),
+            };
+            format!("[{}]{shadow}", names.join(" "))
         }
+        What::Announce(a) => format!(
+            "announce {} [{}] lead {}",
+            a.event,
+            name(a.alert),
+            a.lead.as_deref().unwrap_or("-")
+        ),
         What::Handoff { rota, ahead, .. } => format!("hand-off {rota}{}", if *ahead { " tomorrow" } else { "" }),
     }
 }
