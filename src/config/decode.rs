@@ -766,6 +766,10 @@ fn decode_shadows(
         if f.has("of") && of.is_none() {
             continue;
         }
+        if of.as_deref() == Some(user.as_str()) {
+            cx.error(f.key_pos("of"), format!("{user} cannot shadow themselves"));
+            continue;
+        }
         if let Some(of) = &of
             && !layers.iter().any(|l| l.members.contains(of))
         {
@@ -775,10 +779,6 @@ fn decode_shadows(
                     "{of} is not a member of rota {rota}: {user} shadows them only while an override puts them on call"
                 ),
             );
-        }
-        if of.as_deref() == Some(user.as_str()) {
-            cx.error(f.key_pos("of"), format!("{user} cannot shadow themselves"));
-            continue;
         }
         let from = f.get("from").map(|n| instant(cx, tz, n, "from"));
         let to = f.get("to").map(|n| instant(cx, tz, n, "to"));
@@ -820,6 +820,7 @@ fn decode_announce(cx: &mut Cx, node: &Node) -> Option<Announce> {
         _ => vec![to_node],
     };
     let mut to = Vec::new();
+    let written = items.len();
     for item in items {
         let Some(url) = string(cx, item, "an announcement destination") else {
             continue;
@@ -833,8 +834,10 @@ fn decode_announce(cx: &mut Cx, node: &Node) -> Option<Announce> {
         }
         to.push(url.to_string());
     }
-    if to.is_empty() {
+    if written == 0 {
         cx.error(to_node.pos, "`announce` needs at least one webhook URL in `to`");
+    }
+    if to.is_empty() {
         return None;
     }
     let mut severities = Vec::new();

@@ -1,5 +1,6 @@
 //! The integration tests: one binary, compiled once.
 
+mod announce;
 mod cli;
 mod crash;
 mod daemon;
@@ -13,6 +14,7 @@ mod paging_daemon;
 mod pay;
 mod properties;
 mod real_alertmanager;
+mod shadow;
 mod store;
 mod support;
 mod tidy;

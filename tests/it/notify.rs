@@ -390,6 +390,10 @@ impl Seen {
     pub(crate) fn form(&self) -> Vec<(String, String)> {
         serde_urlencoded::from_bytes(&self.body).unwrap()
     }
+
+    pub(crate) fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
 }
 
 #[derive(Default)]
