@@ -134,6 +134,10 @@ pub enum Command {
         /// table always shows them.
         #[arg(long)]
         gaps: bool,
+        /// Also list shadows (people learning a rota, never on call) in
+        /// JSON, each with "shadow_of". The table always shows them.
+        #[arg(long)]
+        shadows: bool,
     },
     /// The pay export of a month from pay.yaml's rules: one row per person
     /// (or per person and rota), hours to the second, amounts rounded once.
@@ -380,6 +384,7 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
             team,
             format,
             gaps,
+            shadows,
         } => {
             if to <= from {
                 writeln!(
@@ -401,7 +406,7 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
                 Span::new(from, to),
                 team.as_deref(),
                 format,
-                gaps,
+                (gaps, shadows),
                 out,
             )?;
             Ok(ExitCode::SUCCESS)
@@ -620,7 +625,7 @@ fn shifts(
     range: Span,
     team: Option<&str>,
     format: Format,
-    gaps: bool,
+    (gaps, with_shadows): (bool, bool),
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let shifts = schedule.shifts(range, team);
@@ -647,7 +652,7 @@ fn shifts(
                     });
                     writeln!(out, "{line}")?;
                 }
-                for sh in rota_shadows(&s.team, &s.rota, last_of_rota(i)) {
+                for sh in rota_shadows(&s.team, &s.rota, with_shadows && last_of_rota(i)) {
                     let line = json!({
                         "team": sh.team, "rota": sh.rota, "user": sh.tile.user,
                         "start": rfc3339(sh.tile.span.start), "end": rfc3339(sh.tile.span.end),

@@ -229,15 +229,16 @@ fn columns(by: By) -> Vec<&'static str> {
         "pages_out_of_hours",
         "callouts",
         "callout_hours",
-        "hours_shadow",
-        "seconds_shadow",
         "on_call_pay",
         "shift_fees",
         "callout_pay",
-        "shadow_pay",
         "cap_deduction",
         "amount",
         "currency",
+        // Last, so that readers of the columns by position keep working.
+        "hours_shadow",
+        "seconds_shadow",
+        "shadow_pay",
     ]);
     c
 }

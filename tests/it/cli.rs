@@ -201,6 +201,34 @@ fn shifts_json_is_one_object_a_line_merged() {
         .map(|(u, s, e)| (u.to_string(), s.to_string(), e.to_string()))
         .collect();
     assert_eq!(primary, expected);
+    // mia shadows the primary in December: in JSON only with --shadows,
+    // marked, so that a reader of on-call lines never counts her.
+    assert!(json_lines(&o).iter().all(|r| r.get("shadow_of").is_none()));
+    let with = oncall(&[
+        "shifts",
+        "--schedules",
+        examples().to_str().unwrap(),
+        "--from",
+        "2026-12-24T00:00:00Z",
+        "--to",
+        "2026-12-27T00:00:00Z",
+        "--team",
+        "payments",
+        "--format",
+        "json",
+        "--shadows",
+    ]);
+    let shadows: Vec<String> = json_lines(&with)
+        .iter()
+        .filter(|r| r.get("shadow_of").is_some())
+        .map(|r| r.to_string())
+        .collect();
+    assert_eq!(
+        shadows,
+        [
+            r#"{"team":"payments","rota":"primary","user":"mia","start":"2026-12-24T00:00:00Z","end":"2026-12-27T00:00:00Z","shadow_of":"dave"}"#
+        ]
+    );
 }
 
 #[test]
