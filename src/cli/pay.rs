@@ -275,15 +275,15 @@ fn record(month: &str, r: &Row, by: By, currency: &Currency) -> Map<String, Valu
     m.insert("pages_out_of_hours".into(), json!(t.pages_out_of_hours));
     m.insert("callouts".into(), json!(t.callouts));
     m.insert("callout_hours".into(), json!(format_hours(t.callout_seconds)));
-    m.insert("hours_shadow".into(), json!(format_hours(t.shadow_seconds)));
-    m.insert("seconds_shadow".into(), json!(t.shadow_seconds));
     m.insert("on_call_pay".into(), json!(currency.format(t.on_call)));
     m.insert("shift_fees".into(), json!(currency.format(t.shift_fees)));
     m.insert("callout_pay".into(), json!(currency.format(t.callout_pay)));
-    m.insert("shadow_pay".into(), json!(currency.format(t.shadow_pay)));
     m.insert("cap_deduction".into(), json!(currency.format(t.cap_deduction)));
     m.insert("amount".into(), json!(currency.format(t.amount())));
     m.insert("currency".into(), json!(currency.code));
+    m.insert("hours_shadow".into(), json!(format_hours(t.shadow_seconds)));
+    m.insert("seconds_shadow".into(), json!(t.shadow_seconds));
+    m.insert("shadow_pay".into(), json!(currency.format(t.shadow_pay)));
     m
 }
 
