@@ -708,11 +708,15 @@ impl Engine {
                 }
                 Some(channel) => match channel.send(&notice).await {
                     Ok(receipt) => {
-                        tracing::info!(
-                            alerts = ?message.alerts.iter().map(|a| a.id).collect::<Vec<_>>(),
-                            person = %first.person, method = %first.method, attempt = first.attempts,
-                            "page sent"
-                        );
+                        let alerts: Vec<_> = message.alerts.iter().map(|a| a.id).collect();
+                        if first.kind == NoticeKind::Announce {
+                            tracing::info!(?alerts, team = %first.person, attempt = first.attempts, "announcement sent");
+                        } else {
+                            tracing::info!(
+                                ?alerts, person = %first.person, method = %first.method, attempt = first.attempts,
+                                "page sent"
+                            );
+                        }
                         AttemptOutcome::Sent {
                             reference: receipt.reference,
                         }

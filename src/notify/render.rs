@@ -225,12 +225,15 @@ pub fn push(notice: &Notice) -> Push {
                 [] => {}
                 [a] => {
                     lines.push(one_line(&a.summary));
-                    lines.push(format!(
-                        "Since {}, {}. SMS reply: {}.",
-                        time(a.since),
-                        occurrences(a.occurrences),
-                        one_line(&a.reply_ack)
-                    ));
+                    lines.push(match a.shadow_of {
+                        Some(_) => format!("Since {}, {}.", time(a.since), occurrences(a.occurrences)),
+                        None => format!(
+                            "Since {}, {}. SMS reply: {}.",
+                            time(a.since),
+                            occurrences(a.occurrences),
+                            one_line(&a.reply_ack)
+                        ),
+                    });
                 }
                 many => {
                     for a in many.iter().take(PUSH_MAX_LISTED) {
@@ -424,7 +427,11 @@ fn page_bodies(alerts: &[PagedAlert]) -> (String, String) {
                 text.push_str(&format!("  {name:<13}{}\n", one_line(url)));
             }
         }
-        text.push_str(&format!("  {:<13}{replies}\n\n", "SMS reply"));
+        // A shadow copy is to learn from: no way to act on it.
+        if a.shadow_of.is_none() {
+            text.push_str(&format!("  {:<13}{replies}\n", "SMS reply"));
+        }
+        text.push('\n');
 
         html.push_str(&format!(
             "<h3>{}</h3>\n<table cellpadding=\"2\">\n",
@@ -444,11 +451,13 @@ fn page_bodies(alerts: &[PagedAlert]) -> (String, String) {
         if !links.is_empty() {
             html.push_str(&format!("<p>{}</p>\n", links.join(" &middot; ")));
         }
-        html.push_str(&format!(
-            "<p>SMS reply: <code>{}</code> to acknowledge, <code>{}</code> to resolve</p>\n",
-            escape_html(&one_line(&a.reply_ack)),
-            escape_html(&one_line(&a.reply_resolve))
-        ));
+        if a.shadow_of.is_none() {
+            html.push_str(&format!(
+                "<p>SMS reply: <code>{}</code> to acknowledge, <code>{}</code> to resolve</p>\n",
+                escape_html(&one_line(&a.reply_ack)),
+                escape_html(&one_line(&a.reply_resolve))
+            ));
+        }
     }
     (text, html)
 }
@@ -625,6 +634,95 @@ mod tests {
                 </html>
             "#]],
         );
+    }
+
+    #[test]
+    fn a_shadow_copy_says_so_everywhere_and_carries_no_links() {
+        let mut a = alert(42, "Disk full on db-1");
+        a.shadow_of = Some("alice".into());
+        a.ack_url = None;
+        a.resolve_url = None;
+        check(
+            page(vec![a]),
+            expect![[r#"
+                subject: [SHADOW] [critical] payments: Disk full on db-1 (alert 42)
+                line: [SHADOW] [critical] payments: Disk full on db-1 (alert 42)
+                sms (73 chars): [SHADOW] [critical] payments: Disk full on db-1. (copy: you shadow alice)
+                push title: [SHADOW] [critical] payments: Disk full on db-1 (alert 42)
+                push message:
+                Shadow copy: you are shadowing alice, who is on call and paged for this alert. Nothing to do unless they ask you.
+                Disk full on db-1
+                Since 2026-03-04T08:55:00Z, 3 occurrences.
+                --- text
+                [SHADOW] Shadow copy: you are shadowing alice, who is on call and paged for this alert. Nothing to do unless they ask you.
+
+                Disk full on db-1
+
+                  Alert        42
+                  Severity     critical
+                  Team         payments
+                  Since        2026-03-04T08:55:00Z
+                  Occurrences  3
+                  Lead         nobody yet (not acknowledged)
+                  Shadowing    alice
+
+                -- 
+                Sent by oncall to Alice Example (alice), notice 7.
+                --- html
+                <!DOCTYPE html>
+                <html>
+                <head><meta charset="utf-8"><title>[SHADOW] [critical] payments: Disk full on db-1 (alert 42)</title></head>
+                <body style="font-family: sans-serif">
+                <p style="background: #e7f1ff; padding: 0.5em"><strong>[SHADOW]</strong> Shadow copy: you are shadowing alice, who is on call and paged for this alert. Nothing to do unless they ask you.</p>
+                <h3>Disk full on db-1</h3>
+                <table cellpadding="2">
+                <tr><th align="left">Alert</th><td>42</td></tr>
+                <tr><th align="left">Severity</th><td>critical</td></tr>
+                <tr><th align="left">Team</th><td>payments</td></tr>
+                <tr><th align="left">Since</th><td>2026-03-04T08:55:00Z</td></tr>
+                <tr><th align="left">Occurrences</th><td>3</td></tr>
+                <tr><th align="left">Lead</th><td>nobody yet (not acknowledged)</td></tr>
+                <tr><th align="left">Shadowing</th><td>alice</td></tr>
+                </table>
+                <hr>
+                <p><small>Sent by oncall to Alice Example (alice), notice 7.</small></p>
+                </body>
+                </html>
+            "#]],
+        );
+    }
+
+    #[test]
+    fn an_announcement_is_one_predictable_line() {
+        let announce = |event: &str, lead: Option<&str>| {
+            notice(What::Announce(crate::notify::Announcement {
+                event: event.into(),
+                alert: 42,
+                team: "payments".into(),
+                severity: "critical".into(),
+                summary: "Disk full\non db-1".into(),
+                lead: lead.map(str::to_string),
+                by: None,
+                at: at(9, 0),
+                drill: false,
+            }))
+        };
+        let lines: Vec<String> = [
+            announce("opened", None),
+            announce("acknowledged", Some("alice")),
+            announce("resolved", Some("alice")),
+        ]
+        .iter()
+        .map(|n| format!("{}\n{}", line(n), sms(n)))
+        .collect();
+        expect![[r#"
+            [critical] payments alert 42 OPENED: Disk full on db-1 | lead: nobody yet
+            [critical] payments alert 42 OPENED: Disk full on db-1 | lead: nobody yet
+            [critical] payments alert 42 ACKNOWLEDGED: Disk full on db-1 | lead: alice
+            [critical] payments alert 42 ACKNOWLEDGED: Disk full on db-1 | lead: alice
+            [critical] payments alert 42 RESOLVED: Disk full on db-1 | lead: alice
+            [critical] payments alert 42 RESOLVED: Disk full on db-1 | lead: alice"#]]
+        .assert_eq(&lines.join("\n"));
     }
 
     #[test]
