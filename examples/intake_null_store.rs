@@ -24,7 +24,7 @@ use oncall::http::{self, AppState};
 use oncall::links::Links;
 use oncall::notify::Channels;
 use oncall::settings::DEFAULT_MAX_BODY_BYTES;
-use oncall::store::{Attempt, Decide, Ledger, Notification, Pass, Store, StoreFuture};
+use oncall::store::{Attempt, Decide, LeadChange, Ledger, Notification, Pass, Store, StoreFuture};
 
 /// The key `scripts/bench-intake` uses when none is given.
 const DEFAULT_KEY: &str = "bench-key-0123456789";
@@ -59,6 +59,16 @@ impl Store for NullStore {
 
     fn resolve(&self, _id: AlertId, _by: Option<String>, _now: Instant) -> StoreFuture<'_, Option<Alert>> {
         Box::pin(async { Ok(None) })
+    }
+
+    fn hand_lead(
+        &self,
+        _id: AlertId,
+        _lead: String,
+        _by: Option<String>,
+        _now: Instant,
+    ) -> StoreFuture<'_, LeadChange> {
+        Box::pin(async { Ok(LeadChange::NoAlert) })
     }
 
     fn ping(&self) -> StoreFuture<'_, ()> {

@@ -80,6 +80,7 @@ pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result
                 ));
             }
         }
+        unknown.extend(config::announce_severity_errors(team, &settings.severities));
     }
     if !unknown.is_empty() {
         anyhow::bail!("the rota files have errors:\n{}", unknown.join("\n"));

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use chrono::Duration;
 
-use crate::domain::schedule::{Schedule, Shift};
+use crate::domain::schedule::{Schedule, ShadowShift, Shift};
 use crate::domain::time::{Instant, Span};
 
 /// How far back the feed starts (so the shift in progress is there).
@@ -48,6 +48,28 @@ pub fn shifts(schedule: &Schedule, feed: Feed<'_>, now: Instant) -> Vec<Shift> {
             (None, _) => false,
             (Some(user), Feed::Person(p)) => user == p,
             (Some(_), Feed::Team(_)) => true,
+        })
+        .filter(|s| s.tile.span.start < window.end && window.start < s.tile.span.end)
+        .collect();
+    out.sort_by(|a, b| (a.tile.span.start, &a.team, &a.rota).cmp(&(b.tile.span.start, &b.team, &b.rota)));
+    out
+}
+
+/// The shadow stretches of the feed at `now` (someone learning the rota
+/// alongside whoever is on call), whole, in time order.
+pub fn shadows(schedule: &Schedule, feed: Feed<'_>, now: Instant) -> Vec<ShadowShift> {
+    let window = window(now);
+    let range = Span::new(window.start - MARGIN, window.end + MARGIN);
+    let team = match feed {
+        Feed::Team(t) => Some(t),
+        Feed::Person(_) => None,
+    };
+    let mut out: Vec<ShadowShift> = schedule
+        .shadow_shifts(range, team)
+        .into_iter()
+        .filter(|s| match feed {
+            Feed::Person(p) => s.tile.user == p,
+            Feed::Team(_) => true,
         })
         .filter(|s| s.tile.span.start < window.end && window.start < s.tile.span.end)
         .collect();
@@ -104,6 +126,39 @@ pub fn render(schedule: &Schedule, feed: Feed<'_>, now: Instant) -> String {
                 text(&format!(
                     "{} ({user}) is on call for {} {}, {hours:.2} hours.",
                     name(user),
+                    s.team,
+                    s.rota
+                ))
+            ),
+            "TRANSP:TRANSPARENT".into(),
+            "END:VEVENT".into(),
+        ]);
+    }
+    for s in shadows(schedule, feed, now) {
+        let (user, of) = (&s.tile.user, &s.tile.of);
+        let summary = match feed {
+            Feed::Person(_) => format!("Shadowing {}: {} {}", name(of), s.team, s.rota),
+            Feed::Team(_) => format!("{} shadowing {}: {} {}", name(user), name(of), s.team, s.rota),
+        };
+        lines.extend([
+            "BEGIN:VEVENT".to_string(),
+            format!(
+                "UID:shadow-{}-{}-{}-{}@oncall",
+                uid_part(&s.team),
+                uid_part(&s.rota),
+                uid_part(user),
+                s.tile.span.start.timestamp()
+            ),
+            format!("DTSTAMP:{stamp}"),
+            format!("DTSTART:{}", utc(s.tile.span.start)),
+            format!("DTEND:{}", utc(s.tile.span.end)),
+            format!("SUMMARY:{}", text(&summary)),
+            format!(
+                "DESCRIPTION:{}",
+                text(&format!(
+                    "{} ({user}) shadows {} on {} {}: a copy of every page, never escalated to.",
+                    name(user),
+                    name(of),
                     s.team,
                     s.rota
                 ))

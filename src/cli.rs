@@ -145,6 +145,10 @@ pub enum Command {
         /// table always shows them.
         #[arg(long)]
         gaps: bool,
+        /// Also list shadows (people learning a rota, never on call) in
+        /// JSON, each with "shadow_of". The table always shows them.
+        #[arg(long)]
+        shadows: bool,
     },
     /// The pay export of a month from pay.yaml's rules: one row per person
     /// (or per person and rota), hours to the second, amounts rounded once.
@@ -409,6 +413,7 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
             team,
             format,
             gaps,
+            shadows,
         } => {
             if to <= from {
                 writeln!(
@@ -430,7 +435,7 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
                 Span::new(from, to),
                 team.as_deref(),
                 format,
-                gaps,
+                (gaps, shadows),
                 out,
             )?;
             Ok(ExitCode::SUCCESS)
@@ -572,7 +577,12 @@ fn who(
 ) -> anyhow::Result<()> {
     let around = Duration::days(WHO_LOOK_AROUND_DAYS);
     let rows = schedule.who_with_shift(at, around, team);
+    let shadows = schedule.shadows_with_shift(at, around, team);
     let edge = |t: Instant, limit: Instant| (t != limit).then(|| rfc3339(t));
+    let person = |u: &str| match schedule.people.get(u) {
+        Some(p) if p.name != u => format!("{u} ({})", p.name),
+        _ => u.to_string(),
+    };
     match format {
         Format::Json => {
             for r in &rows {
@@ -581,11 +591,27 @@ fn who(
                     .as_ref()
                     .and_then(|u| schedule.people.get(u))
                     .map(|p| p.name.clone());
-                let line = json!({
+                let mut line = json!({
                     "team": r.team, "rota": r.rota, "user": r.user, "name": name,
                     "since": edge(r.span.start, at - around), "until": edge(r.span.end, at + around),
                     "at": rfc3339(at),
                 });
+                let mine: Vec<serde_json::Value> = shadows
+                    .iter()
+                    .filter(|s| s.team == r.team && s.rota == r.rota)
+                    .map(|s| {
+                        json!({
+                            "user": s.tile.user,
+                            "name": schedule.people.get(&s.tile.user).map(|p| p.name.clone()),
+                            "of": s.tile.of,
+                            "since": edge(s.tile.span.start, at - around),
+                            "until": edge(s.tile.span.end, at + around),
+                        })
+                    })
+                    .collect();
+                if !mine.is_empty() {
+                    line["shadows"] = json!(mine);
+                }
                 writeln!(out, "{line}")?;
             }
         }
@@ -597,18 +623,30 @@ fn who(
                 "SINCE (UTC)".into(),
                 "UNTIL (UTC)".into(),
             ]];
+            let since = |t: Instant| edge(t, at - around).unwrap_or_else(|| format!("before {}", rfc3339(at - around)));
+            let until = |t: Instant| edge(t, at + around).unwrap_or_else(|| format!("after {}", rfc3339(at + around)));
             for r in &rows {
                 let who = match &r.user {
-                    Some(u) => match schedule.people.get(u) {
-                        Some(p) if p.name != *u => format!("{u} ({})", p.name),
-                        _ => u.clone(),
-                    },
+                    Some(u) => person(u),
                     None => "(nobody)".into(),
                 };
-                let since =
-                    edge(r.span.start, at - around).unwrap_or_else(|| format!("before {}", rfc3339(at - around)));
-                let until = edge(r.span.end, at + around).unwrap_or_else(|| format!("after {}", rfc3339(at + around)));
-                table.push(vec![r.team.clone(), r.rota.clone(), who, since, until]);
+                table.push(vec![
+                    r.team.clone(),
+                    r.rota.clone(),
+                    who,
+                    since(r.span.start),
+                    until(r.span.end),
+                ]);
+                // Shadows under the person they follow: never on call.
+                for s in shadows.iter().filter(|s| s.team == r.team && s.rota == r.rota) {
+                    table.push(vec![
+                        String::new(),
+                        String::new(),
+                        format!("{} shadowing {}", person(&s.tile.user), s.tile.of),
+                        since(s.tile.span.start),
+                        until(s.tile.span.end),
+                    ]);
+                }
             }
             writeln!(out, "on call at {}", rfc3339(at))?;
             print_table(out, &table)?;
@@ -622,18 +660,41 @@ fn shifts(
     range: Span,
     team: Option<&str>,
     format: Format,
-    gaps: bool,
+    (gaps, with_shadows): (bool, bool),
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let shifts = schedule.shifts(range, team);
+    let shadows = schedule.shadow_shifts(range, team);
+    // Each rota's shadow stretches follow its shifts.
+    let rota_shadows = |team: &str, rota: &str, last: bool| {
+        shadows
+            .iter()
+            .filter(move |s| last && s.team == team && s.rota == rota)
+            .collect::<Vec<_>>()
+    };
+    let last_of_rota = |i: usize| {
+        shifts
+            .get(i + 1)
+            .is_none_or(|n| n.team != shifts[i].team || n.rota != shifts[i].rota)
+    };
     match format {
         Format::Json => {
-            for s in shifts.iter().filter(|s| gaps || s.tile.user.is_some()) {
-                let line = json!({
-                    "team": s.team, "rota": s.rota, "user": s.tile.user,
-                    "start": rfc3339(s.tile.span.start), "end": rfc3339(s.tile.span.end),
-                });
-                writeln!(out, "{line}")?;
+            for (i, s) in shifts.iter().enumerate() {
+                if gaps || s.tile.user.is_some() {
+                    let line = json!({
+                        "team": s.team, "rota": s.rota, "user": s.tile.user,
+                        "start": rfc3339(s.tile.span.start), "end": rfc3339(s.tile.span.end),
+                    });
+                    writeln!(out, "{line}")?;
+                }
+                for sh in rota_shadows(&s.team, &s.rota, with_shadows && last_of_rota(i)) {
+                    let line = json!({
+                        "team": sh.team, "rota": sh.rota, "user": sh.tile.user,
+                        "start": rfc3339(sh.tile.span.start), "end": rfc3339(sh.tile.span.end),
+                        "shadow_of": sh.tile.of,
+                    });
+                    writeln!(out, "{line}")?;
+                }
             }
         }
         Format::Table => {
@@ -645,17 +706,27 @@ fn shifts(
                 "HOURS".into(),
                 "ON CALL".into(),
             ]];
-            for s in &shifts {
-                let hours = s.tile.span.duration().num_seconds() as f64 / 3600.0;
+            let hours = |span: Span| format!("{:.2}", span.duration().num_seconds() as f64 / 3600.0);
+            for (i, s) in shifts.iter().enumerate() {
                 let who = s.tile.user.clone().unwrap_or_else(|| "(nobody)".into());
                 table.push(vec![
                     s.team.clone(),
                     s.rota.clone(),
                     rfc3339(s.tile.span.start),
                     rfc3339(s.tile.span.end),
-                    format!("{hours:.2}"),
+                    hours(s.tile.span),
                     who,
                 ]);
+                for sh in rota_shadows(&s.team, &s.rota, last_of_rota(i)) {
+                    table.push(vec![
+                        sh.team.clone(),
+                        sh.rota.clone(),
+                        rfc3339(sh.tile.span.start),
+                        rfc3339(sh.tile.span.end),
+                        hours(sh.tile.span),
+                        format!("{} (shadow of {})", sh.tile.user, sh.tile.of),
+                    ]);
+                }
             }
             print_table(out, &table)?;
         }

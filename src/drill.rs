@@ -136,6 +136,22 @@ fn report(detail: &Value, out: &mut dyn Write) -> anyhow::Result<Outcome> {
                     writeln!(out, "  +{when:>5}  step {}  {p} has no way to be reached", d["step"])?;
                 }
             }
+            "notified" if d.get("announce").is_some() => {
+                writeln!(
+                    out,
+                    "  +{when:>5}  announced by {}",
+                    d["method"].as_str().unwrap_or("?")
+                )?;
+            }
+            "notified" if d.get("shadow_of").is_some() => {
+                writeln!(
+                    out,
+                    "  +{when:>5}  shadow copy to {} (shadowing {}) by {}",
+                    d["person"].as_str().unwrap_or("?"),
+                    d["shadow_of"].as_str().unwrap_or("?"),
+                    d["method"].as_str().unwrap_or("?")
+                )?;
+            }
             "notified" => {
                 outcome.reached += 1;
                 writeln!(
@@ -157,8 +173,9 @@ fn report(detail: &Value, out: &mut dyn Write) -> anyhow::Result<Outcome> {
                 outcome.acknowledged = true;
                 writeln!(
                     out,
-                    "  +{when:>5}  acknowledged by {}",
-                    d["by"].as_str().unwrap_or("someone")
+                    "  +{when:>5}  acknowledged by {}; lead: {}",
+                    d["by"].as_str().unwrap_or("someone"),
+                    d["lead"].as_str().unwrap_or(crate::notify::render::NO_LEAD)
                 )?;
             }
             _ => {}
@@ -172,7 +189,7 @@ fn report(detail: &Value, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     } else if !outcome.acknowledged {
         writeln!(
             out,
-            "reached {} time(s), but nobody acknowledged in time",
+            "reached {} time(s), but nobody acknowledged in time: the alert has no lead",
             outcome.reached
         )?;
     }

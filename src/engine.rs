@@ -31,7 +31,7 @@ use crate::domain::severity::Severities;
 use crate::domain::time::{Instant, Span};
 use crate::links::{Action, Links};
 use crate::metrics::Metrics;
-use crate::notify::{Channels, Notice, PagedAlert, SendError, Urgency, What};
+use crate::notify::{Announcement, Channels, Notice, PagedAlert, SendError, Urgency, What};
 use crate::store::{
     Attempt, AttemptOutcome, Decide, Decision, LedgerRow, Message, NewNotification, NoticeKind, Store, StoreError,
 };
@@ -160,6 +160,33 @@ impl Rules {
                 payload: None,
             }));
         }
+        // Shadows get a copy of what the people they shadow are sent now:
+        // never a step of their own, so never an escalation.
+        let paged: Vec<&String> = decision
+            .notify
+            .iter()
+            .filter(|n| n.kind == NoticeKind::Page && n.payload.is_none())
+            .map(|n| &n.person)
+            .collect();
+        let mut shadows = Vec::new();
+        for (shadow, of) in paging::shadow_copies(&self.schedule, &alert.team, &paged, now) {
+            let planned = paging::plan_person(shadow, &alert.severity, &intensity, team_tz, now);
+            shadows.push(json!({
+                "person": shadow.id,
+                "of": of,
+                "methods": planned.iter().map(|p| p.method).collect::<Vec<_>>(),
+            }));
+            decision.notify.extend(planned.into_iter().map(|p| NewNotification {
+                alert: Some(alert.id),
+                kind: NoticeKind::Page,
+                person: p.person,
+                method: p.method,
+                to: p.to,
+                due: p.due,
+                step: Some((fired.step, fired.round)),
+                payload: Some(json!({ "shadow_of": of })),
+            }));
+        }
         let nobody: Vec<String> = fired
             .targets
             .iter()
@@ -175,6 +202,9 @@ impl Rules {
         if !nobody.is_empty() {
             detail["nobody_on_call"] = json!(nobody);
             tracing::warn!(alert = alert.id, team = %alert.team, rotas = ?nobody, "escalation step found nobody on call");
+        }
+        if !shadows.is_empty() {
+            detail["shadow_copies"] = json!(shadows);
         }
         if !unreachable.is_empty() {
             detail["unreachable"] = json!(unreachable);
@@ -229,19 +259,33 @@ impl Rules {
             cuts.push(started);
         }
         cuts.sort();
-        for shift in self.schedule.shifts(Span::new(from, to), None) {
-            let Some(person) = shift.tile.user else { continue };
-            let first = shift.tile.span.start;
-            let end = shift.tile.span.end;
-            let inside: Vec<Instant> = cuts.iter().copied().filter(|c| *c > first && *c < end).collect();
-            let mut start = first;
-            for cut in inside.into_iter().chain([end]) {
+        let range = Span::new(from, to);
+        let on_call = self
+            .schedule
+            .shifts(range, None)
+            .into_iter()
+            .filter_map(|s| Some((s.team, s.rota, s.tile.user?, s.tile.span, None)));
+        // Shadows are recorded too, apart: pay and burden count them apart.
+        let shadowing = self
+            .schedule
+            .shadow_shifts(range, None)
+            .into_iter()
+            .map(|s| (s.team, s.rota, s.tile.user, s.tile.span, Some(s.tile.of)));
+        for (team, rota, person, span, shadow_of) in on_call.chain(shadowing) {
+            let inside: Vec<Instant> = cuts
+                .iter()
+                .copied()
+                .filter(|c| *c > span.start && *c < span.end)
+                .collect();
+            let mut start = span.start;
+            for cut in inside.into_iter().chain([span.end]) {
                 out.push(LedgerRow {
-                    team: shift.team.clone(),
-                    rota: shift.rota.clone(),
+                    team: team.clone(),
+                    rota: rota.clone(),
                     person: person.clone(),
                     span: Span::new(start, cut),
                     reconstructed: start < started,
+                    shadow_of: shadow_of.clone(),
                 });
                 start = cut;
             }
@@ -328,6 +372,17 @@ impl Decide for PassRules {
     fn handoffs(&self, since: Option<Instant>, now: Instant) -> (Vec<NewNotification>, Instant) {
         self.rules.handoffs(since, now)
     }
+
+    fn announce(
+        &self,
+        alert: &Alert,
+        kind: TimelineKind,
+        detail: &serde_json::Value,
+        at: Instant,
+        now: Instant,
+    ) -> Vec<NewNotification> {
+        self.rules.announce(alert, kind, detail, at, now)
+    }
 }
 
 fn target_name(t: &Target) -> String {
@@ -392,6 +447,63 @@ impl Rules {
             }
         }
         decision
+    }
+
+    /// The announcements of one timeline entry: one webhook per destination
+    /// of the team's `announce`, if the alert's severity is announced and
+    /// the entry is an opening, an acknowledgement or a resolution.
+    pub fn announce(
+        &self,
+        alert: &Alert,
+        kind: TimelineKind,
+        detail: &serde_json::Value,
+        at: Instant,
+        now: Instant,
+    ) -> Vec<NewNotification> {
+        let Some(announce) = self.schedule.team(&alert.team).and_then(|t| t.announce.as_ref()) else {
+            return Vec::new();
+        };
+        if !announce.severities.is_empty() && !announce.severities.contains(&alert.severity) {
+            return Vec::new();
+        }
+        let event = match kind {
+            TimelineKind::Created => "opened",
+            TimelineKind::Acknowledged => "acknowledged",
+            TimelineKind::Resolved => "resolved",
+            _ => return Vec::new(),
+        };
+        let text = |key: &str| detail.get(key).and_then(|v| v.as_str()).map(str::to_string);
+        let what = What::Announce(Announcement {
+            event: event.to_string(),
+            alert: alert.id,
+            team: alert.team.clone(),
+            severity: alert.severity.clone(),
+            summary: alert.summary.clone(),
+            // The lead when it happened (the timeline entry says); an
+            // opening has none.
+            lead: if kind == TimelineKind::Created {
+                None
+            } else {
+                text("lead")
+            },
+            by: text("by"),
+            at,
+            drill: alert.intake == DRILL_INTAKE,
+        });
+        announce
+            .to
+            .iter()
+            .map(|url| NewNotification {
+                alert: Some(alert.id),
+                kind: NoticeKind::Announce,
+                person: alert.team.clone(),
+                method: Method::Webhook,
+                to: url.clone(),
+                due: now,
+                step: None,
+                payload: Some(json!(what)),
+            })
+            .collect()
     }
 
     pub fn batch(&self, due: &[Due], last_sent: &dyn Fn(Method, &str) -> Option<Instant>, now: Instant) -> Batches {
@@ -620,11 +732,15 @@ impl Engine {
                 }
                 Some(channel) => match self.timed(first.method, channel.send(&notice)).await {
                     Ok(receipt) => {
-                        tracing::info!(
-                            alerts = ?message.alerts.iter().map(|a| a.id).collect::<Vec<_>>(),
-                            person = %first.person, method = %first.method, attempt = first.attempts,
-                            "page sent"
-                        );
+                        let alerts: Vec<_> = message.alerts.iter().map(|a| a.id).collect();
+                        if first.kind == NoticeKind::Announce {
+                            tracing::info!(?alerts, team = %first.person, attempt = first.attempts, "announcement sent");
+                        } else {
+                            tracing::info!(
+                                ?alerts, person = %first.person, method = %first.method, attempt = first.attempts,
+                                "page sent"
+                            );
+                        }
                         AttemptOutcome::Sent {
                             reference: receipt.reference,
                         }
@@ -670,14 +786,41 @@ impl Engine {
     /// The notice for a claimed message, rendered from the store's rows.
     fn notice(&self, rules: &Rules, message: &Message, now: Instant) -> Option<Notice> {
         let first = message.notifications.first()?;
+        if first.kind == NoticeKind::Announce {
+            // To the team's shared space, not to a person.
+            let what: What = serde_json::from_value(first.payload.clone()?).ok()?;
+            let urgency = match &what {
+                What::Announce(a) => rules.urgency(&a.severity),
+                _ => Urgency::Normal,
+            };
+            return Some(Notice {
+                id: first.id,
+                method: first.method,
+                to: first.to.clone(),
+                person: first.person.clone(),
+                name: format!("team {}", first.person),
+                urgency,
+                what,
+            });
+        }
         let person = rules.schedule.people.get(&first.person)?;
         let what = match first.kind {
-            NoticeKind::Handoff => serde_json::from_value(first.payload.clone()?).ok()?,
+            NoticeKind::Handoff | NoticeKind::Announce => serde_json::from_value(first.payload.clone()?).ok()?,
             NoticeKind::Page => What::Page {
                 alerts: message
-                    .alerts
+                    .notifications
                     .iter()
-                    .map(|a| self.paged_alert(a, &person.id, now))
+                    .filter(|n| n.alert.is_some())
+                    .zip(&message.alerts)
+                    .map(|(n, a)| {
+                        let shadow_of = n
+                            .payload
+                            .as_ref()
+                            .and_then(|p| p.get("shadow_of"))
+                            .and_then(|v| v.as_str())
+                            .map(str::to_string);
+                        self.paged_alert(a, &person.id, shadow_of, now)
+                    })
                     .collect(),
             },
         };
@@ -698,8 +841,16 @@ impl Engine {
         })
     }
 
-    fn paged_alert(&self, a: &Alert, person: &str, now: Instant) -> PagedAlert {
+    fn paged_alert(&self, a: &Alert, person: &str, shadow_of: Option<String>, now: Instant) -> PagedAlert {
         let expires = now + LINK_VALIDITY;
+        // A shadow copy is to learn from: no links to act in someone's name.
+        let url = |action| {
+            if shadow_of.is_some() {
+                None
+            } else {
+                self.links.url(action, a.id, person, expires)
+            }
+        };
         PagedAlert {
             id: a.id,
             team: a.team.clone(),
@@ -708,10 +859,12 @@ impl Engine {
             since: a.created_at,
             occurrences: a.occurrences,
             drill: a.intake == DRILL_INTAKE,
-            ack_url: self.links.url(Action::Acknowledge, a.id, person, expires),
-            resolve_url: self.links.url(Action::Resolve, a.id, person, expires),
+            ack_url: url(Action::Acknowledge),
+            resolve_url: url(Action::Resolve),
             reply_ack: format!("ACK {}", a.id),
             reply_resolve: format!("RES {}", a.id),
+            shadow_of,
+            lead: a.lead.clone(),
         }
     }
 }

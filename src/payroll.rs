@@ -135,6 +135,7 @@ pub fn from_ledger(
             rota: r.rota.clone(),
             tz: tz_of(&r.team),
             span: r.span,
+            shadow: r.shadow_of.is_some(),
         })
         .collect();
     let pages = ledger
@@ -188,6 +189,10 @@ fn columns(by: By) -> Vec<&'static str> {
         "cap_deduction",
         "amount",
         "currency",
+        // Last, so that readers of the columns by position keep working.
+        "hours_shadow",
+        "seconds_shadow",
+        "shadow_pay",
     ]);
     c
 }
@@ -226,6 +231,9 @@ fn record(month: &str, r: &Row, by: By, currency: &Currency) -> Map<String, Valu
     m.insert("cap_deduction".into(), json!(currency.format(t.cap_deduction)));
     m.insert("amount".into(), json!(currency.format(t.amount())));
     m.insert("currency".into(), json!(currency.code));
+    m.insert("hours_shadow".into(), json!(format_hours(t.shadow_seconds)));
+    m.insert("seconds_shadow".into(), json!(t.shadow_seconds));
+    m.insert("shadow_pay".into(), json!(currency.format(t.shadow_pay)));
     m
 }
 

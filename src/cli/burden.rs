@@ -48,6 +48,8 @@ pub struct Share {
     pub seconds: i64,
     pub weekend: i64,
     pub holiday: i64,
+    /// Seconds shadowing (learning the rota): apart, never in `seconds`.
+    pub shadow: i64,
     pub pages: u32,
     pub night_pages: u32,
     /// Hours against the team's average (1.0 = average).
@@ -92,6 +94,7 @@ fn shares(loaded: &config::Loaded, args: &BurdenArgs, err: &mut dyn Write) -> an
         share.seconds += row.totals.seconds.total;
         share.weekend += row.totals.seconds.weekend;
         share.holiday += row.totals.seconds.holiday;
+        share.shadow += row.totals.shadow_seconds;
     }
     // Pages are the person's, whatever the team: counted on each of their
     // rows in the window.
@@ -114,13 +117,15 @@ fn shares(loaded: &config::Loaded, args: &BurdenArgs, err: &mut dyn Write) -> an
     }
     let mut out: Vec<Share> = by_team.into_values().collect();
     let mut totals: BTreeMap<String, (i64, usize)> = BTreeMap::new();
-    for s in &out {
+    // Someone who only shadowed carries none of the burden: not in the
+    // average.
+    for s in out.iter().filter(|s| s.seconds > 0 || s.shadow == 0) {
         let t = totals.entry(s.team.clone()).or_default();
         t.0 += s.seconds;
         t.1 += 1;
     }
     for s in &mut out {
-        let (sum, n) = totals[&s.team];
+        let (sum, n) = totals.get(&s.team).copied().unwrap_or((0, 1));
         let average = sum as f64 / n as f64;
         s.ratio = if average > 0.0 { s.seconds as f64 / average } else { 0.0 };
     }
@@ -151,20 +156,21 @@ pub fn burden(args: BurdenArgs, out: &mut dyn Write, err: &mut dyn Write) -> any
     )?;
     writeln!(
         out,
-        "{:<10}  {:<10}  {:>10}  {:>9}  {:>9}  {:>5}  {:>11}  {:>6}",
-        "TEAM", "PERSON", "HOURS", "WEEKEND", "HOLIDAY", "PAGES", "NIGHT PAGES", "SHARE"
+        "{:<10}  {:<10}  {:>10}  {:>9}  {:>9}  {:>9}  {:>5}  {:>11}  {:>6}",
+        "TEAM", "PERSON", "HOURS", "WEEKEND", "HOLIDAY", "SHADOW", "PAGES", "NIGHT PAGES", "SHARE"
     )?;
     let mut flagged = Vec::new();
     for s in &shares {
         let flag = s.ratio > args.threshold;
         writeln!(
             out,
-            "{:<10}  {:<10}  {:>10}  {:>9}  {:>9}  {:>5}  {:>11}  {:>5.2}x{}",
+            "{:<10}  {:<10}  {:>10}  {:>9}  {:>9}  {:>9}  {:>5}  {:>11}  {:>5.2}x{}",
             s.team,
             s.person,
             hours(s.seconds),
             hours(s.weekend),
             hours(s.holiday),
+            hours(s.shadow),
             s.pages,
             s.night_pages,
             s.ratio,

@@ -13,8 +13,8 @@ use crate::domain::escalation::{Policy, Step, Target};
 use crate::domain::handoff::{Handoffs, RuleError};
 use crate::domain::heartbeat::Heartbeat;
 use crate::domain::paging::{Method, Preferences, Rule};
-use crate::domain::rota::{Layer, Override, Rota};
-use crate::domain::schedule::{HandoffNotices, IntakeKey, Maintenance, Person, Schedule, Team};
+use crate::domain::rota::{Layer, Override, Rota, Shadow};
+use crate::domain::schedule::{Announce, HandoffNotices, IntakeKey, Maintenance, Person, Schedule, Team};
 use crate::domain::time::{Instant, Span, resolve_local, to_local};
 use crate::domain::window::ActiveWindow;
 
@@ -30,6 +30,7 @@ const TOP_KEYS_TEAM: &[&str] = &[
     "heartbeats",
     "maintenance",
     "handoff_notices",
+    "announce",
 ];
 const PERSON_KEYS: &[&str] = &[
     "name",
@@ -41,6 +42,7 @@ const PERSON_KEYS: &[&str] = &[
     "notify",
     "quiet_hours",
     "region",
+    "ready_for",
 ];
 const LAYER_KEYS: &[&str] = &["members", "start", "handoff", "every", "active", "except"];
 const ROTA_KEYS: &[&str] = &[
@@ -52,6 +54,7 @@ const ROTA_KEYS: &[&str] = &[
     "except",
     "layers",
     "description",
+    "shadows",
 ];
 const OVERRIDE_KEYS: &[&str] = &["rota", "user", "from", "to", "instead_of", "reason"];
 const WINDOW_KEYS: &[&str] = &["days", "from", "to"];
@@ -59,6 +62,8 @@ const STEP_KEYS: &[&str] = &["after", "notify", "round_robin"];
 const POLICY_KEYS: &[&str] = &["steps", "repeat", "repeat_after", "ack_timeout"];
 const HEARTBEAT_KEYS: &[&str] = &["interval", "grace", "summary", "severity"];
 const MAINTENANCE_KEYS: &[&str] = &["from", "to", "reason"];
+const SHADOW_KEYS: &[&str] = &["user", "of", "from", "to", "reason"];
+const ANNOUNCE_KEYS: &[&str] = &["to", "severities"];
 
 /// Collects the diagnostics of one file.
 pub(super) struct Cx<'a> {
@@ -282,6 +287,8 @@ pub(super) fn decode(sources: &[(String, Vec<u8>)]) -> Loaded {
 
     // People first: everything else refers to them.
     let mut people: BTreeMap<String, Person> = BTreeMap::new();
+    // Each person's `ready_for` list, checked once every rota is known.
+    let mut ready_nodes: Vec<(&str, &Node)> = Vec::new();
     for (file, kind) in &kinds {
         let Kind::People(top) = kind else { continue };
         let mut cx = Cx {
@@ -311,6 +318,9 @@ pub(super) fn decode(sources: &[(String, Vec<u8>)]) -> Loaded {
                 continue;
             }
             if let Some(person) = decode_person(&mut cx, id, v) {
+                if let Some(node) = v.as_map_get("ready_for") {
+                    ready_nodes.push((*file, node));
+                }
                 loaded.person_origins.insert(id.to_string(), cx.origin(k.pos));
                 people.insert(id.to_string(), person);
             }
@@ -383,7 +393,7 @@ pub(super) fn decode(sources: &[(String, Vec<u8>)]) -> Loaded {
                     );
                     continue;
                 }
-                if let Some(rota) = decode_rota(&mut cx, &people, tz, rota_name, v) {
+                if let Some(rota) = decode_rota(&mut cx, &people, tz, (name, rota_name), v) {
                     loaded
                         .rota_origins
                         .insert((name.to_string(), rota_name.to_string()), cx.origin(k.pos));
@@ -415,6 +425,7 @@ pub(super) fn decode(sources: &[(String, Vec<u8>)]) -> Loaded {
             Some(node) => decode_handoff_notices(&mut cx, node),
             None => HandoffNotices::default(),
         };
+        let announce = top.get("announce").and_then(|node| decode_announce(&mut cx, node));
         teams.push(Team {
             name: name.to_string(),
             tz,
@@ -424,6 +435,7 @@ pub(super) fn decode(sources: &[(String, Vec<u8>)]) -> Loaded {
             heartbeats,
             maintenance,
             handoff_notices,
+            announce,
         });
     }
 
@@ -458,6 +470,15 @@ pub(super) fn decode(sources: &[(String, Vec<u8>)]) -> Loaded {
         if let Some(node) = top.get("escalation") {
             team.escalation = decode_policy(&mut cx, &people, &team_rotas, name, node);
         }
+    }
+
+    // `ready_for` names rotas of any team file.
+    for (file, node) in ready_nodes {
+        let mut cx = Cx {
+            file,
+            diags: &mut diags,
+        };
+        check_ready_for(&mut cx, &team_rotas, node);
     }
 
     loaded.schedule = Schedule { people, teams };
@@ -551,6 +572,13 @@ fn decode_person(cx: &mut Cx, id: &str, node: &Node) -> Option<Person> {
         timezone,
         preferences,
         region: text(cx, "region"),
+        ready_for: f.get("ready_for").map(|n| {
+            list(cx, n, "`ready_for`")
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|item| string(cx, item, "a rota in `ready_for`").map(str::to_string))
+                .collect()
+        }),
     };
     // A rule for a method the person has no destination for would never
     // reach them: say so where it is written.
@@ -623,7 +651,13 @@ fn notify_rules(cx: &mut Cx, node: &Node) -> Vec<Rule> {
     out
 }
 
-fn decode_rota(cx: &mut Cx, people: &BTreeMap<String, Person>, tz: Tz, name: &str, node: &Node) -> Option<Rota> {
+fn decode_rota(
+    cx: &mut Cx,
+    people: &BTreeMap<String, Person>,
+    tz: Tz,
+    (team, name): (&str, &str),
+    node: &Node,
+) -> Option<Rota> {
     let what = format!("rota {name}");
     let f = fields(cx, node, &what, ROTA_KEYS)?;
     let layers = if let Some(layers_node) = f.get("layers") {
@@ -651,12 +685,215 @@ fn decode_rota(cx: &mut Cx, people: &BTreeMap<String, Person>, tz: Tz, name: &st
     } else {
         vec![decode_layer(cx, people, tz, &f, &what)?]
     };
+    // Members who are not ready for the rota (by their `ready_for`).
+    let member_lists: Vec<&Node> = match f.get("layers").map(|n| &n.value) {
+        Some(Value::Seq(items)) => items.iter().filter_map(|l| l.as_map_get("members")).collect(),
+        _ => f.get("members").into_iter().collect(),
+    };
+    let mut warned = BTreeSet::new();
+    for item in member_lists.into_iter().filter_map(|n| match &n.value {
+        Value::Seq(items) => Some(items),
+        _ => None,
+    }) {
+        for member in item {
+            if let Some(id) = member.as_str()
+                && warned.insert(id)
+            {
+                not_ready(cx, people, member.pos, id, team, name);
+            }
+        }
+    }
+    let shadows = match f.get("shadows") {
+        Some(n) => decode_shadows(cx, people, tz, &layers, name, n),
+        None => Vec::new(),
+    };
     Some(Rota {
         name: name.to_string(),
         tz,
         layers,
         overrides: Vec::new(),
+        shadows,
     })
+}
+
+/// Warns when `id` has a `ready_for` list that does not name `team/rota`.
+fn not_ready(cx: &mut Cx, people: &BTreeMap<String, Person>, pos: Pos, id: &str, team: &str, rota: &str) {
+    let Some(person) = people.get(id) else { return };
+    if person.ready_for(team, rota) {
+        return;
+    }
+    let listed = person.ready_for.as_deref().unwrap_or_default();
+    cx.warn(
+        pos,
+        format!(
+            "{id} is not ready for {team}/{rota}: their `ready_for` in the people file {}; add {team}/{rota} there when they are, or list them under the rota's `shadows` meanwhile",
+            if listed.is_empty() {
+                "is empty".to_string()
+            } else {
+                format!("lists {}", listed.join(", "))
+            }
+        ),
+    );
+}
+
+/// A rota's `shadows`: who is learning it, following whom, when.
+fn decode_shadows(
+    cx: &mut Cx,
+    people: &BTreeMap<String, Person>,
+    tz: Tz,
+    layers: &[Layer],
+    rota: &str,
+    node: &Node,
+) -> Vec<Shadow> {
+    let Some(items) = list(cx, node, "`shadows`") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let what = "a shadow";
+        let Some(f) = fields(cx, item, what, SHADOW_KEYS) else {
+            continue;
+        };
+        let person = |cx: &mut Cx, key: &str| {
+            let n = f.get(key)?;
+            let id = string(cx, n, key)?;
+            known_person(cx, people, n, id).then(|| id.to_string())
+        };
+        let Some(user) = f.required(cx, "user", what).and(person(cx, "user")) else {
+            continue;
+        };
+        let of = person(cx, "of");
+        if f.has("of") && of.is_none() {
+            continue;
+        }
+        if of.as_deref() == Some(user.as_str()) {
+            cx.error(f.key_pos("of"), format!("{user} cannot shadow themselves"));
+            continue;
+        }
+        if let Some(of) = &of
+            && !layers.iter().any(|l| l.members.contains(of))
+        {
+            cx.warn(
+                f.key_pos("of"),
+                format!(
+                    "{of} is not a member of rota {rota}: {user} shadows them only while an override puts them on call"
+                ),
+            );
+        }
+        let from = f.get("from").map(|n| instant(cx, tz, n, "from"));
+        let to = f.get("to").map(|n| instant(cx, tz, n, "to"));
+        let span = match (from, to) {
+            (None, None) => None,
+            (Some(Some(from)), Some(Some(to))) if from < to => Some(Span::new(from, to)),
+            (Some(Some(from)), Some(Some(to))) => {
+                cx.error(
+                    f.key_pos("to"),
+                    format!(
+                        "this shadow ends ({}) at or before its start ({})",
+                        to.to_rfc3339_opts(SecondsFormat::Secs, true),
+                        from.to_rfc3339_opts(SecondsFormat::Secs, true)
+                    ),
+                );
+                continue;
+            }
+            (Some(_), None) | (None, Some(_)) => {
+                let missing = if f.has("from") { "to" } else { "from" };
+                cx.error(
+                    f.node.pos,
+                    format!("a shadow with a period needs both `from` and `to` (add `{missing}`, or remove both to shadow every shift)"),
+                );
+                continue;
+            }
+            _ => continue,
+        };
+        out.push(Shadow { user, of, span });
+    }
+    out
+}
+
+/// A team's `announce`: webhook URLs and the severities announced.
+fn decode_announce(cx: &mut Cx, node: &Node) -> Option<Announce> {
+    let f = fields(cx, node, "`announce`", ANNOUNCE_KEYS)?;
+    let to_node = f.required(cx, "to", "`announce`")?;
+    let items: Vec<&Node> = match &to_node.value {
+        Value::Seq(items) => items.iter().collect(),
+        _ => vec![to_node],
+    };
+    let mut to = Vec::new();
+    let written = items.len();
+    for item in items {
+        let Some(url) = string(cx, item, "an announcement destination") else {
+            continue;
+        };
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            cx.error(
+                item.pos,
+                format!("`{url}` is not a webhook URL: write it with https:// (a Slack-compatible incoming webhook, or any that takes JSON)"),
+            );
+            continue;
+        }
+        to.push(url.to_string());
+    }
+    if written == 0 {
+        cx.error(to_node.pos, "`announce` needs at least one webhook URL in `to`");
+    }
+    if to.is_empty() {
+        return None;
+    }
+    let mut severities = Vec::new();
+    if let Some(n) = f.get("severities") {
+        let items: Vec<&Node> = match &n.value {
+            Value::Seq(items) => items.iter().collect(),
+            _ => vec![n],
+        };
+        for item in items {
+            if let Some(name) = string(cx, item, "a severity") {
+                severities.push(name.to_string());
+            }
+        }
+        if severities.is_empty() {
+            cx.error(
+                n.pos,
+                "`severities` is empty: nothing would be announced; list the severities to announce, or remove the key for all",
+            );
+            return None;
+        }
+    }
+    Some(Announce { to, severities })
+}
+
+/// Checks the entries of a `ready_for` list: `team/rota` or `team`, of a
+/// team file.
+fn check_ready_for(cx: &mut Cx, team_rotas: &BTreeMap<String, BTreeSet<String>>, node: &Node) {
+    let Value::Seq(items) = &node.value else { return };
+    for item in items {
+        let Some(entry) = item.as_str() else { continue };
+        let (team, rota) = match entry.split_once('/') {
+            Some((t, r)) => (t, Some(r)),
+            None => (entry, None),
+        };
+        let Some(rotas) = team_rotas.get(team) else {
+            cx.error(
+                item.pos,
+                format!(
+                    "in `ready_for`: {}",
+                    unknown_team(team, team_rotas.keys().map(String::as_str))
+                ),
+            );
+            continue;
+        };
+        if let Some(rota) = rota
+            && !rotas.contains(rota)
+        {
+            cx.error(
+                item.pos,
+                format!(
+                    "in `ready_for`: {}",
+                    unknown_rota(rota, team, rotas.iter().map(String::as_str))
+                ),
+            );
+        }
+    }
 }
 
 fn decode_layer(cx: &mut Cx, people: &BTreeMap<String, Person>, tz: Tz, f: &Fields, what: &str) -> Option<Layer> {
@@ -1115,6 +1352,9 @@ fn decode_overrides(
                 f.key_pos("instead_of"),
                 format!("{x} is not a member of rota {}, so this swap never applies", rota.name),
             );
+        }
+        if let Some(n) = f.get("user") {
+            not_ready(cx, people, n.pos, &user, &team.name, &rota.name);
         }
         rota.overrides.push(Override {
             span: Span::new(from, to),

@@ -213,6 +213,23 @@ pub fn paging_warnings(
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let now = Instant::default();
+    for team in &loaded.schedule.teams {
+        let origin = loaded
+            .rota_origins
+            .iter()
+            .find(|((t, _), _)| *t == team.name)
+            .map(|(_, o)| o);
+        for message in announce_severity_errors(team, severities) {
+            if let Some(origin) = origin {
+                out.push(Diagnostic {
+                    file: origin.file.clone(),
+                    pos: origin.pos,
+                    severity: Severity::Warning,
+                    message: format!("{message} (`oncall serve` refuses to start)"),
+                });
+            }
+        }
+    }
     for person in loaded.schedule.people.values() {
         let Some(origin) = loaded.person_origins.get(&person.id) else {
             continue;
@@ -255,6 +272,23 @@ pub fn paging_warnings(
         }
     }
     out
+}
+
+/// A team's `announce: severities` that are not the installation's (the
+/// rota files do not know its names; the daemon refuses to start on them).
+pub fn announce_severity_errors(team: &crate::domain::schedule::Team, severities: &Severities) -> Vec<String> {
+    team.announce
+        .iter()
+        .flat_map(|a| &a.severities)
+        .filter(|s| severities.rank(s).is_none())
+        .map(|s| {
+            format!(
+                "team {}: `announce` has severity `{s}`, which is not one of this installation's: {}",
+                team.name,
+                severities.names().join(", ")
+            )
+        })
+        .collect()
 }
 
 /// `3d 4h`, `45m`: a duration for people.

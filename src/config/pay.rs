@@ -31,6 +31,7 @@ pub const MARKERS: &[&str] = &[
     "callout",
     "working_hours",
     "cap",
+    "shadow_rate",
 ];
 const TOP_KEYS: &[&str] = &[
     "currency",
@@ -45,6 +46,7 @@ const TOP_KEYS: &[&str] = &[
     "callout",
     "working_hours",
     "cap",
+    "shadow_rate",
     "description",
 ];
 const LEVEL_KEYS: &[&str] = &["rate", "description"];
@@ -416,6 +418,10 @@ fn decode_file(cx: &mut Cx, loaded: &Loaded, check_names: bool, node: &Node) -> 
         Some(n) => amount(cx, n, "cap").map(Some),
         None => Some(None),
     };
+    let shadow_rate = match top.get("shadow_rate") {
+        Some(n) => amount(cx, n, "shadow_rate"),
+        None => Some(0),
+    };
 
     Some(PayRules {
         currency: currency?,
@@ -429,6 +435,7 @@ fn decode_file(cx: &mut Cx, loaded: &Loaded, check_names: bool, node: &Node) -> 
         callout: callout?,
         working_hours: working_hours?,
         cap: cap?,
+        shadow_rate: shadow_rate?,
     })
 }
 

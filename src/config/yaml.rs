@@ -46,6 +46,17 @@ impl Node {
         }
     }
 
+    /// In a mapping, the value written for `key` (not null), if any.
+    pub fn as_map_get(&self, key: &str) -> Option<&Node> {
+        match &self.value {
+            Value::Map(entries) => entries
+                .iter()
+                .find(|(k, v)| k.as_str() == Some(key) && !v.is_null())
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
     /// An unquoted `~`, `null` or nothing at all.
     pub fn is_null(&self) -> bool {
         matches!(&self.value, Value::Scalar { text, plain: true } if matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL"))

@@ -111,6 +111,9 @@ pub struct Alert {
     pub resolved_by: Option<String>,
     /// `Some` if the alert was opened inside a maintenance window.
     pub held: Option<Hold>,
+    /// Who leads the response: the first to acknowledge, or whoever it was
+    /// handed to since. `None`: nobody has acknowledged it.
+    pub lead: Option<String>,
 }
 
 /// What happened to an alert, in order.
@@ -130,10 +133,12 @@ pub enum TimelineKind {
     NotifyFailed,
     /// The acknowledgement timed out: the alert is open and paged again.
     Reopened,
+    /// The lead was handed over.
+    Lead,
 }
 
 impl TimelineKind {
-    pub const ALL: [TimelineKind; 8] = [
+    pub const ALL: [TimelineKind; 9] = [
         TimelineKind::Created,
         TimelineKind::Occurrence,
         TimelineKind::Acknowledged,
@@ -142,6 +147,7 @@ impl TimelineKind {
         TimelineKind::Notified,
         TimelineKind::NotifyFailed,
         TimelineKind::Reopened,
+        TimelineKind::Lead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -154,6 +160,7 @@ impl TimelineKind {
             TimelineKind::Notified => "notified",
             TimelineKind::NotifyFailed => "notify_failed",
             TimelineKind::Reopened => "reopened",
+            TimelineKind::Lead => "lead",
         }
     }
 

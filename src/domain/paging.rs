@@ -277,6 +277,31 @@ pub fn fire(policy: &Policy, step: usize, round: u32, intensity: &Intensity, tur
     }
 }
 
+/// The shadow copies of a step's pages: everyone who shadows, on one of
+/// `team`'s rotas at `now`, a person the step reaches (`reached`), each once,
+/// with the person they shadow. Shadows follow pages, never targets: a step
+/// that does not reach the person they shadow sends them nothing, and
+/// someone the step reaches in their own right gets the page, not a copy.
+pub fn shadow_copies<'s>(
+    schedule: &'s Schedule,
+    team: &str,
+    reached: &[&PersonId],
+    now: Instant,
+) -> Vec<(&'s Person, PersonId)> {
+    let mut out: Vec<(&Person, PersonId)> = Vec::new();
+    for (_, rota) in schedule.rotas(Some(team)) {
+        for (shadow, of) in rota.shadows_at(now) {
+            if !reached.contains(&of) || reached.contains(&shadow) || out.iter().any(|(p, _)| p.id == *shadow) {
+                continue;
+            }
+            if let Some(person) = schedule.people.get(shadow) {
+                out.push((person, of.clone()));
+            }
+        }
+    }
+    out
+}
+
 /// The people `targets` of `team` name at `now`, each once, in target
 /// order, with the target that named them first. A rota with nobody on
 /// call names nobody (the caller records the gap).

@@ -221,6 +221,9 @@ pub struct PayRules {
     pub working_hours: Vec<ActiveWindow>,
     /// The most a person is paid in a month, in millionths.
     pub cap: Option<i64>,
+    /// What an hour of shadowing pays, in millionths (default 0): flat, no
+    /// time rules, no holidays, no shift fees.
+    pub shadow_rate: i64,
 }
 
 impl PayRules {
@@ -238,6 +241,7 @@ impl PayRules {
             callout: None,
             working_hours: default_working_hours(),
             cap: None,
+            shadow_rate: 0,
         }
     }
 
@@ -270,6 +274,8 @@ pub struct Interval {
     /// May reach outside the month; only the part inside is paid. A shift fee
     /// is due when the (merged) shift starts inside the month.
     pub span: Span,
+    /// Shadowing (learning the rota), not on call: counted and paid apart.
+    pub shadow: bool,
 }
 
 /// A page that reached a person.
@@ -344,12 +350,16 @@ pub struct Totals {
     pub callout_pay: Money,
     /// What the monthly cap took off (zero or positive).
     pub cap_deduction: Money,
+    /// Seconds shadowing, not on call (never counted in `seconds`).
+    pub shadow_seconds: i64,
+    /// Pay for them, at `shadow_rate`.
+    pub shadow_pay: Money,
 }
 
 impl Totals {
     /// What is paid: everything, less the cap's deduction.
     pub fn amount(&self) -> Money {
-        self.on_call + self.shift_fees + self.callout_pay - self.cap_deduction
+        self.on_call + self.shift_fees + self.callout_pay + self.shadow_pay - self.cap_deduction
     }
 
     fn absorb(&mut self, o: &Totals) {
@@ -366,6 +376,8 @@ impl Totals {
         self.shift_fees += o.shift_fees;
         self.callout_pay += o.callout_pay;
         self.cap_deduction += o.cap_deduction;
+        self.shadow_seconds += o.shadow_seconds;
+        self.shadow_pay += o.shadow_pay;
     }
 }
 
@@ -476,15 +488,25 @@ pub fn schedule_intervals(schedule: &Schedule, month: Span, team: Option<&str>) 
     schedule
         .rotas(team)
         .flat_map(|(t, r)| {
-            r.expand(range).into_iter().filter_map(move |tile| {
+            let on_call = r.expand(range).into_iter().filter_map(move |tile| {
                 Some(Interval {
                     person: tile.user?,
                     team: t.name.clone(),
                     rota: r.name.clone(),
                     tz: t.tz,
                     span: tile.span,
+                    shadow: false,
                 })
-            })
+            });
+            let shadowing = r.shadow_tiles(range).into_iter().map(move |tile| Interval {
+                person: tile.user,
+                team: t.name.clone(),
+                rota: r.name.clone(),
+                tz: t.tz,
+                span: tile.span,
+                shadow: true,
+            });
+            on_call.chain(shadowing)
         })
         .collect()
 }
@@ -604,7 +626,20 @@ pub fn tally(
 ) -> Vec<Row> {
     // Each person's rotas, with their intervals merged into shifts.
     let mut shifts: BTreeMap<&str, BTreeMap<(&str, &str), RotaSpans>> = BTreeMap::new();
-    for i in intervals.iter().filter(|i| !i.span.is_empty()) {
+    // Shadowing, apart: each person's spans per (team, rota).
+    let mut shadowing: BTreeMap<&str, BTreeMap<(&str, &str), Vec<Span>>> = BTreeMap::new();
+    for i in intervals
+        .iter()
+        .filter(|i| i.shadow && !i.span.intersect(&month).is_empty())
+    {
+        shadowing
+            .entry(i.person.as_str())
+            .or_default()
+            .entry((i.team.as_str(), i.rota.as_str()))
+            .or_default()
+            .push(i.span.intersect(&month));
+    }
+    for i in intervals.iter().filter(|i| !i.shadow && !i.span.is_empty()) {
         let entry = shifts
             .entry(i.person.as_str())
             .or_default()
@@ -616,14 +651,19 @@ pub fn tally(
     for p in pages.iter().filter(|p| month.contains(p.at)) {
         pages_of.entry(p.person.as_str()).or_default().push(p);
     }
-    let everyone: BTreeSet<&str> = shifts.keys().chain(pages_of.keys()).copied().collect();
+    let everyone: BTreeSet<&str> = shifts
+        .keys()
+        .chain(pages_of.keys())
+        .chain(shadowing.keys())
+        .copied()
+        .collect();
     let in_month = |spans: &RotaSpans| spans.1.iter().any(|s| !s.intersect(&month).is_empty());
 
     let mut calendars: HashMap<(Tz, Option<&str>), Vec<Segment>> = HashMap::new();
     let mut rows = Vec::new();
     for person in everyone {
         let on_call = shifts.get(person).is_some_and(|rotas| rotas.values().any(in_month));
-        if !on_call && !pages_of.contains_key(person) {
+        if !on_call && !pages_of.contains_key(person) && !shadowing.contains_key(person) {
             continue;
         }
         let known = people.get(person);
@@ -686,6 +726,29 @@ pub fn tally(
             let totals = slots.entry(Some(keys[piece.slot].clone())).or_default();
             totals.seconds.add(piece.kind, seconds);
             totals.on_call += piece.rate.times(seconds);
+        }
+
+        // Shadowing: each second once, never while on call (on-call pay is
+        // the higher), counted under the first rota in (team, rota) order.
+        let mut taken: Vec<Span> = merge_spans(
+            shifts
+                .get(person)
+                .into_iter()
+                .flatten()
+                .flat_map(|(_, (_, spans))| spans.iter().map(|s| s.intersect(&month)))
+                .filter(|s| !s.is_empty())
+                .collect(),
+        );
+        for ((team, rota), spans) in shadowing.get(person).into_iter().flatten() {
+            let mine = subtract(&merge_spans(spans.clone()), &taken);
+            let seconds: i64 = mine.iter().map(|s| s.duration().num_seconds()).sum();
+            if seconds == 0 {
+                continue;
+            }
+            let totals = slots.entry(Some((team.to_string(), rota.to_string()))).or_default();
+            totals.shadow_seconds += seconds;
+            totals.shadow_pay += Rate::from_micros(rules.shadow_rate).times(seconds);
+            taken = merge_spans(taken.into_iter().chain(mine).collect());
         }
 
         // Pages and call-outs.

@@ -12,6 +12,11 @@
 //!    applicable override (in file order) names the person on call.
 //!
 //! Every instant therefore maps to exactly one person or to a gap.
+//!
+//! Shadows (people learning the rota) sit beside this, never in it: a
+//! [`Shadow`] follows the person on call (one named person, or whoever it
+//! is) and [`Rota::shadow_tiles`] says when, paired with whom. A shadow never
+//! changes a tile, so a gap with a shadow present is still a gap.
 
 use chrono_tz::Tz;
 
@@ -47,6 +52,27 @@ pub struct Rota {
     pub layers: Vec<Layer>,
     /// In the order they were written; later ones win.
     pub overrides: Vec<Override>,
+    /// People learning the rota, in the order written.
+    pub shadows: Vec<Shadow>,
+}
+
+/// Someone shadowing a rota: they get a copy of the pages of the person they
+/// shadow, are never escalated to, and never count as coverage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Shadow {
+    pub user: PersonId,
+    /// Only while this person is on call; `None`: whoever is on call.
+    pub of: Option<PersonId>,
+    /// Only within this span; `None`: every shift.
+    pub span: Option<Span>,
+}
+
+/// A stretch during which `user` shadows `of`, who is on call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShadowTile {
+    pub span: Span,
+    pub user: PersonId,
+    pub of: PersonId,
 }
 
 /// A stretch of time with one person on call, or nobody (`user == None`, a gap).
@@ -161,6 +187,55 @@ impl Rota {
             timeline = overlay(&timeline, &cover);
         }
         merge(timeline)
+    }
+
+    /// The shadows' stretches within `range`: each shadow (in the order
+    /// written) is paired with the person on call wherever that person is the
+    /// one they follow, within their span. Nobody shadows a gap, and nobody
+    /// shadows themselves.
+    pub fn shadow_tiles(&self, range: Span) -> Vec<ShadowTile> {
+        if self.shadows.is_empty() || range.is_empty() {
+            return Vec::new();
+        }
+        let tiles = self.expand(range);
+        let mut out = Vec::new();
+        for shadow in &self.shadows {
+            let within = match shadow.span {
+                Some(span) => span.intersect(&range),
+                None => range,
+            };
+            if within.is_empty() {
+                continue;
+            }
+            for tile in &tiles {
+                let Some(on_call) = &tile.user else { continue };
+                if *on_call == shadow.user || shadow.of.as_ref().is_some_and(|of| of != on_call) {
+                    continue;
+                }
+                let span = tile.span.intersect(&within);
+                if !span.is_empty() {
+                    out.push(ShadowTile {
+                        span,
+                        user: shadow.user.clone(),
+                        of: on_call.clone(),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Who shadows whom at `t`: (shadow, the person on call they follow).
+    pub fn shadows_at(&self, t: Instant) -> Vec<(&PersonId, &PersonId)> {
+        let Some(on_call) = self.on_call_at(t) else {
+            return Vec::new();
+        };
+        self.shadows
+            .iter()
+            .filter(|s| s.span.is_none_or(|span| span.contains(t)))
+            .filter(|s| s.user != *on_call && s.of.as_ref().is_none_or(|of| of == on_call))
+            .map(|s| (&s.user, on_call))
+            .collect()
     }
 
     /// The gaps (nobody on call) within `range`.

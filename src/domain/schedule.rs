@@ -9,7 +9,7 @@ use super::alert::Hold;
 use super::escalation::Policy;
 use super::heartbeat::Heartbeat;
 use super::paging::{Method, Preferences};
-use super::rota::{PersonId, Rota, Tile};
+use super::rota::{PersonId, Rota, ShadowTile, Tile};
 use super::time::{Instant, Span};
 
 /// Someone who can be paged.
@@ -30,9 +30,22 @@ pub struct Person {
     pub preferences: Preferences,
     /// Where the person works, for public holidays (`pay.yaml` lists them).
     pub region: Option<String>,
+    /// The rotas the person is ready to be on call for (`team/rota`, or
+    /// `team` for all of its rotas); `None`: not said, so any.
+    pub ready_for: Option<Vec<String>>,
 }
 
 impl Person {
+    /// Whether the person is ready to be on call on `team`'s rota `rota`:
+    /// yes unless they have a `ready_for` list that names neither the rota
+    /// nor its team.
+    pub fn ready_for(&self, team: &str, rota: &str) -> bool {
+        self.ready_for.as_ref().is_none_or(|list| {
+            list.iter()
+                .any(|r| r == team || r.split_once('/') == Some((team, rota)))
+        })
+    }
+
     /// Whether there is any way to reach this person.
     pub fn reachable(&self) -> bool {
         Method::ALL.into_iter().any(|m| self.contact(m).is_some())
@@ -71,6 +84,20 @@ pub struct Team {
     pub maintenance: Vec<Maintenance>,
     /// Which hand-off notices the team's people get.
     pub handoff_notices: HandoffNotices,
+    /// Where the team's alerts are announced, if anywhere.
+    pub announce: Option<Announce>,
+}
+
+/// A team's announcements (`announce:` in the team file): a short message to
+/// each destination when an alert of one of `severities` opens, is
+/// acknowledged and is resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Announce {
+    /// Webhook URLs (Slack-compatible JSON), in the order written.
+    pub to: Vec<String>,
+    /// Severity names; checked against the installation's when the daemon
+    /// starts (the rota files do not know them).
+    pub severities: Vec<String>,
 }
 
 /// Which hand-off notices a team's people get (`handoff_notices:` in the
@@ -131,6 +158,14 @@ pub struct OnCall {
     /// The stretch this person (or gap) holds around the instant, within the
     /// look-around the caller gave.
     pub span: Span,
+}
+
+/// A stretch of someone shadowing on one rota.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShadowShift {
+    pub team: String,
+    pub rota: String,
+    pub tile: ShadowTile,
 }
 
 /// One shift (or gap) of one rota.
@@ -195,6 +230,29 @@ impl Schedule {
                     tile,
                 })
             })
+            .collect()
+    }
+
+    /// Every rota's shadow stretches within `range` (of `team`, if given),
+    /// in team, rota, shadow and time order.
+    pub fn shadow_shifts(&self, range: Span, team: Option<&str>) -> Vec<ShadowShift> {
+        self.rotas(team)
+            .flat_map(|(t, r)| {
+                r.shadow_tiles(range).into_iter().map(move |tile| ShadowShift {
+                    team: t.name.clone(),
+                    rota: r.name.clone(),
+                    tile,
+                })
+            })
+            .collect()
+    }
+
+    /// The shadows at `at` whose stretch contains it (of `team`, if given),
+    /// looking at most `around` either side for its edges.
+    pub fn shadows_with_shift(&self, at: Instant, around: chrono::Duration, team: Option<&str>) -> Vec<ShadowShift> {
+        self.shadow_shifts(Span::new(at - around, at + around), team)
+            .into_iter()
+            .filter(|s| s.tile.span.contains(at))
             .collect()
     }
 }

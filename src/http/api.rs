@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::domain::alert::{Action, AlertId, Event, Outcome, Status};
 use crate::engine::DRILL_INTAKE;
+use crate::store::LeadChange;
 
 /// At most this many alerts a listing.
 const MAX_LIST: usize = 1000;
@@ -216,15 +217,79 @@ pub async fn resolve(
     change(state, headers, id, body, Change::Resolve).await
 }
 
-/// Who is on call now, per team and rota.
+/// `POST /v1/alerts/{id}/lead` `{"lead": "bob", "by": "alice"}`: hands the
+/// alert's lead to someone in the people file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LeadRequest {
+    lead: String,
+    by: Option<String>,
+}
+
+pub async fn hand_lead(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    state.authorize_api(&headers)?;
+    let id = parse_id(&id)?;
+    let request: LeadRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("the body should be {{\"lead\": \"person\", \"by\": \"person\"}}: {e}"),
+        )
+    })?;
+    let schedule = state.schedule();
+    let people = &schedule.people;
+    if !people.contains_key(&request.lead) {
+        let hint = match crate::config::diag::did_you_mean(&request.lead, people.keys().map(String::as_str)) {
+            Some(close) => format!("; did you mean `{close}`?"),
+            None => ": the lead must be someone in the people file".to_string(),
+        };
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("unknown person `{}`{hint}", request.lead),
+        )
+        .field("lead"));
+    }
+    let now = state.clock.now();
+    match state.store.hand_lead(id, request.lead, request.by, now).await? {
+        LeadChange::Changed(alert) => {
+            state.engine.wake();
+            Ok(Json(json!({"alert": alert, "changed": true})))
+        }
+        LeadChange::Unchanged(alert) => Ok(Json(json!({"alert": alert, "changed": false}))),
+        LeadChange::Resolved(alert) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "alert {id} is resolved: its lead stays {}",
+                alert.lead.as_deref().unwrap_or("nobody (it was never acknowledged)")
+            ),
+        )),
+        LeadChange::NoAlert => Err(ApiError::new(StatusCode::NOT_FOUND, format!("no alert {id}"))),
+    }
+}
+
+/// Who is on call now, per team and rota, with whoever shadows them.
 pub async fn oncall(State(state): State<Shared>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     state.authorize_api(&headers)?;
     let now = state.clock.now();
-    let rows: Vec<Value> = state
-        .schedule()
-        .who(now, None)
-        .into_iter()
-        .map(|(team, rota, user)| json!({"team": team, "rota": rota, "user": user}))
+    let schedule = state.schedule();
+    let rows: Vec<Value> = schedule
+        .rotas(None)
+        .map(|(team, rota)| {
+            let mut row = json!({"team": team.name, "rota": rota.name, "user": rota.on_call_at(now)});
+            let shadows: Vec<Value> = rota
+                .shadows_at(now)
+                .into_iter()
+                .map(|(user, of)| json!({"user": user, "of": of}))
+                .collect();
+            if !shadows.is_empty() {
+                row["shadows"] = json!(shadows);
+            }
+            row
+        })
         .collect();
     Ok(Json(json!({"at": now, "oncall": rows})))
 }

@@ -89,6 +89,7 @@ pub fn router(state: Shared, max_body_bytes: usize) -> Router {
         .route("/v1/alerts/{id}", get(api::get_alert))
         .route("/v1/alerts/{id}/ack", post(api::acknowledge))
         .route("/v1/alerts/{id}/resolve", post(api::resolve))
+        .route("/v1/alerts/{id}/lead", post(api::hand_lead))
         .route("/v1/oncall", get(api::oncall))
         .route("/v1/drills", post(api::drill))
         .route("/v1/heartbeat/{name}", post(intake::heartbeat))

@@ -67,6 +67,14 @@ pub struct PagedAlert {
     /// The text to reply by SMS to acknowledge, e.g. `ACK 42`.
     pub reply_ack: String,
     pub reply_resolve: String,
+    /// A shadow copy: the recipient shadows this person, who is the one
+    /// paged. Every rendering says so, and a copy carries no action links.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow_of: Option<String>,
+    /// The alert's lead (who acknowledged first, or was handed it); `None`:
+    /// nobody has acknowledged it.
+    #[serde(default)]
+    pub lead: Option<String>,
 }
 
 /// What a notice is about.
@@ -76,6 +84,9 @@ pub enum What {
     /// A page for one alert, or a bundle of several for one destination
     /// (throttling: "12 new alerts for payments").
     Page { alerts: Vec<PagedAlert> },
+    /// An announcement to a team's shared space: an alert opened, was
+    /// acknowledged (with its lead) or was resolved.
+    Announce(Announcement),
     /// A shift starts (or starts tomorrow: `ahead` is true).
     Handoff {
         team: String,
@@ -84,6 +95,24 @@ pub enum What {
         end: Option<Instant>,
         ahead: bool,
     },
+}
+
+/// What an announcement says: a snapshot of the alert when the event
+/// happened (a late delivery still says what happened then).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Announcement {
+    /// `opened`, `acknowledged` or `resolved`.
+    pub event: String,
+    pub alert: AlertId,
+    pub team: String,
+    pub severity: String,
+    pub summary: String,
+    pub lead: Option<String>,
+    /// Who acknowledged or resolved it, if known.
+    pub by: Option<String>,
+    pub at: Instant,
+    #[serde(default)]
+    pub drill: bool,
 }
 
 /// Everything a channel needs to send one message to one destination.

@@ -159,6 +159,9 @@ fn tags(notice: &Notice) -> Vec<String> {
             if alerts.iter().any(|a| a.drill) {
                 tags.push("drill".into());
             }
+            if alerts.iter().any(|a| a.shadow_of.is_some()) {
+                tags.push("shadow".into());
+            }
             for a in alerts {
                 for tag in [&a.severity, &a.team] {
                     let tag = tag_text(tag);
@@ -167,6 +170,10 @@ fn tags(notice: &Notice) -> Vec<String> {
                     }
                 }
             }
+        }
+        What::Announce(a) => {
+            tags.push("loudspeaker".into());
+            tags.push(tag_text(&a.team));
         }
         What::Handoff { team, .. } => {
             tags.push("calendar".into());
@@ -298,6 +305,8 @@ mod tests {
             resolve_url: Some(format!("https://oncall.example.com/a/{id}/resolve?sig=y")),
             reply_ack: format!("ACK {id}"),
             reply_resolve: format!("RES {id}"),
+            shadow_of: None,
+            lead: None,
         }
     }
 

@@ -26,6 +26,7 @@ const SMS_MIN_SUMMARIES_CHARS: usize = 20;
 const PUSH_MAX_LISTED: usize = 10;
 
 const DRILL: &str = "[DRILL]";
+const SHADOW: &str = "[SHADOW]";
 const DRILL_SENTENCE: &str =
     "This is a drill: a practice page, nothing is broken. Acknowledge it as you would a real one.";
 
@@ -66,6 +67,7 @@ pub fn subject(notice: &Notice) -> String {
             ),
             many => bundle_headline(many),
         },
+        What::Announce(a) => announcement(a),
         What::Handoff {
             team,
             rota,
@@ -75,6 +77,26 @@ pub fn subject(notice: &Notice) -> String {
         } => handoff_headline(team, rota, *start, *ahead),
     }
 }
+
+/// An announcement's one line, the same shape for every event so that it
+/// reads at a glance: `[critical] payments alert 42 OPENED: Disk full on
+/// db-1 | lead: nobody yet`, `... ACKNOWLEDGED: ... | lead: alice`,
+/// `... RESOLVED: ... | lead: alice`.
+pub fn announcement(a: &super::Announcement) -> String {
+    format!(
+        "{}[{}] {} alert {} {}: {} | lead: {}",
+        if a.drill { "[DRILL] " } else { "" },
+        one_line(&a.severity),
+        one_line(&a.team),
+        a.alert,
+        one_line(&a.event).to_uppercase(),
+        one_line(&a.summary),
+        a.lead.as_deref().map(one_line).unwrap_or_else(|| NO_LEAD.to_string())
+    )
+}
+
+/// What every rendering says of an alert nobody has acknowledged.
+pub const NO_LEAD: &str = "nobody yet";
 
 /// One readable line for chat (the `text` of an outgoing webhook): the
 /// subject, and for a single alert the link to acknowledge it.
@@ -95,6 +117,10 @@ pub fn email(notice: &Notice) -> Email {
     let subject = subject(notice);
     let (text, html_body) = match &notice.what {
         What::Page { alerts } => page_bodies(alerts),
+        What::Announce(a) => {
+            let line = announcement(a);
+            (format!("{line}\n"), format!("<p>{}</p>\n", escape_html(&line)))
+        }
         What::Handoff {
             team,
             rota,
@@ -134,7 +160,11 @@ pub fn sms(notice: &Notice) -> String {
                     one_line(&a.team),
                     one_line(&a.summary)
                 );
-                with_tail(&head, &format!(" Reply {}", one_line(&a.reply_ack)))
+                match &a.shadow_of {
+                    // A copy to learn from: the person shadowed answers.
+                    Some(of) => with_tail(&head, &format!(" (copy: you shadow {})", one_line(of))),
+                    None => with_tail(&head, &format!(" Reply {}", one_line(&a.reply_ack))),
+                }
             }
             many => {
                 let headline = bundle_headline(many);
@@ -159,6 +189,7 @@ pub fn sms(notice: &Notice) -> String {
                 with_tail(&head, &tail)
             }
         },
+        What::Announce(a) => fit(&announcement(a), SMS_MAX_CHARS),
         What::Handoff {
             team,
             rota,
@@ -187,16 +218,22 @@ pub fn push(notice: &Notice) -> Push {
             if alerts.iter().any(|a| a.drill) {
                 lines.push(format!("{DRILL} {DRILL_SENTENCE}"));
             }
+            if let Some(of) = alerts.iter().find_map(|a| a.shadow_of.as_deref()) {
+                lines.push(shadow_sentence(of));
+            }
             match alerts.as_slice() {
                 [] => {}
                 [a] => {
                     lines.push(one_line(&a.summary));
-                    lines.push(format!(
-                        "Since {}, {}. SMS reply: {}.",
-                        time(a.since),
-                        occurrences(a.occurrences),
-                        one_line(&a.reply_ack)
-                    ));
+                    lines.push(match a.shadow_of {
+                        Some(_) => format!("Since {}, {}.", time(a.since), occurrences(a.occurrences)),
+                        None => format!(
+                            "Since {}, {}. SMS reply: {}.",
+                            time(a.since),
+                            occurrences(a.occurrences),
+                            one_line(&a.reply_ack)
+                        ),
+                    });
                 }
                 many => {
                     for a in many.iter().take(PUSH_MAX_LISTED) {
@@ -213,6 +250,7 @@ pub fn push(notice: &Notice) -> Push {
                 }
             }
         }
+        What::Announce(a) => lines.push(announcement(a)),
         What::Handoff { start, end, .. } => lines.push(match end {
             Some(end) => format!("From {} until {}.", time(*start), time(*end)),
             None => format!("From {}.", time(*start)),
@@ -256,8 +294,25 @@ pub fn one_line(s: &str) -> String {
     out
 }
 
+/// `[DRILL] ` for a drill, `[SHADOW] ` for a shadow copy (both, in that
+/// order, for a shadow copy of a drill).
 fn drill_prefix(alerts: &[PagedAlert]) -> &'static str {
-    if alerts.iter().any(|a| a.drill) { "[DRILL] " } else { "" }
+    let drill = alerts.iter().any(|a| a.drill);
+    let shadow = !alerts.is_empty() && alerts.iter().all(|a| a.shadow_of.is_some());
+    match (drill, shadow) {
+        (true, true) => "[DRILL] [SHADOW] ",
+        (true, false) => "[DRILL] ",
+        (false, true) => "[SHADOW] ",
+        (false, false) => "",
+    }
+}
+
+/// The sentence a shadow copy starts with.
+fn shadow_sentence(of: &str) -> String {
+    format!(
+        "Shadow copy: you are shadowing {}, who is on call and paged for this alert. Nothing to do unless they ask you.",
+        one_line(of)
+    )
 }
 
 /// `[critical] 12 new alerts for payments`. Severities and teams are listed
@@ -314,9 +369,17 @@ fn page_bodies(alerts: &[PagedAlert]) -> (String, String) {
             escape_html(DRILL_SENTENCE)
         ));
     }
+    if let Some(of) = alerts.iter().find_map(|a| a.shadow_of.as_deref()) {
+        let sentence = shadow_sentence(of);
+        text.push_str(&format!("{SHADOW} {sentence}\n\n"));
+        html.push_str(&format!(
+            "<p style=\"background: #e7f1ff; padding: 0.5em\"><strong>{SHADOW}</strong> {}</p>\n",
+            escape_html(&sentence)
+        ));
+    }
     if alerts.len() > 1 {
         let headline = bundle_headline(alerts);
-        let headline = headline.strip_prefix("[DRILL] ").unwrap_or(&headline);
+        let headline = headline.trim_start_matches("[DRILL] ").trim_start_matches("[SHADOW] ");
         text.push_str(&format!("{headline}\n\n"));
         html.push_str(&format!("<h2>{}</h2>\n", escape_html(headline)));
     }
@@ -333,7 +396,17 @@ fn page_bodies(alerts: &[PagedAlert]) -> (String, String) {
             ("Team", one_line(&a.team)),
             ("Since", time(a.since)),
             ("Occurrences", a.occurrences.to_string()),
+            (
+                "Lead",
+                a.lead
+                    .as_deref()
+                    .map(one_line)
+                    .unwrap_or_else(|| format!("{NO_LEAD} (not acknowledged)")),
+            ),
         ];
+        if let Some(of) = &a.shadow_of {
+            rows.push(("Shadowing", one_line(of)));
+        }
         if a.drill && alerts.len() > 1 {
             rows.insert(0, ("Drill", "yes, a practice page".to_string()));
         }
@@ -354,7 +427,11 @@ fn page_bodies(alerts: &[PagedAlert]) -> (String, String) {
                 text.push_str(&format!("  {name:<13}{}\n", one_line(url)));
             }
         }
-        text.push_str(&format!("  {:<13}{replies}\n\n", "SMS reply"));
+        // A shadow copy is to learn from: no way to act on it.
+        if a.shadow_of.is_none() {
+            text.push_str(&format!("  {:<13}{replies}\n", "SMS reply"));
+        }
+        text.push('\n');
 
         html.push_str(&format!(
             "<h3>{}</h3>\n<table cellpadding=\"2\">\n",
@@ -374,11 +451,13 @@ fn page_bodies(alerts: &[PagedAlert]) -> (String, String) {
         if !links.is_empty() {
             html.push_str(&format!("<p>{}</p>\n", links.join(" &middot; ")));
         }
-        html.push_str(&format!(
-            "<p>SMS reply: <code>{}</code> to acknowledge, <code>{}</code> to resolve</p>\n",
-            escape_html(&one_line(&a.reply_ack)),
-            escape_html(&one_line(&a.reply_resolve))
-        ));
+        if a.shadow_of.is_none() {
+            html.push_str(&format!(
+                "<p>SMS reply: <code>{}</code> to acknowledge, <code>{}</code> to resolve</p>\n",
+                escape_html(&one_line(&a.reply_ack)),
+                escape_html(&one_line(&a.reply_resolve))
+            ));
+        }
     }
     (text, html)
 }
@@ -465,6 +544,8 @@ mod tests {
             resolve_url: Some(format!("https://oncall.example.com/a/{id}/resolve?sig=def")),
             reply_ack: format!("ACK {id}"),
             reply_resolve: format!("RES {id}"),
+            shadow_of: None,
+            lead: None,
         }
     }
 
@@ -523,6 +604,7 @@ mod tests {
                   Team         payments
                   Since        2026-03-04T08:55:00Z
                   Occurrences  3
+                  Lead         nobody yet (not acknowledged)
 
                   Acknowledge  https://oncall.example.com/a/42/ack?sig=abc
                   Resolve      https://oncall.example.com/a/42/resolve?sig=def
@@ -542,6 +624,7 @@ mod tests {
                 <tr><th align="left">Team</th><td>payments</td></tr>
                 <tr><th align="left">Since</th><td>2026-03-04T08:55:00Z</td></tr>
                 <tr><th align="left">Occurrences</th><td>3</td></tr>
+                <tr><th align="left">Lead</th><td>nobody yet (not acknowledged)</td></tr>
                 </table>
                 <p><a href="https://oncall.example.com/a/42/ack?sig=abc">Acknowledge</a> &middot; <a href="https://oncall.example.com/a/42/resolve?sig=def">Resolve</a></p>
                 <p>SMS reply: <code>ACK 42</code> to acknowledge, <code>RES 42</code> to resolve</p>
@@ -551,6 +634,95 @@ mod tests {
                 </html>
             "#]],
         );
+    }
+
+    #[test]
+    fn a_shadow_copy_says_so_everywhere_and_carries_no_links() {
+        let mut a = alert(42, "Disk full on db-1");
+        a.shadow_of = Some("alice".into());
+        a.ack_url = None;
+        a.resolve_url = None;
+        check(
+            page(vec![a]),
+            expect![[r#"
+                subject: [SHADOW] [critical] payments: Disk full on db-1 (alert 42)
+                line: [SHADOW] [critical] payments: Disk full on db-1 (alert 42)
+                sms (73 chars): [SHADOW] [critical] payments: Disk full on db-1. (copy: you shadow alice)
+                push title: [SHADOW] [critical] payments: Disk full on db-1 (alert 42)
+                push message:
+                Shadow copy: you are shadowing alice, who is on call and paged for this alert. Nothing to do unless they ask you.
+                Disk full on db-1
+                Since 2026-03-04T08:55:00Z, 3 occurrences.
+                --- text
+                [SHADOW] Shadow copy: you are shadowing alice, who is on call and paged for this alert. Nothing to do unless they ask you.
+
+                Disk full on db-1
+
+                  Alert        42
+                  Severity     critical
+                  Team         payments
+                  Since        2026-03-04T08:55:00Z
+                  Occurrences  3
+                  Lead         nobody yet (not acknowledged)
+                  Shadowing    alice
+
+                -- 
+                Sent by oncall to Alice Example (alice), notice 7.
+                --- html
+                <!DOCTYPE html>
+                <html>
+                <head><meta charset="utf-8"><title>[SHADOW] [critical] payments: Disk full on db-1 (alert 42)</title></head>
+                <body style="font-family: sans-serif">
+                <p style="background: #e7f1ff; padding: 0.5em"><strong>[SHADOW]</strong> Shadow copy: you are shadowing alice, who is on call and paged for this alert. Nothing to do unless they ask you.</p>
+                <h3>Disk full on db-1</h3>
+                <table cellpadding="2">
+                <tr><th align="left">Alert</th><td>42</td></tr>
+                <tr><th align="left">Severity</th><td>critical</td></tr>
+                <tr><th align="left">Team</th><td>payments</td></tr>
+                <tr><th align="left">Since</th><td>2026-03-04T08:55:00Z</td></tr>
+                <tr><th align="left">Occurrences</th><td>3</td></tr>
+                <tr><th align="left">Lead</th><td>nobody yet (not acknowledged)</td></tr>
+                <tr><th align="left">Shadowing</th><td>alice</td></tr>
+                </table>
+                <hr>
+                <p><small>Sent by oncall to Alice Example (alice), notice 7.</small></p>
+                </body>
+                </html>
+            "#]],
+        );
+    }
+
+    #[test]
+    fn an_announcement_is_one_predictable_line() {
+        let announce = |event: &str, lead: Option<&str>| {
+            notice(What::Announce(crate::notify::Announcement {
+                event: event.into(),
+                alert: 42,
+                team: "payments".into(),
+                severity: "critical".into(),
+                summary: "Disk full\non db-1".into(),
+                lead: lead.map(str::to_string),
+                by: None,
+                at: at(9, 0),
+                drill: false,
+            }))
+        };
+        let lines: Vec<String> = [
+            announce("opened", None),
+            announce("acknowledged", Some("alice")),
+            announce("resolved", Some("alice")),
+        ]
+        .iter()
+        .map(|n| format!("{}\n{}", line(n), sms(n)))
+        .collect();
+        expect![[r#"
+            [critical] payments alert 42 OPENED: Disk full on db-1 | lead: nobody yet
+            [critical] payments alert 42 OPENED: Disk full on db-1 | lead: nobody yet
+            [critical] payments alert 42 ACKNOWLEDGED: Disk full on db-1 | lead: alice
+            [critical] payments alert 42 ACKNOWLEDGED: Disk full on db-1 | lead: alice
+            [critical] payments alert 42 RESOLVED: Disk full on db-1 | lead: alice
+            [critical] payments alert 42 RESOLVED: Disk full on db-1 | lead: alice"#]]
+        .assert_eq(&lines.join("\n"));
     }
 
     #[test]
@@ -579,6 +751,7 @@ mod tests {
                   Team         payments
                   Since        2026-03-04T08:55:00Z
                   Occurrences  1
+                  Lead         nobody yet (not acknowledged)
 
                   Acknowledge  https://oncall.example.com/a/42/ack?sig=abc
                   Resolve      https://oncall.example.com/a/42/resolve?sig=def
@@ -599,6 +772,7 @@ mod tests {
                 <tr><th align="left">Team</th><td>payments</td></tr>
                 <tr><th align="left">Since</th><td>2026-03-04T08:55:00Z</td></tr>
                 <tr><th align="left">Occurrences</th><td>1</td></tr>
+                <tr><th align="left">Lead</th><td>nobody yet (not acknowledged)</td></tr>
                 </table>
                 <p><a href="https://oncall.example.com/a/42/ack?sig=abc">Acknowledge</a> &middot; <a href="https://oncall.example.com/a/42/resolve?sig=def">Resolve</a></p>
                 <p>SMS reply: <code>ACK 42</code> to acknowledge, <code>RES 42</code> to resolve</p>
@@ -641,6 +815,7 @@ mod tests {
                   Team         payments
                   Since        2026-03-04T08:55:00Z
                   Occurrences  3
+                  Lead         nobody yet (not acknowledged)
 
                   Acknowledge  https://oncall.example.com/a/42/ack?sig=abc
                   Resolve      https://oncall.example.com/a/42/resolve?sig=def
@@ -653,6 +828,7 @@ mod tests {
                   Team         payments
                   Since        2026-03-04T08:55:00Z
                   Occurrences  3
+                  Lead         nobody yet (not acknowledged)
 
                   Acknowledge  https://oncall.example.com/a/43/ack?sig=abc
                   Resolve      https://oncall.example.com/a/43/resolve?sig=def
@@ -665,6 +841,7 @@ mod tests {
                   Team         payments
                   Since        2026-03-04T08:55:00Z
                   Occurrences  3
+                  Lead         nobody yet (not acknowledged)
 
                   SMS reply    ACK 44 to acknowledge, RES 44 to resolve
 
@@ -683,6 +860,7 @@ mod tests {
                 <tr><th align="left">Team</th><td>payments</td></tr>
                 <tr><th align="left">Since</th><td>2026-03-04T08:55:00Z</td></tr>
                 <tr><th align="left">Occurrences</th><td>3</td></tr>
+                <tr><th align="left">Lead</th><td>nobody yet (not acknowledged)</td></tr>
                 </table>
                 <p><a href="https://oncall.example.com/a/42/ack?sig=abc">Acknowledge</a> &middot; <a href="https://oncall.example.com/a/42/resolve?sig=def">Resolve</a></p>
                 <p>SMS reply: <code>ACK 42</code> to acknowledge, <code>RES 42</code> to resolve</p>
@@ -693,6 +871,7 @@ mod tests {
                 <tr><th align="left">Team</th><td>payments</td></tr>
                 <tr><th align="left">Since</th><td>2026-03-04T08:55:00Z</td></tr>
                 <tr><th align="left">Occurrences</th><td>3</td></tr>
+                <tr><th align="left">Lead</th><td>nobody yet (not acknowledged)</td></tr>
                 </table>
                 <p><a href="https://oncall.example.com/a/43/ack?sig=abc">Acknowledge</a> &middot; <a href="https://oncall.example.com/a/43/resolve?sig=def">Resolve</a></p>
                 <p>SMS reply: <code>ACK 43</code> to acknowledge, <code>RES 43</code> to resolve</p>
@@ -703,6 +882,7 @@ mod tests {
                 <tr><th align="left">Team</th><td>payments</td></tr>
                 <tr><th align="left">Since</th><td>2026-03-04T08:55:00Z</td></tr>
                 <tr><th align="left">Occurrences</th><td>3</td></tr>
+                <tr><th align="left">Lead</th><td>nobody yet (not acknowledged)</td></tr>
                 </table>
                 <p>SMS reply: <code>ACK 44</code> to acknowledge, <code>RES 44</code> to resolve</p>
                 <hr>

@@ -65,6 +65,10 @@ pub trait Store: Send + Sync + 'static {
     /// resolved is returned unchanged.
     fn resolve(&self, id: AlertId, by: Option<String>, now: Instant) -> StoreFuture<'_, Option<Alert>>;
 
+    /// Hands an unresolved alert's lead to `lead` (`by`: who did it), with a
+    /// `lead` timeline entry. Naming a lead does not acknowledge the alert.
+    fn hand_lead(&self, id: AlertId, lead: String, by: Option<String>, now: Instant) -> StoreFuture<'_, LeadChange>;
+
     /// Records each (team, heartbeat name) not yet known as first seen at
     /// `now`; known ones are left as they are.
     fn heartbeats_seen(&self, heartbeats: Vec<(String, String)>, now: Instant) -> StoreFuture<'_, ()>;
@@ -89,7 +93,9 @@ pub trait Store: Send + Sync + 'static {
     /// 2. every escalation due at `now` is handed to `decide.escalate`, and
     ///    what it decides is written (the next state, notifications,
     ///    timeline entries, a reopened alert);
-    /// 3. hand-off notices from `decide.handoffs` are queued;
+    /// 3. hand-off notices from `decide.handoffs` are queued, and the
+    ///    announcements `decide.announce` makes of the timeline entries
+    ///    written since the last pass;
     /// 4. the notifications due at `now` are claimed: those of alerts no
     ///    longer open are cancelled, the rest grouped by `decide.batch`;
     ///    each group is a message to deliver, leased until `now + lease`.
@@ -120,6 +126,18 @@ pub trait Store: Send + Sync + 'static {
     fn set_cursor(&self, name: &'static str, value: i64) -> StoreFuture<'_, ()>;
 }
 
+/// What [`Store::hand_lead`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LeadChange {
+    /// The alert, with its new lead.
+    Changed(Alert),
+    /// That person is the lead already: nothing changed.
+    Unchanged(Alert),
+    /// A resolved alert's lead stays as it was.
+    Resolved(Alert),
+    NoAlert,
+}
+
 /// One piece of someone's time on call, as the ledger recorded it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LedgerRow {
@@ -130,6 +148,8 @@ pub struct LedgerRow {
     /// Filled in after a stretch the daemon was down, from the rotas as
     /// configured when it came back.
     pub reconstructed: bool,
+    /// `Some`: `person` was shadowing this person (learning, not on call).
+    pub shadow_of: Option<String>,
 }
 
 /// A page someone received (the first notice of an alert that reached them).
@@ -182,6 +202,21 @@ pub trait Decide: Send + Sync {
     /// Hand-off notices for shifts starting after `since` (`None`: the first
     /// pass ever) up to `now`, and the instant to continue from next time.
     fn handoffs(&self, since: Option<Instant>, now: Instant) -> (Vec<NewNotification>, Instant);
+
+    /// The announcements of one timeline entry (`created`, `acknowledged`,
+    /// `resolved`) of `alert`, written at `at`, found by a pass at `now`.
+    /// Each pass sees each entry once (a cursor in the same transaction).
+    fn announce(
+        &self,
+        alert: &Alert,
+        kind: TimelineKind,
+        detail: &serde_json::Value,
+        at: Instant,
+        now: Instant,
+    ) -> Vec<NewNotification> {
+        let _ = (alert, kind, detail, at, now);
+        Vec::new()
+    }
 }
 
 /// What to do with one due escalation.
@@ -201,6 +236,10 @@ pub enum NoticeKind {
     Page,
     /// A shift starts.
     Handoff,
+    /// To a team's shared space: an alert opened, was acknowledged or
+    /// resolved. Never cancelled; delivered one at a time per destination,
+    /// in order.
+    Announce,
 }
 
 impl NoticeKind {
@@ -208,6 +247,7 @@ impl NoticeKind {
         match self {
             NoticeKind::Page => "page",
             NoticeKind::Handoff => "handoff",
+            NoticeKind::Announce => "announce",
         }
     }
 }

@@ -60,7 +60,7 @@ use tokio::sync::{mpsc, oneshot};
 
 mod engine;
 
-use super::{Attempt, Decide, Ledger, Notification, Pass, Store, StoreError, StoreFuture};
+use super::{Attempt, Decide, LeadChange, Ledger, Notification, Pass, Store, StoreError, StoreFuture};
 use crate::domain::alert::{Action, Alert, AlertId, Event, Hold, Outcome, Status, TimelineEntry, TimelineKind};
 use crate::domain::heartbeat::Seen;
 use crate::domain::time::{Instant, Span};
@@ -79,6 +79,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
     ("0004_paging.sql", include_str!("../../migrations/0004_paging.sql")),
     ("0005_ledger.sql", include_str!("../../migrations/0005_ledger.sql")),
+    (
+        "0006_lead_shadows_announce.sql",
+        include_str!("../../migrations/0006_lead_shadows_announce.sql"),
+    ),
 ];
 
 /// The schema version this binary writes: the number of migrations it knows.
@@ -112,7 +116,7 @@ const IDLE_READERS: usize = 4;
 macro_rules! alert_columns {
     () => {
         "id, team, dedup_key, summary, severity, source, details, intake, status, created_at, last_seen_at, \
-         occurrences, acknowledged_at, acknowledged_by, resolved_at, resolved_by, held_until, held_reason"
+         occurrences, acknowledged_at, acknowledged_by, resolved_at, resolved_by, held_until, held_reason, lead"
     };
 }
 
@@ -131,10 +135,13 @@ const INSERT_ALERT: &str = "INSERT INTO alerts \
       held_until, held_reason) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8, ?8, 1, ?9, ?10)";
 const ADD_OCCURRENCE: &str = "UPDATE alerts SET occurrences = occurrences + 1, last_seen_at = ?2 WHERE id = ?1";
-const ACKNOWLEDGE: &str = "UPDATE alerts SET status = 'acknowledged', acknowledged_at = ?2, acknowledged_by = ?3 \
-     WHERE id = ?1 AND status = 'open'";
-const RESOLVE: &str =
-    "UPDATE alerts SET status = 'resolved', resolved_at = ?2, resolved_by = ?3 WHERE id = ?1 AND status != 'resolved'";
+// The first to acknowledge becomes the lead (a lead kept from before a
+// reopening stays).
+const ACKNOWLEDGE: &str = "UPDATE alerts SET status = 'acknowledged', acknowledged_at = ?2, acknowledged_by = ?3, \
+     lead = coalesce(lead, ?3) WHERE id = ?1 AND status = 'open' RETURNING lead";
+const SET_LEAD: &str = "UPDATE alerts SET lead = ?2 WHERE id = ?1 AND status != 'resolved'";
+const RESOLVE: &str = "UPDATE alerts SET status = 'resolved', resolved_at = ?2, resolved_by = ?3 \
+     WHERE id = ?1 AND status != 'resolved' RETURNING lead";
 const HEARTBEAT_SEEN: &str =
     "INSERT INTO heartbeats (team, name, first_seen) VALUES (?1, ?2, ?3) ON CONFLICT (team, name) DO NOTHING";
 const HEARTBEAT_PING: &str = "INSERT INTO heartbeats (team, name, first_seen, last_ping) VALUES (?1, ?2, ?3, ?3) \
@@ -325,12 +332,18 @@ impl Store for SqliteStore {
 
     fn acknowledge(&self, id: AlertId, by: Option<String>, now: Instant) -> StoreFuture<'_, Option<Alert>> {
         Box::pin(self.write(move |conn| {
-            if conn
+            let lead: Option<Option<String>> = conn
                 .prepare_cached(ACKNOWLEDGE)?
-                .execute(params![id, now.timestamp(), by])?
-                == 1
-            {
-                add_timeline(conn, id, now, TimelineKind::Acknowledged, &json!({ "by": by }))?;
+                .query_row(params![id, now.timestamp(), by], |r| r.get(0))
+                .optional()?;
+            if let Some(lead) = lead {
+                add_timeline(
+                    conn,
+                    id,
+                    now,
+                    TimelineKind::Acknowledged,
+                    &json!({ "by": by, "lead": lead }),
+                )?;
                 wake_escalation(conn, id, now)?;
             }
             Ok(select_alert(conn, id)?)
@@ -339,15 +352,47 @@ impl Store for SqliteStore {
 
     fn resolve(&self, id: AlertId, by: Option<String>, now: Instant) -> StoreFuture<'_, Option<Alert>> {
         Box::pin(self.write(move |conn| {
-            if conn
+            let lead: Option<Option<String>> = conn
                 .prepare_cached(RESOLVE)?
-                .execute(params![id, now.timestamp(), by])?
-                == 1
-            {
-                add_timeline(conn, id, now, TimelineKind::Resolved, &json!({ "by": by }))?;
+                .query_row(params![id, now.timestamp(), by], |r| r.get(0))
+                .optional()?;
+            if let Some(lead) = lead {
+                add_timeline(
+                    conn,
+                    id,
+                    now,
+                    TimelineKind::Resolved,
+                    &json!({ "by": by, "lead": lead }),
+                )?;
                 wake_escalation(conn, id, now)?;
             }
             Ok(select_alert(conn, id)?)
+        }))
+    }
+
+    fn hand_lead(&self, id: AlertId, lead: String, by: Option<String>, now: Instant) -> StoreFuture<'_, LeadChange> {
+        Box::pin(self.write(move |conn| {
+            let Some(before) = select_alert(conn, id)? else {
+                return Ok(LeadChange::NoAlert);
+            };
+            if before.status == Status::Resolved {
+                return Ok(LeadChange::Resolved(before));
+            }
+            if before.lead.as_deref() == Some(lead.as_str()) {
+                return Ok(LeadChange::Unchanged(before));
+            }
+            conn.prepare_cached(SET_LEAD)?.execute(params![id, lead])?;
+            add_timeline(
+                conn,
+                id,
+                now,
+                TimelineKind::Lead,
+                &json!({ "from": before.lead, "to": lead, "by": by }),
+            )?;
+            match select_alert(conn, id)? {
+                Some(alert) => Ok(LeadChange::Changed(alert)),
+                None => Ok(LeadChange::NoAlert),
+            }
         }))
     }
 
@@ -827,19 +872,25 @@ fn ingest_event(conn: &Connection, event: &Event, details: &str, now: Instant) -
         }
         (Action::Acknowledge, Some(id)) => {
             // Changes nothing if the alert is already acknowledged.
-            if conn
+            let Some(lead) = conn
                 .prepare_cached(ACKNOWLEDGE)?
-                .execute(params![id, at, None::<String>])?
-                == 0
-            {
+                .query_row(params![id, at, None::<String>], |r| r.get::<_, Option<String>>(0))
+                .optional()?
+            else {
                 return Ok(Outcome::Unchanged);
-            }
+            };
+            detail["lead"] = json!(lead);
             add_timeline(conn, id, now, TimelineKind::Acknowledged, &detail)?;
             wake_escalation(conn, id, now)?;
             Outcome::Acknowledged(id)
         }
         (Action::Resolve, Some(id)) => {
-            conn.prepare_cached(RESOLVE)?.execute(params![id, at, None::<String>])?;
+            let lead: Option<String> = conn
+                .prepare_cached(RESOLVE)?
+                .query_row(params![id, at, None::<String>], |r| r.get(0))
+                .optional()?
+                .flatten();
+            detail["lead"] = json!(lead);
             add_timeline(conn, id, now, TimelineKind::Resolved, &detail)?;
             wake_escalation(conn, id, now)?;
             Outcome::Resolved(id)
@@ -937,6 +988,7 @@ fn alert_from_row(row: &Row<'_>) -> rusqlite::Result<Alert> {
             }),
             None => None,
         },
+        lead: row.get(18)?,
     })
 }
 

@@ -14,7 +14,11 @@ use crate::support::at;
 const TEAM: &str = "team: payments
 timezone: Europe/London
 rotas:
-  primary: {members: [alice, bob], start: 2026-01-05T09:00, every: 1w}
+  primary:
+    members: [alice, bob]
+    start: 2026-01-05T09:00
+    every: 1w
+    shadows: [{user: erin, of: alice, from: 2026-06-08T00:00, to: 2026-06-30T00:00}]
 overrides:
   - {rota: primary, user: carol, from: 2026-06-23T00:00, to: 2026-06-25T00:00}
 intake_key: k-0123456789
@@ -175,22 +179,47 @@ async fn a_persons_feed_holds_their_shifts_a_year_ahead_with_stable_uids() {
         assert_eq!(before[start], after[start], "{start}");
     }
 
-    // The team's feed: everyone's shifts.
+    // Erin shadows alice for three weeks: her feed holds those stretches.
+    let (_, link) = app.api_get("/v1/calendar?person=erin").await;
+    let (code, _, erin) = fetch(&app, link["url"].as_str().unwrap()).await;
+    assert_eq!(code, 200);
+    let erin: Vec<(String, String, String)> = parse(&dir, &erin)
+        .iter()
+        .map(|e| {
+            (
+                e["start"].as_str().unwrap().to_string(),
+                e["end"].as_str().unwrap().to_string(),
+                e["summary"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let shadowing = |from: &str, to: &str| {
+        (
+            from.to_string(),
+            to.to_string(),
+            "Shadowing Alice: payments primary".to_string(),
+        )
+    };
+    assert_eq!(
+        erin,
+        [
+            shadowing("2026-06-08T08:00:00Z", "2026-06-15T08:00:00Z"),
+            shadowing("2026-06-22T08:00:00Z", "2026-06-22T23:00:00Z"),
+            shadowing("2026-06-24T23:00:00Z", "2026-06-29T08:00:00Z"),
+        ]
+    );
+
+    // The team's feed: everyone's shifts, and the shadow.
     let (_, link) = app.api_get("/v1/calendar?team=payments").await;
     let (code, _, team_ics) = fetch(&app, link["url"].as_str().unwrap()).await;
     assert_eq!(code, 200);
     let people: std::collections::BTreeSet<String> = parse(&dir, &team_ics)
         .iter()
-        .map(|e| {
-            e["summary"]
-                .as_str()
-                .unwrap()
-                .split(" on call")
-                .next()
-                .unwrap()
-                .to_string()
-        })
+        .map(|e| e["summary"].as_str().unwrap().split(':').next().unwrap().to_string())
         .collect();
-    assert_eq!(people.into_iter().collect::<Vec<_>>(), ["Alice", "Bob", "Carol"]);
+    assert_eq!(
+        people.into_iter().collect::<Vec<_>>(),
+        ["Alice on call", "Bob on call", "Carol on call", "Erin shadowing Alice"]
+    );
     app.stop().await;
 }

@@ -201,6 +201,34 @@ fn shifts_json_is_one_object_a_line_merged() {
         .map(|(u, s, e)| (u.to_string(), s.to_string(), e.to_string()))
         .collect();
     assert_eq!(primary, expected);
+    // mia shadows the primary in December: in JSON only with --shadows,
+    // marked, so that a reader of on-call lines never counts her.
+    assert!(json_lines(&o).iter().all(|r| r.get("shadow_of").is_none()));
+    let with = oncall(&[
+        "shifts",
+        "--schedules",
+        examples().to_str().unwrap(),
+        "--from",
+        "2026-12-24T00:00:00Z",
+        "--to",
+        "2026-12-27T00:00:00Z",
+        "--team",
+        "payments",
+        "--format",
+        "json",
+        "--shadows",
+    ]);
+    let shadows: Vec<String> = json_lines(&with)
+        .iter()
+        .filter(|r| r.get("shadow_of").is_some())
+        .map(|r| r.to_string())
+        .collect();
+    assert_eq!(
+        shadows,
+        [
+            r#"{"team":"payments","rota":"primary","user":"mia","start":"2026-12-24T00:00:00Z","end":"2026-12-27T00:00:00Z","shadow_of":"dave"}"#
+        ]
+    );
 }
 
 #[test]
@@ -339,11 +367,13 @@ fn serve_runs_and_stops_cleanly_on_sigterm() {
 fn burden_flags_the_overloaded_and_cover_suggests_the_least_burdened() {
     // alice takes two weeks in three on the primary; bob and carol share a
     // secondary (a week each, alternating) with bob also on the primary.
+    // erin shadows bob on the primary: shadow hours, apart, in no average.
     let dir = temp_schedules(&[
         ("people.yaml", crate::support::PEOPLE),
         (
             "t.yaml",
-            "team: t\ntimezone: UTC\nrotas:\n  primary: {members: [alice, alice, bob], start: 2026-01-05T00:00, every: 1w}\n\
+            "team: t\ntimezone: UTC\nrotas:\n  primary: {members: [alice, alice, bob], start: 2026-01-05T00:00, every: 1w, \
+             shadows: [{user: erin, of: bob}]}\n\
              \x20 secondary: {members: [carol, dave], start: 2026-01-05T00:00, every: 1w}\n",
         ),
     ]);
@@ -364,11 +394,12 @@ fn burden_flags_the_overloaded_and_cover_suggests_the_least_burdened() {
     assert!(o.status.success(), "{}", stderr(&o));
     expect_test::expect![[r#"
         on-call burden from 2026-01-05T00:00:00Z to 2026-03-30T00:00:00Z
-        TEAM        PERSON           HOURS    WEEKEND    HOLIDAY  PAGES  NIGHT PAGES   SHARE
-        t           alice          1344.00     384.00       0.00      0            0   1.33x  << above the team average
-        t           carol          1008.00     288.00       0.00      0            0   1.00x
-        t           dave           1008.00     288.00       0.00      0            0   1.00x
-        t           bob             672.00     192.00       0.00      0            0   0.67x
+        TEAM        PERSON           HOURS    WEEKEND    HOLIDAY     SHADOW  PAGES  NIGHT PAGES   SHARE
+        t           alice          1344.00     384.00       0.00       0.00      0            0   1.33x  << above the team average
+        t           carol          1008.00     288.00       0.00       0.00      0            0   1.00x
+        t           dave           1008.00     288.00       0.00       0.00      0            0   1.00x
+        t           bob             672.00     192.00       0.00       0.00      0            0   0.67x
+        t           erin              0.00       0.00       0.00     672.00      0            0   0.00x
         carrying more than 1.25x their team's average: alice on t (consider overrides; `oncall cover` suggests who)
     "#]]
     .assert_eq(&stdout(&o));

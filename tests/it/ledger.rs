@@ -606,10 +606,117 @@ async fn burden_counts_pages_and_night_pages_from_the_ledger() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     expect![[r#"
         on-call burden from 2026-06-01T00:00:00Z to 2026-06-03T00:00:00Z
-        TEAM        PERSON           HOURS    WEEKEND    HOLIDAY  PAGES  NIGHT PAGES   SHARE
-        t           alice            24.00       0.00       0.00      0            0   1.00x
-        t           bob              24.00       0.00       0.00      2            1   1.00x
+        TEAM        PERSON           HOURS    WEEKEND    HOLIDAY     SHADOW  PAGES  NIGHT PAGES   SHARE
+        t           alice            24.00       0.00       0.00       0.00      0            0   1.00x
+        t           bob              24.00       0.00       0.00       0.00      2            1   1.00x
     "#]]
     .assert_eq(&String::from_utf8(o.stdout).unwrap());
+    close(e, store);
+}
+
+/// Issue 9: shadowing is recorded apart (the shadow and whom they
+/// followed), a shadow's copy of a page is not a page received, and
+/// `oncall pay --source ledger` reports the shadow hours in their own
+/// columns at `shadow_rate`, never in `hours_total`.
+#[tokio::test]
+async fn shadows_are_recorded_apart_and_paid_apart() {
+    let dir = temp_dir("ledger-shadow");
+    let schedules = dir.join("schedules");
+    let team_yaml = "team: t\ntimezone: Europe/London\nhandoff_notices: []\nintake_key: k\n\
+                     rotas:\n  primary: {members: [alice, bob], start: 2026-01-05T09:00, every: 1d, \
+                     shadows: [{user: erin, of: alice}]}\n";
+    std::fs::write(schedules.join("people.yaml"), PEOPLE).unwrap();
+    std::fs::write(schedules.join("t.yaml"), team_yaml).unwrap();
+    std::fs::write(
+        schedules.join("pay.yaml"),
+        "currency: GBP\npayroll_timezone: Europe/London\nshadow_rate: 0.50\nrotas:\n  t/primary: {rate: 2.00}\n",
+    )
+    .unwrap();
+    let store = open(&dir);
+    let e = engine(store.clone(), team_yaml);
+    // 1 June 2026 (day 147: alice until 09:00 London, 08:00 UTC).
+    e.run_once(at("2026-06-01T06:00:00Z")).await.unwrap();
+    let event = Event {
+        team: "t".into(),
+        action: Action::Trigger,
+        dedup_key: "disk".into(),
+        summary: "disk".into(),
+        severity: "critical".into(),
+        source: None,
+        details: serde_json::json!({}),
+        intake: "plain".into(),
+        held: None,
+    };
+    store.ingest(vec![event], at("2026-06-01T07:00:00Z")).await.unwrap();
+    let report = e.run_once(at("2026-06-01T07:00:00Z")).await.unwrap();
+    assert_eq!(report.attempts.len(), 2, "alice's page and erin's copy: {report:?}");
+    e.run_once(at("2026-06-01T10:00:00Z")).await.unwrap();
+    let ledger = store
+        .ledger(Span::new(at("2026-06-01T00:00:00Z"), at("2026-06-02T00:00:00Z")))
+        .await
+        .unwrap();
+    let rows: Vec<String> = ledger
+        .rows
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}..{}{}",
+                r.person,
+                r.span.start.format("%H:%M"),
+                r.span.end.format("%H:%M"),
+                r.shadow_of
+                    .as_deref()
+                    .map(|of| format!(" shadowing {of}"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "alice 06:00..07:00",
+            "erin 06:00..07:00 shadowing alice",
+            "alice 07:00..08:00",
+            "erin 07:00..08:00 shadowing alice",
+            "bob 08:00..09:00",
+            "bob 09:00..10:00",
+        ]
+    );
+    let pages: Vec<&str> = ledger.pages.iter().map(|p| p.person.as_str()).collect();
+    assert_eq!(pages, ["alice"], "a shadow's copy is not a page received");
+
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_oncall"))
+        .args(["pay", "--month", "2026-06", "--format", "json", "--source", "ledger"])
+        .arg("--schedules")
+        .arg(&schedules)
+        .arg("--database")
+        .arg(dir.join("oncall.db"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines: Vec<String> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            format!(
+                "{} on call {}h, {} pages; shadow {}h {}; amount {}",
+                v["person"].as_str().unwrap(),
+                v["hours_total"].as_str().unwrap(),
+                v["pages"],
+                v["hours_shadow"].as_str().unwrap(),
+                v["shadow_pay"].as_str().unwrap(),
+                v["amount"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "alice on call 2.000000h, 1 pages; shadow 0.000000h 0.00; amount 4.00",
+            "bob on call 2.000000h, 0 pages; shadow 0.000000h 0.00; amount 4.00",
+            "erin on call 0.000000h, 0 pages; shadow 2.000000h 1.00; amount 1.00",
+        ]
+    );
     close(e, store);
 }

@@ -1,5 +1,6 @@
 //! The integration tests: one binary, compiled once.
 
+mod announce;
 mod calendar;
 mod cli;
 mod crash;
@@ -16,6 +17,7 @@ mod pay;
 mod properties;
 mod real_alertmanager;
 mod real_prometheus;
+mod shadow;
 mod store;
 mod support;
 mod tidy;

@@ -55,6 +55,8 @@ fn alert(id: i64, summary: &str) -> PagedAlert {
         resolve_url: Some(format!("https://oncall.example.com/a/{id}/resolve?sig=k2")),
         reply_ack: format!("ACK {id}"),
         reply_resolve: format!("RES {id}"),
+        shadow_of: None,
+        lead: None,
     }
 }
 
@@ -387,6 +389,10 @@ impl Seen {
 
     pub(crate) fn form(&self) -> Vec<(String, String)> {
         serde_urlencoded::from_bytes(&self.body).unwrap()
+    }
+
+    pub(crate) fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
     }
 }
 
@@ -790,7 +796,8 @@ async fn webhook_posts_a_line_of_text_and_the_notice() {
                         "ack_url": "https://oncall.example.com/a/42/ack?sig=k1",
                         "resolve_url": "https://oncall.example.com/a/42/resolve?sig=k2",
                         "reply_ack": "ACK 42",
-                        "reply_resolve": "RES 42"
+                        "reply_resolve": "RES 42",
+                        "lead": null
                     }]
                 }
             }

@@ -35,6 +35,7 @@ const PEOPLE: &str = "people:
   carol: {name: Carol, email: carol@example.com, push: 'ntfy:carol', notify: [push]}
   dave: {name: Dave, email: dave@example.com, phone: '+447700900004', push: 'ntfy:dave', timezone: Europe/London,
          notify: [push, sms after 2m, email after 5m], quiet_hours: {from: '22:00', to: '07:00'}}
+  zoe: {name: Zoe, email: zoe@example.com, push: 'ntfy:zoe', notify: [push]}
 ";
 
 /// What the recording channel does on its next sends for a method.
@@ -322,8 +323,18 @@ fn describe(what: &What, keys: &BTreeMap<String, AlertId>) -> String {
     match what {
         What::Page { alerts } => {
             let names: Vec<String> = alerts.iter().map(|a| name(a.id)).collect();
-            format!("[{}]", names.join(" "))
+            let shadow = match alerts.iter().find_map(|a| a.shadow_of.as_deref()) {
+                Some(of) => format!(" (shadow copy, shadowing {of})"),
+                None => String::new(),
+            };
+            format!("[{}]{shadow}", names.join(" "))
         }
+        What::Announce(a) => format!(
+            "announce {} [{}] lead {}",
+            a.event,
+            name(a.alert),
+            a.lead.as_deref().unwrap_or("-")
+        ),
         What::Handoff { rota, ahead, .. } => format!("hand-off {rota}{}", if *ahead { " tomorrow" } else { "" }),
     }
 }
@@ -601,6 +612,56 @@ async fn a_page_claimed_by_a_pass_that_died_is_sent_after_its_lease() {
             09:00:00 crash with 1 message(s) claimed
             09:00:00 restart
             09:02:00 alice push [disk]
+        "#]],
+    )
+    .await;
+}
+
+/// Issue 9: zoe shadows alice on the primary. Every page alice gets, zoe
+/// gets a copy of (the first step, the all-hands `team:` step that reaches
+/// alice, and the same again in the repeat); the step that escalates to bob
+/// sends zoe nothing, and `team:` names her in no step of her own: a shadow
+/// is never escalated to.
+#[tokio::test]
+async fn a_shadow_gets_every_page_copy_and_never_an_escalation() {
+    check(
+        "rotas:\n  primary:\n    members: [alice]\n    start: 2026-01-05T09:00\n    every: 1w\n    shadows: [{user: zoe, of: alice}]\n\
+         \x20 secondary: {members: [bob], start: 2026-01-05T09:00, every: 1w}\n\
+         escalation:\n  repeat: 1\n  steps:\n    - notify: [rota:primary]\n    - {after: 10m, notify: [rota:secondary]}\n    - {after: 10m, notify: [team:t]}\n",
+        "2026-06-01T09:00:00Z",
+        &[("09:00", "trigger disk critical")],
+        "12:00",
+        expect![[r#"
+            09:00:00 alice push [disk]
+            09:00:00 zoe push [disk] (shadow copy, shadowing alice)
+            09:10:00 bob push [disk]
+            09:20:00 alice push [disk]
+            09:20:00 bob push [disk]
+            09:20:00 zoe push [disk] (shadow copy, shadowing alice)
+            09:30:00 alice push [disk]
+            09:30:00 zoe push [disk] (shadow copy, shadowing alice)
+            09:40:00 bob push [disk]
+            09:50:00 alice push [disk]
+            09:50:00 bob push [disk]
+            09:50:00 zoe push [disk] (shadow copy, shadowing alice)
+        "#]],
+    )
+    .await;
+}
+
+/// A shadow copy of an alert stops with the alert like any page: once
+/// alice acknowledges, neither she nor her shadow is paged again.
+#[tokio::test]
+async fn a_shadow_copy_stops_with_the_acknowledgement() {
+    check(
+        "rotas:\n  primary: {members: [alice], start: 2026-01-05T09:00, every: 1w, shadows: [{user: zoe}]}\n\
+         escalation:\n  repeat: 3\n  steps:\n    - notify: [rota:primary]\n",
+        "2026-06-01T09:00:00Z",
+        &[("09:00", "trigger disk critical"), ("09:03", "ack disk alice")],
+        "12:00",
+        expect![[r#"
+            09:00:00 alice push [disk]
+            09:00:00 zoe push [disk] (shadow copy, shadowing alice)
         "#]],
     )
     .await;

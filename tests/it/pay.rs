@@ -81,6 +81,13 @@ fn render(rows: &[Row], rules: &PayRules) -> String {
             c.format(t.amount()),
             c.code,
         ));
+        if t.shadow_seconds > 0 {
+            out.push_str(&format!(
+                "  shadow {} = {} (in the amount)\n",
+                hours(t.shadow_seconds),
+                c.format(t.shadow_pay)
+            ));
+        }
     }
     out
 }
@@ -496,4 +503,58 @@ rotas:
         pay.yaml:1:1: error: a pay file needs `currency`
     "#]]
     .assert_eq(&diagnostics("cap: 10\n", team));
+}
+
+/// Issue 9: shadow hours are counted apart from on-call hours, at their own
+/// rate (zero unless `shadow_rate` says), never with time rules, holidays or
+/// shift fees, and a second is never counted twice: while erin is on call
+/// herself (her Tuesday on the secondary) her shadowing is not counted.
+#[test]
+fn shadow_hours_are_separate_in_the_tally() {
+    let team = "team: t
+timezone: UTC
+rotas:
+  primary:
+    members: [alice, bob]
+    start: 2026-06-01T00:00
+    every: 1w
+    shadows:
+      - {user: erin, of: alice, from: 2026-06-01T00:00, to: 2026-06-03T00:00}
+  secondary:
+    members: [erin]
+    start: 2026-06-02T00:00
+    every: 1w
+    active: [{days: tue}]
+";
+    let rates = with_rate(
+        "currency: EUR\n",
+        &[("t/primary", "{rate: 10, shift_fee: 5}"), ("t/secondary", "{rate: 2}")],
+    );
+    // No shadow_rate: shadowing pays nothing.
+    check(
+        &[team],
+        &rates,
+        "2026-06",
+        By::Rota,
+        expect![[r#"
+            alice [t/primary] 384h = 288h weekday + 96h weekend + 0h holiday; shifts 3; pages 0 (0 out of hours), callouts 0 (0h); on call 3840.00 + fees 15.00 + callouts 0.00 - cap 0.00 = 3855.00 EUR
+            bob [t/primary] 336h = 240h weekday + 96h weekend + 0h holiday; shifts 2; pages 0 (0 out of hours), callouts 0 (0h); on call 3360.00 + fees 10.00 + callouts 0.00 - cap 0.00 = 3370.00 EUR
+            erin [t/primary] 0h = 0h weekday + 0h weekend + 0h holiday; shifts 0; pages 0 (0 out of hours), callouts 0 (0h); on call 0.00 + fees 0.00 + callouts 0.00 - cap 0.00 = 0.00 EUR
+              shadow 24h = 0.00 (in the amount)
+            erin [t/secondary] 120h = 120h weekday + 0h weekend + 0h holiday; shifts 5; pages 0 (0 out of hours), callouts 0 (0h); on call 240.00 + fees 0.00 + callouts 0.00 - cap 0.00 = 240.00 EUR
+        "#]],
+    );
+    // With one: paid flat, apart.
+    check(
+        &[team],
+        &format!("{rates}shadow_rate: 1.50\n"),
+        "2026-06",
+        By::Person,
+        expect![[r#"
+            alice [t] 384h = 288h weekday + 96h weekend + 0h holiday; shifts 3; pages 0 (0 out of hours), callouts 0 (0h); on call 3840.00 + fees 15.00 + callouts 0.00 - cap 0.00 = 3855.00 EUR
+            bob [t] 336h = 240h weekday + 96h weekend + 0h holiday; shifts 2; pages 0 (0 out of hours), callouts 0 (0h); on call 3360.00 + fees 10.00 + callouts 0.00 - cap 0.00 = 3370.00 EUR
+            erin [t] 120h = 120h weekday + 0h weekend + 0h holiday; shifts 5; pages 0 (0 out of hours), callouts 0 (0h); on call 240.00 + fees 0.00 + callouts 0.00 - cap 0.00 = 276.00 EUR
+              shadow 24h = 36.00 (in the amount)
+        "#]],
+    );
 }

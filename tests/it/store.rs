@@ -162,6 +162,7 @@ async fn a_trigger_creates_an_open_alert(store: &dyn Store) {
             resolved_at: None,
             resolved_by: None,
             held: None,
+            lead: None,
         }
     );
     assert_eq!(
@@ -269,8 +270,13 @@ async fn acknowledge_and_resolve_events_act_on_the_unresolved_alert(store: &dyn 
             TimelineKind::Resolved
         ]
     );
+    // An acknowledgement or resolution from a source names nobody: no lead.
     for entry in &timeline {
-        assert_eq!(entry.detail, json!({"intake": "alertmanager"}), "{entry:?}");
+        let expected = match entry.kind {
+            TimelineKind::Acknowledged | TimelineKind::Resolved => json!({"intake": "alertmanager", "lead": null}),
+            _ => json!({"intake": "alertmanager"}),
+        };
+        assert_eq!(entry.detail, expected, "{entry:?}");
     }
     assert_eq!((timeline[1].at, timeline[3].at), (t1, t3));
 }
@@ -396,12 +402,12 @@ async fn acknowledge_and_resolve_by_id(store: &dyn Store) {
             TimelineEntry {
                 at: t1,
                 kind: TimelineKind::Acknowledged,
-                detail: json!({"by": "alice"})
+                detail: json!({"by": "alice", "lead": "alice"})
             },
             TimelineEntry {
                 at: t2,
                 kind: TimelineKind::Resolved,
-                detail: json!({"by": "bob"})
+                detail: json!({"by": "bob", "lead": "alice"})
             },
         ]
     );
@@ -420,7 +426,7 @@ async fn resolving_an_open_alert_by_id(store: &dyn Store) {
         TimelineEntry {
             at: t0(),
             kind: TimelineKind::Resolved,
-            detail: json!({"by": null})
+            detail: json!({"by": null, "lead": null})
         }
     );
     // The key is free again.

@@ -55,26 +55,33 @@ const CLAIM: &str = "UPDATE notifications SET state = 'sending', attempts = atte
 const HOLD: &str = "UPDATE notifications SET state = 'pending', due_at = ?2 WHERE id = ?1";
 const LAST_SENT: &str = "SELECT last_sent FROM destinations WHERE method = ?1 AND destination = ?2";
 const SENT: &str = "UPDATE notifications SET state = 'sent', sent_at = ?2, last_error = NULL WHERE id = ?1 \
-     RETURNING alert_id, person, method, attempts, step, round";
+     RETURNING alert_id, person, method, attempts, step, round, kind, payload";
 const SENT_TO: &str = "INSERT INTO destinations (method, destination, last_sent) \
      SELECT method, destination, ?2 FROM notifications WHERE id = ?1 \
      ON CONFLICT (method, destination) DO UPDATE SET last_sent = excluded.last_sent";
 const RETRY: &str = "UPDATE notifications SET state = 'pending', due_at = ?2, last_error = ?3 WHERE id = ?1 \
-     RETURNING alert_id, person, method, attempts, step, round";
+     RETURNING alert_id, person, method, attempts, step, round, kind, payload";
 const FAILED: &str = "UPDATE notifications SET state = 'failed', last_error = ?2 WHERE id = ?1 \
-     RETURNING alert_id, person, method, attempts, step, round";
+     RETURNING alert_id, person, method, attempts, step, round, kind, payload";
+// Announcements to one destination go one at a time, oldest first.
+const EARLIER_ANNOUNCEMENT: &str = "SELECT 1 FROM notifications WHERE kind = 'announce' AND destination = ?1 \
+     AND id < ?2 AND state IN ('pending', 'sending') LIMIT 1";
+const NEW_EVENTS: &str = "SELECT id, alert_id, at, kind, detail FROM alert_events WHERE id > ?1 \
+     AND kind IN ('created', 'acknowledged', 'resolved') ORDER BY id";
+const LAST_EVENT: &str = "SELECT coalesce(max(id), 0) FROM alert_events";
 // The person's next method for the same step: the earliest still pending.
 const FAIL_OVER: &str = "UPDATE notifications SET due_at = ?5 WHERE id = ( \
      SELECT id FROM notifications WHERE alert_id = ?1 AND person = ?2 AND step IS ?3 AND round IS ?4 \
      AND state = 'pending' ORDER BY due_at, id LIMIT 1) AND due_at > ?5 RETURNING method";
-const INSERT_LEDGER: &str = "INSERT INTO ledger (team, rota, person, start_at, end_at, reconstructed, recorded_at) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+const INSERT_LEDGER: &str = "INSERT INTO ledger \
+     (team, rota, person, start_at, end_at, reconstructed, recorded_at, shadow_of) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 const PAGE_RECEIVED: &str = "INSERT INTO ledger_pages (alert_id, person, at, severity) \
      SELECT ?1, ?2, ?3, severity FROM alerts WHERE id = ?1 ON CONFLICT (alert_id, person) DO NOTHING";
 // Pieces that overlap the span: those starting before its end and ending
 // after its start (the index finds the first condition; a piece is at most
 // an hour long, so the second is cheap).
-const LEDGER_ROWS: &str = "SELECT team, rota, person, start_at, end_at, reconstructed FROM ledger \
+const LEDGER_ROWS: &str = "SELECT team, rota, person, start_at, end_at, reconstructed, shadow_of FROM ledger \
      WHERE start_at < ?2 AND start_at >= ?1 - 86400 AND end_at > ?1 ORDER BY start_at, id";
 const LEDGER_PAGES: &str = "SELECT p.alert_id, p.person, p.at, p.severity, a.acknowledged_at, a.acknowledged_by, a.resolved_at \
      FROM ledger_pages p JOIN alerts a ON a.id = p.alert_id WHERE p.at >= ?1 AND p.at < ?2 ORDER BY p.at, p.alert_id";
@@ -101,6 +108,8 @@ pub(super) fn pass(conn: &Connection, decide: &dyn Decide, now: Instant, lease: 
     }
     conn.prepare_cached(SET_CURSOR)?
         .execute(params!["handoffs", until.timestamp()])?;
+    // Announcements of what happened to alerts since the last pass.
+    announce(conn, decide, &mut alerts, now)?;
     // The ledger.
     let since: Option<i64> = conn
         .prepare_cached(CURSOR)?
@@ -116,7 +125,8 @@ pub(super) fn pass(conn: &Connection, decide: &dyn Decide, now: Instant, lease: 
             row.span.start.timestamp(),
             row.span.end.timestamp(),
             row.reconstructed,
-            at
+            at,
+            row.shadow_of
         ])?;
     }
     conn.prepare_cached(SET_CURSOR)?
@@ -127,7 +137,21 @@ pub(super) fn pass(conn: &Connection, decide: &dyn Decide, now: Instant, lease: 
         .query_map([at], notification_from_row)?
         .collect::<rusqlite::Result<_>>()?;
     let mut live = Vec::new();
+    let mut announcements = Vec::new();
     for n in due {
+        if n.kind == NoticeKind::Announce {
+            // Not batched, not throttled, never cancelled: in order, one at
+            // a time per destination.
+            let earlier = conn
+                .prepare_cached(EARLIER_ANNOUNCEMENT)?
+                .query_row(params![n.to, n.id], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if !earlier {
+                announcements.push(n);
+            }
+            continue;
+        }
         if n.kind == NoticeKind::Page {
             if let Some(id) = n.alert
                 && !alerts.contains_key(&id)
@@ -197,7 +221,72 @@ pub(super) fn pass(conn: &Connection, decide: &dyn Decide, now: Instant, lease: 
             });
         }
     }
+    for mut n in announcements {
+        conn.prepare_cached(CLAIM)?
+            .execute(params![n.id, (now + lease).timestamp()])?;
+        n.attempts += 1;
+        n.state = "sending".into();
+        let mut group_alerts = Vec::new();
+        if let Some(id) = n.alert {
+            if !alerts.contains_key(&id)
+                && let Some(alert) = select_alert(conn, id)?
+            {
+                alerts.insert(id, alert);
+            }
+            group_alerts.extend(alerts.get(&id).cloned());
+        }
+        messages.push(Message {
+            notifications: vec![n],
+            alerts: group_alerts,
+        });
+    }
     Ok(Pass { messages })
+}
+
+/// Hands each timeline entry written since the `announce` cursor that may
+/// be announced (created, acknowledged, resolved) to `decide.announce`,
+/// queues what it returns, and moves the cursor past every entry so far.
+fn announce(
+    conn: &Connection,
+    decide: &dyn Decide,
+    alerts: &mut BTreeMap<AlertId, Alert>,
+    now: Instant,
+) -> Result<(), StoreError> {
+    let last: i64 = conn.prepare_cached(LAST_EVENT)?.query_row([], |r| r.get(0))?;
+    let cursor: Option<i64> = conn
+        .prepare_cached(CURSOR)?
+        .query_row(["announce"], |r| r.get(0))
+        .optional()?;
+    if let Some(cursor) = cursor
+        && cursor < last
+    {
+        type Entry = (i64, AlertId, i64, String, String);
+        let entries: Vec<Entry> = conn
+            .prepare_cached(NEW_EVENTS)?
+            .query_map([cursor], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        for (_, alert_id, at, kind, detail) in entries {
+            if !alerts.contains_key(&alert_id)
+                && let Some(alert) = select_alert(conn, alert_id)?
+            {
+                alerts.insert(alert_id, alert);
+            }
+            let (Some(alert), Some(kind)) = (alerts.get(&alert_id), TimelineKind::parse(&kind)) else {
+                continue;
+            };
+            let detail: serde_json::Value = serde_json::from_str(&detail).unwrap_or_default();
+            let at = chrono::DateTime::from_timestamp(at, 0).unwrap_or(now);
+            for n in decide.announce(alert, kind, &detail, at, now) {
+                insert_notification(conn, &n)?;
+            }
+        }
+    }
+    if cursor != Some(last) {
+        conn.prepare_cached(SET_CURSOR)?.execute(params!["announce", last])?;
+    }
+    Ok(())
 }
 
 /// Gives every alert created since the last pass an escalation, due at
@@ -313,21 +402,36 @@ pub(super) fn record(conn: &Connection, attempts: &[Attempt], now: Instant) -> R
     for attempt in attempts {
         let bundle = attempt.ids.len();
         for &id in &attempt.ids {
-            type Done = (Option<AlertId>, String, String, i64, Option<i64>, Option<i64>);
+            type Done = (Option<AlertId>, String, String, i64, Option<i64>, Option<i64>, Kind);
             let row = |r: &Row<'_>| -> rusqlite::Result<Done> {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                let kind: String = r.get(6)?;
+                let payload: Option<String> = r.get(7)?;
+                let shadow_of = payload
+                    .and_then(|p| serde_json::from_str::<serde_json::Value>(&p).ok())
+                    .and_then(|p| p.get("shadow_of").and_then(|v| v.as_str()).map(str::to_string));
+                let kind = match (kind.as_str(), shadow_of) {
+                    ("announce", _) => Kind::Announce,
+                    (_, Some(of)) => Kind::Shadow(of),
+                    _ => Kind::Page,
+                };
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, kind))
             };
             match &attempt.outcome {
                 AttemptOutcome::Sent { reference } => {
                     let done = conn.prepare_cached(SENT)?.query_row(params![id, at], row).optional()?;
                     conn.prepare_cached(SENT_TO)?.execute(params![id, at])?;
-                    if let Some((Some(alert), person, method, attempts, step, round)) = done {
-                        conn.prepare_cached(PAGE_RECEIVED)?
-                            .execute(params![alert, person, at])?;
+                    if let Some((Some(alert), person, method, attempts, step, round, kind)) = done {
+                        // Only pages count as received (pay, burden): not
+                        // a shadow's copy, not an announcement.
+                        if kind == Kind::Page {
+                            conn.prepare_cached(PAGE_RECEIVED)?
+                                .execute(params![alert, person, at])?;
+                        }
                         let mut detail = json!({
                             "person": person, "method": method, "attempt": attempts,
                             "step": step, "round": round, "reference": reference,
                         });
+                        kind.describe(&mut detail);
                         if bundle > 1 {
                             detail["bundle"] = json!(bundle);
                         }
@@ -339,11 +443,12 @@ pub(super) fn record(conn: &Connection, attempts: &[Attempt], now: Instant) -> R
                         .prepare_cached(RETRY)?
                         .query_row(params![id, retry.timestamp(), error], row)
                         .optional()?;
-                    if let Some((Some(alert), person, method, attempts, _, _)) = done {
-                        let detail = json!({
+                    if let Some((Some(alert), person, method, attempts, _, _, kind)) = done {
+                        let mut detail = json!({
                             "person": person, "method": method, "attempt": attempts, "error": error,
                             "retry_at": retry.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                         });
+                        kind.describe(&mut detail);
                         add_timeline(conn, alert, now, TimelineKind::NotifyFailed, &detail)?;
                     }
                 }
@@ -352,15 +457,20 @@ pub(super) fn record(conn: &Connection, attempts: &[Attempt], now: Instant) -> R
                         .prepare_cached(FAILED)?
                         .query_row(params![id, error], row)
                         .optional()?;
-                    if let Some((Some(alert), person, method, attempts, step, round)) = done {
-                        let next: Option<String> = conn
-                            .prepare_cached(FAIL_OVER)?
-                            .query_row(params![alert, person, step, round, at], |r| r.get(0))
-                            .optional()?;
-                        let detail = json!({
+                    if let Some((Some(alert), person, method, attempts, step, round, kind)) = done {
+                        // An announcement has no next method.
+                        let next: Option<String> = if kind == Kind::Announce {
+                            None
+                        } else {
+                            conn.prepare_cached(FAIL_OVER)?
+                                .query_row(params![alert, person, step, round, at], |r| r.get(0))
+                                .optional()?
+                        };
+                        let mut detail = json!({
                             "person": person, "method": method, "attempt": attempts, "error": error,
                             "gave_up": true, "next_method": next,
                         });
+                        kind.describe(&mut detail);
                         add_timeline(conn, alert, now, TimelineKind::NotifyFailed, &detail)?;
                     }
                 }
@@ -368,6 +478,25 @@ pub(super) fn record(conn: &Connection, attempts: &[Attempt], now: Instant) -> R
         }
     }
     Ok(())
+}
+
+/// What a recorded notification was, for the timeline and the ledger.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Kind {
+    Page,
+    /// A shadow's copy of the page of this person.
+    Shadow(String),
+    Announce,
+}
+
+impl Kind {
+    fn describe(&self, detail: &mut serde_json::Value) {
+        match self {
+            Kind::Page => {}
+            Kind::Shadow(of) => detail["shadow_of"] = json!(of),
+            Kind::Announce => detail["announce"] = json!(true),
+        }
+    }
 }
 
 pub(super) fn next_due(conn: &Connection) -> Result<Option<Instant>, StoreError> {
@@ -393,6 +522,7 @@ pub(super) fn ledger(conn: &Connection, span: Span) -> Result<Ledger, StoreError
                 person: r.get(2)?,
                 span: Span::new(instant(r, 3)?, instant(r, 4)?),
                 reconstructed: r.get(5)?,
+                shadow_of: r.get(6)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
@@ -447,6 +577,7 @@ fn notification_from_row(row: &Row<'_>) -> rusqlite::Result<Notification> {
         kind: match kind.as_str() {
             "page" => NoticeKind::Page,
             "handoff" => NoticeKind::Handoff,
+            "announce" => NoticeKind::Announce,
             other => return Err(bad_column(2, format!("unknown notification kind {other:?}"))),
         },
         person: row.get(3)?,
