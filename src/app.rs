@@ -57,53 +57,16 @@ pub async fn run(
 /// be opened.
 pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result<Shared> {
     let loaded = config::load_dir(&settings.schedules).context("loading the rota files")?;
-    if loaded.has_errors() {
-        let errors: Vec<String> = loaded.errors().map(|d| d.to_string()).collect();
-        anyhow::bail!("the rota files have errors:\n{}", errors.join("\n"));
-    }
-    for d in config::paging_warnings(&loaded, &settings.severities, &settings.intensities) {
-        tracing::warn!("{d}");
-    }
-    // The rota files do not know the installation's severities; here both
-    // are known.
-    let mut unknown = Vec::new();
-    for team in &loaded.schedule.teams {
-        for hb in &team.heartbeats {
-            if let Some(s) = &hb.severity
-                && settings.severities.rank(s).is_none()
-            {
-                unknown.push(format!(
-                    "team {}: heartbeat {} has severity `{s}`, which is not one of this installation's: {}",
-                    team.name,
-                    hb.name,
-                    settings.severities.names().join(", ")
-                ));
-            }
-        }
-        unknown.extend(config::announce_severity_errors(team, &settings.severities));
-    }
-    if !unknown.is_empty() {
-        anyhow::bail!("the rota files have errors:\n{}", unknown.join("\n"));
-    }
-    let mut intake_keys = Vec::new();
-    for team in &loaded.schedule.teams {
-        match &team.intake_key {
-            Some(IntakeKey::Literal(k)) => intake_keys.push((k.clone(), team.name.clone())),
-            Some(IntakeKey::Env(var)) => match std::env::var(var) {
-                Ok(k) if !k.is_empty() => intake_keys.push((k, team.name.clone())),
-                _ => {
-                    tracing::warn!(team = %team.name, variable = %var, "no integration key: the variable is not set, so this team cannot receive alerts")
-                }
-            },
-            None => tracing::warn!(team = %team.name, "no integration key: this team cannot receive alerts"),
-        }
-    }
+    let live = match checked(loaded, &settings.severities, &settings.intensities) {
+        Ok(live) => live,
+        Err(errors) => anyhow::bail!("the rota files have errors:\n{}", errors.join("\n")),
+    };
     let database = settings.database.clone();
     let store: Arc<dyn Store> = Arc::new(tokio::task::spawn_blocking(move || SqliteStore::open(&database)).await??);
     if settings.api_token.is_none() {
         tracing::warn!("the API is off: set ONCALL_API_TOKEN to use /v1/alerts, /v1/oncall");
     }
-    let schedule = Arc::new(loaded.schedule);
+    let schedule = live.schedule.clone();
     let mut rules = Rules::new(
         schedule.clone(),
         settings.severities.clone(),
@@ -133,7 +96,7 @@ pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result
     let state = Arc::new(AppState {
         store,
         engine,
-        live: std::sync::RwLock::new(Arc::new(Live { schedule, intake_keys })),
+        live: std::sync::RwLock::new(Arc::new(live)),
         reload: std::sync::Mutex::new(ReloadStatus {
             loaded_at: Some(clock.now()),
             failed: None,
@@ -154,6 +117,160 @@ pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result
         state.store.heartbeats_seen(configured, state.clock.now()).await?;
     }
     Ok(state)
+}
+
+/// Rota files as the daemon takes them: no errors, and every severity they
+/// name is one of the installation's; the integration keys resolved
+/// (warnings logged). `Err` lists every problem, one a line.
+fn checked(
+    loaded: config::Loaded,
+    severities: &crate::domain::severity::Severities,
+    intensities: &std::collections::BTreeMap<String, crate::domain::paging::Intensity>,
+) -> Result<Live, Vec<String>> {
+    if loaded.has_errors() {
+        return Err(loaded.errors().map(|d| d.to_string()).collect());
+    }
+    for d in config::paging_warnings(&loaded, severities, intensities) {
+        tracing::warn!("{d}");
+    }
+    // The rota files do not know the installation's severities; here both
+    // are known.
+    let mut unknown = Vec::new();
+    for team in &loaded.schedule.teams {
+        for hb in &team.heartbeats {
+            if let Some(s) = &hb.severity
+                && severities.rank(s).is_none()
+            {
+                unknown.push(format!(
+                    "team {}: heartbeat {} has severity `{s}`, which is not one of this installation's: {}",
+                    team.name,
+                    hb.name,
+                    severities.names().join(", ")
+                ));
+            }
+        }
+        unknown.extend(config::announce_severity_errors(team, severities));
+    }
+    if !unknown.is_empty() {
+        return Err(unknown);
+    }
+    let mut intake_keys = Vec::new();
+    for team in &loaded.schedule.teams {
+        match &team.intake_key {
+            Some(IntakeKey::Literal(k)) => intake_keys.push((k.clone(), team.name.clone())),
+            Some(IntakeKey::Env(var)) => match std::env::var(var) {
+                Ok(k) if !k.is_empty() => intake_keys.push((k, team.name.clone())),
+                _ => {
+                    tracing::warn!(team = %team.name, variable = %var, "no integration key: the variable is not set, so this team cannot receive alerts")
+                }
+            },
+            None => tracing::warn!(team = %team.name, "no integration key: this team cannot receive alerts"),
+        }
+    }
+    Ok(Live {
+        schedule: Arc::new(loaded.schedule),
+        intake_keys,
+    })
+}
+
+/// Reads the rota files in `schedules` again. If they are valid, they are
+/// put in force whole: the HTTP layer's rotas and keys in one swap, the
+/// engine's rules in another (its next pass uses them). If not, the
+/// configuration in force stays, and every problem is logged, counted
+/// (`oncall_config_reloads_total{result="failed"}`) and shown on `/readyz`
+/// until a reload succeeds.
+pub async fn reload(state: &AppState, schedules: &std::path::Path) -> Result<(), Vec<String>> {
+    let dir = schedules.to_path_buf();
+    let loaded = tokio::task::spawn_blocking(move || config::load_dir(&dir))
+        .await
+        .map_err(|e| vec![e.to_string()])
+        .and_then(|r| r.map_err(|e| vec![format!("{}: {e}", schedules.display())]));
+    let old = state.engine.rules();
+    let live = loaded.and_then(|loaded| checked(loaded, &old.severities, &old.intensities));
+    let now = state.clock.now();
+    match live {
+        Ok(live) => {
+            let mut rules = Rules::new(live.schedule.clone(), old.severities.clone(), old.intensities.clone());
+            rules.throttle = old.throttle.clone();
+            let teams = live.schedule.teams.len();
+            *state.live.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(live);
+            state.engine.set_rules(rules);
+            *state.reload.lock().unwrap_or_else(|e| e.into_inner()) = ReloadStatus {
+                loaded_at: Some(now),
+                failed: None,
+            };
+            state.engine.metrics().reloaded(true);
+            tracing::info!(teams, "rota files reloaded");
+            Ok(())
+        }
+        Err(errors) => {
+            for e in &errors {
+                tracing::error!("{e}");
+            }
+            tracing::error!(
+                problems = errors.len(),
+                "rota files not reloaded: they have errors; the last good ones stay in force"
+            );
+            state.reload.lock().unwrap_or_else(|e| e.into_inner()).failed = Some((now, errors.clone()));
+            state.engine.metrics().reloaded(false);
+            Err(errors)
+        }
+    }
+}
+
+/// How often the rota folder is looked at for changes.
+pub const WATCH_EVERY: Duration = Duration::from_secs(2);
+
+/// What the rota folder's files look like: names, sizes and modification
+/// times. A change of any means a reload.
+fn fingerprint(dir: &std::path::Path) -> Vec<(std::ffi::OsString, u64, Option<std::time::SystemTime>)> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if let Ok(meta) = entry.metadata() {
+                out.push((entry.file_name(), meta.len(), meta.modified().ok()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Reloads the rota files on SIGHUP, and when a file in the folder changes
+/// (looked at every [`WATCH_EVERY`]).
+async fn reload_loop(
+    state: Shared,
+    schedules: std::path::PathBuf,
+    mut hangup: Option<tokio::signal::unix::Signal>,
+) {
+    let dir = schedules.clone();
+    let mut seen = tokio::task::spawn_blocking(move || fingerprint(&dir))
+        .await
+        .unwrap_or_default();
+    loop {
+        let by_signal = tokio::select! {
+            _ = async {
+                match hangup.as_mut() {
+                    Some(h) => { h.recv().await; }
+                    None => std::future::pending::<()>().await,
+                }
+            } => true,
+            _ = tokio::time::sleep(WATCH_EVERY) => false,
+        };
+        let dir = schedules.clone();
+        let now_seen = tokio::task::spawn_blocking(move || fingerprint(&dir))
+            .await
+            .unwrap_or_default();
+        if by_signal {
+            tracing::info!("SIGHUP: reloading the rota files");
+        } else if now_seen == seen {
+            continue;
+        } else {
+            tracing::info!(folder = %schedules.display(), "the rota files changed: reloading");
+        }
+        seen = now_seen;
+        let _ = reload(&state, &schedules).await;
+    }
 }
 
 /// The key that signs action links: configured, or else the one kept in
@@ -181,6 +298,12 @@ pub async fn serve(
     settings: Settings,
 ) -> anyhow::Result<()> {
     let checks = tokio::spawn(check_loop(state.clone()));
+    // SIGHUP is taken over before serving, so that one sent as soon as the
+    // daemon says it serves reloads rather than kills it.
+    let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .inspect_err(|e| tracing::warn!(error = %e, "no SIGHUP handler: reloads only when a file changes"))
+        .ok();
+    let reloads = tokio::spawn(reload_loop(state.clone(), settings.schedules.clone(), hangup));
     let engine = settings
         .run_engine
         .then(|| tokio::spawn(state.engine.clone().run(state.clock.clone())));
@@ -201,6 +324,8 @@ pub async fn serve(
     // finish (see `check_heartbeats`); its queued writes still commit.
     checks.abort();
     let _ = checks.await;
+    reloads.abort();
+    let _ = reloads.await;
     // An export cut short is written again whole (files are replaced
     // atomically, the month is marked done last).
     if let Some(exports) = exports {

@@ -74,6 +74,10 @@ struct Inner {
     delivery: BTreeMap<Method, Histogram>,
     escalation_steps: u64,
     pass: Histogram,
+    reloads_ok: u64,
+    reloads_failed: u64,
+    /// Whether the last reload worked (1 before any).
+    last_reload_ok: bool,
 }
 
 /// What the daemon counts while it runs.
@@ -92,6 +96,9 @@ impl Default for Metrics {
                 delivery: BTreeMap::new(),
                 escalation_steps: 0,
                 pass: Histogram::new(PASS_BUCKETS),
+                reloads_ok: 0,
+                reloads_failed: 0,
+                last_reload_ok: true,
             }),
         }
     }
@@ -142,6 +149,18 @@ impl Metrics {
     /// `n` escalation steps fired.
     pub fn escalation_steps(&self, n: u64) {
         self.with(|m| m.escalation_steps += n);
+    }
+
+    /// A reload of the rota files, that worked or not.
+    pub fn reloaded(&self, ok: bool) {
+        self.with(|m| {
+            if ok {
+                m.reloads_ok += 1;
+            } else {
+                m.reloads_failed += 1;
+            }
+            m.last_reload_ok = ok;
+        });
     }
 
     /// An engine pass (decide and claim, in the store) took `seconds`.
@@ -212,6 +231,11 @@ impl Metrics {
                 "Engine passes: decide and claim, in one store transaction.",
             );
             m.pass.write(&mut out, "oncall_engine_pass_duration_seconds", "");
+            header(&mut out, "oncall_config_reloads_total", "counter", "Reloads of the rota files (SIGHUP or a changed file), by result.");
+            let _ = writeln!(out, "oncall_config_reloads_total{{result=\"ok\"}} {}", m.reloads_ok);
+            let _ = writeln!(out, "oncall_config_reloads_total{{result=\"failed\"}} {}", m.reloads_failed);
+            header(&mut out, "oncall_config_last_reload_ok", "gauge", "1 when the last reload worked (or none was tried), 0 when the rota files in force are older than a broken edit.");
+            let _ = writeln!(out, "oncall_config_last_reload_ok {}", u8::from(m.last_reload_ok));
         });
         header(
             &mut out,

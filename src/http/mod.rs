@@ -142,11 +142,23 @@ async fn metrics(State(state): State<Shared>) -> Result<Response, ApiError> {
 
 async fn readyz(State(state): State<Shared>) -> Response {
     match state.store.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(json!({"status": "ready", "teams": state.schedule().teams.len()})),
-        )
-            .into_response(),
+        Ok(()) => {
+            let reload = state.reload.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let config = match &reload.failed {
+                None => json!({"status": "ok", "loaded_at": reload.loaded_at}),
+                Some((at, errors)) => json!({
+                    "status": "reload failed: the last good rota files stay in force",
+                    "loaded_at": reload.loaded_at,
+                    "failed_at": at,
+                    "errors": errors,
+                }),
+            };
+            (
+                StatusCode::OK,
+                Json(json!({"status": "ready", "teams": state.schedule().teams.len(), "config": config})),
+            )
+                .into_response()
+        }
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({"status": "not ready", "store": e.to_string()})),

@@ -17,6 +17,7 @@ mod pay;
 mod properties;
 mod real_alertmanager;
 mod real_prometheus;
+mod reload;
 mod shadow;
 mod store;
 mod support;
