@@ -24,7 +24,10 @@ use oncall::http::{self, AppState};
 use oncall::links::Links;
 use oncall::notify::Channels;
 use oncall::settings::DEFAULT_MAX_BODY_BYTES;
-use oncall::store::{Attempt, Decide, LeadChange, Ledger, Notification, Pass, Store, StoreFuture};
+use oncall::store::{
+    Attempt, Decide, LeadChange, Ledger, NewOverride, Notification, Pass, Store, StoreError, StoreFuture,
+    StoredOverride,
+};
 
 /// The key `scripts/bench-intake` uses when none is given.
 const DEFAULT_KEY: &str = "bench-key-0123456789";
@@ -115,6 +118,18 @@ impl Store for NullStore {
         Box::pin(async { Ok(Vec::new()) })
     }
 
+    fn add_override(&self, _o: NewOverride, _now: Instant) -> StoreFuture<'_, StoredOverride> {
+        Box::pin(async { Err(StoreError::Database("the null store keeps no overrides".into())) })
+    }
+
+    fn overrides(&self) -> StoreFuture<'_, Vec<StoredOverride>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    fn delete_override(&self, _id: i64, _by: String, _now: Instant) -> StoreFuture<'_, Option<StoredOverride>> {
+        Box::pin(async { Ok(None) })
+    }
+
     fn cursor(&self, _name: &'static str) -> StoreFuture<'_, Option<i64>> {
         Box::pin(async { Ok(None) })
     }
@@ -148,6 +163,7 @@ async fn main() -> anyhow::Result<()> {
         )),
         store,
         live: std::sync::RwLock::new(Arc::new(oncall::http::Live {
+            base: schedule.clone(),
             schedule,
             intake_keys: vec![(key, TEAM.to_owned())],
         })),
@@ -156,6 +172,7 @@ async fn main() -> anyhow::Result<()> {
         severities,
         clock: Arc::new(SystemClock),
         heartbeat_lock: tokio::sync::Mutex::new(()),
+        changing: tokio::sync::Mutex::new(()),
         links: Links::new(oncall::links::generate_secret()?, None),
         sms_auth_token: None,
     });

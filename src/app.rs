@@ -66,6 +66,11 @@ pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result
     if settings.api_token.is_none() {
         tracing::warn!("the API is off: set ONCALL_API_TOKEN to use /v1/alerts, /v1/oncall");
     }
+    let overrides: Vec<_> = store.overrides().await?.iter().map(|o| o.rota_override()).collect();
+    let live = Live {
+        schedule: Arc::new(live.base.with_overrides(&overrides)),
+        ..live
+    };
     let schedule = live.schedule.clone();
     let mut rules = Rules::new(
         schedule.clone(),
@@ -105,6 +110,7 @@ pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result
         severities: settings.severities.clone(),
         clock,
         heartbeat_lock: tokio::sync::Mutex::new(()),
+        changing: tokio::sync::Mutex::new(()),
         links,
         sms_auth_token,
     });
@@ -167,8 +173,10 @@ fn checked(
             None => tracing::warn!(team = %team.name, "no integration key: this team cannot receive alerts"),
         }
     }
+    let base = Arc::new(loaded.schedule);
     Ok(Live {
-        schedule: Arc::new(loaded.schedule),
+        schedule: base.clone(),
+        base,
         intake_keys,
     })
 }
@@ -180,6 +188,7 @@ fn checked(
 /// (`oncall_config_reloads_total{result="failed"}`) and shown on `/readyz`
 /// until a reload succeeds.
 pub async fn reload(state: &AppState, schedules: &std::path::Path) -> Result<(), Vec<String>> {
+    let _changing = state.changing.lock().await;
     let dir = schedules.to_path_buf();
     let loaded = tokio::task::spawn_blocking(move || config::load_dir(&dir))
         .await
@@ -190,11 +199,8 @@ pub async fn reload(state: &AppState, schedules: &std::path::Path) -> Result<(),
     let now = state.clock.now();
     match live {
         Ok(live) => {
-            let mut rules = Rules::new(live.schedule.clone(), old.severities.clone(), old.intensities.clone());
-            rules.throttle = old.throttle.clone();
-            let teams = live.schedule.teams.len();
-            *state.live.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(live);
-            state.engine.set_rules(rules);
+            let teams = live.base.teams.len();
+            put_in_force(state, live).await.map_err(|e| vec![e.to_string()])?;
             *state.reload.lock().unwrap_or_else(|e| e.into_inner()) = ReloadStatus {
                 loaded_at: Some(now),
                 failed: None,
@@ -218,6 +224,45 @@ pub async fn reload(state: &AppState, schedules: &std::path::Path) -> Result<(),
     }
 }
 
+/// Puts `live` (its rota files) in force with the run-time overrides from
+/// the store: the HTTP layer's rotas and keys in one swap, the engine's
+/// rules in another. Called with `AppState::changing` held.
+async fn put_in_force(state: &AppState, live: Live) -> Result<(), StoreError> {
+    let overrides: Vec<_> = state
+        .store
+        .overrides()
+        .await?
+        .iter()
+        .map(|o| o.rota_override())
+        .collect();
+    let live = Live {
+        schedule: Arc::new(live.base.with_overrides(&overrides)),
+        ..live
+    };
+    let old = state.engine.rules();
+    let mut rules = Rules::new(live.schedule.clone(), old.severities.clone(), old.intensities.clone());
+    rules.throttle = old.throttle.clone();
+    *state.live.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(live);
+    state.engine.set_rules(rules);
+    Ok(())
+}
+
+/// Puts the run-time overrides in the store in force again (after one was
+/// added or deleted), over the rota files in force.
+pub async fn overrides_changed(state: &AppState) -> Result<(), StoreError> {
+    let _changing = state.changing.lock().await;
+    let current = state.live();
+    put_in_force(
+        state,
+        Live {
+            base: current.base.clone(),
+            schedule: current.base.clone(),
+            intake_keys: current.intake_keys.clone(),
+        },
+    )
+    .await
+}
+
 /// How often the rota folder is looked at for changes.
 pub const WATCH_EVERY: Duration = Duration::from_secs(2);
 
@@ -238,11 +283,7 @@ fn fingerprint(dir: &std::path::Path) -> Vec<(std::ffi::OsString, u64, Option<st
 
 /// Reloads the rota files on SIGHUP, and when a file in the folder changes
 /// (looked at every [`WATCH_EVERY`]).
-async fn reload_loop(
-    state: Shared,
-    schedules: std::path::PathBuf,
-    mut hangup: Option<tokio::signal::unix::Signal>,
-) {
+async fn reload_loop(state: Shared, schedules: std::path::PathBuf, mut hangup: Option<tokio::signal::unix::Signal>) {
     let dir = schedules.clone();
     let mut seen = tokio::task::spawn_blocking(move || fingerprint(&dir))
         .await

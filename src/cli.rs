@@ -20,6 +20,7 @@ use crate::domain::time::{Instant, Span};
 use crate::settings::{Overrides, Settings};
 
 mod burden;
+mod overrides;
 mod pay;
 
 /// How far `check` looks ahead for gaps.
@@ -87,6 +88,15 @@ pub enum Command {
         #[arg(long)]
         to: PathBuf,
     },
+    /// Overrides at run time, through the running daemon: add, list, rm,
+    /// export (docs/http.md). Needs ONCALL_API_TOKEN.
+    Override {
+        #[command(subcommand)]
+        action: overrides::Action,
+        /// The running daemon.
+        #[arg(long, global = true, env = "ONCALL_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+    },
     /// Practise: a test page for a team through the running daemon, marked as
     /// a drill; reports who was reached, how, how fast, and who acknowledged,
     /// then resolves it. Exit 0 when someone acknowledged in time.
@@ -125,6 +135,10 @@ pub enum Command {
         team: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// The daemon's database, for the overrides made at run time (read
+        /// beside the running daemon; none if the file does not exist).
+        #[arg(long, env = "ONCALL_DATABASE", default_value = "oncall.db")]
+        database: PathBuf,
     },
     /// The shifts between --from and --to, contiguous shifts of one person merged.
     Shifts {
@@ -145,6 +159,10 @@ pub enum Command {
         /// table always shows them.
         #[arg(long)]
         gaps: bool,
+        /// The daemon's database, for the overrides made at run time (read
+        /// beside the running daemon; none if the file does not exist).
+        #[arg(long, env = "ONCALL_DATABASE", default_value = "oncall.db")]
+        database: PathBuf,
         /// Also list shadows (people learning a rota, never on call) in
         /// JSON, each with "shadow_of". The table always shows them.
         #[arg(long)]
@@ -346,6 +364,7 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
                 err,
             )
         }
+        Command::Override { action, url } => overrides::run(action, &url, out, err),
         Command::Backup { database, to } => match crate::store::sqlite::backup(&database, &to) {
             Ok(summary) => {
                 writeln!(
@@ -390,10 +409,14 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
             at,
             team,
             format,
+            database,
         } => {
-            let Some(loaded) = load_clean(&schedules, err)? else {
+            let Some(mut loaded) = load_clean(&schedules, err)? else {
                 return Ok(ExitCode::from(1));
             };
+            if !with_run_time_overrides(&mut loaded, &database, err)? {
+                return Ok(ExitCode::from(1));
+            }
             if let Some(code) = unknown_team(&loaded.schedule, team.as_deref(), err)? {
                 return Ok(code);
             }
@@ -414,6 +437,7 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
             format,
             gaps,
             shadows,
+            database,
         } => {
             if to <= from {
                 writeln!(
@@ -424,9 +448,12 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
                 )?;
                 return Ok(ExitCode::from(2));
             }
-            let Some(loaded) = load_clean(&schedules, err)? else {
+            let Some(mut loaded) = load_clean(&schedules, err)? else {
                 return Ok(ExitCode::from(1));
             };
+            if !with_run_time_overrides(&mut loaded, &database, err)? {
+                return Ok(ExitCode::from(1));
+            }
             if let Some(code) = unknown_team(&loaded.schedule, team.as_deref(), err)? {
                 return Ok(code);
             }
@@ -439,6 +466,28 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
                 out,
             )?;
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Adds the overrides made at run time (kept in the daemon's database) after
+/// the rota files' own, as the daemon does. `false` (after saying why) when
+/// the database cannot be read.
+fn with_run_time_overrides(
+    loaded: &mut Loaded,
+    database: &std::path::Path,
+    err: &mut dyn Write,
+) -> anyhow::Result<bool> {
+    match crate::store::sqlite::read_overrides(database) {
+        Ok(list) if list.is_empty() => Ok(true),
+        Ok(list) => {
+            let extra: Vec<_> = list.iter().map(|o| o.rota_override()).collect();
+            loaded.schedule = loaded.schedule.with_overrides(&extra);
+            Ok(true)
+        }
+        Err(e) => {
+            writeln!(err, "oncall: the run-time overrides: {e}")?;
+            Ok(false)
         }
     }
 }

@@ -710,7 +710,7 @@ fn decode_rota(
     Some(Rota {
         name: name.to_string(),
         tz,
-        layers,
+        layers: layers.into_iter().map(std::sync::Arc::new).collect(),
         overrides: Vec::new(),
         shadows,
     })

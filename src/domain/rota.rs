@@ -45,11 +45,12 @@ pub struct Override {
     pub instead_of: Option<PersonId>,
 }
 
-#[derive(Debug)]
+/// Cheap to clone: the layers (with their hand-off caches) are shared.
+#[derive(Clone, Debug)]
 pub struct Rota {
     pub name: String,
     pub tz: Tz,
-    pub layers: Vec<Layer>,
+    pub layers: Vec<std::sync::Arc<Layer>>,
     /// In the order they were written; later ones win.
     pub overrides: Vec<Override>,
     /// People learning the rota, in the order written.

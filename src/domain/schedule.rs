@@ -9,7 +9,7 @@ use super::alert::Hold;
 use super::escalation::Policy;
 use super::heartbeat::Heartbeat;
 use super::paging::{Method, Preferences};
-use super::rota::{PersonId, Rota, ShadowTile, Tile};
+use super::rota::{Override, PersonId, Rota, ShadowTile, Tile};
 use super::time::{Instant, Span};
 
 /// Someone who can be paged.
@@ -71,7 +71,7 @@ pub enum IntakeKey {
     Literal(String),
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Team {
     pub name: String,
     pub tz: Tz,
@@ -141,8 +141,16 @@ impl Team {
     }
 }
 
+/// An override made at run time, for one rota of one team.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RotaOverride {
+    pub team: String,
+    pub rota: String,
+    pub cover: Override,
+}
+
 /// The whole installation's rotas.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Schedule {
     pub people: BTreeMap<PersonId, Person>,
     pub teams: Vec<Team>,
@@ -177,6 +185,24 @@ pub struct Shift {
 }
 
 impl Schedule {
+    /// This schedule with `extra` after each rota's own overrides, in the
+    /// order given (so they win where they overlap the files' ones). One
+    /// for a rota that does not exist (any more) is left out.
+    pub fn with_overrides(&self, extra: &[RotaOverride]) -> Schedule {
+        let mut out = self.clone();
+        for o in extra {
+            if let Some(rota) = out
+                .teams
+                .iter_mut()
+                .find(|t| t.name == o.team)
+                .and_then(|t| t.rotas.iter_mut().find(|r| r.name == o.rota))
+            {
+                rota.overrides.push(o.cover.clone());
+            }
+        }
+        out
+    }
+
     /// The rotas of the team named `team`, or of every team when `None`.
     pub fn rotas<'a>(&'a self, team: Option<&'a str>) -> impl Iterator<Item = (&'a Team, &'a Rota)> + 'a {
         self.teams

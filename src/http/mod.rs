@@ -11,6 +11,7 @@ mod api;
 mod calendar;
 mod html;
 mod intake;
+mod overrides;
 mod sms;
 
 use std::sync::Arc;
@@ -42,6 +43,10 @@ pub struct AppState {
     pub live: std::sync::RwLock<Arc<Live>>,
     /// How the last reload of the rota files went.
     pub reload: std::sync::Mutex<ReloadStatus>,
+    /// Held while the configuration in force is rebuilt (a reload, an
+    /// override added or deleted), so that two changes do not undo each
+    /// other.
+    pub changing: tokio::sync::Mutex<()>,
     pub api_token: Option<String>,
     pub severities: Severities,
     pub clock: Arc<dyn Clock>,
@@ -65,6 +70,9 @@ pub type Shared = Arc<AppState>;
 /// whole, so a request sees the old set or the new, never a mix.
 #[derive(Debug)]
 pub struct Live {
+    /// The rota files alone.
+    pub base: Arc<Schedule>,
+    /// In force: the rota files with the run-time overrides after their own.
     pub schedule: Arc<Schedule>,
     /// (integration key, team), from the team files.
     pub intake_keys: Vec<(String, String)>,
@@ -98,6 +106,9 @@ pub fn router(state: Shared, max_body_bytes: usize) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/v1/overrides", post(overrides::add).get(overrides::list))
+        .route("/v1/overrides/export", get(overrides::export))
+        .route("/v1/overrides/{id}", axum::routing::delete(overrides::delete))
         .route("/v1/calendar", get(calendar::link))
         .route("/v1/calendar/{file}", get(calendar::person))
         .route("/v1/calendar/team/{file}", get(calendar::team))

@@ -119,6 +119,16 @@ pub trait Store: Send + Sync + 'static {
     /// Alerts not resolved, counted by (team, severity, status).
     fn unresolved_counts(&self) -> StoreFuture<'_, Vec<(String, String, String, u64)>>;
 
+    /// Records an override made at run time.
+    fn add_override(&self, o: NewOverride, now: Instant) -> StoreFuture<'_, StoredOverride>;
+
+    /// The overrides made at run time and not deleted, oldest first.
+    fn overrides(&self) -> StoreFuture<'_, Vec<StoredOverride>>;
+
+    /// Marks an override deleted (by `by`, at `now`); `None` if there is no
+    /// such override or it was deleted already.
+    fn delete_override(&self, id: i64, by: String, now: Instant) -> StoreFuture<'_, Option<StoredOverride>>;
+
     /// A named mark kept across restarts (say, the last month exported).
     fn cursor(&self, name: &'static str) -> StoreFuture<'_, Option<i64>>;
 
@@ -136,6 +146,48 @@ pub enum LeadChange {
     /// A resolved alert's lead stays as it was.
     Resolved(Alert),
     NoAlert,
+}
+
+/// An override to record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewOverride {
+    pub team: String,
+    pub rota: String,
+    pub user: String,
+    pub span: Span,
+    pub instead_of: Option<String>,
+    pub reason: Option<String>,
+    /// Who made it (audit).
+    pub by: String,
+}
+
+/// An override made at run time, as stored.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct StoredOverride {
+    pub id: i64,
+    pub team: String,
+    pub rota: String,
+    pub user: String,
+    pub from: Instant,
+    pub to: Instant,
+    pub instead_of: Option<String>,
+    pub reason: Option<String>,
+    pub created_by: String,
+    pub created_at: Instant,
+}
+
+impl StoredOverride {
+    pub fn rota_override(&self) -> crate::domain::schedule::RotaOverride {
+        crate::domain::schedule::RotaOverride {
+            team: self.team.clone(),
+            rota: self.rota.clone(),
+            cover: crate::domain::rota::Override {
+                span: Span::new(self.from, self.to),
+                user: self.user.clone(),
+                instead_of: self.instead_of.clone(),
+            },
+        }
+    }
 }
 
 /// One piece of someone's time on call, as the ledger recorded it.

@@ -60,7 +60,10 @@ use tokio::sync::{mpsc, oneshot};
 
 mod engine;
 
-use super::{Attempt, Decide, LeadChange, Ledger, Notification, Pass, Store, StoreError, StoreFuture};
+use super::{
+    Attempt, Decide, LeadChange, Ledger, NewOverride, Notification, Pass, Store, StoreError, StoreFuture,
+    StoredOverride,
+};
 use crate::domain::alert::{Action, Alert, AlertId, Event, Hold, Outcome, Status, TimelineEntry, TimelineKind};
 use crate::domain::heartbeat::Seen;
 use crate::domain::time::{Instant, Span};
@@ -82,6 +85,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0006_lead_shadows_announce.sql",
         include_str!("../../migrations/0006_lead_shadows_announce.sql"),
+    ),
+    (
+        "0007_overrides.sql",
+        include_str!("../../migrations/0007_overrides.sql"),
     ),
 ];
 
@@ -427,6 +434,46 @@ impl Store for SqliteStore {
         }))
     }
 
+    fn add_override(&self, o: NewOverride, now: Instant) -> StoreFuture<'_, StoredOverride> {
+        Box::pin(self.write(move |conn| {
+            let id: i64 = conn.prepare_cached(INSERT_OVERRIDE)?.query_row(
+                params![
+                    o.team,
+                    o.rota,
+                    o.user,
+                    o.span.start.timestamp(),
+                    o.span.end.timestamp(),
+                    o.instead_of,
+                    o.reason,
+                    o.by,
+                    now.timestamp()
+                ],
+                |r| r.get(0),
+            )?;
+            Ok(conn
+                .prepare_cached(&format!("{SELECT_OVERRIDE} WHERE id = ?1"))?
+                .query_row([id], override_from_row)?)
+        }))
+    }
+
+    fn overrides(&self) -> StoreFuture<'_, Vec<StoredOverride>> {
+        Box::pin(self.read(|conn| overrides(conn)))
+    }
+
+    fn delete_override(&self, id: i64, by: String, now: Instant) -> StoreFuture<'_, Option<StoredOverride>> {
+        Box::pin(self.write(move |conn| {
+            let found = conn
+                .prepare_cached(&format!("{SELECT_OVERRIDE} WHERE id = ?1 AND deleted_at IS NULL"))?
+                .query_row([id], override_from_row)
+                .optional()?;
+            if found.is_some() {
+                conn.prepare_cached(DELETE_OVERRIDE)?
+                    .execute(params![id, by, now.timestamp()])?;
+            }
+            Ok(found)
+        }))
+    }
+
     fn cursor(&self, name: &'static str) -> StoreFuture<'_, Option<i64>> {
         Box::pin(self.read(move |conn| engine::cursor(conn, name)))
     }
@@ -575,6 +622,62 @@ pub fn backup(from: &Path, to: &Path) -> Result<BackupSummary, StoreError> {
 /// Uses the `alerts_status` index: only unresolved rows are read.
 const UNRESOLVED_COUNTS: &str = "SELECT team, severity, status, count(*) FROM alerts \
      WHERE status IN ('open', 'acknowledged') GROUP BY team, severity, status ORDER BY team, severity, status";
+
+const INSERT_OVERRIDE: &str = "INSERT INTO overrides \
+     (team, rota, user, start_at, end_at, instead_of, reason, created_by, created_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id";
+const SELECT_OVERRIDE: &str = "SELECT id, team, rota, user, start_at, end_at, instead_of, reason, \
+     created_by, created_at FROM overrides";
+const DELETE_OVERRIDE: &str = "UPDATE overrides SET deleted_by = ?2, deleted_at = ?3 WHERE id = ?1";
+
+fn override_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredOverride> {
+    let at = |i: usize| -> rusqlite::Result<Instant> {
+        let s: i64 = r.get(i)?;
+        chrono::DateTime::from_timestamp(s, 0).ok_or(rusqlite::Error::IntegralValueOutOfRange(i, s))
+    };
+    Ok(StoredOverride {
+        id: r.get(0)?,
+        team: r.get(1)?,
+        rota: r.get(2)?,
+        user: r.get(3)?,
+        from: at(4)?,
+        to: at(5)?,
+        instead_of: r.get(6)?,
+        reason: r.get(7)?,
+        created_by: r.get(8)?,
+        created_at: at(9)?,
+    })
+}
+
+fn overrides(conn: &Connection) -> Result<Vec<StoredOverride>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!("{SELECT_OVERRIDE} WHERE deleted_at IS NULL ORDER BY id"))?
+        .query_map([], override_from_row)?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+/// The run-time overrides of the database at `path`, read-only and
+/// without its lock (beside a running daemon), for `oncall who` and
+/// `oncall shifts`. A missing file, or one from before overrides were
+/// stored, has none.
+pub fn read_overrides(path: &Path) -> Result<Vec<StoredOverride>, StoreError> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | NO_MUTEX)
+        .map_err(|e| open_error(path, e))?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| open_error(path, e))?;
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(|e| open_error(path, e))?;
+    if version < OVERRIDES_SINCE {
+        return Ok(Vec::new());
+    }
+    overrides(&conn)
+}
+
+/// The schema version that added run-time overrides.
+const OVERRIDES_SINCE: i64 = 7;
 
 /// The schema version that added the ledger.
 const LEDGER_SINCE: i64 = 5;
