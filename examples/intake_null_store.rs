@@ -173,6 +173,7 @@ async fn main() -> anyhow::Result<()> {
         clock: Arc::new(SystemClock),
         heartbeat_lock: tokio::sync::Mutex::new(()),
         changing: tokio::sync::Mutex::new(()),
+        status_public: false,
         links: Links::new(oncall::links::generate_secret()?, None),
         sms_auth_token: None,
     });

@@ -111,6 +111,7 @@ pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result
         clock,
         heartbeat_lock: tokio::sync::Mutex::new(()),
         changing: tokio::sync::Mutex::new(()),
+        status_public: settings.status_page_public,
         links,
         sms_auth_token,
     });

@@ -195,6 +195,20 @@ impl Links {
         want.len() == token.len() && bool::from(want.as_bytes().ct_eq(token.as_bytes()))
     }
 
+    /// The secret token of a person's status page (`/status?person=...`),
+    /// which lets the page act for them; revoked with the link secret.
+    pub fn status_token(&self, person: &str) -> String {
+        let mac = self.mac(&format!("status\n{person}")).finalize().into_bytes();
+        URL_SAFE_NO_PAD.encode(&mac[..24])
+    }
+
+    /// Whether `token` is `person`'s status page token (constant time).
+    pub fn status_token_ok(&self, person: &str, token: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        let want = self.status_token(person);
+        want.len() == token.len() && bool::from(want.as_bytes().ct_eq(token.as_bytes()))
+    }
+
     fn mac(&self, payload: &str) -> HmacSha256 {
         // HMAC takes keys of any length.
         let mut mac = HmacSha256::new_from_slice(&self.secret).expect("HMAC accepts any key length");

@@ -49,6 +49,8 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// The monthly pay export.
     pub pay_export: payroll::ExportSettings,
+    /// Whether the status page shows (read-only) to anyone who can reach it.
+    pub status_page_public: bool,
     /// The key that signs action links; `None` until the daemon starts,
     /// which then uses the one kept next to the database (`crate::links`).
     pub link_secret: Option<String>,
@@ -89,6 +91,8 @@ pub struct File {
     /// destination, per method (`sms = "1m"`; `"0s"` turns it off).
     #[serde(default)]
     pub throttle: BTreeMap<String, String>,
+    /// Whether `/status` shows, read-only, without a person's status link.
+    pub status_page_public: Option<bool>,
     /// `[pay_export]`: the monthly pay export the daemon writes.
     #[serde(default)]
     pub pay_export: PayExportFile,
@@ -311,6 +315,7 @@ impl Settings {
             public_url,
             link_secret,
             pay_export,
+            status_page_public: file.status_page_public.unwrap_or(false),
         })
     }
 }
@@ -449,6 +454,7 @@ mod tests {
         assert_eq!(s.public_url, defaults.public_url);
         assert_eq!(s.link_secret, defaults.link_secret);
         assert_eq!(s.pay_export, defaults.pay_export);
+        assert_eq!(s.status_page_public, defaults.status_page_public);
     }
 
     #[test]

@@ -19,17 +19,7 @@ use crate::store::sqlite;
 
 /// A month as written on the command line: `2026-03`.
 pub fn parse_month(s: &str) -> Result<Month, String> {
-    let bad = || format!("`{s}` is not a month: write it as YYYY-MM, like 2026-03");
-    let (y, m) = s.trim().split_once('-').ok_or_else(bad)?;
-    if y.len() != 4 || m.len() != 2 {
-        return Err(bad());
-    }
-    let year = y.parse().map_err(|_| bad())?;
-    let month = m.parse().map_err(|_| bad())?;
-    if !(1..=12).contains(&month) {
-        return Err(bad());
-    }
-    Ok(Month { year, month })
+    Month::parse(s)
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]

@@ -442,6 +442,21 @@ impl Month {
         month_span(tz, self.year, self.month)
     }
 
+    /// `2026-03`, as written on a command line or in a URL.
+    pub fn parse(s: &str) -> Result<Month, String> {
+        let bad = || format!("`{s}` is not a month: write it as YYYY-MM, like 2026-03");
+        let (y, m) = s.trim().split_once('-').ok_or_else(bad)?;
+        if y.len() != 4 || m.len() != 2 {
+            return Err(bad());
+        }
+        let year = y.parse().map_err(|_| bad())?;
+        let month = m.parse().map_err(|_| bad())?;
+        if !(1..=12).contains(&month) {
+            return Err(bad());
+        }
+        Ok(Month { year, month })
+    }
+
     /// `2026-03`.
     pub fn label(self) -> String {
         format!("{:04}-{:02}", self.year, self.month)

@@ -103,6 +103,7 @@ pub async fn link(
     Query(q): Query<LinkQuery>,
 ) -> Result<Json<Value>, ApiError> {
     state.authorize_api(&headers)?;
+    let base = state.links.public_url().unwrap_or("");
     let (path, subject) = match (&q.person, &q.team) {
         (Some(p), None) => {
             if !state.schedule().people.contains_key(p) {
@@ -127,6 +128,12 @@ pub async fn link(
         }
     };
     let token = state.links.calendar_token(&subject);
-    let url = format!("{}{path}?token={token}", state.links.public_url().unwrap_or(""));
-    Ok(Json(json!({"url": url})))
+    let url = format!("{base}{path}?token={token}");
+    Ok(Json(match &q.person {
+        Some(p) => json!({
+            "url": url,
+            "status_url": format!("{base}/status?person={p}&token={}", state.links.status_token(p)),
+        }),
+        None => json!({"url": url}),
+    }))
 }

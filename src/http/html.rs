@@ -28,13 +28,23 @@ pub fn escape(text: &str) -> String {
 /// holds a token) out of `Referer`: the page loads nothing from elsewhere
 /// and posts only to itself.
 pub fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    page_with_style(
+        status,
+        title,
+        body,
+        "body{font-family:system-ui,sans-serif;max-width:36em;margin:2em auto;padding:0 1em;line-height:1.4}\
+         dt{font-weight:bold}dd{margin:0 0 .5em 0}\
+         button{font-size:1.2em;padding:.5em 1.5em;cursor:pointer}.note{color:#555}",
+    )
+}
+
+/// [`page`] with its own inline CSS (`style`, a constant of ours).
+pub fn page_with_style(status: StatusCode, title: &str, body: &str, style: &str) -> Response {
     let html = format!(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta name=\"robots\" content=\"noindex\">\n<title>{title} · oncall</title>\n\
-         <style>body{{font-family:system-ui,sans-serif;max-width:36em;margin:2em auto;padding:0 1em;line-height:1.4}}\
-         dt{{font-weight:bold}}dd{{margin:0 0 .5em 0}}\
-         button{{font-size:1.2em;padding:.5em 1.5em;cursor:pointer}}.note{{color:#555}}</style>\n\
+         <style>{style}</style>\n\
          </head>\n<body>\n<h1>{title}</h1>\n{body}\n</body>\n</html>\n",
         title = escape(title),
     );

@@ -13,6 +13,7 @@ mod html;
 mod intake;
 mod overrides;
 mod sms;
+mod status;
 
 use std::sync::Arc;
 
@@ -47,6 +48,8 @@ pub struct AppState {
     /// override added or deleted), so that two changes do not undo each
     /// other.
     pub changing: tokio::sync::Mutex<()>,
+    /// Whether `/status` shows (read-only) without a person's status link.
+    pub status_public: bool,
     pub api_token: Option<String>,
     pub severities: Severities,
     pub clock: Arc<dyn Clock>,
@@ -109,6 +112,7 @@ pub fn router(state: Shared, max_body_bytes: usize) -> Router {
         .route("/v1/overrides", post(overrides::add).get(overrides::list))
         .route("/v1/overrides/export", get(overrides::export))
         .route("/v1/overrides/{id}", axum::routing::delete(overrides::delete))
+        .route("/status", get(status::page))
         .route("/v1/calendar", get(calendar::link))
         .route("/v1/calendar/{file}", get(calendar::person))
         .route("/v1/calendar/team/{file}", get(calendar::team))

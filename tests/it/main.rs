@@ -20,6 +20,7 @@ mod real_alertmanager;
 mod real_prometheus;
 mod reload;
 mod shadow;
+mod status_page;
 mod store;
 mod support;
 mod tidy;

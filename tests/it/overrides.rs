@@ -175,7 +175,8 @@ async fn a_run_time_override_takes_effect_at_once_and_is_audited() {
     );
     let rota = &loaded.schedule.team("payments").unwrap().rotas[0];
     assert_eq!(
-        rota.on_call_at(crate::support::at("2026-06-02T12:00:00Z")).map(String::as_str),
+        rota.on_call_at(crate::support::at("2026-06-02T12:00:00Z"))
+            .map(String::as_str),
         Some("dave")
     );
 
