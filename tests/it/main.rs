@@ -10,6 +10,7 @@ mod expand;
 mod ledger;
 mod links;
 mod notify;
+mod openapi;
 mod overrides;
 mod pagerduty_client;
 mod paging;
