@@ -19,45 +19,36 @@ pub struct TokenQuery {
     token: Option<String>,
 }
 
-/// `GET /v1/calendar/{person}.ics?token=T`.
+/// `GET /v1/calendar/{person}.ics?token=T`. The token is checked first:
+/// without it, the answer does not say whether the person exists.
 pub async fn person(
     State(state): State<Shared>,
     Path(file): Path<String>,
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, ApiError> {
     let person = ics_name(&file)?;
+    check_token(&state, &format!("person:{person}"), q.token.as_deref())?;
     if !state.schedule().people.contains_key(person) {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             format!("no person `{person}` in people.yaml"),
         ));
     }
-    feed(
-        &state,
-        Feed::Person(person),
-        &format!("person:{person}"),
-        q.token.as_deref(),
-        person,
-    )
+    feed(&state, Feed::Person(person), person)
 }
 
-/// `GET /v1/calendar/team/{team}.ics?token=T`.
+/// `GET /v1/calendar/team/{team}.ics?token=T`, the token checked first.
 pub async fn team(
     State(state): State<Shared>,
     Path(file): Path<String>,
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, ApiError> {
     let team = ics_name(&file)?;
+    check_token(&state, &format!("team:{team}"), q.token.as_deref())?;
     if state.schedule().team(team).is_none() {
         return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no team `{team}`")));
     }
-    feed(
-        &state,
-        Feed::Team(team),
-        &format!("team:{team}"),
-        q.token.as_deref(),
-        team,
-    )
+    feed(&state, Feed::Team(team), team)
 }
 
 fn ics_name(file: &str) -> Result<&str, ApiError> {
@@ -66,17 +57,18 @@ fn ics_name(file: &str) -> Result<&str, ApiError> {
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "a calendar feed's path ends in .ics"))
 }
 
-fn feed(state: &Shared, feed: Feed<'_>, subject: &str, token: Option<&str>, name: &str) -> Result<Response, ApiError> {
+fn check_token(state: &Shared, subject: &str, token: Option<&str>) -> Result<(), ApiError> {
     match token {
-        Some(t) if state.links.calendar_token_ok(subject, t) => {}
-        Some(_) => return Err(ApiError::new(StatusCode::FORBIDDEN, "wrong calendar token")),
-        None => {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "a calendar feed needs its token: ask the API for its URL (GET /v1/calendar?person=...)",
-            ));
-        }
+        Some(t) if state.links.calendar_token_ok(subject, t) => Ok(()),
+        Some(_) => Err(ApiError::new(StatusCode::FORBIDDEN, "wrong calendar token")),
+        None => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "a calendar feed needs its token: ask the API for its URL (GET /v1/calendar?person=...)",
+        )),
     }
+}
+
+fn feed(state: &Shared, feed: Feed<'_>, name: &str) -> Result<Response, ApiError> {
     let body = calendar::render(&state.schedule(), feed, state.clock.now());
     Ok((
         [

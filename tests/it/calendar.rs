@@ -99,8 +99,9 @@ async fn a_persons_feed_holds_their_shifts_a_year_ahead_with_stable_uids() {
         let (code, _, body) = fetch(&app, &bad).await;
         assert_eq!(code, 403, "{bad}: {body}");
     }
+    // Without its token, a feed does not say whether the person exists.
     let (code, _, _) = fetch(&app, "/v1/calendar/zed.ics?token=x").await;
-    assert_eq!(code, 404);
+    assert_eq!(code, 403);
 
     let (code, kind, ics) = fetch(&app, &path).await;
     assert_eq!(code, 200, "{ics}");
