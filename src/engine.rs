@@ -288,6 +288,8 @@ fn floor_to(t: Instant, step: i64) -> Instant {
 struct PassRules {
     rules: Arc<Rules>,
     started: Instant,
+    /// The methods with a channel.
+    channels: Vec<Method>,
 }
 
 impl Decide for PassRules {
@@ -318,6 +320,10 @@ impl Decide for PassRules {
 
     fn handoffs(&self, since: Option<Instant>, now: Instant) -> (Vec<NewNotification>, Instant) {
         self.rules.handoffs(since, now)
+    }
+
+    fn undeliverable(&self, method: Method) -> Option<String> {
+        (!self.channels.contains(&method)).then(|| format!("no {method} channel is configured"))
     }
 }
 
@@ -428,6 +434,25 @@ impl Rules {
     }
 }
 
+/// Logs what a pass gave up on undelivered (no channel for the method);
+/// returns it as attempts.
+fn given_up(given_up: Vec<crate::store::GivenUp>) -> Vec<Attempt> {
+    given_up
+        .into_iter()
+        .map(|g| {
+            log_undeliverable(&g.person, g.method, g.alerts.iter().copied());
+            g.attempt
+        })
+        .collect()
+}
+
+fn log_undeliverable(person: &str, method: Method, alerts: impl Iterator<Item = i64>) {
+    tracing::warn!(
+        person = %person, method = %method, alerts = ?alerts.collect::<Vec<_>>(),
+        "cannot deliver: no {method} channel is configured (see docs/notifications.md)"
+    );
+}
+
 /// What one pass did, for tests, logs and the drill.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PassReport {
@@ -500,6 +525,7 @@ impl Engine {
         Arc::new(PassRules {
             rules: self.rules(),
             started,
+            channels: self.channels.methods(),
         })
     }
 
@@ -508,12 +534,15 @@ impl Engine {
         let rules = self.rules();
         let decide = self.decide(now);
         let pass = self.store.pass(decide, now, LEASE).await?;
+        let given_up = given_up(pass.given_up);
         let deliveries = pass.messages.into_iter().map(|m| self.deliver(&rules, m, now));
         let attempts: Vec<Attempt> = futures_util::future::join_all(deliveries).await;
         if !attempts.is_empty() {
             self.store.record(attempts.clone(), now).await?;
         }
-        Ok(PassReport { attempts })
+        Ok(PassReport {
+            attempts: given_up.into_iter().chain(attempts).collect(),
+        })
     }
 
     /// Runs passes until [`Engine::stop`]: at the next due row, when woken,
@@ -530,6 +559,7 @@ impl Engine {
             let rules = self.rules();
             let mut pause = match self.store.pass(self.decide(now), now, LEASE).await {
                 Ok(pass) => {
+                    given_up(pass.given_up);
                     for message in pass.messages {
                         let (engine, rules, clock) = (self.clone(), rules.clone(), clock.clone());
                         inflight.spawn(async move {
@@ -585,11 +615,10 @@ impl Engine {
                 error: format!("person {} is no longer in people.yaml", first.person),
             },
             Some(notice) => match self.channels.get(first.method) {
+                // Not from a pass, which gives these up itself
+                // (`Decide::undeliverable`, from the same channels).
                 None => {
-                    tracing::warn!(
-                        person = %first.person, method = %first.method, alerts = ?message.alerts.iter().map(|a| a.id).collect::<Vec<_>>(),
-                        "cannot deliver: no {} channel is configured (see docs/notifications.md)", first.method
-                    );
+                    log_undeliverable(&first.person, first.method, message.alerts.iter().map(|a| a.id));
                     AttemptOutcome::Failed {
                         error: format!("no {} channel is configured", first.method),
                     }

@@ -58,8 +58,6 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavio
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
-mod engine;
-
 use super::{Attempt, Decide, Ledger, Notification, Pass, Store, StoreError, StoreFuture};
 use crate::domain::alert::{Action, Alert, AlertId, Event, Hold, Outcome, Status, TimelineEntry, TimelineKind};
 use crate::domain::heartbeat::Seen;
@@ -115,6 +113,9 @@ macro_rules! alert_columns {
          occurrences, acknowledged_at, acknowledged_by, resolved_at, resolved_by, held_until, held_reason"
     };
 }
+
+// After the macro, which it uses.
+mod engine;
 
 const SELECT_ALERT: &str = concat!("SELECT ", alert_columns!(), " FROM alerts WHERE id = ?1");
 const LIST_ALERTS: &str = concat!("SELECT ", alert_columns!(), " FROM alerts ORDER BY id DESC LIMIT ?1");
