@@ -198,6 +198,10 @@ impl SqliteStore {
         // of Ok promises the write is on disk.
         conn.pragma_update(None, "synchronous", "FULL").map_err(open_error)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(open_error)?;
+        // The journals of the per-request savepoints (and any temporary
+        // table of a sort) in memory: on disk, the savepoints' journal
+        // spilled to a temporary file and was written for every request.
+        conn.pragma_update(None, "temp_store", "MEMORY").map_err(open_error)?;
         conn.set_prepared_statement_cache_capacity(32);
         migrate(&mut conn, path)?;
 
