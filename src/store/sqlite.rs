@@ -77,6 +77,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
     ("0004_paging.sql", include_str!("../../migrations/0004_paging.sql")),
     ("0005_ledger.sql", include_str!("../../migrations/0005_ledger.sql")),
+    (
+        "0006_cheap_checks.sql",
+        include_str!("../../migrations/0006_cheap_checks.sql"),
+    ),
 ];
 
 /// The schema version this binary writes: the number of migrations it knows.
@@ -1017,6 +1021,60 @@ mod tests {
             .query_row("SELECT count(*) FROM heartbeats", [], |row| row.get(0))
             .unwrap();
         assert_eq!(heartbeats, 0);
+    }
+
+    #[test]
+    fn the_cheaper_checks_keep_the_rows_and_the_constraints() {
+        // As version 5 left it: an alert, its timeline, a notification.
+        let mut conn = Connection::open_in_memory().unwrap();
+        for (_, sql) in &MIGRATIONS[..5] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 5).unwrap();
+        insert(&conn, "k").unwrap();
+        conn.execute_batch(
+            "INSERT INTO alert_events (alert_id, at, kind, detail) VALUES (1, 0, 'notify_failed', '{}');
+             INSERT INTO notifications (alert_id, kind, person, method, destination, step, round, due_at, state)
+             VALUES (1, 'page', 'alice', 'email', 'a@example.com', 0, 0, 0, 'sending');",
+        )
+        .unwrap();
+        migrate(&mut conn, Path::new(":memory:")).unwrap();
+        let kept: (String, String, i64) = conn
+            .query_row(
+                "SELECT e.kind, n.state, (SELECT count(*) FROM notifications WHERE due_at <= 0 \
+                 AND state IN ('pending', 'sending')) FROM alert_events e, notifications n",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(kept, ("notify_failed".to_owned(), "sending".to_owned(), 1));
+        for bad in [
+            "INSERT INTO alert_events (alert_id, at, kind, detail) VALUES (1, 0, 'paged', '{}')",
+            "UPDATE notifications SET state = 'lost'",
+            "UPDATE notifications SET kind = 'other'",
+        ] {
+            let error = conn.execute(bad, []).unwrap_err().to_string();
+            assert!(error.contains("CHECK constraint failed"), "{bad}: {error}");
+        }
+        for good in [
+            "'created'",
+            "'occurrence'",
+            "'acknowledged'",
+            "'resolved'",
+            "'escalated'",
+            "'notified'",
+            "'reopened'",
+        ] {
+            conn.execute(
+                &format!("INSERT INTO alert_events (alert_id, at, kind, detail) VALUES (1, 0, {good}, '{{}}')"),
+                [],
+            )
+            .unwrap();
+        }
+        for good in ["'pending'", "'sent'", "'failed'", "'cancelled'"] {
+            conn.execute(&format!("UPDATE notifications SET state = {good}"), [])
+                .unwrap();
+        }
     }
 
     #[test]
