@@ -334,6 +334,8 @@ struct PassRules {
     rules: Arc<Rules>,
     started: Instant,
     metrics: Arc<Metrics>,
+    /// The methods with a channel.
+    channels: Vec<Method>,
 }
 
 impl Decide for PassRules {
@@ -382,6 +384,10 @@ impl Decide for PassRules {
         now: Instant,
     ) -> Vec<NewNotification> {
         self.rules.announce(alert, kind, detail, at, now)
+    }
+
+    fn undeliverable(&self, method: Method) -> Option<String> {
+        (!self.channels.contains(&method)).then(|| format!("no {method} channel is configured"))
     }
 }
 
@@ -549,6 +555,26 @@ impl Rules {
     }
 }
 
+/// Logs what a pass gave up on undelivered (no channel for the method);
+/// returns it as attempts.
+fn given_up(given_up: Vec<crate::store::GivenUp>, metrics: &Metrics) -> Vec<Attempt> {
+    given_up
+        .into_iter()
+        .map(|g| {
+            log_undeliverable(&g.person, g.method, g.alerts.iter().copied());
+            metrics.undeliverable(g.method);
+            g.attempt
+        })
+        .collect()
+}
+
+fn log_undeliverable(person: &str, method: Method, alerts: impl Iterator<Item = i64>) {
+    tracing::warn!(
+        person = %person, method = %method, alerts = ?alerts.collect::<Vec<_>>(),
+        "cannot deliver: no {method} channel is configured (see docs/notifications.md)"
+    );
+}
+
 /// What one pass did, for tests, logs and the drill.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PassReport {
@@ -629,6 +655,7 @@ impl Engine {
             rules: self.rules(),
             started,
             metrics: self.metrics.clone(),
+            channels: self.channels.methods(),
         })
     }
 
@@ -640,12 +667,15 @@ impl Engine {
         let pass = self.store.pass(decide, now, LEASE).await;
         self.metrics.pass(timer.elapsed().as_secs_f64());
         let pass = pass?;
+        let given_up = given_up(pass.given_up, &self.metrics);
         let deliveries = pass.messages.into_iter().map(|m| self.deliver(&rules, m, now));
         let attempts: Vec<Attempt> = futures_util::future::join_all(deliveries).await;
         if !attempts.is_empty() {
             self.store.record(attempts.clone(), now).await?;
         }
-        Ok(PassReport { attempts })
+        Ok(PassReport {
+            attempts: given_up.into_iter().chain(attempts).collect(),
+        })
     }
 
     /// Runs passes until [`Engine::stop`]: at the next due row, when woken,
@@ -665,6 +695,7 @@ impl Engine {
             self.metrics.pass(timer.elapsed().as_secs_f64());
             let mut pause = match pass {
                 Ok(pass) => {
+                    given_up(pass.given_up, &self.metrics);
                     for message in pass.messages {
                         let (engine, rules, clock) = (self.clone(), rules.clone(), clock.clone());
                         inflight.spawn(async move {
@@ -720,11 +751,10 @@ impl Engine {
                 error: format!("person {} is no longer in people.yaml", first.person),
             },
             Some(notice) => match self.channels.get(first.method) {
+                // Not from a pass, which gives these up itself
+                // (`Decide::undeliverable`, from the same channels).
                 None => {
-                    tracing::warn!(
-                        person = %first.person, method = %first.method, alerts = ?message.alerts.iter().map(|a| a.id).collect::<Vec<_>>(),
-                        "cannot deliver: no {} channel is configured (see docs/notifications.md)", first.method
-                    );
+                    log_undeliverable(&first.person, first.method, message.alerts.iter().map(|a| a.id));
                     self.metrics.undeliverable(first.method);
                     AttemptOutcome::Failed {
                         error: format!("no {} channel is configured", first.method),

@@ -269,6 +269,12 @@ pub trait Decide: Send + Sync {
         let _ = (alert, kind, detail, at, now);
         Vec::new()
     }
+
+    /// Why nothing sent by `method` can be delivered at all (no channel is
+    /// configured for it), or `None` if it can be tried. The pass gives up
+    /// on such notifications when they are due, as a failed delivery would
+    /// be recorded, without claiming them.
+    fn undeliverable(&self, method: Method) -> Option<String>;
 }
 
 /// What to do with one due escalation.
@@ -347,10 +353,27 @@ pub struct Message {
     pub alerts: Vec<Alert>,
 }
 
-/// What a pass claimed.
+/// What a pass claimed, and what it gave up on.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Pass {
     pub messages: Vec<Message>,
+    /// Due notifications whose method cannot be delivered
+    /// ([`Decide::undeliverable`]): recorded as failed in the pass's own
+    /// transaction (as [`Store::record`] records a failed delivery, the
+    /// person's next method brought forward), one entry per destination.
+    pub given_up: Vec<GivenUp>,
+}
+
+/// Notifications for one destination that a pass recorded as failed without
+/// trying to deliver them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GivenUp {
+    /// The notification ids, and the failure recorded for them.
+    pub attempt: Attempt,
+    pub person: String,
+    pub method: Method,
+    /// The alerts of the page notifications among them.
+    pub alerts: Vec<AlertId>,
 }
 
 /// How one message's delivery went.

@@ -58,8 +58,6 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavio
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
-mod engine;
-
 use super::{
     Attempt, Decide, LeadChange, Ledger, NewOverride, Notification, Pass, Store, StoreError, StoreFuture,
     StoredOverride,
@@ -89,6 +87,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0007_overrides.sql",
         include_str!("../../migrations/0007_overrides.sql"),
+    ),
+    (
+        "0008_cheap_checks.sql",
+        include_str!("../../migrations/0008_cheap_checks.sql"),
     ),
 ];
 
@@ -126,6 +128,9 @@ macro_rules! alert_columns {
          occurrences, acknowledged_at, acknowledged_by, resolved_at, resolved_by, held_until, held_reason, lead"
     };
 }
+
+// After the macro, which it uses.
+mod engine;
 
 const SELECT_ALERT: &str = concat!("SELECT ", alert_columns!(), " FROM alerts WHERE id = ?1");
 const LIST_ALERTS: &str = concat!("SELECT ", alert_columns!(), " FROM alerts ORDER BY id DESC LIMIT ?1");
@@ -1249,6 +1254,65 @@ mod tests {
             .query_row("SELECT count(*) FROM heartbeats", [], |row| row.get(0))
             .unwrap();
         assert_eq!(heartbeats, 0);
+    }
+
+    #[test]
+    fn the_cheaper_checks_keep_the_rows_and_the_constraints() {
+        // As version 7 left it: an alert, its timeline, a notification.
+        let mut conn = Connection::open_in_memory().unwrap();
+        for (_, sql) in &MIGRATIONS[..7] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 7).unwrap();
+        insert(&conn, "k").unwrap();
+        conn.execute_batch(
+            "INSERT INTO alert_events (alert_id, at, kind, detail) VALUES (1, 0, 'notify_failed', '{}');
+             INSERT INTO notifications (alert_id, kind, person, method, destination, step, round, due_at, state)
+             VALUES (1, 'page', 'alice', 'email', 'a@example.com', 0, 0, 0, 'sending');",
+        )
+        .unwrap();
+        migrate(&mut conn, Path::new(":memory:")).unwrap();
+        let kept: (String, String, i64) = conn
+            .query_row(
+                "SELECT e.kind, n.state, (SELECT count(*) FROM notifications WHERE due_at <= 0 \
+                 AND state IN ('pending', 'sending')) FROM alert_events e, notifications n",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(kept, ("notify_failed".to_owned(), "sending".to_owned(), 1));
+        for bad in [
+            "INSERT INTO alert_events (alert_id, at, kind, detail) VALUES (1, 0, 'paged', '{}')",
+            "UPDATE notifications SET state = 'lost'",
+            "UPDATE notifications SET kind = 'other'",
+        ] {
+            let error = conn.execute(bad, []).unwrap_err().to_string();
+            assert!(error.contains("CHECK constraint failed"), "{bad}: {error}");
+        }
+        for good in [
+            "'created'",
+            "'occurrence'",
+            "'acknowledged'",
+            "'resolved'",
+            "'escalated'",
+            "'notified'",
+            "'reopened'",
+            "'lead'",
+        ] {
+            conn.execute(
+                &format!("INSERT INTO alert_events (alert_id, at, kind, detail) VALUES (1, 0, {good}, '{{}}')"),
+                [],
+            )
+            .unwrap();
+        }
+        for good in ["'pending'", "'sent'", "'failed'", "'cancelled'"] {
+            conn.execute(&format!("UPDATE notifications SET state = {good}"), [])
+                .unwrap();
+        }
+        for good in ["'handoff'", "'announce'", "'page'"] {
+            conn.execute(&format!("UPDATE notifications SET kind = {good}"), [])
+                .unwrap();
+        }
     }
 
     #[test]

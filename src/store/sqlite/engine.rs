@@ -6,26 +6,27 @@ use chrono::Duration;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::json;
 
-use super::{add_timeline, bad_column, instant, optional_instant, select_alert};
+use super::{add_timeline, alert_from_row, bad_column, instant, optional_instant, select_alert};
 use crate::domain::alert::{Alert, AlertId, Status, TimelineKind};
 use crate::domain::paging::{Due, Escalation, Method};
 use crate::domain::time::{Instant, Span};
 use crate::store::{
-    Attempt, AttemptOutcome, Decide, Ledger, LedgerPage, LedgerRow, Message, NewNotification, NoticeKind, Notification,
-    Pass, StoreError,
+    Attempt, AttemptOutcome, Decide, GivenUp, Ledger, LedgerPage, LedgerRow, Message, NewNotification, NoticeKind,
+    Notification, Pass, StoreError,
 };
 
 const LEDGER_FIRST: &str = "SELECT min(start_at) FROM ledger";
 const CURSOR: &str = "SELECT value FROM engine_cursors WHERE name = ?1";
 const SET_CURSOR: &str = "INSERT INTO engine_cursors (name, value) VALUES (?1, ?2) \
      ON CONFLICT (name) DO UPDATE SET value = excluded.value";
-const NEW_ALERTS: &str = "SELECT id, created_at FROM alerts WHERE id > ?1 ORDER BY id";
-const START_ESCALATION: &str = "INSERT INTO escalations (alert_id, phase, step, round, due_at) \
-     VALUES (?1, 'paging', 0, 0, ?2) ON CONFLICT (alert_id) DO NOTHING";
+const NEW_ALERTS: &str = concat!("SELECT ", alert_columns!(), " FROM alerts WHERE id > ?1 ORDER BY id");
+// An escalation's state: its first (a new alert's that is not over after
+// its first step, or one not due yet) or its next.
+const SET_ESCALATION: &str = "INSERT INTO escalations (alert_id, phase, step, round, due_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (alert_id) DO UPDATE SET \
+     phase = excluded.phase, step = excluded.step, round = excluded.round, due_at = excluded.due_at";
 const DUE_ESCALATIONS: &str =
-    "SELECT alert_id, phase, step, round FROM escalations WHERE due_at <= ?1 ORDER BY due_at, alert_id";
-const UPDATE_ESCALATION: &str =
-    "UPDATE escalations SET phase = ?2, step = ?3, round = ?4, due_at = ?5 WHERE alert_id = ?1";
+    "SELECT alert_id, phase, step, round, due_at FROM escalations WHERE due_at <= ?1 ORDER BY due_at, alert_id";
 const END_ESCALATION: &str = "DELETE FROM escalations WHERE alert_id = ?1";
 const REOPEN: &str = "UPDATE alerts SET status = 'open', acknowledged_at = NULL, acknowledged_by = NULL \
      WHERE id = ?1 AND status = 'acknowledged'";
@@ -69,10 +70,21 @@ const EARLIER_ANNOUNCEMENT: &str = "SELECT 1 FROM notifications WHERE kind = 'an
 const NEW_EVENTS: &str = "SELECT id, alert_id, at, kind, detail FROM alert_events WHERE id > ?1 \
      AND kind IN ('created', 'acknowledged', 'resolved') ORDER BY id";
 const LAST_EVENT: &str = "SELECT coalesce(max(id), 0) FROM alert_events";
-// The person's next method for the same step: the earliest still pending.
-const FAIL_OVER: &str = "UPDATE notifications SET due_at = ?5 WHERE id = ( \
-     SELECT id FROM notifications WHERE alert_id = ?1 AND person = ?2 AND step IS ?3 AND round IS ?4 \
-     AND state = 'pending' ORDER BY due_at, id LIMIT 1) AND due_at > ?5 RETURNING method";
+// Given up when due, without a claim: the attempt counted here. (No
+// RETURNING: the pass has the row already, and a RETURNING statement
+// costs a temporary table each time it runs.)
+const GIVEN_UP: &str = "UPDATE notifications SET state = 'failed', attempts = ?2, last_error = ?3 WHERE id = ?1";
+// The alert's pending notifications, among which the person's next method
+// for the same step (the earliest) is chosen; brought forward to now
+// (BRING_FORWARD) if it is not due yet. Person, step and round are matched
+// here rather than in SQL: SQLite marks a statement with a parameter
+// compared in a filter that no index serves (`person = ?`) to be re-prepared
+// whenever that parameter is rebound, and rusqlite's statement cache clears
+// the bindings of every statement it takes back: so such a statement is
+// parsed and planned again on every use.
+const PENDING_OF_ALERT: &str = "SELECT id, person, step, round, method, due_at FROM notifications \
+     WHERE alert_id = ?1 AND state = 'pending'";
+const BRING_FORWARD: &str = "UPDATE notifications SET due_at = ?2 WHERE id = ?1";
 const INSERT_LEDGER: &str = "INSERT INTO ledger \
      (team, rota, person, start_at, end_at, reconstructed, recorded_at, shadow_of) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
@@ -91,7 +103,6 @@ const NEXT_DUE: &str = "SELECT min(due) FROM ( \
 
 pub(super) fn pass(conn: &Connection, decide: &dyn Decide, now: Instant, lease: Duration) -> Result<Pass, StoreError> {
     let at = now.timestamp();
-    start_escalations(conn)?;
     // The alerts the escalations read, as they are now: the claim below
     // reuses them rather than reading each again (same transaction, and the
     // one writer).
@@ -138,6 +149,7 @@ pub(super) fn pass(conn: &Connection, decide: &dyn Decide, now: Instant, lease: 
         .collect::<rusqlite::Result<_>>()?;
     let mut live = Vec::new();
     let mut announcements = Vec::new();
+    let mut undeliverable: BTreeMap<(Method, String), (Vec<Notification>, String)> = BTreeMap::new();
     for n in due {
         if n.kind == NoticeKind::Announce {
             // Not batched, not throttled, never cancelled: in order, one at
@@ -170,7 +182,46 @@ pub(super) fn pass(conn: &Connection, decide: &dyn Decide, now: Instant, lease: 
                 continue;
             }
         }
+        if let Some(error) = decide.undeliverable(n.method) {
+            undeliverable
+                .entry((n.method, n.to.clone()))
+                .or_insert_with(|| (Vec::new(), error))
+                .0
+                .push(n);
+            continue;
+        }
         live.push(n);
+    }
+    let mut given_up = Vec::new();
+    for ((method, _), (notifications, error)) in undeliverable {
+        let mut ids = Vec::new();
+        let mut page_alerts = Vec::new();
+        for n in &notifications {
+            let attempts = n.attempts + 1;
+            conn.prepare_cached(GIVEN_UP)?.execute(params![n.id, attempts, error])?;
+            let payload = n.payload.as_ref().map(|p| p.to_string());
+            let done = (
+                n.alert,
+                n.person.clone(),
+                n.method.as_str().to_owned(),
+                i64::from(attempts),
+                n.step.map(|(s, _)| s as i64),
+                n.step.map(|(_, r)| i64::from(r)),
+                kind_of(n.kind.as_str(), payload.as_deref()),
+            );
+            give_up(conn, Some(done), &error, now)?;
+            ids.push(n.id);
+            page_alerts.extend(n.alert);
+        }
+        given_up.push(GivenUp {
+            attempt: Attempt {
+                ids,
+                outcome: AttemptOutcome::Failed { error },
+            },
+            person: notifications[0].person.clone(),
+            method,
+            alerts: page_alerts,
+        });
     }
     let wanted: Vec<Due> = live
         .iter()
@@ -240,7 +291,7 @@ pub(super) fn pass(conn: &Connection, decide: &dyn Decide, now: Instant, lease: 
             alerts: group_alerts,
         });
     }
-    Ok(Pass { messages })
+    Ok(Pass { messages, given_up })
 }
 
 /// Hands each timeline entry written since the `announce` cursor that may
@@ -289,38 +340,92 @@ fn announce(
     Ok(())
 }
 
-/// Gives every alert created since the last pass an escalation, due at
-/// once (held alerts are moved to the end of their hold by the decision).
-fn start_escalations(conn: &Connection) -> Result<(), StoreError> {
+/// One escalation to run: a row due now, or a new alert's first step.
+struct DueEscalation {
+    due_at: i64,
+    id: AlertId,
+    phase: String,
+    step: i64,
+    round: i64,
+    /// A new alert, read with the others since the last pass: its
+    /// escalation has no row yet.
+    new: Option<Alert>,
+}
+
+/// Starts the escalation of every alert created since the last pass (due at
+/// its creation; held alerts are moved to the end of their hold by the
+/// decision) and runs the due escalations, in order of due time, then
+/// alert. Returns the alerts it read, as they are after its changes.
+///
+/// A new alert's first step runs straight from the alert as read, in this
+/// transaction: its escalation row is written only if there is a next
+/// state (a later step, a repeat, a hold), never written and deleted in
+/// one pass.
+fn escalate(conn: &Connection, decide: &dyn Decide, now: Instant) -> Result<BTreeMap<AlertId, Alert>, StoreError> {
+    let at = now.timestamp();
+    let mut seen = BTreeMap::new();
+    let mut due: Vec<DueEscalation> = conn
+        .prepare_cached(DUE_ESCALATIONS)?
+        .query_map([at], |r| {
+            Ok(DueEscalation {
+                id: r.get(0)?,
+                phase: r.get(1)?,
+                step: r.get(2)?,
+                round: r.get(3)?,
+                due_at: r.get(4)?,
+                new: None,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
     let cursor: i64 = conn
         .prepare_cached(CURSOR)?
         .query_row(["alerts"], |r| r.get(0))
         .optional()?
         .unwrap_or(0);
-    let new: Vec<(i64, i64)> = conn
+    let new: Vec<Alert> = conn
         .prepare_cached(NEW_ALERTS)?
-        .query_map([cursor], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map([cursor], alert_from_row)?
         .collect::<rusqlite::Result<_>>()?;
-    if let Some((last, _)) = new.last() {
-        let mut start = conn.prepare_cached(START_ESCALATION)?;
-        for (id, created) in &new {
-            start.execute(params![id, created])?;
-        }
-        conn.prepare_cached(SET_CURSOR)?.execute(params!["alerts", last])?;
+    if let Some(last) = new.last() {
+        conn.prepare_cached(SET_CURSOR)?.execute(params!["alerts", last.id])?;
     }
-    Ok(())
-}
-
-/// Runs the due escalations; returns the alerts it read, as they are after
-/// its changes.
-fn escalate(conn: &Connection, decide: &dyn Decide, now: Instant) -> Result<BTreeMap<AlertId, Alert>, StoreError> {
-    let mut seen = BTreeMap::new();
-    let due: Vec<(AlertId, String, i64, i64)> = conn
-        .prepare_cached(DUE_ESCALATIONS)?
-        .query_map([now.timestamp()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    for (id, phase, step, round) in due {
-        let Some(mut alert) = select_alert(conn, id)? else {
+    for alert in new {
+        let created = alert.created_at.timestamp();
+        if due.iter().any(|d| d.id == alert.id) {
+            // Already has an escalation of its own: that one runs.
+            continue;
+        }
+        if created > at {
+            // Created after this pass's `now` (a clock stepped back): due later.
+            conn.prepare_cached(SET_ESCALATION)?
+                .execute(params![alert.id, "paging", 0, 0, created])?;
+            continue;
+        }
+        due.push(DueEscalation {
+            due_at: created,
+            id: alert.id,
+            phase: "paging".to_owned(),
+            step: 0,
+            round: 0,
+            new: Some(alert),
+        });
+    }
+    due.sort_by_key(|d| (d.due_at, d.id));
+    for DueEscalation {
+        id,
+        phase,
+        step,
+        round,
+        new,
+        ..
+    } in due
+    {
+        let is_new = new.is_some();
+        let alert = match new {
+            Some(alert) => Some(alert),
+            None => select_alert(conn, id)?,
+        };
+        let Some(mut alert) = alert else {
             conn.prepare_cached(END_ESCALATION)?.execute([id])?;
             continue;
         };
@@ -365,7 +470,7 @@ fn escalate(conn: &Connection, decide: &dyn Decide, now: Instant) -> Result<BTre
                     Escalation::Paging { step, round } => ("paging", step, round),
                     Escalation::Acknowledged => ("acknowledged", 0, 0),
                 };
-                conn.prepare_cached(UPDATE_ESCALATION)?.execute(params![
+                conn.prepare_cached(SET_ESCALATION)?.execute(params![
                     id,
                     phase,
                     step as i64,
@@ -373,6 +478,7 @@ fn escalate(conn: &Connection, decide: &dyn Decide, now: Instant) -> Result<BTre
                     due.timestamp()
                 ])?;
             }
+            None if is_new => {}
             None => {
                 conn.prepare_cached(END_ESCALATION)?.execute([id])?;
             }
@@ -457,22 +563,7 @@ pub(super) fn record(conn: &Connection, attempts: &[Attempt], now: Instant) -> R
                         .prepare_cached(FAILED)?
                         .query_row(params![id, error], row)
                         .optional()?;
-                    if let Some((Some(alert), person, method, attempts, step, round, kind)) = done {
-                        // An announcement has no next method.
-                        let next: Option<String> = if kind == Kind::Announce {
-                            None
-                        } else {
-                            conn.prepare_cached(FAIL_OVER)?
-                                .query_row(params![alert, person, step, round, at], |r| r.get(0))
-                                .optional()?
-                        };
-                        let mut detail = json!({
-                            "person": person, "method": method, "attempt": attempts, "error": error,
-                            "gave_up": true, "next_method": next,
-                        });
-                        kind.describe(&mut detail);
-                        add_timeline(conn, alert, now, TimelineKind::NotifyFailed, &detail)?;
-                    }
+                    give_up(conn, done, error, now)?;
                 }
             }
         }
@@ -497,6 +588,59 @@ impl Kind {
             Kind::Announce => detail["announce"] = json!(true),
         }
     }
+}
+
+/// A notification as it is after a delivery attempt was recorded: alert,
+/// person, method, attempts, step, round, and what it was.
+type Done = (Option<AlertId>, String, String, i64, Option<i64>, Option<i64>, Kind);
+
+/// What a notification was, from its kind and payload.
+fn kind_of(kind: &str, payload: Option<&str>) -> Kind {
+    let shadow_of = payload
+        .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
+        .and_then(|p| p.get("shadow_of").and_then(|v| v.as_str()).map(str::to_string));
+    match (kind, shadow_of) {
+        ("announce", _) => Kind::Announce,
+        (_, Some(of)) => Kind::Shadow(of),
+        _ => Kind::Page,
+    }
+}
+
+/// After a notification was marked failed: brings the person's next method
+/// for the same step forward (not for an announcement, which has none) and
+/// says so on the alert's timeline.
+fn give_up(conn: &Connection, done: Option<Done>, error: &str, now: Instant) -> Result<(), StoreError> {
+    if let Some((Some(alert), person, method, attempts, step, round, kind)) = done {
+        let at = now.timestamp();
+        let mut pending: Option<(i64, i64, String)> = None;
+        if kind != Kind::Announce {
+            let mut rows = conn.prepare_cached(PENDING_OF_ALERT)?;
+            let mut rows = rows.query([alert])?;
+            while let Some(r) = rows.next()? {
+                let (id, due): (i64, i64) = (r.get(0)?, r.get(5)?);
+                let same = r.get_ref(1)?.as_str().is_ok_and(|p| p == person)
+                    && r.get::<_, Option<i64>>(2)? == step
+                    && r.get::<_, Option<i64>>(3)? == round;
+                if same && pending.as_ref().is_none_or(|(i, d, _)| (due, id) < (*d, *i)) {
+                    pending = Some((id, due, r.get(4)?));
+                }
+            }
+        }
+        let next = match pending {
+            Some((id, due, method)) if due > at => {
+                conn.prepare_cached(BRING_FORWARD)?.execute(params![id, at])?;
+                Some(method)
+            }
+            _ => None,
+        };
+        let mut detail = json!({
+            "person": person, "method": method, "attempt": attempts, "error": error,
+            "gave_up": true, "next_method": next,
+        });
+        kind.describe(&mut detail);
+        add_timeline(conn, alert, now, TimelineKind::NotifyFailed, &detail)?;
+    }
+    Ok(())
 }
 
 pub(super) fn next_due(conn: &Connection) -> Result<Option<Instant>, StoreError> {
@@ -597,4 +741,68 @@ fn notification_from_row(row: &Row<'_>) -> rusqlite::Result<Notification> {
             None => None,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use rusqlite::StatementStatus;
+    use rusqlite::types::Value;
+
+    use super::*;
+
+    /// How often a statement from the connection's cache was parsed and
+    /// planned again after running it three times, with different values.
+    fn reprepared(conn: &Connection, sql: &str, values: [Vec<Value>; 3]) -> i32 {
+        let mut last = 0;
+        for v in values {
+            let mut stmt = conn.prepare_cached(sql).unwrap();
+            let mut rows = stmt.query(rusqlite::params_from_iter(v)).unwrap();
+            while rows.next().unwrap().is_some() {}
+            drop(rows);
+            last = stmt.get_status(StatementStatus::RePrepare);
+        }
+        last
+    }
+
+    fn int(n: i64) -> Value {
+        Value::Integer(n)
+    }
+
+    fn text(s: &str) -> Value {
+        Value::Text(s.to_owned())
+    }
+
+    /// SQLite marks a statement whose plan may depend on a parameter (one
+    /// compared in a filter that no index serves) to be planned again when
+    /// that parameter is rebound, and rusqlite's cache clears the bindings
+    /// of each statement it takes back: such a statement is parsed again on
+    /// every use. Those the engine runs for every alert must not be.
+    #[test]
+    fn the_statements_run_for_every_alert_are_prepared_once() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::migrate(&mut conn, Path::new(":memory:")).unwrap();
+        let three = |f: fn(i64) -> Vec<Value>| [f(0), f(1), f(2)];
+        let per_alert: [(&str, [Vec<Value>; 3]); 7] = [
+            (
+                super::super::FIND_UNRESOLVED,
+                three(|n| vec![text("t"), text(&format!("k{n}"))]),
+            ),
+            (PENDING_OF_ALERT, three(|n| vec![int(n)])),
+            (NEXT_DUE, three(|_| vec![])),
+            (DUE_NOTIFICATIONS, three(|n| vec![int(n)])),
+            (NEW_ALERTS, three(|n| vec![int(n)])),
+            (GIVEN_UP, three(|n| vec![int(n), int(n), text("no channel")])),
+            (BRING_FORWARD, three(|n| vec![int(n), int(n)])),
+        ];
+        for (sql, values) in per_alert {
+            assert_eq!(reprepared(&conn, sql, values), 0, "{sql}");
+        }
+        // The check can fail: the form this replaced, with `person = ?`.
+        let filtered = "SELECT id FROM notifications WHERE alert_id = ?1 AND person = ?2 AND step IS ?3 \
+                        AND state = 'pending' ORDER BY due_at, id LIMIT 1";
+        let values = three(|n| vec![int(n), text(&format!("p{n}")), int(n)]);
+        assert!(reprepared(&conn, filtered, values) > 0);
+    }
 }
