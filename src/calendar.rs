@@ -108,31 +108,14 @@ pub fn render(schedule: &Schedule, feed: Feed<'_>, now: Instant) -> String {
             Feed::Team(_) => format!("{} on call: {} {}", name(user), s.team, s.rota),
         };
         let hours = s.tile.span.duration().num_seconds() as f64 / 3600.0;
-        lines.extend([
-            "BEGIN:VEVENT".to_string(),
-            format!(
-                "UID:shift-{}-{}-{}-{}@oncall",
-                uid_part(&s.team),
-                uid_part(&s.rota),
-                uid_part(user),
-                s.tile.span.start.timestamp()
-            ),
-            format!("DTSTAMP:{stamp}"),
-            format!("DTSTART:{}", utc(s.tile.span.start)),
-            format!("DTEND:{}", utc(s.tile.span.end)),
-            format!("SUMMARY:{}", text(&summary)),
-            format!(
-                "DESCRIPTION:{}",
-                text(&format!(
-                    "{} ({user}) is on call for {} {}, {hours:.2} hours.",
-                    name(user),
-                    s.team,
-                    s.rota
-                ))
-            ),
-            "TRANSP:TRANSPARENT".into(),
-            "END:VEVENT".into(),
-        ]);
+        let description = format!(
+            "{} ({user}) is on call for {} {}, {hours:.2} hours.",
+            name(user),
+            s.team,
+            s.rota
+        );
+        let uid = format!("shift-{}", uid_of(&s.team, &s.rota, user, s.tile.span));
+        event(&mut lines, &uid, &stamp, s.tile.span, &summary, &description);
     }
     for s in shadows(schedule, feed, now) {
         let (user, of) = (&s.tile.user, &s.tile.of);
@@ -140,32 +123,15 @@ pub fn render(schedule: &Schedule, feed: Feed<'_>, now: Instant) -> String {
             Feed::Person(_) => format!("Shadowing {}: {} {}", name(of), s.team, s.rota),
             Feed::Team(_) => format!("{} shadowing {}: {} {}", name(user), name(of), s.team, s.rota),
         };
-        lines.extend([
-            "BEGIN:VEVENT".to_string(),
-            format!(
-                "UID:shadow-{}-{}-{}-{}@oncall",
-                uid_part(&s.team),
-                uid_part(&s.rota),
-                uid_part(user),
-                s.tile.span.start.timestamp()
-            ),
-            format!("DTSTAMP:{stamp}"),
-            format!("DTSTART:{}", utc(s.tile.span.start)),
-            format!("DTEND:{}", utc(s.tile.span.end)),
-            format!("SUMMARY:{}", text(&summary)),
-            format!(
-                "DESCRIPTION:{}",
-                text(&format!(
-                    "{} ({user}) shadows {} on {} {}: a copy of every page, never escalated to.",
-                    name(user),
-                    name(of),
-                    s.team,
-                    s.rota
-                ))
-            ),
-            "TRANSP:TRANSPARENT".into(),
-            "END:VEVENT".into(),
-        ]);
+        let description = format!(
+            "{} ({user}) shadows {} on {} {}: a copy of every page, never escalated to.",
+            name(user),
+            name(of),
+            s.team,
+            s.rota
+        );
+        let uid = format!("shadow-{}", uid_of(&s.team, &s.rota, user, s.tile.span));
+        event(&mut lines, &uid, &stamp, s.tile.span, &summary, &description);
     }
     lines.push("END:VCALENDAR".into());
     let mut out = String::new();
@@ -173,6 +139,32 @@ pub fn render(schedule: &Schedule, feed: Feed<'_>, now: Instant) -> String {
         fold(&mut out, &line);
     }
     out
+}
+
+/// `team-rota-person-START`: the same for a shift whatever its end.
+fn uid_of(team: &str, rota: &str, person: &str, span: Span) -> String {
+    format!(
+        "{}-{}-{}-{}",
+        uid_part(team),
+        uid_part(rota),
+        uid_part(person),
+        span.start.timestamp()
+    )
+}
+
+/// One VEVENT: `uid` (made `@oncall`), its times, summary and description.
+fn event(lines: &mut Vec<String>, uid: &str, stamp: &str, span: Span, summary: &str, description: &str) {
+    lines.extend([
+        "BEGIN:VEVENT".to_string(),
+        format!("UID:{uid}@oncall"),
+        format!("DTSTAMP:{stamp}"),
+        format!("DTSTART:{}", utc(span.start)),
+        format!("DTEND:{}", utc(span.end)),
+        format!("SUMMARY:{}", text(summary)),
+        format!("DESCRIPTION:{}", text(description)),
+        "TRANSP:TRANSPARENT".into(),
+        "END:VEVENT".into(),
+    ]);
 }
 
 /// `20261225T030000Z`.
