@@ -184,28 +184,35 @@ impl Links {
     /// subscribed calendar keeps working; a new link secret revokes every
     /// feed URL.
     pub fn calendar_token(&self, subject: &str) -> String {
-        let mac = self.mac(&format!("calendar\n{subject}")).finalize().into_bytes();
-        URL_SAFE_NO_PAD.encode(&mac[..24])
+        self.standing_token("calendar", subject)
     }
 
     /// Whether `token` is `subject`'s calendar token (constant time).
     pub fn calendar_token_ok(&self, subject: &str, token: &str) -> bool {
-        use subtle::ConstantTimeEq;
-        let want = self.calendar_token(subject);
-        want.len() == token.len() && bool::from(want.as_bytes().ct_eq(token.as_bytes()))
+        self.standing_token_ok("calendar", subject, token)
     }
 
     /// The secret token of a person's status page (`/status?person=...`),
     /// which lets the page act for them; revoked with the link secret.
     pub fn status_token(&self, person: &str) -> String {
-        let mac = self.mac(&format!("status\n{person}")).finalize().into_bytes();
-        URL_SAFE_NO_PAD.encode(&mac[..24])
+        self.standing_token("status", person)
     }
 
     /// Whether `token` is `person`'s status page token (constant time).
     pub fn status_token_ok(&self, person: &str, token: &str) -> bool {
+        self.standing_token_ok("status", person, token)
+    }
+
+    /// A token that does not expire, for `subject` in `purpose` (so one
+    /// purpose's token never opens another's).
+    fn standing_token(&self, purpose: &str, subject: &str) -> String {
+        let mac = self.mac(&format!("{purpose}\n{subject}")).finalize().into_bytes();
+        URL_SAFE_NO_PAD.encode(&mac[..24])
+    }
+
+    fn standing_token_ok(&self, purpose: &str, subject: &str, token: &str) -> bool {
         use subtle::ConstantTimeEq;
-        let want = self.status_token(person);
+        let want = self.standing_token(purpose, subject);
         want.len() == token.len() && bool::from(want.as_bytes().ct_eq(token.as_bytes()))
     }
 

@@ -551,12 +551,7 @@ pub fn read_ledger(path: &Path, span: Span) -> Result<Ledger, StoreError> {
             message: "no such file: the ledger is written by `oncall serve` (--database)".into(),
         });
     }
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | NO_MUTEX)
-        .map_err(|e| open_error(path, e))?;
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| open_error(path, e))?;
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |row| row.get(0))
-        .map_err(|e| open_error(path, e))?;
+    let (conn, version) = open_read_only(path)?;
     if version > SCHEMA_VERSION {
         return Err(StoreError::TooNew {
             path: path.display().to_string(),
@@ -571,6 +566,19 @@ pub fn read_ledger(path: &Path, span: Span) -> Result<Ledger, StoreError> {
         });
     }
     engine::ledger(&conn, span)
+}
+
+/// The database at `path`, read-only and without the daemon's lock (WAL
+/// lets a reader see the last commit beside the writer), and its schema
+/// version.
+fn open_read_only(path: &Path) -> Result<(Connection, i64), StoreError> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | NO_MUTEX)
+        .map_err(|e| open_error(path, e))?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| open_error(path, e))?;
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(|e| open_error(path, e))?;
+    Ok((conn, version))
 }
 
 /// What a backup holds.
@@ -598,9 +606,7 @@ pub fn backup(from: &Path, to: &Path) -> Result<BackupSummary, StoreError> {
             message: "already exists: choose a new file for the backup".into(),
         });
     }
-    let conn = Connection::open_with_flags(from, OpenFlags::SQLITE_OPEN_READ_ONLY | NO_MUTEX)
-        .map_err(|e| open_error(from, e))?;
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| open_error(from, e))?;
+    let (conn, _) = open_read_only(from)?;
     let target = to.to_str().ok_or_else(|| open_error(to, "the path is not UTF-8"))?;
     conn.execute("VACUUM INTO ?1", [target])
         .map_err(|e| open_error(to, e))?;
@@ -673,12 +679,7 @@ pub fn read_overrides(path: &Path) -> Result<Vec<StoredOverride>, StoreError> {
     if !path.exists() {
         return Ok(Vec::new());
     }
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | NO_MUTEX)
-        .map_err(|e| open_error(path, e))?;
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| open_error(path, e))?;
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |row| row.get(0))
-        .map_err(|e| open_error(path, e))?;
+    let (conn, version) = open_read_only(path)?;
     if version < OVERRIDES_SINCE {
         return Ok(Vec::new());
     }
