@@ -68,7 +68,8 @@ pub enum Command {
         /// The folder of rota files. Default ./schedules.
         #[arg(long, env = "ONCALL_SCHEDULES")]
         schedules: Option<PathBuf>,
-        /// The SQLite database file. Default ./oncall.db.
+        /// The SQLite database file, or a PostgreSQL server's
+        /// postgres://USER@HOST/DB URL (several daemons). Default ./oncall.db.
         #[arg(long, env = "ONCALL_DATABASE")]
         database: Option<PathBuf>,
         /// Where people and providers reach the daemon, e.g.
@@ -478,7 +479,7 @@ fn with_run_time_overrides(
     database: &std::path::Path,
     err: &mut dyn Write,
 ) -> anyhow::Result<bool> {
-    match crate::store::sqlite::read_overrides(database) {
+    match crate::store::read_overrides(database) {
         Ok(list) if list.is_empty() => Ok(true),
         Ok(list) => {
             let extra: Vec<_> = list.iter().map(|o| o.rota_override()).collect();

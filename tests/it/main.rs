@@ -16,6 +16,7 @@ mod pagerduty_client;
 mod paging;
 mod paging_daemon;
 mod pay;
+mod pg;
 mod properties;
 mod real_alertmanager;
 mod real_prometheus;

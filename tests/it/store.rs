@@ -1,10 +1,11 @@
 //! The store's contract, as a suite any backend runs: the functions below
 //! take a `&dyn Store` (or, when they must close and reopen the database, a
 //! [`Backend`]), and `backend_suite!` turns each into a test for one backend.
-//! SQLite runs it here; a PostgreSQL backend adds one `backend_suite!` line.
+//! SQLite runs it, and PostgreSQL (on the server `scripts/test` starts; see
+//! `pg.rs` for what happens without one).
 //!
-//! Then the SQLite backend's own promises (the lock, the schema version), and
-//! a throughput measurement run by hand.
+//! Then each backend's own promises (SQLite's lock, the schema versions, the
+//! two schemas' equivalence), and a throughput measurement run by hand.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use oncall::domain::alert::{Action, Alert, AlertId, Event, Hold, Outcome, Status, TimelineEntry, TimelineKind};
 use oncall::domain::heartbeat::Seen;
 use oncall::domain::time::Instant;
+use oncall::store::postgres::{self, PgStore};
 use oncall::store::sqlite::{self, SqliteStore};
 use oncall::store::{Store, StoreError};
 use serde_json::json;
@@ -32,13 +34,14 @@ trait Backend {
 }
 
 /// One test per suite function, against the backend that `$make(test name)`
-/// returns. Functions taking a store get a freshly opened one, closed after.
+/// returns (`None`: the backend is not available here, see `pg.rs`).
+/// Functions taking a store get a freshly opened one, closed after.
 macro_rules! backend_suite {
     ($make:expr; stores: [$($store_test:ident),* $(,)?]; backends: [$($backend_test:ident),* $(,)?]) => {
         $(
             #[tokio::test(flavor = "multi_thread")]
             async fn $store_test() {
-                let backend = $make(stringify!($store_test));
+                let Some(backend) = $make(stringify!($store_test)) else { return };
                 let store = backend.open();
                 super::$store_test(&store).await;
                 backend.close(store);
@@ -47,35 +50,49 @@ macro_rules! backend_suite {
         $(
             #[tokio::test(flavor = "multi_thread")]
             async fn $backend_test() {
-                super::$backend_test(&$make(stringify!($backend_test))).await;
+                let Some(backend) = $make(stringify!($backend_test)) else { return };
+                super::$backend_test(&backend).await;
             }
         )*
+    };
+}
+
+/// The functions every backend runs.
+macro_rules! every_backend {
+    ($make:expr) => {
+        backend_suite! {
+            $make;
+            stores: [
+                a_trigger_creates_an_open_alert,
+                triggers_with_the_same_key_are_deduplicated,
+                keys_are_per_team,
+                acknowledge_and_resolve_events_act_on_the_unresolved_alert,
+                a_trigger_after_resolve_opens_a_new_alert,
+                events_for_unknown_keys_change_nothing,
+                events_in_one_call_apply_in_order,
+                acknowledge_and_resolve_by_id,
+                resolving_an_open_alert_by_id,
+                unknown_ids_are_none,
+                listing_by_status_newest_first,
+                ping_answers,
+                heartbeats_are_seen_once_and_pinged,
+                a_held_trigger_opens_a_held_alert,
+            ];
+            backends: [concurrent_ingests_are_durable_and_correct, writes_survive_reopening]
+        }
     };
 }
 
 mod sqlite_suite {
     use super::Backend as _;
 
-    backend_suite! {
-        super::SqliteBackend::new;
-        stores: [
-            a_trigger_creates_an_open_alert,
-            triggers_with_the_same_key_are_deduplicated,
-            keys_are_per_team,
-            acknowledge_and_resolve_events_act_on_the_unresolved_alert,
-            a_trigger_after_resolve_opens_a_new_alert,
-            events_for_unknown_keys_change_nothing,
-            events_in_one_call_apply_in_order,
-            acknowledge_and_resolve_by_id,
-            resolving_an_open_alert_by_id,
-            unknown_ids_are_none,
-            listing_by_status_newest_first,
-            ping_answers,
-            heartbeats_are_seen_once_and_pinged,
-            a_held_trigger_opens_a_held_alert,
-        ];
-        backends: [concurrent_ingests_are_durable_and_correct, writes_survive_reopening]
-    }
+    every_backend!(super::SqliteBackend::available);
+}
+
+mod postgres_suite {
+    use super::Backend as _;
+
+    every_backend!(super::PgBackend::new);
 }
 
 fn t0() -> Instant {
@@ -675,6 +692,11 @@ impl SqliteBackend {
         }
     }
 
+    /// Always: SQLite is built in.
+    fn available(name: &str) -> Option<SqliteBackend> {
+        Some(SqliteBackend::new(name))
+    }
+
     fn database(&self) -> PathBuf {
         self.dir.path().join("oncall.db")
     }
@@ -789,6 +811,122 @@ async fn sqlite_open_names_the_problem() {
         Err(e @ StoreError::Open { .. }) => assert!(e.to_string().contains("no such folder"), "{e}"),
         other => panic!("{other:?}"),
     }
+}
+
+// The PostgreSQL backend.
+
+/// A fresh database on the test server per test.
+struct PgBackend {
+    url: String,
+}
+
+impl PgBackend {
+    fn new(name: &str) -> Option<PgBackend> {
+        Some(PgBackend {
+            url: crate::pg::fresh_database(name)?,
+        })
+    }
+}
+
+impl Backend for PgBackend {
+    type Store = PgStore;
+
+    fn open(&self) -> PgStore {
+        PgStore::open(&self.url).unwrap()
+    }
+
+    fn close(&self, store: PgStore) {
+        store.close().unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_migrates_once_and_refuses_a_newer_schema() {
+    let Some(backend) = PgBackend::new("pg_migrates") else {
+        return;
+    };
+    let version = || crate::pg::query_strings(&backend.url, "SELECT version FROM oncall_schema");
+    let store = backend.open();
+    let id = created(&store, trigger("disk"), t0()).await;
+    backend.close(store);
+    assert_eq!(version(), [postgres::SCHEMA_VERSION.to_string()]);
+    // Two daemons at once: both open, one schema, one version row.
+    let (a, b) = (backend.open(), backend.open());
+    assert_eq!(ids(&a.alerts(None, 10).await.unwrap()), [id]);
+    assert_eq!(ids(&b.alerts(None, 10).await.unwrap()), [id]);
+    backend.close(a);
+    backend.close(b);
+    assert_eq!(version(), [postgres::SCHEMA_VERSION.to_string()]);
+
+    let newer = postgres::SCHEMA_VERSION + 1;
+    crate::pg::query_strings(&backend.url, &format!("UPDATE oncall_schema SET version = {newer}"));
+    match PgStore::open(&backend.url) {
+        Err(StoreError::TooNew { found, supported, .. }) => {
+            assert_eq!((found, supported), (newer, postgres::SCHEMA_VERSION))
+        }
+        other => panic!("a newer database was opened: {other:?}"),
+    }
+    assert_eq!(version(), [newer.to_string()], "the refused database was changed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_open_names_the_problem_without_the_password() {
+    let Some(server) = crate::pg::server("pg_open_error") else {
+        return;
+    };
+    // A database that does not exist, with a password in the URL.
+    let url = crate::pg::with_database(&server, "no_such_database").replacen("://", "://oncall:secret@", 1);
+    let url = match url.matches('@').count() {
+        1 => url,
+        // The server's URL had a user already: keep it, add the password.
+        _ => crate::pg::with_database(&server, "no_such_database"),
+    };
+    match PgStore::open(&url) {
+        Err(e @ StoreError::Open { .. }) => {
+            let text = e.to_string();
+            assert!(!text.contains("secret"), "{text}");
+            assert!(text.contains("no_such_database") || text.contains("oncall"), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The two schemas list the same tables with the same columns (PostgreSQL
+/// also has its schema-version table, as SQLite has `user_version`, and the
+/// leader's lease, which only a shared database needs).
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_and_sqlite_schemas_have_the_same_tables_and_columns() {
+    let Some(backend) = PgBackend::new("pg_schema_equivalence") else {
+        return;
+    };
+    backend.close(backend.open());
+    let pg: BTreeSet<String> = crate::pg::query_strings(
+        &backend.url,
+        "SELECT table_name || '.' || column_name FROM information_schema.columns \
+         WHERE table_schema = 'public' AND table_name NOT IN ('oncall_schema', 'leader')",
+    )
+    .into_iter()
+    .collect();
+
+    let sqlite_backend = SqliteBackend::new("schema_equivalence");
+    sqlite_backend.close(sqlite_backend.open());
+    let conn = rusqlite::Connection::open(sqlite_backend.database()).unwrap();
+    let sqlite: BTreeSet<String> = conn
+        .prepare(
+            "SELECT m.name || '.' || c.name FROM sqlite_schema m, pragma_table_info(m.name) c \
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'",
+        )
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert!(sqlite.len() > 60, "{sqlite:?}");
+    assert_eq!(
+        pg.symmetric_difference(&sqlite).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "columns in one schema and not the other"
+    );
 }
 
 /// Single-event ingests per second with 1, 16 and 64 concurrent callers,
