@@ -61,7 +61,10 @@ pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result
         Err(errors) => anyhow::bail!("the rota files have errors:\n{}", errors.join("\n")),
     };
     let database = settings.database.clone();
-    let store: Arc<dyn Store> = tokio::task::spawn_blocking(move || crate::store::open(&database)).await??;
+    let store: Arc<dyn Store> = {
+        let lead = settings.run_engine;
+        tokio::task::spawn_blocking(move || crate::store::open(&database, lead)).await??
+    };
     if settings.api_token.is_none() {
         tracing::warn!("the API is off: set ONCALL_API_TOKEN to use /v1/alerts, /v1/oncall");
     }

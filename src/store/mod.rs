@@ -32,9 +32,12 @@ pub fn is_postgres(database: &Path) -> bool {
 }
 
 /// Opens the store the `database` setting names: PostgreSQL for a URL,
-/// else the SQLite file. Blocks (call it from `spawn_blocking`).
-pub fn open(database: &Path) -> Result<Arc<dyn Store>, StoreError> {
+/// else the SQLite file. With `lead`, a daemon that runs the engine: on
+/// PostgreSQL it competes with the others for the engine's lease. Blocks
+/// (call it from `spawn_blocking`).
+pub fn open(database: &Path, lead: bool) -> Result<Arc<dyn Store>, StoreError> {
     match database.to_str().filter(|d| postgres::is_url(d)) {
+        Some(url) if lead => Ok(Arc::new(postgres::PgStore::open_leading(url)?)),
         Some(url) => Ok(Arc::new(postgres::PgStore::open(url)?)),
         None => Ok(Arc::new(sqlite::SqliteStore::open(database)?)),
     }
@@ -174,6 +177,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Sets a named mark, durably.
     fn set_cursor(&self, name: &'static str, value: i64) -> StoreFuture<'_, ()>;
+
+    /// Whether this daemon should run the engine's passes now. Always, on a
+    /// store only one daemon may open (SQLite's lock file); on a shared one
+    /// (PostgreSQL), only while it holds the engine's lease: the others
+    /// take alerts in and answer the API, and wait to take over.
+    fn leading(&self) -> bool {
+        true
+    }
 }
 
 /// What [`Store::hand_lead`] did.

@@ -57,13 +57,20 @@ use crate::domain::heartbeat::Seen;
 use crate::domain::time::{Instant, Span};
 
 mod engine;
+pub mod lease;
 
 /// The schema, in order: migration `n` (from 1) takes the version from
 /// `n - 1` to `n`. Append only; never edit one that has been released.
-pub const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_schema.sql",
-    include_str!("../../migrations/postgres/0001_schema.sql"),
-)];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_schema.sql",
+        include_str!("../../migrations/postgres/0001_schema.sql"),
+    ),
+    (
+        "0002_leader.sql",
+        include_str!("../../migrations/postgres/0002_leader.sql"),
+    ),
+];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -298,6 +305,8 @@ pub struct PgStore {
     writer: Option<JoinHandle<()>>,
     reads: Option<std_mpsc::Sender<ReadJob>>,
     readers: Vec<JoinHandle<()>>,
+    /// `Some`: this daemon competes to run the engine (`lease.rs`).
+    lease: Option<lease::Lease>,
 }
 
 impl fmt::Debug for PgStore {
@@ -319,6 +328,18 @@ impl PgStore {
     /// Fails with [`StoreError::TooNew`] if a newer `oncall` has migrated the
     /// database further than this one knows.
     pub fn open(url: &str) -> Result<PgStore, StoreError> {
+        PgStore::open_with(url, false)
+    }
+
+    /// As [`PgStore::open`], and with `lead`, competes with the other
+    /// daemons on the database for the engine's lease: only the leader's
+    /// passes do anything ([`Store::leading`]). Returns after the first try,
+    /// so a daemon alone on its database leads at once.
+    pub fn open_leading(url: &str) -> Result<PgStore, StoreError> {
+        PgStore::open_with(url, true)
+    }
+
+    fn open_with(url: &str, lead: bool) -> Result<PgStore, StoreError> {
         let target = Target::parse(url)?;
         // The writer's client is made, migrated and used on its own thread.
         let (opened, is_open) = std_mpsc::channel();
@@ -374,12 +395,17 @@ impl PgStore {
                 })?;
             readers.push(reader);
         }
+        let lease = match lead {
+            true => Some(lease::Lease::start(target.clone())?),
+            false => None,
+        };
         Ok(PgStore {
             target,
             queue: Some(queue),
             writer: Some(writer),
             reads: Some(reads),
             readers,
+            lease,
         })
     }
 
@@ -395,6 +421,8 @@ impl PgStore {
     }
 
     fn shutdown(&mut self) -> Result<(), StoreError> {
+        // The lease first: another daemon takes over at its next renewal.
+        drop(self.lease.take());
         drop(self.queue.take());
         drop(self.reads.take());
         let mut result = Ok(());
@@ -694,7 +722,19 @@ impl Store for PgStore {
     }
 
     fn pass(&self, decide: Arc<dyn Decide>, now: Instant, lease: chrono::Duration) -> StoreFuture<'_, Pass> {
-        Box::pin(self.write_alone(move |conn| engine::pass(conn, decide.as_ref(), now, lease)))
+        let fence = self.lease.as_ref().map(|l| Arc::clone(&l.shared));
+        Box::pin(self.write_alone(move |conn| {
+            if let Some(shared) = &fence
+                && !lease::fence(conn, shared, now.timestamp())?
+            {
+                return Ok(Pass::default());
+            }
+            engine::pass(conn, decide.as_ref(), now, lease)
+        }))
+    }
+
+    fn leading(&self) -> bool {
+        self.lease.as_ref().is_none_or(|l| l.shared.leading())
     }
 
     fn record(&self, attempts: Vec<Attempt>, now: Instant) -> StoreFuture<'_, ()> {

@@ -7,6 +7,7 @@ mod crash;
 mod daemon;
 mod deploy;
 mod expand;
+mod failover;
 mod ledger;
 mod links;
 mod notify;

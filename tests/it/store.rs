@@ -891,6 +891,46 @@ async fn postgres_open_names_the_problem_without_the_password() {
     }
 }
 
+/// Of several daemons on one database, one leads at a time; when it stops,
+/// another takes over on its own (within the lease's renewal interval).
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_one_leader_at_a_time_and_a_successor_when_it_stops() {
+    let Some(backend) = PgBackend::new("pg_leader") else {
+        return;
+    };
+    let first = PgStore::open_leading(&backend.url).unwrap();
+    let others = [
+        PgStore::open_leading(&backend.url).unwrap(),
+        PgStore::open_leading(&backend.url).unwrap(),
+    ];
+    // A store that does not compete (a command, a test) always may pass.
+    let bystander = backend.open();
+    assert!(bystander.leading());
+    assert!(first.leading(), "alone at first, the first leads at once");
+    assert!(others.iter().all(|s| !s.leading()), "one leader");
+    let holders = || crate::pg::query_strings(&backend.url, "SELECT holder || ' ' || term FROM leader");
+    let before = holders();
+    assert_eq!(before.len(), 1);
+    assert!(before[0].ends_with(" 1"), "{before:?}");
+
+    backend.close(first);
+    let deadline = std::time::Instant::now() + 3 * postgres::lease::TTL;
+    while !others.iter().any(|s| s.leading()) {
+        assert!(std::time::Instant::now() < deadline, "nobody took over");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(others.iter().filter(|s| s.leading()).count(), 1, "one leader");
+    let after = holders();
+    assert!(
+        after[0].ends_with(" 2") && after != before,
+        "a new holder, a new term: {after:?}"
+    );
+    for store in others {
+        backend.close(store);
+    }
+    backend.close(bystander);
+}
+
 /// The two schemas list the same tables with the same columns (PostgreSQL
 /// also has its schema-version table, as SQLite has `user_version`, and the
 /// leader's lease, which only a shared database needs).
