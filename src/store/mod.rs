@@ -10,6 +10,7 @@
 //! `postgres` (a server, several daemons); the `database` setting chooses
 //! ([`open`]: a `postgres://` URL or a file path).
 
+pub mod copy;
 pub mod postgres;
 pub mod sqlite;
 

@@ -37,6 +37,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -307,6 +308,9 @@ pub struct PgStore {
     readers: Vec<JoinHandle<()>>,
     /// `Some`: this daemon competes to run the engine (`lease.rs`).
     lease: Option<lease::Lease>,
+    /// Write transactions committed or tried (batches): fewer than the
+    /// requests when group commit shares them.
+    transactions: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for PgStore {
@@ -345,6 +349,8 @@ impl PgStore {
         let (opened, is_open) = std_mpsc::channel();
         let (queue, requests) = mpsc::channel(QUEUE);
         let writer_target = target.clone();
+        let transactions = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&transactions);
         let writer = std::thread::Builder::new()
             .name("oncall-pg-writer".to_owned())
             .spawn(move || {
@@ -355,7 +361,7 @@ impl PgStore {
                 match conn {
                     Ok(conn) => {
                         let _ = opened.send(Ok(()));
-                        write_loop(conn, &writer_target, requests);
+                        write_loop(conn, &writer_target, requests, &counted);
                     }
                     Err(e) => {
                         let _ = opened.send(Err(e));
@@ -406,7 +412,14 @@ impl PgStore {
             reads: Some(reads),
             readers,
             lease,
+            transactions,
         })
+    }
+
+    /// How many write transactions the writer has run (each a batch of
+    /// requests, or a pass alone).
+    pub fn write_transactions(&self) -> u64 {
+        self.transactions.load(Ordering::Relaxed)
     }
 
     /// Where the store connects (password redacted).
@@ -1097,7 +1110,7 @@ where
 }
 
 /// The writer thread: batches until the queue is closed and empty.
-fn write_loop(conn: Conn, target: &Target, mut requests: mpsc::Receiver<Box<dyn Job>>) {
+fn write_loop(conn: Conn, target: &Target, mut requests: mpsc::Receiver<Box<dyn Job>>, transactions: &AtomicU64) {
     let mut conn = Some(conn);
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = requests.blocking_recv() {
@@ -1110,9 +1123,11 @@ fn write_loop(conn: Conn, target: &Target, mut requests: mpsc::Receiver<Box<dyn 
         }
         let (alone, together): (Vec<_>, Vec<_>) = batch.drain(..).partition(|j| j.alone());
         if !together.is_empty() {
+            transactions.fetch_add(1, Ordering::Relaxed);
             run_batch(&mut conn, target, together, false);
         }
         for job in alone {
+            transactions.fetch_add(1, Ordering::Relaxed);
             run_batch(&mut conn, target, vec![job], true);
         }
     }

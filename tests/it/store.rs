@@ -891,6 +891,35 @@ async fn postgres_open_names_the_problem_without_the_password() {
     }
 }
 
+/// Group commit on PostgreSQL: many callers at once share transactions
+/// (each a commit flushed to the server's disk).
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_concurrent_ingests_share_commits() {
+    const TASKS: u64 = 200;
+    let Some(backend) = PgBackend::new("pg_group_commit") else {
+        return;
+    };
+    let store = Arc::new(backend.open());
+    let before = store.write_transactions();
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|n| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.ingest(vec![trigger(&format!("k{n}"))], t0()).await.unwrap() })
+        })
+        .collect();
+    for task in tasks {
+        assert!(matches!(task.await.unwrap()[..], [Outcome::Created(_)]));
+    }
+    let transactions = store.write_transactions() - before;
+    assert!(
+        transactions < TASKS / 2,
+        "{TASKS} requests in {transactions} transactions"
+    );
+    assert_eq!(store.alerts(None, 1000).await.unwrap().len() as u64, TASKS);
+    let store = Arc::try_unwrap(store).unwrap_or_else(|_| panic!("a task still holds the store"));
+    backend.close(store);
+}
+
 /// Of several daemons on one database, one leads at a time; when it stops,
 /// another takes over on its own (within the lease's renewal interval).
 #[tokio::test(flavor = "multi_thread")]
@@ -929,6 +958,94 @@ async fn postgres_one_leader_at_a_time_and_a_successor_when_it_stops() {
         backend.close(store);
     }
     backend.close(bystander);
+}
+
+/// `oncall migrate-store` copies a SQLite database into PostgreSQL: the
+/// same alerts, timelines, heartbeats, overrides and cursors, ids kept, and
+/// new ids after the copied ones; a second copy into the same database is
+/// refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_store_copies_sqlite_into_postgres_with_matching_counts() {
+    let Some(pg) = PgBackend::new("migrate_store") else {
+        return;
+    };
+    let sqlite_backend = SqliteBackend::new("migrate-store");
+    let source = sqlite_backend.open();
+    let open = created(&source, trigger("open"), t0()).await;
+    let acknowledged = created(&source, trigger("acknowledged"), t0()).await;
+    let resolved = created(&source, trigger("resolved"), t0()).await;
+    ingest(&source, trigger("open"), t0()).await;
+    source
+        .acknowledge(acknowledged, Some("alice".into()), t0())
+        .await
+        .unwrap();
+    source.resolve(resolved, None, t0()).await.unwrap();
+    source
+        .heartbeats_seen(vec![("payments".into(), "backup".into())], t0())
+        .await
+        .unwrap();
+    let cover = source
+        .add_override(
+            oncall::store::NewOverride {
+                team: "payments".into(),
+                rota: "primary".into(),
+                user: "bob".into(),
+                span: oncall::domain::time::Span::new(t0(), at("2026-03-02T10:00:00Z")),
+                instead_of: None,
+                reason: Some("swap".into()),
+                by: "alice".into(),
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    source.set_cursor("pay_export", 7).await.unwrap();
+    let alerts = source.alerts(None, 10).await.unwrap();
+    let mut timelines = Vec::new();
+    for id in [open, acknowledged, resolved] {
+        timelines.push(get(&source, id).await.1);
+    }
+    let heartbeats = source.heartbeats().await.unwrap();
+    sqlite_backend.close(source);
+
+    let run = |from: String, to: String| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_oncall"))
+            .args(["migrate-store", "--from", &from, "--to", &to])
+            .output()
+            .unwrap()
+    };
+    let from = format!("sqlite:{}", sqlite_backend.database().display());
+    let output = run(from.clone(), pg.url.clone());
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("alerts: 3 rows in SQLite, 3 in PostgreSQL"), "{stdout}");
+    assert!(
+        stdout.contains("overrides: 1 rows in SQLite, 1 in PostgreSQL"),
+        "{stdout}"
+    );
+
+    let copy = pg.open();
+    assert_eq!(copy.alerts(None, 10).await.unwrap(), alerts);
+    for (id, timeline) in [open, acknowledged, resolved].into_iter().zip(&timelines) {
+        assert_eq!(&get(&copy, id).await.1, timeline);
+    }
+    assert_eq!(copy.heartbeats().await.unwrap(), heartbeats);
+    assert_eq!(copy.overrides().await.unwrap(), [cover]);
+    assert_eq!(copy.cursor("pay_export").await.unwrap(), Some(7));
+    // It carries on: dedup against the copied alerts, new ids after them.
+    assert_eq!(ingest(&copy, trigger("open"), t0()).await, Outcome::Deduplicated(open));
+    let next = created(&copy, trigger("new"), t0()).await;
+    assert!(next > resolved, "{next} after {resolved}");
+    pg.close(copy);
+
+    let again = run(from, pg.url.clone());
+    assert!(!again.status.success());
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("not empty"), "{stderr}");
 }
 
 /// The two schemas list the same tables with the same columns (PostgreSQL
