@@ -1,7 +1,7 @@
 -- The PostgreSQL schema: the same tables and columns as the SQLite schema
 -- after its migration 0008 (migrations/0001..0008), written at once (no
--- PostgreSQL database predates it). `tests/it/store_postgres.rs` checks that
--- the two list the same tables and columns; a later change to the schema is a
+-- PostgreSQL database predates it). `tests/it/store.rs` checks that the two
+-- list the same tables and columns; a later change to the schema is a
 -- new file in each folder.
 --
 -- Times are unix seconds, UTC (BIGINT, as SQLite's INTEGER). JSON columns hold
