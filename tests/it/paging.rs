@@ -18,14 +18,14 @@ use expect_test::{Expect, expect};
 use oncall::config;
 use oncall::domain::alert::{Action, AlertId, Event, Outcome};
 use oncall::domain::paging::{Backoff, Method};
-use oncall::domain::time::Instant;
+use oncall::domain::time::{Instant, Span};
 use oncall::engine::{Engine, Rules};
 use oncall::links::Links;
 use oncall::notify::{Channel, Channels, Notice, Receipt, SendError, SendFuture, What};
 use oncall::settings::{File, Overrides, Settings};
 use oncall::store::postgres::PgStore;
 use oncall::store::sqlite::SqliteStore;
-use oncall::store::{AttemptOutcome, Decide, Store};
+use oncall::store::{AttemptOutcome, Decide, Ledger, Store};
 use serde_json::json;
 
 use crate::daemon::temp_dir;
@@ -299,7 +299,13 @@ impl Sim {
 
     /// Runs the script, then passes until `until`, each exactly when
     /// something is due (or a scripted action happens).
-    async fn run(mut self, start: &str, script: &[(&str, &str)], until: &str) -> String {
+    async fn run(self, start: &str, script: &[(&str, &str)], until: &str) -> String {
+        self.run_with_ledger(start, script, until).await.0
+    }
+
+    /// As [`Sim::run`], with the ledger the engine recorded over the day
+    /// before the start to the day after `until`.
+    async fn run_with_ledger(mut self, start: &str, script: &[(&str, &str)], until: &str) -> (String, Ledger) {
         let start = at(start);
         let day = start - Duration::seconds(i64::from(start.num_seconds_from_midnight()));
         // HH:MM or HH:MM:SS after the start's midnight; hours may pass 24.
@@ -333,7 +339,9 @@ impl Sim {
                 _ => break,
             }
         }
-        self.log
+        let span = Span::new(start - Duration::days(1), until + Duration::days(1));
+        let ledger = self.store.ledger(span).await.unwrap();
+        (self.log, ledger)
     }
 }
 
@@ -369,9 +377,21 @@ fn describe(what: &What, keys: &BTreeMap<String, AlertId>) -> String {
 
 async fn check(team: &str, start: &str, script: &[(&str, &str)], until: &str, expect: Expect) {
     let team = format!("team: t\ntimezone: Europe/London\nhandoff_notices: []\n{team}");
+    let mut ledgers = Vec::new();
     for db in dbs() {
-        let log = Sim::new(db, &team).run(start, script, until).await;
+        let (log, ledger) = Sim::new(db, &team).run_with_ledger(start, script, until).await;
         expect.assert_eq(&log);
+        ledgers.push(ledger);
+    }
+    // The backends recorded the same ledger (who was on call, the pages
+    // received), and one worth comparing.
+    assert!(
+        !ledgers[0].rows.is_empty() || !ledgers[0].pages.is_empty(),
+        "{:?}",
+        ledgers[0]
+    );
+    for other in &ledgers[1..] {
+        assert_eq!(other, &ledgers[0]);
     }
 }
 

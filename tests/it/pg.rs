@@ -1,4 +1,4 @@
-//! A throwaway PostgreSQL server for the tests, and a fresh database on it
+//! A throwaway PostgreSQL server for the tests, and a fresh schema on it
 //! per test.
 //!
 //! `scripts/test` starts the server (initdb + pg_ctl on loopback, in a temp
@@ -17,17 +17,47 @@ pub const VARIABLE: &str = "ONCALL_TEST_POSTGRES";
 /// The test server's URL; `None` (with a loud message) when it is not set
 /// outside CI. Panics when it is not set under CI.
 pub fn server(test: &str) -> Option<String> {
-    match std::env::var(VARIABLE) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
-            assert!(
-                !ci,
-                "{test} needs PostgreSQL: {VARIABLE} is not set (scripts/test starts a server and sets it)"
-            );
+    let url = std::env::var(VARIABLE).ok();
+    let ci = std::env::var("CI").ok();
+    match policy(url.as_deref(), ci.as_deref()) {
+        Policy::Run(url) => Some(url),
+        Policy::Fail => {
+            panic!("{test} needs PostgreSQL: {VARIABLE} is not set (scripts/test starts a server and sets it)")
+        }
+        Policy::Skip => {
             eprintln!("SKIPPED {test}: no PostgreSQL ({VARIABLE} is not set; scripts/test sets it)");
             None
         }
+    }
+}
+
+#[derive(Debug, PartialEq)]
+enum Policy {
+    Run(String),
+    Skip,
+    Fail,
+}
+
+/// What a test needing PostgreSQL does, given `ONCALL_TEST_POSTGRES` and `CI`.
+fn policy(url: Option<&str>, ci: Option<&str>) -> Policy {
+    match url.filter(|u| !u.is_empty()) {
+        Some(url) => Policy::Run(url.to_owned()),
+        None if ci.is_some_and(|v| !v.is_empty() && v != "false" && v != "0") => Policy::Fail,
+        None => Policy::Skip,
+    }
+}
+
+#[test]
+fn without_a_server_tests_fail_under_ci_and_skip_elsewhere() {
+    let url = "postgres://postgres@127.0.0.1:5432/postgres";
+    assert_eq!(policy(Some(url), Some("true")), Policy::Run(url.into()));
+    assert_eq!(policy(Some(url), None), Policy::Run(url.into()));
+    for ci in ["true", "1", "yes"] {
+        assert_eq!(policy(None, Some(ci)), Policy::Fail, "CI={ci}");
+        assert_eq!(policy(Some(""), Some(ci)), Policy::Fail, "CI={ci}");
+    }
+    for ci in [None, Some(""), Some("false"), Some("0")] {
+        assert_eq!(policy(None, ci), Policy::Skip, "CI={ci:?}");
     }
 }
 
@@ -42,8 +72,10 @@ pub fn with_database(url: &str, database: &str) -> String {
     format!("{}/{database}{query}", &base[..host_end])
 }
 
-/// A new, empty database for `test` on the test server (dropped first if a
-/// previous run left it), and its URL; `None` as for [`server`].
+/// A new, empty place for `test` on the test server, and its URL; `None`
+/// as for [`server`]. A schema of its own in the server's database (the
+/// URL sets `search_path` to it), not a database of its own: a database is
+/// a copy of a template, megabytes written and synced per test.
 pub fn fresh_database(test: &str) -> Option<String> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let admin = server(test)?;
@@ -57,19 +89,18 @@ pub fn fresh_database(test: &str) -> Option<String> {
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
     .to_lowercase();
-    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE); CREATE DATABASE {name}");
+    let sql = format!("DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}");
     // The blocking client runs a runtime of its own: not on a Tokio worker.
     let admin_url = admin.clone();
     std::thread::spawn(move || {
         let mut client = postgres::Client::connect(&admin_url, postgres::NoTls)
             .unwrap_or_else(|e| panic!("cannot connect to {VARIABLE}: {e}"));
-        for statement in sql.split("; ") {
-            client.batch_execute(statement).unwrap();
-        }
+        client.batch_execute(&sql).unwrap();
     })
     .join()
     .unwrap();
-    Some(with_database(&admin, &name))
+    let separator = if admin.contains('?') { '&' } else { '?' };
+    Some(format!("{admin}{separator}options=-csearch_path%3D{name}"))
 }
 
 /// Runs `sql` on the database at `url` and returns the first column of each

@@ -1060,7 +1060,7 @@ async fn postgres_and_sqlite_schemas_have_the_same_tables_and_columns() {
     let pg: BTreeSet<String> = crate::pg::query_strings(
         &backend.url,
         "SELECT table_name || '.' || column_name FROM information_schema.columns \
-         WHERE table_schema = 'public' AND table_name NOT IN ('oncall_schema', 'leader')",
+         WHERE table_schema = current_schema() AND table_name NOT IN ('oncall_schema', 'leader')",
     )
     .into_iter()
     .collect();
