@@ -1034,8 +1034,28 @@ async fn migrate_store_copies_sqlite_into_postgres_with_matching_counts() {
         assert_eq!(&get(&copy, id).await.1, timeline);
     }
     assert_eq!(copy.heartbeats().await.unwrap(), heartbeats);
-    assert_eq!(copy.overrides().await.unwrap(), [cover]);
+    assert_eq!(copy.overrides().await.unwrap(), std::slice::from_ref(&cover));
     assert_eq!(copy.cursor("pay_export").await.unwrap(), Some(7));
+    // What the commands read beside the daemons (`oncall who`, `shifts`,
+    // `pay --source ledger`, `burden`), from the URL.
+    let database = PathBuf::from(&pg.url);
+    let url = pg.url.clone();
+    let (overrides, ledger) = tokio::task::spawn_blocking(move || {
+        let span = oncall::domain::time::Span::new(t0(), at("2026-03-02T00:00:00Z"));
+        (
+            oncall::store::read_overrides(&database).unwrap(),
+            oncall::store::read_ledger(Path::new(&url), span).unwrap(),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(overrides, std::slice::from_ref(&cover));
+    assert_eq!(
+        ledger,
+        copy.ledger(oncall::domain::time::Span::new(t0(), at("2026-03-02T00:00:00Z")))
+            .await
+            .unwrap()
+    );
     // It carries on: dedup against the copied alerts, new ids after them.
     assert_eq!(ingest(&copy, trigger("open"), t0()).await, Outcome::Deduplicated(open));
     let next = created(&copy, trigger("new"), t0()).await;
