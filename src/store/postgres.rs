@@ -111,13 +111,18 @@ const LIST_ALERTS_WITH_STATUS: &str = concat!(
 );
 const SELECT_TIMELINE: &str = "SELECT at, kind, detail FROM alert_events WHERE alert_id = $1 ORDER BY id";
 const FIND_UNRESOLVED: &str = "SELECT id FROM alerts WHERE team = $1 AND dedup_key = $2 AND status != 'resolved'";
-// Another daemon may be inserting the same key at this moment: the unique
-// index makes this wait for it, and then do nothing (an occurrence instead).
-const INSERT_ALERT: &str = "INSERT INTO alerts \
+// A new alert and its `created` entry in one round trip, if the team has no
+// unresolved alert with that key (no row: it has). The NOT EXISTS keeps the
+// identity from being drawn for every repeat; another daemon inserting the
+// same key at this moment makes the insert wait for it, then do nothing.
+const OPEN_ALERT: &str = "WITH created AS (INSERT INTO alerts \
      (team, dedup_key, summary, severity, source, details, intake, status, created_at, last_seen_at, occurrences, \
       held_until, held_reason) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $8, 1, $9, $10) \
-     ON CONFLICT (team, dedup_key) WHERE status != 'resolved' DO NOTHING RETURNING id";
+     SELECT $1, $2, $3, $4, $5, $6, $7, 'open', $8, $8, 1, $9, $10 WHERE NOT EXISTS \
+     (SELECT 1 FROM alerts WHERE team = $1 AND dedup_key = $2 AND status != 'resolved') \
+     ON CONFLICT (team, dedup_key) WHERE status != 'resolved' DO NOTHING RETURNING id) \
+     INSERT INTO alert_events (alert_id, at, kind, detail) SELECT id, $8, 'created', $11 FROM created \
+     RETURNING alert_id";
 const ADD_OCCURRENCE: &str = "UPDATE alerts SET occurrences = occurrences + 1, last_seen_at = $2 WHERE id = $1";
 const ACKNOWLEDGE: &str = "UPDATE alerts SET status = 'acknowledged', acknowledged_at = $2, acknowledged_by = $3, \
      lead = coalesce(lead, $3) WHERE id = $1 AND status = 'open' RETURNING lead";
@@ -832,77 +837,82 @@ impl Store for PgStore {
 
 /// Applies one event (see [`Store::ingest`]).
 fn ingest_event(conn: &mut Conn, event: &Event, details: &str, now: Instant) -> Result<Outcome, StoreError> {
+    let mut detail = json!({ "intake": event.intake });
+    let at = now.timestamp();
+    let ack_or_resolve = match event.action {
+        Action::Trigger => return trigger(conn, event, details, now),
+        other => other,
+    };
     let unresolved: Option<AlertId> = match conn.query_opt(FIND_UNRESOLVED, &[&event.team, &event.dedup_key])? {
         Some(row) => Some(row.try_get(0)?),
         None => None,
     };
-    let mut detail = json!({ "intake": event.intake });
+    let Some(id) = unresolved else {
+        return Ok(Outcome::Unchanged);
+    };
+    if ack_or_resolve == Action::Acknowledge {
+        let Some(row) = conn.query_opt(ACKNOWLEDGE, &[&id, &at, &None::<String>])? else {
+            return Ok(Outcome::Unchanged);
+        };
+        let lead: Option<String> = row.try_get(0)?;
+        detail["lead"] = json!(lead);
+        add_timeline(conn, id, now, TimelineKind::Acknowledged, &detail)?;
+        wake_escalation(conn, id, now)?;
+        return Ok(Outcome::Acknowledged(id));
+    }
+    let lead: Option<String> = match conn.query_opt(RESOLVE, &[&id, &at, &None::<String>])? {
+        Some(row) => row.try_get(0)?,
+        None => None,
+    };
+    detail["lead"] = json!(lead);
+    add_timeline(conn, id, now, TimelineKind::Resolved, &detail)?;
+    wake_escalation(conn, id, now)?;
+    Ok(Outcome::Resolved(id))
+}
+
+/// A trigger: a new alert with its `created` entry (one round trip), or an
+/// occurrence of the team's unresolved alert with the key.
+fn trigger(conn: &mut Conn, event: &Event, details: &str, now: Instant) -> Result<Outcome, StoreError> {
+    let detail = json!({ "intake": event.intake });
     let at = now.timestamp();
-    let outcome = match (event.action, unresolved) {
-        (Action::Trigger, None) => {
-            if let Some(hold) = &event.held {
-                detail["held"] = json!(hold.describe());
-            }
-            let inserted = conn.query_opt(
-                INSERT_ALERT,
-                &[
-                    &event.team,
-                    &event.dedup_key,
-                    &event.summary,
-                    &event.severity,
-                    &event.source,
-                    &details,
-                    &event.intake,
-                    &at,
-                    &event.held.as_ref().map(|h| h.until.timestamp()),
-                    &event.held.as_ref().map(|h| h.reason.as_str()),
-                ],
-            )?;
-            match inserted {
-                Some(row) => {
-                    let id: AlertId = row.try_get(0)?;
-                    add_timeline(conn, id, now, TimelineKind::Created, &detail)?;
-                    Outcome::Created(id)
-                }
-                None => {
-                    // Another daemon opened it meanwhile: an occurrence.
-                    let row = conn.query_one(FIND_UNRESOLVED, &[&event.team, &event.dedup_key])?;
-                    let id: AlertId = row.try_get(0)?;
-                    detail = json!({ "intake": event.intake });
-                    conn.execute(ADD_OCCURRENCE, &[&id, &at])?;
-                    add_timeline(conn, id, now, TimelineKind::Occurrence, &detail)?;
-                    Outcome::Deduplicated(id)
-                }
-            }
+    let mut created = detail.clone();
+    if let Some(hold) = &event.held {
+        created["held"] = json!(hold.describe());
+    }
+    let created = created.to_string();
+    // A repeat finds the alert; one resolved between the two statements
+    // (another daemon) makes the next try open a new one.
+    for _ in 0..3 {
+        let opened = conn.query_opt(
+            OPEN_ALERT,
+            &[
+                &event.team,
+                &event.dedup_key,
+                &event.summary,
+                &event.severity,
+                &event.source,
+                &details,
+                &event.intake,
+                &at,
+                &event.held.as_ref().map(|h| h.until.timestamp()),
+                &event.held.as_ref().map(|h| h.reason.as_str()),
+                &created,
+            ],
+        )?;
+        if let Some(row) = opened {
+            return Ok(Outcome::Created(row.try_get(0)?));
         }
-        (Action::Trigger, Some(id)) => {
+        if let Some(row) = conn.query_opt(FIND_UNRESOLVED, &[&event.team, &event.dedup_key])? {
+            let id: AlertId = row.try_get(0)?;
             conn.execute(ADD_OCCURRENCE, &[&id, &at])?;
             add_timeline(conn, id, now, TimelineKind::Occurrence, &detail)?;
-            Outcome::Deduplicated(id)
+            return Ok(Outcome::Deduplicated(id));
         }
-        (Action::Acknowledge, Some(id)) => {
-            let Some(row) = conn.query_opt(ACKNOWLEDGE, &[&id, &at, &None::<String>])? else {
-                return Ok(Outcome::Unchanged);
-            };
-            let lead: Option<String> = row.try_get(0)?;
-            detail["lead"] = json!(lead);
-            add_timeline(conn, id, now, TimelineKind::Acknowledged, &detail)?;
-            wake_escalation(conn, id, now)?;
-            Outcome::Acknowledged(id)
-        }
-        (Action::Resolve, Some(id)) => {
-            let lead: Option<String> = match conn.query_opt(RESOLVE, &[&id, &at, &None::<String>])? {
-                Some(row) => row.try_get(0)?,
-                None => None,
-            };
-            detail["lead"] = json!(lead);
-            add_timeline(conn, id, now, TimelineKind::Resolved, &detail)?;
-            wake_escalation(conn, id, now)?;
-            Outcome::Resolved(id)
-        }
-        (Action::Acknowledge | Action::Resolve, None) => Outcome::Unchanged,
-    };
-    Ok(outcome)
+    }
+    Err(StoreError::Database(format!(
+        "the alert {:?} of team {} keeps changing; try again",
+        event.dedup_key, event.team
+    )))
 }
 
 /// An acknowledged or resolved alert's escalation is due at once.
