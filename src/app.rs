@@ -28,7 +28,6 @@ use crate::links::{self, Links};
 use crate::notify::{Channels, EmailChannel};
 use crate::payroll::PayExport;
 use crate::settings::Settings;
-use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
 
 /// How often the heartbeat check runs. A heartbeat is overdue after its
@@ -62,7 +61,10 @@ pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result
         Err(errors) => anyhow::bail!("the rota files have errors:\n{}", errors.join("\n")),
     };
     let database = settings.database.clone();
-    let store: Arc<dyn Store> = Arc::new(tokio::task::spawn_blocking(move || SqliteStore::open(&database)).await??);
+    let store: Arc<dyn Store> = {
+        let lead = settings.run_engine;
+        tokio::task::spawn_blocking(move || crate::store::open(&database, lead)).await??
+    };
     if settings.api_token.is_none() {
         tracing::warn!("the API is off: set ONCALL_API_TOKEN to use /v1/alerts, /v1/oncall");
     }

@@ -68,7 +68,8 @@ pub enum Command {
         /// The folder of rota files. Default ./schedules.
         #[arg(long, env = "ONCALL_SCHEDULES")]
         schedules: Option<PathBuf>,
-        /// The SQLite database file. Default ./oncall.db.
+        /// The SQLite database file, or a PostgreSQL server's
+        /// postgres://USER@HOST/DB URL (several daemons). Default ./oncall.db.
         #[arg(long, env = "ONCALL_DATABASE")]
         database: Option<PathBuf>,
         /// Where people and providers reach the daemon, e.g.
@@ -87,6 +88,19 @@ pub enum Command {
         /// The backup file to create (it must not exist).
         #[arg(long)]
         to: PathBuf,
+    },
+    /// Copy a SQLite database into a new PostgreSQL database (moving to
+    /// several daemons): every table, ids kept, in one transaction that
+    /// commits only if each table's row count matches. Stop the daemon
+    /// first. See docs/postgres.md.
+    MigrateStore {
+        /// The SQLite database: `sqlite:PATH` (or just the path).
+        #[arg(long)]
+        from: String,
+        /// The PostgreSQL database: postgres://USER@HOST/DB (it must be
+        /// empty; it is migrated first).
+        #[arg(long)]
+        to: String,
     },
     /// Overrides at run time, through the running daemon: add, list, rm,
     /// export (docs/http.md). Needs ONCALL_API_TOKEN.
@@ -365,6 +379,30 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
             )
         }
         Command::Override { action, url } => overrides::run(action, &url, out, err),
+        Command::MigrateStore { from, to } => {
+            let path = PathBuf::from(from.strip_prefix("sqlite:").unwrap_or(&from));
+            if !crate::store::postgres::is_url(&to) {
+                writeln!(err, "oncall migrate-store: --to must be a postgres:// URL")?;
+                return Ok(ExitCode::from(2));
+            }
+            match crate::store::copy::sqlite_to_postgres(&path, &to) {
+                Ok(counts) => {
+                    for (table, in_sqlite, in_postgres) in counts {
+                        writeln!(out, "{table}: {in_sqlite} rows in SQLite, {in_postgres} in PostgreSQL")?;
+                    }
+                    writeln!(
+                        out,
+                        "copied {} into PostgreSQL; every table's count matches",
+                        path.display()
+                    )?;
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    writeln!(err, "oncall migrate-store: {e}")?;
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
         Command::Backup { database, to } => match crate::store::sqlite::backup(&database, &to) {
             Ok(summary) => {
                 writeln!(
@@ -478,7 +516,7 @@ fn with_run_time_overrides(
     database: &std::path::Path,
     err: &mut dyn Write,
 ) -> anyhow::Result<bool> {
-    match crate::store::sqlite::read_overrides(database) {
+    match crate::store::read_overrides(database) {
         Ok(list) if list.is_empty() => Ok(true),
         Ok(list) => {
             let extra: Vec<_> = list.iter().map(|o| o.rota_override()).collect();

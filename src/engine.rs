@@ -44,6 +44,10 @@ pub const LEASE: Duration = Duration::minutes(2);
 /// anything written by hand into the store are noticed at least this often.
 pub const MAX_IDLE: StdDuration = StdDuration::from_secs(30);
 
+/// How often a daemon that does not lead (another holds the engine's lease
+/// on a shared database) checks whether it has taken over.
+pub const FOLLOWER_POLL: StdDuration = StdDuration::from_millis(200);
+
 /// How long the links in a page stay valid.
 pub const LINK_VALIDITY: Duration = Duration::hours(24);
 
@@ -688,6 +692,16 @@ impl Engine {
     pub async fn run(self: Arc<Self>, clock: Arc<dyn Clock>) {
         let mut inflight = tokio::task::JoinSet::new();
         while !self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            if !self.store.leading() {
+                // Another daemon on the database runs the passes: look
+                // again shortly, to take over when its lease ends.
+                while inflight.try_join_next().is_some() {}
+                tokio::select! {
+                    _ = tokio::time::sleep(FOLLOWER_POLL) => {}
+                    _ = self.wake.notified() => {}
+                }
+                continue;
+            }
             let now = clock.now();
             let rules = self.rules();
             let timer = std::time::Instant::now();

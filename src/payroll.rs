@@ -458,6 +458,11 @@ impl PayExport {
         // What was last said in the log, so it is said once.
         let mut said: Option<Outcome> = None;
         loop {
+            if !self.store.leading() {
+                // Another daemon on a shared database leads: it exports.
+                tokio::time::sleep(FOLLOWER_PAUSE).await;
+                continue;
+            }
             let now = clock.now();
             let outcome = self.run_once(now).await;
             if let Ok(o @ (Outcome::Idle { .. } | Outcome::NoRules)) = &outcome
@@ -488,6 +493,10 @@ impl PayExport {
         }
     }
 }
+
+/// How often a daemon that does not lead checks whether it has taken over
+/// the export.
+const FOLLOWER_PAUSE: StdDuration = StdDuration::from_secs(5);
 
 fn store_error(e: crate::store::StoreError) -> ExportError {
     ExportError(e.to_string())

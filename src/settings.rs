@@ -296,6 +296,16 @@ impl Settings {
             c.token = secret(o.push_token, c.token.take(), c.token_file.as_deref())?;
         }
         let database = o.database.or(file.database).unwrap_or_else(|| DEFAULT_DATABASE.into());
+        if crate::store::is_postgres(&database) && link_secret.is_none() {
+            // A link signed by one daemon is followed on another: they must
+            // share the key, and none can be kept beside a file.
+            return Err(SettingsError::Invalid {
+                what: "link_secret".into(),
+                message: "with a PostgreSQL database every daemon must sign links with the same key: set \
+                          link_secret_file or ONCALL_LINK_SECRET (e.g. `openssl rand -hex 32`)"
+                    .into(),
+            });
+        }
         let pay_export = pay_export(file.pay_export, &database, notify.email.is_some())?;
         Ok(Settings {
             listen,
@@ -343,6 +353,10 @@ fn pay_export(file: PayExportFile, database: &Path, has_email: bool) -> Result<p
         ));
     }
     let directory = file.directory.unwrap_or_else(|| {
+        if crate::store::is_postgres(database) {
+            // No folder of its own: the working directory's `pay`.
+            return PathBuf::from("pay");
+        }
         database
             .parent()
             .map(|p| p.join("pay"))
@@ -489,6 +503,20 @@ mod tests {
             let err = Settings::resolve(file, Overrides::default()).unwrap_err().to_string();
             assert_eq!(err, says);
         }
+    }
+
+    #[test]
+    fn a_postgres_database_needs_a_shared_link_secret() {
+        let file = || -> File { toml::from_str("database = \"postgres://oncall@db.internal/oncall\"\n").unwrap() };
+        let error = Settings::resolve(file(), Overrides::default()).unwrap_err().to_string();
+        assert!(error.contains("link_secret") && error.contains("same key"), "{error}");
+        let o = Overrides {
+            link_secret: Some("x".repeat(40)),
+            ..Overrides::default()
+        };
+        let s = Settings::resolve(file(), o).unwrap();
+        assert!(crate::store::is_postgres(&s.database));
+        assert_eq!(s.pay_export.directory, PathBuf::from("pay"));
     }
 
     #[test]

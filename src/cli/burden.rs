@@ -24,7 +24,6 @@ use crate::config;
 use crate::domain::pay::{self, By, Currency, Page, PayRules, format_hours};
 use crate::domain::time::{Instant, Span};
 use crate::payroll::from_ledger;
-use crate::store::sqlite;
 
 /// Pages between these local hours are night pages.
 const NIGHT_FROM: u32 = 22;
@@ -75,7 +74,7 @@ fn shares(loaded: &config::Loaded, args: &BurdenArgs, err: &mut dyn Write) -> an
         ),
         Source::Ledger => {
             let span = Span::new(args.span.start - chrono::Duration::days(35), args.span.end);
-            match sqlite::read_ledger(&args.database, span) {
+            match crate::store::read_ledger(&args.database, span) {
                 Ok(ledger) => from_ledger(schedule, &rules, &ledger, args.team.as_deref()),
                 Err(e) => {
                     writeln!(err, "oncall: {e} (or use --source schedule)")?;

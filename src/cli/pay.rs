@@ -15,7 +15,6 @@ use crate::config;
 use crate::domain::pay::{By, Month};
 use crate::domain::time::Span;
 use crate::payroll;
-use crate::store::sqlite;
 
 /// A month as written on the command line: `2026-03`.
 pub fn parse_month(s: &str) -> Result<Month, String> {
@@ -82,7 +81,7 @@ pub fn run(args: PayArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::R
         Source::Schedule => None,
         Source::Ledger => {
             let lookback = Span::new(span.start - payroll::LEDGER_LOOKBACK, span.end);
-            match sqlite::read_ledger(&args.database, lookback) {
+            match crate::store::read_ledger(&args.database, lookback) {
                 Ok(ledger) => Some(ledger),
                 Err(e) => {
                     writeln!(err, "oncall pay: {e}")?;

@@ -5,8 +5,16 @@
 //! Durability is the store's promise: when a write method returns `Ok`, the
 //! change is committed to disk. Concurrent writes are batched into one
 //! transaction (group commit) so that this promise costs little throughput.
+//!
+//! Two backends: `sqlite` (the default, one file, one daemon) and
+//! `postgres` (a server, several daemons); the `database` setting chooses
+//! ([`open`]: a `postgres://` URL or a file path).
 
+pub mod copy;
+pub mod postgres;
 pub mod sqlite;
+
+use std::path::Path;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,6 +25,42 @@ use crate::domain::alert::{Alert, AlertId, Event, Outcome, Status, TimelineEntry
 use crate::domain::heartbeat::Seen;
 use crate::domain::paging::{Batches, Due, Escalation, Method};
 use crate::domain::time::{Instant, Span};
+
+/// Whether the `database` setting names a PostgreSQL server (a
+/// `postgres://` or `postgresql://` URL) rather than a SQLite file.
+pub fn is_postgres(database: &Path) -> bool {
+    database.to_str().is_some_and(postgres::is_url)
+}
+
+/// Opens the store the `database` setting names: PostgreSQL for a URL,
+/// else the SQLite file. With `lead`, a daemon that runs the engine: on
+/// PostgreSQL it competes with the others for the engine's lease. Blocks
+/// (call it from `spawn_blocking`).
+pub fn open(database: &Path, lead: bool) -> Result<Arc<dyn Store>, StoreError> {
+    match database.to_str().filter(|d| postgres::is_url(d)) {
+        Some(url) if lead => Ok(Arc::new(postgres::PgStore::open_leading(url)?)),
+        Some(url) => Ok(Arc::new(postgres::PgStore::open(url)?)),
+        None => Ok(Arc::new(sqlite::SqliteStore::open(database)?)),
+    }
+}
+
+/// The run-time overrides of the database, read beside a running daemon
+/// (for `oncall who` and `oncall shifts`). Blocks.
+pub fn read_overrides(database: &Path) -> Result<Vec<StoredOverride>, StoreError> {
+    match database.to_str().filter(|d| postgres::is_url(d)) {
+        Some(url) => postgres::read_overrides(url),
+        None => sqlite::read_overrides(database),
+    }
+}
+
+/// The ledger of `span`, read beside a running daemon (for `oncall pay
+/// --source ledger` and `oncall burden`). Blocks.
+pub fn read_ledger(database: &Path, span: Span) -> Result<Ledger, StoreError> {
+    match database.to_str().filter(|d| postgres::is_url(d)) {
+        Some(url) => postgres::read_ledger(url, span),
+        None => sqlite::read_ledger(database, span),
+    }
+}
 
 /// What a store method returns: a future that may be sent across threads.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
@@ -134,6 +178,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Sets a named mark, durably.
     fn set_cursor(&self, name: &'static str, value: i64) -> StoreFuture<'_, ()>;
+
+    /// Whether this daemon should run the engine's passes now. Always, on a
+    /// store only one daemon may open (SQLite's lock file); on a shared one
+    /// (PostgreSQL), only while it holds the engine's lease: the others
+    /// take alerts in and answer the API, and wait to take over.
+    fn leading(&self) -> bool {
+        true
+    }
 }
 
 /// What [`Store::hand_lead`] did.

@@ -605,7 +605,7 @@ pub fn read_ledger(path: &Path, span: Span) -> Result<Ledger, StoreError> {
 /// The database at `path`, read-only and without the daemon's lock (WAL
 /// lets a reader see the last commit beside the writer), and its schema
 /// version.
-fn open_read_only(path: &Path) -> Result<(Connection, i64), StoreError> {
+pub(crate) fn open_read_only(path: &Path) -> Result<(Connection, i64), StoreError> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | NO_MUTEX)
         .map_err(|e| open_error(path, e))?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| open_error(path, e))?;

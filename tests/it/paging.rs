@@ -1,5 +1,6 @@
-//! The paging engine, stepped with a manual clock over a real SQLite store:
-//! data-driven scenarios. Each case is a team file and a script of what
+//! The paging engine, stepped with a manual clock over a real store:
+//! data-driven scenarios, each run on SQLite and then on PostgreSQL (the
+//! same expected log; see `pg.rs` for a machine without PostgreSQL). Each case is a team file and a script of what
 //! happens when (alerts, acknowledgements, provider faults, restarts); the
 //! harness runs engine passes exactly when the store says something is due,
 //! as the daemon's loop does, and prints every delivery attempt.
@@ -17,13 +18,14 @@ use expect_test::{Expect, expect};
 use oncall::config;
 use oncall::domain::alert::{Action, AlertId, Event, Outcome};
 use oncall::domain::paging::{Backoff, Method};
-use oncall::domain::time::Instant;
+use oncall::domain::time::{Instant, Span};
 use oncall::engine::{Engine, Rules};
 use oncall::links::Links;
 use oncall::notify::{Channel, Channels, Notice, Receipt, SendError, SendFuture, What};
 use oncall::settings::{File, Overrides, Settings};
+use oncall::store::postgres::PgStore;
 use oncall::store::sqlite::SqliteStore;
-use oncall::store::{AttemptOutcome, Decide, Store};
+use oncall::store::{AttemptOutcome, Decide, Ledger, Store};
 use serde_json::json;
 
 use crate::daemon::temp_dir;
@@ -83,10 +85,35 @@ impl Channel for RecordingChannel {
     }
 }
 
+/// Where a scenario's store lives.
+#[derive(Clone, Debug)]
+enum Db {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Db {
+    fn open(&self) -> Arc<dyn Store> {
+        match self {
+            Db::Sqlite(dir) => Arc::new(SqliteStore::open(&dir.join("oncall.db")).unwrap()),
+            Db::Postgres(url) => Arc::new(PgStore::open(url).unwrap()),
+        }
+    }
+
+    /// A store to hold while the real one is closed (SQLite's lock allows
+    /// one store per file).
+    fn placeholder(&self) -> Arc<dyn Store> {
+        match self {
+            Db::Sqlite(dir) => Arc::new(SqliteStore::open(&dir.join("other.db")).unwrap()),
+            Db::Postgres(_) => self.open(),
+        }
+    }
+}
+
 struct Sim {
-    dir: PathBuf,
+    db: Db,
     files: Vec<(String, String)>,
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Store>,
     engine: Engine,
     recorder: Arc<Recorder>,
     keys: BTreeMap<String, AlertId>,
@@ -94,17 +121,16 @@ struct Sim {
 }
 
 impl Sim {
-    fn new(team_yaml: &str) -> Sim {
-        let dir = temp_dir("paging");
+    fn new(db: Db, team_yaml: &str) -> Sim {
         let files = vec![
             ("people.yaml".to_string(), PEOPLE.to_string()),
             ("t.yaml".to_string(), team_yaml.to_string()),
         ];
-        let store = Arc::new(SqliteStore::open(&dir.join("oncall.db")).unwrap());
+        let store = db.open();
         let recorder = Arc::new(Recorder::default());
         let engine = Sim::engine(&files, store.clone(), recorder.clone());
         Sim {
-            dir,
+            db,
             files,
             store,
             engine,
@@ -114,7 +140,7 @@ impl Sim {
         }
     }
 
-    fn engine(files: &[(String, String)], store: Arc<SqliteStore>, recorder: Arc<Recorder>) -> Engine {
+    fn engine(files: &[(String, String)], store: Arc<dyn Store>, recorder: Arc<Recorder>) -> Engine {
         let texts: Vec<(&str, &str)> = files.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
         let loaded = config::load_texts(&texts);
         let errors: Vec<String> = loaded.errors().map(|d| d.to_string()).collect();
@@ -183,14 +209,16 @@ impl Sim {
             ["restart"] => {
                 // A new store and engine on the same database file, as after a
                 // crash: nothing in memory survives.
-                let placeholder = Arc::new(SqliteStore::open(&self.dir.join("other.db")).unwrap());
+                let placeholder = self.db.placeholder();
                 let old = std::mem::replace(&mut self.store, placeholder);
                 drop(std::mem::replace(
                     &mut self.engine,
                     Sim::engine(&self.files, self.store.clone(), self.recorder.clone()),
                 ));
-                drop(Arc::into_inner(old).expect("the only reference").close());
-                self.store = Arc::new(SqliteStore::open(&self.dir.join("oncall.db")).unwrap());
+                // The last reference: dropping it closes the store.
+                assert_eq!(Arc::strong_count(&old), 1, "the only reference");
+                drop(old);
+                self.store = self.db.open();
                 self.engine = Sim::engine(&self.files, self.store.clone(), self.recorder.clone());
                 self.log.push_str(&format!("{} restart\n", hm(now)));
             }
@@ -271,7 +299,13 @@ impl Sim {
 
     /// Runs the script, then passes until `until`, each exactly when
     /// something is due (or a scripted action happens).
-    async fn run(mut self, start: &str, script: &[(&str, &str)], until: &str) -> String {
+    async fn run(self, start: &str, script: &[(&str, &str)], until: &str) -> String {
+        self.run_with_ledger(start, script, until).await.0
+    }
+
+    /// As [`Sim::run`], with the ledger the engine recorded over the day
+    /// before the start to the day after `until`.
+    async fn run_with_ledger(mut self, start: &str, script: &[(&str, &str)], until: &str) -> (String, Ledger) {
         let start = at(start);
         let day = start - Duration::seconds(i64::from(start.num_seconds_from_midnight()));
         // HH:MM or HH:MM:SS after the start's midnight; hours may pass 24.
@@ -305,7 +339,9 @@ impl Sim {
                 _ => break,
             }
         }
-        self.log
+        let span = Span::new(start - Duration::days(1), until + Duration::days(1));
+        let ledger = self.store.ledger(span).await.unwrap();
+        (self.log, ledger)
     }
 }
 
@@ -341,8 +377,29 @@ fn describe(what: &What, keys: &BTreeMap<String, AlertId>) -> String {
 
 async fn check(team: &str, start: &str, script: &[(&str, &str)], until: &str, expect: Expect) {
     let team = format!("team: t\ntimezone: Europe/London\nhandoff_notices: []\n{team}");
-    let log = Sim::new(&team).run(start, script, until).await;
-    expect.assert_eq(&log);
+    let mut ledgers = Vec::new();
+    for db in dbs() {
+        let (log, ledger) = Sim::new(db, &team).run_with_ledger(start, script, until).await;
+        expect.assert_eq(&log);
+        ledgers.push(ledger);
+    }
+    // The backends recorded the same ledger (who was on call, the pages
+    // received), and one worth comparing.
+    assert!(
+        !ledgers[0].rows.is_empty() || !ledgers[0].pages.is_empty(),
+        "{:?}",
+        ledgers[0]
+    );
+    for other in &ledgers[1..] {
+        assert_eq!(other, &ledgers[0]);
+    }
+}
+
+/// The stores a scenario runs on: SQLite, then PostgreSQL where there is one.
+fn dbs() -> Vec<Db> {
+    let mut dbs = vec![Db::Sqlite(temp_dir("paging"))];
+    dbs.extend(crate::pg::fresh_database("paging").map(Db::Postgres));
+    dbs
 }
 
 /// Hand-off notices: a day before a shift starts, and when it starts, to
@@ -352,25 +409,27 @@ async fn hand_off_notices_come_a_day_before_and_at_the_start() {
     let team = "team: t\ntimezone: Europe/London\nhandoff_notices: [start, day_before]\n\
                 rotas:\n  primary: {members: [alice, bob], start: 2026-01-05T09:00, every: 1w}\n";
     // Monday 2026-06-01 09:00 London (08:00 UTC): alice hands over to bob.
-    let log = Sim::new(team)
-        .run(
-            "2026-05-31T07:00:00Z",
-            &[
-                ("07:30", "tick"),
-                ("08:00", "tick"),
-                ("08:00:30", "tick"),
-                ("31:59", "tick"),
-                ("32:00", "tick"),
-                ("32:00:30", "tick"),
-            ],
-            "33:00",
-        )
-        .await;
-    expect![[r#"
-        08:00:00 bob push hand-off primary tomorrow
-        08:00:00 bob push hand-off primary
-    "#]]
-    .assert_eq(&log);
+    for db in dbs() {
+        let log = Sim::new(db, team)
+            .run(
+                "2026-05-31T07:00:00Z",
+                &[
+                    ("07:30", "tick"),
+                    ("08:00", "tick"),
+                    ("08:00:30", "tick"),
+                    ("31:59", "tick"),
+                    ("32:00", "tick"),
+                    ("32:00:30", "tick"),
+                ],
+                "33:00",
+            )
+            .await;
+        expect![[r#"
+            08:00:00 bob push hand-off primary tomorrow
+            08:00:00 bob push hand-off primary
+        "#]]
+        .assert_eq(&log);
+    }
 }
 
 /// Three steps, repeated once, nobody answers: the chain runs twice and

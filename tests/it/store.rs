@@ -1,10 +1,11 @@
 //! The store's contract, as a suite any backend runs: the functions below
 //! take a `&dyn Store` (or, when they must close and reopen the database, a
 //! [`Backend`]), and `backend_suite!` turns each into a test for one backend.
-//! SQLite runs it here; a PostgreSQL backend adds one `backend_suite!` line.
+//! SQLite runs it, and PostgreSQL (on the server `scripts/test` starts; see
+//! `pg.rs` for what happens without one).
 //!
-//! Then the SQLite backend's own promises (the lock, the schema version), and
-//! a throughput measurement run by hand.
+//! Then each backend's own promises (SQLite's lock, the schema versions, the
+//! two schemas' equivalence), and a throughput measurement run by hand.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use oncall::domain::alert::{Action, Alert, AlertId, Event, Hold, Outcome, Status, TimelineEntry, TimelineKind};
 use oncall::domain::heartbeat::Seen;
 use oncall::domain::time::Instant;
+use oncall::store::postgres::{self, PgStore};
 use oncall::store::sqlite::{self, SqliteStore};
 use oncall::store::{Store, StoreError};
 use serde_json::json;
@@ -32,13 +34,14 @@ trait Backend {
 }
 
 /// One test per suite function, against the backend that `$make(test name)`
-/// returns. Functions taking a store get a freshly opened one, closed after.
+/// returns (`None`: the backend is not available here, see `pg.rs`).
+/// Functions taking a store get a freshly opened one, closed after.
 macro_rules! backend_suite {
     ($make:expr; stores: [$($store_test:ident),* $(,)?]; backends: [$($backend_test:ident),* $(,)?]) => {
         $(
             #[tokio::test(flavor = "multi_thread")]
             async fn $store_test() {
-                let backend = $make(stringify!($store_test));
+                let Some(backend) = $make(stringify!($store_test)) else { return };
                 let store = backend.open();
                 super::$store_test(&store).await;
                 backend.close(store);
@@ -47,35 +50,49 @@ macro_rules! backend_suite {
         $(
             #[tokio::test(flavor = "multi_thread")]
             async fn $backend_test() {
-                super::$backend_test(&$make(stringify!($backend_test))).await;
+                let Some(backend) = $make(stringify!($backend_test)) else { return };
+                super::$backend_test(&backend).await;
             }
         )*
+    };
+}
+
+/// The functions every backend runs.
+macro_rules! every_backend {
+    ($make:expr) => {
+        backend_suite! {
+            $make;
+            stores: [
+                a_trigger_creates_an_open_alert,
+                triggers_with_the_same_key_are_deduplicated,
+                keys_are_per_team,
+                acknowledge_and_resolve_events_act_on_the_unresolved_alert,
+                a_trigger_after_resolve_opens_a_new_alert,
+                events_for_unknown_keys_change_nothing,
+                events_in_one_call_apply_in_order,
+                acknowledge_and_resolve_by_id,
+                resolving_an_open_alert_by_id,
+                unknown_ids_are_none,
+                listing_by_status_newest_first,
+                ping_answers,
+                heartbeats_are_seen_once_and_pinged,
+                a_held_trigger_opens_a_held_alert,
+            ];
+            backends: [concurrent_ingests_are_durable_and_correct, writes_survive_reopening]
+        }
     };
 }
 
 mod sqlite_suite {
     use super::Backend as _;
 
-    backend_suite! {
-        super::SqliteBackend::new;
-        stores: [
-            a_trigger_creates_an_open_alert,
-            triggers_with_the_same_key_are_deduplicated,
-            keys_are_per_team,
-            acknowledge_and_resolve_events_act_on_the_unresolved_alert,
-            a_trigger_after_resolve_opens_a_new_alert,
-            events_for_unknown_keys_change_nothing,
-            events_in_one_call_apply_in_order,
-            acknowledge_and_resolve_by_id,
-            resolving_an_open_alert_by_id,
-            unknown_ids_are_none,
-            listing_by_status_newest_first,
-            ping_answers,
-            heartbeats_are_seen_once_and_pinged,
-            a_held_trigger_opens_a_held_alert,
-        ];
-        backends: [concurrent_ingests_are_durable_and_correct, writes_survive_reopening]
-    }
+    every_backend!(super::SqliteBackend::available);
+}
+
+mod postgres_suite {
+    use super::Backend as _;
+
+    every_backend!(super::PgBackend::new);
 }
 
 fn t0() -> Instant {
@@ -675,6 +692,11 @@ impl SqliteBackend {
         }
     }
 
+    /// Always: SQLite is built in.
+    fn available(name: &str) -> Option<SqliteBackend> {
+        Some(SqliteBackend::new(name))
+    }
+
     fn database(&self) -> PathBuf {
         self.dir.path().join("oncall.db")
     }
@@ -789,6 +811,299 @@ async fn sqlite_open_names_the_problem() {
         Err(e @ StoreError::Open { .. }) => assert!(e.to_string().contains("no such folder"), "{e}"),
         other => panic!("{other:?}"),
     }
+}
+
+// The PostgreSQL backend.
+
+/// A fresh database on the test server per test.
+struct PgBackend {
+    url: String,
+}
+
+impl PgBackend {
+    fn new(name: &str) -> Option<PgBackend> {
+        Some(PgBackend {
+            url: crate::pg::fresh_database(name)?,
+        })
+    }
+}
+
+impl Backend for PgBackend {
+    type Store = PgStore;
+
+    fn open(&self) -> PgStore {
+        PgStore::open(&self.url).unwrap()
+    }
+
+    fn close(&self, store: PgStore) {
+        store.close().unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_migrates_once_and_refuses_a_newer_schema() {
+    let Some(backend) = PgBackend::new("pg_migrates") else {
+        return;
+    };
+    let version = || crate::pg::query_strings(&backend.url, "SELECT version FROM oncall_schema");
+    let store = backend.open();
+    let id = created(&store, trigger("disk"), t0()).await;
+    backend.close(store);
+    assert_eq!(version(), [postgres::SCHEMA_VERSION.to_string()]);
+    // Two daemons at once: both open, one schema, one version row.
+    let (a, b) = (backend.open(), backend.open());
+    assert_eq!(ids(&a.alerts(None, 10).await.unwrap()), [id]);
+    assert_eq!(ids(&b.alerts(None, 10).await.unwrap()), [id]);
+    backend.close(a);
+    backend.close(b);
+    assert_eq!(version(), [postgres::SCHEMA_VERSION.to_string()]);
+
+    let newer = postgres::SCHEMA_VERSION + 1;
+    crate::pg::query_strings(&backend.url, &format!("UPDATE oncall_schema SET version = {newer}"));
+    match PgStore::open(&backend.url) {
+        Err(StoreError::TooNew { found, supported, .. }) => {
+            assert_eq!((found, supported), (newer, postgres::SCHEMA_VERSION))
+        }
+        other => panic!("a newer database was opened: {other:?}"),
+    }
+    assert_eq!(version(), [newer.to_string()], "the refused database was changed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_open_names_the_problem_without_the_password() {
+    let Some(server) = crate::pg::server("pg_open_error") else {
+        return;
+    };
+    // A database that does not exist, with a password in the URL.
+    let url = crate::pg::with_database(&server, "no_such_database").replacen("://", "://oncall:secret@", 1);
+    let url = match url.matches('@').count() {
+        1 => url,
+        // The server's URL had a user already: keep it, add the password.
+        _ => crate::pg::with_database(&server, "no_such_database"),
+    };
+    match PgStore::open(&url) {
+        Err(e @ StoreError::Open { .. }) => {
+            let text = e.to_string();
+            assert!(!text.contains("secret"), "{text}");
+            assert!(text.contains("no_such_database") || text.contains("oncall"), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Group commit on PostgreSQL: many callers at once share transactions
+/// (each a commit flushed to the server's disk).
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_concurrent_ingests_share_commits() {
+    const TASKS: u64 = 200;
+    let Some(backend) = PgBackend::new("pg_group_commit") else {
+        return;
+    };
+    let store = Arc::new(backend.open());
+    let before = store.write_transactions();
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|n| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.ingest(vec![trigger(&format!("k{n}"))], t0()).await.unwrap() })
+        })
+        .collect();
+    for task in tasks {
+        assert!(matches!(task.await.unwrap()[..], [Outcome::Created(_)]));
+    }
+    let transactions = store.write_transactions() - before;
+    assert!(
+        transactions < TASKS / 2,
+        "{TASKS} requests in {transactions} transactions"
+    );
+    assert_eq!(store.alerts(None, 1000).await.unwrap().len() as u64, TASKS);
+    let store = Arc::try_unwrap(store).unwrap_or_else(|_| panic!("a task still holds the store"));
+    backend.close(store);
+}
+
+/// Of several daemons on one database, one leads at a time; when it stops,
+/// another takes over on its own (within the lease's renewal interval).
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_one_leader_at_a_time_and_a_successor_when_it_stops() {
+    let Some(backend) = PgBackend::new("pg_leader") else {
+        return;
+    };
+    let first = PgStore::open_leading(&backend.url).unwrap();
+    let others = [
+        PgStore::open_leading(&backend.url).unwrap(),
+        PgStore::open_leading(&backend.url).unwrap(),
+    ];
+    // A store that does not compete (a command, a test) always may pass.
+    let bystander = backend.open();
+    assert!(bystander.leading());
+    assert!(first.leading(), "alone at first, the first leads at once");
+    assert!(others.iter().all(|s| !s.leading()), "one leader");
+    let holders = || crate::pg::query_strings(&backend.url, "SELECT holder || ' ' || term FROM leader");
+    let before = holders();
+    assert_eq!(before.len(), 1);
+    assert!(before[0].ends_with(" 1"), "{before:?}");
+
+    backend.close(first);
+    let deadline = std::time::Instant::now() + 3 * postgres::lease::TTL;
+    while !others.iter().any(|s| s.leading()) {
+        assert!(std::time::Instant::now() < deadline, "nobody took over");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(others.iter().filter(|s| s.leading()).count(), 1, "one leader");
+    let after = holders();
+    assert!(
+        after[0].ends_with(" 2") && after != before,
+        "a new holder, a new term: {after:?}"
+    );
+    for store in others {
+        backend.close(store);
+    }
+    backend.close(bystander);
+}
+
+/// `oncall migrate-store` copies a SQLite database into PostgreSQL: the
+/// same alerts, timelines, heartbeats, overrides and cursors, ids kept, and
+/// new ids after the copied ones; a second copy into the same database is
+/// refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_store_copies_sqlite_into_postgres_with_matching_counts() {
+    let Some(pg) = PgBackend::new("migrate_store") else {
+        return;
+    };
+    let sqlite_backend = SqliteBackend::new("migrate-store");
+    let source = sqlite_backend.open();
+    let open = created(&source, trigger("open"), t0()).await;
+    let acknowledged = created(&source, trigger("acknowledged"), t0()).await;
+    let resolved = created(&source, trigger("resolved"), t0()).await;
+    ingest(&source, trigger("open"), t0()).await;
+    source
+        .acknowledge(acknowledged, Some("alice".into()), t0())
+        .await
+        .unwrap();
+    source.resolve(resolved, None, t0()).await.unwrap();
+    source
+        .heartbeats_seen(vec![("payments".into(), "backup".into())], t0())
+        .await
+        .unwrap();
+    let cover = source
+        .add_override(
+            oncall::store::NewOverride {
+                team: "payments".into(),
+                rota: "primary".into(),
+                user: "bob".into(),
+                span: oncall::domain::time::Span::new(t0(), at("2026-03-02T10:00:00Z")),
+                instead_of: None,
+                reason: Some("swap".into()),
+                by: "alice".into(),
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    source.set_cursor("pay_export", 7).await.unwrap();
+    let alerts = source.alerts(None, 10).await.unwrap();
+    let mut timelines = Vec::new();
+    for id in [open, acknowledged, resolved] {
+        timelines.push(get(&source, id).await.1);
+    }
+    let heartbeats = source.heartbeats().await.unwrap();
+    sqlite_backend.close(source);
+
+    let run = |from: String, to: String| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_oncall"))
+            .args(["migrate-store", "--from", &from, "--to", &to])
+            .output()
+            .unwrap()
+    };
+    let from = format!("sqlite:{}", sqlite_backend.database().display());
+    let output = run(from.clone(), pg.url.clone());
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("alerts: 3 rows in SQLite, 3 in PostgreSQL"), "{stdout}");
+    assert!(
+        stdout.contains("overrides: 1 rows in SQLite, 1 in PostgreSQL"),
+        "{stdout}"
+    );
+
+    let copy = pg.open();
+    assert_eq!(copy.alerts(None, 10).await.unwrap(), alerts);
+    for (id, timeline) in [open, acknowledged, resolved].into_iter().zip(&timelines) {
+        assert_eq!(&get(&copy, id).await.1, timeline);
+    }
+    assert_eq!(copy.heartbeats().await.unwrap(), heartbeats);
+    assert_eq!(copy.overrides().await.unwrap(), std::slice::from_ref(&cover));
+    assert_eq!(copy.cursor("pay_export").await.unwrap(), Some(7));
+    // What the commands read beside the daemons (`oncall who`, `shifts`,
+    // `pay --source ledger`, `burden`), from the URL.
+    let database = PathBuf::from(&pg.url);
+    let url = pg.url.clone();
+    let (overrides, ledger) = tokio::task::spawn_blocking(move || {
+        let span = oncall::domain::time::Span::new(t0(), at("2026-03-02T00:00:00Z"));
+        (
+            oncall::store::read_overrides(&database).unwrap(),
+            oncall::store::read_ledger(Path::new(&url), span).unwrap(),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(overrides, std::slice::from_ref(&cover));
+    assert_eq!(
+        ledger,
+        copy.ledger(oncall::domain::time::Span::new(t0(), at("2026-03-02T00:00:00Z")))
+            .await
+            .unwrap()
+    );
+    // It carries on: dedup against the copied alerts, new ids after them.
+    assert_eq!(ingest(&copy, trigger("open"), t0()).await, Outcome::Deduplicated(open));
+    let next = created(&copy, trigger("new"), t0()).await;
+    assert!(next > resolved, "{next} after {resolved}");
+    pg.close(copy);
+
+    let again = run(from, pg.url.clone());
+    assert!(!again.status.success());
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("not empty"), "{stderr}");
+}
+
+/// The two schemas list the same tables with the same columns (PostgreSQL
+/// also has its schema-version table, as SQLite has `user_version`, and the
+/// leader's lease, which only a shared database needs).
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_and_sqlite_schemas_have_the_same_tables_and_columns() {
+    let Some(backend) = PgBackend::new("pg_schema_equivalence") else {
+        return;
+    };
+    backend.close(backend.open());
+    let pg: BTreeSet<String> = crate::pg::query_strings(
+        &backend.url,
+        "SELECT table_name || '.' || column_name FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND table_name NOT IN ('oncall_schema', 'leader')",
+    )
+    .into_iter()
+    .collect();
+
+    let sqlite_backend = SqliteBackend::new("schema_equivalence");
+    sqlite_backend.close(sqlite_backend.open());
+    let conn = rusqlite::Connection::open(sqlite_backend.database()).unwrap();
+    let sqlite: BTreeSet<String> = conn
+        .prepare(
+            "SELECT m.name || '.' || c.name FROM sqlite_schema m, pragma_table_info(m.name) c \
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'",
+        )
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert!(sqlite.len() > 60, "{sqlite:?}");
+    assert_eq!(
+        pg.symmetric_difference(&sqlite).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "columns in one schema and not the other"
+    );
 }
 
 /// Single-event ingests per second with 1, 16 and 64 concurrent callers,

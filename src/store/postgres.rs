@@ -1,0 +1,1243 @@
+//! The PostgreSQL backend of [`Store`]: several daemons on one database.
+//!
+//! What this module owns: the connections to the server, the schema (the
+//! `.sql` files of `migrations/postgres/`, embedded in the binary), the
+//! thread that drives the write connection, and a few reader threads.
+//!
+//! The model follows the SQLite backend's (`sqlite.rs`), with what a server
+//! shared by several daemons changes:
+//! - **One writer thread per daemon, group commit.** The writer takes the
+//!   first request, then whatever else is already queued, runs them in one
+//!   transaction, commits, and only then answers them. Each request runs in
+//!   a savepoint, so one that fails is rolled back alone. The writer's
+//!   session sets `synchronous_commit = on`: COMMIT returns once the commit
+//!   is flushed to the server's disk, whatever the server's default.
+//! - **Blocking clients on their own threads.** The `postgres` crate (the
+//!   blocking face of `tokio-postgres` 0.7) lets the engine's decisions run
+//!   inside a transaction exactly as with SQLite ([`Decide`] is synchronous).
+//!   Its clients each drive their own small runtime, so they live on threads
+//!   of their own (the writer, [`READERS`] readers) and are created and
+//!   dropped there, never on a Tokio worker.
+//! - **Ids in commit order for the engine's cursors.** Several daemons write
+//!   at once, so an id handed out first may commit last; a pass that read
+//!   "every alert after the cursor" could step over one still committing.
+//!   Every write transaction holds a shared advisory lock ([`WRITE_LOCK`])
+//!   from its start; a pass takes it exclusively, in a transaction of its
+//!   own, so it waits for the transactions in flight and sees every id below
+//!   the newest it reads.
+//! - **No daemon-wide lock.** Unlike SQLite's lock file, any number of
+//!   daemons may open the database; which of them runs the engine is the
+//!   leader's lease (`src/store/postgres/lease.rs`).
+//! - **Reconnection.** A connection found closed (the server restarted) is
+//!   opened again before the next batch or read; the batch in flight fails.
+//! - **Migrations at start-up** in one transaction under an advisory lock,
+//!   counted in `oncall_schema`; a database from a newer `oncall` is refused.
+//!
+//! Durability: an `Ok` answer is sent only after its batch's COMMIT returned.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use chrono::DateTime;
+use postgres::types::ToSql;
+use postgres::{Client, NoTls, Row, Statement};
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{
+    Attempt, Decide, LeadChange, Ledger, NewOverride, Notification, Pass, Store, StoreError, StoreFuture,
+    StoredOverride,
+};
+use crate::domain::alert::{Action, Alert, AlertId, Event, Hold, Outcome, Status, TimelineEntry, TimelineKind};
+use crate::domain::heartbeat::Seen;
+use crate::domain::time::{Instant, Span};
+
+mod engine;
+pub mod lease;
+
+/// The schema, in order: migration `n` (from 1) takes the version from
+/// `n - 1` to `n`. Append only; never edit one that has been released.
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_schema.sql",
+        include_str!("../../migrations/postgres/0001_schema.sql"),
+    ),
+    (
+        "0002_leader.sql",
+        include_str!("../../migrations/postgres/0002_leader.sql"),
+    ),
+];
+
+/// The schema version this binary writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Advisory lock keys (one namespace per database): migrations, and the
+/// write lock described in the module docs.
+const MIGRATE_LOCK: i64 = 0x6f6e_6361_6c6c_0001;
+const WRITE_LOCK: i64 = 0x6f6e_6361_6c6c_0002;
+
+/// Requests waiting for the writer (back-pressure when full).
+const QUEUE: usize = 1024;
+
+/// The most requests in one transaction.
+const MAX_BATCH: usize = 512;
+
+/// Reader threads, each with its own connection.
+const READERS: usize = 3;
+
+/// How long connecting may take before it is an error.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The alert columns, in the order `alert_from_row` reads them.
+macro_rules! alert_columns {
+    () => {
+        "id, team, dedup_key, summary, severity, source, details, intake, status, created_at, last_seen_at, \
+         occurrences, acknowledged_at, acknowledged_by, resolved_at, resolved_by, held_until, held_reason, lead"
+    };
+}
+use alert_columns;
+
+const SELECT_ALERT: &str = concat!("SELECT ", alert_columns!(), " FROM alerts WHERE id = $1");
+const LIST_ALERTS: &str = concat!("SELECT ", alert_columns!(), " FROM alerts ORDER BY id DESC LIMIT $1");
+const LIST_ALERTS_WITH_STATUS: &str = concat!(
+    "SELECT ",
+    alert_columns!(),
+    " FROM alerts WHERE status = $1 ORDER BY id DESC LIMIT $2"
+);
+const SELECT_TIMELINE: &str = "SELECT at, kind, detail FROM alert_events WHERE alert_id = $1 ORDER BY id";
+const FIND_UNRESOLVED: &str = "SELECT id FROM alerts WHERE team = $1 AND dedup_key = $2 AND status != 'resolved'";
+// A new alert and its `created` entry in one round trip, if the team has no
+// unresolved alert with that key (no row: it has). The NOT EXISTS keeps the
+// identity from being drawn for every repeat; another daemon inserting the
+// same key at this moment makes the insert wait for it, then do nothing.
+const OPEN_ALERT: &str = "WITH created AS (INSERT INTO alerts \
+     (team, dedup_key, summary, severity, source, details, intake, status, created_at, last_seen_at, occurrences, \
+      held_until, held_reason) \
+     SELECT $1, $2, $3, $4, $5, $6, $7, 'open', $8, $8, 1, $9, $10 WHERE NOT EXISTS \
+     (SELECT 1 FROM alerts WHERE team = $1 AND dedup_key = $2 AND status != 'resolved') \
+     ON CONFLICT (team, dedup_key) WHERE status != 'resolved' DO NOTHING RETURNING id) \
+     INSERT INTO alert_events (alert_id, at, kind, detail) SELECT id, $8, 'created', $11 FROM created \
+     RETURNING alert_id";
+const ADD_OCCURRENCE: &str = "UPDATE alerts SET occurrences = occurrences + 1, last_seen_at = $2 WHERE id = $1";
+const ACKNOWLEDGE: &str = "UPDATE alerts SET status = 'acknowledged', acknowledged_at = $2, acknowledged_by = $3, \
+     lead = coalesce(lead, $3) WHERE id = $1 AND status = 'open' RETURNING lead";
+const SET_LEAD: &str = "UPDATE alerts SET lead = $2 WHERE id = $1 AND status != 'resolved'";
+const RESOLVE: &str = "UPDATE alerts SET status = 'resolved', resolved_at = $2, resolved_by = $3 \
+     WHERE id = $1 AND status != 'resolved' RETURNING lead";
+const WAKE_ESCALATION: &str = "UPDATE escalations SET due_at = $2 WHERE alert_id = $1 AND due_at > $2";
+const HEARTBEAT_SEEN: &str =
+    "INSERT INTO heartbeats (team, name, first_seen) VALUES ($1, $2, $3) ON CONFLICT (team, name) DO NOTHING";
+const HEARTBEAT_PING: &str = "INSERT INTO heartbeats (team, name, first_seen, last_ping) VALUES ($1, $2, $3, $3) \
+     ON CONFLICT (team, name) DO UPDATE SET last_ping = excluded.last_ping";
+const HEARTBEAT_ALERTED: &str = "UPDATE heartbeats SET alerted = $3 WHERE team = $1 AND name = $2";
+const LIST_HEARTBEATS: &str = "SELECT team, name, first_seen, last_ping, alerted FROM heartbeats ORDER BY team, name";
+const ADD_TIMELINE: &str = "INSERT INTO alert_events (alert_id, at, kind, detail) VALUES ($1, $2, $3, $4)";
+const UNRESOLVED_COUNTS: &str = "SELECT team, severity, status, count(*) FROM alerts \
+     WHERE status IN ('open', 'acknowledged') GROUP BY team, severity, status ORDER BY team, severity, status";
+const INSERT_OVERRIDE: &str = "INSERT INTO overrides \
+     (team, rota, \"user\", start_at, end_at, instead_of, reason, created_by, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
+macro_rules! select_override {
+    () => {
+        "SELECT id, team, rota, \"user\", start_at, end_at, instead_of, reason, created_by, created_at FROM overrides"
+    };
+}
+const OVERRIDE_BY_ID: &str = concat!(select_override!(), " WHERE id = $1");
+const LIVE_OVERRIDE_BY_ID: &str = concat!(select_override!(), " WHERE id = $1 AND deleted_at IS NULL");
+const LIVE_OVERRIDES: &str = concat!(select_override!(), " WHERE deleted_at IS NULL ORDER BY id");
+const DELETE_OVERRIDE: &str = "UPDATE overrides SET deleted_by = $2, deleted_at = $3 WHERE id = $1";
+
+/// Where a store connects: the URL as given (it may hold a password, so
+/// it is shown only through [`Target::redacted`]).
+#[derive(Clone)]
+pub struct Target {
+    url: String,
+    config: postgres::Config,
+}
+
+impl Target {
+    /// Parses a `postgres://` (or `postgresql://`) URL or a `key=value`
+    /// connection string.
+    pub fn parse(url: &str) -> Result<Target, StoreError> {
+        let mut config: postgres::Config = url.parse().map_err(|e| StoreError::Open {
+            path: redact(url),
+            message: format!("not a PostgreSQL connection string: {e}"),
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        // A daemon cut off from the server must notice within seconds (its
+        // lease, its writes), not after the kernel's default of hours.
+        config.keepalives_idle(Duration::from_secs(5));
+        config.application_name("oncall");
+        Ok(Target {
+            url: url.to_owned(),
+            config,
+        })
+    }
+
+    /// The URL with any password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        redact(&self.url)
+    }
+
+    /// A new connection (blocking: call it off the async runtime).
+    pub fn connect(&self) -> Result<Client, StoreError> {
+        self.config.connect(NoTls).map_err(|e| StoreError::Open {
+            path: self.redacted(),
+            message: e.to_string(),
+        })
+    }
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// Whether a database setting names a PostgreSQL server rather than a file.
+pub fn is_url(database: &str) -> bool {
+    database.starts_with("postgres://") || database.starts_with("postgresql://")
+}
+
+fn redact(url: &str) -> String {
+    // postgres://user:password@host/...: the password is between the first
+    // ':' after the scheme and the last '@' before the host.
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+/// A connection with its prepared statements (each prepared once per
+/// connection, on first use).
+pub(crate) struct Conn {
+    client: Client,
+    statements: HashMap<&'static str, Statement>,
+}
+
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+impl Conn {
+    fn new(client: Client) -> Conn {
+        Conn {
+            client,
+            statements: HashMap::new(),
+        }
+    }
+
+    fn statement(&mut self, sql: &'static str) -> Result<Statement, postgres::Error> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql)?;
+        self.statements.insert(sql, s.clone());
+        Ok(s)
+    }
+
+    pub(crate) fn execute(&mut self, sql: &'static str, params: Params<'_>) -> Result<u64, StoreError> {
+        let s = self.statement(sql)?;
+        Ok(self.client.execute(&s, params)?)
+    }
+
+    pub(crate) fn query(&mut self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>, StoreError> {
+        let s = self.statement(sql)?;
+        Ok(self.client.query(&s, params)?)
+    }
+
+    pub(crate) fn query_opt(&mut self, sql: &'static str, params: Params<'_>) -> Result<Option<Row>, StoreError> {
+        let s = self.statement(sql)?;
+        Ok(self.client.query_opt(&s, params)?)
+    }
+
+    pub(crate) fn query_one(&mut self, sql: &'static str, params: Params<'_>) -> Result<Row, StoreError> {
+        let s = self.statement(sql)?;
+        Ok(self.client.query_one(&s, params)?)
+    }
+
+    /// Runs statements without parameters or results, in one round trip.
+    pub(crate) fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.client.batch_execute(sql)?)
+    }
+
+    fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    /// Runs `work` in a read-only transaction that sees one snapshot.
+    fn snapshot<T>(&mut self, work: impl FnOnce(&mut Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+        let result = work(self);
+        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        let ended = self.batch(end);
+        let value = result?;
+        ended?;
+        Ok(value)
+    }
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> StoreError {
+        // The server's own message (with its detail) where there is one.
+        match e.as_db_error() {
+            Some(db) => StoreError::Database(match db.detail() {
+                Some(detail) => format!("{}: {detail}", db.message()),
+                None => db.message().to_owned(),
+            }),
+            None => StoreError::Database(e.to_string()),
+        }
+    }
+}
+
+/// The PostgreSQL store. Cheap to share behind an `Arc`; dropping it lets
+/// the writer answer everything queued and stops the threads. Unlike the
+/// SQLite store it may be dropped on a Tokio worker: its clients live and
+/// die on its own threads.
+pub struct PgStore {
+    target: Target,
+    queue: Option<mpsc::Sender<Box<dyn Job>>>,
+    writer: Option<JoinHandle<()>>,
+    reads: Option<std_mpsc::Sender<ReadJob>>,
+    readers: Vec<JoinHandle<()>>,
+    /// `Some`: this daemon competes to run the engine (`lease.rs`).
+    lease: Option<lease::Lease>,
+    /// Write transactions committed or tried (batches): fewer than the
+    /// requests when group commit shares them.
+    transactions: Arc<AtomicU64>,
+}
+
+impl fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgStore")
+            .field("target", &self.target)
+            .field("open", &self.queue.is_some())
+            .finish()
+    }
+}
+
+type ReadJob = Box<dyn FnOnce(&mut Option<Conn>, &Target) + Send>;
+
+impl PgStore {
+    /// Connects to the server at `url`, applies the missing migrations and
+    /// starts the writer and the readers. Blocks the calling thread while
+    /// connecting (call it from `spawn_blocking` in async code).
+    ///
+    /// Fails with [`StoreError::TooNew`] if a newer `oncall` has migrated the
+    /// database further than this one knows.
+    pub fn open(url: &str) -> Result<PgStore, StoreError> {
+        PgStore::open_with(url, false)
+    }
+
+    /// As [`PgStore::open`], and with `lead`, competes with the other
+    /// daemons on the database for the engine's lease: only the leader's
+    /// passes do anything ([`Store::leading`]). Returns after the first try,
+    /// so a daemon alone on its database leads at once.
+    pub fn open_leading(url: &str) -> Result<PgStore, StoreError> {
+        PgStore::open_with(url, true)
+    }
+
+    fn open_with(url: &str, lead: bool) -> Result<PgStore, StoreError> {
+        let target = Target::parse(url)?;
+        // The writer's client is made, migrated and used on its own thread.
+        let (opened, is_open) = std_mpsc::channel();
+        let (queue, requests) = mpsc::channel(QUEUE);
+        let writer_target = target.clone();
+        let transactions = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&transactions);
+        let writer = std::thread::Builder::new()
+            .name("oncall-pg-writer".to_owned())
+            .spawn(move || {
+                let conn = connect_writer(&writer_target).and_then(|mut conn| {
+                    migrate(&mut conn, &writer_target)?;
+                    Ok(conn)
+                });
+                match conn {
+                    Ok(conn) => {
+                        let _ = opened.send(Ok(()));
+                        write_loop(conn, &writer_target, requests, &counted);
+                    }
+                    Err(e) => {
+                        let _ = opened.send(Err(e));
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Open {
+                path: target.redacted(),
+                message: format!("cannot start the writer thread: {e}"),
+            })?;
+        let started = is_open.recv().unwrap_or(Err(StoreError::Closed));
+        if let Err(e) = started {
+            drop(queue);
+            let _ = writer.join();
+            return Err(e);
+        }
+        let (reads, jobs) = std_mpsc::channel::<ReadJob>();
+        let jobs = Arc::new(Mutex::new(jobs));
+        let mut readers = Vec::new();
+        for n in 0..READERS {
+            let jobs = Arc::clone(&jobs);
+            let reader_target = target.clone();
+            let reader = std::thread::Builder::new()
+                .name(format!("oncall-pg-reader-{n}"))
+                .spawn(move || {
+                    let mut conn: Option<Conn> = None;
+                    loop {
+                        // The lock is held only while waiting for a job.
+                        let job = jobs.lock().unwrap_or_else(PoisonError::into_inner).recv();
+                        let Ok(job) = job else { break };
+                        job(&mut conn, &reader_target);
+                    }
+                })
+                .map_err(|e| StoreError::Open {
+                    path: target.redacted(),
+                    message: format!("cannot start a reader thread: {e}"),
+                })?;
+            readers.push(reader);
+        }
+        let lease = match lead {
+            true => Some(lease::Lease::start(target.clone())?),
+            false => None,
+        };
+        Ok(PgStore {
+            target,
+            queue: Some(queue),
+            writer: Some(writer),
+            reads: Some(reads),
+            readers,
+            lease,
+            transactions,
+        })
+    }
+
+    /// How many write transactions the writer has run (each a batch of
+    /// requests, or a pass alone).
+    pub fn write_transactions(&self) -> u64 {
+        self.transactions.load(Ordering::Relaxed)
+    }
+
+    /// Where the store connects (password redacted).
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Stops the store: the writer answers every request already queued and
+    /// stops; the readers finish their reads. Blocks until they have.
+    pub fn close(mut self) -> Result<(), StoreError> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<(), StoreError> {
+        // The lease first: another daemon takes over at its next renewal.
+        drop(self.lease.take());
+        drop(self.queue.take());
+        drop(self.reads.take());
+        let mut result = Ok(());
+        if let Some(writer) = self.writer.take()
+            && writer.join().is_err()
+        {
+            result = Err(StoreError::Database("the store's writer thread panicked".to_owned()));
+        }
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
+        result
+    }
+
+    /// Queues `work` for the writer and waits for its answer, which comes
+    /// after the commit of the batch it ran in.
+    async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.send(job(work, false)).await
+    }
+
+    /// As [`PgStore::write`], in a transaction of its own that holds the
+    /// write lock exclusively (an engine pass: see the module docs).
+    async fn write_alone<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.send(job(work, true)).await
+    }
+
+    async fn send<T>(
+        &self,
+        (job, answer): (Box<dyn Job>, oneshot::Receiver<Result<T, StoreError>>),
+    ) -> Result<T, StoreError> {
+        let queue = self.queue.as_ref().ok_or(StoreError::Closed)?;
+        queue.send(job).await.map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs `work` on a reader's connection (connecting it if need be).
+    async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T, StoreError> + Send + 'static,
+    {
+        let reads = self.reads.as_ref().ok_or(StoreError::Closed)?;
+        let (reply, answer) = oneshot::channel();
+        let job: ReadJob = Box::new(move |conn: &mut Option<Conn>, target: &Target| {
+            let _ = reply.send(with_connection(conn, target, work));
+        });
+        reads.send(job).map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+/// The writer's connection: commits wait for the server's disk.
+fn connect_writer(target: &Target) -> Result<Conn, StoreError> {
+    let mut conn = Conn::new(target.connect()?);
+    conn.batch("SET synchronous_commit = on")?;
+    Ok(conn)
+}
+
+/// Runs `work` on a connection of its own, on a thread of its own (so that
+/// it may be called from async code too), for the commands that read beside
+/// a running daemon. A database not migrated yet has nothing to read.
+fn read_once<T: Send + 'static>(
+    url: &str,
+    empty: T,
+    work: impl FnOnce(&mut Conn) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let target = Target::parse(url)?;
+    std::thread::spawn(move || {
+        let mut conn = Conn::new(target.connect()?);
+        let version: Option<i64> = conn
+            .client
+            .query_one(
+                "SELECT CASE WHEN to_regclass('oncall_schema') IS NULL THEN NULL ELSE 0 END::bigint",
+                &[],
+            )?
+            .try_get(0)?;
+        if version.is_none() {
+            return Ok(empty);
+        }
+        let found: i64 = conn
+            .client
+            .query_one("SELECT coalesce(max(version), 0)::bigint FROM oncall_schema", &[])?
+            .try_get(0)?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                path: target.redacted(),
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        conn.snapshot(work)
+    })
+    .join()
+    .map_err(|_| StoreError::Database("a read panicked".to_owned()))?
+}
+
+/// The run-time overrides, read beside the daemons.
+pub fn read_overrides(url: &str) -> Result<Vec<StoredOverride>, StoreError> {
+    read_once(url, Vec::new(), |conn| {
+        conn.query(LIVE_OVERRIDES, &[])?.iter().map(override_from_row).collect()
+    })
+}
+
+/// The ledger of `span`, read beside the daemons.
+pub fn read_ledger(url: &str, span: Span) -> Result<Ledger, StoreError> {
+    read_once(url, Ledger::default(), move |conn| engine::ledger(conn, span))
+}
+
+/// Runs `work` on `conn`, connecting first if there is none or it closed.
+fn with_connection<T>(
+    conn: &mut Option<Conn>,
+    target: &Target,
+    work: impl FnOnce(&mut Conn) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    if conn.as_ref().is_none_or(Conn::is_closed) {
+        *conn = None;
+        *conn = Some(Conn::new(target.connect()?));
+    }
+    let c = conn.as_mut().ok_or(StoreError::Closed)?;
+    work(c)
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+impl Store for PgStore {
+    fn ingest(&self, events: Vec<Event>, now: Instant) -> StoreFuture<'_, Vec<Outcome>> {
+        let prepared: Result<Vec<(Event, String)>, StoreError> = events
+            .into_iter()
+            .map(|e| {
+                let details = serde_json::to_string(&e.details).map_err(|err| StoreError::Database(err.to_string()))?;
+                Ok((e, details))
+            })
+            .collect();
+        Box::pin(async move {
+            let prepared = prepared?;
+            self.write(move |conn| {
+                prepared
+                    .iter()
+                    .map(|(event, details)| ingest_event(conn, event, details, now))
+                    .collect()
+            })
+            .await
+        })
+    }
+
+    fn alerts(&self, status: Option<Status>, limit: usize) -> StoreFuture<'_, Vec<Alert>> {
+        Box::pin(self.read(move |conn| {
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let rows = match status {
+                Some(status) => conn.query(LIST_ALERTS_WITH_STATUS, &[&status.as_str(), &limit])?,
+                None => conn.query(LIST_ALERTS, &[&limit])?,
+            };
+            rows.iter().map(alert_from_row).collect()
+        }))
+    }
+
+    fn alert(&self, id: AlertId) -> StoreFuture<'_, Option<(Alert, Vec<TimelineEntry>)>> {
+        Box::pin(self.read(move |conn| {
+            conn.snapshot(|conn| {
+                let Some(alert) = select_alert(conn, id)? else {
+                    return Ok(None);
+                };
+                let timeline = conn
+                    .query(SELECT_TIMELINE, &[&id])?
+                    .iter()
+                    .map(|row| {
+                        Ok(TimelineEntry {
+                            at: instant(row.try_get(0)?)?,
+                            kind: timeline_kind(&row.try_get::<_, String>(1)?)?,
+                            detail: json_text(&row.try_get::<_, String>(2)?)?,
+                        })
+                    })
+                    .collect::<Result<_, StoreError>>()?;
+                Ok(Some((alert, timeline)))
+            })
+        }))
+    }
+
+    fn acknowledge(&self, id: AlertId, by: Option<String>, now: Instant) -> StoreFuture<'_, Option<Alert>> {
+        Box::pin(self.write(move |conn| {
+            let row = conn.query_opt(ACKNOWLEDGE, &[&id, &now.timestamp(), &by])?;
+            if let Some(row) = row {
+                let lead: Option<String> = row.try_get(0)?;
+                add_timeline(
+                    conn,
+                    id,
+                    now,
+                    TimelineKind::Acknowledged,
+                    &json!({ "by": by, "lead": lead }),
+                )?;
+                wake_escalation(conn, id, now)?;
+            }
+            select_alert(conn, id)
+        }))
+    }
+
+    fn resolve(&self, id: AlertId, by: Option<String>, now: Instant) -> StoreFuture<'_, Option<Alert>> {
+        Box::pin(self.write(move |conn| {
+            let row = conn.query_opt(RESOLVE, &[&id, &now.timestamp(), &by])?;
+            if let Some(row) = row {
+                let lead: Option<String> = row.try_get(0)?;
+                add_timeline(
+                    conn,
+                    id,
+                    now,
+                    TimelineKind::Resolved,
+                    &json!({ "by": by, "lead": lead }),
+                )?;
+                wake_escalation(conn, id, now)?;
+            }
+            select_alert(conn, id)
+        }))
+    }
+
+    fn hand_lead(&self, id: AlertId, lead: String, by: Option<String>, now: Instant) -> StoreFuture<'_, LeadChange> {
+        Box::pin(self.write(move |conn| {
+            let Some(before) = select_alert(conn, id)? else {
+                return Ok(LeadChange::NoAlert);
+            };
+            if before.status == Status::Resolved {
+                return Ok(LeadChange::Resolved(before));
+            }
+            if before.lead.as_deref() == Some(lead.as_str()) {
+                return Ok(LeadChange::Unchanged(before));
+            }
+            conn.execute(SET_LEAD, &[&id, &lead])?;
+            add_timeline(
+                conn,
+                id,
+                now,
+                TimelineKind::Lead,
+                &json!({ "from": before.lead, "to": lead, "by": by }),
+            )?;
+            match select_alert(conn, id)? {
+                Some(alert) => Ok(LeadChange::Changed(alert)),
+                None => Ok(LeadChange::NoAlert),
+            }
+        }))
+    }
+
+    fn heartbeats_seen(&self, heartbeats: Vec<(String, String)>, now: Instant) -> StoreFuture<'_, ()> {
+        Box::pin(self.write(move |conn| {
+            for (team, name) in &heartbeats {
+                conn.execute(HEARTBEAT_SEEN, &[team, name, &now.timestamp()])?;
+            }
+            Ok(())
+        }))
+    }
+
+    fn heartbeat_ping(&self, team: String, name: String, now: Instant) -> StoreFuture<'_, ()> {
+        Box::pin(self.write(move |conn| {
+            conn.execute(HEARTBEAT_PING, &[&team, &name, &now.timestamp()])?;
+            Ok(())
+        }))
+    }
+
+    fn heartbeat_alerted(&self, team: String, name: String, now: Instant) -> StoreFuture<'_, ()> {
+        Box::pin(self.write(move |conn| {
+            conn.execute(HEARTBEAT_ALERTED, &[&team, &name, &now.timestamp()])?;
+            Ok(())
+        }))
+    }
+
+    fn heartbeats(&self) -> StoreFuture<'_, Vec<Seen>> {
+        Box::pin(self.read(|conn| {
+            conn.query(LIST_HEARTBEATS, &[])?
+                .iter()
+                .map(|row| {
+                    Ok(Seen {
+                        team: row.try_get(0)?,
+                        name: row.try_get(1)?,
+                        first_seen: instant(row.try_get(2)?)?,
+                        last_ping: optional_instant(row.try_get(3)?)?,
+                        alerted: optional_instant(row.try_get(4)?)?,
+                    })
+                })
+                .collect()
+        }))
+    }
+
+    fn ping(&self) -> StoreFuture<'_, ()> {
+        // No statements of its own: the batch around it begins, takes the
+        // write lock, and commits.
+        Box::pin(self.write(|_| Ok(())))
+    }
+
+    fn pass(&self, decide: Arc<dyn Decide>, now: Instant, lease: chrono::Duration) -> StoreFuture<'_, Pass> {
+        let fence = self.lease.as_ref().map(|l| Arc::clone(&l.shared));
+        Box::pin(self.write_alone(move |conn| {
+            if let Some(shared) = &fence
+                && !lease::fence(conn, shared, now.timestamp())?
+            {
+                return Ok(Pass::default());
+            }
+            engine::pass(conn, decide.as_ref(), now, lease)
+        }))
+    }
+
+    fn leading(&self) -> bool {
+        self.lease.as_ref().is_none_or(|l| l.shared.leading())
+    }
+
+    fn record(&self, attempts: Vec<Attempt>, now: Instant) -> StoreFuture<'_, ()> {
+        Box::pin(self.write(move |conn| engine::record(conn, &attempts, now)))
+    }
+
+    fn next_due(&self) -> StoreFuture<'_, Option<Instant>> {
+        Box::pin(self.read(engine::next_due))
+    }
+
+    fn notifications(&self, alert: AlertId) -> StoreFuture<'_, Vec<Notification>> {
+        Box::pin(self.read(move |conn| engine::notifications(conn, alert)))
+    }
+
+    fn ledger(&self, span: Span) -> StoreFuture<'_, Ledger> {
+        Box::pin(self.read(move |conn| conn.snapshot(|conn| engine::ledger(conn, span))))
+    }
+
+    fn unresolved_counts(&self) -> StoreFuture<'_, Vec<(String, String, String, u64)>> {
+        Box::pin(self.read(|conn| {
+            conn.query(UNRESOLVED_COUNTS, &[])?
+                .iter()
+                .map(|r| {
+                    let n: i64 = r.try_get(3)?;
+                    Ok((
+                        r.try_get(0)?,
+                        r.try_get(1)?,
+                        r.try_get(2)?,
+                        u64::try_from(n).unwrap_or(0),
+                    ))
+                })
+                .collect()
+        }))
+    }
+
+    fn add_override(&self, o: NewOverride, now: Instant) -> StoreFuture<'_, StoredOverride> {
+        Box::pin(self.write(move |conn| {
+            let row = conn.query_one(
+                INSERT_OVERRIDE,
+                &[
+                    &o.team,
+                    &o.rota,
+                    &o.user,
+                    &o.span.start.timestamp(),
+                    &o.span.end.timestamp(),
+                    &o.instead_of,
+                    &o.reason,
+                    &o.by,
+                    &now.timestamp(),
+                ],
+            )?;
+            let id: i64 = row.try_get(0)?;
+            override_from_row(&conn.query_one(OVERRIDE_BY_ID, &[&id])?)
+        }))
+    }
+
+    fn overrides(&self) -> StoreFuture<'_, Vec<StoredOverride>> {
+        Box::pin(self.read(|conn| conn.query(LIVE_OVERRIDES, &[])?.iter().map(override_from_row).collect()))
+    }
+
+    fn delete_override(&self, id: i64, by: String, now: Instant) -> StoreFuture<'_, Option<StoredOverride>> {
+        Box::pin(self.write(move |conn| {
+            let found = match conn.query_opt(LIVE_OVERRIDE_BY_ID, &[&id])? {
+                Some(row) => Some(override_from_row(&row)?),
+                None => None,
+            };
+            if found.is_some() {
+                conn.execute(DELETE_OVERRIDE, &[&id, &by, &now.timestamp()])?;
+            }
+            Ok(found)
+        }))
+    }
+
+    fn cursor(&self, name: &'static str) -> StoreFuture<'_, Option<i64>> {
+        Box::pin(self.read(move |conn| engine::cursor(conn, name)))
+    }
+
+    fn set_cursor(&self, name: &'static str, value: i64) -> StoreFuture<'_, ()> {
+        Box::pin(self.write(move |conn| engine::set_cursor(conn, name, value)))
+    }
+}
+
+/// Applies one event (see [`Store::ingest`]).
+fn ingest_event(conn: &mut Conn, event: &Event, details: &str, now: Instant) -> Result<Outcome, StoreError> {
+    let mut detail = json!({ "intake": event.intake });
+    let at = now.timestamp();
+    let ack_or_resolve = match event.action {
+        Action::Trigger => return trigger(conn, event, details, now),
+        other => other,
+    };
+    let unresolved: Option<AlertId> = match conn.query_opt(FIND_UNRESOLVED, &[&event.team, &event.dedup_key])? {
+        Some(row) => Some(row.try_get(0)?),
+        None => None,
+    };
+    let Some(id) = unresolved else {
+        return Ok(Outcome::Unchanged);
+    };
+    if ack_or_resolve == Action::Acknowledge {
+        let Some(row) = conn.query_opt(ACKNOWLEDGE, &[&id, &at, &None::<String>])? else {
+            return Ok(Outcome::Unchanged);
+        };
+        let lead: Option<String> = row.try_get(0)?;
+        detail["lead"] = json!(lead);
+        add_timeline(conn, id, now, TimelineKind::Acknowledged, &detail)?;
+        wake_escalation(conn, id, now)?;
+        return Ok(Outcome::Acknowledged(id));
+    }
+    let lead: Option<String> = match conn.query_opt(RESOLVE, &[&id, &at, &None::<String>])? {
+        Some(row) => row.try_get(0)?,
+        None => None,
+    };
+    detail["lead"] = json!(lead);
+    add_timeline(conn, id, now, TimelineKind::Resolved, &detail)?;
+    wake_escalation(conn, id, now)?;
+    Ok(Outcome::Resolved(id))
+}
+
+/// A trigger: a new alert with its `created` entry (one round trip), or an
+/// occurrence of the team's unresolved alert with the key.
+fn trigger(conn: &mut Conn, event: &Event, details: &str, now: Instant) -> Result<Outcome, StoreError> {
+    let detail = json!({ "intake": event.intake });
+    let at = now.timestamp();
+    let mut created = detail.clone();
+    if let Some(hold) = &event.held {
+        created["held"] = json!(hold.describe());
+    }
+    let created = created.to_string();
+    // A repeat finds the alert; one resolved between the two statements
+    // (another daemon) makes the next try open a new one.
+    for _ in 0..3 {
+        let opened = conn.query_opt(
+            OPEN_ALERT,
+            &[
+                &event.team,
+                &event.dedup_key,
+                &event.summary,
+                &event.severity,
+                &event.source,
+                &details,
+                &event.intake,
+                &at,
+                &event.held.as_ref().map(|h| h.until.timestamp()),
+                &event.held.as_ref().map(|h| h.reason.as_str()),
+                &created,
+            ],
+        )?;
+        if let Some(row) = opened {
+            return Ok(Outcome::Created(row.try_get(0)?));
+        }
+        if let Some(row) = conn.query_opt(FIND_UNRESOLVED, &[&event.team, &event.dedup_key])? {
+            let id: AlertId = row.try_get(0)?;
+            conn.execute(ADD_OCCURRENCE, &[&id, &at])?;
+            add_timeline(conn, id, now, TimelineKind::Occurrence, &detail)?;
+            return Ok(Outcome::Deduplicated(id));
+        }
+    }
+    Err(StoreError::Database(format!(
+        "the alert {:?} of team {} keeps changing; try again",
+        event.dedup_key, event.team
+    )))
+}
+
+/// An acknowledged or resolved alert's escalation is due at once.
+fn wake_escalation(conn: &mut Conn, id: AlertId, now: Instant) -> Result<(), StoreError> {
+    conn.execute(WAKE_ESCALATION, &[&id, &now.timestamp()])?;
+    Ok(())
+}
+
+fn add_timeline(
+    conn: &mut Conn,
+    id: AlertId,
+    now: Instant,
+    kind: TimelineKind,
+    detail: &serde_json::Value,
+) -> Result<(), StoreError> {
+    conn.execute(
+        ADD_TIMELINE,
+        &[&id, &now.timestamp(), &kind.as_str(), &detail.to_string()],
+    )?;
+    Ok(())
+}
+
+fn select_alert(conn: &mut Conn, id: AlertId) -> Result<Option<Alert>, StoreError> {
+    match conn.query_opt(SELECT_ALERT, &[&id])? {
+        Some(row) => Ok(Some(alert_from_row(&row)?)),
+        None => Ok(None),
+    }
+}
+
+fn alert_from_row(row: &Row) -> Result<Alert, StoreError> {
+    let status: String = row.try_get(8)?;
+    let occurrences: i64 = row.try_get(11)?;
+    Ok(Alert {
+        id: row.try_get(0)?,
+        team: row.try_get(1)?,
+        dedup_key: row.try_get(2)?,
+        summary: row.try_get(3)?,
+        severity: row.try_get(4)?,
+        source: row.try_get(5)?,
+        details: json_text(&row.try_get::<_, String>(6)?)?,
+        intake: row.try_get(7)?,
+        status: Status::parse(&status).ok_or_else(|| bad(format!("unknown status {status:?}")))?,
+        created_at: instant(row.try_get(9)?)?,
+        last_seen_at: instant(row.try_get(10)?)?,
+        occurrences: u64::try_from(occurrences).map_err(|e| bad(e.to_string()))?,
+        acknowledged_at: optional_instant(row.try_get(12)?)?,
+        acknowledged_by: row.try_get(13)?,
+        resolved_at: optional_instant(row.try_get(14)?)?,
+        resolved_by: row.try_get(15)?,
+        held: match optional_instant(row.try_get(16)?)? {
+            Some(until) => Some(Hold {
+                until,
+                reason: row.try_get::<_, Option<String>>(17)?.unwrap_or_default(),
+            }),
+            None => None,
+        },
+        lead: row.try_get(18)?,
+    })
+}
+
+fn override_from_row(r: &Row) -> Result<StoredOverride, StoreError> {
+    Ok(StoredOverride {
+        id: r.try_get(0)?,
+        team: r.try_get(1)?,
+        rota: r.try_get(2)?,
+        user: r.try_get(3)?,
+        from: instant(r.try_get(4)?)?,
+        to: instant(r.try_get(5)?)?,
+        instead_of: r.try_get(6)?,
+        reason: r.try_get(7)?,
+        created_by: r.try_get(8)?,
+        created_at: instant(r.try_get(9)?)?,
+    })
+}
+
+pub(crate) fn instant(seconds: i64) -> Result<Instant, StoreError> {
+    DateTime::from_timestamp(seconds, 0).ok_or_else(|| bad(format!("time out of range: {seconds}")))
+}
+
+pub(crate) fn optional_instant(seconds: Option<i64>) -> Result<Option<Instant>, StoreError> {
+    seconds.map(instant).transpose()
+}
+
+fn json_text(text: &str) -> Result<serde_json::Value, StoreError> {
+    serde_json::from_str(text).map_err(|e| bad(format!("bad JSON: {e}")))
+}
+
+fn timeline_kind(name: &str) -> Result<TimelineKind, StoreError> {
+    TimelineKind::parse(name).ok_or_else(|| bad(format!("unknown timeline kind {name:?}")))
+}
+
+fn bad(message: String) -> StoreError {
+    StoreError::Database(message)
+}
+
+/// Brings the schema up to [`SCHEMA_VERSION`] in one transaction, under an
+/// advisory lock (daemons starting together migrate one after the other),
+/// or refuses a database from a newer `oncall`.
+fn migrate(conn: &mut Conn, target: &Target) -> Result<(), StoreError> {
+    let open_error = |e: StoreError| StoreError::Open {
+        path: target.redacted(),
+        message: e.to_string(),
+    };
+    conn.batch(&format!(
+        "BEGIN; SELECT pg_advisory_xact_lock({MIGRATE_LOCK}); \
+         CREATE TABLE IF NOT EXISTS oncall_schema (version BIGINT NOT NULL)"
+    ))
+    .map_err(open_error)?;
+    let result = (|| {
+        let found: Option<i64> = conn
+            .client
+            .query_opt("SELECT max(version) FROM oncall_schema", &[])?
+            .and_then(|r| r.get(0));
+        let found = found.unwrap_or(0);
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                path: target.redacted(),
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        let applied = usize::try_from(found).map_err(|e| bad(e.to_string()))?;
+        for (name, sql) in &MIGRATIONS[applied..] {
+            conn.batch(sql).map_err(|e| bad(format!("migration {name}: {e}")))?;
+        }
+        if applied < MIGRATIONS.len() {
+            conn.client.execute("DELETE FROM oncall_schema", &[])?;
+            conn.client
+                .execute("INSERT INTO oncall_schema (version) VALUES ($1)", &[&SCHEMA_VERSION])?;
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => conn.batch("COMMIT").map_err(open_error),
+        Err(e) => {
+            let _ = conn.batch("ROLLBACK");
+            Err(match e {
+                e @ StoreError::TooNew { .. } => e,
+                e => open_error(e),
+            })
+        }
+    }
+}
+
+/// A write request as the writer sees it (as in `sqlite.rs`).
+trait Job: Send {
+    /// Runs the request's statements; its output is kept for the answer.
+    fn run(&mut self, conn: &mut Conn) -> Result<(), StoreError>;
+
+    /// Answers the caller, after the batch's fate is known.
+    fn answer(self: Box<Self>, result: Result<(), StoreError>);
+
+    /// Runs in a transaction of its own, holding the write lock exclusively.
+    fn alone(&self) -> bool;
+}
+
+struct Request<T, F> {
+    work: Option<F>,
+    output: Option<T>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+    alone: bool,
+}
+
+impl<T, F> Job for Request<T, F>
+where
+    T: Send,
+    F: FnOnce(&mut Conn) -> Result<T, StoreError> + Send,
+{
+    fn run(&mut self, conn: &mut Conn) -> Result<(), StoreError> {
+        let work = self
+            .work
+            .take()
+            .ok_or_else(|| StoreError::Database("a request ran twice".to_owned()))?;
+        self.output = Some(work(conn)?);
+        Ok(())
+    }
+
+    fn answer(self: Box<Self>, result: Result<(), StoreError>) {
+        let Request { output, reply, .. } = *self;
+        let answer =
+            result.and_then(|()| output.ok_or_else(|| StoreError::Database("a request was answered unrun".to_owned())));
+        let _ = reply.send(answer);
+    }
+
+    fn alone(&self) -> bool {
+        self.alone
+    }
+}
+
+fn job<T, F>(work: F, alone: bool) -> (Box<dyn Job>, oneshot::Receiver<Result<T, StoreError>>)
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Conn) -> Result<T, StoreError> + Send + 'static,
+{
+    let (reply, answer) = oneshot::channel();
+    (
+        Box::new(Request {
+            work: Some(work),
+            output: None,
+            reply,
+            alone,
+        }),
+        answer,
+    )
+}
+
+/// The writer thread: batches until the queue is closed and empty.
+fn write_loop(conn: Conn, target: &Target, mut requests: mpsc::Receiver<Box<dyn Job>>, transactions: &AtomicU64) {
+    let mut conn = Some(conn);
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = requests.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match requests.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let (alone, together): (Vec<_>, Vec<_>) = batch.drain(..).partition(|j| j.alone());
+        if !together.is_empty() {
+            transactions.fetch_add(1, Ordering::Relaxed);
+            run_batch(&mut conn, target, together, false);
+        }
+        for job in alone {
+            transactions.fetch_add(1, Ordering::Relaxed);
+            run_batch(&mut conn, target, vec![job], true);
+        }
+    }
+}
+
+/// Runs `jobs` in one transaction, each in its own savepoint, commits, and
+/// answers them all.
+fn run_batch(conn: &mut Option<Conn>, target: &Target, jobs: Vec<Box<dyn Job>>, exclusive: bool) {
+    let begin = if exclusive {
+        format!("BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+    } else {
+        format!("BEGIN; SELECT pg_advisory_xact_lock_shared({WRITE_LOCK})")
+    };
+    if conn.as_ref().is_some_and(Conn::is_closed) {
+        *conn = None;
+    }
+    if conn.is_none() {
+        match connect_writer(target) {
+            Ok(c) => *conn = Some(c),
+            Err(e) => {
+                for job in jobs {
+                    job.answer(Err(StoreError::Database(format!("cannot begin a transaction: {e}"))));
+                }
+                return;
+            }
+        }
+    }
+    let began = with_connection(conn, target, |c| c.batch(&begin));
+    let Some(c) = conn.as_mut().filter(|_| began.is_ok()) else {
+        let reason = began.err().map(|e| e.to_string()).unwrap_or_default();
+        for job in jobs {
+            job.answer(Err(StoreError::Database(format!(
+                "cannot begin a transaction: {reason}"
+            ))));
+        }
+        return;
+    };
+    let single = jobs.len() == 1;
+    let mut done: Vec<(Box<dyn Job>, Result<(), StoreError>)> = Vec::new();
+    let mut broken: Option<String> = None;
+    for mut job in jobs {
+        if let Some(reason) = &broken {
+            job.answer(Err(StoreError::Database(format!(
+                "rolled back with its batch: {reason}"
+            ))));
+            continue;
+        }
+        // Alone in its transaction, a request needs no savepoint: its
+        // failure rolls back the transaction, which holds nothing else.
+        if single {
+            let result = job.run(c);
+            done.push((job, result));
+            continue;
+        }
+        if let Err(e) = c.batch("SAVEPOINT job") {
+            broken = Some(e.to_string());
+            job.answer(Err(e));
+            continue;
+        }
+        let result = job.run(c);
+        let ended = match result {
+            Ok(()) => c.batch("RELEASE SAVEPOINT job"),
+            Err(_) => c.batch("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job"),
+        };
+        if let Err(e) = ended {
+            broken = Some(e.to_string());
+            job.answer(Err(e));
+            continue;
+        }
+        done.push((job, result));
+    }
+    if let Some(reason) = broken {
+        let _ = c.batch("ROLLBACK");
+        for (job, _) in done {
+            job.answer(Err(StoreError::Database(format!(
+                "rolled back with its batch: {reason}"
+            ))));
+        }
+        return;
+    }
+    if single && done.first().is_some_and(|(_, r)| r.is_err()) {
+        let _ = c.batch("ROLLBACK");
+        for (job, result) in done {
+            job.answer(result);
+        }
+        return;
+    }
+    // Answers only after COMMIT returned: the batch is on the server's disk.
+    match c.batch("COMMIT") {
+        Ok(()) => {
+            for (job, result) in done {
+                job.answer(result);
+            }
+        }
+        Err(e) => {
+            let _ = c.batch("ROLLBACK");
+            let reason = e.to_string();
+            for (job, _) in done {
+                job.answer(Err(StoreError::Database(format!("commit failed: {reason}"))));
+            }
+        }
+    }
+}
