@@ -59,8 +59,8 @@ use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    Attempt, Decide, LeadChange, Ledger, NewOverride, Notification, Pass, Store, StoreError, StoreFuture,
-    StoredOverride,
+    Attempt, Decide, LeadChange, Ledger, LinkAction, NewOverride, Notification, Pass, Spend, SpendLink, Store,
+    StoreError, StoreFuture, StoredOverride,
 };
 use crate::domain::alert::{Action, Alert, AlertId, Event, Hold, Outcome, Status, TimelineEntry, TimelineKind};
 use crate::domain::heartbeat::Seen;
@@ -91,6 +91,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0008_cheap_checks.sql",
         include_str!("../../migrations/0008_cheap_checks.sql"),
+    ),
+    (
+        "0009_spent_links.sql",
+        include_str!("../../migrations/0009_spent_links.sql"),
     ),
 ];
 
@@ -151,6 +155,9 @@ const ADD_OCCURRENCE: &str = "UPDATE alerts SET occurrences = occurrences + 1, l
 // reopening stays).
 const ACKNOWLEDGE: &str = "UPDATE alerts SET status = 'acknowledged', acknowledged_at = ?2, acknowledged_by = ?3, \
      lead = coalesce(lead, ?3) WHERE id = ?1 AND status = 'open' RETURNING lead";
+const FORGET_SPENT_LINKS: &str = "DELETE FROM spent_links WHERE expires_at <= ?1";
+const SPENT_LINK: &str = "SELECT spent_at FROM spent_links WHERE link = ?1";
+const SPEND_LINK: &str = "INSERT INTO spent_links (link, alert_id, expires_at, spent_at) VALUES (?1, ?2, ?3, ?4)";
 const SET_LEAD: &str = "UPDATE alerts SET lead = ?2 WHERE id = ?1 AND status != 'resolved'";
 const RESOLVE: &str = "UPDATE alerts SET status = 'resolved', resolved_at = ?2, resolved_by = ?3 \
      WHERE id = ?1 AND status != 'resolved' RETURNING lead";
@@ -347,42 +354,35 @@ impl Store for SqliteStore {
     }
 
     fn acknowledge(&self, id: AlertId, by: Option<String>, now: Instant) -> StoreFuture<'_, Option<Alert>> {
-        Box::pin(self.write(move |conn| {
-            let lead: Option<Option<String>> = conn
-                .prepare_cached(ACKNOWLEDGE)?
-                .query_row(params![id, now.timestamp(), by], |r| r.get(0))
-                .optional()?;
-            if let Some(lead) = lead {
-                add_timeline(
-                    conn,
-                    id,
-                    now,
-                    TimelineKind::Acknowledged,
-                    &json!({ "by": by, "lead": lead }),
-                )?;
-                wake_escalation(conn, id, now)?;
-            }
-            Ok(select_alert(conn, id)?)
-        }))
+        Box::pin(self.write(move |conn| acknowledge_in(conn, id, by, now)))
     }
 
     fn resolve(&self, id: AlertId, by: Option<String>, now: Instant) -> StoreFuture<'_, Option<Alert>> {
+        Box::pin(self.write(move |conn| resolve_in(conn, id, by, now)))
+    }
+
+    fn act_once(&self, link: SpendLink, now: Instant) -> StoreFuture<'_, Spend> {
         Box::pin(self.write(move |conn| {
-            let lead: Option<Option<String>> = conn
-                .prepare_cached(RESOLVE)?
-                .query_row(params![id, now.timestamp(), by], |r| r.get(0))
+            conn.prepare_cached(FORGET_SPENT_LINKS)?.execute([now.timestamp()])?;
+            let spent_at: Option<Instant> = conn
+                .prepare_cached(SPENT_LINK)?
+                .query_row([&link.link], |r| instant(r, 0))
                 .optional()?;
-            if let Some(lead) = lead {
-                add_timeline(
-                    conn,
-                    id,
-                    now,
-                    TimelineKind::Resolved,
-                    &json!({ "by": by, "lead": lead }),
-                )?;
-                wake_escalation(conn, id, now)?;
+            if let Some(at) = spent_at {
+                return Ok(Spend::Spent(at));
             }
-            Ok(select_alert(conn, id)?)
+            conn.prepare_cached(SPEND_LINK)?.execute(params![
+                link.link,
+                link.alert,
+                link.expires.timestamp(),
+                now.timestamp()
+            ])?;
+            let by = Some(link.by);
+            let alert = match link.action {
+                LinkAction::Acknowledge => acknowledge_in(conn, link.alert, by, now)?,
+                LinkAction::Resolve => resolve_in(conn, link.alert, by, now)?,
+            };
+            Ok(Spend::Fresh(alert.map(Box::new)))
         }))
     }
 
@@ -835,6 +835,49 @@ where
 }
 
 /// The writer thread: batches until the queue is closed and empty.
+/// Acknowledges an open alert (see [`Store::acknowledge`]).
+fn acknowledge_in(
+    conn: &Connection,
+    id: AlertId,
+    by: Option<String>,
+    now: Instant,
+) -> Result<Option<Alert>, StoreError> {
+    let lead: Option<Option<String>> = conn
+        .prepare_cached(ACKNOWLEDGE)?
+        .query_row(params![id, now.timestamp(), by], |r| r.get(0))
+        .optional()?;
+    if let Some(lead) = lead {
+        add_timeline(
+            conn,
+            id,
+            now,
+            TimelineKind::Acknowledged,
+            &json!({ "by": by, "lead": lead }),
+        )?;
+        wake_escalation(conn, id, now)?;
+    }
+    Ok(select_alert(conn, id)?)
+}
+
+/// Resolves an alert (see [`Store::resolve`]).
+fn resolve_in(conn: &Connection, id: AlertId, by: Option<String>, now: Instant) -> Result<Option<Alert>, StoreError> {
+    let lead: Option<Option<String>> = conn
+        .prepare_cached(RESOLVE)?
+        .query_row(params![id, now.timestamp(), by], |r| r.get(0))
+        .optional()?;
+    if let Some(lead) = lead {
+        add_timeline(
+            conn,
+            id,
+            now,
+            TimelineKind::Resolved,
+            &json!({ "by": by, "lead": lead }),
+        )?;
+        wake_escalation(conn, id, now)?;
+    }
+    Ok(select_alert(conn, id)?)
+}
+
 fn write_loop(conn: Connection, mut requests: mpsc::Receiver<Box<dyn Job>>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = requests.blocking_recv() {
