@@ -259,9 +259,13 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-/// Compares secrets without leaking where they differ.
+/// Compares secrets without leaking where they differ, or how long the
+/// right one is: the SHA-256 digests (same length whatever was sent) are
+/// compared in constant time.
 fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+    use sha2::{Digest, Sha256};
+    let (a, b) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    bool::from(a[..].ct_eq(&b[..]))
 }
 
 impl AppState {
@@ -336,6 +340,24 @@ impl AppState {
                 StatusCode::UNAUTHORIZED,
                 "send the API token as `Authorization: Bearer TOKEN`",
             )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_secret;
+
+    #[test]
+    fn secrets_match_only_when_equal() {
+        assert!(same_secret("payments-key-0123456789", "payments-key-0123456789"));
+        for other in [
+            "payments-key-012345678",
+            "payments-key-01234567890",
+            "Payments-key-0123456789",
+            "",
+        ] {
+            assert!(!same_secret("payments-key-0123456789", other), "{other:?}");
         }
     }
 }
