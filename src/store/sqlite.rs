@@ -854,7 +854,7 @@ fn acknowledge_in(
             TimelineKind::Acknowledged,
             &json!({ "by": by, "lead": lead }),
         )?;
-        wake_escalation(conn, id, now)?;
+        watch_acknowledged(conn, id, now)?;
     }
     Ok(select_alert(conn, id)?)
 }
@@ -1037,7 +1037,7 @@ fn ingest_event(conn: &Connection, event: &Event, details: &str, now: Instant) -
             };
             detail["lead"] = json!(lead);
             add_timeline(conn, id, now, TimelineKind::Acknowledged, &detail)?;
-            wake_escalation(conn, id, now)?;
+            watch_acknowledged(conn, id, now)?;
             Outcome::Acknowledged(id)
         }
         (Action::Resolve, Some(id)) => {
@@ -1058,6 +1058,20 @@ fn ingest_event(conn: &Connection, event: &Event, details: &str, now: Instant) -
 
 /// An acknowledged or resolved alert's escalation is due at once: the next
 /// engine pass stops it (or starts the acknowledgement's timeout).
+/// After an acknowledgement: the alert's escalation is looked at by the
+/// next pass, which stops it or waits out the policy's `ack_timeout`. An
+/// alert whose chain was over (its last step fired) has no escalation row
+/// left; it gets one, in the acknowledged phase, or else an `ack_timeout`
+/// would never reopen it. (The pass drops the row if there is no timeout.)
+fn watch_acknowledged(conn: &Connection, id: AlertId, now: Instant) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO escalations (alert_id, phase, step, round, due_at) VALUES (?1, 'acknowledged', 0, 0, ?2) \
+         ON CONFLICT (alert_id) DO UPDATE SET due_at = min(due_at, excluded.due_at)",
+    )?
+    .execute(params![id, now.timestamp()])?;
+    Ok(())
+}
+
 fn wake_escalation(conn: &Connection, id: AlertId, now: Instant) -> rusqlite::Result<()> {
     conn.prepare_cached("UPDATE escalations SET due_at = ?2 WHERE alert_id = ?1 AND due_at > ?2")?
         .execute(params![id, now.timestamp()])?;

@@ -436,6 +436,24 @@ async fn an_acknowledgement_times_out_and_pages_again() {
     .await;
 }
 
+/// Issue 7: an acknowledgement made after the chain's last step fired
+/// still times out (the escalation was over, so nothing used to watch it).
+#[tokio::test]
+async fn issue_7_an_acknowledgement_after_the_last_step_still_times_out() {
+    check(
+        "rotas:\n  primary: {members: [alice], start: 2026-01-05T09:00, every: 1w}\n\
+         escalation:\n  ack_timeout: 30m\n  steps:\n    - notify: [rota:primary]\n",
+        "2026-06-01T09:00:00Z",
+        &[("09:00", "trigger disk critical"), ("09:05", "ack disk alice")],
+        "10:00",
+        expect![[r#"
+            09:00:00 alice push [disk]
+            09:35:00 alice push [disk]
+        "#]],
+    )
+    .await;
+}
+
 /// The rota hands over (Monday 09:00 London, 08:00 UTC) between the first
 /// and the second step: the second step pages the new person on call.
 #[tokio::test]
