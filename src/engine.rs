@@ -669,7 +669,11 @@ impl Engine {
         let pass = pass?;
         let given_up = given_up(pass.given_up, &self.metrics);
         let deliveries = pass.messages.into_iter().map(|m| self.deliver(&rules, m, now));
-        let attempts: Vec<Attempt> = futures_util::future::join_all(deliveries).await;
+        let attempts: Vec<Attempt> = futures_util::future::join_all(deliveries)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
         if !attempts.is_empty() {
             self.store.record(attempts.clone(), now).await?;
         }
@@ -699,8 +703,8 @@ impl Engine {
                     for message in pass.messages {
                         let (engine, rules, clock) = (self.clone(), rules.clone(), clock.clone());
                         inflight.spawn(async move {
-                            let attempt = engine.deliver(&rules, message, now).await;
-                            if let Err(e) = engine.store.record(vec![attempt], clock.now()).await {
+                            let attempts = engine.deliver(&rules, message, now).await;
+                            if let Err(e) = engine.store.record(attempts, clock.now()).await {
                                 tracing::error!(error = %e, "engine: cannot record a delivery; it is sent again after its lease");
                             }
                             // A fail-over may have brought a method forward.
@@ -743,7 +747,11 @@ impl Engine {
         self.wake.notify_one();
     }
 
-    async fn deliver(&self, rules: &Rules, message: Message, now: Instant) -> Attempt {
+    /// Delivers one message and says how it went, for each of its
+    /// notifications: a bundle that failed is retried for those that have
+    /// attempts left, at the soonest of their retry times, and given up only
+    /// for those that have none (each notification counts its own attempts).
+    async fn deliver(&self, rules: &Rules, message: Message, now: Instant) -> Vec<Attempt> {
         let ids: Vec<i64> = message.notifications.iter().map(|n| n.id).collect();
         let first = &message.notifications[0];
         let outcome = match self.notice(rules, &message, now) {
@@ -776,28 +784,51 @@ impl Engine {
                         }
                     }
                     Err(e) => {
-                        let retry = match &e {
-                            SendError::Retryable(_) => self.backoff.retry_at(first.id, first.attempts, now),
-                            SendError::Permanent(_) => None,
-                        };
+                        // Each notification by its own attempts: one fresh
+                        // page bundled with one that had all its tries is
+                        // not given up with it.
+                        let (mut retry, mut spent, mut at) = (Vec::new(), Vec::new(), None::<Instant>);
+                        for n in &message.notifications {
+                            let next = match &e {
+                                SendError::Retryable(_) => self.backoff.retry_at(n.id, n.attempts, now),
+                                SendError::Permanent(_) => None,
+                            };
+                            match next {
+                                Some(t) => {
+                                    retry.push(n.id);
+                                    at = Some(at.map_or(t, |a: Instant| a.min(t)));
+                                }
+                                None => spent.push(n.id),
+                            }
+                        }
                         tracing::warn!(
                             person = %first.person, method = %first.method, attempt = first.attempts,
-                            error = %redact_numbers(e.message()), retry_at = ?retry, "delivery failed"
+                            error = %redact_numbers(e.message()), retry_at = ?at, given_up = spent.len(), "delivery failed"
                         );
-                        match retry {
-                            Some(at) => AttemptOutcome::Retry {
-                                at,
-                                error: e.message().to_string(),
-                            },
-                            None => AttemptOutcome::Failed {
-                                error: e.message().to_string(),
-                            },
+                        let mut attempts = Vec::new();
+                        if let Some(at) = at {
+                            attempts.push(Attempt {
+                                ids: retry,
+                                outcome: AttemptOutcome::Retry {
+                                    at,
+                                    error: e.message().to_string(),
+                                },
+                            });
                         }
+                        if !spent.is_empty() {
+                            attempts.push(Attempt {
+                                ids: spent,
+                                outcome: AttemptOutcome::Failed {
+                                    error: e.message().to_string(),
+                                },
+                            });
+                        }
+                        return attempts;
                     }
                 },
             },
         };
-        Attempt { ids, outcome }
+        vec![Attempt { ids, outcome }]
     }
 
     /// Runs a channel's send, counting it and how long it took.

@@ -572,6 +572,36 @@ async fn failed_deliveries_retry_then_fail_over_to_the_next_method() {
     .await;
 }
 
+/// Issue 7 (found by scripts/soak): a page bundled with one that has had
+/// all its attempts is not given up with it; each counts its own attempts.
+#[tokio::test]
+async fn issue_7_a_fresh_page_bundled_with_an_exhausted_one_is_retried() {
+    check(
+        "rotas:\n  primary: {members: [dave], start: 2026-01-05T09:00, every: 1w}\n",
+        "2026-06-01T09:00:00Z",
+        &[
+            ("09:00", "fail push retryable 3"),
+            ("09:00", "trigger disk critical"),
+            ("09:00:27", "trigger cpu critical"),
+            ("09:30", "ack disk dave"),
+            ("09:30", "ack cpu dave"),
+        ],
+        "10:00",
+        expect![[r#"
+            09:00:00 dave push failed: provider answered 503; retry at 09:00:27
+            09:00:27 dave push failed: provider answered 503; retry at 09:00:57
+            09:00:57 dave push failed: provider answered 503; retry at 09:02:05
+            09:00:57 dave push gave up: provider answered 503
+            09:00:57 dave sms [disk]
+            09:02:05 dave push [cpu]
+            09:02:27 dave sms [cpu]
+            09:05:00 dave email [disk]
+            09:06:00 dave email [cpu]
+        "#]],
+    )
+    .await;
+}
+
 /// A permanent refusal gives up at once and brings the next method forward.
 #[tokio::test]
 async fn a_permanent_failure_fails_over_at_once() {
