@@ -835,49 +835,6 @@ where
 }
 
 /// The writer thread: batches until the queue is closed and empty.
-/// Acknowledges an open alert (see [`Store::acknowledge`]).
-fn acknowledge_in(
-    conn: &Connection,
-    id: AlertId,
-    by: Option<String>,
-    now: Instant,
-) -> Result<Option<Alert>, StoreError> {
-    let lead: Option<Option<String>> = conn
-        .prepare_cached(ACKNOWLEDGE)?
-        .query_row(params![id, now.timestamp(), by], |r| r.get(0))
-        .optional()?;
-    if let Some(lead) = lead {
-        add_timeline(
-            conn,
-            id,
-            now,
-            TimelineKind::Acknowledged,
-            &json!({ "by": by, "lead": lead }),
-        )?;
-        watch_acknowledged(conn, id, now)?;
-    }
-    Ok(select_alert(conn, id)?)
-}
-
-/// Resolves an alert (see [`Store::resolve`]).
-fn resolve_in(conn: &Connection, id: AlertId, by: Option<String>, now: Instant) -> Result<Option<Alert>, StoreError> {
-    let lead: Option<Option<String>> = conn
-        .prepare_cached(RESOLVE)?
-        .query_row(params![id, now.timestamp(), by], |r| r.get(0))
-        .optional()?;
-    if let Some(lead) = lead {
-        add_timeline(
-            conn,
-            id,
-            now,
-            TimelineKind::Resolved,
-            &json!({ "by": by, "lead": lead }),
-        )?;
-        wake_escalation(conn, id, now)?;
-    }
-    Ok(select_alert(conn, id)?)
-}
-
 fn write_loop(conn: Connection, mut requests: mpsc::Receiver<Box<dyn Job>>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = requests.blocking_recv() {
@@ -1058,6 +1015,49 @@ fn ingest_event(conn: &Connection, event: &Event, details: &str, now: Instant) -
 
 /// An acknowledged or resolved alert's escalation is due at once: the next
 /// engine pass stops it (or starts the acknowledgement's timeout).
+/// Acknowledges an open alert (see [`Store::acknowledge`]).
+fn acknowledge_in(
+    conn: &Connection,
+    id: AlertId,
+    by: Option<String>,
+    now: Instant,
+) -> Result<Option<Alert>, StoreError> {
+    let lead: Option<Option<String>> = conn
+        .prepare_cached(ACKNOWLEDGE)?
+        .query_row(params![id, now.timestamp(), by], |r| r.get(0))
+        .optional()?;
+    if let Some(lead) = lead {
+        add_timeline(
+            conn,
+            id,
+            now,
+            TimelineKind::Acknowledged,
+            &json!({ "by": by, "lead": lead }),
+        )?;
+        watch_acknowledged(conn, id, now)?;
+    }
+    Ok(select_alert(conn, id)?)
+}
+
+/// Resolves an alert (see [`Store::resolve`]).
+fn resolve_in(conn: &Connection, id: AlertId, by: Option<String>, now: Instant) -> Result<Option<Alert>, StoreError> {
+    let lead: Option<Option<String>> = conn
+        .prepare_cached(RESOLVE)?
+        .query_row(params![id, now.timestamp(), by], |r| r.get(0))
+        .optional()?;
+    if let Some(lead) = lead {
+        add_timeline(
+            conn,
+            id,
+            now,
+            TimelineKind::Resolved,
+            &json!({ "by": by, "lead": lead }),
+        )?;
+        wake_escalation(conn, id, now)?;
+    }
+    Ok(select_alert(conn, id)?)
+}
+
 /// After an acknowledgement: the alert's escalation is looked at by the
 /// next pass, which stops it or waits out the policy's `ack_timeout`. An
 /// alert whose chain was over (its last step fired) has no escalation row
