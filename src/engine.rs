@@ -748,9 +748,10 @@ impl Engine {
     }
 
     /// Delivers one message and says how it went, for each of its
-    /// notifications: a bundle that failed is retried for those that have
-    /// attempts left, at the soonest of their retry times, and given up only
-    /// for those that have none (each notification counts its own attempts).
+    /// notifications: after a failure each one is retried at its own
+    /// backoff's time, or given up when it has had all its attempts (each
+    /// counts its own: a fresh page bundled with an old one neither dies
+    /// with it nor drags it into retrying at a fresh page's pace).
     async fn deliver(&self, rules: &Rules, message: Message, now: Instant) -> Vec<Attempt> {
         let ids: Vec<i64> = message.notifications.iter().map(|n| n.id).collect();
         let first = &message.notifications[0];
@@ -787,34 +788,33 @@ impl Engine {
                         // Each notification by its own attempts: one fresh
                         // page bundled with one that had all its tries is
                         // not given up with it.
-                        let (mut retry, mut spent, mut at) = (Vec::new(), Vec::new(), None::<Instant>);
+                        let mut retries: std::collections::BTreeMap<Instant, Vec<i64>> = Default::default();
+                        let mut spent = Vec::new();
                         for n in &message.notifications {
                             let next = match &e {
                                 SendError::Retryable(_) => self.backoff.retry_at(n.id, n.attempts, now),
                                 SendError::Permanent(_) => None,
                             };
                             match next {
-                                Some(t) => {
-                                    retry.push(n.id);
-                                    at = Some(at.map_or(t, |a: Instant| a.min(t)));
-                                }
+                                Some(t) => retries.entry(t).or_default().push(n.id),
                                 None => spent.push(n.id),
                             }
                         }
                         tracing::warn!(
                             person = %first.person, method = %first.method, attempt = first.attempts,
-                            error = %redact_numbers(e.message()), retry_at = ?at, given_up = spent.len(), "delivery failed"
+                            error = %redact_numbers(e.message()), retry_at = ?retries.keys().next(),
+                            given_up = spent.len(), "delivery failed"
                         );
-                        let mut attempts = Vec::new();
-                        if let Some(at) = at {
-                            attempts.push(Attempt {
-                                ids: retry,
+                        let mut attempts: Vec<Attempt> = retries
+                            .into_iter()
+                            .map(|(at, ids)| Attempt {
+                                ids,
                                 outcome: AttemptOutcome::Retry {
                                     at,
                                     error: e.message().to_string(),
                                 },
-                            });
-                        }
+                            })
+                            .collect();
                         if !spent.is_empty() {
                             attempts.push(Attempt {
                                 ids: spent,

@@ -572,8 +572,9 @@ async fn failed_deliveries_retry_then_fail_over_to_the_next_method() {
     .await;
 }
 
-/// Issue 7 (found by scripts/soak): a page bundled with one that has had
-/// all its attempts is not given up with it; each counts its own attempts.
+/// Issue 7 (found by scripts/soak): pages bundled into one failed message
+/// each keep their own attempts and backoff: the fresh one is not given up
+/// with the old one, and the old one is not retried at the fresh one's pace.
 #[tokio::test]
 async fn issue_7_a_fresh_page_bundled_with_an_exhausted_one_is_retried() {
     check(
@@ -590,11 +591,12 @@ async fn issue_7_a_fresh_page_bundled_with_an_exhausted_one_is_retried() {
         expect![[r#"
             09:00:00 dave push failed: provider answered 503; retry at 09:00:27
             09:00:27 dave push failed: provider answered 503; retry at 09:00:57
+            09:00:27 dave push failed: provider answered 503; retry at 09:01:34
             09:00:57 dave push failed: provider answered 503; retry at 09:02:05
-            09:00:57 dave push gave up: provider answered 503
-            09:00:57 dave sms [disk]
+            09:01:34 dave push [disk]
+            09:02:00 dave sms [disk]
             09:02:05 dave push [cpu]
-            09:02:27 dave sms [cpu]
+            09:03:00 dave sms [cpu]
             09:05:00 dave email [disk]
             09:06:00 dave email [cpu]
         "#]],
