@@ -25,8 +25,8 @@ use oncall::links::Links;
 use oncall::notify::Channels;
 use oncall::settings::DEFAULT_MAX_BODY_BYTES;
 use oncall::store::{
-    Attempt, Decide, LeadChange, Ledger, NewOverride, Notification, Pass, Store, StoreError, StoreFuture,
-    StoredOverride,
+    Attempt, Decide, LeadChange, Ledger, NewOverride, Notification, Pass, Spend, SpendLink, Store, StoreError,
+    StoreFuture, StoredOverride,
 };
 
 /// The key `scripts/bench-intake` uses when none is given.
@@ -62,6 +62,10 @@ impl Store for NullStore {
 
     fn resolve(&self, _id: AlertId, _by: Option<String>, _now: Instant) -> StoreFuture<'_, Option<Alert>> {
         Box::pin(async { Ok(None) })
+    }
+
+    fn act_once(&self, _link: SpendLink, _now: Instant) -> StoreFuture<'_, Spend> {
+        Box::pin(async { Ok(Spend::Fresh(None)) })
     }
 
     fn hand_lead(
@@ -169,6 +173,9 @@ async fn main() -> anyhow::Result<()> {
         })),
         reload: Default::default(),
         api_token: None,
+        api_token_next: None,
+        // The null store measures the HTTP layer's speed: no limit.
+        intake_limit: None,
         severities,
         clock: Arc::new(SystemClock),
         heartbeat_lock: tokio::sync::Mutex::new(()),

@@ -109,6 +109,8 @@ pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result
             failed: None,
         }),
         api_token: settings.api_token.clone(),
+        api_token_next: settings.api_token_next.clone(),
+        intake_limit: settings.intake_rate.map(crate::http::Limiter::new),
         severities: settings.severities.clone(),
         clock,
         heartbeat_lock: tokio::sync::Mutex::new(()),
@@ -165,15 +167,18 @@ fn checked(
     }
     let mut intake_keys = Vec::new();
     for team in &loaded.schedule.teams {
-        match &team.intake_key {
-            Some(IntakeKey::Literal(k)) => intake_keys.push((k.clone(), team.name.clone())),
-            Some(IntakeKey::Env(var)) => match std::env::var(var) {
-                Ok(k) if !k.is_empty() => intake_keys.push((k, team.name.clone())),
-                _ => {
-                    tracing::warn!(team = %team.name, variable = %var, "no integration key: the variable is not set, so this team cannot receive alerts")
+        let Some(source) = &team.intake_key else {
+            tracing::warn!(team = %team.name, "no integration key: this team cannot receive alerts");
+            continue;
+        };
+        for (which, source) in [("current", Some(source)), ("next", team.next_intake_key.as_ref())] {
+            let Some(source) = source else { continue };
+            match read_intake_key(source) {
+                Ok(key) => intake_keys.push((key, team.name.clone())),
+                Err(why) => {
+                    tracing::warn!(team = %team.name, key = which, "no integration key: {why}");
                 }
-            },
-            None => tracing::warn!(team = %team.name, "no integration key: this team cannot receive alerts"),
+            }
         }
     }
     let base = Arc::new(loaded.schedule);
@@ -182,6 +187,23 @@ fn checked(
         base,
         intake_keys,
     })
+}
+
+/// The integration key from where the team file says it is, or why there
+/// is none. Never the key's value in the error.
+fn read_intake_key(source: &IntakeKey) -> Result<String, String> {
+    let key = match source {
+        IntakeKey::Literal(k) => k.clone(),
+        IntakeKey::Env(var) => std::env::var(var).map_err(|_| format!("the variable {var} is not set"))?,
+        IntakeKey::File(path) => std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+            .trim()
+            .to_string(),
+    };
+    if key.is_empty() {
+        return Err("it is empty".into());
+    }
+    Ok(key)
 }
 
 /// Reads the rota files in `schedules` again. If they are valid, they are

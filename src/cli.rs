@@ -278,6 +278,8 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
                 database,
                 // Secrets only from the environment, never the command line.
                 api_token: std::env::var("ONCALL_API_TOKEN").ok(),
+                api_token_next: std::env::var("ONCALL_API_TOKEN_NEXT").ok(),
+                intake_rate: std::env::var("ONCALL_INTAKE_RATE").ok(),
                 log_format: std::env::var("ONCALL_LOG_FORMAT").ok(),
                 public_url,
                 link_secret: std::env::var("ONCALL_LINK_SECRET").ok(),

@@ -673,7 +673,11 @@ impl Engine {
         let pass = pass?;
         let given_up = given_up(pass.given_up, &self.metrics);
         let deliveries = pass.messages.into_iter().map(|m| self.deliver(&rules, m, now));
-        let attempts: Vec<Attempt> = futures_util::future::join_all(deliveries).await;
+        let attempts: Vec<Attempt> = futures_util::future::join_all(deliveries)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
         if !attempts.is_empty() {
             self.store.record(attempts.clone(), now).await?;
         }
@@ -713,8 +717,8 @@ impl Engine {
                     for message in pass.messages {
                         let (engine, rules, clock) = (self.clone(), rules.clone(), clock.clone());
                         inflight.spawn(async move {
-                            let attempt = engine.deliver(&rules, message, now).await;
-                            if let Err(e) = engine.store.record(vec![attempt], clock.now()).await {
+                            let attempts = engine.deliver(&rules, message, now).await;
+                            if let Err(e) = engine.store.record(attempts, clock.now()).await {
                                 tracing::error!(error = %e, "engine: cannot record a delivery; it is sent again after its lease");
                             }
                             // A fail-over may have brought a method forward.
@@ -757,7 +761,12 @@ impl Engine {
         self.wake.notify_one();
     }
 
-    async fn deliver(&self, rules: &Rules, message: Message, now: Instant) -> Attempt {
+    /// Delivers one message and says how it went, for each of its
+    /// notifications: after a failure each one is retried at its own
+    /// backoff's time, or given up when it has had all its attempts (each
+    /// counts its own: a fresh page bundled with an old one neither dies
+    /// with it nor drags it into retrying at a fresh page's pace).
+    async fn deliver(&self, rules: &Rules, message: Message, now: Instant) -> Vec<Attempt> {
         let ids: Vec<i64> = message.notifications.iter().map(|n| n.id).collect();
         let first = &message.notifications[0];
         let outcome = match self.notice(rules, &message, now) {
@@ -790,28 +799,50 @@ impl Engine {
                         }
                     }
                     Err(e) => {
-                        let retry = match &e {
-                            SendError::Retryable(_) => self.backoff.retry_at(first.id, first.attempts, now),
-                            SendError::Permanent(_) => None,
-                        };
+                        // Each notification by its own attempts: one fresh
+                        // page bundled with one that had all its tries is
+                        // not given up with it.
+                        let mut retries: std::collections::BTreeMap<Instant, Vec<i64>> = Default::default();
+                        let mut spent = Vec::new();
+                        for n in &message.notifications {
+                            let next = match &e {
+                                SendError::Retryable(_) => self.backoff.retry_at(n.id, n.attempts, now),
+                                SendError::Permanent(_) => None,
+                            };
+                            match next {
+                                Some(t) => retries.entry(t).or_default().push(n.id),
+                                None => spent.push(n.id),
+                            }
+                        }
                         tracing::warn!(
                             person = %first.person, method = %first.method, attempt = first.attempts,
-                            error = %redact_numbers(e.message()), retry_at = ?retry, "delivery failed"
+                            error = %redact_numbers(e.message()), retry_at = ?retries.keys().next(),
+                            given_up = spent.len(), "delivery failed"
                         );
-                        match retry {
-                            Some(at) => AttemptOutcome::Retry {
-                                at,
-                                error: e.message().to_string(),
-                            },
-                            None => AttemptOutcome::Failed {
-                                error: e.message().to_string(),
-                            },
+                        let mut attempts: Vec<Attempt> = retries
+                            .into_iter()
+                            .map(|(at, ids)| Attempt {
+                                ids,
+                                outcome: AttemptOutcome::Retry {
+                                    at,
+                                    error: e.message().to_string(),
+                                },
+                            })
+                            .collect();
+                        if !spent.is_empty() {
+                            attempts.push(Attempt {
+                                ids: spent,
+                                outcome: AttemptOutcome::Failed {
+                                    error: e.message().to_string(),
+                                },
+                            });
                         }
+                        return attempts;
                     }
                 },
             },
         };
-        Attempt { ids, outcome }
+        vec![Attempt { ids, outcome }]
     }
 
     /// Runs a channel's send, counting it and how long it took.

@@ -224,6 +224,12 @@ impl Links {
     }
 }
 
+/// What tells one token from every other: its MAC (the part after the
+/// `.`), for recording that a verified token was used.
+pub fn link_id(token: &str) -> &str {
+    token.rsplit_once('.').map_or(token, |(_, mac)| mac)
+}
+
 fn parse_claim(text: &[u8]) -> Option<Claim> {
     let text = std::str::from_utf8(text).ok()?;
     let mut fields = text.splitn(5, '\n');

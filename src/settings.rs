@@ -30,6 +30,12 @@ pub struct Settings {
     pub database: PathBuf,
     /// The token for `/v1/...` API calls; `None` disables the API.
     pub api_token: Option<String>,
+    /// A second API token accepted as well, while clients move to it (a
+    /// rotation: add it, move the clients, make it the token).
+    pub api_token_next: Option<String>,
+    /// Each team's intake: requests a second its keys may make, on average
+    /// (`None`: no limit).
+    pub intake_rate: Option<RateLimit>,
     pub max_body_bytes: usize,
     pub severities: Severities,
     pub log_json: bool,
@@ -67,6 +73,16 @@ pub struct File {
     pub api_token: Option<String>,
     /// A file holding the API token (e.g. a systemd credential).
     pub api_token_file: Option<PathBuf>,
+    /// A second API token accepted too, during a rotation (prefer
+    /// `api_token_next_file` or `ONCALL_API_TOKEN_NEXT`).
+    pub api_token_next: Option<String>,
+    pub api_token_next_file: Option<PathBuf>,
+    /// Intake requests a second per team, on average; `0` turns the limit
+    /// off. Default [`DEFAULT_INTAKE_RATE`].
+    pub intake_rate: Option<f64>,
+    /// Intake requests a team may make at once, above the rate. Default
+    /// [`DEFAULT_INTAKE_BURST`].
+    pub intake_burst: Option<u32>,
     pub max_body_bytes: Option<usize>,
     /// `"json"` for one JSON object a log line; default text.
     pub log_format: Option<String>,
@@ -148,6 +164,10 @@ pub struct Overrides {
     pub schedules: Option<PathBuf>,
     pub database: Option<PathBuf>,
     pub api_token: Option<String>,
+    /// `ONCALL_API_TOKEN_NEXT`.
+    pub api_token_next: Option<String>,
+    /// `ONCALL_INTAKE_RATE`.
+    pub intake_rate: Option<String>,
     pub log_format: Option<String>,
     pub public_url: Option<String>,
     pub link_secret: Option<String>,
@@ -186,14 +206,28 @@ impl Settings {
             message: format!("`{listen_text}` is not an address like 127.0.0.1:8080"),
         })?;
         let api_token = secret(o.api_token, file.api_token, file.api_token_file.as_deref())?;
-        if let Some(t) = &api_token
-            && t.len() < 16
-        {
+        let api_token_next = secret(
+            o.api_token_next,
+            file.api_token_next,
+            file.api_token_next_file.as_deref(),
+        )?;
+        for (what, token) in [("api_token", &api_token), ("api_token_next", &api_token_next)] {
+            if let Some(t) = token
+                && t.len() < 16
+            {
+                return Err(SettingsError::Invalid {
+                    what: what.into(),
+                    message: "use at least 16 characters (e.g. `openssl rand -hex 32`)".into(),
+                });
+            }
+        }
+        if api_token_next.is_some() && api_token.is_none() {
             return Err(SettingsError::Invalid {
-                what: "api_token".into(),
-                message: "use at least 16 characters (e.g. `openssl rand -hex 32`)".into(),
+                what: "api_token_next".into(),
+                message: "a next API token needs a current one (api_token)".into(),
             });
         }
+        let intake_rate = intake_rate(o.intake_rate, file.intake_rate, file.intake_burst)?;
         let link_secret = secret(o.link_secret, file.link_secret, file.link_secret_file.as_deref())?;
         if let Some(s) = &link_secret
             && s.len() < MIN_LINK_SECRET_LEN
@@ -315,6 +349,8 @@ impl Settings {
                 .unwrap_or_else(|| DEFAULT_SCHEDULES.into()),
             database,
             api_token,
+            api_token_next,
+            intake_rate,
             max_body_bytes: file.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
             severities,
             log_json,
@@ -369,6 +405,51 @@ fn pay_export(file: PayExportFile, database: &Path, has_email: bool) -> Result<p
         at: chrono::Timelike::num_seconds_from_midnight(&at) / 60,
         format: file.format.unwrap_or_default(),
     })
+}
+
+/// Intake requests a second per team, by default: far above what a
+/// monitoring system sends (Alertmanager groups), low enough that one
+/// runaway sender cannot fill the disk or starve the other teams.
+pub const DEFAULT_INTAKE_RATE: f64 = 50.0;
+/// Intake requests a team may send at once, by default.
+pub const DEFAULT_INTAKE_BURST: u32 = 500;
+
+/// A token bucket's settings: `per_second` on average, `burst` at once.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateLimit {
+    pub per_second: f64,
+    pub burst: u32,
+}
+
+fn intake_rate(env: Option<String>, rate: Option<f64>, burst: Option<u32>) -> Result<Option<RateLimit>, SettingsError> {
+    let invalid = |what: &str, message: String| SettingsError::Invalid {
+        what: what.into(),
+        message,
+    };
+    let rate = match env {
+        Some(text) => Some(text.trim().parse::<f64>().map_err(|_| {
+            invalid(
+                "ONCALL_INTAKE_RATE",
+                format!("`{text}` is not a number of requests a second"),
+            )
+        })?),
+        None => rate,
+    }
+    .unwrap_or(DEFAULT_INTAKE_RATE);
+    if !rate.is_finite() || rate < 0.0 {
+        return Err(invalid(
+            "intake_rate",
+            format!("`{rate}` is not a number of requests a second (0 turns the limit off)"),
+        ));
+    }
+    let burst = burst.unwrap_or(DEFAULT_INTAKE_BURST);
+    if burst == 0 {
+        return Err(invalid("intake_burst", "use at least 1".into()));
+    }
+    Ok((rate > 0.0).then_some(RateLimit {
+        per_second: rate,
+        burst,
+    }))
 }
 
 /// Shortest link secret accepted from the configuration.

@@ -26,6 +26,10 @@ const TOP_KEYS_TEAM: &[&str] = &[
     "escalation",
     "intake_key",
     "intake_key_env",
+    "intake_key_file",
+    "next_intake_key",
+    "next_intake_key_env",
+    "next_intake_key_file",
     "description",
     "heartbeats",
     "maintenance",
@@ -167,6 +171,41 @@ pub(super) fn fields<'n>(cx: &mut Cx, node: &'n Node, what: &str, allowed: &[&st
         items.push((key, k, v));
     }
     Some(Fields { node, items })
+}
+
+/// A team's integration key as `{name}_env` (a variable), `{name}_file` (an
+/// absolute path, read at each reload) or `{name}` (the key itself): one of
+/// them at most.
+fn key_source(cx: &mut Cx, top: &Fields<'_>, name: &str) -> Option<IntakeKey> {
+    let (env_key, file_key) = (format!("{name}_env"), format!("{name}_file"));
+    let given: Vec<(&str, &Node)> = [env_key.as_str(), file_key.as_str(), name]
+        .into_iter()
+        .filter_map(|k| top.get(k).map(|n| (k, n)))
+        .collect();
+    if let [_, (_, extra), ..] = given.as_slice() {
+        cx.error(
+            extra.pos,
+            format!("give one of `{env_key}`, `{file_key}` or `{name}`, not several"),
+        );
+        return None;
+    }
+    let (key, node) = given.first()?;
+    let text = string(cx, node, key)?;
+    if *key == env_key {
+        Some(IntakeKey::Env(text.to_string()))
+    } else if *key == file_key {
+        let path = std::path::PathBuf::from(text);
+        if !path.is_absolute() {
+            cx.error(
+                node.pos,
+                format!("{file_key} should be an absolute path, like /run/credentials/oncall.service/{name}"),
+            );
+            return None;
+        }
+        Some(IntakeKey::File(path))
+    } else {
+        Some(IntakeKey::Literal(text.to_string()))
+    }
 }
 
 pub(super) fn string<'n>(cx: &mut Cx, node: &'n Node, what: &str) -> Option<&'n str> {
@@ -404,15 +443,19 @@ pub(super) fn decode(sources: &[(String, Vec<u8>)]) -> Loaded {
                 cx.error(rotas_node.pos, format!("team {name} has no rotas"));
             }
         }
-        let intake_key = match (top.get("intake_key_env"), top.get("intake_key")) {
-            (Some(_), Some(literal)) => {
-                cx.error(literal.pos, "give either `intake_key_env` or `intake_key`, not both");
-                None
-            }
-            (Some(env), None) => string(&mut cx, env, "intake_key_env").map(|s| IntakeKey::Env(s.to_string())),
-            (None, Some(literal)) => string(&mut cx, literal, "intake_key").map(|s| IntakeKey::Literal(s.to_string())),
-            (None, None) => None,
-        };
+        let intake_key = key_source(&mut cx, top, "intake_key");
+        let next_intake_key = key_source(&mut cx, top, "next_intake_key");
+        if next_intake_key.is_some()
+            && intake_key.is_none()
+            && let Some(node) = ["next_intake_key_env", "next_intake_key_file", "next_intake_key"]
+                .iter()
+                .find_map(|k| top.get(k))
+        {
+            cx.error(
+                node.pos,
+                "a next integration key needs a current one (`intake_key_env`, `intake_key_file` or `intake_key`)",
+            );
+        }
         let heartbeats = match top.get("heartbeats") {
             Some(node) => decode_heartbeats(&mut cx, name, node),
             None => Vec::new(),
@@ -431,6 +474,7 @@ pub(super) fn decode(sources: &[(String, Vec<u8>)]) -> Loaded {
             tz,
             rotas,
             intake_key,
+            next_intake_key,
             escalation: None,
             heartbeats,
             maintenance,

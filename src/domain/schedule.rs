@@ -69,6 +69,9 @@ pub enum IntakeKey {
     Env(String),
     /// The key itself (for tests and demos).
     Literal(String),
+    /// A file holding the key (trimmed), read again at each reload: a key
+    /// rotated in the file is in force without a restart.
+    File(std::path::PathBuf),
 }
 
 #[derive(Clone, Debug)]
@@ -77,6 +80,9 @@ pub struct Team {
     pub tz: Tz,
     pub rotas: Vec<Rota>,
     pub intake_key: Option<IntakeKey>,
+    /// A second key accepted as well, while senders move to it (a rotation
+    /// without downtime: add it, move the senders, make it the key).
+    pub next_intake_key: Option<IntakeKey>,
     pub escalation: Option<Policy>,
     /// Jobs that must check in, in file order.
     pub heartbeats: Vec<Heartbeat>,

@@ -7,9 +7,18 @@
 //! nothing. `POST` acts, with any body or none (ntfy's action buttons post
 //! an empty one). The token is the credential; the person it names is
 //! recorded as having acted.
+//!
+//! A link acts once: the store records it as spent in the transaction that
+//! acts (`Store::act_once`), so a link replayed later (a forwarded email, a
+//! browser's history, a proxy's log) cannot acknowledge the alert again
+//! after an `ack_timeout` reopened it. A cross-site form or `no-cors` POST
+//! (`Sec-Fetch-Site: cross-site` with `Sec-Fetch-Mode: navigate` or
+//! `no-cors`) is refused: a page elsewhere cannot make a responder's browser
+//! act, even with a link it learned. Apps that call the link themselves
+//! (ntfy's buttons, scripts) send no such headers, or CORS ones.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use chrono::SecondsFormat;
 
@@ -18,7 +27,7 @@ use super::html::{escape, page};
 use crate::domain::alert::{Alert, AlertId, Status};
 use crate::domain::time::Instant;
 use crate::links::{Action, Claim, LinkError};
-use crate::store::StoreError;
+use crate::store::{LinkAction, Spend, SpendLink, StoreError};
 
 /// What asking the store to act did.
 pub enum Acted {
@@ -27,19 +36,62 @@ pub enum Acted {
     /// Nothing to do: already acknowledged or resolved (by whom is in it).
     Already(Alert),
     NoAlert,
+    /// The single-use link (or SMS) was used before, at that instant.
+    Spent(Instant),
 }
 
-/// Acknowledges or resolves alert `id` as `person` at `now`.
-pub async fn act(state: &Shared, action: Action, id: AlertId, person: &str, now: Instant) -> Result<Acted, StoreError> {
+/// A single-use credential being used: its id, and until when it must be
+/// remembered.
+pub struct Once {
+    pub id: String,
+    pub until: Instant,
+}
+
+/// Acknowledges or resolves alert `id` as `person` at `now`; with `once`,
+/// only if that credential was not used before (and it is used now).
+pub async fn act(
+    state: &Shared,
+    action: Action,
+    id: AlertId,
+    person: &str,
+    now: Instant,
+    once: Option<Once>,
+) -> Result<Acted, StoreError> {
     // The store answers with the alert whether or not it changed it; what it
     // was before, and who it names after, tell which.
     let Some((before, _)) = state.store.alert(id).await? else {
         return Ok(Acted::NoAlert);
     };
     let by = Some(person.to_string());
-    let after = match action {
-        Action::Acknowledge => state.store.acknowledge(id, by.clone(), now).await?,
-        Action::Resolve => state.store.resolve(id, by.clone(), now).await?,
+    let after = match once {
+        Some(once) => {
+            let link = SpendLink {
+                link: once.id,
+                expires: once.until,
+                action: match action {
+                    Action::Acknowledge => LinkAction::Acknowledge,
+                    Action::Resolve => LinkAction::Resolve,
+                },
+                alert: id,
+                by: person.to_string(),
+            };
+            match state.store.act_once(link, now).await? {
+                Spend::Spent(at) => {
+                    tracing::info!(
+                        alert = id,
+                        person,
+                        action = action.as_str(),
+                        "a used link was used again"
+                    );
+                    return Ok(Acted::Spent(at));
+                }
+                Spend::Fresh(after) => after.map(|a| *a),
+            }
+        }
+        None => match action {
+            Action::Acknowledge => state.store.acknowledge(id, by.clone(), now).await?,
+            Action::Resolve => state.store.resolve(id, by.clone(), now).await?,
+        },
     };
     state.engine.wake();
     let Some(alert) = after else {
@@ -69,6 +121,19 @@ pub async fn act(state: &Shared, action: Action, id: AlertId, person: &str, now:
     } else {
         Acted::Already(alert)
     })
+}
+
+/// Whether a browser sent this request for a page of another site: a form
+/// posted from there, or a `no-cors` fetch (Fetch Metadata headers).
+fn cross_site(headers: &HeaderMap) -> bool {
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_ascii_lowercase)
+    };
+    get("sec-fetch-site").as_deref() == Some("cross-site")
+        && matches!(get("sec-fetch-mode").as_deref(), Some("navigate" | "no-cors"))
 }
 
 fn time(t: Instant) -> String {
@@ -207,21 +272,42 @@ pub async fn show(State(state): State<Shared>, Path(token): Path<String>) -> Res
     page(StatusCode::OK, &title, &body)
 }
 
-/// `POST /v1/act/{token}`: does what the link says, as the person it names.
-/// The body, if any, is ignored.
-pub async fn perform(State(state): State<Shared>, Path(token): Path<String>) -> Response {
+/// `POST /v1/act/{token}`: does what the link says, as the person it names,
+/// once. The body, if any, is ignored.
+pub async fn perform(State(state): State<Shared>, headers: HeaderMap, Path(token): Path<String>) -> Response {
     let now = state.clock.now();
     let claim = match state.links.verify(&token, now) {
         Ok(c) => c,
         Err(e) => return refused(e),
     };
-    let acted = match act(&state, claim.action, claim.alert, &claim.person, now).await {
+    if cross_site(&headers) {
+        tracing::warn!(alert = claim.alert, "action link posted from another site: refused");
+        return page(
+            StatusCode::FORBIDDEN,
+            "Open the link itself",
+            "<p>This request came from a page of another site, so nothing was done. Open the link from \
+             the page you received and press its button.</p>",
+        );
+    }
+    let once = Once {
+        id: crate::links::link_id(&token).to_string(),
+        until: claim.expires,
+    };
+    let acted = match act(&state, claim.action, claim.alert, &claim.person, now, Some(once)).await {
         Ok(a) => a,
         Err(e) => return store_failed(e),
     };
     let id = claim.alert;
     match acted {
         Acted::NoAlert => no_alert(id),
+        Acted::Spent(at) => page(
+            StatusCode::GONE,
+            "This link was used already",
+            &format!(
+                "<p>It acted on alert {id} at {}; a link works once. Use a newer page, or the oncall API.</p>",
+                escape(&time(at))
+            ),
+        ),
         Acted::Done(alert) => {
             let done = match claim.action {
                 Action::Acknowledge => "Acknowledged",

@@ -53,9 +53,11 @@ fn team_of(state: &Shared, headers: &HeaderMap) -> Result<String, ApiError> {
             "send the team's integration key as `Authorization: Bearer KEY`",
         ));
     };
-    state
+    let team = state
         .team_for_key(key)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown integration key"))
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown integration key"))?;
+    state.admit(&team)?;
+    Ok(team)
 }
 
 /// A dedup key for an event that came without one: unique, and time-ordered.
@@ -225,7 +227,11 @@ pub async fn pagerduty(
             if let Some(f) = e.field {
                 body["field"] = json!(f);
             }
-            (e.status, Json(body)).into_response()
+            let mut response = (e.status, Json(body)).into_response();
+            if let Some(s) = e.retry_after {
+                response.headers_mut().insert(header::RETRY_AFTER, s.into());
+            }
+            response
         }
     }
 }
@@ -241,6 +247,7 @@ async fn pagerduty_inner(
         .team_for_key(&parsed.routing_key)
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown routing_key").field("routing_key"))?
         .to_string();
+    state.admit(&team)?;
     if parsed.action != Action::Trigger && parsed.dedup_key.is_none() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,

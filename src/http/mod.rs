@@ -11,6 +11,8 @@ mod api;
 mod calendar;
 mod html;
 mod intake;
+mod limit;
+pub use limit::Limiter;
 mod overrides;
 mod sms;
 mod status;
@@ -51,6 +53,10 @@ pub struct AppState {
     /// Whether `/status` shows (read-only) without a person's status link.
     pub status_public: bool,
     pub api_token: Option<String>,
+    /// A second API token accepted too, during a rotation.
+    pub api_token_next: Option<String>,
+    /// The intake's per-team rate limit; `None`: no limit.
+    pub intake_limit: Option<limit::Limiter>,
     pub severities: Severities,
     pub clock: Arc<dyn Clock>,
     /// Held by a heartbeat ping (record the ping, resolve the alert) and by
@@ -188,6 +194,8 @@ pub struct ApiError {
     status: StatusCode,
     message: String,
     field: Option<String>,
+    /// Seconds, for `Retry-After`.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -196,6 +204,18 @@ impl ApiError {
             status,
             message: message.into(),
             field: None,
+            retry_after: None,
+        }
+    }
+
+    /// 429: the caller may try again in `seconds`.
+    pub fn too_many(seconds: u64) -> ApiError {
+        ApiError {
+            retry_after: Some(seconds),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("too many requests for this team's integration key: retry in {seconds} s"),
+            )
         }
     }
 
@@ -211,7 +231,11 @@ impl IntoResponse for ApiError {
         if let Some(f) = self.field {
             body["field"] = json!(f);
         }
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(s) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, s.into());
+        }
+        response
     }
 }
 
@@ -235,9 +259,13 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-/// Compares secrets without leaking where they differ.
+/// Compares secrets without leaking where they differ, or how long the
+/// right one is: the SHA-256 digests (same length whatever was sent) are
+/// compared in constant time.
 fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+    use sha2::{Digest, Sha256};
+    let (a, b) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    bool::from(a[..].ct_eq(&b[..]))
 }
 
 impl AppState {
@@ -277,6 +305,17 @@ impl AppState {
         found
     }
 
+    /// Spends one of `team`'s intake requests (429 if none is left).
+    pub fn admit(&self, team: &str) -> Result<(), ApiError> {
+        match &self.intake_limit {
+            Some(limiter) => limiter.take(team, self.clock.now()).map_err(|seconds| {
+                tracing::warn!(team, retry_after = seconds, "intake rate limit reached: answered 429");
+                ApiError::too_many(seconds)
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Checks the API token of a request.
     pub fn authorize_api(&self, headers: &HeaderMap) -> Result<(), ApiError> {
         let Some(token) = &self.api_token else {
@@ -286,12 +325,39 @@ impl AppState {
             ));
         };
         match bearer(headers) {
-            Some(given) if same_secret(token, given) => Ok(()),
+            // Both compared, so the time taken does not say which matched.
+            Some(given)
+                if same_secret(token, given)
+                    | self
+                        .api_token_next
+                        .as_deref()
+                        .is_some_and(|next| same_secret(next, given)) =>
+            {
+                Ok(())
+            }
             Some(_) => Err(ApiError::new(StatusCode::UNAUTHORIZED, "wrong API token")),
             None => Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "send the API token as `Authorization: Bearer TOKEN`",
             )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_secret;
+
+    #[test]
+    fn secrets_match_only_when_equal() {
+        assert!(same_secret("payments-key-0123456789", "payments-key-0123456789"));
+        for other in [
+            "payments-key-012345678",
+            "payments-key-01234567890",
+            "Payments-key-0123456789",
+            "",
+        ] {
+            assert!(!same_secret("payments-key-0123456789", other), "{other:?}");
         }
     }
 }

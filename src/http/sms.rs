@@ -22,7 +22,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
 
 use super::Shared;
-use super::act::{Acted, act};
+use super::act::{Acted, Once, act};
 use super::html::escape;
 use crate::domain::alert::{AlertId, Status};
 use crate::links::Action;
@@ -32,6 +32,10 @@ pub const INBOUND_PATH: &str = "/v1/sms/inbound";
 
 /// The header that carries Twilio's signature.
 pub const SIGNATURE_HEADER: &str = "x-twilio-signature";
+
+/// How long a handled message's id is remembered, so that a replay of its
+/// signed request does nothing.
+const SPENT_SMS_KEPT: chrono::Duration = chrono::Duration::days(30);
 
 const USAGE: &str = "Reply ACK 42 to acknowledge alert 42, or RES 42 to resolve it.";
 const UNKNOWN_NUMBER: &str = "This number is not registered with oncall.";
@@ -154,7 +158,13 @@ pub async fn inbound(State(state): State<Shared>, headers: HeaderMap, body: Resu
     };
     let now = state.clock.now();
     tracing::info!(message_sid = %sid, person = %person.id, alert = id, "inbound SMS");
-    let message = match act(&state, action, id, &person.id, now).await {
+    // Twilio's signature has no timestamp: a captured request would verify
+    // for ever, so each message (by its MessageSid) acts once.
+    let once = (!sid.is_empty()).then(|| Once {
+        id: format!("sms:{sid}"),
+        until: now + SPENT_SMS_KEPT,
+    });
+    let message = match act(&state, action, id, &person.id, now, once).await {
         Ok(Acted::Done(_)) => match action {
             Action::Acknowledge => format!("Acknowledged alert {id}"),
             Action::Resolve => format!("Resolved alert {id}"),
@@ -167,6 +177,7 @@ pub async fn inbound(State(state): State<Shared>, headers: HeaderMap, body: Resu
             ),
         },
         Ok(Acted::NoAlert) => format!("No alert {id}. {USAGE}"),
+        Ok(Acted::Spent(_)) => format!("That message about alert {id} was handled already"),
         Err(e) => {
             tracing::error!(error = %e, "store failed");
             "oncall could not record that just now; send it again.".to_string()

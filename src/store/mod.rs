@@ -109,6 +109,12 @@ pub trait Store: Send + Sync + 'static {
     /// resolved is returned unchanged.
     fn resolve(&self, id: AlertId, by: Option<String>, now: Instant) -> StoreFuture<'_, Option<Alert>>;
 
+    /// Spends the single-use action link `link` and, if it was not spent
+    /// before, acknowledges or resolves its alert as its person, in one
+    /// transaction: a link acts once, and a link whose action failed is not
+    /// spent. Spent links are remembered until they expire.
+    fn act_once(&self, link: SpendLink, now: Instant) -> StoreFuture<'_, Spend>;
+
     /// Hands an unresolved alert's lead to `lead` (`by`: who did it), with a
     /// `lead` timeline entry. Naming a lead does not acknowledge the alert.
     fn hand_lead(&self, id: AlertId, lead: String, by: Option<String>, now: Instant) -> StoreFuture<'_, LeadChange>;
@@ -186,6 +192,36 @@ pub trait Store: Send + Sync + 'static {
     fn leading(&self) -> bool {
         true
     }
+}
+
+/// An action link being used (see [`Store::act_once`]).
+#[derive(Clone, Debug)]
+pub struct SpendLink {
+    /// Unique to the link (its MAC).
+    pub link: String,
+    /// When the link stops verifying anyway: its row can go then.
+    pub expires: Instant,
+    pub action: LinkAction,
+    pub alert: AlertId,
+    /// Who acts: the person the link was made for.
+    pub by: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkAction {
+    Acknowledge,
+    Resolve,
+}
+
+/// What [`Store::act_once`] did.
+#[derive(Clone, Debug)]
+pub enum Spend {
+    /// The link had been used, at that instant: nothing changed.
+    Spent(Instant),
+    /// The link is now spent; the alert after the action, as
+    /// [`Store::acknowledge`] / [`Store::resolve`] answer (`None`: no such
+    /// alert).
+    Fresh(Option<Box<Alert>>),
 }
 
 /// What [`Store::hand_lead`] did.

@@ -81,8 +81,8 @@ use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    Attempt, Decide, LeadChange, Ledger, NewOverride, Notification, Pass, Store, StoreError, StoreFuture,
-    StoredOverride,
+    Attempt, Decide, LeadChange, Ledger, LinkAction, NewOverride, Notification, Pass, Spend, SpendLink, Store,
+    StoreError, StoreFuture, StoredOverride,
 };
 use crate::domain::alert::{Action, Alert, AlertId, Event, Hold, Outcome, Status, TimelineEntry, TimelineKind};
 use crate::domain::heartbeat::Seen;
@@ -113,6 +113,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0008_cheap_checks.sql",
         include_str!("../../migrations/0008_cheap_checks.sql"),
+    ),
+    (
+        "0009_spent_links.sql",
+        include_str!("../../migrations/0009_spent_links.sql"),
     ),
 ];
 
@@ -173,6 +177,9 @@ const ADD_OCCURRENCE: &str = "UPDATE alerts SET occurrences = occurrences + 1, l
 // reopening stays).
 const ACKNOWLEDGE: &str = "UPDATE alerts SET status = 'acknowledged', acknowledged_at = ?2, acknowledged_by = ?3, \
      lead = coalesce(lead, ?3) WHERE id = ?1 AND status = 'open' RETURNING lead";
+const FORGET_SPENT_LINKS: &str = "DELETE FROM spent_links WHERE expires_at <= ?1";
+const SPENT_LINK: &str = "SELECT spent_at FROM spent_links WHERE link = ?1";
+const SPEND_LINK: &str = "INSERT INTO spent_links (link, alert_id, expires_at, spent_at) VALUES (?1, ?2, ?3, ?4)";
 const SET_LEAD: &str = "UPDATE alerts SET lead = ?2 WHERE id = ?1 AND status != 'resolved'";
 const RESOLVE: &str = "UPDATE alerts SET status = 'resolved', resolved_at = ?2, resolved_by = ?3 \
      WHERE id = ?1 AND status != 'resolved' RETURNING lead";
@@ -381,42 +388,35 @@ impl Store for SqliteStore {
     }
 
     fn acknowledge(&self, id: AlertId, by: Option<String>, now: Instant) -> StoreFuture<'_, Option<Alert>> {
-        Box::pin(self.write(move |conn| {
-            let lead: Option<Option<String>> = conn
-                .prepare_cached(ACKNOWLEDGE)?
-                .query_row(params![id, now.timestamp(), by], |r| r.get(0))
-                .optional()?;
-            if let Some(lead) = lead {
-                add_timeline(
-                    conn,
-                    id,
-                    now,
-                    TimelineKind::Acknowledged,
-                    &json!({ "by": by, "lead": lead }),
-                )?;
-                wake_escalation(conn, id, now)?;
-            }
-            Ok(select_alert(conn, id)?)
-        }))
+        Box::pin(self.write(move |conn| acknowledge_in(conn, id, by, now)))
     }
 
     fn resolve(&self, id: AlertId, by: Option<String>, now: Instant) -> StoreFuture<'_, Option<Alert>> {
+        Box::pin(self.write(move |conn| resolve_in(conn, id, by, now)))
+    }
+
+    fn act_once(&self, link: SpendLink, now: Instant) -> StoreFuture<'_, Spend> {
         Box::pin(self.write(move |conn| {
-            let lead: Option<Option<String>> = conn
-                .prepare_cached(RESOLVE)?
-                .query_row(params![id, now.timestamp(), by], |r| r.get(0))
+            conn.prepare_cached(FORGET_SPENT_LINKS)?.execute([now.timestamp()])?;
+            let spent_at: Option<Instant> = conn
+                .prepare_cached(SPENT_LINK)?
+                .query_row([&link.link], |r| instant(r, 0))
                 .optional()?;
-            if let Some(lead) = lead {
-                add_timeline(
-                    conn,
-                    id,
-                    now,
-                    TimelineKind::Resolved,
-                    &json!({ "by": by, "lead": lead }),
-                )?;
-                wake_escalation(conn, id, now)?;
+            if let Some(at) = spent_at {
+                return Ok(Spend::Spent(at));
             }
-            Ok(select_alert(conn, id)?)
+            conn.prepare_cached(SPEND_LINK)?.execute(params![
+                link.link,
+                link.alert,
+                link.expires.timestamp(),
+                now.timestamp()
+            ])?;
+            let by = Some(link.by);
+            let alert = match link.action {
+                LinkAction::Acknowledge => acknowledge_in(conn, link.alert, by, now)?,
+                LinkAction::Resolve => resolve_in(conn, link.alert, by, now)?,
+            };
+            Ok(Spend::Fresh(alert.map(Box::new)))
         }))
     }
 
@@ -1173,7 +1173,7 @@ fn ingest_event(conn: &Connection, event: &Event, details: &str, now: Instant) -
             };
             detail["lead"] = json!(lead);
             add_timeline(conn, id, now, TimelineKind::Acknowledged, &detail)?;
-            wake_escalation(conn, id, now)?;
+            watch_acknowledged(conn, id, now)?;
             Outcome::Acknowledged(id)
         }
         (Action::Resolve, Some(id)) => {
@@ -1194,6 +1194,63 @@ fn ingest_event(conn: &Connection, event: &Event, details: &str, now: Instant) -
 
 /// An acknowledged or resolved alert's escalation is due at once: the next
 /// engine pass stops it (or starts the acknowledgement's timeout).
+/// Acknowledges an open alert (see [`Store::acknowledge`]).
+fn acknowledge_in(
+    conn: &Connection,
+    id: AlertId,
+    by: Option<String>,
+    now: Instant,
+) -> Result<Option<Alert>, StoreError> {
+    let lead: Option<Option<String>> = conn
+        .prepare_cached(ACKNOWLEDGE)?
+        .query_row(params![id, now.timestamp(), by], |r| r.get(0))
+        .optional()?;
+    if let Some(lead) = lead {
+        add_timeline(
+            conn,
+            id,
+            now,
+            TimelineKind::Acknowledged,
+            &json!({ "by": by, "lead": lead }),
+        )?;
+        watch_acknowledged(conn, id, now)?;
+    }
+    Ok(select_alert(conn, id)?)
+}
+
+/// Resolves an alert (see [`Store::resolve`]).
+fn resolve_in(conn: &Connection, id: AlertId, by: Option<String>, now: Instant) -> Result<Option<Alert>, StoreError> {
+    let lead: Option<Option<String>> = conn
+        .prepare_cached(RESOLVE)?
+        .query_row(params![id, now.timestamp(), by], |r| r.get(0))
+        .optional()?;
+    if let Some(lead) = lead {
+        add_timeline(
+            conn,
+            id,
+            now,
+            TimelineKind::Resolved,
+            &json!({ "by": by, "lead": lead }),
+        )?;
+        wake_escalation(conn, id, now)?;
+    }
+    Ok(select_alert(conn, id)?)
+}
+
+/// After an acknowledgement: the alert's escalation is looked at by the
+/// next pass, which stops it or waits out the policy's `ack_timeout`. An
+/// alert whose chain was over (its last step fired) has no escalation row
+/// left; it gets one, in the acknowledged phase, or else an `ack_timeout`
+/// would never reopen it. (The pass drops the row if there is no timeout.)
+fn watch_acknowledged(conn: &Connection, id: AlertId, now: Instant) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO escalations (alert_id, phase, step, round, due_at) VALUES (?1, 'acknowledged', 0, 0, ?2) \
+         ON CONFLICT (alert_id) DO UPDATE SET due_at = min(due_at, excluded.due_at)",
+    )?
+    .execute(params![id, now.timestamp()])?;
+    Ok(())
+}
+
 fn wake_escalation(conn: &Connection, id: AlertId, now: Instant) -> rusqlite::Result<()> {
     conn.prepare_cached("UPDATE escalations SET due_at = ?2 WHERE alert_id = ?1 AND due_at > ?2")?
         .execute(params![id, now.timestamp()])?;

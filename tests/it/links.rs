@@ -12,10 +12,10 @@ use serde_json::{Value, json};
 
 use crate::daemon::{KEY, TestApp, settings, temp_dir, write_schedules};
 
-const PUBLIC_URL: &str = "https://oncall.example.com";
-const SECRET: &str = "links-test-secret-0123456789abcdef";
-const SMS_AUTH_TOKEN: &str = "twilio-auth-token-0123456789";
-const ALICE_PHONE: &str = "+447700900001";
+pub(crate) const PUBLIC_URL: &str = "https://oncall.example.com";
+pub(crate) const SECRET: &str = "links-test-secret-0123456789abcdef";
+pub(crate) const SMS_AUTH_TOKEN: &str = "twilio-auth-token-0123456789";
+pub(crate) const ALICE_PHONE: &str = "+447700900001";
 const BOB_PHONE: &str = "+447700900002";
 pub(crate) const OUR_NUMBER: &str = "+447700900999";
 
@@ -27,7 +27,7 @@ const PEOPLE: &str = "people:
 
 /// The daemon with a public URL, a link secret and SMS settings; people
 /// with phones.
-fn linked_settings(dir: &std::path::Path, secret: Option<&str>) -> Settings {
+pub(crate) fn linked_settings(dir: &std::path::Path, secret: Option<&str>) -> Settings {
     std::fs::write(dir.join("schedules/people.yaml"), PEOPLE).unwrap();
     let mut s = settings(dir);
     s.public_url = Some(PUBLIC_URL.into());
@@ -48,12 +48,12 @@ async fn spawn() -> TestApp {
     TestApp::spawn_with(dir, settings, "2026-06-01T12:00:00Z").await
 }
 
-fn links() -> Links {
+pub(crate) fn links() -> Links {
     Links::new(SECRET.as_bytes().to_vec(), Some(PUBLIC_URL.into()))
 }
 
 /// A new alert for payments through the plain intake; its id.
-async fn new_alert(app: &TestApp, summary: &str) -> i64 {
+pub(crate) async fn new_alert(app: &TestApp, summary: &str) -> i64 {
     let (code, body) = app
         .post("/v1/alerts", KEY, json!({"summary": summary, "severity": "critical"}))
         .await;
@@ -61,14 +61,14 @@ async fn new_alert(app: &TestApp, summary: &str) -> i64 {
     body["alert_id"].as_i64().unwrap()
 }
 
-async fn alert(app: &TestApp, id: i64) -> Value {
+pub(crate) async fn alert(app: &TestApp, id: i64) -> Value {
     let (code, detail) = app.api_get(&format!("/v1/alerts/{id}")).await;
     assert_eq!(code, 200, "{detail}");
     detail["alert"].clone()
 }
 
 /// The link's URL on the test daemon (the public URL is not this one).
-fn local(app: &TestApp, link: &str) -> String {
+pub(crate) fn local(app: &TestApp, link: &str) -> String {
     let token = link.strip_prefix(&format!("{PUBLIC_URL}/v1/act/")).unwrap();
     format!("{}/v1/act/{token}", app.base)
 }
@@ -84,7 +84,7 @@ async fn get(app: &TestApp, url: &str) -> (u16, String) {
 }
 
 /// POSTs with no body at all, as ntfy's action buttons do.
-async fn post_empty(app: &TestApp, url: &str) -> (u16, String) {
+pub(crate) async fn post_empty(app: &TestApp, url: &str) -> (u16, String) {
     let r = app.client.post(url).send().await.unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
 }
@@ -129,11 +129,13 @@ async fn a_link_shows_a_page_and_acts_only_when_posted() {
     );
     assert_eq!(app.timeline_kinds(id).await, ["created", "acknowledged"]);
 
-    // Again (a second tap, a retried request): nothing more happens.
+    // Again (a second tap, a retried request): the link acts once, and says
+    // when it did.
     app.clock.advance(Duration::minutes(1));
     let (code, page) = post_empty(&app, &url).await;
-    assert_eq!(code, 200);
-    assert!(page.contains("<h1>Already acknowledged</h1>"), "{page}");
+    assert_eq!(code, 410);
+    assert!(page.contains("<h1>This link was used already</h1>"), "{page}");
+    assert!(page.contains("at 2026-06-01T12:03:00Z"), "{page}");
     assert_eq!(app.timeline_kinds(id).await, ["created", "acknowledged"]);
     // And the page no longer offers the button.
     let (_, page) = get(&app, &url).await;
@@ -168,8 +170,8 @@ async fn a_resolve_link_resolves_and_records_the_person() {
     let a = alert(&app, id).await;
     assert_eq!((&a["status"], &a["resolved_by"]), (&json!("resolved"), &json!("bob")));
     let (code, page) = post_empty(&app, &local(&app, &link)).await;
-    assert_eq!(code, 200);
-    assert!(page.contains("<h1>Already resolved</h1>"), "{page}");
+    assert_eq!(code, 410);
+    assert!(page.contains("<h1>This link was used already</h1>"), "{page}");
     // An acknowledge link for a resolved alert does nothing either.
     let ack = links()
         .url(Action::Acknowledge, id, "alice", app.clock.now() + Duration::hours(1))
@@ -306,16 +308,20 @@ fn the_test_signer_agrees_with_twilios_published_example() {
     );
 }
 
-/// A message as Twilio posts it.
+/// A message as Twilio posts it, with a message id of its own (the daemon
+/// handles each message id once).
 pub(crate) fn sms_params<'a>(from: &'a str, body: &'a str) -> Vec<(&'a str, &'a str)> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(1);
+    let sid: &'static str = Box::leak(format!("SM{:032x}", N.fetch_add(1, Ordering::Relaxed)).into_boxed_str());
     vec![
         ("ToCountry", "GB"),
-        ("SmsMessageSid", "SM0123456789abcdef0123456789abcdef"),
+        ("SmsMessageSid", sid),
         ("NumMedia", "0"),
         ("From", from),
         ("To", OUR_NUMBER),
         ("Body", body),
-        ("MessageSid", "SM0123456789abcdef0123456789abcdef"),
+        ("MessageSid", sid),
         ("AccountSid", "AC0123456789abcdef"),
         ("NumSegments", "1"),
         ("ApiVersion", "2010-04-01"),
@@ -344,7 +350,7 @@ pub(crate) async fn sms(app: &TestApp, params: &[(&str, &str)], signature: Optio
 }
 
 /// A correctly signed message from `from`; the TwiML reply's message.
-async fn text(app: &TestApp, from: &str, body: &str) -> String {
+pub(crate) async fn text(app: &TestApp, from: &str, body: &str) -> String {
     let params = sms_params(from, body);
     let sig = twilio_sign(SMS_AUTH_TOKEN, &format!("{PUBLIC_URL}/v1/sms/inbound"), &params);
     let (code, reply) = sms(app, &params, Some(&sig)).await;

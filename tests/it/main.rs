@@ -22,6 +22,7 @@ mod properties;
 mod real_alertmanager;
 mod real_prometheus;
 mod reload;
+mod security;
 mod shadow;
 mod status_page;
 mod store;

@@ -495,6 +495,24 @@ async fn an_acknowledgement_times_out_and_pages_again() {
     .await;
 }
 
+/// Issue 7: an acknowledgement made after the chain's last step fired
+/// still times out (the escalation was over, so nothing used to watch it).
+#[tokio::test]
+async fn issue_7_an_acknowledgement_after_the_last_step_still_times_out() {
+    check(
+        "rotas:\n  primary: {members: [alice], start: 2026-01-05T09:00, every: 1w}\n\
+         escalation:\n  ack_timeout: 30m\n  steps:\n    - notify: [rota:primary]\n",
+        "2026-06-01T09:00:00Z",
+        &[("09:00", "trigger disk critical"), ("09:05", "ack disk alice")],
+        "10:00",
+        expect![[r#"
+            09:00:00 alice push [disk]
+            09:35:00 alice push [disk]
+        "#]],
+    )
+    .await;
+}
+
 /// The rota hands over (Monday 09:00 London, 08:00 UTC) between the first
 /// and the second step: the second step pages the new person on call.
 #[tokio::test]
@@ -608,6 +626,38 @@ async fn failed_deliveries_retry_then_fail_over_to_the_next_method() {
             09:01:34 dave push gave up: provider answered 503
             09:01:34 dave sms [disk]
             09:05:00 dave email [disk]
+        "#]],
+    )
+    .await;
+}
+
+/// Issue 7 (found by scripts/soak): pages bundled into one failed message
+/// each keep their own attempts and backoff: the fresh one is not given up
+/// with the old one, and the old one is not retried at the fresh one's pace.
+#[tokio::test]
+async fn issue_7_a_fresh_page_bundled_with_an_exhausted_one_is_retried() {
+    check(
+        "rotas:\n  primary: {members: [dave], start: 2026-01-05T09:00, every: 1w}\n",
+        "2026-06-01T09:00:00Z",
+        &[
+            ("09:00", "fail push retryable 3"),
+            ("09:00", "trigger disk critical"),
+            ("09:00:27", "trigger cpu critical"),
+            ("09:30", "ack disk dave"),
+            ("09:30", "ack cpu dave"),
+        ],
+        "10:00",
+        expect![[r#"
+            09:00:00 dave push failed: provider answered 503; retry at 09:00:27
+            09:00:27 dave push failed: provider answered 503; retry at 09:00:57
+            09:00:27 dave push failed: provider answered 503; retry at 09:01:34
+            09:00:57 dave push failed: provider answered 503; retry at 09:02:05
+            09:01:34 dave push [disk]
+            09:02:00 dave sms [disk]
+            09:02:05 dave push [cpu]
+            09:03:00 dave sms [cpu]
+            09:05:00 dave email [disk]
+            09:06:00 dave email [cpu]
         "#]],
     )
     .await;

@@ -47,3 +47,91 @@ fn domain_does_no_io_and_never_reads_the_clock() {
     assert!(checked >= 5, "expected the domain's files in {}", dir.display());
     assert!(found.is_empty(), "the domain must stay pure:\n{}", found.join("\n"));
 }
+
+/// The `{...}` pieces that `code` puts into SQL text with `format!` other
+/// than the names of SQL constants (`{SELECT_OVERRIDE} WHERE id = ?1` is
+/// SQL built from SQL; `{team}` would be a value spliced into it).
+fn values_spliced_into_sql(code: &str) -> Vec<String> {
+    const SQL: [&str; 8] = [
+        "SELECT ", "INSERT ", "UPDATE ", "DELETE ", " WHERE ", " VALUES", "PRAGMA ", " FROM ",
+    ];
+    let mut found = Vec::new();
+    let mut rest = code;
+    while let Some(at) = rest.find("format!(") {
+        rest = rest[at + "format!(".len()..].trim_start();
+        let Some(literal) = rest.strip_prefix('"').and_then(|r| r.split('"').next()) else {
+            continue;
+        };
+        if !SQL.iter().any(|k| literal.contains(k)) {
+            continue;
+        }
+        for piece in literal.split('{').skip(1) {
+            let name = piece.split(['}', ':']).next().unwrap_or("");
+            let constant = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+            if !constant && !piece.is_empty() {
+                found.push(name.to_string());
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_tidy_check_finds_values_spliced_into_sql() {
+    assert_eq!(
+        values_spliced_into_sql(r#"conn.execute(&format!("DELETE FROM alerts WHERE team = '{team}'"), [])"#),
+        ["team"]
+    );
+    assert_eq!(
+        values_spliced_into_sql(r#".prepare(&format!("SELECT id FROM t WHERE id = {}", id))"#),
+        [""]
+    );
+    assert!(values_spliced_into_sql(r#".prepare_cached(&format!("{SELECT_OVERRIDE} WHERE id = ?1"))"#).is_empty());
+    assert!(values_spliced_into_sql(r#"format!("cannot open the lock file {}: {e}", path)"#).is_empty());
+    assert_eq!(
+        values_spliced_into_sql("Database(format!(\n    \"UPDATE alerts SET status = {status}\""),
+        ["status"]
+    );
+}
+
+/// SQL only through bound parameters: no store code splices a value into
+/// SQL text with `format!` (SQL constants may be joined; tests may build
+/// bad rows on purpose, so `#[cfg(test)]` modules are not read).
+#[test]
+fn the_store_binds_every_value_it_puts_in_sql() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store");
+    let mut files = vec![];
+    let mut todo = vec![dir];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if path.extension().and_then(|e| e.to_str()) == Some("rs") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() >= 3, "expected the store's files");
+    let mut found = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let code = text.split("\n#[cfg(test)]").next().unwrap_or("");
+        // A call's text may start on the line after `format!(`.
+        let lines: Vec<&str> = code.lines().collect();
+        for (n, line) in lines.iter().enumerate() {
+            let with_next = format!("{line} {}", lines.get(n + 1).unwrap_or(&""));
+            for value in values_spliced_into_sql(&with_next) {
+                found.push(format!("{}:{}: `{{{value}}}` in SQL text", path.display(), n + 1));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "bind values as parameters (?1):\n{}",
+        found.join("\n")
+    );
+}

@@ -1,0 +1,309 @@
+//! The entry points under attack, over real HTTP (issue 7, part 4): keys
+//! rotated without downtime, the intake's rate limit, action links and SMS
+//! replies that act once, cross-site posts refused, the next API token.
+//! What the threat model says protects each one (`docs/security.md`).
+
+use chrono::Duration;
+use oncall::clock::Clock as _;
+use oncall::links::Action;
+use oncall::settings::RateLimit;
+use serde_json::json;
+
+use crate::daemon::{API_TOKEN, KEY, OTHER_KEY, TestApp, settings, temp_dir, write_schedules};
+use crate::links::{
+    ALICE_PHONE, PUBLIC_URL, alert, linked_settings, links, local, new_alert, post_empty, sms, sms_params, text,
+    twilio_sign,
+};
+
+/// The payments team of `write_schedules`, with its key from `key_lines`
+/// and an escalation whose acknowledgement times out after 5 minutes (a
+/// second step keeps the escalation running meanwhile).
+fn write_payments(dir: &std::path::Path, key_lines: &str) {
+    std::fs::write(
+        dir.join("schedules/payments.yaml"),
+        format!(
+            "team: payments\ntimezone: Europe/London\nhandoff_notices: []\n\
+             rotas:\n  primary: {{members: [alice], start: 2026-01-05T09:00, every: 1w}}\n{key_lines}\n\
+             escalation:\n  ack_timeout: 5m\n  steps:\n    - notify: [rota:primary]\n    - {{after: 1h, notify: [user:bob]}}\n"
+        ),
+    )
+    .unwrap();
+}
+
+async fn post_status(app: &TestApp, path: &str, key: &str) -> u16 {
+    app.post(path, key, json!({"summary": "disk full", "severity": "critical"}))
+        .await
+        .0
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_intake_key_rotates_through_files_without_a_restart() {
+    let dir = temp_dir("rotate-key");
+    write_schedules(&dir);
+    let (current, next) = (dir.join("payments-key"), dir.join("payments-next-key"));
+    std::fs::write(&current, "old-key-0123456789\n").unwrap();
+    std::fs::write(&next, "new-key-0123456789\n").unwrap();
+    write_payments(
+        &dir,
+        &format!(
+            "intake_key_file: {}\nnext_intake_key_file: {}",
+            current.display(),
+            next.display()
+        ),
+    );
+    let app = TestApp::spawn_in(dir.clone()).await;
+    // During the rotation both keys are accepted (the file's newline trimmed).
+    assert_eq!(post_status(&app, "/v1/alerts", "old-key-0123456789").await, 202);
+    assert_eq!(post_status(&app, "/v1/alerts", "new-key-0123456789").await, 202);
+    assert_eq!(post_status(&app, "/v1/alerts", KEY).await, 404);
+
+    // The senders moved: the new key becomes the key, the old one goes. A
+    // reload (SIGHUP, or the rota folder changing) reads the files again.
+    std::fs::write(&current, "new-key-0123456789").unwrap();
+    write_payments(&dir, &format!("intake_key_file: {}", current.display()));
+    oncall::app::reload(app.state(), &dir.join("schedules")).await.unwrap();
+    assert_eq!(post_status(&app, "/v1/alerts", "old-key-0123456789").await, 404);
+    assert_eq!(post_status(&app, "/v1/alerts", "new-key-0123456789").await, 202);
+    // The other team's key is untouched.
+    assert_eq!(post_status(&app, "/v1/alerts", OTHER_KEY).await, 202);
+    app.stop().await;
+}
+
+#[test]
+fn a_key_file_must_be_absolute_and_one_source_at_a_time() {
+    let loaded = oncall::config::load_texts(&[
+        ("people.yaml", crate::support::PEOPLE),
+        (
+            "a.yaml",
+            "team: a\ntimezone: UTC\nrotas:\n  r: {members: [alice], start: 2026-01-05T09:00, every: 1w}\n\
+             intake_key_file: keys/a\n",
+        ),
+        (
+            "b.yaml",
+            "team: b\ntimezone: UTC\nrotas:\n  r: {members: [alice], start: 2026-01-05T09:00, every: 1w}\n\
+             intake_key: k-0123456789\nintake_key_env: B_KEY\n",
+        ),
+        (
+            "c.yaml",
+            "team: c\ntimezone: UTC\nrotas:\n  r: {members: [alice], start: 2026-01-05T09:00, every: 1w}\n\
+             next_intake_key: k-0123456789\n",
+        ),
+    ]);
+    let errors: Vec<String> = loaded.errors().map(|d| d.to_string()).collect();
+    assert_eq!(
+        errors,
+        [
+            "a.yaml:5:18: error: intake_key_file should be an absolute path, like /run/credentials/oncall.service/intake_key",
+            "b.yaml:5:13: error: give one of `intake_key_env`, `intake_key_file` or `intake_key`, not several",
+            "c.yaml:5:18: error: a next integration key needs a current one (`intake_key_env`, `intake_key_file` or `intake_key`)",
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_team_over_its_rate_gets_429_with_retry_after() {
+    let dir = temp_dir("rate");
+    write_schedules(&dir);
+    let mut s = settings(&dir);
+    s.intake_rate = Some(RateLimit {
+        per_second: 0.5,
+        burst: 2,
+    });
+    let app = TestApp::spawn_with(dir, s, "2026-06-01T12:00:00Z").await;
+    assert_eq!(post_status(&app, "/v1/alerts", KEY).await, 202);
+    assert_eq!(post_status(&app, "/v1/alerts", KEY).await, 202);
+    let before = app.all_alerts().await.len();
+
+    // The burst is spent: every intake endpoint of the team answers 429,
+    // before reading the body, and stores nothing.
+    let r = app
+        .client
+        .post(format!("{}/v1/alerts", app.base))
+        .bearer_auth(KEY)
+        .json(&json!({"summary": "one too many", "severity": "critical"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    assert_eq!(r.headers()["retry-after"], "2");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("retry in 2 s"), "{body}");
+    assert_eq!(post_status(&app, "/v1/alertmanager", KEY).await, 429);
+    assert_eq!(post_status(&app, "/v1/grafana", KEY).await, 429);
+    assert_eq!(post_status(&app, "/v1/heartbeat/nightly-backup", KEY).await, 429);
+    let r = app
+        .client
+        .post(format!("{}/v2/enqueue", app.base))
+        .json(&json!({"routing_key": KEY, "event_action": "trigger",
+            "payload": {"summary": "s", "source": "x", "severity": "critical"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    assert_eq!(r.headers()["retry-after"], "2");
+    assert_eq!(
+        app.all_alerts().await.len(),
+        before,
+        "a refused request stored an alert"
+    );
+
+    // Another team has its own bucket; a wrong key is not counted at all.
+    assert_eq!(post_status(&app, "/v1/alerts", OTHER_KEY).await, 202);
+    assert_eq!(post_status(&app, "/v1/alerts", "no-such-key-0123456789").await, 404);
+
+    // Two seconds later one request is allowed again (0.5 a second).
+    app.clock.advance(Duration::seconds(2));
+    assert_eq!(post_status(&app, "/v1/alerts", KEY).await, 202);
+    assert_eq!(post_status(&app, "/v1/alerts", KEY).await, 429);
+    app.stop().await;
+}
+
+/// The daemon with links and inbound SMS, and the payments team's
+/// acknowledgements timing out after 5 minutes.
+async fn spawn_linked() -> TestApp {
+    let dir = temp_dir("security-links");
+    write_schedules(&dir);
+    let mut s = linked_settings(&dir, Some(crate::links::SECRET));
+    // Pages go nowhere: a port where nothing listens refuses at once.
+    s.notify.sms.as_mut().unwrap().base_url = Some("http://127.0.0.1:9".into());
+    write_payments(&dir, &format!("intake_key: {KEY}"));
+    TestApp::spawn_with(dir, s, "2026-06-01T12:00:00Z").await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_action_link_acts_once_even_after_the_alert_reopens() {
+    let app = spawn_linked().await;
+    let id = new_alert(&app, "payments API down").await;
+    app.run_engine().await;
+    let expires = app.clock.now() + Duration::hours(24);
+    let ack = local(&app, &links().url(Action::Acknowledge, id, "alice", expires).unwrap());
+    let (code, page) = post_empty(&app, &ack).await;
+    assert_eq!(code, 200, "{page}");
+    assert_eq!(alert(&app, id).await["status"], "acknowledged");
+
+    // Nobody resolved it: after the ack timeout it is open and paging again.
+    // One pass sees the acknowledgement and waits the timeout; the next one
+    // after it reopens.
+    app.run_engine().await;
+    app.clock.advance(Duration::minutes(6));
+    app.run_engine().await;
+    assert_eq!(alert(&app, id).await["status"], "open");
+    assert!(app.timeline_kinds(id).await.contains(&"reopened".to_string()));
+
+    // The old link, replayed (a forwarded mail, a browser's history), must not
+    // silence the new page.
+    let (code, page) = post_empty(&app, &ack).await;
+    assert_eq!(code, 410, "{page}");
+    assert!(page.contains("This link was used already"), "{page}");
+    assert_eq!(alert(&app, id).await["status"], "open");
+
+    // A fresh link works (once).
+    let again = local(
+        &app,
+        &links()
+            .url(Action::Acknowledge, id, "alice", expires + Duration::seconds(1))
+            .unwrap(),
+    );
+    assert_eq!(post_empty(&app, &again).await.0, 200);
+    assert_eq!(alert(&app, id).await["status"], "acknowledged");
+    assert_eq!(post_empty(&app, &again).await.0, 410);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replayed_sms_reply_acts_once() {
+    let app = spawn_linked().await;
+    let id = new_alert(&app, "payments API down").await;
+    app.run_engine().await;
+    let body = format!("ACK {id}");
+    let params = sms_params(ALICE_PHONE, &body);
+    let signature = twilio_sign(
+        crate::links::SMS_AUTH_TOKEN,
+        &format!("{PUBLIC_URL}/v1/sms/inbound"),
+        &params,
+    );
+    let (code, reply) = sms(&app, &params, Some(&signature)).await;
+    assert_eq!(code, 200);
+    assert!(reply.contains(&format!("Acknowledged alert {id}")), "{reply}");
+
+    // One pass sees the acknowledgement and waits the timeout; the next one
+    // after it reopens.
+    app.run_engine().await;
+    app.clock.advance(Duration::minutes(6));
+    app.run_engine().await;
+    assert_eq!(alert(&app, id).await["status"], "open");
+    // The same signed request again: Twilio's signature has no timestamp,
+    // so the message id is what tells a replay.
+    let (code, reply) = sms(&app, &params, Some(&signature)).await;
+    assert_eq!(code, 200);
+    assert!(reply.contains("handled already"), "{reply}");
+    assert_eq!(alert(&app, id).await["status"], "open");
+    // A new message does act.
+    assert_eq!(
+        text(&app, ALICE_PHONE, &format!("ACK {id}")).await,
+        format!("Acknowledged alert {id}")
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cross_site_post_cannot_act() {
+    let app = spawn_linked().await;
+    let id = new_alert(&app, "payments API down").await;
+    let expires = app.clock.now() + Duration::hours(1);
+    let url = local(&app, &links().url(Action::Resolve, id, "alice", expires).unwrap());
+    // A form on another site, and a no-cors fetch from one, with the link.
+    for mode in ["navigate", "no-cors"] {
+        let r = app
+            .client
+            .post(&url)
+            .header("sec-fetch-site", "cross-site")
+            .header("sec-fetch-mode", mode)
+            .header("origin", "https://evil.example")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 403, "{mode}");
+        assert!(r.text().await.unwrap().contains("nothing was done"));
+        assert_eq!(alert(&app, id).await["status"], "open", "{mode}");
+    }
+    // The link's own page posting to itself acts; the link was not spent by
+    // the refusals.
+    let r = app
+        .client
+        .post(&url)
+        .header("sec-fetch-site", "same-origin")
+        .header("sec-fetch-mode", "navigate")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(alert(&app, id).await["status"], "resolved");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_next_api_token_is_accepted_beside_the_current_one() {
+    let dir = temp_dir("api-next");
+    write_schedules(&dir);
+    let mut s = settings(&dir);
+    s.api_token_next = Some("next-api-token-0123456789".into());
+    let app = TestApp::spawn_with(dir, s, "2026-06-01T12:00:00Z").await;
+    for (token, code) in [
+        (API_TOKEN, 200),
+        ("next-api-token-0123456789", 200),
+        ("next-api-token-012345678", 401),
+        (KEY, 401),
+    ] {
+        let r = app
+            .client
+            .get(format!("{}/v1/oncall", app.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), code, "{token}");
+    }
+    app.stop().await;
+}
