@@ -7,6 +7,7 @@ mod crash;
 mod daemon;
 mod deploy;
 mod expand;
+mod fuzz_found;
 mod ledger;
 mod links;
 mod notify;
