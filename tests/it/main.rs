@@ -1,6 +1,7 @@
 //! The integration tests: one binary, compiled once.
 
 mod announce;
+mod bad_input;
 mod calendar;
 mod cli;
 mod crash;
