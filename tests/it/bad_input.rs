@@ -176,8 +176,8 @@ async fn webhooks_reject_bad_bodies_keep_serving_and_change_nothing() {
     app.stop().await;
 }
 
-/// What a rejected request must leave as it was: every alert (with its
-/// counts and timeline heads) and every run-time override.
+/// What a rejected request must leave as it was: every alert as the API
+/// lists it, and every run-time override.
 async fn stored(app: &TestApp) -> (Vec<Value>, Value) {
     let (code, overrides) = app.api_get("/v1/overrides").await;
     assert_eq!(code, 200, "{overrides}");
