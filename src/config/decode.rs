@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{Duration, NaiveDateTime, SecondsFormat, Weekday};
 use chrono_tz::Tz;
 
-use super::diag::{Diagnostic, Severity, did_you_mean};
+use super::diag::{Diagnostic, Severity, did_you_mean, shown};
 use super::text::{self, DAY_WORDS, WrittenTime};
 use super::yaml::{self, Node, Pos, Value};
 use super::{Loaded, Origin};
@@ -160,10 +160,17 @@ pub(super) fn fields<'n>(cx: &mut Cx, node: &'n Node, what: &str, allowed: &[&st
         }
         if !allowed.contains(&key) {
             match did_you_mean(key, allowed.iter().copied()) {
-                Some(close) => cx.error(k.pos, format!("unknown key `{key}` in {what}; did you mean `{close}`?")),
+                Some(close) => cx.error(
+                    k.pos,
+                    format!("unknown key `{}` in {what}; did you mean `{close}`?", shown(key)),
+                ),
                 None => cx.error(
                     k.pos,
-                    format!("unknown key `{key}` in {what}; expected one of: {}", allowed.join(", ")),
+                    format!(
+                        "unknown key `{}` in {what}; expected one of: {}",
+                        shown(key),
+                        allowed.join(", ")
+                    ),
                 ),
             }
             continue;
@@ -235,10 +242,16 @@ pub(super) fn timezone(cx: &mut Cx, node: &Node) -> Option<Tz> {
         Err(_) => {
             let names = chrono_tz::TZ_VARIANTS.iter().map(|t| t.name());
             match did_you_mean(name, names) {
-                Some(close) => cx.error(node.pos, format!("unknown time zone `{name}`; did you mean `{close}`?")),
+                Some(close) => cx.error(
+                    node.pos,
+                    format!("unknown time zone `{}`; did you mean `{close}`?", shown(name)),
+                ),
                 None => cx.error(
                     node.pos,
-                    format!("unknown time zone `{name}`: use an IANA name such as Europe/London"),
+                    format!(
+                        "unknown time zone `{}`: use an IANA name such as Europe/London",
+                        shown(name)
+                    ),
                 ),
             }
             None
@@ -996,6 +1009,10 @@ fn decode_layer(cx: &mut Cx, people: &BTreeMap<String, Person>, tz: Tz, f: &Fiel
     let skipped: Vec<NaiveDateTime> = except.iter().flatten().map(|(t, _)| *t).collect();
     let handoffs = match Handoffs::with_exceptions(tz, start, &rule, &skipped) {
         Ok(h) => h,
+        Err(e @ RuleError::StartOutOfRange) => {
+            cx.error(f.get("start").map_or(f.node.pos, |n| n.pos), format!("{what}: {e}"));
+            return None;
+        }
         Err(e) => {
             cx.error(rule_pos, format!("{what}: {e}"));
             return None;
@@ -1034,6 +1051,15 @@ fn members(cx: &mut Cx, people: &BTreeMap<String, Person>, node: &Node, what: &s
             continue;
         };
         ok &= known_person(cx, people, item, id);
+        if out.iter().any(|m| m == id) {
+            cx.warn(
+                item.pos,
+                format!(
+                    "{} is listed more than once in the members of {what}, so takes more than one turn each round",
+                    shown(id)
+                ),
+            );
+        }
         out.push(id.to_string());
     }
     ok.then_some(out)
@@ -1044,8 +1070,14 @@ fn known_person(cx: &mut Cx, people: &BTreeMap<String, Person>, node: &Node, id:
         return true;
     }
     match did_you_mean(id, people.keys().map(String::as_str)) {
-        Some(close) => cx.error(node.pos, format!("unknown person `{id}`; did you mean `{close}`?")),
-        None => cx.error(node.pos, format!("unknown person `{id}`: add them to people.yaml")),
+        Some(close) => cx.error(
+            node.pos,
+            format!("unknown person `{}`; did you mean `{close}`?", shown(id)),
+        ),
+        None => cx.error(
+            node.pos,
+            format!("unknown person `{}`: add them to people.yaml", shown(id)),
+        ),
     }
     false
 }

@@ -33,15 +33,44 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// Words longer than this are nobody's typo: [`did_you_mean`] suggests
+/// nothing for them (the edit distance costs the product of the lengths).
+const MAX_TYPO_CHARS: usize = 100;
+
 /// The closest of `candidates` to `word`, if it is close enough to be a typo.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let n = word.chars().count();
+    if n > MAX_TYPO_CHARS {
+        return None;
+    }
     let word = word.to_lowercase();
     candidates
         .into_iter()
-        .map(|c| (levenshtein(&word, &c.to_lowercase()), c))
-        .filter(|(d, c)| *d <= (c.chars().count().max(word.chars().count()) / 3).max(1))
+        .filter_map(|c| {
+            let m = c.chars().count();
+            let limit = (m.max(n) / 3).max(1);
+            // The distance is at least the difference in length.
+            if m.abs_diff(n) > limit {
+                return None;
+            }
+            let d = levenshtein(&word, &c.to_lowercase());
+            (d <= limit).then_some((d, c))
+        })
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
+}
+
+/// Longer values are cut short when a message quotes them.
+const MAX_QUOTED_CHARS: usize = 64;
+
+/// A value from a file as a message quotes it: itself, or its first
+/// [`MAX_QUOTED_CHARS`] characters and `…` (a message about a 10 MB value
+/// need not repeat it).
+pub fn shown(s: &str) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(MAX_QUOTED_CHARS) {
+        None => s.into(),
+        Some((cut, _)) => format!("{}…", &s[..cut]).into(),
+    }
 }
 
 /// Edit distance where swapping two neighbouring letters counts as one edit
@@ -81,5 +110,13 @@ mod tests {
         assert_eq!(did_you_mean("timzone", ["team", "timezone", "rotas"]), Some("timezone"));
         assert_eq!(did_you_mean("xyz", ["members", "start"]), None);
         assert_eq!(did_you_mean("emial", ["name", "email", "phone"]), Some("email"));
+        assert_eq!(did_you_mean(&"x".repeat(10_000), ["x", "xx"]), None);
+    }
+
+    #[test]
+    fn long_values_are_shown_cut() {
+        assert_eq!(shown("Europe/Lndon"), "Europe/Lndon");
+        assert_eq!(shown(&"é".repeat(64)), "é".repeat(64));
+        assert_eq!(shown(&"é".repeat(65)), format!("{}…", "é".repeat(64)));
     }
 }

@@ -3,6 +3,8 @@
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc, Weekday};
 
+use super::diag::shown;
+
 /// A time as written in a rota file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WrittenTime {
@@ -20,7 +22,9 @@ pub fn parse_time(s: &str) -> Result<WrittenTime, String> {
         return Ok(WrittenTime::Exact(t.with_timezone(&Utc)));
     }
     // RFC 3339 without seconds (`2026-01-05T09:00Z`), which people write too.
-    if s.len() > 16 && s.is_char_boundary(16) && matches!(&s[16..17], "Z" | "z" | "+" | "-") {
+    // (An ASCII byte at 16 is a character of its own, so both slices are
+    // whole characters.)
+    if matches!(s.as_bytes().get(16), Some(b'Z' | b'z' | b'+' | b'-')) {
         let with_seconds = format!("{}:00{}", &s[..16], &s[16..]);
         if let Ok(t) = DateTime::parse_from_rfc3339(&with_seconds) {
             return Ok(WrittenTime::Exact(t.with_timezone(&Utc)));
@@ -40,14 +44,23 @@ pub fn parse_time(s: &str) -> Result<WrittenTime, String> {
         return Ok(WrittenTime::Local(d.and_hms_opt(0, 0, 0).expect("midnight exists")));
     }
     Err(format!(
-        "`{s}` is not a time: write local time as 2026-01-05T09:00, or an exact time as 2026-01-05T09:00:00Z"
+        "`{}` is not a time: write local time as 2026-01-05T09:00, or an exact time as 2026-01-05T09:00:00Z",
+        shown(s)
     ))
 }
+
+/// The longest duration a rota file may give: 100 years.
+const MAX_DURATION_SECONDS: i64 = 100 * 366 * 86_400;
 
 /// `15m`, `1h`, `2h30m`, `1d`, `1w`, `30s`, `0`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let text = s.trim();
-    let bad = || format!("`{text}` is not a duration: write it like 30s, 15m, 2h, 1h30m, 1d or 1w");
+    let bad = || {
+        format!(
+            "`{}` is not a duration: write it like 30s, 15m, 2h, 1h30m, 1d or 1w",
+            shown(text)
+        )
+    };
     if text == "0" {
         return Ok(Duration::zero());
     }
@@ -66,19 +79,32 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             'w' => 604_800,
             _ => return Err(bad()),
         };
-        let n: i64 = number.parse().map_err(|_| bad())?;
-        total = n.checked_mul(unit).and_then(|v| total.checked_add(v)).ok_or_else(bad)?;
+        if number.is_empty() {
+            return Err(bad());
+        }
+        total = number
+            .parse::<i64>()
+            .ok()
+            .and_then(|n| n.checked_mul(unit))
+            .and_then(|v| total.checked_add(v))
+            .unwrap_or(i64::MAX);
         number.clear();
     }
-    if !number.is_empty() || text.is_empty() || total > 100 * 366 * 86_400 {
+    if !number.is_empty() || text.is_empty() {
         return Err(bad());
+    }
+    if total > MAX_DURATION_SECONDS {
+        return Err(format!(
+            "`{}` is too long: a duration is at most 100 years",
+            shown(text)
+        ));
     }
     Ok(Duration::seconds(total))
 }
 
 /// `HH:MM` as minutes after midnight; `24:00` is 1440.
 pub fn parse_time_of_day(s: &str) -> Result<u32, String> {
-    let bad = || format!("`{s}` is not a time of day: write it as HH:MM, 00:00 to 24:00");
+    let bad = || format!("`{}` is not a time of day: write it as HH:MM, 00:00 to 24:00", shown(s));
     let (h, m) = s.trim().split_once(':').ok_or_else(bad)?;
     if h.is_empty() || h.len() > 2 || m.len() != 2 {
         return Err(bad());
@@ -107,7 +133,8 @@ pub fn parse_days(s: &str) -> Result<Vec<Weekday>, String> {
             Ok(d) => vec![d],
             Err(_) => {
                 return Err(format!(
-                    "`{s}` is not a day: use mon, tue, wed, thu, fri, sat, sun, weekdays, weekends or everyday"
+                    "`{}` is not a day: use mon, tue, wed, thu, fri, sat, sun, weekdays, weekends or everyday",
+                    shown(s)
                 ));
             }
         },
@@ -119,7 +146,12 @@ pub fn parse_days(s: &str) -> Result<Vec<Weekday>, String> {
 /// `FREQ=WEEKLY;INTERVAL=2`, `1d` daily, `12h` every twelve hours of wall time.
 pub fn every_to_rrule(s: &str) -> Result<String, String> {
     let text = s.trim();
-    let bad = || format!("`{text}` is not a hand-off period: write it like 1w, 2w, 1d, 12h or 30m");
+    let bad = || {
+        format!(
+            "`{}` is not a hand-off period: write it like 1w, 2w, 1d, 12h or 30m",
+            shown(text)
+        )
+    };
     let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
     let (n, unit) = text.split_at(split);
     let n: u32 = n.parse().map_err(|_| bad())?;
@@ -150,7 +182,15 @@ mod tests {
         assert_eq!(parse_duration("1h30m").unwrap(), Duration::minutes(90));
         assert!(parse_duration("15 minutes").is_err());
         assert!(parse_duration("m").is_err());
-        assert!(parse_duration("99999999999999999999d").is_err());
+        assert_eq!(
+            parse_duration("99999999999999999999d"),
+            Err("`99999999999999999999d` is too long: a duration is at most 100 years".into())
+        );
+        assert_eq!(
+            parse_duration("1000000000w"),
+            Err("`1000000000w` is too long: a duration is at most 100 years".into())
+        );
+        assert!(parse_duration("5200w").is_ok());
     }
 
     #[test]

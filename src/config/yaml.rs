@@ -13,6 +13,11 @@ use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 /// Nodes a document may hold once aliases are expanded.
 const NODE_BUDGET: usize = 200_000;
 
+/// The longest value (or key) a rota file may hold, in characters: far more
+/// than any name, time, rule or reason needs, and it keeps every message
+/// that quotes a value short enough to read.
+pub const MAX_SCALAR_CHARS: usize = 4096;
+
 /// A place in a file: line and column, both from 1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Pos {
@@ -120,6 +125,15 @@ pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
                 None
             }
             Event::Scalar(text, style, anchor, _) => {
+                if text.len() > MAX_SCALAR_CHARS {
+                    let n = text.chars().count();
+                    if n > MAX_SCALAR_CHARS {
+                        return Err(SyntaxError {
+                            pos: at,
+                            message: format!("a value of {n} characters; at most {MAX_SCALAR_CHARS} are accepted"),
+                        });
+                    }
+                }
                 let node = Node {
                     value: Value::Scalar {
                         text: text.into_owned(),
@@ -249,6 +263,15 @@ mod tests {
         }
         let err = parse(&text).unwrap_err();
         assert!(err.message.contains("aliases expand"), "{err:?}");
+    }
+
+    #[test]
+    fn long_values_are_refused_where_they_start() {
+        let long = "é".repeat(MAX_SCALAR_CHARS);
+        assert!(parse(&format!("a: {long}\n")).is_ok());
+        let err = parse(&format!("a: b\nc: x{long}\n")).unwrap_err();
+        assert_eq!(err.pos, Pos { line: 2, col: 4 });
+        assert_eq!(err.message, "a value of 4097 characters; at most 4096 are accepted");
     }
 
     #[test]

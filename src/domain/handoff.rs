@@ -28,7 +28,7 @@
 
 use std::sync::Mutex;
 
-use chrono::{Duration, NaiveDateTime, TimeZone};
+use chrono::{Datelike, Duration, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 use rrule::{Frequency, NWeekday, RRule, RRuleSet, RRuleSetIter, Unvalidated};
 
@@ -38,6 +38,13 @@ use super::time::{Instant, MAX_OFFSET_SPREAD, offset_at, quiet_offset, resolve_l
 const MAX_SLOTS: usize = 20_000;
 /// A listed rule never holds more occurrences than this.
 const MAX_LISTED: usize = 2_000_000;
+/// A listed rule may hand off at most this many times in a year (about
+/// hourly), and a rota may start from [`EARLIEST_START`] to [`LATEST_START`]:
+/// so a listed rule reaches today within [`MAX_LISTED`] occurrences, and
+/// a question costs a bounded walk, never a silent end of the rota.
+pub const MAX_LISTED_PER_YEAR: usize = 10_000;
+pub const EARLIEST_START: i32 = 1970;
+pub const LATEST_START: i32 = 2199;
 
 /// Why a hand-off rule was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,6 +55,12 @@ pub enum RuleError {
     Secondly,
     #[error("the rule never hands off after the rota's start")]
     NeverHandsOff,
+    #[error(
+        "the rule hands off more than {MAX_LISTED_PER_YEAR} times in its first year; a rule this dense is only supported as a plain repetition (`every: 30m`, or FREQ=MINUTELY or HOURLY with no filters but BYDAY, BYHOUR and BYMINUTE)"
+    )]
+    TooDense,
+    #[error("a rota must start between {EARLIEST_START} and {LATEST_START}")]
+    StartOutOfRange,
 }
 
 /// The hand-off instants of one rota layer.
@@ -110,6 +123,9 @@ impl Handoffs {
         rrule: &str,
         except: &[NaiveDateTime],
     ) -> Result<Handoffs, RuleError> {
+        if !(EARLIEST_START..=LATEST_START).contains(&start.year()) {
+            return Err(RuleError::StartOutOfRange);
+        }
         let text = rrule.trim();
         let text = until_as_naive(text.strip_prefix("RRULE:").unwrap_or(text));
         let parsed: RRule<Unvalidated> = text
@@ -148,6 +164,13 @@ impl Handoffs {
             }
             None => Occurrences::Listed(Box::new(Mutex::new(Listed::new(set)))),
         };
+        if let Occurrences::Listed(listed) = &rule {
+            let mut listed = listed.lock().unwrap_or_else(|e| e.into_inner());
+            let year_on = start + Duration::days(366);
+            if listed.count_at_or_before_at_most(year_on, MAX_LISTED_PER_YEAR) > MAX_LISTED_PER_YEAR {
+                return Err(RuleError::TooDense);
+            }
+        }
         let mut handoffs = Handoffs {
             start_instant: resolve_local(tz, start),
             tz,
@@ -398,6 +421,13 @@ impl Listed {
     fn get(&mut self, m: usize) -> Option<NaiveDateTime> {
         while self.items.len() <= m && self.pull() {}
         self.items.get(m).copied()
+    }
+
+    /// How many occurrences are at or before `x`, counting no further than
+    /// `limit + 1`.
+    fn count_at_or_before_at_most(&mut self, x: NaiveDateTime, limit: usize) -> usize {
+        while self.items.len() <= limit && self.items.last().is_none_or(|last| *last <= x) && self.pull() {}
+        self.items.partition_point(|d| *d <= x)
     }
 
     fn count_at_or_before(&mut self, x: NaiveDateTime) -> u64 {

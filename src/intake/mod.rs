@@ -138,8 +138,18 @@ pub(crate) fn parse_object(body: &[u8]) -> Result<Map<String, Value>, IntakeErro
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(IntakeError::body("the body is empty; expected a JSON object"));
     }
+    // Checked first, so that bytes that are not UTF-8 are called that, not
+    // "an invalid unicode code point" of JSON.
+    let text = std::str::from_utf8(body).map_err(|e| {
+        let before = &body[..e.valid_up_to()];
+        let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+        let column = before.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+        IntakeError::body(format!(
+            "the body is not UTF-8: invalid bytes at line {line} column {column}"
+        ))
+    })?;
     let value: Value =
-        serde_json::from_slice(body).map_err(|e| IntakeError::body(format!("the body is not valid JSON: {e}")))?;
+        serde_json::from_str(text).map_err(|e| IntakeError::body(format!("the body is not valid JSON: {e}")))?;
     match value {
         Value::Object(map) => Ok(map),
         other => Err(IntakeError::body(format!(
@@ -378,10 +388,7 @@ pub(crate) mod testing {
             ),
             (
                 b"{\"summary\": \"caf\xe9\"}".to_vec(),
-                err(
-                    None,
-                    "the body is not valid JSON: invalid unicode code point at line 1 column 17",
-                ),
+                err(None, "the body is not UTF-8: invalid bytes at line 1 column 17"),
             ),
             (
                 br#"{"summary": 1e999}"#.to_vec(),

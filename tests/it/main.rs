@@ -1,6 +1,7 @@
 //! The integration tests: one binary, compiled once.
 
 mod announce;
+mod bad_input;
 mod calendar;
 mod cli;
 mod crash;
@@ -8,6 +9,7 @@ mod daemon;
 mod deploy;
 mod expand;
 mod failover;
+mod fuzz_found;
 mod ledger;
 mod links;
 mod notify;
