@@ -99,6 +99,8 @@ const TABLES: &[(&str, &[&str])] = &[
             "deleted_at",
         ],
     ),
+    // Links already used stay used after the move.
+    ("spent_links", &["link", "alert_id", "expires_at", "spent_at"]),
 ];
 
 /// Tables whose `id` is an identity in PostgreSQL: the next id continues

@@ -50,8 +50,8 @@ use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    Attempt, Decide, LeadChange, Ledger, NewOverride, Notification, Pass, Store, StoreError, StoreFuture,
-    StoredOverride,
+    Attempt, Decide, LeadChange, Ledger, LinkAction, NewOverride, Notification, Pass, Spend, SpendLink, Store,
+    StoreError, StoreFuture, StoredOverride,
 };
 use crate::domain::alert::{Action, Alert, AlertId, Event, Hold, Outcome, Status, TimelineEntry, TimelineKind};
 use crate::domain::heartbeat::Seen;
@@ -70,6 +70,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0002_leader.sql",
         include_str!("../../migrations/postgres/0002_leader.sql"),
+    ),
+    (
+        "0003_spent_links.sql",
+        include_str!("../../migrations/postgres/0003_spent_links.sql"),
     ),
 ];
 
@@ -130,6 +134,15 @@ const SET_LEAD: &str = "UPDATE alerts SET lead = $2 WHERE id = $1 AND status != 
 const RESOLVE: &str = "UPDATE alerts SET status = 'resolved', resolved_at = $2, resolved_by = $3 \
      WHERE id = $1 AND status != 'resolved' RETURNING lead";
 const WAKE_ESCALATION: &str = "UPDATE escalations SET due_at = $2 WHERE alert_id = $1 AND due_at > $2";
+const WATCH_ACKNOWLEDGED: &str = "INSERT INTO escalations (alert_id, phase, step, round, due_at) \
+     VALUES ($1, 'acknowledged', 0, 0, $2) \
+     ON CONFLICT (alert_id) DO UPDATE SET due_at = least(escalations.due_at, excluded.due_at)";
+const FORGET_SPENT_LINKS: &str = "DELETE FROM spent_links WHERE expires_at <= $1";
+// The row is written first: of two daemons spending one link at once, the
+// second waits on the key, then finds it taken.
+const SPEND_LINK: &str = "INSERT INTO spent_links (link, alert_id, expires_at, spent_at) VALUES ($1, $2, $3, $4) \
+     ON CONFLICT (link) DO NOTHING";
+const SPENT_LINK: &str = "SELECT spent_at FROM spent_links WHERE link = $1";
 const HEARTBEAT_SEEN: &str =
     "INSERT INTO heartbeats (team, name, first_seen) VALUES ($1, $2, $3) ON CONFLICT (team, name) DO NOTHING";
 const HEARTBEAT_PING: &str = "INSERT INTO heartbeats (team, name, first_seen, last_ping) VALUES ($1, $2, $3, $3) \
@@ -632,38 +645,35 @@ impl Store for PgStore {
     }
 
     fn acknowledge(&self, id: AlertId, by: Option<String>, now: Instant) -> StoreFuture<'_, Option<Alert>> {
-        Box::pin(self.write(move |conn| {
-            let row = conn.query_opt(ACKNOWLEDGE, &[&id, &now.timestamp(), &by])?;
-            if let Some(row) = row {
-                let lead: Option<String> = row.try_get(0)?;
-                add_timeline(
-                    conn,
-                    id,
-                    now,
-                    TimelineKind::Acknowledged,
-                    &json!({ "by": by, "lead": lead }),
-                )?;
-                wake_escalation(conn, id, now)?;
-            }
-            select_alert(conn, id)
-        }))
+        Box::pin(self.write(move |conn| acknowledge_in(conn, id, by, now)))
     }
 
     fn resolve(&self, id: AlertId, by: Option<String>, now: Instant) -> StoreFuture<'_, Option<Alert>> {
+        Box::pin(self.write(move |conn| resolve_in(conn, id, by, now)))
+    }
+
+    fn act_once(&self, link: SpendLink, now: Instant) -> StoreFuture<'_, Spend> {
         Box::pin(self.write(move |conn| {
-            let row = conn.query_opt(RESOLVE, &[&id, &now.timestamp(), &by])?;
-            if let Some(row) = row {
-                let lead: Option<String> = row.try_get(0)?;
-                add_timeline(
-                    conn,
-                    id,
-                    now,
-                    TimelineKind::Resolved,
-                    &json!({ "by": by, "lead": lead }),
-                )?;
-                wake_escalation(conn, id, now)?;
+            conn.execute(FORGET_SPENT_LINKS, &[&now.timestamp()])?;
+            let spent = conn.execute(
+                SPEND_LINK,
+                &[&link.link, &link.alert, &link.expires.timestamp(), &now.timestamp()],
+            )?;
+            if spent == 0 {
+                let at: i64 = match conn.query_opt(SPENT_LINK, &[&link.link])? {
+                    Some(row) => row.try_get(0)?,
+                    None => now.timestamp(),
+                };
+                let at = chrono::DateTime::from_timestamp(at, 0)
+                    .ok_or_else(|| StoreError::Database(format!("spent_at {at} is out of range")))?;
+                return Ok(Spend::Spent(at));
             }
-            select_alert(conn, id)
+            let by = Some(link.by);
+            let alert = match link.action {
+                LinkAction::Acknowledge => acknowledge_in(conn, link.alert, by, now)?,
+                LinkAction::Resolve => resolve_in(conn, link.alert, by, now)?,
+            };
+            Ok(Spend::Fresh(alert.map(Box::new)))
         }))
     }
 
@@ -857,7 +867,7 @@ fn ingest_event(conn: &mut Conn, event: &Event, details: &str, now: Instant) -> 
         let lead: Option<String> = row.try_get(0)?;
         detail["lead"] = json!(lead);
         add_timeline(conn, id, now, TimelineKind::Acknowledged, &detail)?;
-        wake_escalation(conn, id, now)?;
+        watch_acknowledged(conn, id, now)?;
         return Ok(Outcome::Acknowledged(id));
     }
     let lead: Option<String> = match conn.query_opt(RESOLVE, &[&id, &at, &None::<String>])? {
@@ -915,7 +925,48 @@ fn trigger(conn: &mut Conn, event: &Event, details: &str, now: Instant) -> Resul
     )))
 }
 
-/// An acknowledged or resolved alert's escalation is due at once.
+/// Acknowledges an open alert (see [`Store::acknowledge`]).
+fn acknowledge_in(conn: &mut Conn, id: AlertId, by: Option<String>, now: Instant) -> Result<Option<Alert>, StoreError> {
+    if let Some(row) = conn.query_opt(ACKNOWLEDGE, &[&id, &now.timestamp(), &by])? {
+        let lead: Option<String> = row.try_get(0)?;
+        add_timeline(
+            conn,
+            id,
+            now,
+            TimelineKind::Acknowledged,
+            &json!({ "by": by, "lead": lead }),
+        )?;
+        watch_acknowledged(conn, id, now)?;
+    }
+    select_alert(conn, id)
+}
+
+/// Resolves an alert (see [`Store::resolve`]).
+fn resolve_in(conn: &mut Conn, id: AlertId, by: Option<String>, now: Instant) -> Result<Option<Alert>, StoreError> {
+    if let Some(row) = conn.query_opt(RESOLVE, &[&id, &now.timestamp(), &by])? {
+        let lead: Option<String> = row.try_get(0)?;
+        add_timeline(
+            conn,
+            id,
+            now,
+            TimelineKind::Resolved,
+            &json!({ "by": by, "lead": lead }),
+        )?;
+        wake_escalation(conn, id, now)?;
+    }
+    select_alert(conn, id)
+}
+
+/// After an acknowledgement: the alert's escalation is looked at by the next
+/// pass, which stops it or waits out the policy's `ack_timeout`; an alert
+/// whose chain was over gets a row again, in the acknowledged phase, or an
+/// `ack_timeout` would never reopen it (as on SQLite).
+fn watch_acknowledged(conn: &mut Conn, id: AlertId, now: Instant) -> Result<(), StoreError> {
+    conn.execute(WATCH_ACKNOWLEDGED, &[&id, &now.timestamp()])?;
+    Ok(())
+}
+
+/// A resolved alert's escalation is due at once: the next pass stops it.
 fn wake_escalation(conn: &mut Conn, id: AlertId, now: Instant) -> Result<(), StoreError> {
     conn.execute(WAKE_ESCALATION, &[&id, &now.timestamp()])?;
     Ok(())

@@ -388,11 +388,11 @@ impl Store for SqliteStore {
     }
 
     fn acknowledge(&self, id: AlertId, by: Option<String>, now: Instant) -> StoreFuture<'_, Option<Alert>> {
-        Box::pin(self.write(move |conn| acknowledge_in(conn, id, by, now)))
+        Box::pin(self.write(move |conn| acknowledge_in(conn, id, by.clone(), now)))
     }
 
     fn resolve(&self, id: AlertId, by: Option<String>, now: Instant) -> StoreFuture<'_, Option<Alert>> {
-        Box::pin(self.write(move |conn| resolve_in(conn, id, by, now)))
+        Box::pin(self.write(move |conn| resolve_in(conn, id, by.clone(), now)))
     }
 
     fn act_once(&self, link: SpendLink, now: Instant) -> StoreFuture<'_, Spend> {
@@ -411,7 +411,7 @@ impl Store for SqliteStore {
                 link.expires.timestamp(),
                 now.timestamp()
             ])?;
-            let by = Some(link.by);
+            let by = Some(link.by.clone());
             let alert = match link.action {
                 LinkAction::Acknowledge => acknowledge_in(conn, link.alert, by, now)?,
                 LinkAction::Resolve => resolve_in(conn, link.alert, by, now)?,
@@ -1192,8 +1192,6 @@ fn ingest_event(conn: &Connection, event: &Event, details: &str, now: Instant) -
     Ok(outcome)
 }
 
-/// An acknowledged or resolved alert's escalation is due at once: the next
-/// engine pass stops it (or starts the acknowledgement's timeout).
 /// Acknowledges an open alert (see [`Store::acknowledge`]).
 fn acknowledge_in(
     conn: &Connection,
@@ -1251,6 +1249,8 @@ fn watch_acknowledged(conn: &Connection, id: AlertId, now: Instant) -> rusqlite:
     Ok(())
 }
 
+/// A resolved alert's escalation is due at once: the next engine pass
+/// stops it.
 fn wake_escalation(conn: &Connection, id: AlertId, now: Instant) -> rusqlite::Result<()> {
     conn.prepare_cached("UPDATE escalations SET due_at = ?2 WHERE alert_id = ?1 AND due_at > ?2")?
         .execute(params![id, now.timestamp()])?;
