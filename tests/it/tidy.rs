@@ -97,6 +97,10 @@ fn the_tidy_check_finds_values_spliced_into_sql() {
     );
 }
 
+/// The mark of a line that splices into SQL only names of tables and
+/// columns the code itself lists, never a value.
+const IDENTIFIERS_ONLY: &str = "tidy: identifiers only";
+
 /// SQL only through bound parameters: no store code splices a value into
 /// SQL text with `format!` (SQL constants may be joined; tests may build
 /// bad rows on purpose, so `#[cfg(test)]` modules are not read).
@@ -123,6 +127,11 @@ fn the_store_binds_every_value_it_puts_in_sql() {
         // A call's text may start on the line after `format!(`.
         let lines: Vec<&str> = code.lines().collect();
         for (n, line) in lines.iter().enumerate() {
+            // Names of tables and columns from the code's own constants
+            // (`oncall migrate-store` copies every table) are marked so.
+            if line.contains(IDENTIFIERS_ONLY) || n > 0 && lines[n - 1].contains(IDENTIFIERS_ONLY) {
+                continue;
+            }
             let with_next = format!("{line} {}", lines.get(n + 1).unwrap_or(&""));
             for value in values_spliced_into_sql(&with_next) {
                 found.push(format!("{}:{}: `{{{value}}}` in SQL text", path.display(), n + 1));
