@@ -3,9 +3,8 @@
 //! same database must take the lock the dead daemon left behind.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -34,43 +33,24 @@ impl Daemon {
     /// Starts `oncall serve --listen 127.0.0.1:0` in `dir` (so on `./oncall.db`
     /// and `./schedules`) and waits for the `address=` line of its log.
     fn start(dir: &Path) -> Daemon {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_oncall"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .current_dir(dir)
-            .env_remove("ONCALL_CONFIG")
-            .env_remove("ONCALL_LISTEN")
-            .env_remove("ONCALL_SCHEDULES")
-            .env_remove("ONCALL_DATABASE")
-            .env_remove("ONCALL_LOG")
-            .env_remove("ONCALL_LOG_FORMAT")
-            .env("ONCALL_API_TOKEN", API_TOKEN)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut log = String::new();
-        let address = loop {
-            let Some(line) = lines.next() else {
-                let status = child.wait().unwrap();
-                panic!("the daemon exited ({status}) before serving:\n{log}");
-            };
-            let line = line.unwrap();
-            log.push_str(&line);
-            log.push('\n');
-            if let Some(rest) = line.split("address=").nth(1) {
-                break rest.split_whitespace().next().unwrap().to_string();
-            }
-        };
-        // Keep reading, so that the daemon never blocks on a full pipe.
-        let log = Arc::new(Mutex::new(log));
-        let sink = Arc::clone(&log);
-        let drain = std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                let mut log = sink.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
+        let served = crate::support::serve(
+            Command::new(env!("CARGO_BIN_EXE_oncall"))
+                .args(["serve", "--listen", "127.0.0.1:0"])
+                .current_dir(dir)
+                .env_remove("ONCALL_CONFIG")
+                .env_remove("ONCALL_LISTEN")
+                .env_remove("ONCALL_SCHEDULES")
+                .env_remove("ONCALL_DATABASE")
+                .env_remove("ONCALL_LOG")
+                .env_remove("ONCALL_LOG_FORMAT")
+                .env("ONCALL_API_TOKEN", API_TOKEN),
+        );
+        let crate::support::Served {
+            child,
+            address,
+            log,
+            drain,
+        } = served;
         Daemon {
             child,
             address,

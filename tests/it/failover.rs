@@ -8,9 +8,8 @@
 //! (the duplicate bound, `docs/postgres.md`).
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -36,44 +35,22 @@ struct Daemon {
 
 impl Daemon {
     fn start(dir: &Path, url: &str) -> Daemon {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_oncall"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-            .arg(dir.join("oncall.toml"))
-            .current_dir(dir)
-            .env_remove("ONCALL_CONFIG")
-            .env_remove("ONCALL_LISTEN")
-            .env_remove("ONCALL_LOG")
-            .env_remove("ONCALL_LOG_FORMAT")
-            .env("ONCALL_DATABASE", url)
-            .env("ONCALL_SCHEDULES", dir.join("schedules"))
-            .env("ONCALL_LINK_SECRET", LINK_SECRET)
-            .env("ONCALL_API_TOKEN", API_TOKEN)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut log = String::new();
-        let address = loop {
-            let Some(line) = lines.next() else {
-                let status = child.wait().unwrap();
-                panic!("the daemon exited ({status}) before serving:\n{log}");
-            };
-            let line = line.unwrap();
-            log.push_str(&line);
-            log.push('\n');
-            if let Some(rest) = line.split("address=").nth(1) {
-                break rest.split_whitespace().next().unwrap().to_string();
-            }
-        };
-        let log = Arc::new(Mutex::new(log));
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                let mut log = sink.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
+        let crate::support::Served {
+            child, address, log, ..
+        } = crate::support::serve(
+            Command::new(env!("CARGO_BIN_EXE_oncall"))
+                .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+                .arg(dir.join("oncall.toml"))
+                .current_dir(dir)
+                .env_remove("ONCALL_CONFIG")
+                .env_remove("ONCALL_LISTEN")
+                .env_remove("ONCALL_LOG")
+                .env_remove("ONCALL_LOG_FORMAT")
+                .env("ONCALL_DATABASE", url)
+                .env("ONCALL_SCHEDULES", dir.join("schedules"))
+                .env("ONCALL_LINK_SECRET", LINK_SECRET)
+                .env("ONCALL_API_TOKEN", API_TOKEN),
+        );
         Daemon { child, address, log }
     }
 

@@ -45,3 +45,51 @@ pub fn render(loaded: &Loaded, from: &str, to: &str) -> String {
     }
     out
 }
+
+/// A real `oncall serve` started from `command`, once it serves: its
+/// address (from the `address=` line of its log), and its log so far and
+/// from then on, read by a thread of its own (so the daemon never blocks on
+/// a full pipe) that ends when the daemon does.
+pub struct Served {
+    pub child: std::process::Child,
+    pub address: String,
+    pub log: std::sync::Arc<std::sync::Mutex<String>>,
+    pub drain: std::thread::JoinHandle<()>,
+}
+
+/// Spawns `command` (an `oncall serve ... --listen 127.0.0.1:0`) with its
+/// log piped, and waits for it to serve; panics with the log if it exits
+/// first.
+pub fn serve(command: &mut std::process::Command) -> Served {
+    use std::io::{BufRead, BufReader};
+    let mut child = command.stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut log = String::new();
+    let address = loop {
+        let Some(line) = lines.next() else {
+            let status = child.wait().unwrap();
+            panic!("the daemon exited ({status}) before serving:\n{log}");
+        };
+        let line = line.unwrap();
+        log.push_str(&line);
+        log.push('\n');
+        if let Some(rest) = line.split("address=").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    let log = std::sync::Arc::new(std::sync::Mutex::new(log));
+    let sink = std::sync::Arc::clone(&log);
+    let drain = std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            let mut log = sink.lock().unwrap();
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
+    Served {
+        child,
+        address,
+        log,
+        drain,
+    }
+}
