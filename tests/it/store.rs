@@ -17,7 +17,7 @@ use oncall::domain::heartbeat::Seen;
 use oncall::domain::time::Instant;
 use oncall::store::postgres::{self, PgStore};
 use oncall::store::sqlite::{self, SqliteStore};
-use oncall::store::{Store, StoreError};
+use oncall::store::{LinkAction, Spend, SpendLink, Store, StoreError};
 use serde_json::json;
 
 use crate::support::at;
@@ -77,6 +77,7 @@ macro_rules! every_backend {
                 ping_answers,
                 heartbeats_are_seen_once_and_pinged,
                 a_held_trigger_opens_a_held_alert,
+                an_action_link_acts_once,
             ];
             backends: [concurrent_ingests_are_durable_and_correct, writes_survive_reopening]
         }
@@ -572,6 +573,58 @@ async fn a_held_trigger_opens_a_held_alert(store: &dyn Store) {
 
 /// Many callers at once (so the writer batches them): every answer right,
 /// and all of it there after closing and reopening.
+async fn an_action_link_acts_once(store: &dyn Store) {
+    let id = created(store, trigger("disk"), t0()).await;
+    let link = |action, mac: &str| SpendLink {
+        link: mac.to_owned(),
+        expires: at("2026-03-02T10:00:00Z"),
+        action,
+        alert: id,
+        by: "alice".to_owned(),
+    };
+    let t1 = at("2026-03-01T10:01:00Z");
+    let Spend::Fresh(Some(alert)) = store
+        .act_once(link(LinkAction::Acknowledge, "mac-1"), t1)
+        .await
+        .unwrap()
+    else {
+        panic!("a fresh link acts")
+    };
+    assert_eq!(
+        (alert.status, alert.acknowledged_by.as_deref()),
+        (Status::Acknowledged, Some("alice"))
+    );
+    // The same link again: nothing changes, and the answer says when it was used.
+    let t2 = at("2026-03-01T10:02:00Z");
+    match store
+        .act_once(link(LinkAction::Acknowledge, "mac-1"), t2)
+        .await
+        .unwrap()
+    {
+        Spend::Spent(when) => assert_eq!(when, t1),
+        Spend::Fresh(_) => panic!("a spent link acted again"),
+    }
+    assert_eq!(
+        kinds(&get(store, id).await.1),
+        [TimelineKind::Created, TimelineKind::Acknowledged]
+    );
+    // Another link (resolve) is its own.
+    let Spend::Fresh(Some(alert)) = store.act_once(link(LinkAction::Resolve, "mac-2"), t2).await.unwrap() else {
+        panic!("a second link acts")
+    };
+    assert_eq!(alert.status, Status::Resolved);
+    // Once its expiry has passed, a link's row is forgotten (the link no
+    // longer verifies anyway).
+    let later = at("2026-03-03T10:00:00Z");
+    assert!(matches!(
+        store
+            .act_once(link(LinkAction::Acknowledge, "mac-1"), later)
+            .await
+            .unwrap(),
+        Spend::Fresh(_)
+    ));
+}
+
 async fn concurrent_ingests_are_durable_and_correct<B: Backend>(backend: &B) {
     const TASKS: usize = 200;
     const EVENTS: usize = 5;
