@@ -124,7 +124,50 @@ pub fn router(state: Shared, max_body_bytes: usize) -> Router {
         .route("/v1/calendar/team/{file}", get(calendar::team))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            drain_refused(max_body_bytes, req, next)
+        }))
         .with_state(state)
+}
+
+/// The most of a refused body read (and dropped) before answering, and for
+/// how long.
+const DRAIN_AT_MOST: u64 = 64 << 20;
+const DRAIN_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A body whose `Content-Length` is over the limit is refused by its
+/// handler (413, in that endpoint's own words). But a server that answers
+/// and closes while the sender is still writing the body makes the sender's
+/// kernel see a reset, which can throw the answer away: the sender gets
+/// "connection reset" instead of 413 (seen with a 10 MB field). So the rest
+/// of such a body is read and dropped first (up to `DRAIN_AT_MOST` bytes,
+/// within `DRAIN_WITHIN`), as web servers do, and the handler gets a body
+/// one byte over the limit in its place, which it refuses as it would have
+/// the real one.
+async fn drain_refused(max: usize, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use futures_util::StreamExt;
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let Some(length) = announced.filter(|&n| n > max as u64) else {
+        return next.run(req).await;
+    };
+    let (parts, body) = req.into_parts();
+    let mut stream = body.into_data_stream();
+    let mut read = 0u64;
+    let _ = tokio::time::timeout(DRAIN_WITHIN, async {
+        while read < DRAIN_AT_MOST.min(length) {
+            match stream.next().await {
+                Some(Ok(chunk)) => read += chunk.len() as u64,
+                _ => break,
+            }
+        }
+    })
+    .await;
+    let stand_in = axum::body::Body::from(vec![0u8; max + 1]);
+    next.run(axum::extract::Request::from_parts(parts, stand_in)).await
 }
 
 /// How far ahead `/metrics` counts schedule gaps.
