@@ -645,11 +645,11 @@ impl Store for PgStore {
     }
 
     fn acknowledge(&self, id: AlertId, by: Option<String>, now: Instant) -> StoreFuture<'_, Option<Alert>> {
-        Box::pin(self.write(move |conn| acknowledge_in(conn, id, by, now)))
+        Box::pin(self.write(move |conn| act_in(conn, id, LinkAction::Acknowledge, by, now)))
     }
 
     fn resolve(&self, id: AlertId, by: Option<String>, now: Instant) -> StoreFuture<'_, Option<Alert>> {
-        Box::pin(self.write(move |conn| resolve_in(conn, id, by, now)))
+        Box::pin(self.write(move |conn| act_in(conn, id, LinkAction::Resolve, by, now)))
     }
 
     fn act_once(&self, link: SpendLink, now: Instant) -> StoreFuture<'_, Spend> {
@@ -669,10 +669,7 @@ impl Store for PgStore {
                 return Ok(Spend::Spent(at));
             }
             let by = Some(link.by);
-            let alert = match link.action {
-                LinkAction::Acknowledge => acknowledge_in(conn, link.alert, by, now)?,
-                LinkAction::Resolve => resolve_in(conn, link.alert, by, now)?,
-            };
+            let alert = act_in(conn, link.alert, link.action, by, now)?;
             Ok(Spend::Fresh(alert.map(Box::new)))
         }))
     }
@@ -925,34 +922,26 @@ fn trigger(conn: &mut Conn, event: &Event, details: &str, now: Instant) -> Resul
     )))
 }
 
-/// Acknowledges an open alert (see [`Store::acknowledge`]).
-fn acknowledge_in(conn: &mut Conn, id: AlertId, by: Option<String>, now: Instant) -> Result<Option<Alert>, StoreError> {
-    if let Some(row) = conn.query_opt(ACKNOWLEDGE, &[&id, &now.timestamp(), &by])? {
+/// Acknowledges an open alert or resolves an unresolved one (see
+/// [`Store::acknowledge`], [`Store::resolve`]), as on SQLite.
+fn act_in(
+    conn: &mut Conn,
+    id: AlertId,
+    action: LinkAction,
+    by: Option<String>,
+    now: Instant,
+) -> Result<Option<Alert>, StoreError> {
+    let (sql, kind) = match action {
+        LinkAction::Acknowledge => (ACKNOWLEDGE, TimelineKind::Acknowledged),
+        LinkAction::Resolve => (RESOLVE, TimelineKind::Resolved),
+    };
+    if let Some(row) = conn.query_opt(sql, &[&id, &now.timestamp(), &by])? {
         let lead: Option<String> = row.try_get(0)?;
-        add_timeline(
-            conn,
-            id,
-            now,
-            TimelineKind::Acknowledged,
-            &json!({ "by": by, "lead": lead }),
-        )?;
-        watch_acknowledged(conn, id, now)?;
-    }
-    select_alert(conn, id)
-}
-
-/// Resolves an alert (see [`Store::resolve`]).
-fn resolve_in(conn: &mut Conn, id: AlertId, by: Option<String>, now: Instant) -> Result<Option<Alert>, StoreError> {
-    if let Some(row) = conn.query_opt(RESOLVE, &[&id, &now.timestamp(), &by])? {
-        let lead: Option<String> = row.try_get(0)?;
-        add_timeline(
-            conn,
-            id,
-            now,
-            TimelineKind::Resolved,
-            &json!({ "by": by, "lead": lead }),
-        )?;
-        wake_escalation(conn, id, now)?;
+        add_timeline(conn, id, now, kind, &json!({ "by": by, "lead": lead }))?;
+        match action {
+            LinkAction::Acknowledge => watch_acknowledged(conn, id, now)?,
+            LinkAction::Resolve => wake_escalation(conn, id, now)?,
+        }
     }
     select_alert(conn, id)
 }

@@ -388,11 +388,11 @@ impl Store for SqliteStore {
     }
 
     fn acknowledge(&self, id: AlertId, by: Option<String>, now: Instant) -> StoreFuture<'_, Option<Alert>> {
-        Box::pin(self.write(move |conn| acknowledge_in(conn, id, by.clone(), now)))
+        Box::pin(self.write(move |conn| act_in(conn, id, LinkAction::Acknowledge, by.clone(), now)))
     }
 
     fn resolve(&self, id: AlertId, by: Option<String>, now: Instant) -> StoreFuture<'_, Option<Alert>> {
-        Box::pin(self.write(move |conn| resolve_in(conn, id, by.clone(), now)))
+        Box::pin(self.write(move |conn| act_in(conn, id, LinkAction::Resolve, by.clone(), now)))
     }
 
     fn act_once(&self, link: SpendLink, now: Instant) -> StoreFuture<'_, Spend> {
@@ -412,10 +412,7 @@ impl Store for SqliteStore {
                 now.timestamp()
             ])?;
             let by = Some(link.by.clone());
-            let alert = match link.action {
-                LinkAction::Acknowledge => acknowledge_in(conn, link.alert, by, now)?,
-                LinkAction::Resolve => resolve_in(conn, link.alert, by, now)?,
-            };
+            let alert = act_in(conn, link.alert, link.action, by, now)?;
             Ok(Spend::Fresh(alert.map(Box::new)))
         }))
     }
@@ -1192,45 +1189,30 @@ fn ingest_event(conn: &Connection, event: &Event, details: &str, now: Instant) -
     Ok(outcome)
 }
 
-/// Acknowledges an open alert (see [`Store::acknowledge`]).
-fn acknowledge_in(
+/// Acknowledges an open alert or resolves an unresolved one (see
+/// [`Store::acknowledge`], [`Store::resolve`]): its timeline entry, then its
+/// escalation looked at by the next pass. The alert as it is after.
+fn act_in(
     conn: &Connection,
     id: AlertId,
+    action: LinkAction,
     by: Option<String>,
     now: Instant,
 ) -> Result<Option<Alert>, StoreError> {
+    let (sql, kind) = match action {
+        LinkAction::Acknowledge => (ACKNOWLEDGE, TimelineKind::Acknowledged),
+        LinkAction::Resolve => (RESOLVE, TimelineKind::Resolved),
+    };
     let lead: Option<Option<String>> = conn
-        .prepare_cached(ACKNOWLEDGE)?
+        .prepare_cached(sql)?
         .query_row(params![id, now.timestamp(), by], |r| r.get(0))
         .optional()?;
     if let Some(lead) = lead {
-        add_timeline(
-            conn,
-            id,
-            now,
-            TimelineKind::Acknowledged,
-            &json!({ "by": by, "lead": lead }),
-        )?;
-        watch_acknowledged(conn, id, now)?;
-    }
-    Ok(select_alert(conn, id)?)
-}
-
-/// Resolves an alert (see [`Store::resolve`]).
-fn resolve_in(conn: &Connection, id: AlertId, by: Option<String>, now: Instant) -> Result<Option<Alert>, StoreError> {
-    let lead: Option<Option<String>> = conn
-        .prepare_cached(RESOLVE)?
-        .query_row(params![id, now.timestamp(), by], |r| r.get(0))
-        .optional()?;
-    if let Some(lead) = lead {
-        add_timeline(
-            conn,
-            id,
-            now,
-            TimelineKind::Resolved,
-            &json!({ "by": by, "lead": lead }),
-        )?;
-        wake_escalation(conn, id, now)?;
+        add_timeline(conn, id, now, kind, &json!({ "by": by, "lead": lead }))?;
+        match action {
+            LinkAction::Acknowledge => watch_acknowledged(conn, id, now)?,
+            LinkAction::Resolve => wake_escalation(conn, id, now)?,
+        }
     }
     Ok(select_alert(conn, id)?)
 }
