@@ -1,10 +1,15 @@
-//! The daemon's HTTP server answering without touching a store: the same
-//! router (`oncall::http::router`), the same authentication and parsing, but a
-//! store that does nothing and says every event created a new alert. The
-//! ceiling that `scripts/bench-intake` compares the durable path against.
+//! The daemon's HTTP intake without its paging engine, for
+//! `scripts/bench-intake`: the same router (`oncall::http::router`), the same
+//! authentication and parsing, in front of either
+//!
+//! - a store that does nothing and says every event created a new alert: the
+//!   ceiling the durable daemon is compared against; or
+//! - with `--sqlite PATH`, the daemon's own SQLite store (group commit, the
+//!   WAL synced before each answer) but no engine passes: what durable intake
+//!   costs before any paging.
 //!
 //! ```sh
-//! cargo run --release --example intake_null_store -- 127.0.0.1:0 [INTEGRATION_KEY]
+//! cargo run --release --example intake_only -- 127.0.0.1:0 [INTEGRATION_KEY] [--sqlite PATH]
 //! ```
 //!
 //! Logs `address=<bound address>` to stderr once it listens (like `oncall
@@ -24,6 +29,7 @@ use oncall::http::{self, AppState};
 use oncall::links::Links;
 use oncall::notify::Channels;
 use oncall::settings::DEFAULT_MAX_BODY_BYTES;
+use oncall::store::sqlite::SqliteStore;
 use oncall::store::{
     Attempt, Decide, LeadChange, Ledger, NewOverride, Notification, Pass, Spend, SpendLink, Store, StoreError,
     StoreFuture, StoredOverride,
@@ -145,12 +151,25 @@ impl Store for NullStore {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    const USAGE: &str = "usage: intake_only ADDRESS [INTEGRATION_KEY] [--sqlite PATH]   (e.g. 127.0.0.1:0)";
     let mut args = std::env::args().skip(1);
-    let Some(address) = args.next() else {
-        anyhow::bail!("usage: intake_null_store ADDRESS [INTEGRATION_KEY]   (e.g. 127.0.0.1:0)");
+    let mut positional = Vec::new();
+    let mut sqlite = None;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--sqlite" => sqlite = Some(args.next().ok_or_else(|| anyhow::anyhow!(USAGE))?),
+            _ => positional.push(arg),
+        }
+    }
+    let mut positional = positional.into_iter();
+    let Some(address) = positional.next() else {
+        anyhow::bail!(USAGE);
     };
-    let key = args.next().unwrap_or_else(|| DEFAULT_KEY.to_owned());
-    let store: Arc<dyn Store> = Arc::new(NullStore::default());
+    let key = positional.next().unwrap_or_else(|| DEFAULT_KEY.to_owned());
+    let store: Arc<dyn Store> = match &sqlite {
+        Some(path) => Arc::new(SqliteStore::open(std::path::Path::new(path))?),
+        None => Arc::new(NullStore::default()),
+    };
     let schedule = Arc::new(Schedule::default());
     let severities = Severities::default();
     let rules = Rules::new(
@@ -174,7 +193,7 @@ async fn main() -> anyhow::Result<()> {
         reload: Default::default(),
         api_token: None,
         api_token_next: None,
-        // The null store measures the HTTP layer's speed: no limit.
+        // How fast one key can go: no limit.
         intake_limit: None,
         severities,
         clock: Arc::new(SystemClock),
@@ -186,7 +205,11 @@ async fn main() -> anyhow::Result<()> {
     });
     let router = http::router(state, DEFAULT_MAX_BODY_BYTES);
     let listener = tokio::net::TcpListener::bind(&address).await?;
-    eprintln!("intake_null_store serving address={}", listener.local_addr()?);
+    let what = if sqlite.is_some() { "sqlite store" } else { "null store" };
+    eprintln!(
+        "intake_only ({what}, no engine) serving address={}",
+        listener.local_addr()?
+    );
     axum::serve(listener, router)
         .with_graceful_shutdown(async {
             use tokio::signal::unix::{SignalKind, signal};
