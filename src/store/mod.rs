@@ -44,6 +44,19 @@ pub fn open(database: &Path, lead: bool) -> Result<Arc<dyn Store>, StoreError> {
     }
 }
 
+/// Each event with its details as JSON text, for [`Store::ingest`].
+/// Serialized on the caller's thread: a backend's one writer thread is the
+/// bottleneck under load, so it gets only SQL to do.
+fn with_details_json(events: Vec<Event>) -> Result<Vec<(Event, String)>, StoreError> {
+    events
+        .into_iter()
+        .map(|e| {
+            let details = serde_json::to_string(&e.details).map_err(|err| StoreError::Database(err.to_string()))?;
+            Ok((e, details))
+        })
+        .collect()
+}
+
 /// The run-time overrides of the database, read beside a running daemon
 /// (for `oncall who` and `oncall shifts`). Blocks.
 pub fn read_overrides(database: &Path) -> Result<Vec<StoredOverride>, StoreError> {

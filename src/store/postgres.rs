@@ -592,13 +592,7 @@ impl Drop for PgStore {
 
 impl Store for PgStore {
     fn ingest(&self, events: Vec<Event>, now: Instant) -> StoreFuture<'_, Vec<Outcome>> {
-        let prepared: Result<Vec<(Event, String)>, StoreError> = events
-            .into_iter()
-            .map(|e| {
-                let details = serde_json::to_string(&e.details).map_err(|err| StoreError::Database(err.to_string()))?;
-                Ok((e, details))
-            })
-            .collect();
+        let prepared = super::with_details_json(events);
         Box::pin(async move {
             let prepared = prepared?;
             self.write(move |conn| {

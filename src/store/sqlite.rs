@@ -358,15 +358,7 @@ impl Drop for SqliteStore {
 
 impl Store for SqliteStore {
     fn ingest(&self, events: Vec<Event>, now: Instant) -> StoreFuture<'_, Vec<Outcome>> {
-        // Serialized here, on the caller's thread: the one writer thread is
-        // the bottleneck under load, so it gets only SQL to do.
-        let prepared: Result<Vec<(Event, String)>, StoreError> = events
-            .into_iter()
-            .map(|e| {
-                let details = serde_json::to_string(&e.details).map_err(|err| StoreError::Database(err.to_string()))?;
-                Ok((e, details))
-            })
-            .collect();
+        let prepared = super::with_details_json(events);
         Box::pin(async move {
             let prepared = prepared?;
             self.write(move |conn| {
