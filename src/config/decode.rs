@@ -999,7 +999,7 @@ fn decode_layer(cx: &mut Cx, people: &BTreeMap<String, Person>, tz: Tz, f: &Fiel
     let Some(start) = start else {
         // Still say what is wrong with the rule itself.
         if let Some((rule, pos)) = &rule
-            && let Err(e @ RuleError::Invalid(_)) = Handoffs::new(tz, NaiveDateTime::default(), rule)
+            && let Err(e @ RuleError::Invalid(_)) = handoffs(tz, NaiveDateTime::default(), rule, &[])
         {
             cx.error(*pos, format!("{what}: {e}"));
         }
@@ -1007,7 +1007,7 @@ fn decode_layer(cx: &mut Cx, people: &BTreeMap<String, Person>, tz: Tz, f: &Fiel
     };
     let (rule, rule_pos) = rule?;
     let skipped: Vec<NaiveDateTime> = except.iter().flatten().map(|(t, _)| *t).collect();
-    let handoffs = match Handoffs::with_exceptions(tz, start, &rule, &skipped) {
+    let handoffs = match handoffs(tz, start, &rule, &skipped) {
         Ok(h) => h,
         Err(e @ RuleError::StartOutOfRange) => {
             cx.error(f.get("start").map_or(f.node.pos, |n| n.pos), format!("{what}: {e}"));
@@ -1034,6 +1034,18 @@ fn decode_layer(cx: &mut Cx, people: &BTreeMap<String, Person>, tz: Tz, f: &Fiel
         members,
         handoffs,
         active,
+    })
+}
+
+/// A layer's hand-offs, with a panic of the rule parser contained here, at
+/// the decoding boundary, as an ordinary error on the rule's position: the
+/// rule's grammar is checked before the `rrule` crate sees it, and this keeps
+/// a parser bug the grammar misses from crashing `check`, `who` or a reload.
+fn handoffs(tz: Tz, start: NaiveDateTime, rule: &str, except: &[NaiveDateTime]) -> Result<Handoffs, RuleError> {
+    std::panic::catch_unwind(|| Handoffs::with_exceptions(tz, start, rule, except)).unwrap_or_else(|_| {
+        Err(RuleError::Invalid(
+            "the rule parser failed on this rule; write it as FREQ=...;BYDAY=... parts (RFC 5545)".into(),
+        ))
     })
 }
 

@@ -32,6 +32,7 @@ use chrono::{Datelike, Duration, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 use rrule::{Frequency, NWeekday, RRule, RRuleSet, RRuleSetIter, Unvalidated};
 
+use super::rule_grammar;
 use super::time::{Instant, MAX_OFFSET_SPREAD, offset_at, quiet_offset, resolve_local, to_local};
 
 /// More occurrences than this in one period and the rule is kept as a list.
@@ -127,7 +128,10 @@ impl Handoffs {
             return Err(RuleError::StartOutOfRange);
         }
         let text = rrule.trim();
-        let text = until_as_naive(text.strip_prefix("RRULE:").unwrap_or(text));
+        let text = text.strip_prefix("RRULE:").unwrap_or(text);
+        // The crate's parser can panic on text outside the grammar.
+        rule_grammar::check(text).map_err(RuleError::Invalid)?;
+        let text = until_as_naive(text);
         let parsed: RRule<Unvalidated> = text
             .parse()
             .map_err(|e: rrule::RRuleError| RuleError::Invalid(e.to_string()))?;

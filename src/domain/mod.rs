@@ -10,6 +10,7 @@ pub mod heartbeat;
 pub mod paging;
 pub mod pay;
 pub mod rota;
+pub mod rule_grammar;
 pub mod schedule;
 pub mod severity;
 pub mod time;

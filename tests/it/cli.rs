@@ -95,6 +95,29 @@ fn check_fails_with_file_line_col() {
     assert!(stderr(&o).contains(&expected), "{}", stderr(&o));
 }
 
+/// Issue 16: a rule with a non-ASCII weekday made `check` and `who` panic
+/// (exit 101, a backtrace) inside the `rrule` crate.
+#[test]
+fn issue16_check_and_who_report_a_non_ascii_weekday_as_an_error() {
+    let dir = temp_schedules(&[
+        ("people.yaml", "people:\n  alice: {email: a@example.com}\n"),
+        (
+            "t.yaml",
+            "team: t\ntimezone: UTC\nrotas:\n  r:\n    members: [alice]\n    start: 2026-01-01T00:00\n    handoff: FREQ=MONTHLY;BYDAY=лO\n",
+        ),
+    ]);
+    let file = dir.path().join("t.yaml");
+    for args in [&["check"][..], &["who", "--at", "2026-02-01T00:00:00Z"][..]] {
+        let mut args = args.to_vec();
+        args.extend(["--schedules", dir.path().to_str().unwrap()]);
+        let o = oncall(&args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+        let expected = format!("{}:7:14: error: rota r: invalid RRULE: ", file.display());
+        assert!(stderr(&o).contains(&expected), "{args:?}: {}", stderr(&o));
+    }
+}
+
 #[test]
 fn check_warns_about_gaps_and_unreachable_people() {
     let dir = temp_schedules(&[

@@ -38,3 +38,39 @@ fn a_multibyte_character_after_the_minutes_is_not_a_time_and_no_panic() {
         ]
     );
 }
+
+/// `rrule`, `found-nonascii-weekday` (issue 16): the `rrule` crate sliced the
+/// weekday `лO` two bytes from its end, inside `л`, and panicked; `oncall
+/// check` and `who` crashed with exit 101. The rule's grammar is now checked
+/// before the crate sees it, so the rule is an ordinary error at its position.
+#[test]
+fn issue16_a_non_ascii_weekday_is_an_error_not_a_panic() {
+    use oncall::domain::handoff::{Handoffs, RuleError};
+    use oncall::domain::time::to_local;
+
+    let input = String::from_utf8(seed("rrule", "found-nonascii-weekday")).unwrap();
+    let lines: Vec<&str> = input.lines().collect();
+    let tz: chrono_tz::Tz = lines[0].parse().unwrap();
+    let start = match text::parse_time(lines[1]).unwrap() {
+        text::WrittenTime::Local(t) => t,
+        text::WrittenTime::Exact(t) => to_local(tz, t),
+    };
+    assert!(
+        lines[2].contains("BYDAY=лO"),
+        "the seed still holds the weekday that panicked"
+    );
+    assert!(matches!(
+        Handoffs::with_exceptions(tz, start, lines[2], &[]),
+        Err(RuleError::Invalid(_))
+    ));
+
+    let team = "team: t\ntimezone: Australia/Lord_Howe\nrotas:\n  r: {members: [alice], start: 2027-01-02T00:00, handoff: \"FREQ=MONTHLY;BYDAY=лO\"}\n";
+    let loaded = config::load_texts(&[("people.yaml", PEOPLE), ("t.yaml", team)]);
+    let errors: Vec<String> = loaded.errors().map(|d| d.to_string()).collect();
+    assert_eq!(
+        errors,
+        [
+            "t.yaml:4:59: error: rota r: invalid RRULE: `л` (U+043B) is not allowed in a rule: a rule is ASCII text such as FREQ=WEEKLY;BYDAY=MO"
+        ]
+    );
+}

@@ -43,7 +43,7 @@ rotas:
             pay.yaml:9:22: error: unknown person `bbo`; did you mean `bob`?
             pay.yaml:9:27: error: unknown person `zed`: add them to people.yaml
             pay.yaml:10:12: error: `2026-13-05T09:00` is not a time: write local time as 2026-01-05T09:00, or an exact time as 2026-01-05T09:00:00Z
-            pay.yaml:11:14: error: rota secondary: invalid RRULE: RRule parsing error: `FORTNIGHTLY` is not a valid frequency.
+            pay.yaml:11:14: error: rota secondary: invalid RRULE: `FREQ=FORTNIGHTLY`: expected one of SECONDLY, MINUTELY, HOURLY, DAILY, WEEKLY, MONTHLY, YEARLY
             pay.yaml:12:3: error: duplicate rota `secondary` in team payments (first at line 8)
         "#]],
     );
