@@ -307,3 +307,148 @@ async fn the_next_api_token_is_accepted_beside_the_current_one() {
     }
     app.stop().await;
 }
+
+/// Issue 16: providers' refusals repeat the destination ("The 'To' number
+/// +447700900004 is not a valid phone number", "<dan@example.com>:
+/// Recipient address rejected"). The real daemon, paging through a real
+/// SMTP server that refuses the recipient and a Twilio-speaking server that
+/// refuses the number with Twilio's documented error body: neither the
+/// alert's API answer (timeline and notifications) nor the daemon's log
+/// holds the address or the number, and both still say why.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue16_provider_errors_name_no_destination() {
+    use crate::notify::{Fake, Smtp, email_config, free_port, sms_config};
+    const EMAIL: &str = "dan@example.com";
+    const PHONE: &str = "+447700900004";
+
+    let dir = temp_dir("issue16-leak");
+    let s = dir.join("schedules");
+    std::fs::write(
+        s.join("people.yaml"),
+        format!(
+            "people:\n  dan: {{name: Dan, email: {EMAIL}, notify: [email]}}\n  \
+             erin: {{name: Erin, phone: '{PHONE}', notify: [sms]}}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        s.join("payments.yaml"),
+        format!(
+            "team: payments\ntimezone: Europe/London\nhandoff_notices: []\n\
+             rotas:\n  primary: {{members: [dan], start: 2020-01-06T09:00, every: 1w}}\n\
+             intake_key: {KEY}\n\
+             escalation:\n  - notify: [user:dan, user:erin]\n"
+        ),
+    )
+    .unwrap();
+    let smtp = Smtp::start_refusing_recipients(&dir, free_port()).await;
+    let twilio = Fake::start().await;
+    twilio.script(
+        400,
+        &json!({
+            "code": 21211,
+            "message": format!("The 'To' number {PHONE} is not a valid phone number."),
+            "more_info": "https://www.twilio.com/docs/errors/21211",
+            "status": 400
+        })
+        .to_string(),
+    );
+    let config = dir.join("oncall.toml");
+    std::fs::write(
+        &config,
+        format!("{}\n{}", email_config(smtp.port, ""), sms_config(&twilio.base, "")),
+    )
+    .unwrap();
+
+    /// Stops the daemon when the test ends, passed or failed.
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let crate::support::Served {
+        child,
+        address,
+        log,
+        drain,
+    } = crate::support::serve(
+        std::process::Command::new(env!("CARGO_BIN_EXE_oncall"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&config)
+            .current_dir(&dir)
+            .env_remove("ONCALL_LISTEN")
+            .env_remove("ONCALL_SCHEDULES")
+            .env_remove("ONCALL_DATABASE")
+            .env_remove("ONCALL_PUBLIC_URL")
+            .env_remove("ONCALL_LOG")
+            .env_remove("ONCALL_LOG_FORMAT")
+            .env("ONCALL_API_TOKEN", API_TOKEN),
+    );
+    let daemon = Stop(child);
+    let base = format!("http://{address}");
+    let client = reqwest::Client::new();
+    let created: serde_json::Value = client
+        .post(format!("{base}/v1/alerts"))
+        .bearer_auth(KEY)
+        .json(&json!({"summary": "payments API down", "severity": "critical"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["alert_id"].as_i64().unwrap();
+
+    // The engine pages at once; both refusals are permanent.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    let detail = loop {
+        let text = client
+            .get(format!("{base}/v1/alerts/{id}"))
+            .bearer_auth(API_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let detail: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let failed = detail["notifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["state"] == "failed")
+            .count();
+        let logged = log.lock().unwrap().matches("delivery failed").count();
+        if failed == 2 && logged == 2 {
+            break text;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not both failed and logged: {text}\n{}",
+            log.lock().unwrap()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let log = log.lock().unwrap().clone();
+    for (what, text) in [("GET /v1/alerts/{id}", &detail), ("the log", &log)] {
+        for secret in [EMAIL, PHONE, &PHONE[1..]] {
+            assert!(!text.contains(secret), "{what} holds {secret}:\n{text}");
+        }
+        // Still the reasons, with the destination's place marked.
+        for reason in [
+            "<recipient>: Recipient address rejected",
+            "The 'To' number <recipient> is not a valid phone number",
+        ] {
+            assert!(text.contains(reason), "{what} lacks {reason:?}:\n{text}");
+        }
+    }
+    // Twilio was asked with the real number.
+    assert_eq!(twilio.seen()[0].form()[0], ("To".to_string(), PHONE.to_string()));
+
+    drop(daemon);
+    drain.join().unwrap();
+    drop(smtp);
+    let _ = std::fs::remove_dir_all(&dir);
+}
