@@ -292,14 +292,21 @@ impl From<StoreError> for ApiError {
     }
 }
 
-/// The bearer token of a request, if any.
+/// The bearer token of a request, if any: `Authorization: Bearer TOKEN`.
+/// As RFC 7235 (section 2.1) has it, the scheme is case-insensitive
+/// (`bearer`, `BEARER`) and one or more spaces separate it from the token,
+/// which is one word (token68): anything else is no bearer credential.
+/// The one place that reads the header, for the intake and the API alike.
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    // Blanks around a field value are not part of it (RFC 9110, 5.5).
+    let value = value.trim_matches([' ', '\t']);
+    let (scheme, token) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = token.trim_start_matches(' ');
+    (!token.is_empty() && !token.contains([' ', '\t'])).then_some(token)
 }
 
 /// Compares secrets without leaking where they differ, or how long the

@@ -307,3 +307,51 @@ async fn the_next_api_token_is_accepted_beside_the_current_one() {
     }
     app.stop().await;
 }
+
+/// Issue 16: the scheme of `Authorization` is case-insensitive and may be
+/// followed by more than one space (RFC 7235, section 2.1: `auth-scheme
+/// 1*SP token68`), for the intake's integration keys and the API token
+/// alike. What is not a bearer credential is 401, saying how to send one.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue16_the_bearer_scheme_is_case_insensitive() {
+    let app = TestApp::spawn().await;
+    let intake = |authorization: String| {
+        app.client
+            .post(format!("{}/v1/alerts", app.base))
+            .header("authorization", authorization)
+            .json(&json!({"summary": "disk full", "severity": "minor"}))
+            .send()
+    };
+    let api = |authorization: String| {
+        app.client
+            .get(format!("{}/v1/oncall", app.base))
+            .header("authorization", authorization)
+            .send()
+    };
+    for scheme in ["Bearer ", "bearer ", "BEARER ", "bEaReR ", "Bearer   "] {
+        let r = intake(format!("{scheme}{KEY}")).await.unwrap();
+        assert_eq!(r.status().as_u16(), 202, "{scheme:?}");
+        let r = api(format!("{scheme}{API_TOKEN}")).await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{scheme:?}");
+    }
+    for authorization in [
+        format!("Bearer{KEY}"),
+        format!("Bearerx {KEY}"),
+        format!("Basic {KEY}"),
+        format!("Bearer {KEY} {KEY}"),
+        KEY.to_string(),
+        "Bearer".to_string(),
+        "Bearer ".to_string(),
+    ] {
+        let r = intake(authorization.clone()).await.unwrap();
+        assert_eq!(r.status().as_u16(), 401, "{authorization:?}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert!(
+            body["error"].as_str().unwrap().contains("Authorization: Bearer KEY"),
+            "{authorization:?}: {body}"
+        );
+        let r = api(authorization.replace(KEY, API_TOKEN)).await.unwrap();
+        assert_eq!(r.status().as_u16(), 401, "{authorization:?}");
+    }
+    app.stop().await;
+}
