@@ -86,7 +86,7 @@ fn a_key_file_must_be_absolute_and_one_source_at_a_time() {
         (
             "c.yaml",
             "team: c\ntimezone: UTC\nrotas:\n  r: {members: [alice], start: 2026-01-05T09:00, every: 1w}\n\
-             next_intake_key: k-0123456789\n",
+             next_intake_key: c-next-key-0123456789\n",
         ),
     ]);
     let errors: Vec<String> = loaded.errors().map(|d| d.to_string()).collect();
@@ -353,5 +353,63 @@ async fn issue16_the_bearer_scheme_is_case_insensitive() {
         let r = api(authorization.replace(KEY, API_TOKEN)).await.unwrap();
         assert_eq!(r.status().as_u16(), 401, "{authorization:?}");
     }
+    app.stop().await;
+}
+
+/// Issue 16: keys read when the daemon starts or reloads (`intake_key_file`
+/// here; `intake_key_env` is read by the same code) are refused when too
+/// short or the same as another team's: the daemon does not start on them,
+/// and a reload keeps the keys in force.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue16_short_or_shared_keys_read_at_start_are_refused() {
+    let dir = temp_dir("key-checks");
+    write_schedules(&dir);
+    let key_file = dir.join("payments-key");
+    write_payments(&dir, &format!("intake_key_file: {}", key_file.display()));
+    let build = || async {
+        let clock = std::sync::Arc::new(oncall::clock::ManualClock::new(crate::support::at(
+            "2026-06-01T12:00:00Z",
+        )));
+        oncall::app::build(clock, &settings(&dir)).await.map(|_| ())
+    };
+    std::fs::write(&key_file, "short\n").unwrap();
+    let e = format!("{:#}", build().await.unwrap_err());
+    assert!(
+        e.contains(&format!(
+            "team payments: the integration key in {} is 5 characters long: use at least 16 random characters",
+            key_file.display()
+        )),
+        "{e}"
+    );
+    assert!(!e.contains("short\n"), "the key itself is never shown: {e}");
+    std::fs::write(&key_file, OTHER_KEY).unwrap();
+    let e = format!("{:#}", build().await.unwrap_err());
+    assert!(
+        e.contains(&format!(
+            "team payments: the integration key in {} is team platform's too: give each team its own",
+            key_file.display()
+        )),
+        "{e}"
+    );
+    assert!(!e.contains(OTHER_KEY), "the key itself is never shown: {e}");
+
+    // A good key starts; a bad one written later is refused by the reload,
+    // and the good one stays in force.
+    std::fs::write(&key_file, "payments-file-key-0123456789").unwrap();
+    let app = TestApp::spawn_in(dir.clone()).await;
+    assert_eq!(
+        post_status(&app, "/v1/alerts", "payments-file-key-0123456789").await,
+        202
+    );
+    std::fs::write(&key_file, "tiny").unwrap();
+    let errors = oncall::app::reload(app.state(), &dir.join("schedules"))
+        .await
+        .unwrap_err();
+    assert!(errors.iter().any(|e| e.contains("is 4 characters long")), "{errors:?}");
+    assert_eq!(
+        post_status(&app, "/v1/alerts", "payments-file-key-0123456789").await,
+        202
+    );
+    assert_eq!(post_status(&app, "/v1/alerts", "tiny").await, 404);
     app.stop().await;
 }
