@@ -111,6 +111,7 @@ pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result
         api_token: settings.api_token.clone(),
         api_token_next: settings.api_token_next.clone(),
         intake_limit: settings.intake_rate.map(crate::http::Limiter::new),
+        guesses: crate::http::Guesses::new(),
         severities: settings.severities.clone(),
         clock,
         heartbeat_lock: tokio::sync::Mutex::new(()),
@@ -432,6 +433,8 @@ pub async fn serve(
     };
     let router = http::router(state.clone(), settings.max_body_bytes);
     tracing::info!(address = %listener.local_addr()?, database = %settings.database.display(), schedules = %settings.schedules.display(), "oncall serving");
+    // With each connection's address, for the intake's budget of wrong keys.
+    let router = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await

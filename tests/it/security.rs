@@ -413,3 +413,78 @@ async fn issue16_short_or_shared_keys_read_at_start_are_refused() {
     assert_eq!(post_status(&app, "/v1/alerts", "tiny").await, 404);
     app.stop().await;
 }
+
+/// Issue 16: wrong integration keys from one client (about 2,100 guesses a
+/// second were possible) are answered 429 once its failure budget is spent,
+/// without the key being checked; the key it used before still works, and
+/// other clients are not slowed. The budget comes back with time.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue16_failed_key_guesses_from_one_client_are_slowed() {
+    let app = TestApp::spawn().await;
+    assert_eq!(post_status(&app, "/v1/alerts", KEY).await, 202);
+    let mut answers = Vec::new();
+    for i in 0..100 {
+        answers.push(post_status(&app, "/v1/alerts", &format!("guess-{i:04}-0123456789")).await);
+    }
+    let refused = answers.iter().take_while(|&&c| c == 404).count();
+    assert_eq!(refused, oncall::http::GUESS_BURST as usize, "{answers:?}");
+    assert!(
+        answers[refused..].iter().all(|&c| c == 429),
+        "after {refused} wrong keys every guess is 429: {answers:?}"
+    );
+    // Every intake endpoint, the PagerDuty one included (its key in the body).
+    let r = app
+        .client
+        .post(format!("{}/v2/enqueue", app.base))
+        .json(&json!({"routing_key": "guess-pd-0123456789", "event_action": "trigger",
+            "payload": {"summary": "s", "source": "x", "severity": "critical"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    let retry_after: i64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert_eq!(retry_after, oncall::http::GUESS_EVERY.num_seconds());
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["field"], "routing_key", "{body}");
+    assert_eq!(
+        post_status(&app, "/v1/heartbeat/nightly-backup", "guess-hb-0123456789").await,
+        429
+    );
+
+    // The key this client sent before is still taken, on every endpoint.
+    assert_eq!(post_status(&app, "/v1/alerts", KEY).await, 202);
+    assert_eq!(post_status(&app, "/v1/heartbeat/nightly-backup", KEY).await, 202);
+    let r = app
+        .client
+        .post(format!("{}/v2/enqueue", app.base))
+        .json(&json!({"routing_key": KEY, "event_action": "trigger",
+            "payload": {"summary": "s", "source": "x", "severity": "critical"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+
+    // Another client (another loopback address) has its own budget.
+    let other = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let from_other = |key: &'static str| {
+        other
+            .post(format!("{}/v1/alerts", app.base))
+            .bearer_auth(key)
+            .json(&json!({"summary": "disk full", "severity": "minor"}))
+            .send()
+    };
+    assert_eq!(
+        from_other("guess-other-0123456789").await.unwrap().status().as_u16(),
+        404
+    );
+    assert_eq!(from_other(OTHER_KEY).await.unwrap().status().as_u16(), 202);
+
+    // Once Retry-After has passed, one more guess is checked (and refused).
+    app.clock.advance(Duration::seconds(retry_after));
+    assert_eq!(post_status(&app, "/v1/alerts", "guess-late-0123456789").await, 404);
+    assert_eq!(post_status(&app, "/v1/alerts", "guess-later-0123456789").await, 429);
+    app.stop().await;
+}
