@@ -483,3 +483,36 @@ fn issue16_check_refuses_short_and_shared_intake_keys() {
     let errors = err.lines().filter(|l| l.contains(": error: ")).count();
     assert_eq!(errors, 4, "{err}");
 }
+
+/// Issue 16: in `oncall --help` each command has its own description
+/// (`burden` showed pay's, and `pay` had none).
+#[test]
+fn issue16_help_describes_burden_and_pay_each_in_its_own_words() {
+    let o = oncall(&["--help"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let help = stdout(&o);
+    let line = |command: &str| {
+        help.lines()
+            .find(|l| l.split_whitespace().next() == Some(command))
+            .unwrap_or_else(|| panic!("no `{command}` in:\n{help}"))
+            .to_string()
+    };
+    assert!(line("burden").contains("Who carries the on-call load"), "{help}");
+    assert!(line("pay").contains("The pay export of a month"), "{help}");
+    assert!(line("cover").contains("Who could cover"), "{help}");
+    // And every command has a description, none another's.
+    let commands: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .collect();
+    assert!(commands.len() > 10, "{help}");
+    let mut seen = std::collections::BTreeSet::new();
+    for l in &commands {
+        let mut words = l.split_whitespace();
+        let (name, rest) = (words.next().unwrap(), words.collect::<Vec<_>>().join(" "));
+        assert!(!rest.is_empty(), "`{name}` has no description:\n{help}");
+        assert!(seen.insert(rest), "`{name}` shares another's description:\n{help}");
+    }
+}
