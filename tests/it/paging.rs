@@ -775,3 +775,40 @@ async fn a_shadow_copy_stops_with_the_acknowledgement() {
     )
     .await;
 }
+
+/// Issue 16: a sent notification's `due` showed the end of the claim's
+/// lease (two minutes after it was sent). It shows when it was due, and
+/// `sent_at` when it went: a first page due and sent at once, and a retry
+/// due and sent at its backoff's time.
+#[tokio::test]
+async fn issue16_a_sent_notification_shows_when_it_was_due() {
+    let team = "team: t\ntimezone: Europe/London\nhandoff_notices: []\n\
+                rotas:\n  primary: {members: [alice], start: 2026-01-05T09:00, every: 1w}\n\
+                \x20 secondary: {members: [bob], start: 2026-01-05T09:00, every: 1w}\n";
+    for db in dbs() {
+        let mut sim = Sim::new(db, team);
+        let t0 = at("2026-06-01T09:00:00Z");
+        sim.act(t0, "fail push retryable 1").await;
+        sim.act(t0, "trigger disk critical").await;
+        sim.pass(t0).await;
+        let retry = sim.store.next_due().await.unwrap().expect("a retry is due");
+        assert!(retry > t0);
+        sim.pass(retry).await;
+        let id = sim.keys["disk"];
+        let mut notifications = sim.store.notifications(id).await.unwrap();
+        notifications.sort_by(|a, b| a.person.cmp(&b.person));
+        let shown: Vec<(String, String, Instant, Option<Instant>)> = notifications
+            .into_iter()
+            .map(|n| (n.person, n.state, n.due, n.sent_at))
+            .collect();
+        // Which of the two failed first depends on the order of sending;
+        // each was sent at the time it was due.
+        assert_eq!(shown.len(), 2, "{shown:?}");
+        for (person, state, due, sent_at) in &shown {
+            assert_eq!(state, "sent", "{person}");
+            assert_eq!(Some(*due), *sent_at, "{person}: {shown:?}");
+        }
+        let dues: Vec<Instant> = shown.iter().map(|s| s.2).collect();
+        assert!(dues.contains(&t0) && dues.contains(&retry), "{shown:?}\n{}", sim.log);
+    }
+}

@@ -56,14 +56,17 @@ const CANCEL: &str = "UPDATE notifications SET state = 'cancelled' WHERE id = $1
 const CLAIM: &str = "UPDATE notifications SET state = 'sending', attempts = attempts + 1, due_at = $2 WHERE id = $1";
 const HOLD: &str = "UPDATE notifications SET state = 'pending', due_at = $2 WHERE id = $1";
 const LAST_SENT: &str = "SELECT last_sent FROM destinations WHERE method = $1 AND destination = $2";
-const SENT: &str = "UPDATE notifications SET state = 'sent', sent_at = $2, last_error = NULL WHERE id = $1 \
+// A sent or failed notification gets back the due time its claim moved
+// (`Attempt::due`).
+const SENT: &str = "UPDATE notifications SET state = 'sent', sent_at = $2, due_at = $3, last_error = NULL \
+     WHERE id = $1 \
      RETURNING alert_id, person, method, attempts, step, round, kind, payload";
 const SENT_TO: &str = "INSERT INTO destinations (method, destination, last_sent) \
      SELECT method, destination, $2::bigint FROM notifications WHERE id = $1 \
      ON CONFLICT (method, destination) DO UPDATE SET last_sent = excluded.last_sent";
 const RETRY: &str = "UPDATE notifications SET state = 'pending', due_at = $2, last_error = $3 WHERE id = $1 \
      RETURNING alert_id, person, method, attempts, step, round, kind, payload";
-const FAILED: &str = "UPDATE notifications SET state = 'failed', last_error = $2 WHERE id = $1 \
+const FAILED: &str = "UPDATE notifications SET state = 'failed', last_error = $2, due_at = $3 WHERE id = $1 \
      RETURNING alert_id, person, method, attempts, step, round, kind, payload";
 const EARLIER_ANNOUNCEMENT: &str = "SELECT 1 FROM notifications WHERE kind = 'announce' AND destination = $1 \
      AND id < $2 AND state IN ('pending', 'sending') LIMIT 1";
@@ -175,7 +178,6 @@ pub(super) fn pass(conn: &mut Conn, decide: &dyn Decide, now: Instant, lease: Du
     }
     let mut given_up = Vec::new();
     for ((method, _), (notifications, error)) in undeliverable {
-        let mut ids = Vec::new();
         let mut page_alerts = Vec::new();
         for n in &notifications {
             let attempts = n.attempts + 1;
@@ -191,14 +193,11 @@ pub(super) fn pass(conn: &mut Conn, decide: &dyn Decide, now: Instant, lease: Du
                 kind_of(n.kind.as_str(), payload.as_deref()),
             );
             give_up(conn, Some(done), &error, now)?;
-            ids.push(n.id);
             page_alerts.extend(n.alert);
         }
         given_up.push(GivenUp {
-            attempt: Attempt {
-                ids,
-                outcome: AttemptOutcome::Failed { error },
-            },
+            // Never claimed: their due times are as they were.
+            attempt: Attempt::of(&notifications, AttemptOutcome::Failed { error }),
             person: notifications[0].person.clone(),
             method,
             alerts: page_alerts,
@@ -486,11 +485,12 @@ pub(super) fn record(conn: &mut Conn, attempts: &[Attempt], now: Instant) -> Res
     let at = now.timestamp();
     for attempt in attempts {
         let bundle = attempt.ids.len();
-        for &id in &attempt.ids {
+        for (id, due) in attempt.notifications() {
+            let due = due.timestamp();
             match &attempt.outcome {
                 AttemptOutcome::Sent { reference } => {
                     let done = conn
-                        .query_opt(SENT, &[&id, &at])?
+                        .query_opt(SENT, &[&id, &at, &due])?
                         .map(|r| done_from_row(&r))
                         .transpose()?;
                     conn.execute(SENT_TO, &[&id, &at])?;
@@ -525,7 +525,7 @@ pub(super) fn record(conn: &mut Conn, attempts: &[Attempt], now: Instant) -> Res
                 }
                 AttemptOutcome::Failed { error } => {
                     let done = conn
-                        .query_opt(FAILED, &[&id, error])?
+                        .query_opt(FAILED, &[&id, error, &due])?
                         .map(|r| done_from_row(&r))
                         .transpose()?;
                     give_up(conn, done, error, now)?;
