@@ -480,6 +480,18 @@ pub struct GivenUp {
     pub alerts: Vec<AlertId>,
 }
 
+/// A deadline as the stores keep it, in whole seconds. A pass takes what is
+/// due at its `now` rounded down, so a deadline still ahead of `now` (when
+/// it is written) is rounded up: a step due at 09:05:00.6 is taken by the
+/// first pass from 09:05:01, never by one at 09:05:00, 0.6 s early. One
+/// already reached is due at once, rounded down.
+pub(crate) fn deadline(due: Instant, now: Instant) -> i64 {
+    match due > now && due.timestamp_subsec_nanos() > 0 {
+        true => due.timestamp() + 1,
+        false => due.timestamp(),
+    }
+}
+
 /// How one message's delivery went.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Attempt {

@@ -13,6 +13,7 @@ use super::{Conn, add_timeline, alert_columns, alert_from_row, bad, instant, opt
 use crate::domain::alert::{Alert, AlertId, Status, TimelineKind};
 use crate::domain::paging::{Due, Escalation, Method};
 use crate::domain::time::{Instant, Span};
+use crate::store::deadline;
 use crate::store::{
     Attempt, AttemptOutcome, Decide, GivenUp, Ledger, LedgerPage, LedgerRow, Message, NewNotification, NoticeKind,
     Notification, Pass, StoreError,
@@ -110,7 +111,7 @@ pub(super) fn pass(conn: &mut Conn, decide: &dyn Decide, now: Instant, lease: Du
     let since = read_cursor(conn, "handoffs")?.and_then(|s| chrono::DateTime::from_timestamp(s, 0));
     let (notices, until) = decide.handoffs(since, now);
     for n in &notices {
-        insert_notification(conn, n)?;
+        insert_notification(conn, n, now)?;
     }
     write_cursor(conn, "handoffs", until.timestamp())?;
     announce(conn, decide, &mut alerts, now)?;
@@ -226,7 +227,7 @@ pub(super) fn pass(conn: &mut Conn, decide: &dyn Decide, now: Instant, lease: Du
         decide.batch(&wanted, &lookup, now)
     };
     for (id, until) in &batches.hold {
-        conn.execute(HOLD, &[id, &until.timestamp()])?;
+        conn.execute(HOLD, &[id, &deadline(*until, now)])?;
     }
     let by_id: BTreeMap<i64, Notification> = live.into_iter().map(|n| (n.id, n)).collect();
     let mut messages = Vec::new();
@@ -301,7 +302,7 @@ fn announce(
             let detail: serde_json::Value = serde_json::from_str(&detail).unwrap_or_default();
             let at = chrono::DateTime::from_timestamp(at, 0).unwrap_or(now);
             for n in decide.announce(alert, kind, &detail, at, now) {
-                insert_notification(conn, &n)?;
+                insert_notification(conn, &n, now)?;
             }
         }
     }
@@ -422,7 +423,7 @@ fn escalate(conn: &mut Conn, decide: &dyn Decide, now: Instant) -> Result<BTreeM
             add_timeline(conn, id, now, *kind, detail)?;
         }
         for n in &decision.notify {
-            insert_notification(conn, n)?;
+            insert_notification(conn, n, now)?;
         }
         match decision.next {
             Some((next, due)) => {
@@ -432,7 +433,7 @@ fn escalate(conn: &mut Conn, decide: &dyn Decide, now: Instant) -> Result<BTreeM
                 };
                 conn.execute(
                     SET_ESCALATION,
-                    &[&id, &phase, &(step as i64), &i64::from(round), &due.timestamp()],
+                    &[&id, &phase, &(step as i64), &i64::from(round), &deadline(due, now)],
                 )?;
             }
             None if is_new => {}
@@ -445,7 +446,7 @@ fn escalate(conn: &mut Conn, decide: &dyn Decide, now: Instant) -> Result<BTreeM
     Ok(seen)
 }
 
-fn insert_notification(conn: &mut Conn, n: &NewNotification) -> Result<(), StoreError> {
+fn insert_notification(conn: &mut Conn, n: &NewNotification, now: Instant) -> Result<(), StoreError> {
     conn.execute(
         INSERT_NOTIFICATION,
         &[
@@ -456,7 +457,7 @@ fn insert_notification(conn: &mut Conn, n: &NewNotification) -> Result<(), Store
             &n.to,
             &n.step.map(|(s, _)| s as i64),
             &n.step.map(|(_, r)| i64::from(r)),
-            &n.due.timestamp(),
+            &deadline(n.due, now),
             &n.payload.as_ref().map(|p| p.to_string()),
         ],
     )?;
@@ -511,7 +512,7 @@ pub(super) fn record(conn: &mut Conn, attempts: &[Attempt], now: Instant) -> Res
                 }
                 AttemptOutcome::Retry { at: retry, error } => {
                     let done = conn
-                        .query_opt(RETRY, &[&id, &retry.timestamp(), error])?
+                        .query_opt(RETRY, &[&id, &deadline(*retry, now), error])?
                         .map(|r| done_from_row(&r))
                         .transpose()?;
                     if let Some((Some(alert), person, method, attempts, _, _, kind)) = done {

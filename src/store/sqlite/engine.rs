@@ -10,6 +10,7 @@ use super::{add_timeline, alert_from_row, bad_column, instant, optional_instant,
 use crate::domain::alert::{Alert, AlertId, Status, TimelineKind};
 use crate::domain::paging::{Due, Escalation, Method};
 use crate::domain::time::{Instant, Span};
+use crate::store::deadline;
 use crate::store::{
     Attempt, AttemptOutcome, Decide, GivenUp, Ledger, LedgerPage, LedgerRow, Message, NewNotification, NoticeKind,
     Notification, Pass, StoreError,
@@ -118,7 +119,7 @@ pub(super) fn pass(conn: &Connection, decide: &dyn Decide, now: Instant, lease: 
     let since = since.and_then(|s| chrono::DateTime::from_timestamp(s, 0));
     let (notices, until) = decide.handoffs(since, now);
     for n in &notices {
-        insert_notification(conn, n)?;
+        insert_notification(conn, n, now)?;
     }
     conn.prepare_cached(SET_CURSOR)?
         .execute(params!["handoffs", until.timestamp()])?;
@@ -246,7 +247,7 @@ pub(super) fn pass(conn: &Connection, decide: &dyn Decide, now: Instant, lease: 
         decide.batch(&wanted, &|m, to| (cell.borrow_mut())(m, to), now)
     };
     for (id, until) in &batches.hold {
-        conn.prepare_cached(HOLD)?.execute(params![id, until.timestamp()])?;
+        conn.prepare_cached(HOLD)?.execute(params![id, deadline(*until, now)])?;
     }
     let by_id: BTreeMap<i64, Notification> = live.into_iter().map(|n| (n.id, n)).collect();
     let mut messages = Vec::new();
@@ -329,7 +330,7 @@ fn announce(
             let detail: serde_json::Value = serde_json::from_str(&detail).unwrap_or_default();
             let at = chrono::DateTime::from_timestamp(at, 0).unwrap_or(now);
             for n in decide.announce(alert, kind, &detail, at, now) {
-                insert_notification(conn, &n)?;
+                insert_notification(conn, &n, now)?;
             }
         }
     }
@@ -461,7 +462,7 @@ fn escalate(conn: &Connection, decide: &dyn Decide, now: Instant) -> Result<BTre
             add_timeline(conn, id, now, *kind, detail)?;
         }
         for n in &decision.notify {
-            insert_notification(conn, n)?;
+            insert_notification(conn, n, now)?;
         }
         match decision.next {
             Some((next, due)) => {
@@ -474,7 +475,7 @@ fn escalate(conn: &Connection, decide: &dyn Decide, now: Instant) -> Result<BTre
                     phase,
                     step as i64,
                     round,
-                    due.timestamp()
+                    deadline(due, now)
                 ])?;
             }
             None if is_new => {}
@@ -487,7 +488,7 @@ fn escalate(conn: &Connection, decide: &dyn Decide, now: Instant) -> Result<BTre
     Ok(seen)
 }
 
-fn insert_notification(conn: &Connection, n: &NewNotification) -> Result<(), StoreError> {
+fn insert_notification(conn: &Connection, n: &NewNotification, now: Instant) -> Result<(), StoreError> {
     conn.prepare_cached(INSERT_NOTIFICATION)?.execute(params![
         n.alert,
         n.kind.as_str(),
@@ -496,7 +497,7 @@ fn insert_notification(conn: &Connection, n: &NewNotification) -> Result<(), Sto
         n.to,
         n.step.map(|(s, _)| s as i64),
         n.step.map(|(_, r)| r),
-        n.due.timestamp(),
+        deadline(n.due, now),
         n.payload.as_ref().map(|p| p.to_string()),
     ])?;
     Ok(())
@@ -550,7 +551,7 @@ pub(super) fn record(conn: &Connection, attempts: &[Attempt], now: Instant) -> R
                 AttemptOutcome::Retry { at: retry, error } => {
                     let done = conn
                         .prepare_cached(RETRY)?
-                        .query_row(params![id, retry.timestamp(), error], row)
+                        .query_row(params![id, deadline(*retry, now), error], row)
                         .optional()?;
                     if let Some((Some(alert), person, method, attempts, _, _, kind)) = done {
                         let mut detail = json!({
