@@ -13,6 +13,7 @@ use super::{Conn, add_timeline, alert_columns, alert_from_row, bad, instant, opt
 use crate::domain::alert::{Alert, AlertId, Status, TimelineKind};
 use crate::domain::paging::{Due, Escalation, Method};
 use crate::domain::time::{Instant, Span};
+use crate::store::deadline;
 use crate::store::{
     Attempt, AttemptOutcome, Decide, GivenUp, Ledger, LedgerPage, LedgerRow, Message, NewNotification, NoticeKind,
     Notification, Pass, StoreError,
@@ -56,14 +57,17 @@ const CANCEL: &str = "UPDATE notifications SET state = 'cancelled' WHERE id = $1
 const CLAIM: &str = "UPDATE notifications SET state = 'sending', attempts = attempts + 1, due_at = $2 WHERE id = $1";
 const HOLD: &str = "UPDATE notifications SET state = 'pending', due_at = $2 WHERE id = $1";
 const LAST_SENT: &str = "SELECT last_sent FROM destinations WHERE method = $1 AND destination = $2";
-const SENT: &str = "UPDATE notifications SET state = 'sent', sent_at = $2, last_error = NULL WHERE id = $1 \
+// A sent or failed notification gets back the due time its claim moved
+// (`Attempt::due`).
+const SENT: &str = "UPDATE notifications SET state = 'sent', sent_at = $2, due_at = $3, last_error = NULL \
+     WHERE id = $1 \
      RETURNING alert_id, person, method, attempts, step, round, kind, payload";
 const SENT_TO: &str = "INSERT INTO destinations (method, destination, last_sent) \
      SELECT method, destination, $2::bigint FROM notifications WHERE id = $1 \
      ON CONFLICT (method, destination) DO UPDATE SET last_sent = excluded.last_sent";
 const RETRY: &str = "UPDATE notifications SET state = 'pending', due_at = $2, last_error = $3 WHERE id = $1 \
      RETURNING alert_id, person, method, attempts, step, round, kind, payload";
-const FAILED: &str = "UPDATE notifications SET state = 'failed', last_error = $2 WHERE id = $1 \
+const FAILED: &str = "UPDATE notifications SET state = 'failed', last_error = $2, due_at = $3 WHERE id = $1 \
      RETURNING alert_id, person, method, attempts, step, round, kind, payload";
 const EARLIER_ANNOUNCEMENT: &str = "SELECT 1 FROM notifications WHERE kind = 'announce' AND destination = $1 \
      AND id < $2 AND state IN ('pending', 'sending') LIMIT 1";
@@ -107,7 +111,7 @@ pub(super) fn pass(conn: &mut Conn, decide: &dyn Decide, now: Instant, lease: Du
     let since = read_cursor(conn, "handoffs")?.and_then(|s| chrono::DateTime::from_timestamp(s, 0));
     let (notices, until) = decide.handoffs(since, now);
     for n in &notices {
-        insert_notification(conn, n)?;
+        insert_notification(conn, n, now)?;
     }
     write_cursor(conn, "handoffs", until.timestamp())?;
     announce(conn, decide, &mut alerts, now)?;
@@ -175,7 +179,6 @@ pub(super) fn pass(conn: &mut Conn, decide: &dyn Decide, now: Instant, lease: Du
     }
     let mut given_up = Vec::new();
     for ((method, _), (notifications, error)) in undeliverable {
-        let mut ids = Vec::new();
         let mut page_alerts = Vec::new();
         for n in &notifications {
             let attempts = n.attempts + 1;
@@ -191,14 +194,11 @@ pub(super) fn pass(conn: &mut Conn, decide: &dyn Decide, now: Instant, lease: Du
                 kind_of(n.kind.as_str(), payload.as_deref()),
             );
             give_up(conn, Some(done), &error, now)?;
-            ids.push(n.id);
             page_alerts.extend(n.alert);
         }
         given_up.push(GivenUp {
-            attempt: Attempt {
-                ids,
-                outcome: AttemptOutcome::Failed { error },
-            },
+            // Never claimed: their due times are as they were.
+            attempt: Attempt::of(&notifications, AttemptOutcome::Failed { error }),
             person: notifications[0].person.clone(),
             method,
             alerts: page_alerts,
@@ -227,7 +227,7 @@ pub(super) fn pass(conn: &mut Conn, decide: &dyn Decide, now: Instant, lease: Du
         decide.batch(&wanted, &lookup, now)
     };
     for (id, until) in &batches.hold {
-        conn.execute(HOLD, &[id, &until.timestamp()])?;
+        conn.execute(HOLD, &[id, &deadline(*until, now)])?;
     }
     let by_id: BTreeMap<i64, Notification> = live.into_iter().map(|n| (n.id, n)).collect();
     let mut messages = Vec::new();
@@ -302,7 +302,7 @@ fn announce(
             let detail: serde_json::Value = serde_json::from_str(&detail).unwrap_or_default();
             let at = chrono::DateTime::from_timestamp(at, 0).unwrap_or(now);
             for n in decide.announce(alert, kind, &detail, at, now) {
-                insert_notification(conn, &n)?;
+                insert_notification(conn, &n, now)?;
             }
         }
     }
@@ -423,7 +423,7 @@ fn escalate(conn: &mut Conn, decide: &dyn Decide, now: Instant) -> Result<BTreeM
             add_timeline(conn, id, now, *kind, detail)?;
         }
         for n in &decision.notify {
-            insert_notification(conn, n)?;
+            insert_notification(conn, n, now)?;
         }
         match decision.next {
             Some((next, due)) => {
@@ -433,7 +433,7 @@ fn escalate(conn: &mut Conn, decide: &dyn Decide, now: Instant) -> Result<BTreeM
                 };
                 conn.execute(
                     SET_ESCALATION,
-                    &[&id, &phase, &(step as i64), &i64::from(round), &due.timestamp()],
+                    &[&id, &phase, &(step as i64), &i64::from(round), &deadline(due, now)],
                 )?;
             }
             None if is_new => {}
@@ -446,7 +446,7 @@ fn escalate(conn: &mut Conn, decide: &dyn Decide, now: Instant) -> Result<BTreeM
     Ok(seen)
 }
 
-fn insert_notification(conn: &mut Conn, n: &NewNotification) -> Result<(), StoreError> {
+fn insert_notification(conn: &mut Conn, n: &NewNotification, now: Instant) -> Result<(), StoreError> {
     conn.execute(
         INSERT_NOTIFICATION,
         &[
@@ -457,7 +457,7 @@ fn insert_notification(conn: &mut Conn, n: &NewNotification) -> Result<(), Store
             &n.to,
             &n.step.map(|(s, _)| s as i64),
             &n.step.map(|(_, r)| i64::from(r)),
-            &n.due.timestamp(),
+            &deadline(n.due, now),
             &n.payload.as_ref().map(|p| p.to_string()),
         ],
     )?;
@@ -486,11 +486,12 @@ pub(super) fn record(conn: &mut Conn, attempts: &[Attempt], now: Instant) -> Res
     let at = now.timestamp();
     for attempt in attempts {
         let bundle = attempt.ids.len();
-        for &id in &attempt.ids {
+        for (id, due) in attempt.notifications() {
+            let due = due.timestamp();
             match &attempt.outcome {
                 AttemptOutcome::Sent { reference } => {
                     let done = conn
-                        .query_opt(SENT, &[&id, &at])?
+                        .query_opt(SENT, &[&id, &at, &due])?
                         .map(|r| done_from_row(&r))
                         .transpose()?;
                     conn.execute(SENT_TO, &[&id, &at])?;
@@ -511,7 +512,7 @@ pub(super) fn record(conn: &mut Conn, attempts: &[Attempt], now: Instant) -> Res
                 }
                 AttemptOutcome::Retry { at: retry, error } => {
                     let done = conn
-                        .query_opt(RETRY, &[&id, &retry.timestamp(), error])?
+                        .query_opt(RETRY, &[&id, &deadline(*retry, now), error])?
                         .map(|r| done_from_row(&r))
                         .transpose()?;
                     if let Some((Some(alert), person, method, attempts, _, _, kind)) = done {
@@ -525,7 +526,7 @@ pub(super) fn record(conn: &mut Conn, attempts: &[Attempt], now: Instant) -> Res
                 }
                 AttemptOutcome::Failed { error } => {
                     let done = conn
-                        .query_opt(FAILED, &[&id, error])?
+                        .query_opt(FAILED, &[&id, error, &due])?
                         .map(|r| done_from_row(&r))
                         .transpose()?;
                     give_up(conn, done, error, now)?;

@@ -10,6 +10,7 @@ use super::{add_timeline, alert_from_row, bad_column, instant, optional_instant,
 use crate::domain::alert::{Alert, AlertId, Status, TimelineKind};
 use crate::domain::paging::{Due, Escalation, Method};
 use crate::domain::time::{Instant, Span};
+use crate::store::deadline;
 use crate::store::{
     Attempt, AttemptOutcome, Decide, GivenUp, Ledger, LedgerPage, LedgerRow, Message, NewNotification, NoticeKind,
     Notification, Pass, StoreError,
@@ -55,14 +56,17 @@ const CANCEL: &str = "UPDATE notifications SET state = 'cancelled' WHERE id = ?1
 const CLAIM: &str = "UPDATE notifications SET state = 'sending', attempts = attempts + 1, due_at = ?2 WHERE id = ?1";
 const HOLD: &str = "UPDATE notifications SET state = 'pending', due_at = ?2 WHERE id = ?1";
 const LAST_SENT: &str = "SELECT last_sent FROM destinations WHERE method = ?1 AND destination = ?2";
-const SENT: &str = "UPDATE notifications SET state = 'sent', sent_at = ?2, last_error = NULL WHERE id = ?1 \
+// A sent or failed notification gets back the due time its claim moved
+// (`Attempt::due`).
+const SENT: &str = "UPDATE notifications SET state = 'sent', sent_at = ?2, due_at = ?3, last_error = NULL \
+     WHERE id = ?1 \
      RETURNING alert_id, person, method, attempts, step, round, kind, payload";
 const SENT_TO: &str = "INSERT INTO destinations (method, destination, last_sent) \
      SELECT method, destination, ?2 FROM notifications WHERE id = ?1 \
      ON CONFLICT (method, destination) DO UPDATE SET last_sent = excluded.last_sent";
 const RETRY: &str = "UPDATE notifications SET state = 'pending', due_at = ?2, last_error = ?3 WHERE id = ?1 \
      RETURNING alert_id, person, method, attempts, step, round, kind, payload";
-const FAILED: &str = "UPDATE notifications SET state = 'failed', last_error = ?2 WHERE id = ?1 \
+const FAILED: &str = "UPDATE notifications SET state = 'failed', last_error = ?2, due_at = ?3 WHERE id = ?1 \
      RETURNING alert_id, person, method, attempts, step, round, kind, payload";
 // Announcements to one destination go one at a time, oldest first.
 const EARLIER_ANNOUNCEMENT: &str = "SELECT 1 FROM notifications WHERE kind = 'announce' AND destination = ?1 \
@@ -115,7 +119,7 @@ pub(super) fn pass(conn: &Connection, decide: &dyn Decide, now: Instant, lease: 
     let since = since.and_then(|s| chrono::DateTime::from_timestamp(s, 0));
     let (notices, until) = decide.handoffs(since, now);
     for n in &notices {
-        insert_notification(conn, n)?;
+        insert_notification(conn, n, now)?;
     }
     conn.prepare_cached(SET_CURSOR)?
         .execute(params!["handoffs", until.timestamp()])?;
@@ -194,7 +198,6 @@ pub(super) fn pass(conn: &Connection, decide: &dyn Decide, now: Instant, lease: 
     }
     let mut given_up = Vec::new();
     for ((method, _), (notifications, error)) in undeliverable {
-        let mut ids = Vec::new();
         let mut page_alerts = Vec::new();
         for n in &notifications {
             let attempts = n.attempts + 1;
@@ -210,14 +213,11 @@ pub(super) fn pass(conn: &Connection, decide: &dyn Decide, now: Instant, lease: 
                 kind_of(n.kind.as_str(), payload.as_deref()),
             );
             give_up(conn, Some(done), &error, now)?;
-            ids.push(n.id);
             page_alerts.extend(n.alert);
         }
         given_up.push(GivenUp {
-            attempt: Attempt {
-                ids,
-                outcome: AttemptOutcome::Failed { error },
-            },
+            // Never claimed: their due times are as they were.
+            attempt: Attempt::of(&notifications, AttemptOutcome::Failed { error }),
             person: notifications[0].person.clone(),
             method,
             alerts: page_alerts,
@@ -247,7 +247,7 @@ pub(super) fn pass(conn: &Connection, decide: &dyn Decide, now: Instant, lease: 
         decide.batch(&wanted, &|m, to| (cell.borrow_mut())(m, to), now)
     };
     for (id, until) in &batches.hold {
-        conn.prepare_cached(HOLD)?.execute(params![id, until.timestamp()])?;
+        conn.prepare_cached(HOLD)?.execute(params![id, deadline(*until, now)])?;
     }
     let by_id: BTreeMap<i64, Notification> = live.into_iter().map(|n| (n.id, n)).collect();
     let mut messages = Vec::new();
@@ -330,7 +330,7 @@ fn announce(
             let detail: serde_json::Value = serde_json::from_str(&detail).unwrap_or_default();
             let at = chrono::DateTime::from_timestamp(at, 0).unwrap_or(now);
             for n in decide.announce(alert, kind, &detail, at, now) {
-                insert_notification(conn, &n)?;
+                insert_notification(conn, &n, now)?;
             }
         }
     }
@@ -462,7 +462,7 @@ fn escalate(conn: &Connection, decide: &dyn Decide, now: Instant) -> Result<BTre
             add_timeline(conn, id, now, *kind, detail)?;
         }
         for n in &decision.notify {
-            insert_notification(conn, n)?;
+            insert_notification(conn, n, now)?;
         }
         match decision.next {
             Some((next, due)) => {
@@ -475,7 +475,7 @@ fn escalate(conn: &Connection, decide: &dyn Decide, now: Instant) -> Result<BTre
                     phase,
                     step as i64,
                     round,
-                    due.timestamp()
+                    deadline(due, now)
                 ])?;
             }
             None if is_new => {}
@@ -488,7 +488,7 @@ fn escalate(conn: &Connection, decide: &dyn Decide, now: Instant) -> Result<BTre
     Ok(seen)
 }
 
-fn insert_notification(conn: &Connection, n: &NewNotification) -> Result<(), StoreError> {
+fn insert_notification(conn: &Connection, n: &NewNotification, now: Instant) -> Result<(), StoreError> {
     conn.prepare_cached(INSERT_NOTIFICATION)?.execute(params![
         n.alert,
         n.kind.as_str(),
@@ -497,7 +497,7 @@ fn insert_notification(conn: &Connection, n: &NewNotification) -> Result<(), Sto
         n.to,
         n.step.map(|(s, _)| s as i64),
         n.step.map(|(_, r)| r),
-        n.due.timestamp(),
+        deadline(n.due, now),
         n.payload.as_ref().map(|p| p.to_string()),
     ])?;
     Ok(())
@@ -507,7 +507,8 @@ pub(super) fn record(conn: &Connection, attempts: &[Attempt], now: Instant) -> R
     let at = now.timestamp();
     for attempt in attempts {
         let bundle = attempt.ids.len();
-        for &id in &attempt.ids {
+        for (id, due) in attempt.notifications() {
+            let due = due.timestamp();
             type Done = (Option<AlertId>, String, String, i64, Option<i64>, Option<i64>, Kind);
             let row = |r: &Row<'_>| -> rusqlite::Result<Done> {
                 let kind: String = r.get(6)?;
@@ -524,7 +525,10 @@ pub(super) fn record(conn: &Connection, attempts: &[Attempt], now: Instant) -> R
             };
             match &attempt.outcome {
                 AttemptOutcome::Sent { reference } => {
-                    let done = conn.prepare_cached(SENT)?.query_row(params![id, at], row).optional()?;
+                    let done = conn
+                        .prepare_cached(SENT)?
+                        .query_row(params![id, at, due], row)
+                        .optional()?;
                     conn.prepare_cached(SENT_TO)?.execute(params![id, at])?;
                     if let Some((Some(alert), person, method, attempts, step, round, kind)) = done {
                         // Only pages count as received (pay, burden): not
@@ -547,7 +551,7 @@ pub(super) fn record(conn: &Connection, attempts: &[Attempt], now: Instant) -> R
                 AttemptOutcome::Retry { at: retry, error } => {
                     let done = conn
                         .prepare_cached(RETRY)?
-                        .query_row(params![id, retry.timestamp(), error], row)
+                        .query_row(params![id, deadline(*retry, now), error], row)
                         .optional()?;
                     if let Some((Some(alert), person, method, attempts, _, _, kind)) = done {
                         let mut detail = json!({
@@ -561,7 +565,7 @@ pub(super) fn record(conn: &Connection, attempts: &[Attempt], now: Instant) -> R
                 AttemptOutcome::Failed { error } => {
                     let done = conn
                         .prepare_cached(FAILED)?
-                        .query_row(params![id, error], row)
+                        .query_row(params![id, error, due], row)
                         .optional()?;
                     give_up(conn, done, error, now)?;
                 }
