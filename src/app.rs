@@ -437,13 +437,21 @@ pub async fn serve(
         false => None,
     };
     let router = http::router(state.clone(), settings.max_body_bytes);
-    tracing::info!(address = %listener.local_addr()?, database = %settings.database.display(), schedules = %settings.schedules.display(), "oncall serving");
-    // With each connection's address, for the intake's budget of wrong keys.
-    let router = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving HTTP");
+    let open_files = http::listen::open_files_limit().0;
+    let limits = http::listen::Limits {
+        max_connections: http::listen::connection_cap(settings.connections.max_connections, open_files),
+        ..settings.connections
+    };
+    if limits.max_connections < settings.connections.max_connections {
+        tracing::info!(
+            max_connections = limits.max_connections,
+            open_files_limit = open_files,
+            kept = http::listen::reserve(open_files),
+            "max_connections lowered to fit the open files limit, less the descriptors kept for deliveries and the store"
+        );
+    }
+    tracing::info!(address = %listener.local_addr()?, database = %settings.database.display(), schedules = %settings.schedules.display(), max_connections = limits.max_connections, "oncall serving");
+    http::listen::serve(listener, router, limits, shutdown).await;
     // A check cut short leaves nothing half done that the next one does not
     // finish (see `check_heartbeats`); its queued writes still commit.
     checks.abort();
@@ -468,7 +476,6 @@ pub async fn serve(
             let _ = engine.await;
         }
     }
-    served?;
     // In-flight requests are done; the last references to the store go now,
     // which stops its writer after everything queued is committed.
     // Closing joins the writer thread (one last commit): off the async

@@ -280,6 +280,9 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
                 api_token: std::env::var("ONCALL_API_TOKEN").ok(),
                 api_token_next: std::env::var("ONCALL_API_TOKEN_NEXT").ok(),
                 intake_rate: std::env::var("ONCALL_INTAKE_RATE").ok(),
+                header_read_timeout: std::env::var("ONCALL_HEADER_READ_TIMEOUT").ok(),
+                idle_timeout: std::env::var("ONCALL_IDLE_TIMEOUT").ok(),
+                max_connections: std::env::var("ONCALL_MAX_CONNECTIONS").ok(),
                 log_format: std::env::var("ONCALL_LOG_FORMAT").ok(),
                 public_url,
                 link_secret: std::env::var("ONCALL_LINK_SECRET").ok(),
@@ -534,6 +537,22 @@ fn with_run_time_overrides(
 
 fn serve(settings: Settings) -> anyhow::Result<()> {
     init_logging(settings.log_json);
+    // Before anything is opened: the limit sizes the connection cap.
+    match crate::http::listen::raise_open_files_limit() {
+        Ok((before, now)) if before < now => {
+            tracing::info!(
+                open_files_limit = now,
+                raised_from = before,
+                "open files limit raised to the hard limit"
+            )
+        }
+        Ok((_, now)) => tracing::info!(open_files_limit = now, "open files limit (the hard limit)"),
+        Err(e) => tracing::warn!(
+            error = %e,
+            open_files_limit = crate::http::listen::open_files_limit().0,
+            "cannot raise the open files limit to the hard limit"
+        ),
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(settings.listen)

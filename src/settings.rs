@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -21,6 +22,18 @@ pub const DEFAULT_DATABASE: &str = "oncall.db";
 pub const DEFAULT_SCHEDULES: &str = "schedules";
 /// Largest webhook body accepted (bigger: 413).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 512 * 1024;
+/// How long a request's line and headers may take to arrive: far more than
+/// any sender on any link needs for a few hundred bytes, short enough that
+/// a connection that sends nothing does not hold its descriptor long.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a kept-alive connection may wait for its next request, and a
+/// request body for its next bytes.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Inbound connections open at once, at most (lower if the open-files
+/// limit leaves less room: `http::listen::connection_cap`). Far above what
+/// monitoring systems and people's browsers open; each connection costs
+/// memory as well as a descriptor.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
 /// Everything `oncall serve` needs, resolved.
 #[derive(Clone, Debug)]
@@ -37,6 +50,9 @@ pub struct Settings {
     /// (`None`: no limit).
     pub intake_rate: Option<RateLimit>,
     pub max_body_bytes: usize,
+    /// The timeouts and the cap of inbound connections (`max_connections`
+    /// as configured; the open-files limit may lower it at start).
+    pub connections: crate::http::listen::Limits,
     pub severities: Severities,
     pub log_json: bool,
     /// The channels that deliver notices, with their secrets resolved.
@@ -84,6 +100,14 @@ pub struct File {
     /// [`DEFAULT_INTAKE_BURST`].
     pub intake_burst: Option<u32>,
     pub max_body_bytes: Option<usize>,
+    /// How long a request's line and headers may take, e.g. `"10s"`.
+    /// Default [`DEFAULT_HEADER_READ_TIMEOUT`].
+    pub header_read_timeout: Option<String>,
+    /// How long a kept-alive connection waits for its next request, and a
+    /// request body for its next bytes. Default [`DEFAULT_IDLE_TIMEOUT`].
+    pub idle_timeout: Option<String>,
+    /// Inbound connections open at once. Default [`DEFAULT_MAX_CONNECTIONS`].
+    pub max_connections: Option<usize>,
     /// `"json"` for one JSON object a log line; default text.
     pub log_format: Option<String>,
     #[serde(default)]
@@ -168,6 +192,12 @@ pub struct Overrides {
     pub api_token_next: Option<String>,
     /// `ONCALL_INTAKE_RATE`.
     pub intake_rate: Option<String>,
+    /// `ONCALL_HEADER_READ_TIMEOUT`.
+    pub header_read_timeout: Option<String>,
+    /// `ONCALL_IDLE_TIMEOUT`.
+    pub idle_timeout: Option<String>,
+    /// `ONCALL_MAX_CONNECTIONS`.
+    pub max_connections: Option<String>,
     pub log_format: Option<String>,
     pub public_url: Option<String>,
     pub link_secret: Option<String>,
@@ -228,6 +258,11 @@ impl Settings {
             });
         }
         let intake_rate = intake_rate(o.intake_rate, file.intake_rate, file.intake_burst)?;
+        let connections = connections(
+            (o.header_read_timeout, file.header_read_timeout),
+            (o.idle_timeout, file.idle_timeout),
+            (o.max_connections, file.max_connections),
+        )?;
         let link_secret = secret(o.link_secret, file.link_secret, file.link_secret_file.as_deref())?;
         if let Some(s) = &link_secret
             && s.len() < MIN_LINK_SECRET_LEN
@@ -352,6 +387,7 @@ impl Settings {
             api_token_next,
             intake_rate,
             max_body_bytes: file.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
+            connections,
             severities,
             log_json,
             notify,
@@ -452,6 +488,60 @@ fn intake_rate(env: Option<String>, rate: Option<f64>, burst: Option<u32>) -> Re
     }))
 }
 
+/// The connection settings: each from the environment (first of each
+/// pair), else the file, else its default.
+fn connections(
+    header_read_timeout: (Option<String>, Option<String>),
+    idle_timeout: (Option<String>, Option<String>),
+    max_connections: (Option<String>, Option<usize>),
+) -> Result<crate::http::listen::Limits, SettingsError> {
+    let timeout = |what: &str, (env, file): (Option<String>, Option<String>), default: Duration| {
+        let (text, what) = match (env, file) {
+            (Some(t), _) => (t, format!("ONCALL_{}", what.to_uppercase())),
+            (None, Some(t)) => (t, what.to_string()),
+            (None, None) => return Ok(default),
+        };
+        let invalid = |message: String| SettingsError::Invalid {
+            what: what.clone(),
+            message,
+        };
+        let d = crate::config::text::parse_duration(&text).map_err(invalid)?;
+        match d.to_std() {
+            Ok(d) if d >= Duration::from_secs(1) => Ok(d),
+            _ => Err(invalid(format!(
+                "`{text}` is too short: use at least 1s (a connection gets that long to send)"
+            ))),
+        }
+    };
+    let header_read_timeout = timeout("header_read_timeout", header_read_timeout, DEFAULT_HEADER_READ_TIMEOUT)?;
+    let idle_timeout = timeout("idle_timeout", idle_timeout, DEFAULT_IDLE_TIMEOUT)?;
+    let max_connections = match max_connections {
+        (Some(text), _) => {
+            text.trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| SettingsError::Invalid {
+                    what: "ONCALL_MAX_CONNECTIONS".into(),
+                    message: format!("`{text}` is not a number of connections (at least 1)"),
+                })?
+        }
+        (None, Some(0)) => {
+            return Err(SettingsError::Invalid {
+                what: "max_connections".into(),
+                message: "use at least 1".into(),
+            });
+        }
+        (None, Some(n)) => n,
+        (None, None) => DEFAULT_MAX_CONNECTIONS,
+    };
+    Ok(crate::http::listen::Limits {
+        header_read_timeout,
+        idle_timeout,
+        max_connections,
+    })
+}
+
 /// Shortest link secret accepted from the configuration.
 pub const MIN_LINK_SECRET_LEN: usize = 32;
 
@@ -545,6 +635,7 @@ mod tests {
         assert_eq!(s.listen, defaults.listen);
         assert_eq!(s.database, defaults.database);
         assert_eq!(s.max_body_bytes, defaults.max_body_bytes);
+        assert_eq!(s.connections, defaults.connections);
         assert_eq!(s.severities, defaults.severities);
         assert_eq!(s.public_url, defaults.public_url);
         assert_eq!(s.link_secret, defaults.link_secret);
@@ -725,6 +816,60 @@ token_file = "{}"
         let err = Settings::resolve(file(), Overrides::default()).unwrap_err().to_string();
         assert!(err.contains("smtp-password"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn connection_timeouts_and_cap_from_the_file_or_the_environment() {
+        let s = Settings::resolve(File::default(), Overrides::default()).unwrap();
+        assert_eq!(s.connections.header_read_timeout, DEFAULT_HEADER_READ_TIMEOUT);
+        assert_eq!(s.connections.idle_timeout, DEFAULT_IDLE_TIMEOUT);
+        assert_eq!(s.connections.max_connections, DEFAULT_MAX_CONNECTIONS);
+        let file = || -> File {
+            toml::from_str("header_read_timeout = \"5s\"\nidle_timeout = \"2m\"\nmax_connections = 100\n").unwrap()
+        };
+        let s = Settings::resolve(file(), Overrides::default()).unwrap();
+        assert_eq!(s.connections.header_read_timeout, Duration::from_secs(5));
+        assert_eq!(s.connections.idle_timeout, Duration::from_secs(120));
+        assert_eq!(s.connections.max_connections, 100);
+        let o = Overrides {
+            header_read_timeout: Some("3s".into()),
+            idle_timeout: Some("30s".into()),
+            max_connections: Some("50".into()),
+            ..Overrides::default()
+        };
+        let s = Settings::resolve(file(), o).unwrap();
+        assert_eq!(s.connections.header_read_timeout, Duration::from_secs(3));
+        assert_eq!(s.connections.idle_timeout, Duration::from_secs(30));
+        assert_eq!(s.connections.max_connections, 50);
+        for (o, says) in [
+            (
+                Overrides {
+                    header_read_timeout: Some("0".into()),
+                    ..Overrides::default()
+                },
+                "ONCALL_HEADER_READ_TIMEOUT: `0` is too short: use at least 1s",
+            ),
+            (
+                Overrides {
+                    idle_timeout: Some("soon".into()),
+                    ..Overrides::default()
+                },
+                "ONCALL_IDLE_TIMEOUT: `soon` is not a duration",
+            ),
+            (
+                Overrides {
+                    max_connections: Some("lots".into()),
+                    ..Overrides::default()
+                },
+                "ONCALL_MAX_CONNECTIONS: `lots` is not a number of connections",
+            ),
+        ] {
+            let err = Settings::resolve(File::default(), o).unwrap_err().to_string();
+            assert!(err.starts_with(says), "{err}");
+        }
+        let file: File = toml::from_str("max_connections = 0\n").unwrap();
+        let err = Settings::resolve(file, Overrides::default()).unwrap_err().to_string();
+        assert_eq!(err, "max_connections: use at least 1");
     }
 
     #[test]

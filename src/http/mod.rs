@@ -13,6 +13,7 @@ mod html;
 mod intake;
 mod limit;
 pub use limit::{GUESS_BURST, GUESS_EVERY, Guesses, Limiter};
+pub mod listen;
 mod overrides;
 mod sms;
 mod status;

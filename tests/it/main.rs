@@ -4,6 +4,7 @@ mod announce;
 mod bad_input;
 mod calendar;
 mod cli;
+mod connections;
 mod crash;
 mod daemon;
 mod deploy;
