@@ -38,8 +38,7 @@ use tokio::sync::Notify;
 
 use self::outbox::{Attempt, AttemptOutcome, GivenUp, Message, NoticeKind, Pass};
 use self::pass::PassContext;
-use self::rules::DRILL_INTAKE;
-pub use self::rules::Rules;
+use self::rules::{DRILL_INTAKE, Rules};
 use crate::clock::Clock;
 use crate::domain::alert::Alert;
 use crate::domain::paging::{Backoff, Method};
