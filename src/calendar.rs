@@ -1,9 +1,14 @@
 //! Calendar feeds (RFC 5545 iCalendar): a person's shifts, or a team's, a
 //! year ahead, for Google Calendar, Outlook and Apple Calendar to subscribe
-//! to. Each shift is one event whose UID is made of its rota, person and
-//! start, so a calendar that fetches the feed again updates the events it
-//! has (an override that shortens a shift changes its end, not its UID)
-//! rather than adding copies.
+//! to. Each shift is one event whose UID is made of its team, rota, person
+//! and start, so a calendar that fetches the feed again updates the events
+//! it has (an override that shortens a shift changes its end, not its UID)
+//! rather than adding copies. The UID is a pure function of those four, so
+//! it is the same on every fetch and after a restart; each name is
+//! percent-encoded down to letters, digits, `_` and `.` before the parts are
+//! joined with `-`, so two different tuples never share a UID (names may
+//! hold `-`: team `ops-eu` rota `primary` and team `ops` rota `eu-primary`
+//! must stay two events).
 
 use std::fmt::Write as _;
 
@@ -141,7 +146,9 @@ pub fn render(schedule: &Schedule, feed: Feed<'_>, now: Instant) -> String {
     out
 }
 
-/// `team-rota-person-START`: the same for a shift whatever its end.
+/// `team-rota-person-START`: the same for a shift whatever its end. No part
+/// holds a `-` of its own ([`uid_part`] encodes it), so the `-` between
+/// them can only be a separator and the tuple reads back unambiguously.
 fn uid_of(team: &str, rota: &str, person: &str, span: Span) -> String {
     format!(
         "{}-{}-{}-{}",
@@ -181,12 +188,13 @@ fn text(s: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// A UID piece: letters, digits, `-`, `_` and `.` kept, anything else as
-/// `%XX` (so names stay distinct).
+/// A UID piece: letters, digits, `_` and `.` kept, anything else as `%XX`,
+/// `-` (the separator between pieces) and `%` included, so that distinct
+/// names give distinct pieces and no piece contains a separator.
 fn uid_part(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
+        if b.is_ascii_alphanumeric() || b"_.".contains(&b) {
             out.push(b as char);
         } else {
             let _ = write!(out, "%{b:02X}");
@@ -230,6 +238,26 @@ mod tests {
     #[test]
     fn text_and_uids_are_escaped() {
         assert_eq!(text("a,b;c\\d\ne"), "a\\,b\\;c\\\\d\\ne");
-        assert_eq!(uid_part("follow the-sun"), "follow%20the-sun");
+        assert_eq!(uid_part("follow the-sun"), "follow%20the%2Dsun");
+        assert_eq!(uid_part("a%2Db"), "a%252Db");
+    }
+
+    /// Issue 16: with `-` kept in the pieces, team `ops-eu` rota `primary`
+    /// and team `ops` rota `eu-primary` gave one UID to two shifts.
+    #[test]
+    fn issue16_uids_of_names_with_dashes_do_not_collide() {
+        let t = Instant::from_timestamp(1_780_000_000, 0).unwrap();
+        let span = Span::new(t, t + Duration::hours(8));
+        let uids = [
+            uid_of("ops-eu", "primary", "alice", span),
+            uid_of("ops", "eu-primary", "alice", span),
+            uid_of("ops", "eu", "primary-alice", span),
+            uid_of("ops-eu-primary", "x", "alice", span),
+        ];
+        let distinct: std::collections::BTreeSet<&String> = uids.iter().collect();
+        assert_eq!(distinct.len(), uids.len(), "{uids:?}");
+        assert_eq!(uids[0], "ops%2Deu-primary-alice-1780000000");
+        // A pure function of the tuple: the same on every call.
+        assert_eq!(uids[0], uid_of("ops-eu", "primary", "alice", span));
     }
 }

@@ -16,6 +16,8 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use serde_saphyr::{DoubleQuoted, FlowMap};
+
 use super::{ApiError, Shared};
 use crate::config::diag::did_you_mean;
 use crate::domain::time::{Instant, Span, resolve_local};
@@ -246,28 +248,258 @@ pub async fn export(
 }
 
 /// The `overrides:` YAML of `overrides`, one flow mapping a line, with who
-/// made each and when as a comment.
+/// made each and when as a comment above it:
+///
+/// ```yaml
+/// # Run-time overrides of team "payments", to add to its file.
+/// overrides:
+///   # made by "alice" at 2026-06-01T12:00:00Z (id 1)
+///   - {rota: "primary", user: "dave", from: "2026-06-01T23:00:00Z", to: "2026-06-02T23:00:00Z"}
+/// ```
+///
+/// The text is appended to a rota file and committed, and its strings come
+/// from API callers, so none of them may end a line early: a `by` holding a
+/// carriage return once ended its comment there, and what followed became
+/// an override of its own (issue 16). Every string is written by
+/// `serde-saphyr` as a double-quoted scalar (`DoubleQuoted`), which escapes
+/// every control and line-break character (`\r`, `\n`, NEL, U+2028, U+2029,
+/// the BOM); the comments hold the same double-quoted forms, so they end at
+/// their own line's end. That crate was chosen because it can force double
+/// quotes on every string and escapes the full set, where picking a style
+/// per value (plain when it looks safe) is what let text through before;
+/// `overrides_export_round_trips_any_strings` checks the result against
+/// the loader the rota files go through.
 pub fn yaml(team: &str, overrides: &[StoredOverride]) -> String {
-    let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
-    let mut out = format!("# Run-time overrides of team {team}, to add to its file.\noverrides:\n");
+    let mut out = format!(
+        "# Run-time overrides of team {}, to add to its file.\noverrides:\n",
+        quoted(team)
+    );
     for o in overrides {
+        let entry = FlowMap(Entry {
+            rota: DoubleQuoted(&o.rota),
+            user: DoubleQuoted(&o.user),
+            from: DoubleQuoted(rfc3339(o.from)),
+            to: DoubleQuoted(rfc3339(o.to)),
+            instead_of: o.instead_of.as_deref().map(DoubleQuoted),
+            reason: o.reason.as_deref().map(DoubleQuoted),
+        });
         out.push_str(&format!(
-            "  # made by {} at {} (id {})\n  - {{rota: {}, user: {}, from: {}, to: {}",
-            o.created_by.replace('\n', " "),
+            "  # made by {} at {} (id {})\n  - {}\n",
+            quoted(&o.created_by),
             rfc3339(o.created_at),
             o.id,
-            quote(&o.rota),
-            quote(&o.user),
-            rfc3339(o.from),
-            rfc3339(o.to)
+            emit(&entry)
         ));
-        if let Some(p) = &o.instead_of {
-            out.push_str(&format!(", instead_of: {}", quote(p)));
-        }
-        if let Some(r) = &o.reason {
-            out.push_str(&format!(", reason: {}", quote(r)));
-        }
-        out.push_str("}\n");
     }
     out
+}
+
+/// One override of the export, its keys those of a rota file's override.
+#[derive(serde::Serialize)]
+struct Entry<'a> {
+    rota: DoubleQuoted<&'a str>,
+    user: DoubleQuoted<&'a str>,
+    from: DoubleQuoted<String>,
+    to: DoubleQuoted<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instead_of: Option<DoubleQuoted<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<DoubleQuoted<&'a str>>,
+}
+
+/// `s` as a YAML double-quoted scalar, on one line.
+fn quoted(s: &str) -> String {
+    emit(&DoubleQuoted(s))
+}
+
+/// `value` as YAML on one line (the serializer ends a document with a line
+/// break, dropped here). Only our own wrappers of strings are emitted, which
+/// cannot fail to serialize.
+fn emit(value: &impl serde::Serialize) -> String {
+    let options = serde_saphyr::ser_options! { quote_all: true };
+    let text = serde_saphyr::to_string_with_options(value, options).expect("strings serialize as YAML");
+    text.trim_end_matches('\n').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::yaml::{self, Node, Value};
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    fn at(day: u32, hour: u32) -> Instant {
+        Utc.with_ymd_and_hms(2026, 6, day, hour, 0, 0).unwrap()
+    }
+
+    fn stored(id: i64, rota: &str, user: &str, by: &str) -> StoredOverride {
+        StoredOverride {
+            id,
+            team: "payments".into(),
+            rota: rota.into(),
+            user: user.into(),
+            from: at(1, 23),
+            to: at(2, 23),
+            instead_of: None,
+            reason: None,
+            created_by: by.into(),
+            created_at: at(1, 12),
+        }
+    }
+
+    #[test]
+    fn the_export_reads_as_a_rota_files_overrides() {
+        let mut o = stored(1, "primary", "dave", "alice");
+        o.instead_of = Some("carol".into());
+        o.reason = Some("covering: carol's \"sick\" day #2".into());
+        expect_test::expect![[r#"
+            # Run-time overrides of team "payments", to add to its file.
+            overrides:
+              # made by "alice" at 2026-06-01T12:00:00Z (id 1)
+              - {rota: "primary", user: "dave", from: "2026-06-01T23:00:00Z", to: "2026-06-02T23:00:00Z", instead_of: "carol", reason: "covering: carol's \"sick\" day #2"}
+              # made by "bob" at 2026-06-01T12:00:00Z (id 2)
+              - {rota: "primary", user: "erin", from: "2026-06-01T23:00:00Z", to: "2026-06-02T23:00:00Z"}
+        "#]]
+        .assert_eq(&yaml("payments", &[o, stored(2, "primary", "erin", "bob")]));
+    }
+
+    /// The `overrides` list of an export, each override's keys and values
+    /// as the project's YAML reader sees them.
+    fn read_back(text: &str) -> Vec<Vec<(String, String)>> {
+        let root = yaml::parse(text)
+            .unwrap_or_else(|e| panic!("{e:?} in:\n{text}"))
+            .unwrap();
+        let Value::Map(top) = &root.value else { panic!("{text}") };
+        assert_eq!(top.len(), 1, "{text}");
+        assert_eq!(top[0].0.as_str(), Some("overrides"));
+        if top[0].1.is_null() {
+            // `overrides:` and nothing under it: no override to add.
+            return Vec::new();
+        }
+        let Value::Seq(items) = &top[0].1.value else {
+            panic!("{text}")
+        };
+        items
+            .iter()
+            .map(|item: &Node| {
+                let Value::Map(fields) = &item.value else {
+                    panic!("{text}")
+                };
+                fields
+                    .iter()
+                    .map(|(k, v)| match &v.value {
+                        Value::Scalar { text, plain: false } => (k.as_str().unwrap().to_string(), text.clone()),
+                        other => panic!("{other:?} is not a quoted string"),
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn fields(o: &StoredOverride) -> Vec<(String, String)> {
+        let mut out = vec![
+            ("rota".to_string(), o.rota.clone()),
+            ("user".to_string(), o.user.clone()),
+            ("from".to_string(), rfc3339(o.from)),
+            ("to".to_string(), rfc3339(o.to)),
+        ];
+        if let Some(p) = &o.instead_of {
+            out.push(("instead_of".to_string(), p.clone()));
+        }
+        if let Some(r) = &o.reason {
+            out.push(("reason".to_string(), r.clone()));
+        }
+        out
+    }
+
+    /// Issue 16: a carriage return in `by` ended the comment it was written
+    /// in (YAML breaks lines at CR as at LF), and the rest became an
+    /// override of its own.
+    #[test]
+    fn issue16_a_carriage_return_in_by_smuggles_no_override_into_the_export() {
+        let by = "mallory\r  - {rota: primary, user: carol, from: 2026-06-10T00:00, to: 2026-06-11T00:00} #";
+        let text = yaml("payments", &[stored(1, "primary", "dave", by)]);
+        assert_eq!(read_back(&text), [fields(&stored(1, "primary", "dave", by))], "{text}");
+        assert!(!text.contains('\r'), "{text:?}");
+        assert!(
+            text.contains("# made by \"mallory\\r  - {rota: primary, user: carol,"),
+            "{text}"
+        );
+    }
+
+    fn any_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[\r\n\t\u{85}\u{2028}\u{2029}\u{feff}\u{0}\u{7f}\u{fffe}\u{ffff} #:,'\"\\{}\\[\\]&*!|>%@`?a-z-]{0,40}",
+        ]
+    }
+
+    fn name() -> impl Strategy<Value = String> {
+        "[a-z][a-z0-9._-]{0,12}"
+    }
+
+    proptest! {
+        /// Every string of an export reads back as it was, whatever it
+        /// holds, through the project's YAML reader; and the export
+        /// appended to a team file (as docs/http.md says to) gives the
+        /// loader exactly its overrides, nothing hidden in a comment.
+        #[test]
+        fn overrides_export_round_trips_any_strings(
+            team in any_text(),
+            entries in proptest::collection::vec(
+                (any_text(), any_text(), proptest::option::of(any_text()), proptest::option::of(any_text()), any_text()),
+                0..4,
+            ),
+            by in any_text(),
+            reason in proptest::option::of(any_text()),
+        ) {
+            let overrides: Vec<StoredOverride> = entries
+                .iter()
+                .enumerate()
+                .map(|(i, (rota, user, instead_of, reason, by))| {
+                    let mut o = stored(i as i64 + 1, rota, user, by);
+                    o.team = team.clone();
+                    o.instead_of = instead_of.clone();
+                    o.reason = reason.clone();
+                    o
+                })
+                .collect();
+            let text = yaml(&team, &overrides);
+            let expected: Vec<Vec<(String, String)>> = overrides.iter().map(fields).collect();
+            prop_assert_eq!(read_back(&text), expected);
+
+            // Through the loader: real names, the rest arbitrary.
+            let mut o = stored(1, "primary", "dave", &by);
+            o.team = team.clone();
+            o.reason = reason.clone();
+            let people = "people:\n  alice: {name: Alice}\n  dave: {name: Dave}\n";
+            let file = format!(
+                "team: payments\ntimezone: UTC\nrotas:\n  primary:\n    members: [alice]\n    start: 2026-01-05T09:00\n    every: 1w\n{}",
+                yaml(&team, &[o])
+            );
+            let loaded = crate::config::load_texts(&[("people.yaml", people), ("payments.yaml", &file)]);
+            let errors: Vec<String> = loaded.errors().map(|d| d.to_string()).collect();
+            prop_assert!(errors.is_empty(), "{:?} in:\n{}", errors, file);
+            let rota = &loaded.schedule.team("payments").unwrap().rotas[0];
+            prop_assert_eq!(rota.overrides.len(), 1, "{}", file);
+            prop_assert_eq!(rota.overrides[0].span, Span::new(at(1, 23), at(2, 23)));
+            prop_assert_eq!(rota.overrides[0].user.as_str(), "dave");
+        }
+
+        /// Names as rota files allow them go through the loader as well.
+        #[test]
+        fn overrides_export_of_any_names_loads(rota in name(), user in name(), by in any_text()) {
+            let people = format!("people:\n  {user}: {{name: Someone}}\n");
+            let text = yaml("payments", &[stored(1, &rota, &user, &by)]);
+            let file = format!(
+                "team: payments\ntimezone: UTC\nrotas:\n  {rota}:\n    members: [{user}]\n    start: 2026-01-05T09:00\n    every: 1w\n{text}"
+            );
+            let loaded = crate::config::load_texts(&[("people.yaml", &people), ("payments.yaml", &file)]);
+            let errors: Vec<String> = loaded.errors().map(|d| d.to_string()).collect();
+            prop_assert!(errors.is_empty(), "{:?} in:\n{}", errors, file);
+            let rota = &loaded.schedule.team("payments").unwrap().rotas[0];
+            prop_assert_eq!(rota.overrides.len(), 1);
+            prop_assert_eq!(&rota.overrides[0].user, &user);
+        }
+    }
 }

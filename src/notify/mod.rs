@@ -25,6 +25,7 @@ use crate::domain::alert::AlertId;
 use crate::domain::time::Instant;
 
 pub mod email;
+pub mod gsm;
 pub mod push;
 pub mod render;
 pub mod sms;

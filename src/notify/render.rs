@@ -7,20 +7,23 @@
 //! untrusted: it is folded onto one line wherever a line is expected
 //! (subjects, SMS, push titles, which become HTTP headers) and escaped in
 //! HTML. Times are RFC 3339 in UTC, like everything else the daemon prints.
-//! A drill says `[DRILL]` in every rendering.
+//! A drill says `[DRILL]` in every rendering. An SMS is one GSM-7 segment,
+//! counted in septets as [`super::gsm`] does, its text transliterated into
+//! that alphabet first (see [`sms`]).
 
 use chrono::SecondsFormat;
 
-use super::{Notice, PagedAlert, What};
+use super::{Notice, PagedAlert, What, gsm};
 use crate::domain::time::Instant;
 
-/// One SMS segment of GSM-7 text. Longer texts are split by the network and
+/// One SMS segment of GSM-7 text, in septets (`[`, `]` and the rest of the
+/// extension table take two). Longer texts are split by the network and
 /// may arrive out of order, so [`sms`] stays within it.
-pub const SMS_MAX_CHARS: usize = 160;
+pub const SMS_MAX_SEPTETS: usize = gsm::SEGMENT_SEPTETS;
 
-/// Less room than this for a bundle's summaries in an SMS, and it lists
-/// none (half a word helps nobody).
-const SMS_MIN_SUMMARIES_CHARS: usize = 20;
+/// Less room than this (in septets) for a bundle's summaries in an SMS, and
+/// it lists none (half a word helps nobody).
+const SMS_MIN_SUMMARIES_SEPTETS: usize = 20;
 
 /// How many alerts of a bundle a push message lists one by one.
 const PUSH_MAX_LISTED: usize = 10;
@@ -145,43 +148,50 @@ pub fn email(notice: &Notice) -> Email {
     Email { subject, text, html }
 }
 
-/// The SMS: at most [`SMS_MAX_CHARS`] characters, a page always ending with
-/// what to reply: `[critical] payments: Disk full on db-1. Reply ACK 42`.
-/// A bundle ends with as many of its alerts' codes as fit.
+/// The SMS: one GSM-7 segment (at most [`SMS_MAX_SEPTETS`] septets), a page
+/// always ending with what to reply: `[critical] payments: Disk full on
+/// db-1. Reply ACK 42`. A bundle ends with as many of its alerts' codes as
+/// fit. The text from outside is transliterated into the GSM 7-bit alphabet
+/// ([`gsm::transliterate`]): one em dash would otherwise make the whole
+/// message UCS-2, 70 characters a segment. What is too long is the summary
+/// (then the team's name), cut with `...`; never the reply code.
 pub fn sms(notice: &Notice) -> String {
     match &notice.what {
         What::Page { alerts } => match alerts.as_slice() {
-            [] => fit(&subject(notice), SMS_MAX_CHARS),
+            [] => fit(&gsm_line(&subject(notice)), SMS_MAX_SEPTETS),
             [a] => {
                 let head = format!(
                     "{}[{}] {}: {}",
                     drill_prefix(alerts),
-                    one_line(&a.severity),
-                    one_line(&a.team),
-                    one_line(&a.summary)
+                    gsm_line(&a.severity),
+                    gsm_line(&a.team),
+                    gsm_line(&a.summary)
                 );
                 match &a.shadow_of {
                     // A copy to learn from: the person shadowed answers.
-                    Some(of) => with_tail(&head, &format!(" (copy: you shadow {})", one_line(of))),
-                    None => with_tail(&head, &format!(" Reply {}", one_line(&a.reply_ack))),
+                    Some(of) => with_tail(
+                        &head,
+                        &format!(" (copy: you shadow {})", fit(&gsm_line(of), SMS_MAX_SEPTETS / 4)),
+                    ),
+                    None => with_tail(&head, &format!(" Reply {}", gsm_line(&a.reply_ack))),
                 }
             }
             many => {
-                let headline = bundle_headline(many);
-                let codes: Vec<String> = many.iter().map(|a| one_line(&a.reply_ack)).collect();
+                let headline = gsm_line(&bundle_headline(many));
+                let codes: Vec<String> = many.iter().map(|a| gsm_line(&a.reply_ack)).collect();
                 // As many codes as leave the headline whole.
                 let mut tail = format!(" Reply {}", codes[0]);
                 for k in 2..=codes.len() {
                     let longer = format!(" Reply {}", codes[..k].join(", "));
-                    if chars(&headline) + 1 + chars(&longer) > SMS_MAX_CHARS {
+                    if septets(&headline) + 1 + septets(&longer) > SMS_MAX_SEPTETS {
                         break;
                     }
                     tail = longer;
                 }
                 // The summaries where there is room for more than a word.
-                let room = SMS_MAX_CHARS - chars(&tail);
-                let head = if room >= chars(&headline) + 2 + SMS_MIN_SUMMARIES_CHARS {
-                    let summaries: Vec<String> = many.iter().map(|a| one_line(&a.summary)).collect();
+                let room = SMS_MAX_SEPTETS.saturating_sub(septets(&tail));
+                let head = if room >= septets(&headline) + 2 + SMS_MIN_SUMMARIES_SEPTETS {
+                    let summaries: Vec<String> = many.iter().map(|a| gsm_line(&a.summary)).collect();
                     format!("{headline}: {}", summaries.join("; "))
                 } else {
                     headline
@@ -189,7 +199,7 @@ pub fn sms(notice: &Notice) -> String {
                 with_tail(&head, &tail)
             }
         },
-        What::Announce(a) => fit(&announcement(a), SMS_MAX_CHARS),
+        What::Announce(a) => fit(&gsm_line(&announcement(a)), SMS_MAX_SEPTETS),
         What::Handoff {
             team,
             rota,
@@ -197,14 +207,14 @@ pub fn sms(notice: &Notice) -> String {
             end,
             ahead,
         } => {
-            let mut text = format!("{}.", handoff_headline(team, rota, *start, *ahead));
+            let mut text = format!("{}.", gsm_line(&handoff_headline(team, rota, *start, *ahead)));
             if let Some(end) = end {
                 let longer = format!("{text} It ends at {}.", time(*end));
-                if chars(&longer) <= SMS_MAX_CHARS {
+                if septets(&longer) <= SMS_MAX_SEPTETS {
                     text = longer;
                 }
             }
-            fit(&text, SMS_MAX_CHARS)
+            fit(&text, SMS_MAX_SEPTETS)
         }
     }
 }
@@ -495,28 +505,50 @@ fn handoff_bodies(team: &str, rota: &str, start: Instant, end: Option<Instant>, 
     (text, html)
 }
 
-fn chars(s: &str) -> usize {
-    s.chars().count()
+/// Text from outside as SMS text: in the GSM 7-bit alphabet, on one line
+/// (transliteration may leave two spaces where it dropped an invisible
+/// character between them, so the line is folded after it).
+fn gsm_line(s: &str) -> String {
+    one_line(&gsm::transliterate(&one_line(s)))
 }
 
-/// `s` cut to at most `max` characters, ending in `...` when cut.
+/// The septets of a text already in the GSM 7-bit alphabet.
+fn septets(s: &str) -> usize {
+    s.chars().map(|c| gsm::septets(c).unwrap_or(1)).sum()
+}
+
+/// GSM-7 text `s` cut to at most `max` septets, ending in `...` when cut
+/// (never in half an escape pair: a character is kept whole or not at all).
 fn fit(s: &str, max: usize) -> String {
-    if chars(s) <= max {
+    if septets(s) <= max {
         return s.to_string();
     }
     let keep = max.saturating_sub(3);
-    let mut out: String = s.chars().take(keep).collect();
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let cost = gsm::septets(c).unwrap_or(1);
+        if used + cost > keep {
+            break;
+        }
+        used += cost;
+        out.push(c);
+    }
     out.truncate(out.trim_end().len());
     out.push_str("...");
     out
 }
 
-/// `head` and then `tail` whole, within [`SMS_MAX_CHARS`]: `head.` when it
+/// `head` and then `tail` whole, within [`SMS_MAX_SEPTETS`]: `head.` when it
 /// fits, else `head` cut short with `...`.
 fn with_tail(head: &str, tail: &str) -> String {
-    let room = SMS_MAX_CHARS.saturating_sub(chars(tail));
+    let room = SMS_MAX_SEPTETS.saturating_sub(septets(tail));
     let whole = format!("{head}.");
-    let body = if chars(&whole) <= room { whole } else { fit(head, room) };
+    let body = if septets(&whole) <= room {
+        whole
+    } else {
+        fit(head, room)
+    };
     format!("{body}{tail}")
 }
 
@@ -570,12 +602,12 @@ mod tests {
         let email = email(&notice);
         let push = push(&notice);
         let sms = sms(&notice);
-        assert!(chars(&sms) <= SMS_MAX_CHARS, "{} chars: {sms}", chars(&sms));
+        assert_eq!(gsm::length(&sms).segments, 1, "{sms}");
         let actual = format!(
-            "subject: {}\nline: {}\nsms ({} chars): {sms}\npush title: {}\npush message:\n{}\n--- text\n{}--- html\n{}",
+            "subject: {}\nline: {}\nsms ({} septets): {sms}\npush title: {}\npush message:\n{}\n--- text\n{}--- html\n{}",
             email.subject,
             line(&notice),
-            chars(&sms),
+            septets(&sms),
             push.title,
             push.message,
             email.text,
@@ -591,7 +623,7 @@ mod tests {
             expect![[r#"
                 subject: [critical] payments: Disk full on db-1 (alert 42)
                 line: [critical] payments: Disk full on db-1 (alert 42) - acknowledge: https://oncall.example.com/a/42/ack?sig=abc
-                sms (52 chars): [critical] payments: Disk full on db-1. Reply ACK 42
+                sms (54 septets): [critical] payments: Disk full on db-1. Reply ACK 42
                 push title: [critical] payments: Disk full on db-1 (alert 42)
                 push message:
                 Disk full on db-1
@@ -647,7 +679,7 @@ mod tests {
             expect![[r#"
                 subject: [SHADOW] [critical] payments: Disk full on db-1 (alert 42)
                 line: [SHADOW] [critical] payments: Disk full on db-1 (alert 42)
-                sms (73 chars): [SHADOW] [critical] payments: Disk full on db-1. (copy: you shadow alice)
+                sms (77 septets): [SHADOW] [critical] payments: Disk full on db-1. (copy: you shadow alice)
                 push title: [SHADOW] [critical] payments: Disk full on db-1 (alert 42)
                 push message:
                 Shadow copy: you are shadowing alice, who is on call and paged for this alert. Nothing to do unless they ask you.
@@ -735,7 +767,7 @@ mod tests {
             expect![[r#"
                 subject: [DRILL] [critical] payments: Drill: the payments rota answers (alert 42)
                 line: [DRILL] [critical] payments: Drill: the payments rota answers (alert 42) - acknowledge: https://oncall.example.com/a/42/ack?sig=abc
-                sms (75 chars): [DRILL] [critical] payments: Drill: the payments rota answers. Reply ACK 42
+                sms (79 septets): [DRILL] [critical] payments: Drill: the payments rota answers. Reply ACK 42
                 push title: [DRILL] [critical] payments: Drill: the payments rota answers (alert 42)
                 push message:
                 [DRILL] This is a drill: a practice page, nothing is broken. Acknowledge it as you would a real one.
@@ -799,7 +831,7 @@ mod tests {
             expect![[r#"
                 subject: [critical/major] 3 new alerts for payments
                 line: [critical/major] 3 new alerts for payments
-                sms (133 chars): [critical/major] 3 new alerts for payments: Disk full on db-1; Disk full on db-2; Queue depth above 10k. Reply ACK 42, ACK 43, ACK 44
+                sms (135 septets): [critical/major] 3 new alerts for payments: Disk full on db-1; Disk full on db-2; Queue depth above 10k. Reply ACK 42, ACK 43, ACK 44
                 push title: [critical/major] 3 new alerts for payments
                 push message:
                 - Disk full on db-1 (critical, alert 42)
@@ -928,9 +960,10 @@ mod tests {
             &"Replication lag on the eu-west replica set ".repeat(6),
         )]);
         let text = sms(&n);
-        expect!["[critical] payments: Replication lag on the eu-west replica set Replication lag on the eu-west replica set Replication lag on the eu-west re... Reply ACK 123456"]
+        expect!["[critical] payments: Replication lag on the eu-west replica set Replication lag on the eu-west replica set Replication lag on the eu-west... Reply ACK 123456"]
             .assert_eq(&text);
-        assert_eq!(chars(&text), SMS_MAX_CHARS);
+        // 160 septets less the space trimmed before the `...`.
+        assert_eq!(septets(&text), SMS_MAX_SEPTETS - 1);
     }
 
     #[test]
@@ -994,7 +1027,7 @@ mod tests {
             expect![[r#"
                 subject: Your shift on payments/primary starts tomorrow at 2026-03-05T09:00:00Z
                 line: Your shift on payments/primary starts tomorrow at 2026-03-05T09:00:00Z
-                sms (104 chars): Your shift on payments/primary starts tomorrow at 2026-03-05T09:00:00Z. It ends at 2026-03-12T09:00:00Z.
+                sms (104 septets): Your shift on payments/primary starts tomorrow at 2026-03-05T09:00:00Z. It ends at 2026-03-12T09:00:00Z.
                 push title: Your shift on payments/primary starts tomorrow at 2026-03-05T09:00:00Z
                 push message:
                 From 2026-03-05T09:00:00Z until 2026-03-12T09:00:00Z.
@@ -1043,5 +1076,142 @@ mod tests {
         );
         assert_eq!(push(&n).message, "From 2026-03-04T09:00:00Z.");
         assert!(email(&n).text.contains("  Ends    not planned yet\n"));
+    }
+
+    fn reply_of(id: i64) -> String {
+        format!(" Reply ACK {id}")
+    }
+
+    /// Issue 16: `[critical]` is 12 septets, not 10 characters, so a page of
+    /// 159 or 160 characters was two segments. Now it is cut to 160 septets.
+    #[test]
+    fn issue16_brackets_count_two_septets_so_a_page_stays_one_segment() {
+        // The longest summary that fits whole: 23 + 123 + 1 + 13 septets.
+        let text = sms(&page(vec![alert(42, &"x".repeat(123))]));
+        assert_eq!(text, format!("[critical] payments: {}. Reply ACK 42", "x".repeat(123)));
+        assert_eq!(text.chars().count(), 158);
+        assert_eq!(
+            gsm::length(&text),
+            gsm::Length {
+                encoding: gsm::Encoding::Gsm7,
+                units: 160,
+                segments: 1
+            }
+        );
+        // 124 and 125 letters made 159 and 160 characters (161 and 162
+        // septets, two segments) before; now the period goes, then the
+        // summary is cut.
+        let text = sms(&page(vec![alert(42, &"x".repeat(124))]));
+        assert_eq!(text, format!("[critical] payments: {} Reply ACK 42", "x".repeat(124)));
+        assert_eq!(gsm::length(&text).units, 160);
+        for n in [125, 200] {
+            let text = sms(&page(vec![alert(42, &"x".repeat(n))]));
+            assert_eq!(
+                text,
+                format!("[critical] payments: {}... Reply ACK 42", "x".repeat(121))
+            );
+            assert_eq!(gsm::length(&text).units, 160);
+        }
+        // Brackets in the summary count two each as well, and a cut never
+        // leaves half of one.
+        let text = sms(&page(vec![alert(42, &"[eu] ".repeat(40))]));
+        let length = gsm::length(&text);
+        assert!(length.units <= 160 && length.segments == 1, "{length:?}: {text}");
+        assert!(text.ends_with("... Reply ACK 42"), "{text}");
+    }
+
+    /// Issue 16: one em dash made the whole page UCS-2 (70 characters a
+    /// segment): three segments for this one.
+    #[test]
+    fn issue16_typography_in_a_summary_is_transliterated_into_gsm7() {
+        let summary = "Replication lag \u{2014} 45\u{a0}s on \u{201c}db-2\u{201d} in eu-west\u{2026} caf\u{e9}s, na\u{ef}ve \u{1f525}";
+        let text = sms(&page(vec![alert(42, summary)]));
+        assert_eq!(
+            text,
+            "[critical] payments: Replication lag - 45 s on \"db-2\" in eu-west... cafés, naive ?. Reply ACK 42"
+        );
+        assert_eq!(gsm::length(&text).encoding, gsm::Encoding::Gsm7);
+        assert_eq!(gsm::length(&text).segments, 1);
+        // The other renderings keep the text as it was.
+        let subject = email(&page(vec![alert(42, summary)])).subject;
+        assert!(
+            subject.contains("lag \u{2014} 45 s on \u{201c}db-2\u{201d}"),
+            "{subject}"
+        );
+    }
+
+    fn any_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[\\[\\]{}~^|€\\\\a-z0-9 \u{2014}\u{201c}\u{201d}\u{2026}\u{e9}\u{e1}\u{1f525}]{0,240}",
+        ]
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Issue 16: whatever the summary and the team's name, a page's SMS
+        /// is one GSM-7 segment ending with its reply code.
+        #[test]
+        fn issue16_every_sms_is_one_gsm7_segment_with_its_reply_code_intact(
+            summaries in proptest::collection::vec(any_text(), 1..25),
+            team in any_text(),
+            severity in any_text(),
+            first in 1i64..100_000_000,
+            drill in any::<bool>(),
+        ) {
+            let alerts: Vec<PagedAlert> = summaries
+                .iter()
+                .enumerate()
+                .map(|(i, summary)| {
+                    let mut a = alert(first + i as i64, summary);
+                    a.team = team.clone();
+                    a.severity = severity.clone();
+                    a.drill = drill;
+                    a
+                })
+                .collect();
+            let codes: Vec<String> = alerts.iter().map(|a| a.reply_ack.clone()).collect();
+            let text = sms(&page(alerts.clone()));
+            let length = gsm::length(&text);
+            prop_assert_eq!(length.encoding, gsm::Encoding::Gsm7, "{}", text);
+            prop_assert_eq!(length.segments, 1, "{}", text);
+            prop_assert!(length.units <= SMS_MAX_SEPTETS);
+            if alerts.len() == 1 {
+                prop_assert!(text.ends_with(&reply_of(first)), "{}", text);
+            } else {
+                // The bundle's codes, from the first, as many as fit.
+                let (_, tail) = text.rsplit_once(" Reply ").unwrap();
+                prop_assert!(
+                    (1..=codes.len()).any(|k| tail == codes[..k].join(", ")),
+                    "{}", text
+                );
+            }
+            for other in [
+                notice(What::Announce(crate::notify::Announcement {
+                    event: "opened".into(),
+                    alert: first,
+                    team: team.clone(),
+                    severity: severity.clone(),
+                    summary: summaries[0].clone(),
+                    lead: None,
+                    by: None,
+                    at: at(9, 0),
+                    drill,
+                })),
+                notice(What::Handoff {
+                    team: team.clone(),
+                    rota: summaries[0].clone(),
+                    start: at(9, 0),
+                    end: Some(at(10, 0)),
+                    ahead: drill,
+                }),
+            ] {
+                let text = sms(&other);
+                let length = gsm::length(&text);
+                prop_assert_eq!(length.encoding, gsm::Encoding::Gsm7, "{}", text);
+                prop_assert_eq!(length.segments, 1, "{}", text);
+            }
+        }
     }
 }

@@ -224,3 +224,57 @@ async fn a_persons_feed_holds_their_shifts_a_year_ahead_with_stable_uids() {
     );
     app.stop().await;
 }
+
+/// Issue 16: UIDs were `team-rota-person-START` with `-` kept inside the
+/// names, so team `ops-eu` rota `primary` and team `ops` rota `eu-primary`
+/// gave the same UID to two events of one person's feed (calendar apps keep
+/// one). Both teams page alice on the same days here: every event keeps a
+/// UID of its own, the same on a second fetch and after a restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue16_uids_of_teams_and_rotas_with_dashes_stay_distinct_and_stable() {
+    let dir = temp_dir("calendar-uids");
+    std::fs::write(dir.join("schedules/people.yaml"), crate::support::PEOPLE).unwrap();
+    let team = |team: &str, rota: &str, key: &str| {
+        format!(
+            "team: {team}\ntimezone: UTC\nrotas:\n  {rota}:\n    members: [alice, bob]\n    start: 2026-01-05T09:00\n    every: 1d\nintake_key: {key}\n"
+        )
+    };
+    std::fs::write(
+        dir.join("schedules/ops-eu.yaml"),
+        team("ops-eu", "primary", "k-ops-eu-0123456789"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("schedules/ops.yaml"),
+        team("ops", "eu-primary", "k-ops-0123456789"),
+    )
+    .unwrap();
+    let app = TestApp::spawn_in_at(dir.clone(), "2026-06-10T12:00:00Z").await;
+    let (code, link) = app.api_get("/v1/calendar?person=alice").await;
+    assert_eq!(code, 200, "{link}");
+    let path = link["url"].as_str().unwrap().to_string();
+
+    let uids =
+        |events: &[Value]| -> Vec<String> { events.iter().map(|e| e["uid"].as_str().unwrap().to_string()).collect() };
+    let (code, _, ics) = fetch(&app, &path).await;
+    assert_eq!(code, 200, "{ics}");
+    let events = parse(&dir, &ics);
+    // Alice's every other day on each of the two rotas, a year ahead.
+    for summary in ["On call: ops-eu primary", "On call: ops eu-primary"] {
+        let n = events.iter().filter(|e| e["summary"] == summary).count();
+        assert!(n > 150, "{n} events of {summary}");
+    }
+    let first = uids(&events);
+    let distinct: std::collections::BTreeSet<&String> = first.iter().collect();
+    assert_eq!(distinct.len(), first.len(), "every event has a UID of its own");
+
+    // The same feed fetched again, and after a restart, has the same UIDs.
+    let (_, _, again) = fetch(&app, &path).await;
+    assert_eq!(uids(&parse(&dir, &again)), first);
+    app.stop().await;
+    let app = TestApp::spawn_in_at(dir.clone(), "2026-06-10T12:00:00Z").await;
+    let (code, _, restarted) = fetch(&app, &path).await;
+    assert_eq!(code, 200, "the feed's URL survives a restart: {restarted}");
+    assert_eq!(uids(&parse(&dir, &restarted)), first);
+    app.stop().await;
+}

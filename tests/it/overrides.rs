@@ -155,7 +155,7 @@ async fn a_run_time_override_takes_effect_at_once_and_is_audited() {
     assert!(o.status.success(), "{}", text(&o));
     let yaml = String::from_utf8(o.stdout).unwrap();
     assert!(
-        yaml.contains("# made by alice at 2026-06-01T12:00:00Z (id 1)"),
+        yaml.contains("# made by \"alice\" at 2026-06-01T12:00:00Z (id 1)"),
         "{yaml}"
     );
     let team_file = std::fs::read_to_string(app.dir.join("schedules/payments.yaml")).unwrap();
@@ -195,5 +195,49 @@ async fn a_run_time_override_takes_effect_at_once_and_is_audited() {
         .unwrap();
     assert_eq!(audit, ("alice".to_string(), "bob".to_string()));
     drop(conn);
+    app.stop().await;
+}
+
+/// Issue 16: a `by` holding a carriage return ended the export's `# made
+/// by` comment there (YAML breaks lines at CR as at LF, the old export only
+/// folded LF), so the rest of it was an override of its own once the export
+/// was appended to the team's file, and `oncall who` obeyed it.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue16_a_carriage_return_in_by_hides_no_override_in_the_export() {
+    let app = TestApp::spawn().await; // 2026-06-01T12:00Z
+    let hidden_at = "2026-06-10T12:00:00Z";
+    let none = app.dir.join("none.db");
+    let scheduled = who_at(&app.dir, &none, hidden_at);
+    assert_ne!(scheduled, "carol");
+    let by = "mallory\r  - {rota: primary, user: carol, from: 2026-06-10T00:00, to: 2026-06-11T00:00} #";
+    let (code, body) = app
+        .api_post(
+            "/v1/overrides",
+            json!({"team": "payments", "rota": "primary", "user": "dave",
+                "from": "2026-06-01T00:00", "to": "2026-06-03T00:00", "by": by}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    assert_eq!(body["override"]["created_by"], by);
+
+    // Exported and appended to the team's file, as docs/http.md says.
+    let o = cli(&app, &["override", "export", "--team", "payments"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let team_file = app.dir.join("schedules/payments.yaml");
+    let mut file = std::fs::OpenOptions::new().append(true).open(&team_file).unwrap();
+    std::io::Write::write_all(&mut file, &o.stdout).unwrap();
+    drop(file);
+    let appended = std::fs::read_to_string(&team_file).unwrap();
+
+    // The files alone (no database): dave's cover, and nothing else.
+    assert_eq!(who_at(&app.dir, &none, "2026-06-02T12:00:00Z"), "dave");
+    assert_eq!(who_at(&app.dir, &none, hidden_at), scheduled, "{appended}");
+    let people = std::fs::read_to_string(app.dir.join("schedules/people.yaml")).unwrap();
+    let loaded = oncall::config::load_texts(&[("people.yaml", &people), ("payments.yaml", &appended)]);
+    assert!(!loaded.has_errors(), "{appended}");
+    let rota = &loaded.schedule.team("payments").unwrap().rotas[0];
+    assert_eq!(rota.overrides.len(), 1, "{appended}");
+    assert_eq!(rota.overrides[0].user, "dave");
+    assert!(!appended.contains('\r'), "{appended:?}");
     app.stop().await;
 }
