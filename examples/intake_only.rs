@@ -203,7 +203,7 @@ async fn main() -> anyhow::Result<()> {
         changing: tokio::sync::Mutex::new(()),
         status_public: false,
         links: Links::new(oncall::links::generate_secret()?, None),
-        sms_auth_token: None,
+        inbound_sms: None,
     });
     let router = http::router(state, DEFAULT_MAX_BODY_BYTES);
     let listener = tokio::net::TcpListener::bind(&address).await?;

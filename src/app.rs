@@ -95,10 +95,15 @@ pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result
         );
     }
     let engine = Arc::new(Engine::new(store.clone(), rules, channels, links.clone()));
-    let sms_auth_token = settings.notify.sms.as_ref().and_then(|s| s.auth_token.clone());
+    let inbound_sms = settings.notify.sms.as_ref().and_then(|s| {
+        Some(crate::http::InboundSms {
+            auth_token: s.auth_token.clone()?,
+            account_sid: s.account_sid.clone(),
+        })
+    });
     if settings.public_url.is_none() {
         tracing::warn!("no public_url (ONCALL_PUBLIC_URL): pages carry no acknowledge links, inbound SMS is off");
-    } else if settings.notify.sms.is_some() && sms_auth_token.is_none() {
+    } else if settings.notify.sms.is_some() && inbound_sms.is_none() {
         tracing::warn!("[sms] has no auth token: inbound SMS is off");
     }
     let state = Arc::new(AppState {
@@ -118,7 +123,7 @@ pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result
         changing: tokio::sync::Mutex::new(()),
         status_public: settings.status_page_public,
         links,
-        sms_auth_token,
+        inbound_sms,
     });
     // Before serving, so that a heartbeat never pinged counts from the first
     // start that knew it, whatever the first request is.

@@ -326,7 +326,7 @@ impl Engine {
                         }
                         tracing::warn!(
                             person = %first.person, method = %first.method, attempt = first.attempts,
-                            error = %redact_numbers(e.message()), retry_at = ?retries.keys().next(),
+                            error = %e.message(), retry_at = ?retries.keys().next(),
                             given_up = spent.len(), "delivery failed"
                         );
                         let mut attempts: Vec<Attempt> = retries
@@ -450,64 +450,6 @@ impl Engine {
             reply_resolve: format!("RES {}", a.id),
             shadow_of,
             lead: a.lead.clone(),
-        }
-    }
-}
-
-/// `text` with every phone-number-like run (9 or more digits, maybe
-/// spaced or dashed) cut to its last 2 digits: providers' errors may quote
-/// the number, and logs never hold a full one.
-pub fn redact_numbers(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    while i < chars.len() {
-        if !chars[i].is_ascii_digit() {
-            out.push(chars[i]);
-            i += 1;
-            continue;
-        }
-        // The run: digits, and separators between digits.
-        let start = i;
-        let mut end = i;
-        while i < chars.len() && (chars[i].is_ascii_digit() || " -()".contains(chars[i])) {
-            if chars[i].is_ascii_digit() {
-                end = i + 1;
-            }
-            i += 1;
-        }
-        let digits: Vec<char> = chars[start..end].iter().copied().filter(char::is_ascii_digit).collect();
-        if digits.len() >= 9 {
-            out.push('…');
-            out.extend(&digits[digits.len() - 2..]);
-        } else {
-            out.extend(&chars[start..end]);
-        }
-        i = end;
-    }
-    out
-}
-
-#[cfg(test)]
-mod redact_tests {
-    use super::redact_numbers;
-
-    #[test]
-    fn phone_numbers_are_cut_to_their_last_digits() {
-        for (text, want) in [
-            (
-                "The 'To' number +447700900123 is not valid",
-                "The 'To' number +…23 is not valid",
-            ),
-            ("to +44 7700 900123, retry", "to +…23, retry"),
-            ("(555) 123-4567 unreachable", "(…67 unreachable"),
-            (
-                "the SMTP server 127.0.0.1:2525: refused",
-                "the SMTP server 127.0.0.1:2525: refused",
-            ),
-            ("HTTP 503 after 30 s", "HTTP 503 after 30 s"),
-        ] {
-            assert_eq!(redact_numbers(text), want, "{text}");
         }
     }
 }

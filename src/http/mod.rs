@@ -68,9 +68,18 @@ pub struct AppState {
     /// Makes and checks the signed acknowledge / resolve links; knows the
     /// public URL.
     pub links: Links,
-    /// The SMS provider's auth token, which signs inbound SMS webhooks;
-    /// `None` turns inbound SMS off (404).
-    pub sms_auth_token: Option<String>,
+    /// What inbound SMS webhooks are checked against; `None` turns inbound
+    /// SMS off (404).
+    pub inbound_sms: Option<InboundSms>,
+}
+
+/// The `[sms]` settings an inbound SMS webhook must match.
+#[derive(Clone)]
+pub struct InboundSms {
+    /// The provider's auth token, which signs the webhooks.
+    pub auth_token: String,
+    /// The account the webhooks must be for (their `AccountSid`).
+    pub account_sid: String,
 }
 
 pub type Shared = Arc<AppState>;

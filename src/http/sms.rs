@@ -1,15 +1,28 @@
 //! Inbound SMS: a responder replies `ACK 42` to a page and the alert is
 //! acknowledged in their name. Twilio (or a compatible provider) posts each
 //! message it receives to `POST /v1/sms/inbound` as a form (`From`, `To`,
-//! `Body`, `MessageSid`, ...) and reads our answer as TwiML.
+//! `Body`, `MessageSid`, `AccountSid`, ...) and reads our answer as TwiML.
 //!
 //! Every request must carry Twilio's signature, `X-Twilio-Signature`:
 //! Base64(HMAC-SHA1(auth token, URL + every POST parameter's name and value,
 //! sorted by name, no separators)), where URL is the address Twilio was told
 //! to call: the configured `public_url` + `/v1/sms/inbound`. A request
-//! without it, or with a wrong one, is 403 and changes nothing. The sender
-//! is the person whose `phone` in `people.yaml` is `From`; any other number
-//! gets one generic answer that says nothing about alerts.
+//! without it, or with a wrong one, is 403 and changes nothing.
+//!
+//! The signature has no timestamp and no separators, so a recorded request
+//! verifies for ever, and can be re-cut: `MessageSid=SMb...&NumMedia=0`
+//! signs the same as `MessageSid=SMb...NumMedia0`, or as `Me=ssageSidSMb...`
+//! (no `MessageSid` at all). Hence: a request must name our account
+//! (`AccountSid`, else 403) and carry one `MessageSid` of Twilio's form
+//! (`SM` or `MM` and 32 hex digits, else 400), and that id acts once. A
+//! re-cut can only move where names end, so it cannot produce another
+//! well-formed id.
+//!
+//! The sender is the person whose `phone` in `people.yaml` is `From`; any
+//! other number gets one generic answer that says nothing about alerts. A
+//! person acts only on alerts that paged them (a page notification of
+//! theirs, not a shadow copy); on another alert the reply says so and
+//! nothing changes.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -25,7 +38,9 @@ use super::Shared;
 use super::act::{Acted, Once, act};
 use super::html::escape;
 use crate::domain::alert::{AlertId, Status};
+use crate::engine::outbox::{NoticeKind, Notification};
 use crate::links::Action;
+use crate::store::StoreError;
 
 /// The path Twilio is configured to call, after `public_url`.
 pub const INBOUND_PATH: &str = "/v1/sms/inbound";
@@ -39,6 +54,11 @@ const SPENT_SMS_KEPT: chrono::Duration = chrono::Duration::days(30);
 
 const USAGE: &str = "Reply ACK 42 to acknowledge alert 42, or RES 42 to resolve it.";
 const UNKNOWN_NUMBER: &str = "This number is not registered with oncall.";
+const STORE_FAILED: &str = "oncall could not record that just now; send it again.";
+
+/// The fields a request may carry once: Twilio never repeats them, and a
+/// second one could only come from re-cutting a signed request.
+const ONCE: [&str; 4] = ["AccountSid", "MessageSid", "From", "Body"];
 
 type HmacSha1 = Hmac<Sha1>;
 
@@ -72,6 +92,30 @@ fn signature_matches(auth_token: &str, url: &str, params: &[(String, String)], s
         return false;
     };
     twilio_mac(auth_token, url, params).verify_slice(&given).is_ok()
+}
+
+/// Whether `sid` is a message id as Twilio makes them: `SM` (a text) or
+/// `MM` (with media), then 32 hex digits.
+fn message_sid(sid: &str) -> bool {
+    sid.len() == 34
+        && (sid.starts_with("SM") || sid.starts_with("MM"))
+        && sid.bytes().skip(2).all(|b| b.is_ascii_hexdigit())
+}
+
+/// The (first) value of the parameter `name`, or "".
+fn field<'a>(params: &'a [(String, String)], name: &str) -> &'a str {
+    params.iter().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str())
+}
+
+/// Whether `person` was paged for the alert whose notifications these are:
+/// a page of theirs (a shadow copy, which carries no way to act, does not
+/// count), sent or not yet.
+fn paged(notifications: &[Notification], person: &str) -> bool {
+    notifications.iter().any(|n| {
+        n.kind == NoticeKind::Page
+            && n.person == person
+            && n.payload.as_ref().is_none_or(|p| p.get("shadow_of").is_none())
+    })
 }
 
 /// What a text message asks: `ACK 42`, `ack42`, `Res #42`, `resolve 42`,
@@ -112,7 +156,7 @@ fn plain(status: StatusCode, message: &'static str) -> Response {
 
 /// `POST /v1/sms/inbound`.
 pub async fn inbound(State(state): State<Shared>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
-    let (Some(auth_token), Some(public_url)) = (state.sms_auth_token.as_deref(), state.links.public_url()) else {
+    let (Some(inbound), Some(public_url)) = (state.inbound_sms.as_ref(), state.links.public_url()) else {
         return plain(
             StatusCode::NOT_FOUND,
             "inbound SMS is off: it needs [sms] with its auth token, and public_url\n",
@@ -130,19 +174,40 @@ pub async fn inbound(State(state): State<Shared>, headers: HeaderMap, body: Resu
     let signed = headers
         .get(SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|sig| signature_matches(auth_token, &url, &params, sig));
+        .is_some_and(|sig| signature_matches(&inbound.auth_token, &url, &params, sig));
     if !signed {
         tracing::warn!(url = %url, "inbound SMS refused: missing or wrong X-Twilio-Signature (is public_url the address Twilio calls?)");
         return plain(StatusCode::FORBIDDEN, "missing or wrong X-Twilio-Signature\n");
     }
-    let field = |name: &str| {
-        params
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("")
-    };
-    let (from, text, sid) = (field("From"), field("Body"), field("MessageSid"));
+    if ONCE
+        .iter()
+        .any(|name| params.iter().filter(|(n, _)| n == name).count() > 1)
+    {
+        tracing::warn!("inbound SMS refused: a repeated field");
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "AccountSid, MessageSid, From and Body may each appear once\n",
+        );
+    }
+    let (from, text, sid) = (
+        field(&params, "From"),
+        field(&params, "Body"),
+        field(&params, "MessageSid"),
+    );
+    if field(&params, "AccountSid") != inbound.account_sid {
+        tracing::warn!("inbound SMS refused: its AccountSid is not [sms] account_sid");
+        return plain(
+            StatusCode::FORBIDDEN,
+            "the message is not for this account: AccountSid is not [sms] account_sid\n",
+        );
+    }
+    if !message_sid(sid) {
+        tracing::warn!("inbound SMS refused: no MessageSid of Twilio's form");
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "MessageSid must be SM or MM and 32 hex digits: each message acts once, by its id\n",
+        );
+    }
     let schedule = state.schedule();
     let mut senders = schedule
         .people
@@ -158,13 +223,27 @@ pub async fn inbound(State(state): State<Shared>, headers: HeaderMap, body: Resu
     };
     let now = state.clock.now();
     tracing::info!(message_sid = %sid, person = %person.id, alert = id, "inbound SMS");
+    match allowed(&state, id, &person.id).await {
+        Ok(Allowed::Yes) => {}
+        Ok(Allowed::NoAlert) => return reply(&format!("No alert {id}. {USAGE}")),
+        Ok(Allowed::NotPaged) => {
+            tracing::info!(message_sid = %sid, person = %person.id, alert = id, "inbound SMS refused: the alert did not page the sender");
+            return reply(&format!(
+                "Alert {id} did not page you, so nothing was done. Reply ACK or RES with the number of an alert that paged you."
+            ));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "store failed");
+            return reply(STORE_FAILED);
+        }
+    }
     // Twilio's signature has no timestamp: a captured request would verify
     // for ever, so each message (by its MessageSid) acts once.
-    let once = (!sid.is_empty()).then(|| Once {
+    let once = Once {
         id: format!("sms:{sid}"),
         until: now + SPENT_SMS_KEPT,
-    });
-    let message = match act(&state, action, id, &person.id, now, once).await {
+    };
+    let message = match act(&state, action, id, &person.id, now, Some(once)).await {
         Ok(Acted::Done(_)) => match action {
             Action::Acknowledge => format!("Acknowledged alert {id}"),
             Action::Resolve => format!("Resolved alert {id}"),
@@ -180,10 +259,30 @@ pub async fn inbound(State(state): State<Shared>, headers: HeaderMap, body: Resu
         Ok(Acted::Spent(_)) => format!("That message about alert {id} was handled already"),
         Err(e) => {
             tracing::error!(error = %e, "store failed");
-            "oncall could not record that just now; send it again.".to_string()
+            STORE_FAILED.to_string()
         }
     };
     reply(&message)
+}
+
+/// Whether a person may act on an alert by SMS.
+enum Allowed {
+    Yes,
+    NoAlert,
+    NotPaged,
+}
+
+/// A phone is no credential for every alert: its person acts only on
+/// alerts that paged them, as a link acts only on the alert it was made
+/// for.
+async fn allowed(state: &Shared, id: AlertId, person: &str) -> Result<Allowed, StoreError> {
+    if paged(&state.store.notifications(id).await?, person) {
+        return Ok(Allowed::Yes);
+    }
+    Ok(match state.store.alert(id).await? {
+        None => Allowed::NoAlert,
+        Some(_) => Allowed::NotPaged,
+    })
 }
 
 #[cfg(test)]
@@ -229,6 +328,53 @@ mod tests {
         let p = params(&[("Body", "ACK 1")]);
         for sig in ["", "not base64!", "AAAA"] {
             assert!(!signature_matches("t", "https://x", &p, sig), "{sig:?}");
+        }
+    }
+
+    #[test]
+    fn paged_means_a_page_of_the_person_not_a_shadow_copy() {
+        let row = |person: &str, kind: NoticeKind, payload: Option<serde_json::Value>| Notification {
+            id: 1,
+            alert: Some(7),
+            kind,
+            person: person.into(),
+            method: crate::notify::Method::Sms,
+            to: "+15550100".into(),
+            step: Some((0, 0)),
+            due: chrono::DateTime::UNIX_EPOCH,
+            state: "failed".into(),
+            attempts: 1,
+            last_error: None,
+            sent_at: None,
+            payload,
+        };
+        let shadow = Some(serde_json::json!({"shadow_of": "alice"}));
+        assert!(paged(&[row("bob", NoticeKind::Page, None)], "bob"));
+        assert!(!paged(&[row("alice", NoticeKind::Page, None)], "bob"));
+        assert!(!paged(&[row("bob", NoticeKind::Page, shadow)], "bob"));
+        assert!(!paged(&[row("bob", NoticeKind::Handoff, None)], "bob"));
+        assert!(!paged(&[], "bob"));
+    }
+
+    #[test]
+    fn message_sids() {
+        for good in [
+            "SM0123456789abcdef0123456789abcdef",
+            "MM0123456789ABCDEF0123456789abcdef",
+        ] {
+            assert!(message_sid(good), "{good}");
+        }
+        for bad in [
+            "",
+            "SM",
+            "SM0123456789abcdef0123456789abcde",
+            "SM0123456789abcdef0123456789abcdefNumMedia0",
+            "SM0123456789abcdef0123456789abcdeg",
+            "AC0123456789abcdef0123456789abcdef",
+            "sm0123456789abcdef0123456789abcdef",
+            "SM0123456789abcdef0123456789abcdé",
+        ] {
+            assert!(!message_sid(bad), "{bad}");
         }
     }
 

@@ -131,11 +131,12 @@ impl EmailChannel {
 
     /// The message for `notice`, as it goes on the wire.
     pub fn message(&self, notice: &Notice) -> Result<Message, SendError> {
-        let address: Address = notice
-            .to
-            .trim()
-            .parse()
-            .map_err(|e| SendError::Permanent(format!("`{}` is not an email address ({e})", notice.to)))?;
+        let address: Address = notice.to.trim().parse().map_err(|e| {
+            SendError::Permanent(format!(
+                "the email destination of {} is not an email address ({e})",
+                notice.person
+            ))
+        })?;
         let to = Mailbox::new(Some(render::one_line(&notice.name)).filter(|n| !n.is_empty()), address);
         let email = render::email(notice);
         let mut builder = Message::builder()
@@ -157,7 +158,14 @@ impl EmailChannel {
 
     /// A report with one attachment (the monthly pay export) to `to`, as
     /// one message. Its `Message-ID` is `id`, so a resend is recognisable.
+    /// An error names none of the recipients (it is logged).
     pub async fn send_report(&self, to: &[String], report: Report) -> Result<Receipt, SendError> {
+        self.report(to, report)
+            .await
+            .map_err(|e| to.iter().fold(e, |e, address| e.redact(address)))
+    }
+
+    async fn report(&self, to: &[String], report: Report) -> Result<Receipt, SendError> {
         let mut builder = Message::builder()
             .from(self.from.clone())
             .subject(render::one_line(&report.subject))

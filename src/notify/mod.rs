@@ -9,7 +9,8 @@
 //!
 //! [`render`] writes the words of every medium; `email.rs`, `sms.rs`,
 //! `push.rs` and `webhook.rs` carry them; [`Channels`] holds the configured
-//! ones by [`Method`]. See `docs/notifications.md` for what each message looks
+//! ones by [`Method`], and takes the destination out of whatever they answer
+//! ([`redact`]). See `docs/notifications.md` for what each message looks
 //! like and how failures are classified.
 
 use std::collections::BTreeMap;
@@ -27,6 +28,7 @@ use crate::domain::time::Instant;
 pub mod email;
 pub mod gsm;
 pub mod push;
+pub mod redact;
 pub mod render;
 pub mod sms;
 mod web;
@@ -155,6 +157,15 @@ impl SendError {
     pub fn message(&self) -> &str {
         match self {
             SendError::Retryable(m) | SendError::Permanent(m) => m,
+        }
+    }
+
+    /// The same error without `destination` (nor any other address or
+    /// number) in its message: see [`redact::redact`].
+    pub fn redact(self, destination: &str) -> SendError {
+        match self {
+            SendError::Retryable(m) => SendError::Retryable(redact::redact(&m, destination)),
+            SendError::Permanent(m) => SendError::Permanent(redact::redact(&m, destination)),
         }
     }
 }
@@ -301,12 +312,37 @@ impl fmt::Debug for Channels {
     }
 }
 
+/// A channel whose answers name no destination: the one place where what a
+/// provider said is cleaned before the engine stores and logs it.
+struct Redacting(Arc<dyn Channel>);
+
+impl Channel for Redacting {
+    fn method(&self) -> Method {
+        self.0.method()
+    }
+
+    fn send<'a>(&'a self, notice: &'a Notice) -> SendFuture<'a> {
+        Box::pin(async move {
+            match self.0.send(notice).await {
+                // An SMTP server's acceptance may name the recipient too.
+                Ok(receipt) => Ok(Receipt {
+                    reference: receipt.reference.map(|r| redact::redact(&r, &notice.to)),
+                }),
+                Err(e) => Err(e.redact(&notice.to)),
+            }
+        })
+    }
+}
+
 impl Channels {
-    /// These channels (tests give fakes). A later channel for the same method
-    /// replaces an earlier one.
+    /// These channels (tests give fakes), each behind [`redact`]. A later
+    /// channel for the same method replaces an earlier one.
     pub fn new(channels: Vec<Arc<dyn Channel>>) -> Channels {
         Channels {
-            by_method: channels.into_iter().map(|c| (c.method(), c)).collect(),
+            by_method: channels
+                .into_iter()
+                .map(|c| (c.method(), Arc::new(Redacting(c)) as Arc<dyn Channel>))
+                .collect(),
         }
     }
 
@@ -393,6 +429,44 @@ mod tests {
         let err = channels.send(&notice(Method::Email)).await.unwrap_err();
         assert!(!err.retryable(), "{err}");
         assert!(err.to_string().contains("no email channel"), "{err}");
+    }
+
+    /// A provider that repeats the destination in whatever it answers.
+    struct Echo(Method, bool);
+
+    impl Channel for Echo {
+        fn method(&self) -> Method {
+            self.0
+        }
+        fn send<'a>(&'a self, notice: &'a Notice) -> SendFuture<'a> {
+            Box::pin(async move {
+                if self.1 {
+                    Ok(Receipt {
+                        reference: Some(format!("250 2.1.5 <{}> OK", notice.to)),
+                    })
+                } else {
+                    Err(SendError::Retryable(format!("{} is busy", notice.to)))
+                }
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn what_a_channel_answers_leaves_without_the_destination() {
+        let refusing = Channels::new(vec![Arc::new(Echo(Method::Sms, false))]);
+        let err = refusing.send(&notice(Method::Sms)).await.unwrap_err();
+        assert_eq!(err, SendError::Retryable("<recipient> is busy".into()));
+        // Also through `get`, as the engine sends.
+        let err = refusing
+            .get(Method::Sms)
+            .unwrap()
+            .send(&notice(Method::Sms))
+            .await
+            .unwrap_err();
+        assert_eq!(err.message(), "<recipient> is busy");
+        let accepting = Channels::new(vec![Arc::new(Echo(Method::Sms, true))]);
+        let receipt = accepting.send(&notice(Method::Sms)).await.unwrap();
+        assert_eq!(receipt.reference.as_deref(), Some("250 2.1.5 <recipient> OK"));
     }
 
     #[test]

@@ -57,7 +57,7 @@ impl PushChannel {
     }
 
     async fn deliver(&self, notice: &Notice) -> Result<Receipt, SendError> {
-        let topic = topic(&notice.to)?;
+        let topic = topic(&notice.to, &notice.person)?;
         let response = self
             .client
             .post(format!("{}/{topic}", self.server))
@@ -85,18 +85,19 @@ impl PushChannel {
 }
 
 /// The topic of `ntfy:TOPIC`. ntfy's topics are 1-64 letters, digits, `-`
-/// and `_`.
-fn topic(to: &str) -> Result<&str, SendError> {
+/// and `_`. The errors name the person, not the destination: a topic is
+/// the secret that lets anyone read its messages.
+fn topic<'a>(to: &'a str, person: &str) -> Result<&'a str, SendError> {
     let topic = to
         .strip_prefix("ntfy:")
-        .ok_or_else(|| SendError::Permanent(format!("push destination `{to}` is not `ntfy:TOPIC`")))?;
+        .ok_or_else(|| SendError::Permanent(format!("the push destination of {person} is not `ntfy:TOPIC`")))?;
     let valid =
         (1..=64).contains(&topic.len()) && topic.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if valid {
         Ok(topic)
     } else {
         Err(SendError::Permanent(format!(
-            "push destination `{to}`: a topic is 1 to 64 letters, digits, `-` or `_`"
+            "the push destination of {person}: a topic is 1 to 64 letters, digits, `-` or `_`"
         )))
     }
 }
@@ -384,7 +385,7 @@ mod tests {
 
     #[test]
     fn destinations() {
-        assert_eq!(topic("ntfy:alice-pager_1").unwrap(), "alice-pager_1");
+        assert_eq!(topic("ntfy:alice-pager_1", "alice").unwrap(), "alice-pager_1");
         for bad in [
             "alice",
             "ntfy:",
@@ -393,8 +394,9 @@ mod tests {
             "ntfy:a b",
             "https://ntfy.sh/a",
         ] {
-            let err = topic(bad).unwrap_err();
+            let err = topic(bad, "alice").unwrap_err();
             assert!(!err.retryable(), "{bad}: {err}");
+            assert!(err.to_string().starts_with("the push destination of alice"), "{err}");
         }
     }
 }

@@ -48,6 +48,26 @@ async fn spawn() -> TestApp {
     TestApp::spawn_with(dir, settings, "2026-06-01T12:00:00Z").await
 }
 
+/// The daemon of [`spawn`], whose payments team pages alice and bob at once
+/// (a person acts by SMS only on alerts that paged them); the pages go
+/// nowhere (a port where nothing listens refuses at once).
+async fn spawn_paging_alice_and_bob() -> TestApp {
+    let dir = temp_dir("links-paged");
+    write_schedules(&dir);
+    std::fs::write(
+        dir.join("schedules/payments.yaml"),
+        format!(
+            "team: payments\ntimezone: Europe/London\nhandoff_notices: []\n\
+             rotas:\n  primary: {{members: [alice], start: 2026-01-05T09:00, every: 1w}}\n\
+             intake_key: {KEY}\nescalation:\n  - notify: [user:alice, user:bob]\n"
+        ),
+    )
+    .unwrap();
+    let mut settings = linked_settings(&dir, Some(SECRET));
+    settings.notify.sms.as_mut().unwrap().base_url = Some("http://127.0.0.1:9".into());
+    TestApp::spawn_with(dir, settings, "2026-06-01T12:00:00Z").await
+}
+
 pub(crate) fn links() -> Links {
     Links::new(SECRET.as_bytes().to_vec(), Some(PUBLIC_URL.into()))
 }
@@ -364,8 +384,9 @@ pub(crate) async fn text(app: &TestApp, from: &str, body: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_sms_reply_acknowledges_or_resolves_as_the_sender() {
-    let app = spawn().await;
+    let app = spawn_paging_alice_and_bob().await;
     let id = new_alert(&app, "payments API down").await;
+    app.run_engine().await;
     app.clock.advance(Duration::minutes(2));
     assert_eq!(
         text(&app, ALICE_PHONE, &format!("ACK {id}")).await,

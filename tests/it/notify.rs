@@ -128,19 +128,53 @@ fn aiosmtpd() -> PathBuf {
     path
 }
 
+/// An aiosmtpd handler that refuses every recipient as Postfix does
+/// (`550 5.1.1 <address>: Recipient address rejected: ...`), naming the
+/// address in its reply.
+const REFUSE_RECIPIENTS: &str = r#"
+class RefuseRecipients:
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        return "550 5.1.1 <%s>: Recipient address rejected: User unknown in local recipient table" % address
+"#;
+
 impl Smtp {
     /// Starts aiosmtpd on `port` with its Maildir in `dir/mail` (which must
     /// not exist yet), and waits until it accepts connections.
     pub(crate) async fn start(dir: &Path, port: u16, extra: &[&str]) -> Smtp {
         let mail = dir.join("mail");
+        let mut args: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
+        args.extend([
+            "-c".into(),
+            "aiosmtpd.handlers.Mailbox".into(),
+            mail.display().to_string(),
+        ]);
+        Smtp::spawn(dir, port, &args, None, mail).await
+    }
+
+    /// Starts aiosmtpd on `port` with a handler that refuses every
+    /// recipient (550, naming the address); it stores nothing.
+    pub(crate) async fn start_refusing_recipients(dir: &Path, port: u16) -> Smtp {
+        let module = dir.join("smtp-handlers");
+        std::fs::create_dir_all(&module).unwrap();
+        std::fs::write(module.join("oncall_test_refuse.py"), REFUSE_RECIPIENTS).unwrap();
+        let args = ["-c".to_string(), "oncall_test_refuse.RefuseRecipients".to_string()];
+        Smtp::spawn(dir, port, &args, Some(&module), dir.join("mail")).await
+    }
+
+    /// Runs aiosmtpd on `port` with `args` (its options, then the handler),
+    /// Python modules from `modules` if given, its log in `dir`; waits until
+    /// it accepts connections.
+    async fn spawn(dir: &Path, port: u16, args: &[String], modules: Option<&Path>, mail: PathBuf) -> Smtp {
         let log = dir.join(format!("aiosmtpd-{port}.log"));
         let log_file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(aiosmtpd())
+        let mut command = Command::new(aiosmtpd());
+        if let Some(modules) = modules {
+            command.env("PYTHONPATH", modules);
+        }
+        let child = command
             .arg("-n")
             .args(["-l", &format!("127.0.0.1:{port}")])
-            .args(extra)
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&mail)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().unwrap())
             .stderr(log_file)
@@ -637,7 +671,7 @@ async fn sms_refusals_carry_twilios_message() {
     let message = permanent(send(&channels_ok, &notice).await);
     assert_eq!(
         message,
-        "the SMS API answered 400 Bad Request: Invalid 'To' Phone Number: 555-0100 (error 21211)"
+        "the SMS API answered 400 Bad Request: Invalid 'To' Phone Number: <recipient> (error 21211)"
     );
 
     // A wrong token: 401, permanent (fixing it takes a person).

@@ -246,6 +246,166 @@ async fn a_replayed_sms_reply_acts_once() {
     app.stop().await;
 }
 
+/// `params` signed as Twilio signs a request to the daemon.
+fn twilio_signed(params: &[(&str, &str)]) -> String {
+    twilio_sign(
+        crate::links::SMS_AUTH_TOKEN,
+        &format!("{PUBLIC_URL}/v1/sms/inbound"),
+        params,
+    )
+}
+
+/// `params` with `name`'s pair replaced by `with` (and `drop` left out).
+fn recut<'a>(
+    params: &[(&'a str, &'a str)],
+    name: &str,
+    with: (&'a str, &'a str),
+    drop: Option<&str>,
+) -> Vec<(&'a str, &'a str)> {
+    params
+        .iter()
+        .filter(|(n, _)| Some(*n) != drop)
+        .map(|&(n, v)| if n == name { with } else { (n, v) })
+        .collect()
+}
+
+/// Issue 16: Twilio's signature joins names and values with nothing
+/// between, so a recorded request can be re-cut under the same signature
+/// with its `MessageSid` glued to the next field or cut away; the
+/// single-use check must not be skipped then.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue16_sms_replay_without_message_sid_is_refused() {
+    let app = spawn_linked().await;
+    let id = new_alert(&app, "payments API down").await;
+    app.run_engine().await;
+    let body = format!("ACK {id}");
+    let params = sms_params(ALICE_PHONE, &body);
+    let signature = twilio_signed(&params);
+    let (code, reply) = sms(&app, &params, Some(&signature)).await;
+    assert_eq!(code, 200);
+    assert!(reply.contains(&format!("Acknowledged alert {id}")), "{reply}");
+    // The acknowledgement times out: the alert is open again.
+    app.run_engine().await;
+    app.clock.advance(Duration::minutes(6));
+    app.run_engine().await;
+    assert_eq!(alert(&app, id).await["status"], "open");
+    let timeline = app.timeline_kinds(id).await;
+
+    let sid = params.iter().find(|(n, _)| *n == "MessageSid").unwrap().1;
+    let glued = format!("{sid}NumMedia0");
+    let cut = format!("ssageSid{sid}");
+    for (what, replay) in [
+        (
+            "MessageSid glued to NumMedia",
+            recut(&params, "MessageSid", ("MessageSid", &glued), Some("NumMedia")),
+        ),
+        ("MessageSid cut away", recut(&params, "MessageSid", ("Me", &cut), None)),
+    ] {
+        // The recorded signature still verifies for the re-cut request.
+        assert_eq!(twilio_signed(&replay), signature, "{what}");
+        let (code, answer) = sms(&app, &replay, Some(&signature)).await;
+        assert_eq!(code, 400, "{what}: {answer}");
+        assert!(
+            answer.contains("MessageSid must be SM or MM and 32 hex digits"),
+            "{what}: {answer}"
+        );
+        assert_eq!(alert(&app, id).await["status"], "open", "{what}");
+    }
+    assert_eq!(app.timeline_kinds(id).await, timeline);
+    app.stop().await;
+}
+
+/// Issue 16: a request for another account (`AccountSid`, re-cut or not)
+/// is refused and changes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue16_sms_for_another_account_is_refused() {
+    let app = spawn_linked().await;
+    let id = new_alert(&app, "payments API down").await;
+    app.run_engine().await;
+    let body = format!("ACK {id}");
+    let params = sms_params(ALICE_PHONE, &body);
+    let signature = twilio_signed(&params);
+    let other = recut(
+        &params,
+        "AccountSid",
+        ("AccountSid", "AC00000000000000000000000000000000"),
+        None,
+    );
+    let glued = recut(
+        &params,
+        "AccountSid",
+        ("AccountSid", "AC0123456789abcdefApiVersion2010-04-01"),
+        Some("ApiVersion"),
+    );
+    assert_eq!(twilio_signed(&glued), signature);
+    for (what, request, signature) in [
+        ("another account", &other, twilio_signed(&other)),
+        ("AccountSid glued to ApiVersion", &glued, signature.clone()),
+    ] {
+        let (code, answer) = sms(&app, request, Some(&signature)).await;
+        assert_eq!(code, 403, "{what}: {answer}");
+        assert!(answer.contains("not for this account"), "{what}: {answer}");
+        assert_eq!(alert(&app, id).await["status"], "open", "{what}");
+    }
+    // The message as sent, for this account, acts: the refusals did not
+    // spend its id.
+    let (code, answer) = sms(&app, &params, Some(&signature)).await;
+    assert_eq!(code, 200);
+    assert!(answer.contains(&format!("Acknowledged alert {id}")), "{answer}");
+    app.stop().await;
+}
+
+/// Issue 16: a registered phone acts only on alerts that paged its person,
+/// not on any team's alert by its id. A refused reply says so, changes
+/// nothing and does not spend the message.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue16_sms_acts_only_on_alerts_that_paged_the_sender() {
+    let app = spawn_linked().await;
+    // Payments pages alice now, bob after an hour.
+    let id = new_alert(&app, "payments API down").await;
+    let (code, created) = app
+        .post(
+            "/v1/alerts",
+            OTHER_KEY,
+            json!({"summary": "platform down", "severity": "critical"}),
+        )
+        .await;
+    assert_eq!(code, 202, "{created}");
+    let platform = created["alert_id"].as_i64().unwrap();
+    app.run_engine().await;
+    let timeline = app.timeline_kinds(id).await;
+
+    let bob = "+447700900002";
+    let body = format!("ACK {id}");
+    let params = sms_params(bob, &body);
+    let signature = twilio_signed(&params);
+    let (code, answer) = sms(&app, &params, Some(&signature)).await;
+    assert_eq!(code, 200);
+    assert!(
+        answer.contains(&format!("Alert {id} did not page you, so nothing was done.")),
+        "{answer}"
+    );
+    assert_eq!(alert(&app, id).await["status"], "open");
+    assert_eq!(app.timeline_kinds(id).await, timeline);
+    // Alice was paged by payments, not by platform (carol's).
+    assert_eq!(
+        text(&app, ALICE_PHONE, &format!("RES {platform}")).await,
+        format!(
+            "Alert {platform} did not page you, so nothing was done. Reply ACK or RES with the number of an alert that paged you."
+        )
+    );
+    assert_eq!(alert(&app, platform).await["status"], "open");
+
+    // An hour on, the second step pages bob: the same message now acts.
+    app.clock.advance(Duration::hours(1));
+    app.run_engine().await;
+    let (code, answer) = sms(&app, &params, Some(&signature)).await;
+    assert_eq!(code, 200);
+    assert!(answer.contains(&format!("Acknowledged alert {id}")), "{answer}");
+    assert_eq!(alert(&app, id).await["acknowledged_by"], "bob");
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cross_site_post_cannot_act() {
     let app = spawn_linked().await;
@@ -306,4 +466,149 @@ async fn the_next_api_token_is_accepted_beside_the_current_one() {
         assert_eq!(r.status().as_u16(), code, "{token}");
     }
     app.stop().await;
+}
+
+/// Issue 16: providers' refusals repeat the destination ("The 'To' number
+/// +447700900004 is not a valid phone number", "<dan@example.com>:
+/// Recipient address rejected"). The real daemon, paging through a real
+/// SMTP server that refuses the recipient and a Twilio-speaking server that
+/// refuses the number with Twilio's documented error body: neither the
+/// alert's API answer (timeline and notifications) nor the daemon's log
+/// holds the address or the number, and both still say why.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue16_provider_errors_name_no_destination() {
+    use crate::notify::{Fake, Smtp, email_config, free_port, sms_config};
+    const EMAIL: &str = "dan@example.com";
+    const PHONE: &str = "+447700900004";
+
+    let dir = temp_dir("issue16-leak");
+    let s = dir.join("schedules");
+    std::fs::write(
+        s.join("people.yaml"),
+        format!(
+            "people:\n  dan: {{name: Dan, email: {EMAIL}, notify: [email]}}\n  \
+             erin: {{name: Erin, phone: '{PHONE}', notify: [sms]}}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        s.join("payments.yaml"),
+        format!(
+            "team: payments\ntimezone: Europe/London\nhandoff_notices: []\n\
+             rotas:\n  primary: {{members: [dan], start: 2020-01-06T09:00, every: 1w}}\n\
+             intake_key: {KEY}\n\
+             escalation:\n  - notify: [user:dan, user:erin]\n"
+        ),
+    )
+    .unwrap();
+    let smtp = Smtp::start_refusing_recipients(&dir, free_port()).await;
+    let twilio = Fake::start().await;
+    twilio.script(
+        400,
+        &json!({
+            "code": 21211,
+            "message": format!("The 'To' number {PHONE} is not a valid phone number."),
+            "more_info": "https://www.twilio.com/docs/errors/21211",
+            "status": 400
+        })
+        .to_string(),
+    );
+    let config = dir.join("oncall.toml");
+    std::fs::write(
+        &config,
+        format!("{}\n{}", email_config(smtp.port, ""), sms_config(&twilio.base, "")),
+    )
+    .unwrap();
+
+    /// Stops the daemon when the test ends, passed or failed.
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let crate::support::Served {
+        child,
+        address,
+        log,
+        drain,
+    } = crate::support::serve(
+        std::process::Command::new(env!("CARGO_BIN_EXE_oncall"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&config)
+            .current_dir(&dir)
+            .env_remove("ONCALL_LISTEN")
+            .env_remove("ONCALL_SCHEDULES")
+            .env_remove("ONCALL_DATABASE")
+            .env_remove("ONCALL_PUBLIC_URL")
+            .env_remove("ONCALL_LOG")
+            .env_remove("ONCALL_LOG_FORMAT")
+            .env("ONCALL_API_TOKEN", API_TOKEN),
+    );
+    let daemon = Stop(child);
+    let base = format!("http://{address}");
+    let client = reqwest::Client::new();
+    let created: serde_json::Value = client
+        .post(format!("{base}/v1/alerts"))
+        .bearer_auth(KEY)
+        .json(&json!({"summary": "payments API down", "severity": "critical"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["alert_id"].as_i64().unwrap();
+
+    // The engine pages at once; both refusals are permanent.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    let detail = loop {
+        let text = client
+            .get(format!("{base}/v1/alerts/{id}"))
+            .bearer_auth(API_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let detail: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let failed = detail["notifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["state"] == "failed")
+            .count();
+        let logged = log.lock().unwrap().matches("delivery failed").count();
+        if failed == 2 && logged == 2 {
+            break text;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not both failed and logged: {text}\n{}",
+            log.lock().unwrap()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let log = log.lock().unwrap().clone();
+    for (what, text) in [("GET /v1/alerts/{id}", &detail), ("the log", &log)] {
+        for secret in [EMAIL, PHONE, &PHONE[1..]] {
+            assert!(!text.contains(secret), "{what} holds {secret}:\n{text}");
+        }
+        // Still the reasons, with the destination's place marked.
+        for reason in [
+            "<recipient>: Recipient address rejected",
+            "The 'To' number <recipient> is not a valid phone number",
+        ] {
+            assert!(text.contains(reason), "{what} lacks {reason:?}:\n{text}");
+        }
+    }
+    // Twilio was asked with the real number.
+    assert_eq!(twilio.seen()[0].form()[0], ("To".to_string(), PHONE.to_string()));
+
+    drop(daemon);
+    drain.join().unwrap();
+    drop(smtp);
+    let _ = std::fs::remove_dir_all(&dir);
 }
