@@ -197,6 +197,7 @@ async fn main() -> anyhow::Result<()> {
         api_token_next: None,
         // How fast one key can go: no limit.
         intake_limit: None,
+        guesses: oncall::http::Guesses::new(),
         severities,
         clock: Arc::new(SystemClock),
         heartbeat_lock: tokio::sync::Mutex::new(()),

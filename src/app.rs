@@ -117,6 +117,7 @@ pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result
         api_token: settings.api_token.clone(),
         api_token_next: settings.api_token_next.clone(),
         intake_limit: settings.intake_rate.map(crate::http::Limiter::new),
+        guesses: crate::http::Guesses::new(),
         severities: settings.severities.clone(),
         clock,
         heartbeat_lock: tokio::sync::Mutex::new(()),
@@ -172,6 +173,10 @@ fn checked(
         return Err(unknown);
     }
     let mut intake_keys = Vec::new();
+    // Beside `intake_keys`: the team, the key in words, whether it was
+    // written in the team file.
+    let mut described: Vec<(&str, String, bool)> = Vec::new();
+    let mut bad_keys = Vec::new();
     for team in &loaded.schedule.teams {
         let Some(source) = &team.intake_key else {
             tracing::warn!(team = %team.name, "no integration key: this team cannot receive alerts");
@@ -180,12 +185,25 @@ fn checked(
         for (which, source) in [("current", Some(source)), ("next", team.next_intake_key.as_ref())] {
             let Some(source) = source else { continue };
             match read_intake_key(source) {
-                Ok(key) => intake_keys.push((key, team.name.clone())),
+                Ok(key) => {
+                    let what = describe_key(which, source);
+                    // A key written in the file was checked with the file;
+                    // one from a variable or a file only now.
+                    if let Some(problem) = config::short_key(&key) {
+                        bad_keys.push(format!("team {}: {what} {problem}", team.name));
+                    }
+                    intake_keys.push((key, team.name.clone()));
+                    described.push((&team.name, what, matches!(source, IntakeKey::Literal(_))));
+                }
                 Err(why) => {
                     tracing::warn!(team = %team.name, key = which, "no integration key: {why}");
                 }
             }
         }
+    }
+    bad_keys.extend(shared_keys(&intake_keys, &described));
+    if !bad_keys.is_empty() {
+        return Err(bad_keys);
     }
     let base = Arc::new(loaded.schedule);
     Ok(Live {
@@ -193,6 +211,39 @@ fn checked(
         base,
         intake_keys,
     })
+}
+
+/// "the integration key in /path", "the next integration key in the
+/// variable X": a key for people, never its value.
+fn describe_key(which: &str, source: &IntakeKey) -> String {
+    let which = if which == "next" { "next " } else { "" };
+    match source {
+        IntakeKey::Literal(_) => format!("the {which}integration key written in its team file"),
+        IntakeKey::Env(var) => format!("the {which}integration key in the variable {var}"),
+        IntakeKey::File(path) => format!("the {which}integration key in {}", path.display()),
+    }
+}
+
+/// Keys that are another team's too, once read: one key picks one team.
+/// Said of the key read from a variable or a file rather than one written
+/// in a team file (two written ones are an error of the files already).
+fn shared_keys(keys: &[(String, String)], described: &[(&str, String, bool)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (j, (key, team)) in keys.iter().enumerate() {
+        let Some(i) = keys[..j].iter().position(|(k, t)| k == key && t != team) else {
+            continue;
+        };
+        let (said, other) = if described[j].2 && !described[i].2 {
+            (i, j)
+        } else {
+            (j, i)
+        };
+        out.push(format!(
+            "team {}: {} is team {}'s too: give each team its own",
+            described[said].0, described[said].1, described[other].0
+        ));
+    }
+    out
 }
 
 /// The integration key from where the team file says it is, or why there
@@ -388,6 +439,8 @@ pub async fn serve(
     };
     let router = http::router(state.clone(), settings.max_body_bytes);
     tracing::info!(address = %listener.local_addr()?, database = %settings.database.display(), schedules = %settings.schedules.display(), "oncall serving");
+    // With each connection's address, for the intake's budget of wrong keys.
+    let router = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await

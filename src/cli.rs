@@ -182,9 +182,6 @@ pub enum Command {
         #[arg(long)]
         shadows: bool,
     },
-    /// The pay export of a month from pay.yaml's rules: one row per person
-    /// (or per person and rota), hours to the second, amounts rounded once.
-    /// See docs/pay.md.
     /// Who carries the on-call load: hours (weekend, holiday), pages, night
     /// pages per team and person, flagging anyone well above their team's
     /// average.
@@ -226,6 +223,9 @@ pub enum Command {
         #[arg(long, env = "ONCALL_DATABASE", default_value = "oncall.db")]
         database: PathBuf,
     },
+    /// The pay export of a month from pay.yaml's rules: one row per person
+    /// (or per person and rota), hours to the second, amounts rounded once.
+    /// See docs/pay.md.
     Pay {
         #[command(flatten)]
         schedules: SchedulesArg,

@@ -14,7 +14,9 @@ use crate::domain::handoff::{Handoffs, RuleError};
 use crate::domain::heartbeat::Heartbeat;
 use crate::domain::paging::{Method, Preferences, Rule};
 use crate::domain::rota::{Layer, Override, Rota, Shadow};
-use crate::domain::schedule::{Announce, HandoffNotices, IntakeKey, Maintenance, Person, Schedule, Team};
+use crate::domain::schedule::{
+    Announce, HandoffNotices, IntakeKey, MIN_INTAKE_KEY_CHARS, Maintenance, Person, Schedule, Team,
+};
 use crate::domain::time::{Instant, Span, resolve_local, to_local};
 use crate::domain::window::ActiveWindow;
 
@@ -182,8 +184,10 @@ pub(super) fn fields<'n>(cx: &mut Cx, node: &'n Node, what: &str, allowed: &[&st
 
 /// A team's integration key as `{name}_env` (a variable), `{name}_file` (an
 /// absolute path, read at each reload) or `{name}` (the key itself): one of
-/// them at most.
-fn key_source(cx: &mut Cx, top: &Fields<'_>, name: &str) -> Option<IntakeKey> {
+/// them at most; with where it was written. A key written in the file must
+/// be long enough to be secret (one read from a variable or a file is
+/// checked when the daemon reads it).
+fn key_source(cx: &mut Cx, top: &Fields<'_>, name: &str) -> Option<(IntakeKey, Pos)> {
     let (env_key, file_key) = (format!("{name}_env"), format!("{name}_file"));
     let given: Vec<(&str, &Node)> = [env_key.as_str(), file_key.as_str(), name]
         .into_iter()
@@ -198,8 +202,8 @@ fn key_source(cx: &mut Cx, top: &Fields<'_>, name: &str) -> Option<IntakeKey> {
     }
     let (key, node) = given.first()?;
     let text = string(cx, node, key)?;
-    if *key == env_key {
-        Some(IntakeKey::Env(text.to_string()))
+    let source = if *key == env_key {
+        IntakeKey::Env(text.to_string())
     } else if *key == file_key {
         let path = std::path::PathBuf::from(text);
         if !path.is_absolute() {
@@ -209,9 +213,52 @@ fn key_source(cx: &mut Cx, top: &Fields<'_>, name: &str) -> Option<IntakeKey> {
             );
             return None;
         }
-        Some(IntakeKey::File(path))
+        IntakeKey::File(path)
     } else {
-        Some(IntakeKey::Literal(text.to_string()))
+        if let Some(problem) = short_key(text) {
+            cx.error(node.pos, format!("this integration key {problem}"));
+        }
+        IntakeKey::Literal(text.to_string())
+    };
+    Some((source, node.pos))
+}
+
+/// What is wrong with an integration key too short to be secret, to follow
+/// the words for the key: "is N characters long: use at least ...". Never
+/// the key itself.
+pub fn short_key(key: &str) -> Option<String> {
+    let n = key.chars().count();
+    (n < MIN_INTAKE_KEY_CHARS).then(|| {
+        format!(
+            "is {n} character{} long: use at least {MIN_INTAKE_KEY_CHARS} random characters (`openssl rand -hex 16` makes 32)",
+            if n == 1 { "" } else { "s" }
+        )
+    })
+}
+
+/// Two teams given one key (the same key written, or the same variable or
+/// file named): an error at the later one, naming the first. A key picks
+/// its team, so one key cannot serve two.
+fn shared_keys(diags: &mut Vec<Diagnostic>, keys: &[(String, &str, Pos, IntakeKey)]) {
+    for (i, (team, file, pos, source)) in keys.iter().enumerate() {
+        let Some((first, first_file, first_pos, _)) = keys[..i].iter().find(|(t, _, _, s)| t != team && s == source)
+        else {
+            continue;
+        };
+        let what = match source {
+            IntakeKey::Literal(_) => "has the same integration key as",
+            IntakeKey::Env(_) => "reads its integration key from the same variable as",
+            IntakeKey::File(_) => "reads its integration key from the same file as",
+        };
+        diags.push(Diagnostic {
+            file: file.to_string(),
+            pos: *pos,
+            severity: Severity::Error,
+            message: format!(
+                "team {team} {what} team {first} ({first_file}:{}:{}): give each team its own",
+                first_pos.line, first_pos.col
+            ),
+        });
     }
 }
 
@@ -384,6 +431,9 @@ pub(super) fn decode(sources: &[(String, Vec<u8>)]) -> Loaded {
     // to them do not add "unknown rota" errors on top of their own.
     let mut declared_rotas: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut team_files: BTreeMap<String, Origin> = BTreeMap::new();
+    // Every team's keys as written (team, file, place, source), to find one
+    // given to two teams.
+    let mut key_places: Vec<(String, &str, Pos, IntakeKey)> = Vec::new();
     for (file, kind) in &kinds {
         let Kind::Team(top) = kind else { continue };
         let mut cx = Cx {
@@ -458,6 +508,10 @@ pub(super) fn decode(sources: &[(String, Vec<u8>)]) -> Loaded {
         }
         let intake_key = key_source(&mut cx, top, "intake_key");
         let next_intake_key = key_source(&mut cx, top, "next_intake_key");
+        for (source, pos) in intake_key.iter().chain(&next_intake_key) {
+            key_places.push((name.to_string(), *file, *pos, source.clone()));
+        }
+        let (intake_key, next_intake_key) = (intake_key.map(|(k, _)| k), next_intake_key.map(|(k, _)| k));
         if next_intake_key.is_some()
             && intake_key.is_none()
             && let Some(node) = ["next_intake_key_env", "next_intake_key_file", "next_intake_key"]
@@ -495,6 +549,8 @@ pub(super) fn decode(sources: &[(String, Vec<u8>)]) -> Loaded {
             announce,
         });
     }
+
+    shared_keys(&mut diags, &key_places);
 
     // Overrides and escalation policies refer to rotas and teams. A team
     // file's overrides come first, then its cover files' in file-name order,

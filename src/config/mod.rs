@@ -23,6 +23,7 @@ use std::path::Path;
 
 use chrono::Duration;
 
+pub use decode::short_key;
 pub use diag::{Diagnostic, Severity};
 pub use yaml::Pos;
 

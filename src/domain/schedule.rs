@@ -62,6 +62,10 @@ impl Person {
     }
 }
 
+/// The fewest characters an integration key may have: a key is a bearer
+/// secret, and a short one is guessed (16, as for the API token).
+pub const MIN_INTAKE_KEY_CHARS: usize = 16;
+
 /// Where a team's integration key comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IntakeKey {

@@ -277,7 +277,6 @@ impl Engine {
     /// counts its own: a fresh page bundled with an old one neither dies
     /// with it nor drags it into retrying at a fresh page's pace).
     async fn deliver(&self, rules: &Rules, message: Message, now: Instant) -> Vec<Attempt> {
-        let ids: Vec<i64> = message.notifications.iter().map(|n| n.id).collect();
         let first = &message.notifications[0];
         let outcome = match self.notice(rules, &message, now) {
             None => AttemptOutcome::Failed {
@@ -312,7 +311,7 @@ impl Engine {
                         // Each notification by its own attempts: one fresh
                         // page bundled with one that had all its tries is
                         // not given up with it.
-                        let mut retries: std::collections::BTreeMap<Instant, Vec<i64>> = Default::default();
+                        let mut retries: std::collections::BTreeMap<Instant, Vec<_>> = Default::default();
                         let mut spent = Vec::new();
                         for n in &message.notifications {
                             let next = match &e {
@@ -320,8 +319,8 @@ impl Engine {
                                 SendError::Permanent(_) => None,
                             };
                             match next {
-                                Some(t) => retries.entry(t).or_default().push(n.id),
-                                None => spent.push(n.id),
+                                Some(t) => retries.entry(t).or_default().push(n),
+                                None => spent.push(n),
                             }
                         }
                         tracing::warn!(
@@ -331,28 +330,30 @@ impl Engine {
                         );
                         let mut attempts: Vec<Attempt> = retries
                             .into_iter()
-                            .map(|(at, ids)| Attempt {
-                                ids,
-                                outcome: AttemptOutcome::Retry {
-                                    at,
-                                    error: e.message().to_string(),
-                                },
+                            .map(|(at, notifications)| {
+                                Attempt::of(
+                                    notifications,
+                                    AttemptOutcome::Retry {
+                                        at,
+                                        error: e.message().to_string(),
+                                    },
+                                )
                             })
                             .collect();
                         if !spent.is_empty() {
-                            attempts.push(Attempt {
-                                ids: spent,
-                                outcome: AttemptOutcome::Failed {
+                            attempts.push(Attempt::of(
+                                spent,
+                                AttemptOutcome::Failed {
                                     error: e.message().to_string(),
                                 },
-                            });
+                            ));
                         }
                         return attempts;
                     }
                 },
             },
         };
-        vec![Attempt { ids, outcome }]
+        vec![Attempt::of(&message.notifications, outcome)]
     }
 
     /// Runs a channel's send, counting it and how long it took.

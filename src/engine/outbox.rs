@@ -64,6 +64,9 @@ pub struct Notification {
     pub method: Method,
     pub to: String,
     pub step: Option<(usize, u32)>,
+    /// When it is (or was) due; while `sending`, when its claim lapses and
+    /// it is sent again (a sent or failed one gets its due time back, see
+    /// [`Attempt::due`]).
     pub due: Instant,
     pub state: String,
     /// Delivery attempts so far (counting a claimed one in progress).
@@ -112,7 +115,26 @@ pub struct GivenUp {
 pub struct Attempt {
     /// The message's notification ids.
     pub ids: Vec<i64>,
+    /// When each of `ids` was due, in the same order, as the pass that
+    /// claimed it read it. A claim moves a row's due time to the end of its
+    /// lease (so that a claim whose pass died is sent again then); a sent
+    /// or failed notification gets its own due time back, so that it shows
+    /// when it was due beside when it was sent.
+    pub due: Vec<Instant>,
     pub outcome: AttemptOutcome,
+}
+
+impl Attempt {
+    /// The attempt of `notifications` (as claimed) that went `outcome`.
+    pub fn of<'a>(notifications: impl IntoIterator<Item = &'a Notification>, outcome: AttemptOutcome) -> Attempt {
+        let (ids, due) = notifications.into_iter().map(|n| (n.id, n.due)).unzip();
+        Attempt { ids, due, outcome }
+    }
+
+    /// Each notification id with its due time.
+    pub fn notifications(&self) -> impl Iterator<Item = (i64, Instant)> + '_ {
+        self.ids.iter().copied().zip(self.due.iter().copied())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use chrono::Duration;
 use serde_json::json;
 
-use super::outbox::{Attempt, AttemptOutcome, GivenUp, Message, NoticeKind, Notification, Pass};
+use super::outbox::{Attempt, AttemptOutcome, GivenUp, Message, NewNotification, NoticeKind, Notification, Pass};
 use super::rules::Rules;
 use super::tx::{Done, DueEscalation, PassTx};
 use crate::domain::alert::{Alert, AlertId, Status, TimelineKind};
@@ -66,8 +66,8 @@ pub fn run(tx: &mut dyn PassTx, cx: &PassContext) -> Result<Pass, StoreError> {
         .cursor("handoffs")?
         .and_then(|s| chrono::DateTime::from_timestamp(s, 0));
     let (notices, until) = rules.handoffs(since, now);
-    for n in &notices {
-        tx.insert_notification(n)?;
+    for n in notices {
+        queue(tx, n, now)?;
     }
     tx.set_cursor("handoffs", until.timestamp())?;
     // Announcements of what happened to alerts since the last pass.
@@ -122,7 +122,6 @@ pub fn run(tx: &mut dyn PassTx, cx: &PassContext) -> Result<Pass, StoreError> {
     }
     let mut given_up = Vec::new();
     for ((method, _), (notifications, error)) in undeliverable {
-        let mut ids = Vec::new();
         let mut page_alerts = Vec::new();
         for n in &notifications {
             let attempts = n.attempts + 1;
@@ -138,14 +137,11 @@ pub fn run(tx: &mut dyn PassTx, cx: &PassContext) -> Result<Pass, StoreError> {
                 payload: n.payload.as_ref().map(|p| p.to_string()),
             };
             give_up(tx, Some(done), &error, now)?;
-            ids.push(n.id);
             page_alerts.extend(n.alert);
         }
         given_up.push(GivenUp {
-            attempt: Attempt {
-                ids,
-                outcome: AttemptOutcome::Failed { error },
-            },
+            // Never claimed: their due times are as they were.
+            attempt: Attempt::of(&notifications, AttemptOutcome::Failed { error }),
             person: notifications[0].person.clone(),
             method,
             alerts: page_alerts,
@@ -170,7 +166,7 @@ pub fn run(tx: &mut dyn PassTx, cx: &PassContext) -> Result<Pass, StoreError> {
     }
     let batches = rules.batch(&wanted, &last_sent, now);
     for (id, until) in &batches.hold {
-        tx.hold(*id, *until)?;
+        tx.hold(*id, deadline(*until, now))?;
     }
     let leased = now + cx.lease;
     let by_id: BTreeMap<i64, Notification> = live.into_iter().map(|n| (n.id, n)).collect();
@@ -216,6 +212,25 @@ pub fn run(tx: &mut dyn PassTx, cx: &PassContext) -> Result<Pass, StoreError> {
     })
 }
 
+/// A deadline as the stores keep it, in whole seconds. A pass takes what is
+/// due at its `now` rounded down, so a deadline still ahead of `now` (when
+/// it is written) is rounded up: a step due at 09:05:00.6 is taken by the
+/// first pass from 09:05:01, never by one at 09:05:00, 0.6 s early. One
+/// already reached is due at once, rounded down.
+pub fn deadline(due: Instant, now: Instant) -> Instant {
+    let seconds = match due > now && due.timestamp_subsec_nanos() > 0 {
+        true => due.timestamp() + 1,
+        false => due.timestamp(),
+    };
+    chrono::DateTime::from_timestamp(seconds, 0).unwrap_or(due)
+}
+
+/// Queues a notification, due at its deadline (see [`deadline`]).
+fn queue(tx: &mut dyn PassTx, mut n: NewNotification, now: Instant) -> Result<(), StoreError> {
+    n.due = deadline(n.due, now);
+    tx.insert_notification(&n)
+}
+
 /// Reads alert `id` into `alerts` unless it is there already.
 fn read_alert(tx: &mut dyn PassTx, alerts: &mut BTreeMap<AlertId, Alert>, id: AlertId) -> Result<(), StoreError> {
     if !alerts.contains_key(&id)
@@ -248,7 +263,7 @@ fn queue_announcements(
             let detail: serde_json::Value = serde_json::from_str(&entry.detail).unwrap_or_default();
             let at = chrono::DateTime::from_timestamp(entry.at, 0).unwrap_or(now);
             for n in rules.announce(alert, kind, &detail, at, now) {
-                tx.insert_notification(&n)?;
+                queue(tx, n, now)?;
             }
         }
     }
@@ -345,11 +360,11 @@ fn run_due_escalations(
         for (kind, detail) in &decision.timeline {
             tx.add_timeline(id, now, *kind, detail)?;
         }
-        for n in &decision.notify {
-            tx.insert_notification(n)?;
+        for n in decision.notify {
+            queue(tx, n, now)?;
         }
         match decision.next {
-            Some((next, due)) => tx.set_escalation(id, next, due)?,
+            Some((next, due)) => tx.set_escalation(id, next, deadline(due, now))?,
             None if is_new => {}
             None => tx.end_escalation(id)?,
         }
@@ -364,10 +379,10 @@ fn run_due_escalations(
 pub fn record(tx: &mut dyn PassTx, attempts: &[Attempt], now: Instant) -> Result<(), StoreError> {
     for attempt in attempts {
         let bundle = attempt.ids.len();
-        for &id in &attempt.ids {
+        for (id, due) in attempt.notifications() {
             match &attempt.outcome {
                 AttemptOutcome::Sent { reference } => {
-                    let done = tx.mark_sent(id, now)?;
+                    let done = tx.mark_sent(id, now, due)?;
                     tx.sent_to(id, now)?;
                     if let Some(done) = done
                         && let Some(alert) = done.alert
@@ -390,7 +405,7 @@ pub fn record(tx: &mut dyn PassTx, attempts: &[Attempt], now: Instant) -> Result
                     }
                 }
                 AttemptOutcome::Retry { at: retry, error } => {
-                    let done = tx.mark_retry(id, *retry, error)?;
+                    let done = tx.mark_retry(id, deadline(*retry, now), error)?;
                     if let Some(done) = done
                         && let Some(alert) = done.alert
                     {
@@ -403,7 +418,7 @@ pub fn record(tx: &mut dyn PassTx, attempts: &[Attempt], now: Instant) -> Result
                     }
                 }
                 AttemptOutcome::Failed { error } => {
-                    let done = tx.mark_failed(id, error)?;
+                    let done = tx.mark_failed(id, error, due)?;
                     give_up(tx, done, error, now)?;
                 }
             }

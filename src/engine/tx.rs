@@ -6,8 +6,10 @@
 //! ([`crate::store::Store::pass`], [`crate::store::Store::record`]).
 //!
 //! No decision is made behind a verb: each reads or writes rows and says
-//! what it found. Instants are stored as whole seconds (UTC); rows read
-//! back keep their seconds where the pass compares them as such.
+//! what it found. Instants are stored as whole seconds (UTC), cut to the
+//! second (the pass rounds a deadline up before it writes it: see
+//! [`super::pass::deadline`]); rows read back keep their seconds where the
+//! pass compares them as such.
 
 use serde_json::Value;
 
@@ -74,13 +76,16 @@ pub trait PassTx {
     /// Marks a notification failed when due, without a claim: `attempts`
     /// counts this one.
     fn mark_given_up(&mut self, id: i64, attempts: u32, error: &str) -> Result<(), StoreError>;
-    /// Marks a notification sent at `at`; `None` if there is no such one.
-    fn mark_sent(&mut self, id: i64, at: Instant) -> Result<Option<Done>, StoreError>;
+    /// Marks a notification sent at `at`, due at `due` again (the time its
+    /// claim moved); `None` if there is no such one.
+    fn mark_sent(&mut self, id: i64, at: Instant, due: Instant) -> Result<Option<Done>, StoreError>;
     /// Remembers that the destination of notification `id` had a message at `at`.
     fn sent_to(&mut self, id: i64, at: Instant) -> Result<(), StoreError>;
     /// Puts a notification back to pending, due at `at`, with its error.
     fn mark_retry(&mut self, id: i64, at: Instant, error: &str) -> Result<Option<Done>, StoreError>;
-    fn mark_failed(&mut self, id: i64, error: &str) -> Result<Option<Done>, StoreError>;
+    /// Marks a notification failed, due at `due` again (the time its claim
+    /// moved).
+    fn mark_failed(&mut self, id: i64, error: &str, due: Instant) -> Result<Option<Done>, StoreError>;
     /// Every pending notification of an alert, in no order.
     fn pending_of_alert(&mut self, alert: AlertId) -> Result<Vec<Pending>, StoreError>;
     /// Makes a pending notification due at `at`.

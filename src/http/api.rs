@@ -59,17 +59,20 @@ pub async fn get_alert(
     let Some((alert, timeline)) = state.store.alert(id).await? else {
         return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no alert {id}")));
     };
-    // Delivery state without destinations: no phone number leaves here.
+    // Delivery state without destinations: no phone number leaves here. A
+    // shadow's copy says whom it shadows (`null` for a page of one's own).
     let notifications: Vec<Value> = state
         .store
         .notifications(id)
         .await?
         .into_iter()
         .map(|n| {
+            let shadow_of = n.payload.as_ref().and_then(|p| p.get("shadow_of")).cloned();
             json!({
                 "id": n.id, "person": n.person, "method": n.method, "state": n.state,
                 "attempts": n.attempts, "due": n.due, "sent_at": n.sent_at, "last_error": n.last_error,
                 "step": n.step.map(|(s, _)| s), "round": n.step.map(|(_, r)| r),
+                "shadow_of": shadow_of,
             })
         })
         .collect();

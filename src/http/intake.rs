@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::{ApiError, Shared, bearer};
+use super::{ApiError, KeyRefused, Peer, Shared, bearer};
 use crate::domain::alert::{Action, Event, Outcome};
 use crate::domain::heartbeat;
 use crate::domain::severity::Severities;
@@ -45,17 +45,18 @@ fn bad(e: IntakeError) -> ApiError {
     }
 }
 
-/// The team of a bearer-authenticated intake request.
-fn team_of(state: &Shared, headers: &HeaderMap) -> Result<String, ApiError> {
+/// The team of a bearer-authenticated intake request from `peer`.
+fn team_of(state: &Shared, headers: &HeaderMap, peer: &Peer) -> Result<String, ApiError> {
     let Some(key) = bearer(headers) else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "send the team's integration key as `Authorization: Bearer KEY`",
         ));
     };
-    let team = state
-        .team_for_key(key)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown integration key"))?;
+    let team = state.authenticate(key, peer.0).map_err(|refused| match refused {
+        KeyRefused::Unknown => ApiError::new(StatusCode::NOT_FOUND, "unknown integration key"),
+        KeyRefused::Slowed(seconds) => ApiError::too_many_guesses(seconds),
+    })?;
     state.admit(&team)?;
     Ok(team)
 }
@@ -97,10 +98,11 @@ async fn commit(state: &Shared, mut events: Vec<Event>) -> Result<Vec<Outcome>, 
 /// Records the ping and resolves the heartbeat's overdue alert, if open.
 pub async fn heartbeat(
     State(state): State<Shared>,
+    peer: Peer,
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    let team = team_of(&state, &headers)?;
+    let team = team_of(&state, &headers, &peer)?;
     let known = state
         .schedule()
         .team(&team)
@@ -153,11 +155,12 @@ type GroupParser = fn(&[u8], &str, &Severities) -> Result<Vec<Event>, IntakeErro
 
 async fn grouped(
     state: Shared,
+    peer: Peer,
     headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
     parse: GroupParser,
 ) -> Result<Response, ApiError> {
-    let team = team_of(&state, &headers)?;
+    let team = team_of(&state, &headers, &peer)?;
     let bytes = body(&headers, raw)?;
     let events = parse(&bytes, &team, &state.severities).map_err(bad)?;
     Ok(answer(commit(&state, events).await?))
@@ -165,26 +168,29 @@ async fn grouped(
 
 pub async fn alertmanager(
     State(state): State<Shared>,
+    peer: Peer,
     headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    grouped(state, headers, raw, intake::alertmanager).await
+    grouped(state, peer, headers, raw, intake::alertmanager).await
 }
 
 pub async fn grafana(
     State(state): State<Shared>,
+    peer: Peer,
     headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    grouped(state, headers, raw, intake::grafana).await
+    grouped(state, peer, headers, raw, intake::grafana).await
 }
 
 pub async fn plain(
     State(state): State<Shared>,
+    peer: Peer,
     headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let team = team_of(&state, &headers)?;
+    let team = team_of(&state, &headers, &peer)?;
     let bytes = body(&headers, raw)?;
     let parsed = intake::plain(&bytes, &team, &state.severities).map_err(bad)?;
     let mut event = parsed.event;
@@ -207,10 +213,11 @@ pub async fn plain(
 /// PagerDuty Events API v2: answers as PagerDuty does, so its clients work.
 pub async fn pagerduty(
     State(state): State<Shared>,
+    peer: Peer,
     headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match pagerduty_inner(&state, &headers, raw).await {
+    match pagerduty_inner(&state, &peer, &headers, raw).await {
         Ok(dedup_key) => (
             StatusCode::ACCEPTED,
             Json(json!({"status": "success", "message": "Event processed", "dedup_key": dedup_key})),
@@ -238,15 +245,18 @@ pub async fn pagerduty(
 
 async fn pagerduty_inner(
     state: &Shared,
+    peer: &Peer,
     headers: &HeaderMap,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<String, ApiError> {
     let bytes = body(headers, raw)?;
     let parsed = intake::pagerduty(&bytes).map_err(bad)?;
     let team = state
-        .team_for_key(&parsed.routing_key)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown routing_key").field("routing_key"))?
-        .to_string();
+        .authenticate(&parsed.routing_key, peer.0)
+        .map_err(|refused| match refused {
+            KeyRefused::Unknown => ApiError::new(StatusCode::NOT_FOUND, "unknown routing_key").field("routing_key"),
+            KeyRefused::Slowed(seconds) => ApiError::too_many_guesses(seconds).field("routing_key"),
+        })?;
     state.admit(&team)?;
     if parsed.action != Action::Trigger && parsed.dedup_key.is_none() {
         return Err(ApiError::new(

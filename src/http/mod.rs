@@ -12,11 +12,12 @@ mod calendar;
 mod html;
 mod intake;
 mod limit;
-pub use limit::Limiter;
+pub use limit::{GUESS_BURST, GUESS_EVERY, Guesses, Limiter};
 mod overrides;
 mod sms;
 mod status;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Json;
@@ -57,6 +58,8 @@ pub struct AppState {
     pub api_token_next: Option<String>,
     /// The intake's per-team rate limit; `None`: no limit.
     pub intake_limit: Option<limit::Limiter>,
+    /// The wrong integration keys each client may send (always on).
+    pub guesses: limit::Guesses,
     pub severities: Severities,
     pub clock: Arc<dyn Clock>,
     /// Held by a heartbeat ping (record the ping, resolve the alert) and by
@@ -240,6 +243,31 @@ async fn readyz(State(state): State<Shared>) -> Response {
     }
 }
 
+/// Why an integration key was not taken.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyRefused {
+    /// No team has it (404).
+    Unknown,
+    /// Not checked: the client sent too many unknown keys; it may try
+    /// again in this many seconds (429).
+    Slowed(u64),
+}
+
+/// The address of the client a request came from, when the server was given
+/// it (`app::serve` is).
+pub struct Peer(pub Option<IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Peer, Self::Rejection> {
+        let info = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+        Ok(Peer(info.map(|i| i.0.ip())))
+    }
+}
+
 /// A JSON error answer.
 #[derive(Debug)]
 pub struct ApiError {
@@ -267,6 +295,17 @@ impl ApiError {
             ..ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 format!("too many requests for this team's integration key: retry in {seconds} s"),
+            )
+        }
+    }
+
+    /// 429 for a client that sent too many unknown integration keys.
+    pub fn too_many_guesses(seconds: u64) -> ApiError {
+        ApiError {
+            retry_after: Some(seconds),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("too many unknown integration keys from this address: retry in {seconds} s"),
             )
         }
     }
@@ -301,14 +340,21 @@ impl From<StoreError> for ApiError {
     }
 }
 
-/// The bearer token of a request, if any.
+/// The bearer token of a request, if any: `Authorization: Bearer TOKEN`.
+/// As RFC 7235 (section 2.1) has it, the scheme is case-insensitive
+/// (`bearer`, `BEARER`) and one or more spaces separate it from the token,
+/// which is one word (token68): anything else is no bearer credential.
+/// The one place that reads the header, for the intake and the API alike.
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    // Blanks around a field value are not part of it (RFC 9110, 5.5).
+    let value = value.trim_matches([' ', '\t']);
+    let (scheme, token) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = token.trim_start_matches(' ');
+    (!token.is_empty() && !token.contains([' ', '\t'])).then_some(token)
 }
 
 /// Compares secrets without leaking where they differ, or how long the
@@ -340,6 +386,40 @@ impl AppState {
         for event in events.iter_mut().filter(|e| e.action == Action::Trigger) {
             if let Some(team) = schedule.team(&event.team) {
                 event.held = team.hold_at(now);
+            }
+        }
+    }
+
+    /// The team whose integration key `key` is, sent by `client` (its
+    /// address, when the server knows it): checked within the client's
+    /// budget of wrong keys ([`limit::Guesses`]). Once that is spent, only
+    /// the keys of the teams the client sent before are taken; any other
+    /// key is refused unchecked, with the seconds until one more is checked.
+    pub fn authenticate(&self, key: &str, client: Option<IpAddr>) -> Result<String, KeyRefused> {
+        let now = self.clock.now();
+        let Some(client) = client else {
+            return self.team_for_key(key).ok_or(KeyRefused::Unknown);
+        };
+        if let Some((known, wait)) = self.guesses.spent(client, now) {
+            // Every key compared all the same: the time taken says nothing.
+            return self
+                .team_for_key(key)
+                .filter(|team| known.contains(team))
+                .ok_or(KeyRefused::Slowed(wait));
+        }
+        match self.team_for_key(key) {
+            Some(team) => {
+                self.guesses.succeeded(client, &team, now);
+                Ok(team)
+            }
+            None => {
+                if self.guesses.failed(client, now) {
+                    tracing::warn!(
+                        %client, every = ?limit::GUESS_EVERY.to_std().unwrap_or_default(),
+                        "too many unknown integration keys from one client: the others it sends are refused (429) until its budget comes back"
+                    );
+                }
+                Err(KeyRefused::Unknown)
             }
         }
     }

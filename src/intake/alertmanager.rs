@@ -2,7 +2,9 @@
 
 use serde_json::{Map, Value};
 
-use super::{IntakeError, MAX_ALERTS, MAX_DEDUP_KEY_CHARS, Obj, names, quote, truncate_summary};
+use super::{
+    FULL_SUMMARY, IntakeError, MAX_ALERTS, MAX_DEDUP_KEY_CHARS, Obj, full_summary, names, quote, truncate_summary,
+};
 use crate::domain::alert::{Action, Event};
 use crate::domain::severity::Severities;
 
@@ -58,7 +60,8 @@ use crate::domain::severity::Severities;
 /// - `source`: `labels.instance`, else `labels.job`, else `receiver`.
 /// - `details`: `labels`, `annotations`, `startsAt`, `endsAt`,
 ///   `generatorURL`, the `fingerprint` used, and the body's `externalURL`, as
-///   sent (those present).
+///   sent (those present); and `full_summary`, the whole summary when it was
+///   cut.
 ///
 /// Unknown fields are ignored, as Alertmanager may add some.
 pub fn alertmanager(body: &[u8], team: &str, severities: &Severities) -> Result<Vec<Event>, IntakeError> {
@@ -231,6 +234,9 @@ impl Group<'_> {
         details.insert("fingerprint".into(), Value::String(fingerprint));
         if let Some(url) = self.external_url {
             details.insert("externalURL".into(), url.clone());
+        }
+        if let Some(full) = full_summary(summary) {
+            details.insert(FULL_SUMMARY.into(), full);
         }
 
         Ok(Event {

@@ -47,7 +47,8 @@
 //!
 //! - A summary longer than [`MAX_SUMMARY_CHARS`] characters is cut to that
 //!   length, its last character replaced by `…` (PagerDuty truncates at 1024
-//!   too). Summaries are trimmed of surrounding blanks.
+//!   too), and kept whole in the event's details under [`FULL_SUMMARY`].
+//!   Summaries are trimmed of surrounding blanks.
 //! - A dedup key longer than [`MAX_DEDUP_KEY_CHARS`] characters is rejected.
 //! - An Alertmanager or Grafana body with more than [`MAX_ALERTS`] alerts is
 //!   rejected.
@@ -87,6 +88,8 @@ pub use plain::{PLAIN_FIELDS, PlainEvent, plain};
 
 /// Longer summaries are truncated to this many characters (the last one `…`).
 pub const MAX_SUMMARY_CHARS: usize = 1024;
+/// The key of an event's details that holds the whole of a cut summary.
+pub const FULL_SUMMARY: &str = "full_summary";
 /// Longer dedup keys are rejected.
 pub const MAX_DEDUP_KEY_CHARS: usize = 255;
 /// Alertmanager and Grafana bodies with more alerts are rejected.
@@ -192,6 +195,36 @@ pub(crate) fn truncate_summary(s: &str) -> String {
         Some(_) => {
             let cut = s.char_indices().nth(MAX_SUMMARY_CHARS - 1).map_or(s.len(), |(i, _)| i);
             format!("{}…", &s[..cut])
+        }
+    }
+}
+
+/// The whole (trimmed) text of a summary that [`truncate_summary`] cuts,
+/// for the details under [`FULL_SUMMARY`]; `None` if it is not cut.
+pub(crate) fn full_summary(sent: &str) -> Option<Value> {
+    let sent = sent.trim();
+    sent.chars()
+        .nth(MAX_SUMMARY_CHARS)
+        .map(|_| Value::String(sent.to_string()))
+}
+
+/// Keeps the whole text of a summary that [`truncate_summary`] cuts in the
+/// event's `details`, under [`FULL_SUMMARY`], so that nothing sent is lost:
+/// beside the sender's own details when they are an object (without that
+/// key), else with them moved under `details`.
+pub(crate) fn keep_full_summary(details: &mut Value, sent: &str) {
+    let Some(full) = full_summary(sent) else { return };
+    match details {
+        Value::Object(map) if !map.contains_key(FULL_SUMMARY) => {
+            map.insert(FULL_SUMMARY.into(), full);
+        }
+        Value::Null => *details = Value::Object(Map::from_iter([(FULL_SUMMARY.to_string(), full)])),
+        other => {
+            let sent_details = other.take();
+            *other = Value::Object(Map::from_iter([
+                ("details".to_string(), sent_details),
+                (FULL_SUMMARY.to_string(), full),
+            ]));
         }
     }
 }
@@ -421,6 +454,8 @@ pub(crate) mod testing {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -460,6 +495,27 @@ mod tests {
         let cut = truncate_summary(&long);
         assert_eq!(cut.chars().count(), MAX_SUMMARY_CHARS);
         assert!(cut.ends_with("é…"));
+    }
+
+    #[test]
+    fn a_cut_summary_is_kept_whole_in_the_details() {
+        let long = format!("  {}  ", "é".repeat(MAX_SUMMARY_CHARS + 1));
+        let whole = json!(long.trim());
+        let kept = |mut details: Value| {
+            keep_full_summary(&mut details, &long);
+            details
+        };
+        assert_eq!(kept(Value::Null), json!({"full_summary": whole}));
+        assert_eq!(kept(json!({"a": 1})), json!({"a": 1, "full_summary": whole}));
+        assert_eq!(kept(json!([1, 2])), json!({"details": [1, 2], "full_summary": whole}));
+        assert_eq!(
+            kept(json!({"full_summary": "mine"})),
+            json!({"details": {"full_summary": "mine"}, "full_summary": whole})
+        );
+        // A summary that is not cut changes nothing.
+        let mut details = json!({"a": 1});
+        keep_full_summary(&mut details, &"é".repeat(MAX_SUMMARY_CHARS));
+        assert_eq!(details, json!({"a": 1}));
     }
 
     #[test]

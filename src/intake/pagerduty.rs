@@ -2,7 +2,9 @@
 
 use serde_json::{Map, Value};
 
-use super::{IntakeError, Obj, action_name, check_dedup_key, names, quote, truncate_summary};
+use super::{
+    FULL_SUMMARY, IntakeError, Obj, action_name, check_dedup_key, full_summary, names, quote, truncate_summary,
+};
 use crate::domain::alert::{Action, Event};
 use crate::domain::severity::Severities;
 
@@ -99,7 +101,8 @@ impl PagerDutyEvent {
 ///
 /// The event's details are an object of those optional fields that were sent:
 /// `custom_details`, `timestamp`, `component`, `group`, `class`, `images`,
-/// `links`, `client`, `client_url`. Severity: `critical` → the highest,
+/// `links`, `client`, `client_url`; and `full_summary`, the whole summary
+/// when it was cut. Severity: `critical` → the highest,
 /// `error` → the middle, `warning` and `info` → the lowest (through
 /// [`Severities::map`], so configured aliases apply). Unknown fields are
 /// ignored, as PagerDuty does.
@@ -128,7 +131,8 @@ pub fn pagerduty(body: &[u8]) -> Result<PagerDutyEvent, IntakeError> {
             None => return Err(IntakeError::at("payload", "'payload' is missing; a trigger needs one")),
             Some(value) => Obj::at(value, "payload")?,
         };
-        let summary = truncate_summary(payload.str_req("summary")?);
+        let sent_summary = payload.str_req("summary")?;
+        let summary = truncate_summary(sent_summary);
         let source = payload.str_req("source")?.trim().to_string();
         let sent_severity = payload.str_req("severity")?;
         let severity = sent_severity.trim().to_lowercase();
@@ -148,6 +152,9 @@ pub fn pagerduty(body: &[u8]) -> Result<PagerDutyEvent, IntakeError> {
             if let Some(value) = payload.str_opt(key)? {
                 details.insert(key.into(), Value::String(value.to_string()));
             }
+        }
+        if let Some(full) = full_summary(sent_summary) {
+            details.insert(FULL_SUMMARY.into(), full);
         }
         (summary, Some(severity), Some(source))
     } else {

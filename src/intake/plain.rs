@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{IntakeError, Obj, action_name, check_dedup_key, names, quote, truncate_summary};
+use super::{IntakeError, Obj, action_name, check_dedup_key, keep_full_summary, names, quote, truncate_summary};
 use crate::config::diag::did_you_mean;
 use crate::domain::alert::{Action, Event};
 use crate::domain::severity::Severities;
@@ -42,7 +42,7 @@ impl PlainEvent {
 ///
 /// | Field | | |
 /// |---|---|---|
-/// | `summary` | string | required to trigger; trimmed, cut to 1024 characters |
+/// | `summary` | string | required to trigger; trimmed, cut to 1024 characters (the whole text kept in `details.full_summary`) |
 /// | `severity` | string | optional; mapped through [`Severities::map`], so the installation's own names (`minor`, `major`, `critical` by default) and the usual levels (`critical`, `error`, `warning`, `info`...) work; absent, the default |
 /// | `dedup_key` | string | optional to trigger (the caller generates one and answers with it), required to acknowledge or resolve; at most 255 characters |
 /// | `details` | any JSON | optional, kept as sent (`null` when absent) |
@@ -73,10 +73,11 @@ pub fn plain(body: &[u8], team: &str, severities: &Severities) -> Result<PlainEv
             ));
         }
     };
-    let summary = match action {
-        Action::Trigger => truncate_summary(root.str_req("summary")?),
-        _ => root.str_opt("summary")?.map(truncate_summary).unwrap_or_default(),
+    let sent_summary = match action {
+        Action::Trigger => root.str_req("summary")?,
+        _ => root.str_opt("summary")?.unwrap_or_default(),
     };
+    let summary = truncate_summary(sent_summary);
     let dedup_key = check_dedup_key("dedup_key", root.str_opt("dedup_key")?)?;
     if action != Action::Trigger && dedup_key.is_none() {
         return Err(IntakeError::at(
@@ -89,7 +90,8 @@ pub fn plain(body: &[u8], team: &str, severities: &Severities) -> Result<PlainEv
     }
     let severity = severities.map(root.nonblank_opt("severity")?).to_string();
     let source = root.nonblank_opt("source")?.map(|s| s.trim().to_string());
-    let details = root.get("details").cloned().unwrap_or(Value::Null);
+    let mut details = root.get("details").cloned().unwrap_or(Value::Null);
+    keep_full_summary(&mut details, sent_summary);
     let event = Event {
         team: team.to_string(),
         action,

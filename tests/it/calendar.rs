@@ -21,7 +21,7 @@ rotas:
     shadows: [{user: erin, of: alice, from: 2026-06-08T00:00, to: 2026-06-30T00:00}]
 overrides:
   - {rota: primary, user: carol, from: 2026-06-23T00:00, to: 2026-06-25T00:00}
-intake_key: k-0123456789
+intake_key: calendar-key-0123456789
 ";
 
 /// The events of an iCalendar text, parsed by tests/ics_events.py.

@@ -448,3 +448,94 @@ fn burden_flags_the_overloaded_and_cover_suggests_the_least_burdened() {
     assert!(lines[0].trim_start().starts_with("bob"), "{text}");
     assert!(lines[1].trim_start().starts_with("dave"), "{text}");
 }
+
+/// Issue 16: `oncall check` refuses an integration key too short to be
+/// secret (one character was accepted) and one key (or one variable, or
+/// one file) given to two teams, each at its place.
+#[test]
+fn issue16_check_refuses_short_and_shared_intake_keys() {
+    let team = |name: &str, key_line: &str| {
+        format!(
+            "team: {name}\ntimezone: UTC\nrotas:\n  r: {{members: [alice], start: 2026-01-05T09:00, every: 1w}}\n{key_line}\n"
+        )
+    };
+    let files = [
+        ("people.yaml".to_string(), crate::support::PEOPLE.to_string()),
+        ("a.yaml".to_string(), team("a", "intake_key: k")),
+        ("b.yaml".to_string(), team("b", "intake_key: shared-key-0123456789")),
+        (
+            "c.yaml".to_string(),
+            team(
+                "c",
+                "intake_key: c-key-0123456789abc\nnext_intake_key: shared-key-0123456789",
+            ),
+        ),
+        ("d.yaml".to_string(), team("d", "intake_key_env: SAME_VARIABLE")),
+        ("e.yaml".to_string(), team("e", "intake_key_env: SAME_VARIABLE")),
+        ("f.yaml".to_string(), team("f", "intake_key: fifteen-chars-k")),
+        ("g.yaml".to_string(), team("g", "intake_key: sixteen-chars-ke")),
+    ];
+    let borrowed: Vec<(&str, &str)> = files.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+    let dir = temp_schedules(&borrowed);
+    let o = oncall(&["check", "--schedules", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    let at = |file: &str| dir.path().join(file).display().to_string();
+    for line in [
+        format!(
+            "{}:5:13: error: this integration key is 1 character long: use at least 16 random characters (`openssl rand -hex 16` makes 32)",
+            at("a.yaml")
+        ),
+        format!(
+            "{}:6:18: error: team c has the same integration key as team b ({}:5:13): give each team its own",
+            at("c.yaml"),
+            at("b.yaml")
+        ),
+        format!(
+            "{}:5:17: error: team e reads its integration key from the same variable as team d ({}:5:17): give each team its own",
+            at("e.yaml"),
+            at("d.yaml")
+        ),
+        format!(
+            "{}:5:13: error: this integration key is 15 characters long: use at least 16 random characters (`openssl rand -hex 16` makes 32)",
+            at("f.yaml")
+        ),
+    ] {
+        assert!(err.contains(&line), "missing:\n{line}\nin:\n{err}");
+    }
+    let errors = err.lines().filter(|l| l.contains(": error: ")).count();
+    assert_eq!(errors, 4, "{err}");
+}
+
+/// Issue 16: in `oncall --help` each command has its own description
+/// (`burden` showed pay's, and `pay` had none).
+#[test]
+fn issue16_help_describes_burden_and_pay_each_in_its_own_words() {
+    let o = oncall(&["--help"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let help = stdout(&o);
+    let line = |command: &str| {
+        help.lines()
+            .find(|l| l.split_whitespace().next() == Some(command))
+            .unwrap_or_else(|| panic!("no `{command}` in:\n{help}"))
+            .to_string()
+    };
+    assert!(line("burden").contains("Who carries the on-call load"), "{help}");
+    assert!(line("pay").contains("The pay export of a month"), "{help}");
+    assert!(line("cover").contains("Who could cover"), "{help}");
+    // And every command has a description, none another's.
+    let commands: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .collect();
+    assert!(commands.len() > 10, "{help}");
+    let mut seen = std::collections::BTreeSet::new();
+    for l in &commands {
+        let mut words = l.split_whitespace();
+        let (name, rest) = (words.next().unwrap(), words.collect::<Vec<_>>().join(" "));
+        assert!(!rest.is_empty(), "`{name}` has no description:\n{help}");
+        assert!(seen.insert(rest), "`{name}` shares another's description:\n{help}");
+    }
+}

@@ -742,3 +742,66 @@ async fn a_backup_taken_while_the_daemon_runs_restores_every_alert() {
     assert_eq!(before.len(), 20);
     app.stop().await;
 }
+
+/// Issue 16: a 400 kB summary was stored and shown whole. Every source's
+/// summary is cut to 1,024 characters (as PagerDuty does), on a character
+/// boundary, and the whole text is kept in the alert's details under
+/// `full_summary`.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue16_a_long_summary_is_cut_and_kept_whole_in_details() {
+    let app = TestApp::spawn().await;
+    // 400 kB, with a character of two bytes and one of four, so that a cut
+    // by bytes would split one.
+    let long = format!("disk full é🙂 {}", "x".repeat(400_000));
+    let plain = app
+        .post(
+            "/v1/alerts",
+            KEY,
+            json!({"summary": long, "severity": "minor", "dedup_key": "long-plain", "details": {"host": "db-1"}}),
+        )
+        .await;
+    assert_eq!(plain.0, 202, "{}", plain.1);
+    let pd = app
+        .post(
+            "/v2/enqueue",
+            "",
+            json!({"routing_key": KEY, "event_action": "trigger", "dedup_key": "long-pd",
+                "payload": {"summary": long, "source": "db-1", "severity": "info"}}),
+        )
+        .await;
+    assert_eq!(pd.0, 202, "{}", pd.1);
+    let mut am = alertmanager_payload("firing", &[("ccc", "api-3", "firing")]);
+    am["alerts"][0]["annotations"]["summary"] = json!(long);
+    let am = app.post("/v1/alertmanager", KEY, am).await;
+    assert_eq!(am.0, 202, "{}", am.1);
+
+    let alerts = app.all_alerts().await;
+    assert_eq!(alerts.len(), 3);
+    for alert in alerts {
+        let id = alert["id"].as_i64().unwrap();
+        let (code, body) = app.api_get(&format!("/v1/alerts/{id}")).await;
+        assert_eq!(code, 200);
+        let summary = body["alert"]["summary"].as_str().unwrap();
+        assert_eq!(summary.chars().count(), 1024, "{}", alert["dedup_key"]);
+        assert!(summary.starts_with("disk full é🙂 xxx"), "{summary}");
+        assert!(summary.ends_with('…'), "{}", alert["dedup_key"]);
+        // (Compared as a whole: 400 kB do not belong in a failure message.)
+        let kept = body["alert"]["details"]["full_summary"].as_str();
+        assert!(
+            kept == Some(long.as_str()),
+            "{}: full_summary {:?} characters",
+            alert["dedup_key"],
+            kept.map(|k| k.chars().count())
+        );
+    }
+    // The sender's own details are kept beside it.
+    let (_, listed) = app.api_get("/v1/alerts?limit=10").await;
+    let plain = listed["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["dedup_key"] == "long-plain")
+        .unwrap();
+    assert_eq!(plain["details"]["host"], "db-1");
+    app.stop().await;
+}

@@ -36,7 +36,7 @@ impl Channel for Accept {
 
 fn team(members: &str) -> String {
     format!(
-        "team: t\ntimezone: Europe/London\nhandoff_notices: []\nintake_key: k\n\
+        "team: t\ntimezone: Europe/London\nhandoff_notices: []\nintake_key: ledger-key-0123456789\n\
          rotas:\n  primary: {{members: [{members}], start: 2026-01-05T09:00, every: 1d}}\n"
     )
 }
@@ -623,7 +623,7 @@ async fn burden_counts_pages_and_night_pages_from_the_ledger() {
 async fn shadows_are_recorded_apart_and_paid_apart() {
     let dir = temp_dir("ledger-shadow");
     let schedules = dir.join("schedules");
-    let team_yaml = "team: t\ntimezone: Europe/London\nhandoff_notices: []\nintake_key: k\n\
+    let team_yaml = "team: t\ntimezone: Europe/London\nhandoff_notices: []\nintake_key: ledger-key-0123456789\n\
                      rotas:\n  primary: {members: [alice, bob], start: 2026-01-05T09:00, every: 1d, \
                      shadows: [{user: erin, of: alice}]}\n";
     std::fs::write(schedules.join("people.yaml"), PEOPLE).unwrap();

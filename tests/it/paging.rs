@@ -624,9 +624,9 @@ async fn failed_deliveries_retry_then_fail_over_to_the_next_method() {
         "10:00",
         expect![[r#"
             09:00:00 dave push failed: provider answered 503; retry at 09:00:27
-            09:00:27 dave push failed: provider answered 503; retry at 09:01:34
-            09:01:34 dave push gave up: provider answered 503
-            09:01:34 dave sms [disk]
+            09:00:28 dave push failed: provider answered 503; retry at 09:01:35
+            09:01:36 dave push gave up: provider answered 503
+            09:01:36 dave sms [disk]
             09:05:00 dave email [disk]
         "#]],
     )
@@ -644,19 +644,21 @@ async fn issue_7_a_fresh_page_bundled_with_an_exhausted_one_is_retried() {
         &[
             ("09:00", "fail push retryable 3"),
             ("09:00", "trigger disk critical"),
-            ("09:00:27", "trigger cpu critical"),
+            // When the disk page's retry is due (09:00:27 and a fraction, taken at
+            // 09:00:28): the two are bundled.
+            ("09:00:28", "trigger cpu critical"),
             ("09:30", "ack disk dave"),
             ("09:30", "ack cpu dave"),
         ],
         "10:00",
         expect![[r#"
             09:00:00 dave push failed: provider answered 503; retry at 09:00:27
-            09:00:27 dave push failed: provider answered 503; retry at 09:00:57
-            09:00:27 dave push failed: provider answered 503; retry at 09:01:34
-            09:00:57 dave push failed: provider answered 503; retry at 09:02:05
-            09:01:34 dave push [disk]
+            09:00:28 dave push failed: provider answered 503; retry at 09:00:58
+            09:00:28 dave push failed: provider answered 503; retry at 09:01:35
+            09:00:59 dave push failed: provider answered 503; retry at 09:02:07
+            09:01:36 dave push [disk]
             09:02:00 dave sms [disk]
-            09:02:05 dave push [cpu]
+            09:02:08 dave push [cpu]
             09:03:00 dave sms [cpu]
             09:05:00 dave email [disk]
             09:06:00 dave email [cpu]
@@ -776,4 +778,84 @@ async fn a_shadow_copy_stops_with_the_acknowledgement() {
         "#]],
     )
     .await;
+}
+
+/// Issue 16: a sent notification's `due` showed the end of the claim's
+/// lease (two minutes after it was sent). It shows when it was due, and
+/// `sent_at` when it went: a first page due and sent at once, and a retry
+/// due and sent at its backoff's time.
+#[tokio::test]
+async fn issue16_a_sent_notification_shows_when_it_was_due() {
+    let team = "team: t\ntimezone: Europe/London\nhandoff_notices: []\n\
+                rotas:\n  primary: {members: [alice], start: 2026-01-05T09:00, every: 1w}\n\
+                \x20 secondary: {members: [bob], start: 2026-01-05T09:00, every: 1w}\n";
+    for db in dbs() {
+        let mut sim = Sim::new(db, team);
+        let t0 = at("2026-06-01T09:00:00Z");
+        sim.act(t0, "fail push retryable 1").await;
+        sim.act(t0, "trigger disk critical").await;
+        sim.pass(t0).await;
+        let retry = sim.store.next_due().await.unwrap().expect("a retry is due");
+        assert!(retry > t0);
+        sim.pass(retry).await;
+        let id = sim.keys["disk"];
+        let mut notifications = sim.store.notifications(id).await.unwrap();
+        notifications.sort_by(|a, b| a.person.cmp(&b.person));
+        let shown: Vec<(String, String, Instant, Option<Instant>)> = notifications
+            .into_iter()
+            .map(|n| (n.person, n.state, n.due, n.sent_at))
+            .collect();
+        // Which of the two failed first depends on the order of sending;
+        // each was sent at the time it was due.
+        assert_eq!(shown.len(), 2, "{shown:?}");
+        for (person, state, due, sent_at) in &shown {
+            assert_eq!(state, "sent", "{person}");
+            assert_eq!(Some(*due), *sent_at, "{person}: {shown:?}");
+        }
+        let dues: Vec<Instant> = shown.iter().map(|s| s.2).collect();
+        assert!(dues.contains(&t0) && dues.contains(&retry), "{shown:?}\n{}", sim.log);
+    }
+}
+
+/// Issue 16: paging deadlines are stored in whole seconds, and were rounded
+/// down: a step due 5 minutes after a pass at 09:00:00.600 fired at
+/// 09:05:00, 0.6 s early (and so did a person's later methods, `sms after
+/// 2m`). Each fires at the first whole second not before its time.
+#[tokio::test]
+async fn issue16_a_step_never_fires_before_its_delay() {
+    // dave: push at once, sms after 2m, email after 5m (not in quiet hours
+    // at 10:00 London).
+    let team = "team: t\ntimezone: Europe/London\nhandoff_notices: []\n\
+                rotas:\n  primary: {members: [dave], start: 2026-01-05T09:00, every: 1w}\n\
+                escalation:\n  steps:\n    - notify: [rota:primary]\n    - {after: 5m, notify: [user:bob]}\n";
+    for db in dbs() {
+        let mut sim = Sim::new(db, team);
+        let t0 = at("2026-06-01T09:00:00Z") + Duration::milliseconds(600);
+        sim.act(t0, "trigger disk critical").await;
+        sim.pass(t0).await;
+        assert_eq!(sim.log, "09:00:00 dave push [disk]\n");
+        // The sms is due at 09:02:00.600, the step at 09:05:00.600.
+        for early in ["2026-06-01T09:02:00Z", "2026-06-01T09:02:00.599Z"] {
+            sim.pass(at(early)).await;
+        }
+        assert_eq!(sim.log, "09:00:00 dave push [disk]\n", "the sms went early");
+        sim.pass(at("2026-06-01T09:02:01Z")).await;
+        let step = t0 + Duration::minutes(5);
+        assert!(sim.store.next_due().await.unwrap().unwrap() >= step);
+        for early in ["2026-06-01T09:05:00Z", "2026-06-01T09:05:00.599Z"] {
+            sim.pass(at(early)).await;
+        }
+        assert_eq!(
+            sim.log, "09:00:00 dave push [disk]\n09:02:01 dave sms [disk]\n",
+            "the step or the email went early"
+        );
+        sim.pass(at("2026-06-01T09:05:01Z")).await;
+        expect![[r#"
+            09:00:00 dave push [disk]
+            09:02:01 dave sms [disk]
+            09:05:01 dave email [disk]
+            09:05:01 bob push [disk]
+        "#]]
+        .assert_eq(&sim.log);
+    }
 }

@@ -86,7 +86,7 @@ fn a_key_file_must_be_absolute_and_one_source_at_a_time() {
         (
             "c.yaml",
             "team: c\ntimezone: UTC\nrotas:\n  r: {members: [alice], start: 2026-01-05T09:00, every: 1w}\n\
-             next_intake_key: k-0123456789\n",
+             next_intake_key: c-next-key-0123456789\n",
         ),
     ]);
     let errors: Vec<String> = loaded.errors().map(|d| d.to_string()).collect();
@@ -611,4 +611,185 @@ async fn issue16_provider_errors_name_no_destination() {
     drain.join().unwrap();
     drop(smtp);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 16: the scheme of `Authorization` is case-insensitive and may be
+/// followed by more than one space (RFC 7235, section 2.1: `auth-scheme
+/// 1*SP token68`), for the intake's integration keys and the API token
+/// alike. What is not a bearer credential is 401, saying how to send one.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue16_the_bearer_scheme_is_case_insensitive() {
+    let app = TestApp::spawn().await;
+    let intake = |authorization: String| {
+        app.client
+            .post(format!("{}/v1/alerts", app.base))
+            .header("authorization", authorization)
+            .json(&json!({"summary": "disk full", "severity": "minor"}))
+            .send()
+    };
+    let api = |authorization: String| {
+        app.client
+            .get(format!("{}/v1/oncall", app.base))
+            .header("authorization", authorization)
+            .send()
+    };
+    for scheme in ["Bearer ", "bearer ", "BEARER ", "bEaReR ", "Bearer   "] {
+        let r = intake(format!("{scheme}{KEY}")).await.unwrap();
+        assert_eq!(r.status().as_u16(), 202, "{scheme:?}");
+        let r = api(format!("{scheme}{API_TOKEN}")).await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{scheme:?}");
+    }
+    for authorization in [
+        format!("Bearer{KEY}"),
+        format!("Bearerx {KEY}"),
+        format!("Basic {KEY}"),
+        format!("Bearer {KEY} {KEY}"),
+        KEY.to_string(),
+        "Bearer".to_string(),
+        "Bearer ".to_string(),
+    ] {
+        let r = intake(authorization.clone()).await.unwrap();
+        assert_eq!(r.status().as_u16(), 401, "{authorization:?}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert!(
+            body["error"].as_str().unwrap().contains("Authorization: Bearer KEY"),
+            "{authorization:?}: {body}"
+        );
+        let r = api(authorization.replace(KEY, API_TOKEN)).await.unwrap();
+        assert_eq!(r.status().as_u16(), 401, "{authorization:?}");
+    }
+    app.stop().await;
+}
+
+/// Issue 16: keys read when the daemon starts or reloads (`intake_key_file`
+/// here; `intake_key_env` is read by the same code) are refused when too
+/// short or the same as another team's: the daemon does not start on them,
+/// and a reload keeps the keys in force.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue16_short_or_shared_keys_read_at_start_are_refused() {
+    let dir = temp_dir("key-checks");
+    write_schedules(&dir);
+    let key_file = dir.join("payments-key");
+    write_payments(&dir, &format!("intake_key_file: {}", key_file.display()));
+    let build = || async {
+        let clock = std::sync::Arc::new(oncall::clock::ManualClock::new(crate::support::at(
+            "2026-06-01T12:00:00Z",
+        )));
+        oncall::app::build(clock, &settings(&dir)).await.map(|_| ())
+    };
+    std::fs::write(&key_file, "short\n").unwrap();
+    let e = format!("{:#}", build().await.unwrap_err());
+    assert!(
+        e.contains(&format!(
+            "team payments: the integration key in {} is 5 characters long: use at least 16 random characters",
+            key_file.display()
+        )),
+        "{e}"
+    );
+    assert!(!e.contains("short\n"), "the key itself is never shown: {e}");
+    std::fs::write(&key_file, OTHER_KEY).unwrap();
+    let e = format!("{:#}", build().await.unwrap_err());
+    assert!(
+        e.contains(&format!(
+            "team payments: the integration key in {} is team platform's too: give each team its own",
+            key_file.display()
+        )),
+        "{e}"
+    );
+    assert!(!e.contains(OTHER_KEY), "the key itself is never shown: {e}");
+
+    // A good key starts; a bad one written later is refused by the reload,
+    // and the good one stays in force.
+    std::fs::write(&key_file, "payments-file-key-0123456789").unwrap();
+    let app = TestApp::spawn_in(dir.clone()).await;
+    assert_eq!(
+        post_status(&app, "/v1/alerts", "payments-file-key-0123456789").await,
+        202
+    );
+    std::fs::write(&key_file, "tiny").unwrap();
+    let errors = oncall::app::reload(app.state(), &dir.join("schedules"))
+        .await
+        .unwrap_err();
+    assert!(errors.iter().any(|e| e.contains("is 4 characters long")), "{errors:?}");
+    assert_eq!(
+        post_status(&app, "/v1/alerts", "payments-file-key-0123456789").await,
+        202
+    );
+    assert_eq!(post_status(&app, "/v1/alerts", "tiny").await, 404);
+    app.stop().await;
+}
+
+/// Issue 16: wrong integration keys from one client (about 2,100 guesses a
+/// second were possible) are answered 429 once its failure budget is spent,
+/// without the key being checked; the key it used before still works, and
+/// other clients are not slowed. The budget comes back with time.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue16_failed_key_guesses_from_one_client_are_slowed() {
+    let app = TestApp::spawn().await;
+    assert_eq!(post_status(&app, "/v1/alerts", KEY).await, 202);
+    let mut answers = Vec::new();
+    for i in 0..100 {
+        answers.push(post_status(&app, "/v1/alerts", &format!("guess-{i:04}-0123456789")).await);
+    }
+    let refused = answers.iter().take_while(|&&c| c == 404).count();
+    assert_eq!(refused, oncall::http::GUESS_BURST as usize, "{answers:?}");
+    assert!(
+        answers[refused..].iter().all(|&c| c == 429),
+        "after {refused} wrong keys every guess is 429: {answers:?}"
+    );
+    // Every intake endpoint, the PagerDuty one included (its key in the body).
+    let r = app
+        .client
+        .post(format!("{}/v2/enqueue", app.base))
+        .json(&json!({"routing_key": "guess-pd-0123456789", "event_action": "trigger",
+            "payload": {"summary": "s", "source": "x", "severity": "critical"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    let retry_after: i64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert_eq!(retry_after, oncall::http::GUESS_EVERY.num_seconds());
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["field"], "routing_key", "{body}");
+    assert_eq!(
+        post_status(&app, "/v1/heartbeat/nightly-backup", "guess-hb-0123456789").await,
+        429
+    );
+
+    // The key this client sent before is still taken, on every endpoint.
+    assert_eq!(post_status(&app, "/v1/alerts", KEY).await, 202);
+    assert_eq!(post_status(&app, "/v1/heartbeat/nightly-backup", KEY).await, 202);
+    let r = app
+        .client
+        .post(format!("{}/v2/enqueue", app.base))
+        .json(&json!({"routing_key": KEY, "event_action": "trigger",
+            "payload": {"summary": "s", "source": "x", "severity": "critical"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+
+    // Another client (another loopback address) has its own budget.
+    let other = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let from_other = |key: &'static str| {
+        other
+            .post(format!("{}/v1/alerts", app.base))
+            .bearer_auth(key)
+            .json(&json!({"summary": "disk full", "severity": "minor"}))
+            .send()
+    };
+    assert_eq!(
+        from_other("guess-other-0123456789").await.unwrap().status().as_u16(),
+        404
+    );
+    assert_eq!(from_other(OTHER_KEY).await.unwrap().status().as_u16(), 202);
+
+    // Once Retry-After has passed, one more guess is checked (and refused).
+    app.clock.advance(Duration::seconds(retry_after));
+    assert_eq!(post_status(&app, "/v1/alerts", "guess-late-0123456789").await, 404);
+    assert_eq!(post_status(&app, "/v1/alerts", "guess-later-0123456789").await, 429);
+    app.stop().await;
 }

@@ -184,3 +184,52 @@ fn ready_for_a_whole_team_or_unsaid() {
     ]);
     assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
 }
+
+/// Issue 16: `GET /v1/alerts/{id}` lists an alert's notifications; a
+/// shadow's copy was not told apart from a page. Each now says whom it
+/// shadows (`shadow_of`, `null` for a page).
+#[tokio::test(flavor = "multi_thread")]
+async fn issue16_an_alert_marks_its_shadow_copies() {
+    use crate::daemon::{KEY, TestApp, temp_dir, write_schedules};
+    use serde_json::json;
+    let dir = temp_dir("shadow-copies");
+    write_schedules(&dir);
+    std::fs::write(
+        dir.join("schedules/payments.yaml"),
+        format!(
+            "team: payments\ntimezone: Europe/London\nhandoff_notices: []\nintake_key: {KEY}\n\
+             rotas:\n  primary:\n    members: [alice]\n    start: 2026-01-05T09:00\n    every: 1w\n    \
+             shadows: [{{user: erin, of: alice}}]\n"
+        ),
+    )
+    .unwrap();
+    let app = TestApp::spawn_in(dir).await;
+    let (code, body) = app
+        .post(
+            "/v1/alerts",
+            KEY,
+            json!({"summary": "disk full", "severity": "critical"}),
+        )
+        .await;
+    assert_eq!(code, 202, "{body}");
+    let id = body["alert_id"].as_i64().unwrap();
+    app.run_engine().await;
+    let (code, body) = app.api_get(&format!("/v1/alerts/{id}")).await;
+    assert_eq!(code, 200, "{body}");
+    let notifications = body["notifications"].as_array().unwrap();
+    let of = |person: &str| -> Vec<serde_json::Value> {
+        notifications
+            .iter()
+            .filter(|n| n["person"] == person)
+            .map(|n| {
+                assert!(n.as_object().unwrap().contains_key("shadow_of"), "{n}");
+                n["shadow_of"].clone()
+            })
+            .collect()
+    };
+    let (alice, erin) = (of("alice"), of("erin"));
+    assert!(!alice.is_empty() && !erin.is_empty(), "{body}");
+    assert!(alice.iter().all(|s| s.is_null()), "{body}");
+    assert!(erin.iter().all(|s| s == "alice"), "{body}");
+    app.stop().await;
+}

@@ -55,14 +55,17 @@ const CANCEL: &str = "UPDATE notifications SET state = 'cancelled' WHERE id = ?1
 const CLAIM: &str = "UPDATE notifications SET state = 'sending', attempts = attempts + 1, due_at = ?2 WHERE id = ?1";
 const HOLD: &str = "UPDATE notifications SET state = 'pending', due_at = ?2 WHERE id = ?1";
 const LAST_SENT: &str = "SELECT last_sent FROM destinations WHERE method = ?1 AND destination = ?2";
-const SENT: &str = "UPDATE notifications SET state = 'sent', sent_at = ?2, last_error = NULL WHERE id = ?1 \
+// A sent or failed notification gets back the due time its claim moved
+// (`Attempt::due`).
+const SENT: &str = "UPDATE notifications SET state = 'sent', sent_at = ?2, due_at = ?3, last_error = NULL \
+     WHERE id = ?1 \
      RETURNING alert_id, person, method, attempts, step, round, kind, payload";
 const SENT_TO: &str = "INSERT INTO destinations (method, destination, last_sent) \
      SELECT method, destination, ?2 FROM notifications WHERE id = ?1 \
      ON CONFLICT (method, destination) DO UPDATE SET last_sent = excluded.last_sent";
 const RETRY: &str = "UPDATE notifications SET state = 'pending', due_at = ?2, last_error = ?3 WHERE id = ?1 \
      RETURNING alert_id, person, method, attempts, step, round, kind, payload";
-const FAILED: &str = "UPDATE notifications SET state = 'failed', last_error = ?2 WHERE id = ?1 \
+const FAILED: &str = "UPDATE notifications SET state = 'failed', last_error = ?2, due_at = ?3 WHERE id = ?1 \
      RETURNING alert_id, person, method, attempts, step, round, kind, payload";
 // Announcements to one destination go one at a time, oldest first.
 const EARLIER_ANNOUNCEMENT: &str = "SELECT 1 FROM notifications WHERE kind = 'announce' AND destination = ?1 \
@@ -297,11 +300,11 @@ impl PassTx for Tx<'_> {
         Ok(())
     }
 
-    fn mark_sent(&mut self, id: i64, at: Instant) -> Result<Option<Done>, StoreError> {
+    fn mark_sent(&mut self, id: i64, at: Instant, due: Instant) -> Result<Option<Done>, StoreError> {
         Ok(self
             .0
             .prepare_cached(SENT)?
-            .query_row(params![id, at.timestamp()], done_from_row)
+            .query_row(params![id, at.timestamp(), due.timestamp()], done_from_row)
             .optional()?)
     }
 
@@ -318,11 +321,11 @@ impl PassTx for Tx<'_> {
             .optional()?)
     }
 
-    fn mark_failed(&mut self, id: i64, error: &str) -> Result<Option<Done>, StoreError> {
+    fn mark_failed(&mut self, id: i64, error: &str, due: Instant) -> Result<Option<Done>, StoreError> {
         Ok(self
             .0
             .prepare_cached(FAILED)?
-            .query_row(params![id, error], done_from_row)
+            .query_row(params![id, error, due.timestamp()], done_from_row)
             .optional()?)
     }
 
