@@ -24,15 +24,17 @@ use oncall::domain::heartbeat::Seen;
 use oncall::domain::schedule::Schedule;
 use oncall::domain::severity::Severities;
 use oncall::domain::time::{Instant, Span};
-use oncall::engine::{Engine, Rules};
+use oncall::engine::Engine;
+use oncall::engine::ledger::Ledger;
+use oncall::engine::outbox::{Notification, Pass};
+use oncall::engine::rules::Rules;
 use oncall::http::{self, AppState};
 use oncall::links::Links;
 use oncall::notify::Channels;
 use oncall::settings::DEFAULT_MAX_BODY_BYTES;
 use oncall::store::sqlite::SqliteStore;
 use oncall::store::{
-    Attempt, Decide, LeadChange, Ledger, NewOverride, Notification, Pass, Spend, SpendLink, Store, StoreError,
-    StoreFuture, StoredOverride,
+    LeadChange, NewOverride, Spend, SpendLink, Store, StoreError, StoreFuture, StoredOverride, TxWork,
 };
 
 /// The key `scripts/bench-intake` uses when none is given.
@@ -104,11 +106,11 @@ impl Store for NullStore {
         Box::pin(async { Ok(Vec::new()) })
     }
 
-    fn pass(&self, _decide: Arc<dyn Decide>, _now: Instant, _lease: chrono::Duration) -> StoreFuture<'_, Pass> {
+    fn pass(&self, _now: Instant, _work: TxWork<Pass>) -> StoreFuture<'_, Pass> {
         Box::pin(async { Ok(Pass::default()) })
     }
 
-    fn record(&self, _attempts: Vec<Attempt>, _now: Instant) -> StoreFuture<'_, ()> {
+    fn record(&self, _work: TxWork<()>) -> StoreFuture<'_, ()> {
         Box::pin(async { Ok(()) })
     }
 

@@ -21,9 +21,10 @@ use crate::config;
 use crate::domain::pay::{self, By, Currency, Interval, Month, Page, PayRules, Row, format_hours};
 use crate::domain::schedule::Schedule;
 use crate::domain::time::{Instant, Span};
+use crate::engine::ledger::Ledger;
 use crate::notify::SendError;
 use crate::notify::email::{EmailChannel, Report};
-use crate::store::{Ledger, Store};
+use crate::store::Store;
 
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]

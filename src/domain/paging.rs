@@ -4,7 +4,7 @@
 //! destination is throttled into bundles.
 //!
 //! Everything here is a pure function of its inputs and `now`. The engine
-//! (`src/engine.rs`) reads the store, calls these, and writes what they
+//! (`src/engine/`) reads the store, calls these, and writes what they
 //! decide; a restart loses nothing because every input lives in the store.
 //!
 //! One alert's escalation, as a state machine ([`Escalation`]):

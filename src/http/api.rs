@@ -12,7 +12,7 @@ use super::{ApiError, Shared};
 use axum::response::{IntoResponse, Response};
 
 use crate::domain::alert::{Action, AlertId, Event, Outcome, Status};
-use crate::engine::DRILL_INTAKE;
+use crate::engine::rules::DRILL_INTAKE;
 use crate::store::LeadChange;
 
 /// At most this many alerts a listing.

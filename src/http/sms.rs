@@ -38,8 +38,9 @@ use super::Shared;
 use super::act::{Acted, Once, act};
 use super::html::escape;
 use crate::domain::alert::{AlertId, Status};
+use crate::engine::outbox::{NoticeKind, Notification};
 use crate::links::Action;
-use crate::store::{NoticeKind, Notification, StoreError};
+use crate::store::StoreError;
 
 /// The path Twilio is configured to call, after `public_url`.
 pub const INBOUND_PATH: &str = "/v1/sms/inbound";

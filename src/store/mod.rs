@@ -11,6 +11,7 @@
 //! ([`open`]: a `postgres://` URL or a file path).
 
 pub mod copy;
+pub mod error;
 pub mod postgres;
 pub mod sqlite;
 
@@ -21,10 +22,12 @@ use std::pin::Pin;
 
 use std::sync::Arc;
 
-use crate::domain::alert::{Alert, AlertId, Event, Outcome, Status, TimelineEntry, TimelineKind};
+use crate::domain::alert::{Alert, AlertId, Event, Outcome, Status, TimelineEntry};
 use crate::domain::heartbeat::Seen;
-use crate::domain::paging::{Batches, Due, Escalation, Method};
 use crate::domain::time::{Instant, Span};
+use crate::engine::ledger::Ledger;
+use crate::engine::outbox::{Notification, Pass};
+use crate::engine::tx::PassTx;
 
 /// Whether the `database` setting names a PostgreSQL server (a
 /// `postgres://` or `postgresql://` URL) rather than a SQLite file.
@@ -78,24 +81,11 @@ pub fn read_ledger(database: &Path, span: Span) -> Result<Ledger, StoreError> {
 /// What a store method returns: a future that may be sent across threads.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// Another daemon holds this database.
-    #[error("another oncall daemon is using {path} (lock file {lock}); only one may page people from one database")]
-    Locked { path: String, lock: String },
-    /// The database was written by a newer `oncall`.
-    #[error(
-        "the database {path} has schema version {found}, newer than this oncall knows ({supported}); run the newer oncall, or restore a backup"
-    )]
-    TooNew { path: String, found: i64, supported: i64 },
-    #[error("cannot open the database {path}: {message}")]
-    Open { path: String, message: String },
-    #[error("database error: {0}")]
-    Database(String),
-    /// The store is shutting down.
-    #[error("the store is closed")]
-    Closed,
-}
+/// The engine's work for one transaction ([`Store::pass`], [`Store::record`]):
+/// the orchestration, written once, over the backend's [`PassTx`].
+pub type TxWork<T> = Box<dyn FnMut(&mut dyn PassTx) -> Result<T, StoreError> + Send>;
+
+pub use error::StoreError;
 
 pub trait Store: Send + Sync + 'static {
     /// Applies `events` in order, in one durable transaction (possibly shared
@@ -150,24 +140,20 @@ pub trait Store: Send + Sync + 'static {
     /// Checks the store can be written (for readiness).
     fn ping(&self) -> StoreFuture<'_, ()>;
 
-    /// One engine pass's decisions, in one durable transaction:
-    /// 1. every alert created since the last pass gets an escalation, due
-    ///    at once;
-    /// 2. every escalation due at `now` is handed to `decide.escalate`, and
-    ///    what it decides is written (the next state, notifications,
-    ///    timeline entries, a reopened alert);
-    /// 3. hand-off notices from `decide.handoffs` are queued, and the
-    ///    announcements `decide.announce` makes of the timeline entries
-    ///    written since the last pass;
-    /// 4. the notifications due at `now` are claimed: those of alerts no
-    ///    longer open are cancelled, the rest grouped by `decide.batch`;
-    ///    each group is a message to deliver, leased until `now + lease`.
+    /// Runs one engine pass (`work`: [`crate::engine::pass::run`]) in one
+    /// durable transaction of its own on the writer, and answers what it
+    /// claimed. A store shared by several daemons first checks, in the same
+    /// transaction, that this one still holds the engine's lease at `now`
+    /// (else nothing is done and an empty [`Pass`] is answered). `work` may
+    /// run more than once (a retried transaction), and must then do the same.
     ///
     /// The caller delivers the messages and reports with [`Store::record`].
-    fn pass(&self, decide: Arc<dyn Decide>, now: Instant, lease: chrono::Duration) -> StoreFuture<'_, Pass>;
+    fn pass(&self, now: Instant, work: TxWork<Pass>) -> StoreFuture<'_, Pass>;
 
-    /// Records how the delivery of claimed notifications went.
-    fn record(&self, attempts: Vec<Attempt>, now: Instant) -> StoreFuture<'_, ()>;
+    /// Records how the delivery of claimed notifications went (`work`:
+    /// [`crate::engine::pass::record`]), durably; it may share a
+    /// transaction with other writes.
+    fn record(&self, work: TxWork<()>) -> StoreFuture<'_, ()>;
 
     /// When the next escalation or notification is due, if any.
     fn next_due(&self) -> StoreFuture<'_, Option<Instant>>;
@@ -289,249 +275,4 @@ impl StoredOverride {
             },
         }
     }
-}
-
-/// One piece of someone's time on call, as the ledger recorded it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LedgerRow {
-    pub team: String,
-    pub rota: String,
-    pub person: String,
-    pub span: Span,
-    /// Filled in after a stretch the daemon was down, from the rotas as
-    /// configured when it came back.
-    pub reconstructed: bool,
-    /// `Some`: `person` was shadowing this person (learning, not on call).
-    pub shadow_of: Option<String>,
-}
-
-/// A page someone received (the first notice of an alert that reached them).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LedgerPage {
-    pub alert: AlertId,
-    pub person: String,
-    pub at: Instant,
-    pub severity: String,
-    /// When the alert was acknowledged, and by whom (anyone).
-    pub acknowledged_at: Option<Instant>,
-    pub acknowledged_by: Option<String>,
-    pub resolved_at: Option<Instant>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Ledger {
-    pub rows: Vec<LedgerRow>,
-    pub pages: Vec<LedgerPage>,
-    /// Since when the daemon has recorded (`None`: not at all yet). Time
-    /// before it is not in `rows`: the daemon did not exist yet.
-    pub recorded_from: Option<Instant>,
-    /// How far the daemon has recorded (`None`: not at all yet). Time after
-    /// it is not in `rows` yet, whatever happened.
-    pub recorded_until: Option<Instant>,
-}
-
-/// The engine's decisions, called by [`Store::pass`] inside its transaction
-/// (so they must be quick and must not block).
-pub trait Decide: Send + Sync {
-    /// An alert whose escalation is due. `turn(team, step)` counts the
-    /// alerts a round-robin step has taken before this one (and counts this
-    /// one).
-    fn escalate(
-        &self,
-        alert: &Alert,
-        state: Escalation,
-        turn: &mut dyn FnMut(&str, usize) -> u64,
-        now: Instant,
-    ) -> Decision;
-
-    /// Groups the due notifications into messages; `last_sent` says when a
-    /// destination last had one.
-    fn batch(&self, due: &[Due], last_sent: &dyn Fn(Method, &str) -> Option<Instant>, now: Instant) -> Batches;
-
-    /// The ledger rows to append for the stretch after `since` (`None`: the
-    /// first pass ever) up to about `now`, and the instant recorded up to.
-    fn ledger(&self, since: Option<Instant>, now: Instant) -> (Vec<LedgerRow>, Instant);
-
-    /// Hand-off notices for shifts starting after `since` (`None`: the first
-    /// pass ever) up to `now`, and the instant to continue from next time.
-    fn handoffs(&self, since: Option<Instant>, now: Instant) -> (Vec<NewNotification>, Instant);
-
-    /// The announcements of one timeline entry (`created`, `acknowledged`,
-    /// `resolved`) of `alert`, written at `at`, found by a pass at `now`.
-    /// Each pass sees each entry once (a cursor in the same transaction).
-    fn announce(
-        &self,
-        alert: &Alert,
-        kind: TimelineKind,
-        detail: &serde_json::Value,
-        at: Instant,
-        now: Instant,
-    ) -> Vec<NewNotification> {
-        let _ = (alert, kind, detail, at, now);
-        Vec::new()
-    }
-
-    /// Why nothing sent by `method` can be delivered at all (no channel is
-    /// configured for it), or `None` if it can be tried. The pass gives up
-    /// on such notifications when they are due, as a failed delivery would
-    /// be recorded, without claiming them.
-    fn undeliverable(&self, method: Method) -> Option<String>;
-}
-
-/// What to do with one due escalation.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Decision {
-    /// The escalation's next state and when it is due; `None`: it is over.
-    pub next: Option<(Escalation, Instant)>,
-    /// The acknowledgement timed out: the alert becomes open again.
-    pub reopen: bool,
-    pub notify: Vec<NewNotification>,
-    pub timeline: Vec<(TimelineKind, serde_json::Value)>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NoticeKind {
-    /// About an alert: cancelled when the alert is no longer open.
-    Page,
-    /// A shift starts.
-    Handoff,
-    /// To a team's shared space: an alert opened, was acknowledged or
-    /// resolved. Never cancelled; delivered one at a time per destination,
-    /// in order.
-    Announce,
-}
-
-impl NoticeKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NoticeKind::Page => "page",
-            NoticeKind::Handoff => "handoff",
-            NoticeKind::Announce => "announce",
-        }
-    }
-}
-
-/// A notification to queue.
-#[derive(Clone, Debug, PartialEq)]
-pub struct NewNotification {
-    pub alert: Option<AlertId>,
-    pub kind: NoticeKind,
-    pub person: String,
-    pub method: Method,
-    pub to: String,
-    pub due: Instant,
-    /// The escalation step and round (pages).
-    pub step: Option<(usize, u32)>,
-    /// What a notice not about an alert says.
-    pub payload: Option<serde_json::Value>,
-}
-
-/// A notification as stored.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Notification {
-    pub id: i64,
-    pub alert: Option<AlertId>,
-    pub kind: NoticeKind,
-    pub person: String,
-    pub method: Method,
-    pub to: String,
-    pub step: Option<(usize, u32)>,
-    /// When it is (or was) due; while `sending`, when its claim lapses and
-    /// it is sent again (a sent or failed one gets its due time back, see
-    /// [`Attempt::due`]).
-    pub due: Instant,
-    pub state: String,
-    /// Delivery attempts so far (counting a claimed one in progress).
-    pub attempts: u32,
-    pub last_error: Option<String>,
-    pub sent_at: Option<Instant>,
-    pub payload: Option<serde_json::Value>,
-}
-
-/// One message to deliver: claimed notifications for one destination (more
-/// than one: a bundle), with their alerts as they are now.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Message {
-    pub notifications: Vec<Notification>,
-    /// The alerts of the page notifications, in the same order.
-    pub alerts: Vec<Alert>,
-}
-
-/// What a pass claimed, and what it gave up on.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Pass {
-    pub messages: Vec<Message>,
-    /// Due notifications whose method cannot be delivered
-    /// ([`Decide::undeliverable`]): recorded as failed in the pass's own
-    /// transaction (as [`Store::record`] records a failed delivery, the
-    /// person's next method brought forward), one entry per destination.
-    pub given_up: Vec<GivenUp>,
-}
-
-/// Notifications for one destination that a pass recorded as failed without
-/// trying to deliver them.
-#[derive(Clone, Debug, PartialEq)]
-pub struct GivenUp {
-    /// The notification ids, and the failure recorded for them.
-    pub attempt: Attempt,
-    pub person: String,
-    pub method: Method,
-    /// The alerts of the page notifications among them.
-    pub alerts: Vec<AlertId>,
-}
-
-/// A deadline as the stores keep it, in whole seconds. A pass takes what is
-/// due at its `now` rounded down, so a deadline still ahead of `now` (when
-/// it is written) is rounded up: a step due at 09:05:00.6 is taken by the
-/// first pass from 09:05:01, never by one at 09:05:00, 0.6 s early. One
-/// already reached is due at once, rounded down.
-pub(crate) fn deadline(due: Instant, now: Instant) -> i64 {
-    match due > now && due.timestamp_subsec_nanos() > 0 {
-        true => due.timestamp() + 1,
-        false => due.timestamp(),
-    }
-}
-
-/// How one message's delivery went.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Attempt {
-    /// The message's notification ids.
-    pub ids: Vec<i64>,
-    /// When each of `ids` was due, in the same order, as the pass that
-    /// claimed it read it. A claim moves a row's due time to the end of its
-    /// lease (so that a claim whose pass died is sent again then); a sent
-    /// or failed notification gets its own due time back, so that it shows
-    /// when it was due beside when it was sent.
-    pub due: Vec<Instant>,
-    pub outcome: AttemptOutcome,
-}
-
-impl Attempt {
-    /// The attempt of `notifications` (as claimed) that went `outcome`.
-    pub fn of<'a>(notifications: impl IntoIterator<Item = &'a Notification>, outcome: AttemptOutcome) -> Attempt {
-        let (ids, due) = notifications.into_iter().map(|n| (n.id, n.due)).unzip();
-        Attempt { ids, due, outcome }
-    }
-
-    /// Each notification id with its due time.
-    pub fn notifications(&self) -> impl Iterator<Item = (i64, Instant)> + '_ {
-        self.ids.iter().copied().zip(self.due.iter().copied())
-    }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum AttemptOutcome {
-    Sent {
-        reference: Option<String>,
-    },
-    /// Try again at `at`.
-    Retry {
-        at: Instant,
-        error: String,
-    },
-    /// Give up on this method; the person's next pending method for the
-    /// same step (if any) is brought forward to now.
-    Failed {
-        error: String,
-    },
 }

@@ -13,8 +13,9 @@
 //!   session sets `synchronous_commit = on`: COMMIT returns once the commit
 //!   is flushed to the server's disk, whatever the server's default.
 //! - **Blocking clients on their own threads.** The `postgres` crate (the
-//!   blocking face of `tokio-postgres` 0.7) lets the engine's decisions run
-//!   inside a transaction exactly as with SQLite ([`Decide`] is synchronous).
+//!   blocking face of `tokio-postgres` 0.7) lets the engine's passes run
+//!   inside a transaction exactly as with SQLite (`engine::pass` is
+//!   synchronous, over [`PassTx`](crate::engine::tx::PassTx)).
 //!   Its clients each drive their own small runtime, so they live on threads
 //!   of their own (the writer, [`READERS`] readers) and are created and
 //!   dropped there, never on a Tokio worker.
@@ -50,12 +51,13 @@ use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    Attempt, Decide, LeadChange, Ledger, LinkAction, NewOverride, Notification, Pass, Spend, SpendLink, Store,
-    StoreError, StoreFuture, StoredOverride,
+    LeadChange, LinkAction, NewOverride, Spend, SpendLink, Store, StoreError, StoreFuture, StoredOverride, TxWork,
 };
 use crate::domain::alert::{Action, Alert, AlertId, Event, Hold, Outcome, Status, TimelineEntry, TimelineKind};
 use crate::domain::heartbeat::Seen;
 use crate::domain::time::{Instant, Span};
+use crate::engine::ledger::Ledger;
+use crate::engine::outbox::{Notification, Pass};
 
 mod engine;
 pub mod lease;
@@ -740,7 +742,7 @@ impl Store for PgStore {
         Box::pin(self.write(|_| Ok(())))
     }
 
-    fn pass(&self, decide: Arc<dyn Decide>, now: Instant, lease: chrono::Duration) -> StoreFuture<'_, Pass> {
+    fn pass(&self, now: Instant, mut work: TxWork<Pass>) -> StoreFuture<'_, Pass> {
         let fence = self.lease.as_ref().map(|l| Arc::clone(&l.shared));
         Box::pin(self.write_alone(move |conn| {
             if let Some(shared) = &fence
@@ -748,7 +750,7 @@ impl Store for PgStore {
             {
                 return Ok(Pass::default());
             }
-            engine::pass(conn, decide.as_ref(), now, lease)
+            work(conn)
         }))
     }
 
@@ -756,8 +758,8 @@ impl Store for PgStore {
         self.lease.as_ref().is_none_or(|l| l.shared.leading())
     }
 
-    fn record(&self, attempts: Vec<Attempt>, now: Instant) -> StoreFuture<'_, ()> {
-        Box::pin(self.write(move |conn| engine::record(conn, &attempts, now)))
+    fn record(&self, mut work: TxWork<()>) -> StoreFuture<'_, ()> {
+        Box::pin(self.write(move |conn| work(conn)))
     }
 
     fn next_due(&self) -> StoreFuture<'_, Option<Instant>> {

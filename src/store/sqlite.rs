@@ -81,12 +81,13 @@ use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    Attempt, Decide, LeadChange, Ledger, LinkAction, NewOverride, Notification, Pass, Spend, SpendLink, Store,
-    StoreError, StoreFuture, StoredOverride,
+    LeadChange, LinkAction, NewOverride, Spend, SpendLink, Store, StoreError, StoreFuture, StoredOverride, TxWork,
 };
 use crate::domain::alert::{Action, Alert, AlertId, Event, Hold, Outcome, Status, TimelineEntry, TimelineKind};
 use crate::domain::heartbeat::Seen;
 use crate::domain::time::{Instant, Span};
+use crate::engine::ledger::Ledger;
+use crate::engine::outbox::{Notification, Pass};
 
 /// The schema, in order: migration `n` (from 1) takes `user_version` from
 /// `n - 1` to `n`. Append only; never edit one that has been released.
@@ -435,12 +436,13 @@ impl Store for SqliteStore {
         }))
     }
 
-    fn pass(&self, decide: Arc<dyn Decide>, now: Instant, lease: chrono::Duration) -> StoreFuture<'_, Pass> {
-        Box::pin(self.write(move |conn| engine::pass(conn, decide.as_ref(), now, lease)))
+    fn pass(&self, _now: Instant, mut work: TxWork<Pass>) -> StoreFuture<'_, Pass> {
+        // One daemon owns the file: no lease to check.
+        Box::pin(self.write(move |conn| work(&mut engine::Tx(conn))))
     }
 
-    fn record(&self, attempts: Vec<Attempt>, now: Instant) -> StoreFuture<'_, ()> {
-        Box::pin(self.write(move |conn| engine::record(conn, &attempts, now)))
+    fn record(&self, mut work: TxWork<()>) -> StoreFuture<'_, ()> {
+        Box::pin(self.write(move |conn| work(&mut engine::Tx(conn))))
     }
 
     fn next_due(&self) -> StoreFuture<'_, Option<Instant>> {

@@ -19,13 +19,16 @@ use oncall::config;
 use oncall::domain::alert::{Action, AlertId, Event, Outcome};
 use oncall::domain::paging::{Backoff, Method};
 use oncall::domain::time::{Instant, Span};
-use oncall::engine::{Engine, Rules};
+use oncall::engine::Engine;
+use oncall::engine::ledger::Ledger;
+use oncall::engine::outbox::AttemptOutcome;
+use oncall::engine::rules::Rules;
 use oncall::links::Links;
 use oncall::notify::{Channel, Channels, Notice, Receipt, SendError, SendFuture, What};
 use oncall::settings::{File, Overrides, Settings};
+use oncall::store::Store;
 use oncall::store::postgres::PgStore;
 use oncall::store::sqlite::SqliteStore;
-use oncall::store::{AttemptOutcome, Decide, Ledger, Store};
 use serde_json::json;
 
 use crate::daemon::temp_dir;
@@ -225,8 +228,7 @@ impl Sim {
             // A pass that claims what is due and dies before delivering it
             // (the process is killed mid-pass), then a restart.
             ["crash-while-delivering"] => {
-                let rules: Arc<dyn Decide> = self.engine.decide(now);
-                let claimed = self.store.pass(rules, now, oncall::engine::LEASE).await.unwrap();
+                let claimed = self.engine.pass(now).await.unwrap();
                 self.log.push_str(&format!(
                     "{} crash with {} message(s) claimed\n",
                     hm(now),

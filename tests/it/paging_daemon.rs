@@ -360,7 +360,7 @@ async fn a_provider_that_never_answers_does_not_stick_the_engine() {
     };
     assert_eq!(report.attempts.len(), 1, "{report:?}");
     match &report.attempts[0].outcome {
-        oncall::store::AttemptOutcome::Retry { error, .. } => assert!(error.contains("answer"), "{error}"),
+        oncall::engine::outbox::AttemptOutcome::Retry { error, .. } => assert!(error.contains("answer"), "{error}"),
         other => panic!("expected a retry, got {other:?}"),
     }
     app.stop().await;

@@ -1,23 +1,18 @@
-//! The SQL of the engine's passes on PostgreSQL (see
-//! [`Store::pass`](crate::store::Store::pass)): the same steps as
-//! `sqlite/engine.rs`, statement for statement, in PostgreSQL's dialect.
+//! The engine's statements on PostgreSQL: [`PassTx`] for the writer's
+//! connection (the same statements as `sqlite/engine.rs`, in PostgreSQL's
+//! dialect; the passes themselves are `engine::pass`), and the engine's
+//! reads (next deadline, an alert's notifications, the ledger, cursors).
 
-use std::cell::RefCell;
-use std::collections::BTreeMap;
-
-use chrono::Duration;
 use postgres::Row;
-use serde_json::json;
 
 use super::{Conn, add_timeline, alert_columns, alert_from_row, bad, instant, optional_instant, select_alert};
-use crate::domain::alert::{Alert, AlertId, Status, TimelineKind};
-use crate::domain::paging::{Due, Escalation, Method};
+use crate::domain::alert::{Alert, AlertId, TimelineKind};
+use crate::domain::paging::{Escalation, Method};
 use crate::domain::time::{Instant, Span};
-use crate::store::deadline;
-use crate::store::{
-    Attempt, AttemptOutcome, Decide, GivenUp, Ledger, LedgerPage, LedgerRow, Message, NewNotification, NoticeKind,
-    Notification, Pass, StoreError,
-};
+use crate::engine::ledger::{Ledger, LedgerPage, LedgerRow};
+use crate::engine::outbox::{NewNotification, NoticeKind, Notification};
+use crate::engine::tx::{Done, DueEscalation, EventRow, PassTx, Pending};
+use crate::store::StoreError;
 
 const LEDGER_FIRST: &str = "SELECT min(start_at) FROM ledger";
 const CURSOR: &str = "SELECT value FROM engine_cursors WHERE name = $1";
@@ -104,22 +99,102 @@ fn write_cursor(conn: &mut Conn, name: &str, value: i64) -> Result<(), StoreErro
     Ok(())
 }
 
-pub(super) fn pass(conn: &mut Conn, decide: &dyn Decide, now: Instant, lease: Duration) -> Result<Pass, StoreError> {
-    let at = now.timestamp();
-    let mut alerts = escalate(conn, decide, now)?;
-    // Hand-off notices.
-    let since = read_cursor(conn, "handoffs")?.and_then(|s| chrono::DateTime::from_timestamp(s, 0));
-    let (notices, until) = decide.handoffs(since, now);
-    for n in &notices {
-        insert_notification(conn, n, now)?;
+fn done_from_row(r: &Row) -> Result<Done, StoreError> {
+    Ok(Done {
+        alert: r.try_get(0)?,
+        person: r.try_get(1)?,
+        method: r.try_get(2)?,
+        attempts: r.try_get(3)?,
+        step: r.try_get(4)?,
+        round: r.try_get(5)?,
+        kind: r.try_get(6)?,
+        payload: r.try_get(7)?,
+    })
+}
+
+/// The engine's statements on the writer's connection, inside the
+/// transaction the store opened for the work.
+impl PassTx for Conn {
+    fn cursor(&mut self, name: &str) -> Result<Option<i64>, StoreError> {
+        read_cursor(self, name)
     }
-    write_cursor(conn, "handoffs", until.timestamp())?;
-    announce(conn, decide, &mut alerts, now)?;
-    // The ledger.
-    let since = read_cursor(conn, "ledger")?.and_then(|s| chrono::DateTime::from_timestamp(s, 0));
-    let (rows, until) = decide.ledger(since, now);
-    for row in &rows {
-        conn.execute(
+
+    fn set_cursor(&mut self, name: &str, value: i64) -> Result<(), StoreError> {
+        write_cursor(self, name, value)
+    }
+
+    fn due_escalations(&mut self, now: Instant) -> Result<Vec<DueEscalation>, StoreError> {
+        self.query(DUE_ESCALATIONS, &[&now.timestamp()])?
+            .iter()
+            .map(|r| {
+                let phase: String = r.try_get(1)?;
+                Ok(DueEscalation {
+                    alert: r.try_get(0)?,
+                    state: escalation(&phase, r.try_get(2)?, r.try_get(3)?),
+                    due_at: r.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+
+    fn set_escalation(&mut self, alert: AlertId, state: Escalation, due: Instant) -> Result<(), StoreError> {
+        let (phase, step, round) = phase_of(state);
+        self.execute(SET_ESCALATION, &[&alert, &phase, &step, &round, &due.timestamp()])?;
+        Ok(())
+    }
+
+    fn end_escalation(&mut self, alert: AlertId) -> Result<(), StoreError> {
+        self.execute(END_ESCALATION, &[&alert])?;
+        Ok(())
+    }
+
+    fn take_turn(&mut self, team: &str, step: usize) -> Result<u64, StoreError> {
+        let taken: i64 = self.query_one(TAKE_TURN, &[&team, &(step as i64)])?.try_get(0)?;
+        Ok(u64::try_from(taken).unwrap_or(0))
+    }
+
+    fn alerts_after(&mut self, id: AlertId) -> Result<Vec<Alert>, StoreError> {
+        self.query(NEW_ALERTS, &[&id])?.iter().map(alert_from_row).collect()
+    }
+
+    fn alert(&mut self, id: AlertId) -> Result<Option<Alert>, StoreError> {
+        select_alert(self, id)
+    }
+
+    fn reopen(&mut self, alert: AlertId) -> Result<bool, StoreError> {
+        Ok(self.execute(REOPEN, &[&alert])? == 1)
+    }
+
+    fn add_timeline(
+        &mut self,
+        alert: AlertId,
+        at: Instant,
+        kind: TimelineKind,
+        detail: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        add_timeline(self, alert, at, kind, detail)
+    }
+
+    fn last_event(&mut self) -> Result<i64, StoreError> {
+        Ok(self.query_one(LAST_EVENT, &[])?.try_get(0)?)
+    }
+
+    fn events_after(&mut self, id: i64) -> Result<Vec<EventRow>, StoreError> {
+        self.query(NEW_EVENTS, &[&id])?
+            .iter()
+            .map(|r| {
+                Ok(EventRow {
+                    alert: r.try_get(1)?,
+                    at: r.try_get(2)?,
+                    kind: r.try_get(3)?,
+                    detail: r.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+
+    fn insert_ledger(&mut self, row: &LedgerRow, recorded_at: Instant) -> Result<(), StoreError> {
+        self.execute(
             INSERT_LEDGER,
             &[
                 &row.team,
@@ -128,478 +203,137 @@ pub(super) fn pass(conn: &mut Conn, decide: &dyn Decide, now: Instant, lease: Du
                 &row.span.start.timestamp(),
                 &row.span.end.timestamp(),
                 &row.reconstructed,
-                &at,
+                &recorded_at.timestamp(),
                 &row.shadow_of,
             ],
         )?;
+        Ok(())
     }
-    write_cursor(conn, "ledger", until.timestamp())?;
-    // Claim what is due.
-    let due: Vec<Notification> = conn
-        .query(DUE_NOTIFICATIONS, &[&at])?
-        .iter()
-        .map(notification_from_row)
-        .collect::<Result<_, _>>()?;
-    let mut live = Vec::new();
-    let mut announcements = Vec::new();
-    let mut undeliverable: BTreeMap<(Method, String), (Vec<Notification>, String)> = BTreeMap::new();
-    for n in due {
-        if n.kind == NoticeKind::Announce {
-            let earlier = conn.query_opt(EARLIER_ANNOUNCEMENT, &[&n.to, &n.id])?.is_some();
-            if !earlier {
-                announcements.push(n);
-            }
-            continue;
-        }
-        if n.kind == NoticeKind::Page {
-            if let Some(id) = n.alert
-                && !alerts.contains_key(&id)
-                && let Some(alert) = select_alert(conn, id)?
-            {
-                alerts.insert(id, alert);
-            }
-            let open = n
-                .alert
-                .and_then(|id| alerts.get(&id))
-                .is_some_and(|a| a.status == Status::Open);
-            if !open {
-                conn.execute(CANCEL, &[&n.id])?;
-                continue;
-            }
-        }
-        if let Some(error) = decide.undeliverable(n.method) {
-            undeliverable
-                .entry((n.method, n.to.clone()))
-                .or_insert_with(|| (Vec::new(), error))
-                .0
-                .push(n);
-            continue;
-        }
-        live.push(n);
+
+    fn page_received(&mut self, alert: AlertId, person: &str, at: Instant) -> Result<(), StoreError> {
+        self.execute(PAGE_RECEIVED, &[&alert, &person, &at.timestamp()])?;
+        Ok(())
     }
-    let mut given_up = Vec::new();
-    for ((method, _), (notifications, error)) in undeliverable {
-        let mut page_alerts = Vec::new();
-        for n in &notifications {
-            let attempts = n.attempts + 1;
-            conn.execute(GIVEN_UP, &[&n.id, &i64::from(attempts), &error])?;
-            let payload = n.payload.as_ref().map(|p| p.to_string());
-            let done = (
-                n.alert,
-                n.person.clone(),
-                n.method.as_str().to_owned(),
-                i64::from(attempts),
-                n.step.map(|(s, _)| s as i64),
-                n.step.map(|(_, r)| i64::from(r)),
-                kind_of(n.kind.as_str(), payload.as_deref()),
-            );
-            give_up(conn, Some(done), &error, now)?;
-            page_alerts.extend(n.alert);
-        }
-        given_up.push(GivenUp {
-            // Never claimed: their due times are as they were.
-            attempt: Attempt::of(&notifications, AttemptOutcome::Failed { error }),
-            person: notifications[0].person.clone(),
-            method,
-            alerts: page_alerts,
-        });
+
+    fn insert_notification(&mut self, n: &NewNotification) -> Result<(), StoreError> {
+        self.execute(
+            INSERT_NOTIFICATION,
+            &[
+                &n.alert,
+                &n.kind.as_str(),
+                &n.person,
+                &n.method.as_str(),
+                &n.to,
+                &n.step.map(|(s, _)| s as i64),
+                &n.step.map(|(_, r)| i64::from(r)),
+                &n.due.timestamp(),
+                &n.payload.as_ref().map(|p| p.to_string()),
+            ],
+        )?;
+        Ok(())
     }
-    let wanted: Vec<Due> = live
-        .iter()
-        .map(|n| Due {
-            id: n.id,
-            method: n.method,
-            to: n.to.clone(),
-        })
-        .collect();
-    let batches = {
-        // `batch` asks through a `Fn`; the connection is used one call at a time.
-        let cell = RefCell::new(&mut *conn);
-        let lookup = |m: Method, to: &str| -> Option<Instant> {
-            let mut conn = cell.borrow_mut();
-            let seconds: Option<i64> = conn
-                .query_opt(LAST_SENT, &[&m.as_str(), &to])
-                .ok()
-                .flatten()
-                .and_then(|r| r.try_get(0).ok());
-            seconds.and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+
+    fn due_notifications(&mut self, now: Instant) -> Result<Vec<Notification>, StoreError> {
+        self.query(DUE_NOTIFICATIONS, &[&now.timestamp()])?
+            .iter()
+            .map(notification_from_row)
+            .collect()
+    }
+
+    fn earlier_announcement(&mut self, to: &str, id: i64) -> Result<bool, StoreError> {
+        Ok(self.query_opt(EARLIER_ANNOUNCEMENT, &[&to, &id])?.is_some())
+    }
+
+    fn cancel(&mut self, id: i64) -> Result<(), StoreError> {
+        self.execute(CANCEL, &[&id])?;
+        Ok(())
+    }
+
+    fn claim(&mut self, id: i64, until: Instant) -> Result<(), StoreError> {
+        self.execute(CLAIM, &[&id, &until.timestamp()])?;
+        Ok(())
+    }
+
+    fn hold(&mut self, id: i64, until: Instant) -> Result<(), StoreError> {
+        self.execute(HOLD, &[&id, &until.timestamp()])?;
+        Ok(())
+    }
+
+    fn last_sent(&mut self, method: Method, to: &str) -> Result<Option<Instant>, StoreError> {
+        let seconds: Option<i64> = match self.query_opt(LAST_SENT, &[&method.as_str(), &to])? {
+            Some(row) => row.try_get(0)?,
+            None => None,
         };
-        decide.batch(&wanted, &lookup, now)
-    };
-    for (id, until) in &batches.hold {
-        conn.execute(HOLD, &[id, &deadline(*until, now)])?;
+        Ok(seconds.and_then(|s| chrono::DateTime::from_timestamp(s, 0)))
     }
-    let by_id: BTreeMap<i64, Notification> = live.into_iter().map(|n| (n.id, n)).collect();
-    let mut messages = Vec::new();
-    let leased = (now + lease).timestamp();
-    for group in batches.send {
-        let mut notifications = Vec::new();
-        let mut group_alerts = Vec::new();
-        for id in group {
-            let Some(mut n) = by_id.get(&id).cloned() else { continue };
-            conn.execute(CLAIM, &[&id, &leased])?;
-            n.attempts += 1;
-            n.state = "sending".into();
-            if let Some(alert) = n.alert.and_then(|a| alerts.get(&a)) {
-                group_alerts.push(alert.clone());
-            }
-            notifications.push(n);
-        }
-        if !notifications.is_empty() {
-            messages.push(Message {
-                notifications,
-                alerts: group_alerts,
-            });
-        }
-    }
-    for mut n in announcements {
-        conn.execute(CLAIM, &[&n.id, &leased])?;
-        n.attempts += 1;
-        n.state = "sending".into();
-        let mut group_alerts = Vec::new();
-        if let Some(id) = n.alert {
-            if !alerts.contains_key(&id)
-                && let Some(alert) = select_alert(conn, id)?
-            {
-                alerts.insert(id, alert);
-            }
-            group_alerts.extend(alerts.get(&id).cloned());
-        }
-        messages.push(Message {
-            notifications: vec![n],
-            alerts: group_alerts,
-        });
-    }
-    Ok(Pass { messages, given_up })
-}
 
-/// Hands each timeline entry written since the `announce` cursor that may be
-/// announced to `decide.announce`, queues what it returns, and moves the
-/// cursor past every entry so far.
-fn announce(
-    conn: &mut Conn,
-    decide: &dyn Decide,
-    alerts: &mut BTreeMap<AlertId, Alert>,
-    now: Instant,
-) -> Result<(), StoreError> {
-    let last: i64 = conn.query_one(LAST_EVENT, &[])?.try_get(0)?;
-    let cursor = read_cursor(conn, "announce")?;
-    if let Some(cursor) = cursor
-        && cursor < last
-    {
-        let entries = conn.query(NEW_EVENTS, &[&cursor])?;
-        for r in entries {
-            let (alert_id, at, kind, detail): (AlertId, i64, String, String) =
-                (r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?);
-            if !alerts.contains_key(&alert_id)
-                && let Some(alert) = select_alert(conn, alert_id)?
-            {
-                alerts.insert(alert_id, alert);
-            }
-            let (Some(alert), Some(kind)) = (alerts.get(&alert_id), TimelineKind::parse(&kind)) else {
-                continue;
-            };
-            let detail: serde_json::Value = serde_json::from_str(&detail).unwrap_or_default();
-            let at = chrono::DateTime::from_timestamp(at, 0).unwrap_or(now);
-            for n in decide.announce(alert, kind, &detail, at, now) {
-                insert_notification(conn, &n, now)?;
-            }
-        }
+    fn mark_given_up(&mut self, id: i64, attempts: u32, error: &str) -> Result<(), StoreError> {
+        self.execute(GIVEN_UP, &[&id, &i64::from(attempts), &error])?;
+        Ok(())
     }
-    if cursor != Some(last) {
-        write_cursor(conn, "announce", last)?;
+
+    fn mark_sent(&mut self, id: i64, at: Instant, due: Instant) -> Result<Option<Done>, StoreError> {
+        self.query_opt(SENT, &[&id, &at.timestamp(), &due.timestamp()])?
+            .map(|r| done_from_row(&r))
+            .transpose()
     }
-    Ok(())
-}
 
-/// One escalation to run: a row due now, or a new alert's first step.
-struct DueEscalation {
-    due_at: i64,
-    id: AlertId,
-    phase: String,
-    step: i64,
-    round: i64,
-    new: Option<Alert>,
-}
+    fn sent_to(&mut self, id: i64, at: Instant) -> Result<(), StoreError> {
+        self.execute(SENT_TO, &[&id, &at.timestamp()])?;
+        Ok(())
+    }
 
-/// As `sqlite/engine.rs`'s `escalate`: starts the escalation of every alert
-/// created since the last pass and runs the due escalations, in order of due
-/// time, then alert.
-fn escalate(conn: &mut Conn, decide: &dyn Decide, now: Instant) -> Result<BTreeMap<AlertId, Alert>, StoreError> {
-    let at = now.timestamp();
-    let mut seen = BTreeMap::new();
-    let mut due: Vec<DueEscalation> = conn
-        .query(DUE_ESCALATIONS, &[&at])?
-        .iter()
-        .map(|r| {
-            Ok(DueEscalation {
-                id: r.try_get(0)?,
-                phase: r.try_get(1)?,
-                step: r.try_get(2)?,
-                round: r.try_get(3)?,
-                due_at: r.try_get(4)?,
-                new: None,
+    fn mark_retry(&mut self, id: i64, at: Instant, error: &str) -> Result<Option<Done>, StoreError> {
+        self.query_opt(RETRY, &[&id, &at.timestamp(), &error])?
+            .map(|r| done_from_row(&r))
+            .transpose()
+    }
+
+    fn mark_failed(&mut self, id: i64, error: &str, due: Instant) -> Result<Option<Done>, StoreError> {
+        self.query_opt(FAILED, &[&id, &error, &due.timestamp()])?
+            .map(|r| done_from_row(&r))
+            .transpose()
+    }
+
+    fn pending_of_alert(&mut self, alert: AlertId) -> Result<Vec<Pending>, StoreError> {
+        self.query(PENDING_OF_ALERT, &[&alert])?
+            .iter()
+            .map(|r| {
+                Ok(Pending {
+                    id: r.try_get(0)?,
+                    person: r.try_get(1)?,
+                    step: r.try_get(2)?,
+                    round: r.try_get(3)?,
+                    method: r.try_get(4)?,
+                    due_at: r.try_get(5)?,
+                })
             })
-        })
-        .collect::<Result<_, StoreError>>()?;
-    let cursor = read_cursor(conn, "alerts")?.unwrap_or(0);
-    let new: Vec<Alert> = conn
-        .query(NEW_ALERTS, &[&cursor])?
-        .iter()
-        .map(alert_from_row)
-        .collect::<Result<_, _>>()?;
-    if let Some(last) = new.last() {
-        write_cursor(conn, "alerts", last.id)?;
+            .collect()
     }
-    for alert in new {
-        let created = alert.created_at.timestamp();
-        if due.iter().any(|d| d.id == alert.id) {
-            continue;
-        }
-        if created > at {
-            conn.execute(SET_ESCALATION, &[&alert.id, &"paging", &0i64, &0i64, &created])?;
-            continue;
-        }
-        due.push(DueEscalation {
-            due_at: created,
-            id: alert.id,
-            phase: "paging".to_owned(),
-            step: 0,
-            round: 0,
-            new: Some(alert),
-        });
-    }
-    due.sort_by_key(|d| (d.due_at, d.id));
-    for DueEscalation {
-        id,
-        phase,
-        step,
-        round,
-        new,
-        ..
-    } in due
-    {
-        let is_new = new.is_some();
-        let alert = match new {
-            Some(alert) => Some(alert),
-            None => select_alert(conn, id)?,
-        };
-        let Some(mut alert) = alert else {
-            conn.execute(END_ESCALATION, &[&id])?;
-            continue;
-        };
-        let state = match phase.as_str() {
-            "acknowledged" => Escalation::Acknowledged,
-            _ => Escalation::Paging {
-                step: usize::try_from(step).unwrap_or(0),
-                round: u32::try_from(round).unwrap_or(0),
-            },
-        };
-        let mut turn_error = None;
-        let decision = {
-            let mut turn = |team: &str, step: usize| -> u64 {
-                let taken = conn
-                    .query_one(TAKE_TURN, &[&team, &(step as i64)])
-                    .and_then(|r| r.try_get::<_, i64>(0).map_err(StoreError::from));
-                match taken {
-                    Ok(n) => u64::try_from(n).unwrap_or(0),
-                    Err(e) => {
-                        turn_error = Some(e);
-                        0
-                    }
-                }
-            };
-            decide.escalate(&alert, state, &mut turn, now)
-        };
-        if let Some(e) = turn_error {
-            return Err(e);
-        }
-        if decision.reopen && conn.execute(REOPEN, &[&id])? == 1 {
-            alert.status = Status::Open;
-            alert.acknowledged_at = None;
-            alert.acknowledged_by = None;
-        }
-        for (kind, detail) in &decision.timeline {
-            add_timeline(conn, id, now, *kind, detail)?;
-        }
-        for n in &decision.notify {
-            insert_notification(conn, n, now)?;
-        }
-        match decision.next {
-            Some((next, due)) => {
-                let (phase, step, round) = match next {
-                    Escalation::Paging { step, round } => ("paging", step, round),
-                    Escalation::Acknowledged => ("acknowledged", 0, 0),
-                };
-                conn.execute(
-                    SET_ESCALATION,
-                    &[&id, &phase, &(step as i64), &i64::from(round), &deadline(due, now)],
-                )?;
-            }
-            None if is_new => {}
-            None => {
-                conn.execute(END_ESCALATION, &[&id])?;
-            }
-        }
-        seen.insert(id, alert);
-    }
-    Ok(seen)
-}
 
-fn insert_notification(conn: &mut Conn, n: &NewNotification, now: Instant) -> Result<(), StoreError> {
-    conn.execute(
-        INSERT_NOTIFICATION,
-        &[
-            &n.alert,
-            &n.kind.as_str(),
-            &n.person,
-            &n.method.as_str(),
-            &n.to,
-            &n.step.map(|(s, _)| s as i64),
-            &n.step.map(|(_, r)| i64::from(r)),
-            &deadline(n.due, now),
-            &n.payload.as_ref().map(|p| p.to_string()),
-        ],
-    )?;
-    Ok(())
-}
-
-/// A notification as it is after a delivery attempt was recorded: alert,
-/// person, method, attempts, step, round, and what it was.
-type Done = (Option<AlertId>, String, String, i64, Option<i64>, Option<i64>, Kind);
-
-fn done_from_row(r: &Row) -> Result<Done, StoreError> {
-    let kind: String = r.try_get(6)?;
-    let payload: Option<String> = r.try_get(7)?;
-    Ok((
-        r.try_get(0)?,
-        r.try_get(1)?,
-        r.try_get(2)?,
-        r.try_get(3)?,
-        r.try_get(4)?,
-        r.try_get(5)?,
-        kind_of(&kind, payload.as_deref()),
-    ))
-}
-
-pub(super) fn record(conn: &mut Conn, attempts: &[Attempt], now: Instant) -> Result<(), StoreError> {
-    let at = now.timestamp();
-    for attempt in attempts {
-        let bundle = attempt.ids.len();
-        for (id, due) in attempt.notifications() {
-            let due = due.timestamp();
-            match &attempt.outcome {
-                AttemptOutcome::Sent { reference } => {
-                    let done = conn
-                        .query_opt(SENT, &[&id, &at, &due])?
-                        .map(|r| done_from_row(&r))
-                        .transpose()?;
-                    conn.execute(SENT_TO, &[&id, &at])?;
-                    if let Some((Some(alert), person, method, attempts, step, round, kind)) = done {
-                        if kind == Kind::Page {
-                            conn.execute(PAGE_RECEIVED, &[&alert, &person, &at])?;
-                        }
-                        let mut detail = json!({
-                            "person": person, "method": method, "attempt": attempts,
-                            "step": step, "round": round, "reference": reference,
-                        });
-                        kind.describe(&mut detail);
-                        if bundle > 1 {
-                            detail["bundle"] = json!(bundle);
-                        }
-                        add_timeline(conn, alert, now, TimelineKind::Notified, &detail)?;
-                    }
-                }
-                AttemptOutcome::Retry { at: retry, error } => {
-                    let done = conn
-                        .query_opt(RETRY, &[&id, &deadline(*retry, now), error])?
-                        .map(|r| done_from_row(&r))
-                        .transpose()?;
-                    if let Some((Some(alert), person, method, attempts, _, _, kind)) = done {
-                        let mut detail = json!({
-                            "person": person, "method": method, "attempt": attempts, "error": error,
-                            "retry_at": retry.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                        });
-                        kind.describe(&mut detail);
-                        add_timeline(conn, alert, now, TimelineKind::NotifyFailed, &detail)?;
-                    }
-                }
-                AttemptOutcome::Failed { error } => {
-                    let done = conn
-                        .query_opt(FAILED, &[&id, error, &due])?
-                        .map(|r| done_from_row(&r))
-                        .transpose()?;
-                    give_up(conn, done, error, now)?;
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// What a recorded notification was, for the timeline and the ledger.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Kind {
-    Page,
-    /// A shadow's copy of the page of this person.
-    Shadow(String),
-    Announce,
-}
-
-impl Kind {
-    fn describe(&self, detail: &mut serde_json::Value) {
-        match self {
-            Kind::Page => {}
-            Kind::Shadow(of) => detail["shadow_of"] = json!(of),
-            Kind::Announce => detail["announce"] = json!(true),
-        }
+    fn bring_forward(&mut self, id: i64, at: Instant) -> Result<(), StoreError> {
+        self.execute(BRING_FORWARD, &[&id, &at.timestamp()])?;
+        Ok(())
     }
 }
 
-fn kind_of(kind: &str, payload: Option<&str>) -> Kind {
-    let shadow_of = payload
-        .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
-        .and_then(|p| p.get("shadow_of").and_then(|v| v.as_str()).map(str::to_string));
-    match (kind, shadow_of) {
-        ("announce", _) => Kind::Announce,
-        (_, Some(of)) => Kind::Shadow(of),
-        _ => Kind::Page,
+/// An escalation's state from its row.
+fn escalation(phase: &str, step: i64, round: i64) -> Escalation {
+    match phase {
+        "acknowledged" => Escalation::Acknowledged,
+        _ => Escalation::Paging {
+            step: usize::try_from(step).unwrap_or(0),
+            round: u32::try_from(round).unwrap_or(0),
+        },
     }
 }
 
-/// After a notification was marked failed: brings the person's next method
-/// for the same step forward (not for an announcement) and says so on the
-/// alert's timeline.
-fn give_up(conn: &mut Conn, done: Option<Done>, error: &str, now: Instant) -> Result<(), StoreError> {
-    if let Some((Some(alert), person, method, attempts, step, round, kind)) = done {
-        let at = now.timestamp();
-        let mut pending: Option<(i64, i64, String)> = None;
-        if kind != Kind::Announce {
-            for r in conn.query(PENDING_OF_ALERT, &[&alert])? {
-                let (id, due): (i64, i64) = (r.try_get(0)?, r.try_get(5)?);
-                let same = r.try_get::<_, String>(1)? == person
-                    && r.try_get::<_, Option<i64>>(2)? == step
-                    && r.try_get::<_, Option<i64>>(3)? == round;
-                if same && pending.as_ref().is_none_or(|(i, d, _)| (due, id) < (*d, *i)) {
-                    pending = Some((id, due, r.try_get(4)?));
-                }
-            }
-        }
-        let next = match pending {
-            Some((id, due, method)) if due > at => {
-                conn.execute(BRING_FORWARD, &[&id, &at])?;
-                Some(method)
-            }
-            _ => None,
-        };
-        let mut detail = json!({
-            "person": person, "method": method, "attempt": attempts, "error": error,
-            "gave_up": true, "next_method": next,
-        });
-        kind.describe(&mut detail);
-        add_timeline(conn, alert, now, TimelineKind::NotifyFailed, &detail)?;
+/// An escalation's state as its row's phase, step and round.
+fn phase_of(state: Escalation) -> (&'static str, i64, i64) {
+    match state {
+        Escalation::Paging { step, round } => ("paging", step as i64, i64::from(round)),
+        Escalation::Acknowledged => ("acknowledged", 0, 0),
     }
-    Ok(())
 }
 
 pub(super) fn next_due(conn: &mut Conn) -> Result<Option<Instant>, StoreError> {

@@ -1,20 +1,19 @@
-//! The SQL of the engine's passes (see [`Store::pass`](crate::store::Store::pass)).
+//! The engine's statements on SQLite: [`PassTx`] for the writer's
+//! connection (the passes themselves are `engine::pass`, run by
+//! [`Store::pass`](crate::store::Store::pass) and
+//! [`Store::record`](crate::store::Store::record)), and the engine's reads
+//! (next deadline, an alert's notifications, the ledger, cursors).
 
-use std::collections::BTreeMap;
-
-use chrono::Duration;
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use serde_json::json;
 
 use super::{add_timeline, alert_from_row, bad_column, instant, optional_instant, select_alert};
-use crate::domain::alert::{Alert, AlertId, Status, TimelineKind};
-use crate::domain::paging::{Due, Escalation, Method};
+use crate::domain::alert::{Alert, AlertId, TimelineKind};
+use crate::domain::paging::{Escalation, Method};
 use crate::domain::time::{Instant, Span};
-use crate::store::deadline;
-use crate::store::{
-    Attempt, AttemptOutcome, Decide, GivenUp, Ledger, LedgerPage, LedgerRow, Message, NewNotification, NoticeKind,
-    Notification, Pass, StoreError,
-};
+use crate::engine::ledger::{Ledger, LedgerPage, LedgerRow};
+use crate::engine::outbox::{NewNotification, NoticeKind, Notification};
+use crate::engine::tx::{Done, DueEscalation, EventRow, PassTx, Pending};
+use crate::store::StoreError;
 
 const LEDGER_FIRST: &str = "SELECT min(start_at) FROM ledger";
 const CURSOR: &str = "SELECT value FROM engine_cursors WHERE name = ?1";
@@ -105,546 +104,275 @@ const NEXT_DUE: &str = "SELECT min(due) FROM ( \
      SELECT min(due_at) AS due FROM escalations \
      UNION ALL SELECT min(due_at) FROM notifications WHERE state IN ('pending', 'sending'))";
 
-pub(super) fn pass(conn: &Connection, decide: &dyn Decide, now: Instant, lease: Duration) -> Result<Pass, StoreError> {
-    let at = now.timestamp();
-    // The alerts the escalations read, as they are now: the claim below
-    // reuses them rather than reading each again (same transaction, and the
-    // one writer).
-    let mut alerts = escalate(conn, decide, now)?;
-    // Hand-off notices.
-    let since: Option<i64> = conn
-        .prepare_cached(CURSOR)?
-        .query_row(["handoffs"], |r| r.get(0))
-        .optional()?;
-    let since = since.and_then(|s| chrono::DateTime::from_timestamp(s, 0));
-    let (notices, until) = decide.handoffs(since, now);
-    for n in &notices {
-        insert_notification(conn, n, now)?;
+/// The engine's transaction on the writer's connection: [`PassTx`] as
+/// SQLite's statements (each prepared once and kept in the connection's
+/// cache).
+pub(super) struct Tx<'c>(pub(super) &'c Connection);
+
+/// An instant stored as seconds, read back.
+fn seconds(s: Option<i64>) -> Option<Instant> {
+    s.and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+}
+
+fn done_from_row(r: &Row<'_>) -> rusqlite::Result<Done> {
+    Ok(Done {
+        alert: r.get(0)?,
+        person: r.get(1)?,
+        method: r.get(2)?,
+        attempts: r.get(3)?,
+        step: r.get(4)?,
+        round: r.get(5)?,
+        kind: r.get(6)?,
+        payload: r.get(7)?,
+    })
+}
+
+impl PassTx for Tx<'_> {
+    fn cursor(&mut self, name: &str) -> Result<Option<i64>, StoreError> {
+        cursor(self.0, name)
     }
-    conn.prepare_cached(SET_CURSOR)?
-        .execute(params!["handoffs", until.timestamp()])?;
-    // Announcements of what happened to alerts since the last pass.
-    announce(conn, decide, &mut alerts, now)?;
-    // The ledger.
-    let since: Option<i64> = conn
-        .prepare_cached(CURSOR)?
-        .query_row(["ledger"], |r| r.get(0))
-        .optional()?;
-    let since = since.and_then(|s| chrono::DateTime::from_timestamp(s, 0));
-    let (rows, until) = decide.ledger(since, now);
-    for row in &rows {
-        conn.prepare_cached(INSERT_LEDGER)?.execute(params![
+
+    fn set_cursor(&mut self, name: &str, value: i64) -> Result<(), StoreError> {
+        set_cursor(self.0, name, value)
+    }
+
+    fn due_escalations(&mut self, now: Instant) -> Result<Vec<DueEscalation>, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached(DUE_ESCALATIONS)?
+            .query_map([now.timestamp()], |r| {
+                let phase: String = r.get(1)?;
+                let (step, round): (i64, i64) = (r.get(2)?, r.get(3)?);
+                Ok(DueEscalation {
+                    alert: r.get(0)?,
+                    state: escalation(&phase, step, round),
+                    due_at: r.get(4)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn set_escalation(&mut self, alert: AlertId, state: Escalation, due: Instant) -> Result<(), StoreError> {
+        let (phase, step, round) = phase_of(state);
+        self.0
+            .prepare_cached(SET_ESCALATION)?
+            .execute(params![alert, phase, step, round, due.timestamp()])?;
+        Ok(())
+    }
+
+    fn end_escalation(&mut self, alert: AlertId) -> Result<(), StoreError> {
+        self.0.prepare_cached(END_ESCALATION)?.execute([alert])?;
+        Ok(())
+    }
+
+    fn take_turn(&mut self, team: &str, step: usize) -> Result<u64, StoreError> {
+        let taken: i64 = self
+            .0
+            .prepare_cached(TAKE_TURN)?
+            .query_row(params![team, step as i64], |r| r.get(0))?;
+        Ok(u64::try_from(taken).unwrap_or(0))
+    }
+
+    fn alerts_after(&mut self, id: AlertId) -> Result<Vec<Alert>, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached(NEW_ALERTS)?
+            .query_map([id], alert_from_row)?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn alert(&mut self, id: AlertId) -> Result<Option<Alert>, StoreError> {
+        Ok(select_alert(self.0, id)?)
+    }
+
+    fn reopen(&mut self, alert: AlertId) -> Result<bool, StoreError> {
+        Ok(self.0.prepare_cached(REOPEN)?.execute([alert])? == 1)
+    }
+
+    fn add_timeline(
+        &mut self,
+        alert: AlertId,
+        at: Instant,
+        kind: TimelineKind,
+        detail: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        Ok(add_timeline(self.0, alert, at, kind, detail)?)
+    }
+
+    fn last_event(&mut self) -> Result<i64, StoreError> {
+        Ok(self.0.prepare_cached(LAST_EVENT)?.query_row([], |r| r.get(0))?)
+    }
+
+    fn events_after(&mut self, id: i64) -> Result<Vec<EventRow>, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached(NEW_EVENTS)?
+            .query_map([id], |r| {
+                Ok(EventRow {
+                    alert: r.get(1)?,
+                    at: r.get(2)?,
+                    kind: r.get(3)?,
+                    detail: r.get(4)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn insert_ledger(&mut self, row: &LedgerRow, recorded_at: Instant) -> Result<(), StoreError> {
+        self.0.prepare_cached(INSERT_LEDGER)?.execute(params![
             row.team,
             row.rota,
             row.person,
             row.span.start.timestamp(),
             row.span.end.timestamp(),
             row.reconstructed,
-            at,
+            recorded_at.timestamp(),
             row.shadow_of
         ])?;
+        Ok(())
     }
-    conn.prepare_cached(SET_CURSOR)?
-        .execute(params!["ledger", until.timestamp()])?;
-    // Claim what is due.
-    let due: Vec<Notification> = conn
-        .prepare_cached(DUE_NOTIFICATIONS)?
-        .query_map([at], notification_from_row)?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut live = Vec::new();
-    let mut announcements = Vec::new();
-    let mut undeliverable: BTreeMap<(Method, String), (Vec<Notification>, String)> = BTreeMap::new();
-    for n in due {
-        if n.kind == NoticeKind::Announce {
-            // Not batched, not throttled, never cancelled: in order, one at
-            // a time per destination.
-            let earlier = conn
-                .prepare_cached(EARLIER_ANNOUNCEMENT)?
-                .query_row(params![n.to, n.id], |_| Ok(()))
-                .optional()?
-                .is_some();
-            if !earlier {
-                announcements.push(n);
-            }
-            continue;
-        }
-        if n.kind == NoticeKind::Page {
-            if let Some(id) = n.alert
-                && !alerts.contains_key(&id)
-                && let Some(alert) = select_alert(conn, id)?
-            {
-                alerts.insert(id, alert);
-            }
-            // A page whose alert is no longer open (or is gone) is not sent;
-            // cancelling it also keeps it from staying due forever.
-            let open = n
-                .alert
-                .and_then(|id| alerts.get(&id))
-                .is_some_and(|a| a.status == Status::Open);
-            if !open {
-                conn.prepare_cached(CANCEL)?.execute([n.id])?;
-                continue;
-            }
-        }
-        if let Some(error) = decide.undeliverable(n.method) {
-            undeliverable
-                .entry((n.method, n.to.clone()))
-                .or_insert_with(|| (Vec::new(), error))
-                .0
-                .push(n);
-            continue;
-        }
-        live.push(n);
-    }
-    let mut given_up = Vec::new();
-    for ((method, _), (notifications, error)) in undeliverable {
-        let mut page_alerts = Vec::new();
-        for n in &notifications {
-            let attempts = n.attempts + 1;
-            conn.prepare_cached(GIVEN_UP)?.execute(params![n.id, attempts, error])?;
-            let payload = n.payload.as_ref().map(|p| p.to_string());
-            let done = (
-                n.alert,
-                n.person.clone(),
-                n.method.as_str().to_owned(),
-                i64::from(attempts),
-                n.step.map(|(s, _)| s as i64),
-                n.step.map(|(_, r)| i64::from(r)),
-                kind_of(n.kind.as_str(), payload.as_deref()),
-            );
-            give_up(conn, Some(done), &error, now)?;
-            page_alerts.extend(n.alert);
-        }
-        given_up.push(GivenUp {
-            // Never claimed: their due times are as they were.
-            attempt: Attempt::of(&notifications, AttemptOutcome::Failed { error }),
-            person: notifications[0].person.clone(),
-            method,
-            alerts: page_alerts,
-        });
-    }
-    let wanted: Vec<Due> = live
-        .iter()
-        .map(|n| Due {
-            id: n.id,
-            method: n.method,
-            to: n.to.clone(),
-        })
-        .collect();
-    let batches = {
-        let mut last_sent = conn.prepare_cached(LAST_SENT)?;
-        let lookup = |m: Method, to: &str| -> Option<Instant> {
-            let seconds: Option<i64> = last_sent
-                .query_row(params![m.as_str(), to], |r| r.get(0))
-                .optional()
-                .ok()
-                .flatten();
-            seconds.and_then(|s| chrono::DateTime::from_timestamp(s, 0))
-        };
-        // `query_row` needs `&mut`: a RefCell would do, but the statement
-        // is only used here, one call at a time.
-        let cell = std::cell::RefCell::new(lookup);
-        decide.batch(&wanted, &|m, to| (cell.borrow_mut())(m, to), now)
-    };
-    for (id, until) in &batches.hold {
-        conn.prepare_cached(HOLD)?.execute(params![id, deadline(*until, now)])?;
-    }
-    let by_id: BTreeMap<i64, Notification> = live.into_iter().map(|n| (n.id, n)).collect();
-    let mut messages = Vec::new();
-    for group in batches.send {
-        let mut notifications = Vec::new();
-        let mut group_alerts = Vec::new();
-        for id in group {
-            let Some(mut n) = by_id.get(&id).cloned() else { continue };
-            conn.prepare_cached(CLAIM)?
-                .execute(params![id, (now + lease).timestamp()])?;
-            n.attempts += 1;
-            n.state = "sending".into();
-            if let Some(alert) = n.alert.and_then(|a| alerts.get(&a)) {
-                group_alerts.push(alert.clone());
-            }
-            notifications.push(n);
-        }
-        if !notifications.is_empty() {
-            messages.push(Message {
-                notifications,
-                alerts: group_alerts,
-            });
-        }
-    }
-    for mut n in announcements {
-        conn.prepare_cached(CLAIM)?
-            .execute(params![n.id, (now + lease).timestamp()])?;
-        n.attempts += 1;
-        n.state = "sending".into();
-        let mut group_alerts = Vec::new();
-        if let Some(id) = n.alert {
-            if !alerts.contains_key(&id)
-                && let Some(alert) = select_alert(conn, id)?
-            {
-                alerts.insert(id, alert);
-            }
-            group_alerts.extend(alerts.get(&id).cloned());
-        }
-        messages.push(Message {
-            notifications: vec![n],
-            alerts: group_alerts,
-        });
-    }
-    Ok(Pass { messages, given_up })
-}
 
-/// Hands each timeline entry written since the `announce` cursor that may
-/// be announced (created, acknowledged, resolved) to `decide.announce`,
-/// queues what it returns, and moves the cursor past every entry so far.
-fn announce(
-    conn: &Connection,
-    decide: &dyn Decide,
-    alerts: &mut BTreeMap<AlertId, Alert>,
-    now: Instant,
-) -> Result<(), StoreError> {
-    let last: i64 = conn.prepare_cached(LAST_EVENT)?.query_row([], |r| r.get(0))?;
-    let cursor: Option<i64> = conn
-        .prepare_cached(CURSOR)?
-        .query_row(["announce"], |r| r.get(0))
-        .optional()?;
-    if let Some(cursor) = cursor
-        && cursor < last
-    {
-        type Entry = (i64, AlertId, i64, String, String);
-        let entries: Vec<Entry> = conn
-            .prepare_cached(NEW_EVENTS)?
-            .query_map([cursor], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    fn page_received(&mut self, alert: AlertId, person: &str, at: Instant) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(PAGE_RECEIVED)?
+            .execute(params![alert, person, at.timestamp()])?;
+        Ok(())
+    }
+
+    fn insert_notification(&mut self, n: &NewNotification) -> Result<(), StoreError> {
+        self.0.prepare_cached(INSERT_NOTIFICATION)?.execute(params![
+            n.alert,
+            n.kind.as_str(),
+            n.person,
+            n.method.as_str(),
+            n.to,
+            n.step.map(|(s, _)| s as i64),
+            n.step.map(|(_, r)| r),
+            n.due.timestamp(),
+            n.payload.as_ref().map(|p| p.to_string()),
+        ])?;
+        Ok(())
+    }
+
+    fn due_notifications(&mut self, now: Instant) -> Result<Vec<Notification>, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached(DUE_NOTIFICATIONS)?
+            .query_map([now.timestamp()], notification_from_row)?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn earlier_announcement(&mut self, to: &str, id: i64) -> Result<bool, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached(EARLIER_ANNOUNCEMENT)?
+            .query_row(params![to, id], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    fn cancel(&mut self, id: i64) -> Result<(), StoreError> {
+        self.0.prepare_cached(CANCEL)?.execute([id])?;
+        Ok(())
+    }
+
+    fn claim(&mut self, id: i64, until: Instant) -> Result<(), StoreError> {
+        self.0.prepare_cached(CLAIM)?.execute(params![id, until.timestamp()])?;
+        Ok(())
+    }
+
+    fn hold(&mut self, id: i64, until: Instant) -> Result<(), StoreError> {
+        self.0.prepare_cached(HOLD)?.execute(params![id, until.timestamp()])?;
+        Ok(())
+    }
+
+    fn last_sent(&mut self, method: Method, to: &str) -> Result<Option<Instant>, StoreError> {
+        let s: Option<Option<i64>> = self
+            .0
+            .prepare_cached(LAST_SENT)?
+            .query_row(params![method.as_str(), to], |r| r.get(0))
+            .optional()?;
+        Ok(seconds(s.flatten()))
+    }
+
+    fn mark_given_up(&mut self, id: i64, attempts: u32, error: &str) -> Result<(), StoreError> {
+        self.0.prepare_cached(GIVEN_UP)?.execute(params![id, attempts, error])?;
+        Ok(())
+    }
+
+    fn mark_sent(&mut self, id: i64, at: Instant, due: Instant) -> Result<Option<Done>, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached(SENT)?
+            .query_row(params![id, at.timestamp(), due.timestamp()], done_from_row)
+            .optional()?)
+    }
+
+    fn sent_to(&mut self, id: i64, at: Instant) -> Result<(), StoreError> {
+        self.0.prepare_cached(SENT_TO)?.execute(params![id, at.timestamp()])?;
+        Ok(())
+    }
+
+    fn mark_retry(&mut self, id: i64, at: Instant, error: &str) -> Result<Option<Done>, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached(RETRY)?
+            .query_row(params![id, at.timestamp(), error], done_from_row)
+            .optional()?)
+    }
+
+    fn mark_failed(&mut self, id: i64, error: &str, due: Instant) -> Result<Option<Done>, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached(FAILED)?
+            .query_row(params![id, error, due.timestamp()], done_from_row)
+            .optional()?)
+    }
+
+    fn pending_of_alert(&mut self, alert: AlertId) -> Result<Vec<Pending>, StoreError> {
+        // All of them: the pass matches person, step and round (see
+        // `PENDING_OF_ALERT`).
+        Ok(self
+            .0
+            .prepare_cached(PENDING_OF_ALERT)?
+            .query_map([alert], |r| {
+                Ok(Pending {
+                    id: r.get(0)?,
+                    person: r.get(1)?,
+                    step: r.get(2)?,
+                    round: r.get(3)?,
+                    method: r.get(4)?,
+                    due_at: r.get(5)?,
+                })
             })?
-            .collect::<rusqlite::Result<_>>()?;
-        for (_, alert_id, at, kind, detail) in entries {
-            if !alerts.contains_key(&alert_id)
-                && let Some(alert) = select_alert(conn, alert_id)?
-            {
-                alerts.insert(alert_id, alert);
-            }
-            let (Some(alert), Some(kind)) = (alerts.get(&alert_id), TimelineKind::parse(&kind)) else {
-                continue;
-            };
-            let detail: serde_json::Value = serde_json::from_str(&detail).unwrap_or_default();
-            let at = chrono::DateTime::from_timestamp(at, 0).unwrap_or(now);
-            for n in decide.announce(alert, kind, &detail, at, now) {
-                insert_notification(conn, &n, now)?;
-            }
-        }
+            .collect::<rusqlite::Result<_>>()?)
     }
-    if cursor != Some(last) {
-        conn.prepare_cached(SET_CURSOR)?.execute(params!["announce", last])?;
-    }
-    Ok(())
-}
 
-/// One escalation to run: a row due now, or a new alert's first step.
-struct DueEscalation {
-    due_at: i64,
-    id: AlertId,
-    phase: String,
-    step: i64,
-    round: i64,
-    /// A new alert, read with the others since the last pass: its
-    /// escalation has no row yet.
-    new: Option<Alert>,
-}
-
-/// Starts the escalation of every alert created since the last pass (due at
-/// its creation; held alerts are moved to the end of their hold by the
-/// decision) and runs the due escalations, in order of due time, then
-/// alert. Returns the alerts it read, as they are after its changes.
-///
-/// A new alert's first step runs straight from the alert as read, in this
-/// transaction: its escalation row is written only if there is a next
-/// state (a later step, a repeat, a hold), never written and deleted in
-/// one pass.
-fn escalate(conn: &Connection, decide: &dyn Decide, now: Instant) -> Result<BTreeMap<AlertId, Alert>, StoreError> {
-    let at = now.timestamp();
-    let mut seen = BTreeMap::new();
-    let mut due: Vec<DueEscalation> = conn
-        .prepare_cached(DUE_ESCALATIONS)?
-        .query_map([at], |r| {
-            Ok(DueEscalation {
-                id: r.get(0)?,
-                phase: r.get(1)?,
-                step: r.get(2)?,
-                round: r.get(3)?,
-                due_at: r.get(4)?,
-                new: None,
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    let cursor: i64 = conn
-        .prepare_cached(CURSOR)?
-        .query_row(["alerts"], |r| r.get(0))
-        .optional()?
-        .unwrap_or(0);
-    let new: Vec<Alert> = conn
-        .prepare_cached(NEW_ALERTS)?
-        .query_map([cursor], alert_from_row)?
-        .collect::<rusqlite::Result<_>>()?;
-    if let Some(last) = new.last() {
-        conn.prepare_cached(SET_CURSOR)?.execute(params!["alerts", last.id])?;
-    }
-    for alert in new {
-        let created = alert.created_at.timestamp();
-        if due.iter().any(|d| d.id == alert.id) {
-            // Already has an escalation of its own: that one runs.
-            continue;
-        }
-        if created > at {
-            // Created after this pass's `now` (a clock stepped back): due later.
-            conn.prepare_cached(SET_ESCALATION)?
-                .execute(params![alert.id, "paging", 0, 0, created])?;
-            continue;
-        }
-        due.push(DueEscalation {
-            due_at: created,
-            id: alert.id,
-            phase: "paging".to_owned(),
-            step: 0,
-            round: 0,
-            new: Some(alert),
-        });
-    }
-    due.sort_by_key(|d| (d.due_at, d.id));
-    for DueEscalation {
-        id,
-        phase,
-        step,
-        round,
-        new,
-        ..
-    } in due
-    {
-        let is_new = new.is_some();
-        let alert = match new {
-            Some(alert) => Some(alert),
-            None => select_alert(conn, id)?,
-        };
-        let Some(mut alert) = alert else {
-            conn.prepare_cached(END_ESCALATION)?.execute([id])?;
-            continue;
-        };
-        let state = match phase.as_str() {
-            "acknowledged" => Escalation::Acknowledged,
-            _ => Escalation::Paging {
-                step: usize::try_from(step).unwrap_or(0),
-                round: u32::try_from(round).unwrap_or(0),
-            },
-        };
-        let mut turn_error = None;
-        let mut turn = |team: &str, step: usize| -> u64 {
-            let taken: rusqlite::Result<i64> = conn
-                .prepare_cached(TAKE_TURN)
-                .and_then(|mut s| s.query_row(params![team, step as i64], |r| r.get(0)));
-            match taken {
-                Ok(n) => u64::try_from(n).unwrap_or(0),
-                Err(e) => {
-                    turn_error = Some(e);
-                    0
-                }
-            }
-        };
-        let decision = decide.escalate(&alert, state, &mut turn, now);
-        if let Some(e) = turn_error {
-            return Err(e.into());
-        }
-        if decision.reopen && conn.prepare_cached(REOPEN)?.execute([id])? == 1 {
-            alert.status = Status::Open;
-            alert.acknowledged_at = None;
-            alert.acknowledged_by = None;
-        }
-        for (kind, detail) in &decision.timeline {
-            add_timeline(conn, id, now, *kind, detail)?;
-        }
-        for n in &decision.notify {
-            insert_notification(conn, n, now)?;
-        }
-        match decision.next {
-            Some((next, due)) => {
-                let (phase, step, round) = match next {
-                    Escalation::Paging { step, round } => ("paging", step, round),
-                    Escalation::Acknowledged => ("acknowledged", 0, 0),
-                };
-                conn.prepare_cached(SET_ESCALATION)?.execute(params![
-                    id,
-                    phase,
-                    step as i64,
-                    round,
-                    deadline(due, now)
-                ])?;
-            }
-            None if is_new => {}
-            None => {
-                conn.prepare_cached(END_ESCALATION)?.execute([id])?;
-            }
-        }
-        seen.insert(id, alert);
-    }
-    Ok(seen)
-}
-
-fn insert_notification(conn: &Connection, n: &NewNotification, now: Instant) -> Result<(), StoreError> {
-    conn.prepare_cached(INSERT_NOTIFICATION)?.execute(params![
-        n.alert,
-        n.kind.as_str(),
-        n.person,
-        n.method.as_str(),
-        n.to,
-        n.step.map(|(s, _)| s as i64),
-        n.step.map(|(_, r)| r),
-        deadline(n.due, now),
-        n.payload.as_ref().map(|p| p.to_string()),
-    ])?;
-    Ok(())
-}
-
-pub(super) fn record(conn: &Connection, attempts: &[Attempt], now: Instant) -> Result<(), StoreError> {
-    let at = now.timestamp();
-    for attempt in attempts {
-        let bundle = attempt.ids.len();
-        for (id, due) in attempt.notifications() {
-            let due = due.timestamp();
-            type Done = (Option<AlertId>, String, String, i64, Option<i64>, Option<i64>, Kind);
-            let row = |r: &Row<'_>| -> rusqlite::Result<Done> {
-                let kind: String = r.get(6)?;
-                let payload: Option<String> = r.get(7)?;
-                let shadow_of = payload
-                    .and_then(|p| serde_json::from_str::<serde_json::Value>(&p).ok())
-                    .and_then(|p| p.get("shadow_of").and_then(|v| v.as_str()).map(str::to_string));
-                let kind = match (kind.as_str(), shadow_of) {
-                    ("announce", _) => Kind::Announce,
-                    (_, Some(of)) => Kind::Shadow(of),
-                    _ => Kind::Page,
-                };
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, kind))
-            };
-            match &attempt.outcome {
-                AttemptOutcome::Sent { reference } => {
-                    let done = conn
-                        .prepare_cached(SENT)?
-                        .query_row(params![id, at, due], row)
-                        .optional()?;
-                    conn.prepare_cached(SENT_TO)?.execute(params![id, at])?;
-                    if let Some((Some(alert), person, method, attempts, step, round, kind)) = done {
-                        // Only pages count as received (pay, burden): not
-                        // a shadow's copy, not an announcement.
-                        if kind == Kind::Page {
-                            conn.prepare_cached(PAGE_RECEIVED)?
-                                .execute(params![alert, person, at])?;
-                        }
-                        let mut detail = json!({
-                            "person": person, "method": method, "attempt": attempts,
-                            "step": step, "round": round, "reference": reference,
-                        });
-                        kind.describe(&mut detail);
-                        if bundle > 1 {
-                            detail["bundle"] = json!(bundle);
-                        }
-                        add_timeline(conn, alert, now, TimelineKind::Notified, &detail)?;
-                    }
-                }
-                AttemptOutcome::Retry { at: retry, error } => {
-                    let done = conn
-                        .prepare_cached(RETRY)?
-                        .query_row(params![id, deadline(*retry, now), error], row)
-                        .optional()?;
-                    if let Some((Some(alert), person, method, attempts, _, _, kind)) = done {
-                        let mut detail = json!({
-                            "person": person, "method": method, "attempt": attempts, "error": error,
-                            "retry_at": retry.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                        });
-                        kind.describe(&mut detail);
-                        add_timeline(conn, alert, now, TimelineKind::NotifyFailed, &detail)?;
-                    }
-                }
-                AttemptOutcome::Failed { error } => {
-                    let done = conn
-                        .prepare_cached(FAILED)?
-                        .query_row(params![id, error, due], row)
-                        .optional()?;
-                    give_up(conn, done, error, now)?;
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// What a recorded notification was, for the timeline and the ledger.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Kind {
-    Page,
-    /// A shadow's copy of the page of this person.
-    Shadow(String),
-    Announce,
-}
-
-impl Kind {
-    fn describe(&self, detail: &mut serde_json::Value) {
-        match self {
-            Kind::Page => {}
-            Kind::Shadow(of) => detail["shadow_of"] = json!(of),
-            Kind::Announce => detail["announce"] = json!(true),
-        }
+    fn bring_forward(&mut self, id: i64, at: Instant) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(BRING_FORWARD)?
+            .execute(params![id, at.timestamp()])?;
+        Ok(())
     }
 }
 
-/// A notification as it is after a delivery attempt was recorded: alert,
-/// person, method, attempts, step, round, and what it was.
-type Done = (Option<AlertId>, String, String, i64, Option<i64>, Option<i64>, Kind);
-
-/// What a notification was, from its kind and payload.
-fn kind_of(kind: &str, payload: Option<&str>) -> Kind {
-    let shadow_of = payload
-        .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
-        .and_then(|p| p.get("shadow_of").and_then(|v| v.as_str()).map(str::to_string));
-    match (kind, shadow_of) {
-        ("announce", _) => Kind::Announce,
-        (_, Some(of)) => Kind::Shadow(of),
-        _ => Kind::Page,
+/// An escalation's state from its row.
+fn escalation(phase: &str, step: i64, round: i64) -> Escalation {
+    match phase {
+        "acknowledged" => Escalation::Acknowledged,
+        _ => Escalation::Paging {
+            step: usize::try_from(step).unwrap_or(0),
+            round: u32::try_from(round).unwrap_or(0),
+        },
     }
 }
 
-/// After a notification was marked failed: brings the person's next method
-/// for the same step forward (not for an announcement, which has none) and
-/// says so on the alert's timeline.
-fn give_up(conn: &Connection, done: Option<Done>, error: &str, now: Instant) -> Result<(), StoreError> {
-    if let Some((Some(alert), person, method, attempts, step, round, kind)) = done {
-        let at = now.timestamp();
-        let mut pending: Option<(i64, i64, String)> = None;
-        if kind != Kind::Announce {
-            let mut rows = conn.prepare_cached(PENDING_OF_ALERT)?;
-            let mut rows = rows.query([alert])?;
-            while let Some(r) = rows.next()? {
-                let (id, due): (i64, i64) = (r.get(0)?, r.get(5)?);
-                let same = r.get_ref(1)?.as_str().is_ok_and(|p| p == person)
-                    && r.get::<_, Option<i64>>(2)? == step
-                    && r.get::<_, Option<i64>>(3)? == round;
-                if same && pending.as_ref().is_none_or(|(i, d, _)| (due, id) < (*d, *i)) {
-                    pending = Some((id, due, r.get(4)?));
-                }
-            }
-        }
-        let next = match pending {
-            Some((id, due, method)) if due > at => {
-                conn.prepare_cached(BRING_FORWARD)?.execute(params![id, at])?;
-                Some(method)
-            }
-            _ => None,
-        };
-        let mut detail = json!({
-            "person": person, "method": method, "attempt": attempts, "error": error,
-            "gave_up": true, "next_method": next,
-        });
-        kind.describe(&mut detail);
-        add_timeline(conn, alert, now, TimelineKind::NotifyFailed, &detail)?;
+/// An escalation's state as its row's phase, step and round.
+fn phase_of(state: Escalation) -> (&'static str, i64, i64) {
+    match state {
+        Escalation::Paging { step, round } => ("paging", step as i64, i64::from(round)),
+        Escalation::Acknowledged => ("acknowledged", 0, 0),
     }
-    Ok(())
 }
 
 pub(super) fn next_due(conn: &Connection) -> Result<Option<Instant>, StoreError> {
