@@ -179,29 +179,31 @@ async fn main() -> anyhow::Result<()> {
         severities.clone(),
         Rules::default_intensities(&severities),
     );
+    let engine = Arc::new(Engine::new(
+        store.clone(),
+        rules,
+        Channels::new(Vec::new()),
+        Links::new(vec![7; 32], None),
+    ));
+    let clock: Arc<dyn oncall::clock::Clock> = Arc::new(SystemClock);
+    let live = oncall::live::Live {
+        base: schedule.clone(),
+        schedule,
+        intake_keys: vec![(key, TEAM.to_owned())],
+    };
+    let in_force = oncall::live::InForce::new(live, store.clone(), engine.clone(), clock.clone());
     let state = Arc::new(AppState {
-        engine: Arc::new(Engine::new(
-            store.clone(),
-            rules,
-            Channels::new(Vec::new()),
-            Links::new(vec![7; 32], None),
-        )),
+        engine,
         store,
-        live: std::sync::RwLock::new(Arc::new(oncall::http::Live {
-            base: schedule.clone(),
-            schedule,
-            intake_keys: vec![(key, TEAM.to_owned())],
-        })),
-        reload: Default::default(),
+        in_force: Arc::new(in_force),
         api_token: None,
         api_token_next: None,
         // How fast one key can go: no limit.
         intake_limit: None,
         guesses: oncall::http::Guesses::new(),
         severities,
-        clock: Arc::new(SystemClock),
+        clock,
         heartbeat_lock: tokio::sync::Mutex::new(()),
-        changing: tokio::sync::Mutex::new(()),
         status_public: false,
         links: Links::new(oncall::links::generate_secret()?, None),
         inbound_sms: None,

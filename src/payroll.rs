@@ -450,16 +450,17 @@ impl PayExport {
         Ok(())
     }
 
-    /// Runs [`PayExport::run_once`] whenever something may be due, until
-    /// the task is aborted.
-    pub async fn run(self: Arc<Self>, clock: Arc<dyn Clock>) {
+    /// Runs [`PayExport::run_once`] whenever something may be due and
+    /// `leading` says so (the daemon's leadership gate, `jobs::Leadership`),
+    /// until the task is aborted.
+    pub async fn run(self: Arc<Self>, clock: Arc<dyn Clock>, leading: impl Fn() -> bool) {
         if !self.settings.enabled {
             return;
         }
         // What was last said in the log, so it is said once.
         let mut said: Option<Outcome> = None;
         loop {
-            if !self.store.leading() {
+            if !leading() {
                 // Another daemon on a shared database leads: it exports.
                 tokio::time::sleep(FOLLOWER_PAUSE).await;
                 continue;

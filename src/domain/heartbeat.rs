@@ -4,7 +4,7 @@
 //!
 //! What this module owns: the configured shape of a heartbeat, what the store
 //! remembers of one ([`Seen`]), and the decision of which are overdue. It is
-//! told the time; the daemon's check (`app::check_heartbeats`) asks the clock,
+//! told the time; the daemon's check (`jobs::check_heartbeats`) asks the clock,
 //! reads the store and acts on the answer.
 
 use chrono::Duration;

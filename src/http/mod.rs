@@ -37,6 +37,7 @@ use crate::domain::severity::Severities;
 use crate::domain::time::Instant;
 use crate::engine::Engine;
 use crate::links::Links;
+use crate::live::{InForce, Live};
 use crate::store::{Store, StoreError};
 
 /// What every handler can reach.
@@ -44,14 +45,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The paging engine; woken when an alert comes in or changes.
     pub engine: Arc<Engine>,
-    /// The rota files' configuration in force; a reload swaps it whole.
-    pub live: std::sync::RwLock<Arc<Live>>,
-    /// How the last reload of the rota files went.
-    pub reload: std::sync::Mutex<ReloadStatus>,
-    /// Held while the configuration in force is rebuilt (a reload, an
-    /// override added or deleted), so that two changes do not undo each
-    /// other.
-    pub changing: tokio::sync::Mutex<()>,
+    /// The configuration in force (rota files and overrides), reloaded.
+    pub in_force: Arc<InForce>,
     /// Whether `/status` shows (read-only) without a person's status link.
     pub status_public: bool,
     pub api_token: Option<String>,
@@ -87,28 +82,6 @@ pub struct InboundSms {
 }
 
 pub type Shared = Arc<AppState>;
-
-/// What the rota files configure, as one value: a reload replaces it
-/// whole, so a request sees the old set or the new, never a mix.
-#[derive(Debug)]
-pub struct Live {
-    /// The rota files alone.
-    pub base: Arc<Schedule>,
-    /// In force: the rota files with the run-time overrides after their own.
-    pub schedule: Arc<Schedule>,
-    /// (integration key, team), from the team files.
-    pub intake_keys: Vec<(String, String)>,
-}
-
-/// The outcome of the last reload, for `/readyz`.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ReloadStatus {
-    /// When the configuration in force was loaded.
-    pub loaded_at: Option<Instant>,
-    /// The last reload that failed, if it came after `loaded_at`: when, and
-    /// every problem (`file:line:col: error: ...`).
-    pub failed: Option<(Instant, Vec<String>)>,
-}
 
 pub fn router(state: Shared, max_body_bytes: usize) -> Router {
     Router::new()
@@ -220,7 +193,7 @@ async fn metrics(State(state): State<Shared>) -> Result<Response, ApiError> {
 async fn readyz(State(state): State<Shared>) -> Response {
     match state.store.ping().await {
         Ok(()) => {
-            let reload = state.reload.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let reload = state.in_force.status();
             let config = match &reload.failed {
                 None => json!({"status": "ok", "loaded_at": reload.loaded_at}),
                 Some((at, errors)) => json!({
@@ -370,7 +343,7 @@ fn same_secret(a: &str, b: &str) -> bool {
 impl AppState {
     /// The configuration in force now.
     pub fn live(&self) -> Arc<Live> {
-        self.live.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.in_force.live()
     }
 
     /// The rotas in force now.

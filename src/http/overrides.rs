@@ -161,7 +161,7 @@ pub async fn add(
     let new = parse(&state, &body)?;
     let now = state.clock.now();
     let stored = state.store.add_override(new, now).await?;
-    crate::app::overrides_changed(&state).await?;
+    state.in_force.overrides_changed().await?;
     tracing::info!(id = stored.id, team = %stored.team, rota = %stored.rota, user = %stored.user, by = %stored.created_by, "override added");
     state.engine.wake();
     Ok((StatusCode::CREATED, Json(json!({"override": stored}))).into_response())
@@ -222,7 +222,7 @@ pub async fn delete(
             format!("no override {id} (or it was deleted already)"),
         ));
     };
-    crate::app::overrides_changed(&state).await?;
+    state.in_force.overrides_changed().await?;
     tracing::info!(id, by = %by, "override deleted");
     state.engine.wake();
     Ok(Json(json!({"deleted": gone})))

@@ -1,7 +1,7 @@
 //! The daemon over real HTTP: started with `app::build` and `app::serve` (the
 //! two halves of `app::run`, which `main` calls) on port 0 with a temp
 //! database, a manual clock and temp rota files. The test keeps the state, to
-//! step the periodic work (`app::check_heartbeats`) at the manual clock's now.
+//! step the periodic work (`jobs::check_heartbeats`) at the manual clock's now.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -147,7 +147,7 @@ impl TestApp {
     /// One heartbeat check at the manual clock's now.
     pub async fn check_heartbeats(&self) -> Vec<oncall::domain::alert::Outcome> {
         let state = self.state.as_ref().expect("running");
-        oncall::app::check_heartbeats(state, self.clock.now()).await.unwrap()
+        oncall::jobs::check_heartbeats(state, self.clock.now()).await.unwrap()
     }
 
     pub async fn post(&self, path: &str, key: &str, body: Value) -> (u16, Value) {
@@ -473,6 +473,71 @@ async fn heartbeat_alerts(app: &TestApp) -> Vec<Value> {
         .into_iter()
         .filter(|a| a["dedup_key"] == "heartbeat:nightly-backup")
         .collect()
+}
+
+/// Issue 17: two daemons on one PostgreSQL database, A leading (the
+/// engine's lease), B following. The heartbeat is pinged on B every half
+/// hour for three hours while both daemons' checks are stepped: nothing is
+/// ever reported missing. Then it goes silent: only the leader's check
+/// raises the alert; the follower's check never runs (its gate is shut),
+/// so it can never report a heartbeat missing that it did not read.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue17_a_heartbeat_pinged_on_the_follower_is_never_reported_missing() {
+    let Some(url) = crate::pg::fresh_database("issue17_heartbeat_two_daemons") else {
+        return;
+    };
+    let start = "2026-06-01T12:00:00Z";
+    let on = |name: &str| {
+        let dir = temp_dir(name);
+        write_schedules(&dir);
+        let mut s = settings(&dir);
+        s.database = PathBuf::from(&url);
+        s.link_secret = Some("issue17-link-secret-0123456789abcdef".into());
+        // With the engine: the daemons compete for its lease.
+        s.run_engine = true;
+        (dir, s)
+    };
+    let (dir, s) = on("issue17-a");
+    let a = TestApp::spawn_with(dir, s, start).await;
+    assert!(a.state().store.leading(), "the first daemon takes the lease");
+    let (dir, s) = on("issue17-b");
+    let b = TestApp::spawn_with(dir, s, start).await;
+    assert!(!b.state().store.leading(), "the second daemon follows");
+
+    for _ in 0..6 {
+        let (code, body) = b.post("/v1/heartbeat/nightly-backup", KEY, json!({})).await;
+        assert_eq!(code, 202, "{body}");
+        for app in [&a, &b] {
+            app.clock.advance(chrono::Duration::minutes(30));
+        }
+        assert!(
+            a.check_heartbeats().await.is_empty(),
+            "the leader reported a pinged heartbeat missing"
+        );
+        assert!(
+            b.check_heartbeats().await.is_empty(),
+            "the follower reported a pinged heartbeat missing"
+        );
+    }
+    assert!(heartbeat_alerts(&a).await.is_empty());
+
+    // Silent past interval + grace (1h10m) since the last ping.
+    for app in [&a, &b] {
+        app.clock.advance(chrono::Duration::minutes(60));
+    }
+    assert!(
+        b.check_heartbeats().await.is_empty(),
+        "the follower ran the heartbeat check"
+    );
+    let outcomes = a.check_heartbeats().await;
+    assert!(matches!(outcomes[..], [Outcome::Created(_)]), "{outcomes:?}");
+    assert!(
+        b.check_heartbeats().await.is_empty(),
+        "the follower ran the heartbeat check"
+    );
+    assert_eq!(heartbeat_alerts(&b).await.len(), 1);
+    b.stop().await;
+    a.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

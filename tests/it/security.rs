@@ -61,7 +61,7 @@ async fn an_intake_key_rotates_through_files_without_a_restart() {
     // reload (SIGHUP, or the rota folder changing) reads the files again.
     std::fs::write(&current, "new-key-0123456789").unwrap();
     write_payments(&dir, &format!("intake_key_file: {}", current.display()));
-    oncall::app::reload(app.state(), &dir.join("schedules")).await.unwrap();
+    app.state().in_force.reload(&dir.join("schedules")).await.unwrap();
     assert_eq!(post_status(&app, "/v1/alerts", "old-key-0123456789").await, 404);
     assert_eq!(post_status(&app, "/v1/alerts", "new-key-0123456789").await, 202);
     // The other team's key is untouched.
@@ -707,9 +707,7 @@ async fn issue16_short_or_shared_keys_read_at_start_are_refused() {
         202
     );
     std::fs::write(&key_file, "tiny").unwrap();
-    let errors = oncall::app::reload(app.state(), &dir.join("schedules"))
-        .await
-        .unwrap_err();
+    let errors = app.state().in_force.reload(&dir.join("schedules")).await.unwrap_err();
     assert!(errors.iter().any(|e| e.contains("is 4 characters long")), "{errors:?}");
     assert_eq!(
         post_status(&app, "/v1/alerts", "payments-file-key-0123456789").await,

@@ -1,0 +1,346 @@
+//! What is in force: the rota files plus the stored overrides, reloaded.
+//!
+//! [`Live`] is one configuration (the rota files, the rotas with the
+//! run-time overrides, the integration keys); [`InForce`] holds the one in
+//! force and swaps it whole: on a reload of the rota files ([`InForce::reload`],
+//! by SIGHUP or a changed file, [`reload_loop`]) and when an override is
+//! added or deleted ([`InForce::overrides_changed`], called by the HTTP
+//! layer). The HTTP layer and the composition root (`app`) use this module;
+//! it uses neither.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::Clock;
+use crate::config;
+use crate::domain::schedule::{IntakeKey, Schedule};
+use crate::domain::time::Instant;
+use crate::engine::Engine;
+use crate::engine::rules::Rules;
+use crate::store::{Store, StoreError};
+
+/// What the rota files configure, as one value: a reload replaces it
+/// whole, so a request sees the old set or the new, never a mix.
+#[derive(Debug)]
+pub struct Live {
+    /// The rota files alone.
+    pub base: Arc<Schedule>,
+    /// In force: the rota files with the run-time overrides after their own.
+    pub schedule: Arc<Schedule>,
+    /// (integration key, team), from the team files.
+    pub intake_keys: Vec<(String, String)>,
+}
+
+/// The outcome of the last reload, for `/readyz`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ReloadStatus {
+    /// When the configuration in force was loaded.
+    pub loaded_at: Option<Instant>,
+    /// The last reload that failed, if it came after `loaded_at`: when, and
+    /// every problem (`file:line:col: error: ...`).
+    pub failed: Option<(Instant, Vec<String>)>,
+}
+
+/// The configuration in force, and what changing it touches: the store (the
+/// overrides), the engine (its rules), the clock (when it was loaded).
+pub struct InForce {
+    /// The rota files' configuration in force; a reload swaps it whole.
+    live: std::sync::RwLock<Arc<Live>>,
+    /// How the last reload of the rota files went.
+    status: std::sync::Mutex<ReloadStatus>,
+    /// Held while the configuration in force is rebuilt (a reload, an
+    /// override added or deleted), so that two changes do not undo each
+    /// other.
+    changing: tokio::sync::Mutex<()>,
+    store: Arc<dyn Store>,
+    engine: Arc<Engine>,
+    clock: Arc<dyn Clock>,
+}
+
+impl InForce {
+    /// `live` in force from now (it carries the stored overrides already:
+    /// see [`with_stored_overrides`]).
+    pub fn new(live: Live, store: Arc<dyn Store>, engine: Arc<Engine>, clock: Arc<dyn Clock>) -> InForce {
+        InForce {
+            live: std::sync::RwLock::new(Arc::new(live)),
+            status: std::sync::Mutex::new(ReloadStatus {
+                loaded_at: Some(clock.now()),
+                failed: None,
+            }),
+            changing: tokio::sync::Mutex::new(()),
+            store,
+            engine,
+            clock,
+        }
+    }
+
+    /// The configuration in force now.
+    pub fn live(&self) -> Arc<Live> {
+        self.live.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// How the last reload went.
+    pub fn status(&self) -> ReloadStatus {
+        self.status.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Reads the rota files in `schedules` again. If they are valid, they are
+    /// put in force whole: the HTTP layer's rotas and keys in one swap, the
+    /// engine's rules in another (its next pass uses them). If not, the
+    /// configuration in force stays, and every problem is logged, counted
+    /// (`oncall_config_reloads_total{result="failed"}`) and shown on `/readyz`
+    /// until a reload succeeds.
+    pub async fn reload(&self, schedules: &std::path::Path) -> Result<(), Vec<String>> {
+        let _changing = self.changing.lock().await;
+        let dir = schedules.to_path_buf();
+        let loaded = tokio::task::spawn_blocking(move || config::load_dir(&dir))
+            .await
+            .map_err(|e| vec![e.to_string()])
+            .and_then(|r| r.map_err(|e| vec![format!("{}: {e}", schedules.display())]));
+        let old = self.engine.rules();
+        let live = loaded.and_then(|loaded| checked(loaded, &old.severities, &old.intensities));
+        let now = self.clock.now();
+        match live {
+            Ok(live) => {
+                let teams = live.base.teams.len();
+                self.put_in_force(live).await.map_err(|e| vec![e.to_string()])?;
+                *self.status.lock().unwrap_or_else(|e| e.into_inner()) = ReloadStatus {
+                    loaded_at: Some(now),
+                    failed: None,
+                };
+                self.engine.metrics().reloaded(true);
+                tracing::info!(teams, "rota files reloaded");
+                Ok(())
+            }
+            Err(errors) => {
+                for e in &errors {
+                    tracing::error!("{e}");
+                }
+                tracing::error!(
+                    problems = errors.len(),
+                    "rota files not reloaded: they have errors; the last good ones stay in force"
+                );
+                self.status.lock().unwrap_or_else(|e| e.into_inner()).failed = Some((now, errors.clone()));
+                self.engine.metrics().reloaded(false);
+                Err(errors)
+            }
+        }
+    }
+
+    /// Puts the run-time overrides in the store in force again (after one was
+    /// added or deleted), over the rota files in force.
+    pub async fn overrides_changed(&self) -> Result<(), StoreError> {
+        let _changing = self.changing.lock().await;
+        let current = self.live();
+        self.put_in_force(Live {
+            base: current.base.clone(),
+            schedule: current.base.clone(),
+            intake_keys: current.intake_keys.clone(),
+        })
+        .await
+    }
+
+    /// Puts `live` (its rota files) in force with the run-time overrides from
+    /// the store: the HTTP layer's rotas and keys in one swap, the engine's
+    /// rules in another. Called with `changing` held.
+    async fn put_in_force(&self, live: Live) -> Result<(), StoreError> {
+        let live = with_stored_overrides(live, &*self.store).await?;
+        let old = self.engine.rules();
+        let mut rules = Rules::new(live.schedule.clone(), old.severities.clone(), old.intensities.clone());
+        rules.throttle = old.throttle.clone();
+        *self.live.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(live);
+        self.engine.set_rules(rules);
+        Ok(())
+    }
+}
+
+/// `live`'s rota files with the run-time overrides in `store` after their
+/// own.
+pub async fn with_stored_overrides(live: Live, store: &dyn Store) -> Result<Live, StoreError> {
+    let overrides: Vec<_> = store.overrides().await?.iter().map(|o| o.rota_override()).collect();
+    Ok(Live {
+        schedule: Arc::new(live.base.with_overrides(&overrides)),
+        ..live
+    })
+}
+
+/// How often the rota folder is looked at for changes.
+pub const WATCH_EVERY: Duration = Duration::from_secs(2);
+
+/// What the rota folder's files look like: names, sizes and modification
+/// times. A change of any means a reload.
+fn fingerprint(dir: &std::path::Path) -> Vec<(std::ffi::OsString, u64, Option<std::time::SystemTime>)> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if let Ok(meta) = entry.metadata() {
+                out.push((entry.file_name(), meta.len(), meta.modified().ok()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Reloads the rota files on SIGHUP, and when a file in the folder changes
+/// (looked at every [`WATCH_EVERY`]).
+pub async fn reload_loop(
+    in_force: Arc<InForce>,
+    schedules: std::path::PathBuf,
+    mut hangup: Option<tokio::signal::unix::Signal>,
+) {
+    let dir = schedules.clone();
+    let mut seen = tokio::task::spawn_blocking(move || fingerprint(&dir))
+        .await
+        .unwrap_or_default();
+    loop {
+        let by_signal = tokio::select! {
+            _ = async {
+                match hangup.as_mut() {
+                    Some(h) => { h.recv().await; }
+                    None => std::future::pending::<()>().await,
+                }
+            } => true,
+            _ = tokio::time::sleep(WATCH_EVERY) => false,
+        };
+        let dir = schedules.clone();
+        let now_seen = tokio::task::spawn_blocking(move || fingerprint(&dir))
+            .await
+            .unwrap_or_default();
+        if by_signal {
+            tracing::info!("SIGHUP: reloading the rota files");
+        } else if now_seen == seen {
+            continue;
+        } else {
+            tracing::info!(folder = %schedules.display(), "the rota files changed: reloading");
+        }
+        seen = now_seen;
+        let _ = in_force.reload(&schedules).await;
+    }
+}
+
+/// Rota files as the daemon takes them: no errors, and every severity they
+/// name is one of the installation's; the integration keys resolved
+/// (warnings logged). `Err` lists every problem, one a line.
+pub fn checked(
+    loaded: config::Loaded,
+    severities: &crate::domain::severity::Severities,
+    intensities: &std::collections::BTreeMap<String, crate::domain::paging::Intensity>,
+) -> Result<Live, Vec<String>> {
+    if loaded.has_errors() {
+        return Err(loaded.errors().map(|d| d.to_string()).collect());
+    }
+    for d in config::paging_warnings(&loaded, severities, intensities) {
+        tracing::warn!("{d}");
+    }
+    // The rota files do not know the installation's severities; here both
+    // are known.
+    let mut unknown = Vec::new();
+    for team in &loaded.schedule.teams {
+        for hb in &team.heartbeats {
+            if let Some(s) = &hb.severity
+                && severities.rank(s).is_none()
+            {
+                unknown.push(format!(
+                    "team {}: heartbeat {} has severity `{s}`, which is not one of this installation's: {}",
+                    team.name,
+                    hb.name,
+                    severities.names().join(", ")
+                ));
+            }
+        }
+        unknown.extend(config::announce_severity_errors(team, severities));
+    }
+    if !unknown.is_empty() {
+        return Err(unknown);
+    }
+    let mut intake_keys = Vec::new();
+    // Beside `intake_keys`: the team, the key in words, whether it was
+    // written in the team file.
+    let mut described: Vec<(&str, String, bool)> = Vec::new();
+    let mut bad_keys = Vec::new();
+    for team in &loaded.schedule.teams {
+        let Some(source) = &team.intake_key else {
+            tracing::warn!(team = %team.name, "no integration key: this team cannot receive alerts");
+            continue;
+        };
+        for (which, source) in [("current", Some(source)), ("next", team.next_intake_key.as_ref())] {
+            let Some(source) = source else { continue };
+            match read_intake_key(source) {
+                Ok(key) => {
+                    let what = describe_key(which, source);
+                    // A key written in the file was checked with the file;
+                    // one from a variable or a file only now.
+                    if let Some(problem) = config::short_key(&key) {
+                        bad_keys.push(format!("team {}: {what} {problem}", team.name));
+                    }
+                    intake_keys.push((key, team.name.clone()));
+                    described.push((&team.name, what, matches!(source, IntakeKey::Literal(_))));
+                }
+                Err(why) => {
+                    tracing::warn!(team = %team.name, key = which, "no integration key: {why}");
+                }
+            }
+        }
+    }
+    bad_keys.extend(shared_keys(&intake_keys, &described));
+    if !bad_keys.is_empty() {
+        return Err(bad_keys);
+    }
+    let base = Arc::new(loaded.schedule);
+    Ok(Live {
+        schedule: base.clone(),
+        base,
+        intake_keys,
+    })
+}
+
+/// "the integration key in /path", "the next integration key in the
+/// variable X": a key for people, never its value.
+fn describe_key(which: &str, source: &IntakeKey) -> String {
+    let which = if which == "next" { "next " } else { "" };
+    match source {
+        IntakeKey::Literal(_) => format!("the {which}integration key written in its team file"),
+        IntakeKey::Env(var) => format!("the {which}integration key in the variable {var}"),
+        IntakeKey::File(path) => format!("the {which}integration key in {}", path.display()),
+    }
+}
+
+/// Keys that are another team's too, once read: one key picks one team.
+/// Said of the key read from a variable or a file rather than one written
+/// in a team file (two written ones are an error of the files already).
+fn shared_keys(keys: &[(String, String)], described: &[(&str, String, bool)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (j, (key, team)) in keys.iter().enumerate() {
+        let Some(i) = keys[..j].iter().position(|(k, t)| k == key && t != team) else {
+            continue;
+        };
+        let (said, other) = if described[j].2 && !described[i].2 {
+            (i, j)
+        } else {
+            (j, i)
+        };
+        out.push(format!(
+            "team {}: {} is team {}'s too: give each team its own",
+            described[said].0, described[said].1, described[other].0
+        ));
+    }
+    out
+}
+
+/// The integration key from where the team file says it is, or why there
+/// is none. Never the key's value in the error.
+fn read_intake_key(source: &IntakeKey) -> Result<String, String> {
+    let key = match source {
+        IntakeKey::Literal(k) => k.clone(),
+        IntakeKey::Env(var) => std::env::var(var).map_err(|_| format!("the variable {var} is not set"))?,
+        IntakeKey::File(path) => std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+            .trim()
+            .to_string(),
+    };
+    if key.is_empty() {
+        return Err("it is empty".into());
+    }
+    Ok(key)
+}
