@@ -257,7 +257,44 @@ async fn a_replayed_sms_reply_acts_once() {
         text(&app, ALICE_PHONE, &format!("ACK {id}")).await,
         format!("Acknowledged alert {id}")
     );
+    // The first message's id is kept 30 days: replayed a second before
+    // they are up, it is still told from a new message.
+    app.clock
+        .advance(Duration::days(30) - Duration::minutes(6) - Duration::seconds(1));
+    let (code, reply) = sms(&app, &params, Some(&signature)).await;
+    assert_eq!(code, 200);
+    assert!(reply.contains("handled already"), "{reply}");
     app.stop().await;
+}
+
+/// Issue 16 (docs/security.md): an API token (or the next one) shorter than
+/// 16 characters stops the daemon's start, naming the setting.
+#[test]
+fn issue16_api_tokens_under_16_characters_are_refused() {
+    use oncall::settings::{File, Overrides, Settings};
+    let with = |token: &str, next: Option<&str>| {
+        Settings::resolve(
+            File::default(),
+            Overrides {
+                api_token: Some(token.into()),
+                api_token_next: next.map(str::to_string),
+                ..Overrides::default()
+            },
+        )
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    };
+    let fifteen = "api-token-01234";
+    let sixteen = "api-token-012345";
+    assert_eq!(with(sixteen, Some(sixteen)), Ok(()));
+    for (what, result) in [
+        ("api_token", with(fifteen, None)),
+        ("api_token_next", with(sixteen, Some(fifteen))),
+    ] {
+        let e = result.unwrap_err();
+        assert!(e.contains(what) && e.contains("use at least 16 characters"), "{e}");
+        assert!(!e.contains(fifteen), "the token itself is never shown: {e}");
+    }
 }
 
 /// `params` signed as Twilio signs a request to the daemon.
@@ -810,7 +847,8 @@ async fn issue16_failed_key_guesses_from_one_client_are_slowed() {
 
 /// The headers every page for people carries (action links, the status
 /// page), whatever it says: not cached (its URL holds a token), not sent on
-/// in `Referer`, not framed, its forms posting to the daemon only.
+/// in `Referer`, not framed, its forms posting to the daemon only; and
+/// no cookie is set.
 fn assert_guarded(what: &str, r: &reqwest::Response) {
     let header = |name: &str| {
         r.headers()
@@ -820,6 +858,8 @@ fn assert_guarded(what: &str, r: &reqwest::Response) {
     assert_eq!(header("cache-control"), "no-store", "{what}");
     assert_eq!(header("referrer-policy"), "no-referrer", "{what}");
     assert_eq!(header("x-frame-options"), "DENY", "{what}");
+    // No cookie: nothing for a cross-site request to borrow.
+    assert_eq!(header("set-cookie"), "", "{what}");
     let policy = header("content-security-policy");
     for directive in ["frame-ancestors 'none'", "form-action 'self'"] {
         assert!(
@@ -1014,17 +1054,17 @@ fn issue16_links_print_their_secret_as_hidden() {
     assert!(!shown.contains(crate::links::SECRET), "{shown}");
 }
 
-/// Issue 16 (docs/security.md): every secret can come from a file, and none
-/// is logged or echoed. The real daemon at its default log level, each of
-/// its secrets in a file of its own (the API token and the next one, the
-/// link secret, the SMTP password, the Twilio auth token, the ntfy token,
-/// the integration key), pages by email (no server: fails), SMS and push
+/// Issue 16 (docs/security.md): every secret can come from a file (or a
+/// variable), and none is logged or echoed. The real daemon at its default
+/// log level, each of its secrets in a file of its own (the API token and
+/// the next one, the link secret, the SMTP password, the Twilio auth token,
+/// the ntfy token; the integration key in a variable), pages by email (no server: fails), SMS and push
 /// (a server that answers only to the right credentials); then the right
 /// secrets are used (so each file was read) and wrong ones sent, past the
 /// guess budget. No answer repeats a wrong key or token, and the log holds
 /// none of the secrets, right or wrong.
 #[tokio::test(flavor = "multi_thread")]
-async fn issue16_secrets_read_from_files_are_never_logged_or_echoed() {
+async fn issue16_secrets_are_never_logged_or_echoed() {
     use crate::notify::{Fake, PUSH_TOKEN, SMS_SID, SMS_TOKEN, free_port};
     use base64::Engine as _;
     const API: &str = "file-api-token-0123456789";
@@ -1050,12 +1090,9 @@ async fn issue16_secrets_read_from_files_are_never_logged_or_echoed() {
     .unwrap();
     std::fs::write(
         s.join("payments.yaml"),
-        format!(
-            "team: payments\ntimezone: Europe/London\nhandoff_notices: []\n\
-             rotas:\n  primary: {{members: [alice], start: 2020-01-06T09:00, every: 1w}}\n\
-             intake_key_file: {}\nescalation:\n  - notify: [user:alice]\n",
-            file("intake-key", INTAKE)
-        ),
+        "team: payments\ntimezone: Europe/London\nhandoff_notices: []\n\
+         rotas:\n  primary: {members: [alice], start: 2020-01-06T09:00, every: 1w}\n\
+         intake_key_env: ONCALL_TEST_PAYMENTS_KEY\nescalation:\n  - notify: [user:alice]\n",
     )
     .unwrap();
     let fake = Fake::start().await;
@@ -1096,6 +1133,7 @@ async fn issue16_secrets_read_from_files_are_never_logged_or_echoed() {
         .args(["serve", "--listen", "127.0.0.1:0", "--config"])
         .arg(&config)
         .current_dir(&dir);
+    command.env("ONCALL_TEST_PAYMENTS_KEY", INTAKE);
     for name in [
         "ONCALL_LISTEN",
         "ONCALL_SCHEDULES",
@@ -1129,7 +1167,7 @@ async fn issue16_secrets_read_from_files_are_never_logged_or_echoed() {
             .send()
     };
 
-    // The key from its file opens an alert, which pages alice three ways.
+    // The key from its variable opens an alert, which pages alice three ways.
     let r = intake(INTAKE.to_string()).await.unwrap();
     assert_eq!(r.status().as_u16(), 202);
     let id = r.json::<serde_json::Value>().await.unwrap()["alert_id"]
