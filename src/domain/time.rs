@@ -11,7 +11,7 @@
 //! - a local time that happens twice because the clocks went back is the
 //!   *first* occurrence.
 
-use chrono::{DateTime, Duration, NaiveDateTime, Offset, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDateTime, Offset, SecondsFormat, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
 /// A point on the UTC time line, to the second.
@@ -49,6 +49,70 @@ impl Span {
         } else {
             self.end - self.start
         }
+    }
+}
+
+/// An instant written as RFC 3339 in UTC, to the second: `2026-12-25T03:00:00Z`,
+/// the form everything printed uses. The same text as chrono's
+/// `to_rfc3339_opts(SecondsFormat::Secs, true)`, written digit by digit into
+/// a buffer on the stack: `oncall shifts` prints two a line over tens of
+/// thousands of lines, and chrono's formatting machinery (and a `String`
+/// each) was a large part of its time. Years outside 0000-9999, which
+/// chrono writes with a sign, go through chrono.
+#[derive(Clone, Debug)]
+pub enum Rfc3339 {
+    Short([u8; 20]),
+    Long(String),
+}
+
+impl Rfc3339 {
+    pub fn new(t: Instant) -> Rfc3339 {
+        // The UTC fields as chrono keeps them (`date_naive` would add a zero
+        // offset by date arithmetic; from the timestamp costs more).
+        let n = t.naive_utc();
+        let (date, time) = (n.date(), n.time());
+        let year = date.year();
+        if !(0..=9999).contains(&year) {
+            return Rfc3339::Long(t.to_rfc3339_opts(SecondsFormat::Secs, true));
+        }
+        // A leap second (as parsed from `...T23:59:60Z`) is second 59 with
+        // a nanosecond count of a second or more; chrono prints it as :60.
+        let second = time.second() + u32::from(time.nanosecond() >= 1_000_000_000);
+        let mut b = *b"0000-00-00T00:00:00Z";
+        let mut two = |at: usize, v: u32| {
+            b[at] = b'0' + (v / 10) as u8;
+            b[at + 1] = b'0' + (v % 10) as u8;
+        };
+        let year = year as u32;
+        two(0, year / 100);
+        two(2, year % 100);
+        two(5, date.month());
+        two(8, date.day());
+        two(11, time.hour());
+        two(14, time.minute());
+        two(17, second);
+        Rfc3339::Short(b)
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Rfc3339::Short(b) => b,
+            Rfc3339::Long(s) => s.as_bytes(),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            // Only ASCII digits and separators were written.
+            Rfc3339::Short(b) => std::str::from_utf8(b).unwrap_or_default(),
+            Rfc3339::Long(s) => s,
+        }
+    }
+}
+
+impl std::fmt::Display for Rfc3339 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -109,6 +173,50 @@ mod tests {
 
     fn local(s: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").unwrap()
+    }
+
+    /// Issue 17: the hand-written RFC 3339 text is chrono's, byte for byte,
+    /// at every field's edges, for leap seconds, sub-second instants (cut,
+    /// not rounded) and years chrono writes with a sign.
+    #[test]
+    fn issue17_rfc3339_is_chronos_text() {
+        let chrono = |t: Instant| t.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let mut samples: Vec<Instant> = [
+            "0000-01-01T00:00:00Z",
+            "0001-02-28T23:59:59Z",
+            "1969-12-31T23:59:59Z",
+            "1970-01-01T00:00:00Z",
+            "2000-02-29T12:34:56Z",
+            "2016-12-31T23:59:60Z",
+            "2026-12-25T03:00:00.999999999Z",
+            "2099-09-09T09:09:09Z",
+            "9999-12-31T23:59:59Z",
+        ]
+        .iter()
+        .map(|s| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc))
+        .collect();
+        samples.push(Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap() + Duration::seconds(1));
+        samples.push(Utc.with_ymd_and_hms(0, 1, 1, 0, 0, 0).unwrap() - Duration::seconds(1));
+        samples.push(Utc.with_ymd_and_hms(-44, 3, 15, 12, 0, 0).unwrap());
+        // Every day of 1999-2001 and of 2099-2101 (not a leap year), at a
+        // second that moves through the clock; every 97 days from 0000 to 9999.
+        for year in [1999, 2099] {
+            let mut t = Utc.with_ymd_and_hms(year, 1, 1, 0, 0, 0).unwrap();
+            for k in 0..3 * 366 {
+                samples.push(t);
+                t += Duration::seconds(86_400 + 7 * 3_600 + 13 * 60 + 17 + k % 2);
+            }
+        }
+        let mut t = Utc.with_ymd_and_hms(0, 1, 1, 0, 0, 0).unwrap();
+        while t.year() < 10_000 {
+            samples.push(t);
+            t += Duration::seconds(97 * 86_400 + 3_599);
+        }
+        for t in samples {
+            assert_eq!(Rfc3339::new(t).as_str(), chrono(t), "{t:?}");
+            assert_eq!(Rfc3339::new(t).to_string(), chrono(t));
+            assert_eq!(Rfc3339::new(t).as_bytes(), chrono(t).as_bytes());
+        }
     }
 
     #[test]
