@@ -21,7 +21,7 @@
 use chrono_tz::Tz;
 
 use super::handoff::Handoffs;
-use super::time::{Instant, Span};
+use super::time::{Instant, LocalReader, Span};
 use super::window::{ActiveWindow, active_spans, is_active};
 
 /// A person's identifier, the key under `people:`.
@@ -115,8 +115,9 @@ impl Layer {
         let Some(mut at) = self.handoffs.instant(j) else {
             return tiles;
         };
+        let mut reader = LocalReader::new(self.handoffs.tz());
         while at < range.end {
-            let next = self.handoffs.instant(j + 1);
+            let next = self.handoffs.instant_with(j + 1, &mut reader);
             let end = next.unwrap_or(range.end).min(range.end);
             let span = Span::new(at.max(range.start), end);
             if !span.is_empty() {
