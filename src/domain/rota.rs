@@ -316,18 +316,17 @@ fn overlay<U: Clone>(base: &[Tile<U>], top: &[Tile<U>]) -> Vec<Tile<U>> {
 }
 
 /// Merges neighbouring tiles that name the same person (or are both gaps).
-pub fn merge<U: PartialEq>(tiles: Vec<Tile<U>>) -> Vec<Tile<U>> {
-    let mut out: Vec<Tile<U>> = Vec::with_capacity(tiles.len());
-    for t in tiles {
-        if t.span.is_empty() {
-            continue;
+pub fn merge<U: PartialEq>(mut tiles: Vec<Tile<U>>) -> Vec<Tile<U>> {
+    // In place: a year of a busy rota is thousands of tiles.
+    tiles.retain(|t| !t.span.is_empty());
+    tiles.dedup_by(|next, last| {
+        let touching = last.user == next.user && last.span.end == next.span.start;
+        if touching {
+            last.span.end = next.span.end;
         }
-        match out.last_mut() {
-            Some(last) if last.user == t.user && last.span.end == t.span.start => last.span.end = t.span.end,
-            _ => out.push(t),
-        }
-    }
-    out
+        touching
+    });
+    tiles
 }
 
 /// The parts of `tiles` inside `spans` (both sorted and non-overlapping).
