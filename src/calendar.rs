@@ -9,6 +9,14 @@
 //! joined with `-`, so two different tuples never share a UID (names may
 //! hold `-`: team `ops-eu` rota `primary` and team `ops` rota `eu-primary`
 //! must stay two events).
+//!
+//! Written here rather than with the `icalendar` crate (looked at for issue
+//! 17): what matters in a feed is ours to decide anyway (the UIDs above,
+//! which events a window holds, `DTSTAMP`), the writer that remains is
+//! escaping and folding at 75 octets (a few lines, unit-tested), and the
+//! crate would add a parser we do not need (its default feature) for the
+//! same output. `tests/ics_events.py` reads our feeds with an independent
+//! iCalendar parser.
 
 use std::fmt::Write as _;
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
@@ -16,7 +16,7 @@ use std::sync::Arc;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{self, Loaded, Severity};
 use crate::domain::schedule::Schedule;
-use crate::domain::time::{Instant, Span};
+use crate::domain::time::{Instant, Rfc3339, Span};
 use crate::settings::{Overrides, Settings};
 
 mod burden;
@@ -259,8 +259,11 @@ fn parse_instant(s: &str) -> Result<Instant, String> {
 }
 
 fn rfc3339(t: Instant) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+    Rfc3339::new(t).as_str().to_string()
 }
+
+/// How much of a command's output is gathered before it is written.
+const OUTPUT_BUFFER: usize = 64 * 1024;
 
 /// Runs one command. Output goes to `out`, problems to `err`.
 pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<ExitCode> {
@@ -763,6 +766,73 @@ fn who(
     Ok(())
 }
 
+/// Writes a rota's lines of `oncall shifts --format json`: `{"team", "rota",
+/// "user", "start", "end"}` in this order, and `"shadow_of"` last on a
+/// shadow's line. The text is serde_json's for such a struct, byte for byte
+/// (`tests::issue17_json_lines_are_serde_jsons_text` holds them equal),
+/// written without serializing a map a line: the team and rota part once
+/// per rota, names through serde_json's escaping only when they need it,
+/// times as they are. Serializing each line (a `serde_json::Value` before
+/// issue 17) was much of the command's time over a year of many rotas.
+struct RotaLines {
+    prefix: Vec<u8>,
+    /// The last end written, as text: most shifts start where the one
+    /// before ended.
+    last_end: Option<(Instant, Rfc3339)>,
+}
+
+impl RotaLines {
+    fn new(team: &str, rota: &str) -> std::io::Result<RotaLines> {
+        let mut prefix = br#"{"team":"#.to_vec();
+        json_str(&mut prefix, team)?;
+        prefix.extend_from_slice(br#","rota":"#);
+        json_str(&mut prefix, rota)?;
+        prefix.extend_from_slice(br#","user":"#);
+        Ok(RotaLines { prefix, last_end: None })
+    }
+
+    fn write(
+        &mut self,
+        out: &mut impl Write,
+        user: Option<&str>,
+        span: Span,
+        shadow_of: Option<&str>,
+    ) -> std::io::Result<()> {
+        out.write_all(&self.prefix)?;
+        match user {
+            Some(u) => json_str(out, u)?,
+            None => out.write_all(b"null")?,
+        }
+        out.write_all(br#","start":""#)?;
+        match &self.last_end {
+            Some((t, text)) if *t == span.start => out.write_all(text.as_bytes())?,
+            _ => out.write_all(Rfc3339::new(span.start).as_bytes())?,
+        }
+        out.write_all(br#"","end":""#)?;
+        let end = Rfc3339::new(span.end);
+        out.write_all(end.as_bytes())?;
+        self.last_end = Some((span.end, end));
+        out.write_all(b"\"")?;
+        if let Some(of) = shadow_of {
+            out.write_all(br#","shadow_of":"#)?;
+            json_str(out, of)?;
+        }
+        out.write_all(b"}\n")
+    }
+}
+
+/// `s` as a JSON string, as serde_json writes it: as it is between quotes
+/// unless it holds a character JSON must escape.
+fn json_str(out: &mut impl Write, s: &str) -> std::io::Result<()> {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.write_all(b"\"")?;
+        out.write_all(s.as_bytes())?;
+        out.write_all(b"\"")
+    } else {
+        serde_json::to_writer(out, s).map_err(std::io::Error::from)
+    }
+}
+
 fn shifts(
     schedule: &Schedule,
     range: Span,
@@ -771,37 +841,28 @@ fn shifts(
     (gaps, with_shadows): (bool, bool),
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let shifts = schedule.shifts(range, team);
-    let shadows = schedule.shadow_shifts(range, team);
-    // Each rota's shadow stretches follow its shifts.
-    let rota_shadows = |team: &str, rota: &str, last: bool| {
-        shadows
-            .iter()
-            .filter(move |s| last && s.team == team && s.rota == rota)
-            .collect::<Vec<_>>()
-    };
-    let last_of_rota = |i: usize| {
-        shifts
-            .get(i + 1)
-            .is_none_or(|n| n.team != shifts[i].team || n.rota != shifts[i].rota)
-    };
+    // Tens of thousands of lines for a year of a large installation: one
+    // buffer, written out in large pieces rather than a system call a line.
+    let mut out = std::io::BufWriter::with_capacity(OUTPUT_BUFFER, out);
+    // Rota by rota, in team and rota order: its shifts, then its shadows'
+    // stretches. The tiles borrow the names from the schedule.
+    let rotas = schedule.rotas(team).map(|(t, r)| {
+        let shadows = if with_shadows || format == Format::Table {
+            r.shadow_tiles(range)
+        } else {
+            Vec::new()
+        };
+        (t.name.as_str(), r.name.as_str(), r.expand_borrowed(range), shadows)
+    });
     match format {
         Format::Json => {
-            for (i, s) in shifts.iter().enumerate() {
-                if gaps || s.tile.user.is_some() {
-                    let line = json!({
-                        "team": s.team, "rota": s.rota, "user": s.tile.user,
-                        "start": rfc3339(s.tile.span.start), "end": rfc3339(s.tile.span.end),
-                    });
-                    writeln!(out, "{line}")?;
+            for (team, rota, tiles, shadows) in rotas {
+                let mut lines = RotaLines::new(team, rota)?;
+                for tile in tiles.iter().filter(|t| gaps || t.user.is_some()) {
+                    lines.write(&mut out, tile.user.map(String::as_str), tile.span, None)?;
                 }
-                for sh in rota_shadows(&s.team, &s.rota, with_shadows && last_of_rota(i)) {
-                    let line = json!({
-                        "team": sh.team, "rota": sh.rota, "user": sh.tile.user,
-                        "start": rfc3339(sh.tile.span.start), "end": rfc3339(sh.tile.span.end),
-                        "shadow_of": sh.tile.of,
-                    });
-                    writeln!(out, "{line}")?;
+                for sh in &shadows {
+                    lines.write(&mut out, Some(&sh.user), sh.span, Some(&sh.of))?;
                 }
             }
         }
@@ -815,34 +876,36 @@ fn shifts(
                 "ON CALL".into(),
             ]];
             let hours = |span: Span| format!("{:.2}", span.duration().num_seconds() as f64 / 3600.0);
-            for (i, s) in shifts.iter().enumerate() {
-                let who = s.tile.user.clone().unwrap_or_else(|| "(nobody)".into());
-                table.push(vec![
-                    s.team.clone(),
-                    s.rota.clone(),
-                    rfc3339(s.tile.span.start),
-                    rfc3339(s.tile.span.end),
-                    hours(s.tile.span),
-                    who,
-                ]);
-                for sh in rota_shadows(&s.team, &s.rota, last_of_rota(i)) {
+            for (team, rota, tiles, shadows) in rotas {
+                for tile in &tiles {
                     table.push(vec![
-                        sh.team.clone(),
-                        sh.rota.clone(),
-                        rfc3339(sh.tile.span.start),
-                        rfc3339(sh.tile.span.end),
-                        hours(sh.tile.span),
-                        format!("{} (shadow of {})", sh.tile.user, sh.tile.of),
+                        team.to_string(),
+                        rota.to_string(),
+                        rfc3339(tile.span.start),
+                        rfc3339(tile.span.end),
+                        hours(tile.span),
+                        tile.user.map_or("(nobody)", String::as_str).to_string(),
+                    ]);
+                }
+                for sh in &shadows {
+                    table.push(vec![
+                        team.to_string(),
+                        rota.to_string(),
+                        rfc3339(sh.span.start),
+                        rfc3339(sh.span.end),
+                        hours(sh.span),
+                        format!("{} (shadow of {})", sh.user, sh.of),
                     ]);
                 }
             }
-            print_table(out, &table)?;
+            print_table(&mut out, &table)?;
         }
     }
+    out.flush()?;
     Ok(())
 }
 
-fn print_table(out: &mut dyn Write, rows: &[Vec<String>]) -> std::io::Result<()> {
+fn print_table<W: Write + ?Sized>(out: &mut W, rows: &[Vec<String>]) -> std::io::Result<()> {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {
@@ -853,16 +916,137 @@ fn print_table(out: &mut dyn Write, rows: &[Vec<String>]) -> std::io::Result<()>
                 .unwrap_or(0)
         })
         .collect();
+    let mut line = String::new();
     for row in rows {
-        let mut line = String::new();
+        line.clear();
         for (c, cell) in row.iter().enumerate() {
             if c + 1 == row.len() {
                 line.push_str(cell);
             } else {
-                line.push_str(&format!("{cell:<width$}  ", width = widths[c]));
+                use std::fmt::Write as _;
+                let _ = write!(line, "{cell:<width$}  ", width = widths[c]);
             }
         }
         writeln!(out, "{}", line.trim_end())?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A line as serde_json writes it: what `RotaLines` must write.
+    #[derive(serde::Serialize)]
+    struct ShiftLine<'a> {
+        team: &'a str,
+        rota: &'a str,
+        user: Option<&'a str>,
+        start: &'a str,
+        end: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        shadow_of: Option<&'a str>,
+    }
+
+    fn at(s: &str) -> Instant {
+        parse_instant(s).unwrap()
+    }
+
+    /// Issue 17: the hand-written JSON lines are serde_json's text, names
+    /// that need escaping and times chrono writes with a sign included.
+    #[test]
+    fn issue17_json_lines_are_serde_jsons_text() {
+        let names = [
+            "payments",
+            "a.b-c_d",
+            "qu\"ote",
+            "back\\slash",
+            "tab\there",
+            "nl\n",
+            "\u{1}",
+            "Zoë 東京",
+            "del\u{7f}",
+        ];
+        let spans = [
+            Span::new(at("2026-03-29T01:00:00Z"), at("2026-03-29T02:30:00Z")),
+            Span::new(at("1999-12-31T23:59:59Z"), at("2000-01-01T00:00:00Z")),
+            Span::new(
+                at("9999-12-31T00:00:00Z"),
+                at("9999-12-31T00:00:00Z") + Duration::days(400),
+            ),
+        ];
+        for (k, team) in names.iter().enumerate() {
+            let rota = names[(k + 3) % names.len()];
+            let mut lines = RotaLines::new(team, rota).unwrap();
+            for (i, span) in spans.iter().enumerate() {
+                let user = names[(k + i) % names.len()];
+                for (user, shadow_of) in [(Some(user), None), (None, None), (Some(user), Some(names[i]))] {
+                    let mut ours = Vec::new();
+                    lines.write(&mut ours, user, *span, shadow_of).unwrap();
+                    let (start, end) = (rfc3339(span.start), rfc3339(span.end));
+                    let line = ShiftLine {
+                        team,
+                        rota,
+                        user,
+                        start: &start,
+                        end: &end,
+                        shadow_of,
+                    };
+                    let serde = serde_json::to_string(&line).unwrap() + "\n";
+                    assert_eq!(String::from_utf8(ours).unwrap(), serde);
+                }
+            }
+        }
+    }
+
+    /// Counts the writes that reach it.
+    #[derive(Default)]
+    struct Counting {
+        writes: usize,
+        bytes: Vec<u8>,
+    }
+
+    impl Write for Counting {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.writes += 1;
+            self.bytes.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Issue 17: `shifts` gathers its output and writes it in large pieces,
+    /// not a write (a system call on stdout) a line or more, in both formats.
+    #[test]
+    fn issue17_shifts_writes_its_output_in_large_pieces() {
+        let loaded = config::load_texts(&[
+            (
+                "people.yaml",
+                "people:\n  alice: {email: a@example.com}\n  bob: {email: b@example.com}\n",
+            ),
+            (
+                "t.yaml",
+                "team: t\ntimezone: Europe/London\nrotas:\n  r: {members: [alice, bob], start: 2026-01-01T00:00, every: 1h}\n",
+            ),
+        ]);
+        assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
+        let march = Span::new(at("2026-03-01T00:00:00Z"), at("2026-04-01T00:00:00Z"));
+        for format in [Format::Json, Format::Table] {
+            let mut out = Counting::default();
+            shifts(&loaded.schedule, march, None, format, (false, false), &mut out).unwrap();
+            let lines = out.bytes.iter().filter(|b| **b == b'\n').count();
+            // An hour each, one fewer on the day the clocks go forward; and
+            // the table's header.
+            assert_eq!(lines, 743 + usize::from(format == Format::Table), "{format:?}");
+            assert!(
+                out.writes <= 1 + out.bytes.len() / OUTPUT_BUFFER,
+                "{format:?}: {} writes for {} bytes in {lines} lines",
+                out.writes,
+                out.bytes.len()
+            );
+        }
+    }
 }

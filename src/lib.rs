@@ -12,6 +12,7 @@ pub mod config;
 pub mod domain;
 pub mod drill;
 pub mod engine;
+pub mod html;
 pub mod http;
 pub mod intake;
 pub mod jobs;

@@ -5,6 +5,16 @@
 //!
 //! Labels never carry a secret or a destination: sources, severities,
 //! channels, teams and rotas only.
+//!
+//! Written here rather than with a crate (looked at for issue 17):
+//! `prometheus-client` writes OpenMetrics text (ending in `# EOF`, its own
+//! content type), not the 0.0.4 format `/metrics` has always served, and
+//! our gauges, read from the store at each scrape, would need its collector
+//! plumbing; `metrics-exporter-prometheus` installs one process-wide
+//! recorder (with its own HTTP listener and push gateway by default), while
+//! each engine keeps its own counts and several run in one test process.
+//! The writer below is short, and a real Prometheus scrapes it in
+//! `tests/it/real_prometheus.rs`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

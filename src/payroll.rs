@@ -91,19 +91,28 @@ pub fn render(schedule: &Schedule, rules: &PayRules, request: &Request<'_>, inpu
         }
         Format::Csv => {
             let header = columns(request.by);
-            out.push_str(&header.join(","));
-            out.push('\n');
+            // Written into memory, with `\n` ending each record (the
+            // export's line ending since it was first written) and fields
+            // quoted only where RFC 4180 needs it (a comma, a quote or a
+            // line break), so that plain exports read as before.
+            let mut csv = csv::WriterBuilder::new()
+                .terminator(csv::Terminator::Any(b'\n'))
+                .quote_style(csv::QuoteStyle::Necessary)
+                .from_writer(Vec::new());
+            let mut written = csv.write_record(&header);
             for r in records {
-                let cells: Vec<String> = header
-                    .iter()
-                    .map(|c| match &r[*c] {
-                        Value::String(s) => csv_cell(s),
+                written = written.and_then(|()| {
+                    csv.write_record(header.iter().map(|c| match &r[*c] {
+                        Value::String(s) => s.clone(),
                         other => other.to_string(),
-                    })
-                    .collect();
-                out.push_str(&cells.join(","));
-                out.push('\n');
+                    }))
+                });
             }
+            // Into a Vec, with every record as long as the header: the
+            // csv crate has nothing to refuse.
+            written.expect("CSV into memory, records as long as the header");
+            let bytes = csv.into_inner().expect("a Vec takes every write");
+            out = String::from_utf8(bytes).expect("the csv crate writes our UTF-8 through unchanged");
         }
     }
     Some(out)
@@ -236,15 +245,6 @@ fn record(month: &str, r: &Row, by: By, currency: &Currency) -> Map<String, Valu
     m.insert("seconds_shadow".into(), json!(t.shadow_seconds));
     m.insert("shadow_pay".into(), json!(currency.format(t.shadow_pay)));
     m
-}
-
-/// A CSV field (RFC 4180): quoted when it holds a comma, quote or line break.
-fn csv_cell(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }
 
 /// The automatic export's settings (`[pay_export]` in oncall.toml).

@@ -569,15 +569,30 @@ class Timeline:
 def expand(rota: Rota, until: datetime) -> Timeline:
     """The rota's hand-offs from its start until every later one takes effect
     at or after `until` (or the rule ends, or the budget runs out)."""
-    tz = zone(rota.zone)
-    latest = to_utc(rota.start, tz)
-    naive, instants, overtaken, users = [rota.start], [latest], [False], [rota.members[0]]
+    return expand_handoffs(rota.zone, rota.start, rota.rule, rota.members, until)
+
+
+def expand_handoffs(
+    zone_name: str,
+    start: datetime,
+    rule: str,
+    members: list[str],
+    until: datetime,
+    budget: int = HANDOFF_BUDGET,
+) -> Timeline:
+    """The hand-offs of one rotation (members, a naive local start, an RRULE
+    without DTSTART, in zone `zone_name`) from its start until every later one
+    takes effect at or after `until` (aware UTC), or the rule ends, or
+    `budget` hand-offs are expanded. Also used by scripts/bench_shifts.py."""
+    tz = zone(zone_name)
+    latest = to_utc(start, tz)
+    naive, instants, overtaken, users = [start], [latest], [False], [members[0]]
     # No zone is more than 14 hours ahead of UTC: a naive time two days after
     # `until` is an instant after it.
     stop = until.replace(tzinfo=None) + timedelta(days=2)
     j = 0
-    for occurrence in rrulestr(rota.rule, dtstart=rota.start):
-        if occurrence <= rota.start:
+    for occurrence in rrulestr(rule, dtstart=start):
+        if occurrence <= start:
             continue
         j += 1
         own = to_utc(occurrence, tz)
@@ -585,8 +600,8 @@ def expand(rota: Rota, until: datetime) -> Timeline:
         naive.append(occurrence)
         instants.append(latest)
         overtaken.append(own < latest)
-        users.append(rota.members[j % len(rota.members)])
-        if occurrence >= stop or j >= HANDOFF_BUDGET:
+        users.append(members[j % len(members)])
+        if occurrence >= stop or j >= budget:
             return Timeline(tz, naive, instants, overtaken, users, known_until=latest)
     return Timeline(tz, naive, instants, overtaken, users, known_until=FOREVER)
 

@@ -25,15 +25,20 @@
 //! is arithmetic. Other rules (MONTHLY, YEARLY, COUNT, UNTIL, BYSETPOS, ...)
 //! keep a list of occurrences, pulled from the rule's iterator as far as a
 //! question needs, and binary-search it.
+//!
+//! A walk through many hand-offs in order (a layer's shifts over a window,
+//! [`Handoffs::instant_with`]) reads their local times with a
+//! [`LocalReader`]: by arithmetic, in seconds, away from clock changes, and
+//! the long way above only near one.
 
 use std::sync::Mutex;
 
-use chrono::{Datelike, Duration, NaiveDateTime, TimeZone};
+use chrono::{Datelike, Duration, NaiveDateTime, TimeZone, Timelike};
 use chrono_tz::Tz;
 use rrule::{Frequency, NWeekday, RRule, RRuleSet, RRuleSetIter, Unvalidated};
 
 use super::rule_grammar;
-use super::time::{Instant, MAX_OFFSET_SPREAD, offset_at, quiet_offset, resolve_local, to_local};
+use super::time::{Instant, LocalReader, MAX_OFFSET_SPREAD, offset_at, quiet_offset, resolve_local, to_local};
 
 /// More occurrences than this in one period and the rule is kept as a list.
 const MAX_SLOTS: usize = 20_000;
@@ -88,9 +93,19 @@ enum Occurrences {
         base: NaiveDateTime,
         period: Duration,
         slots: Vec<Duration>,
+        /// The same in seconds (of the naive clock, from 1970), for walks
+        /// through many hand-offs.
+        seconds: PeriodicSeconds,
     },
     /// Occurrences listed from the rule, grown on demand.
     Listed(Box<Mutex<Listed>>),
+}
+
+#[derive(Debug)]
+struct PeriodicSeconds {
+    base: i64,
+    period: i64,
+    slots: Vec<i64>,
 }
 
 /// A rule's occurrences, pulled from its iterator as far as asked.
@@ -159,10 +174,16 @@ impl Handoffs {
                 if slots.len() > MAX_SLOTS {
                     Occurrences::Listed(Box::new(Mutex::new(Listed::new(set))))
                 } else {
+                    let seconds = PeriodicSeconds {
+                        base: start.and_utc().timestamp(),
+                        period: period.num_seconds(),
+                        slots: slots.iter().map(Duration::num_seconds).collect(),
+                    };
                     Occurrences::Periodic {
                         base: start,
                         period,
                         slots,
+                        seconds,
                     }
                 }
             }
@@ -225,9 +246,35 @@ impl Handoffs {
         self.occurrence(m)
     }
 
+    /// [`Handoffs::naive`] in seconds of the naive clock from 1970, by
+    /// integer arithmetic for a periodic rule.
+    fn naive_seconds(&self, j: u64) -> Option<i64> {
+        let Occurrences::Periodic { seconds, slots, .. } = &self.rule else {
+            return self.naive(j).map(|n| n.and_utc().timestamp());
+        };
+        if j == 0 || self.start.nanosecond() != 0 {
+            return self.naive(j).map(|n| n.and_utc().timestamp());
+        }
+        let mut m = j - 1 + self.skip;
+        for e in &self.except {
+            if *e <= m {
+                m += 1;
+            }
+        }
+        // As `occurrence` (a quotient beyond i32 is past chrono's range there).
+        let k = slots.len() as u64;
+        let q = i64::from(i32::try_from(m / k).ok()?);
+        seconds
+            .base
+            .checked_add(seconds.period.checked_mul(q)?)?
+            .checked_add(seconds.slots[(m % k) as usize])
+    }
+
     fn occurrence(&self, m: u64) -> Option<NaiveDateTime> {
         match &self.rule {
-            Occurrences::Periodic { base, period, slots } => {
+            Occurrences::Periodic {
+                base, period, slots, ..
+            } => {
                 let k = slots.len() as u64;
                 let q = i32::try_from(m / k).ok()?;
                 base.checked_add_signed(period.checked_mul(q)?)?
@@ -269,6 +316,27 @@ impl Handoffs {
             latest = latest.max(resolve_local(self.tz, n));
         }
         Some(latest)
+    }
+
+    /// [`Handoffs::instant`], reading local time with `reader`: for a walk
+    /// through many hand-offs, in order (a layer's shifts over a window).
+    pub fn instant_with(&self, j: u64, reader: &mut LocalReader) -> Option<Instant> {
+        if j == 0 {
+            return Some(self.start_instant);
+        }
+        // No clock change within the offset spread of the hand-off: it reads
+        // as plain local time, and so do the earlier ones near it, in order;
+        // none overtakes it (the check at the top of `instant`).
+        if let Some(t) = self
+            .naive_seconds(j)
+            .and_then(|n| reader.quiet_seconds(n))
+            .and_then(|t| Instant::from_timestamp(t, 0))
+        {
+            return Some(t);
+        }
+        let t = self.instant(j)?;
+        reader.learn(t);
+        Some(t)
     }
 
     /// The index of the hand-off in force at `t` (the last one at or before
@@ -321,7 +389,9 @@ impl Handoffs {
             return 0;
         }
         match &self.rule {
-            Occurrences::Periodic { base, period, slots } => {
+            Occurrences::Periodic {
+                base, period, slots, ..
+            } => {
                 let elapsed = (x - *base).num_seconds();
                 let q = elapsed.div_euclid(period.num_seconds());
                 let Ok(q32) = i32::try_from(q) else { return 0 };

@@ -21,7 +21,7 @@
 use chrono_tz::Tz;
 
 use super::handoff::Handoffs;
-use super::time::{Instant, Span};
+use super::time::{Instant, LocalReader, Span};
 use super::window::{ActiveWindow, active_spans, is_active};
 
 /// A person's identifier, the key under `people:`.
@@ -77,10 +77,24 @@ pub struct ShadowTile {
 }
 
 /// A stretch of time with one person on call, or nobody (`user == None`, a gap).
+///
+/// The expansion works on tiles that borrow the person from the rota
+/// (`Tile<&PersonId>`, see [`Rota::expand_borrowed`]): a tile is copied at
+/// every step (each layer, each override), and copying a name each time was
+/// much of the cost of `oncall shifts` over a year of many rotas.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Tile {
+pub struct Tile<U = PersonId> {
     pub span: Span,
-    pub user: Option<PersonId>,
+    pub user: Option<U>,
+}
+
+impl Tile<&PersonId> {
+    pub fn to_owned(&self) -> Tile {
+        Tile {
+            span: self.span,
+            user: self.user.cloned(),
+        }
+    }
 }
 
 impl Layer {
@@ -95,18 +109,19 @@ impl Layer {
 
     /// The stretches of `range` when this layer is on, with its member,
     /// sorted and not overlapping.
-    pub fn tiles(&self, range: Span) -> Vec<Tile> {
+    pub fn tiles(&self, range: Span) -> Vec<Tile<&PersonId>> {
         let mut tiles = Vec::new();
         let mut j = self.handoffs.index_at(range.start).unwrap_or(0);
         let Some(mut at) = self.handoffs.instant(j) else {
             return tiles;
         };
+        let mut reader = LocalReader::new(self.handoffs.tz());
         while at < range.end {
-            let next = self.handoffs.instant(j + 1);
+            let next = self.handoffs.instant_with(j + 1, &mut reader);
             let end = next.unwrap_or(range.end).min(range.end);
             let span = Span::new(at.max(range.start), end);
             if !span.is_empty() {
-                let user = self.members[(j % self.members.len() as u64) as usize].clone();
+                let user = &self.members[(j % self.members.len() as u64) as usize];
                 tiles.push(Tile { span, user: Some(user) });
             }
             match next {
@@ -145,7 +160,7 @@ impl Rota {
 
     /// The tiles of `range` before overrides: exactly tiling it, gaps included,
     /// neighbours with the same person merged.
-    pub fn scheduled(&self, range: Span) -> Vec<Tile> {
+    pub fn scheduled(&self, range: Span) -> Vec<Tile<&PersonId>> {
         let mut timeline = vec![Tile {
             span: range,
             user: None,
@@ -159,29 +174,38 @@ impl Rota {
     /// The tiles of `range`: exactly tiling it, gaps included, overrides
     /// applied, neighbours with the same person merged.
     pub fn expand(&self, range: Span) -> Vec<Tile> {
+        self.expand_borrowed(range).iter().map(Tile::to_owned).collect()
+    }
+
+    /// [`Rota::expand`], the people borrowed from the rota.
+    pub fn expand_borrowed(&self, range: Span) -> Vec<Tile<&PersonId>> {
         if range.is_empty() {
             return Vec::new();
         }
         let scheduled = self.scheduled(range);
+        if !self.overrides.iter().any(|o| !o.span.intersect(&range).is_empty()) {
+            // Already merged; most rotas have no override in a given window.
+            return scheduled;
+        }
         let mut timeline = scheduled.clone();
         for o in &self.overrides {
             let span = o.span.intersect(&range);
             if span.is_empty() {
                 continue;
             }
-            let cover: Vec<Tile> = match &o.instead_of {
+            let cover: Vec<Tile<&PersonId>> = match &o.instead_of {
                 None => vec![Tile {
                     span,
-                    user: Some(o.user.clone()),
+                    user: Some(&o.user),
                 }],
                 Some(x) => scheduled
                     .iter()
-                    .filter(|t| t.user.as_ref() == Some(x))
+                    .filter(|t| t.user == Some(x))
                     .map(|t| t.span.intersect(&span))
                     .filter(|s| !s.is_empty())
                     .map(|span| Tile {
                         span,
-                        user: Some(o.user.clone()),
+                        user: Some(&o.user),
                     })
                     .collect(),
             };
@@ -198,7 +222,7 @@ impl Rota {
         if self.shadows.is_empty() || range.is_empty() {
             return Vec::new();
         }
-        let tiles = self.expand(range);
+        let tiles = self.expand_borrowed(range);
         let mut out = Vec::new();
         for shadow in &self.shadows {
             let within = match shadow.span {
@@ -209,7 +233,7 @@ impl Rota {
                 continue;
             }
             for tile in &tiles {
-                let Some(on_call) = &tile.user else { continue };
+                let Some(on_call) = tile.user else { continue };
                 if *on_call == shadow.user || shadow.of.as_ref().is_some_and(|of| of != on_call) {
                     continue;
                 }
@@ -241,7 +265,7 @@ impl Rota {
 
     /// The gaps (nobody on call) within `range`.
     pub fn gaps(&self, range: Span) -> Vec<Span> {
-        self.expand(range)
+        self.expand_borrowed(range)
             .into_iter()
             .filter(|t| t.user.is_none())
             .map(|t| t.span)
@@ -251,7 +275,7 @@ impl Rota {
 
 /// `base` (tiling some range) with `top` (sorted, non-overlapping, within the
 /// range) painted over it.
-fn overlay(base: &[Tile], top: &[Tile]) -> Vec<Tile> {
+fn overlay<U: Clone>(base: &[Tile<U>], top: &[Tile<U>]) -> Vec<Tile<U>> {
     let mut out = Vec::with_capacity(base.len() + 2 * top.len());
     let mut top = top.iter().peekable();
     for tile in base {
@@ -292,22 +316,21 @@ fn overlay(base: &[Tile], top: &[Tile]) -> Vec<Tile> {
 }
 
 /// Merges neighbouring tiles that name the same person (or are both gaps).
-pub fn merge(tiles: Vec<Tile>) -> Vec<Tile> {
-    let mut out: Vec<Tile> = Vec::with_capacity(tiles.len());
-    for t in tiles {
-        if t.span.is_empty() {
-            continue;
+pub fn merge<U: PartialEq>(mut tiles: Vec<Tile<U>>) -> Vec<Tile<U>> {
+    // In place: a year of a busy rota is thousands of tiles.
+    tiles.retain(|t| !t.span.is_empty());
+    tiles.dedup_by(|next, last| {
+        let touching = last.user == next.user && last.span.end == next.span.start;
+        if touching {
+            last.span.end = next.span.end;
         }
-        match out.last_mut() {
-            Some(last) if last.user == t.user && last.span.end == t.span.start => last.span.end = t.span.end,
-            _ => out.push(t),
-        }
-    }
-    out
+        touching
+    });
+    tiles
 }
 
 /// The parts of `tiles` inside `spans` (both sorted and non-overlapping).
-fn intersect(tiles: &[Tile], spans: &[Span]) -> Vec<Tile> {
+fn intersect<U: Clone>(tiles: &[Tile<U>], spans: &[Span]) -> Vec<Tile<U>> {
     let mut out = Vec::new();
     let mut i = 0;
     for tile in tiles {

@@ -9,7 +9,7 @@
 use chrono::{Datelike, Duration, NaiveDate, NaiveTime, Timelike, Weekday};
 use chrono_tz::Tz;
 
-use super::time::{Instant, Span, quiet_offset, resolve_local, to_local};
+use super::time::{Instant, LocalReader, Span, quiet_offset, to_local};
 
 /// One active window. `to` may be 24:00, written as `minutes == 1440`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,18 +28,20 @@ impl ActiveWindow {
         self.days[day.num_days_from_monday() as usize]
     }
 
-    /// The window's occurrence that starts on local date `date`, if any.
-    fn on_date(&self, tz: Tz, date: NaiveDate) -> Option<Span> {
+    /// The window's occurrence that starts on local date `date`, if any, its
+    /// edges read by `reader` (of the rota's zone).
+    fn on_date(&self, reader: &mut LocalReader, date: NaiveDate) -> Option<Span> {
         if !self.on(date.weekday()) {
             return None;
         }
-        let at = |date: NaiveDate, minutes: u32| {
+        let mut at = |date: NaiveDate, minutes: u32| {
             let day = date + Duration::days(i64::from(minutes / 1440));
             let time = NaiveTime::from_num_seconds_from_midnight_opt(minutes % 1440 * 60, 0).unwrap_or(NaiveTime::MIN);
-            resolve_local(tz, day.and_time(time))
+            reader.resolve(day.and_time(time))
         };
         let end = if self.to > self.from { self.to } else { self.to + 1440 };
-        let span = Span::new(at(date, self.from), at(date, end));
+        let start = at(date, self.from);
+        let span = Span::new(start, at(date, end));
         (!span.is_empty()).then_some(span)
     }
 }
@@ -54,10 +56,11 @@ pub fn active_spans(tz: Tz, windows: &[ActiveWindow], range: Span) -> Vec<Span> 
     let first = to_local(tz, range.start).date() - Duration::days(2);
     let last = to_local(tz, range.end).date() + Duration::days(1);
     let mut spans = Vec::new();
+    let mut reader = LocalReader::new(tz);
     let mut date = first;
     while date <= last {
         for w in windows {
-            if let Some(span) = w.on_date(tz, date) {
+            if let Some(span) = w.on_date(&mut reader, date) {
                 let clipped = span.intersect(&range);
                 if !clipped.is_empty() {
                     spans.push(clipped);

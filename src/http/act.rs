@@ -23,9 +23,10 @@ use axum::response::Response;
 use chrono::SecondsFormat;
 
 use super::Shared;
-use super::html::{escape, page};
+use super::html::page;
 use crate::domain::alert::{Alert, AlertId, Status};
 use crate::domain::time::Instant;
+use crate::html::escape;
 use crate::links::{Action, Claim, LinkError};
 use crate::store::{LinkAction, Spend, SpendLink, StoreError};
 

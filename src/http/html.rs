@@ -1,25 +1,12 @@
 //! The few HTML (and XML) answers the daemon gives people: a small page
 //! with a title and a body. Every piece of text that came from outside (an
-//! alert's summary, a team, a person's name) goes through [`escape`].
+//! alert's summary, a team, a person's name) goes through [`escape`]
+//! (`crate::html`, the one escaper, which the emails use too).
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-/// Text made safe for HTML and XML element content and quoted attributes.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use crate::html::escape;
 
 /// A page: `title` is text (escaped here), `body` is HTML the caller built
 /// with [`escape`].
@@ -64,18 +51,4 @@ pub fn page_with_style(status: StatusCode, title: &str, body: &str, style: &str)
         html,
     )
         .into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes_markup_and_quotes() {
-        assert_eq!(
-            escape(r#"<script>alert("x" & 'y')</script>"#),
-            "&lt;script&gt;alert(&quot;x&quot; &amp; &#39;y&#39;)&lt;/script&gt;"
-        );
-        assert_eq!(escape("disk full — db-1"), "disk full — db-1");
-    }
 }

@@ -36,9 +36,9 @@ use sha1::Sha1;
 
 use super::Shared;
 use super::act::{Acted, Once, act};
-use super::html::escape;
 use crate::domain::alert::{AlertId, Status};
 use crate::engine::outbox::{NoticeKind, Notification};
+use crate::html::escape;
 use crate::links::Action;
 use crate::store::StoreError;
 

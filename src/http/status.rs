@@ -21,11 +21,12 @@ use chrono::{Datelike, Duration, NaiveDate, NaiveTime, SecondsFormat};
 use serde::Deserialize;
 
 use super::Shared;
-use super::html::{escape, page_with_style};
+use super::html::page_with_style;
 use crate::domain::alert::Status;
 use crate::domain::pay::Month;
 use crate::domain::schedule::Schedule;
 use crate::domain::time::{Instant, Span, resolve_local, to_local};
+use crate::html::escape;
 use crate::links::Action;
 
 /// How long the buttons' links stay valid: reload the page after that.

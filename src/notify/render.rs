@@ -15,6 +15,7 @@ use chrono::SecondsFormat;
 
 use super::{Notice, PagedAlert, What, gsm};
 use crate::domain::time::Instant;
+use crate::html::escape;
 
 /// One SMS segment of GSM-7 text, in septets (`[`, `]` and the rest of the
 /// extension table take two). Longer texts are split by the network and
@@ -122,7 +123,7 @@ pub fn email(notice: &Notice) -> Email {
         What::Page { alerts } => page_bodies(alerts),
         What::Announce(a) => {
             let line = announcement(a);
-            (format!("{line}\n"), format!("<p>{}</p>\n", escape_html(&line)))
+            (format!("{line}\n"), format!("<p>{}</p>\n", escape(&line)))
         }
         What::Handoff {
             team,
@@ -142,8 +143,8 @@ pub fn email(notice: &Notice) -> Email {
     let html = format!(
         "<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\"><title>{}</title></head>\n\
          <body style=\"font-family: sans-serif\">\n{html_body}<hr>\n<p><small>{}</small></p>\n</body>\n</html>\n",
-        escape_html(&subject),
-        escape_html(&footer)
+        escape(&subject),
+        escape(&footer)
     );
     Email { subject, text, html }
 }
@@ -272,22 +273,6 @@ pub fn push(notice: &Notice) -> Push {
     }
 }
 
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// Text from outside folded onto one line: control characters (newlines
 /// included) become spaces, runs of white space one space, trimmed.
 pub fn one_line(s: &str) -> String {
@@ -376,7 +361,7 @@ fn page_bodies(alerts: &[PagedAlert]) -> (String, String) {
         text.push_str(&format!("{DRILL} {DRILL_SENTENCE}\n\n"));
         html.push_str(&format!(
             "<p style=\"background: #fff3cd; padding: 0.5em\"><strong>{DRILL}</strong> {}</p>\n",
-            escape_html(DRILL_SENTENCE)
+            escape(DRILL_SENTENCE)
         ));
     }
     if let Some(of) = alerts.iter().find_map(|a| a.shadow_of.as_deref()) {
@@ -384,14 +369,14 @@ fn page_bodies(alerts: &[PagedAlert]) -> (String, String) {
         text.push_str(&format!("{SHADOW} {sentence}\n\n"));
         html.push_str(&format!(
             "<p style=\"background: #e7f1ff; padding: 0.5em\"><strong>{SHADOW}</strong> {}</p>\n",
-            escape_html(&sentence)
+            escape(&sentence)
         ));
     }
     if alerts.len() > 1 {
         let headline = bundle_headline(alerts);
         let headline = headline.trim_start_matches("[DRILL] ").trim_start_matches("[SHADOW] ");
         text.push_str(&format!("{headline}\n\n"));
-        html.push_str(&format!("<h2>{}</h2>\n", escape_html(headline)));
+        html.push_str(&format!("<h2>{}</h2>\n", escape(headline)));
     }
     for (i, a) in alerts.iter().enumerate() {
         let summary = one_line(&a.summary);
@@ -443,14 +428,11 @@ fn page_bodies(alerts: &[PagedAlert]) -> (String, String) {
         }
         text.push('\n');
 
-        html.push_str(&format!(
-            "<h3>{}</h3>\n<table cellpadding=\"2\">\n",
-            escape_html(&numbered)
-        ));
+        html.push_str(&format!("<h3>{}</h3>\n<table cellpadding=\"2\">\n", escape(&numbered)));
         for (name, value) in &rows {
             html.push_str(&format!(
                 "<tr><th align=\"left\">{name}</th><td>{}</td></tr>\n",
-                escape_html(value)
+                escape(value)
             ));
         }
         html.push_str("</table>\n");
@@ -464,8 +446,8 @@ fn page_bodies(alerts: &[PagedAlert]) -> (String, String) {
         if a.shadow_of.is_none() {
             html.push_str(&format!(
                 "<p>SMS reply: <code>{}</code> to acknowledge, <code>{}</code> to resolve</p>\n",
-                escape_html(&one_line(&a.reply_ack)),
-                escape_html(&one_line(&a.reply_resolve))
+                escape(&one_line(&a.reply_ack)),
+                escape(&one_line(&a.reply_resolve))
             ));
         }
     }
@@ -477,9 +459,9 @@ fn page_bodies(alerts: &[PagedAlert]) -> (String, String) {
 fn link(name: &str, url: &str) -> String {
     let url = one_line(url);
     if url.starts_with("https://") || url.starts_with("http://") {
-        format!("<a href=\"{}\">{name}</a>", escape_html(&url))
+        format!("<a href=\"{}\">{name}</a>", escape(&url))
     } else {
-        format!("{name}: {}", escape_html(&url))
+        format!("{name}: {}", escape(&url))
     }
 }
 
@@ -492,12 +474,12 @@ fn handoff_bodies(team: &str, rota: &str, start: Instant, end: Option<Instant>, 
         ("Ends", end.map_or_else(|| "not planned yet".to_string(), time)),
     ];
     let mut text = format!("{headline}\n\n");
-    let mut html = format!("<p>{}</p>\n<table cellpadding=\"2\">\n", escape_html(&headline));
+    let mut html = format!("<p>{}</p>\n<table cellpadding=\"2\">\n", escape(&headline));
     for (name, value) in &rows {
         text.push_str(&format!("  {name:<8}{value}\n"));
         html.push_str(&format!(
             "<tr><th align=\"left\">{name}</th><td>{}</td></tr>\n",
-            escape_html(value)
+            escape(value)
         ));
     }
     text.push('\n');

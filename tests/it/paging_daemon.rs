@@ -464,3 +464,33 @@ async fn a_drill_reports_who_was_reached_and_who_acknowledged() {
     assert_eq!(detail(&app, id).await["alert"]["status"], "resolved");
     app.stop().await;
 }
+
+/// Issue 16 (docs/security.md): the links in a page work for 24 hours from
+/// the page (`engine::LINK_VALIDITY`), then say they expired and change
+/// nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue16_a_pages_links_expire_a_day_after_the_page() {
+    let dir = temp_dir("paging-link-expiry");
+    write_team(&dir, "carol", "carol");
+    let fake = Fake::start().await;
+    let app = spawn(dir.clone(), &push_config(&fake.base, "")).await;
+    let id = trigger(&app, "api").await;
+    app.run_engine().await;
+    let actions = fake.seen()[0].header("actions").unwrap().to_string();
+    let ack = format!(
+        "{}{}",
+        app.base,
+        path_of(&find_link(&actions.replace([',', ';'], " "), "/v1/act/"))
+    );
+
+    app.clock.advance(Duration::hours(24) - Duration::seconds(1));
+    let r = app.client.get(&ack).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    app.clock.advance(Duration::seconds(1));
+    let r = app.client.post(&ack).send().await.unwrap();
+    assert_eq!(r.status(), 410);
+    let said = r.text().await.unwrap();
+    assert!(said.contains("This link has expired"), "{said}");
+    assert_eq!(detail(&app, id).await["alert"]["acknowledged_by"], Value::Null);
+    app.stop().await;
+}

@@ -558,3 +558,49 @@ rotas:
         "#]],
     );
 }
+
+/// The CSV export (written by the csv crate since issue 17) quotes a field
+/// only where RFC 4180 needs it: a name holding a comma, a quote or a line
+/// break is quoted, its quotes doubled; the other fields, and the plain
+/// rows, stay as they always were. A spreadsheet reads one row a person.
+#[test]
+fn issue17_csv_export_quotes_names_as_rfc_4180() {
+    let people = "people:
+  alice: {name: \"Smith, Alice \\\"Al\\\"\", email: alice@example.com}
+  bob: {name: \"Bob\\nJones\", email: bob@example.com}
+  carol: {name: Carol, email: carol@example.com}
+";
+    let team = "team: t
+timezone: Europe/London
+rotas:
+  r:
+    members: [alice, bob, carol]
+    start: 2026-06-01T09:00
+    handoff: FREQ=WEEKLY;BYDAY=MO
+";
+    let pay_yaml = "currency: EUR\npayroll_timezone: Europe/London\nrotas:\n  t/r: {rate: 1}\n";
+    let loaded = config::load_texts(&[("people.yaml", people), ("pay.yaml", pay_yaml), ("t.yaml", team)]);
+    let pay = config::pay::decode(&loaded);
+    let errors: Vec<String> = loaded
+        .errors()
+        .chain(pay.diagnostics.iter())
+        .map(|d| d.to_string())
+        .collect();
+    assert!(errors.is_empty(), "unexpected problems:\n{}", errors.join("\n"));
+    let rules = pay.rules.expect("pay rules");
+    let request = oncall::payroll::Request {
+        month: pay::Month { year: 2026, month: 6 },
+        format: oncall::payroll::Format::Csv,
+        team: None,
+        by: By::Person,
+    };
+    let csv = oncall::payroll::render(&loaded.schedule, &rules, &request, oncall::payroll::Input::Schedule).unwrap();
+    expect![[r#"
+        month,person,name,team,hours_total,hours_weekday,hours_weekend,hours_holiday,seconds_total,seconds_weekday,seconds_weekend,seconds_holiday,shifts,pages,pages_out_of_hours,callouts,callout_hours,on_call_pay,shift_fees,callout_pay,cap_deduction,amount,currency,hours_shadow,seconds_shadow,shadow_pay
+        2026-06,alice,"Smith, Alice ""Al""",t,336.000000,240.000000,96.000000,0.000000,1209600,864000,345600,0,2,0,0,0,0.000000,336.00,0.00,0.00,0.00,336.00,EUR,0.000000,0,0.00
+        2026-06,bob,"Bob
+        Jones",t,207.000000,159.000000,48.000000,0.000000,745200,572400,172800,0,2,0,0,0,0.000000,207.00,0.00,0.00,0.00,207.00,EUR,0.000000,0,0.00
+        2026-06,carol,Carol,t,168.000000,120.000000,48.000000,0.000000,604800,432000,172800,0,1,0,0,0,0.000000,168.00,0.00,0.00,0.00,168.00,EUR,0.000000,0,0.00
+    "#]]
+    .assert_eq(&csv);
+}

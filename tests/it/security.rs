@@ -141,6 +141,20 @@ async fn a_team_over_its_rate_gets_429_with_retry_after() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 429);
     assert_eq!(r.headers()["retry-after"], "2");
+    // The bucket comes before the body is looked at: a body that is not
+    // JSON, or not even sent as JSON, is 429 too (400 and 415 otherwise).
+    for (content_type, body) in [("application/json", "{\"summary\": "), ("text/plain", "summary")] {
+        let r = app
+            .client
+            .post(format!("{}/v1/alerts", app.base))
+            .bearer_auth(KEY)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 429, "{content_type}: {body}");
+    }
     assert_eq!(
         app.all_alerts().await.len(),
         before,
@@ -243,7 +257,44 @@ async fn a_replayed_sms_reply_acts_once() {
         text(&app, ALICE_PHONE, &format!("ACK {id}")).await,
         format!("Acknowledged alert {id}")
     );
+    // The first message's id is kept 30 days: replayed a second before
+    // they are up, it is still told from a new message.
+    app.clock
+        .advance(Duration::days(30) - Duration::minutes(6) - Duration::seconds(1));
+    let (code, reply) = sms(&app, &params, Some(&signature)).await;
+    assert_eq!(code, 200);
+    assert!(reply.contains("handled already"), "{reply}");
     app.stop().await;
+}
+
+/// Issue 16 (docs/security.md): an API token (or the next one) shorter than
+/// 16 characters stops the daemon's start, naming the setting.
+#[test]
+fn issue16_api_tokens_under_16_characters_are_refused() {
+    use oncall::settings::{File, Overrides, Settings};
+    let with = |token: &str, next: Option<&str>| {
+        Settings::resolve(
+            File::default(),
+            Overrides {
+                api_token: Some(token.into()),
+                api_token_next: next.map(str::to_string),
+                ..Overrides::default()
+            },
+        )
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    };
+    let fifteen = "api-token-01234";
+    let sixteen = "api-token-012345";
+    assert_eq!(with(sixteen, Some(sixteen)), Ok(()));
+    for (what, result) in [
+        ("api_token", with(fifteen, None)),
+        ("api_token_next", with(sixteen, Some(fifteen))),
+    ] {
+        let e = result.unwrap_err();
+        assert!(e.contains(what) && e.contains("use at least 16 characters"), "{e}");
+        assert!(!e.contains(fifteen), "the token itself is never shown: {e}");
+    }
 }
 
 /// `params` signed as Twilio signs a request to the daemon.
@@ -790,4 +841,449 @@ async fn issue16_failed_key_guesses_from_one_client_are_slowed() {
     assert_eq!(post_status(&app, "/v1/alerts", "guess-late-0123456789").await, 404);
     assert_eq!(post_status(&app, "/v1/alerts", "guess-later-0123456789").await, 429);
     app.stop().await;
+}
+
+/// The headers every page for people carries (action links, the status
+/// page), whatever it says: not cached (its URL holds a token), not sent on
+/// in `Referer`, not framed, its forms posting to the daemon only; and
+/// no cookie is set.
+fn assert_guarded(what: &str, r: &reqwest::Response) {
+    let header = |name: &str| {
+        r.headers()
+            .get(name)
+            .map_or(String::new(), |v| v.to_str().unwrap().to_string())
+    };
+    assert_eq!(header("cache-control"), "no-store", "{what}");
+    assert_eq!(header("referrer-policy"), "no-referrer", "{what}");
+    assert_eq!(header("x-frame-options"), "DENY", "{what}");
+    // No cookie: nothing for a cross-site request to borrow.
+    assert_eq!(header("set-cookie"), "", "{what}");
+    let policy = header("content-security-policy");
+    for directive in ["frame-ancestors 'none'", "form-action 'self'"] {
+        assert!(
+            policy.split(';').any(|d| d.trim() == directive),
+            "{what}: no {directive} in {policy:?}"
+        );
+    }
+}
+
+/// Issue 16 (docs/security.md): action links and the status page answer
+/// with `no-store`, `no-referrer`, `frame-ancestors 'none'`,
+/// `X-Frame-Options: DENY` and `form-action 'self'`, refusals included.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue16_pages_for_people_are_not_cached_framed_or_referred() {
+    let app = spawn_linked().await;
+    let id = new_alert(&app, "payments API down").await;
+    let expires = app.clock.now() + Duration::hours(1);
+    let ack = local(&app, &links().url(Action::Acknowledge, id, "alice", expires).unwrap());
+    let resolve = local(&app, &links().url(Action::Resolve, id, "alice", expires).unwrap());
+    let missing = local(&app, &links().url(Action::Resolve, 999_999, "alice", expires).unwrap());
+    let (_, link) = app.api_get("/v1/calendar?person=alice").await;
+    let status_url = link["status_url"].as_str().unwrap();
+    let status = format!("{}{}", app.base, status_url.trim_start_matches(PUBLIC_URL));
+    let get = |url: String| app.client.get(url).send();
+    let post = |url: String| app.client.post(url).send();
+    let cross_site = |url: String| {
+        app.client
+            .post(url)
+            .header("sec-fetch-site", "cross-site")
+            .header("sec-fetch-mode", "navigate")
+            .send()
+    };
+    for (what, code, answer) in [
+        ("the link's page", 200, get(ack.clone()).await),
+        (
+            "a junk link",
+            403,
+            get(format!("{}/v1/act/not-a-token", app.base)).await,
+        ),
+        ("a link for no alert", 404, get(missing).await),
+        ("a cross-site post", 403, cross_site(resolve).await),
+        ("the link posted", 200, post(ack.clone()).await),
+        ("the link posted again", 410, post(ack).await),
+        ("the status page", 200, get(status.clone()).await),
+        ("a wrong status token", 403, get(format!("{status}x")).await),
+        ("no status token", 403, get(format!("{}/status", app.base)).await),
+    ] {
+        let answer = answer.unwrap();
+        assert_eq!(answer.status().as_u16(), code, "{what}");
+        assert_guarded(what, &answer);
+    }
+    app.stop().await;
+}
+
+/// Issue 16 (docs/security.md): `/metrics`, `/healthz` and `/readyz` ask for
+/// no credential, so they hold counts and names only. After an alert has
+/// paged (undeliverable: no channel is configured) and a reload has failed
+/// on a shared key, none of them holds the alert's summary or details, a
+/// key, the API token or anyone's email address; the metrics do name the
+/// team, and `/readyz` says why the reload failed.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue16_metrics_and_probes_hold_no_summaries_keys_or_contacts() {
+    const SUMMARY: &str = "card numbers of customer acme leaking";
+    const DETAIL: &str = "db-customers-eu-7";
+    let app = TestApp::spawn().await;
+    let (code, body) = app
+        .post(
+            "/v1/alerts",
+            KEY,
+            json!({"summary": SUMMARY, "severity": "critical", "details": {"host": DETAIL}}),
+        )
+        .await;
+    assert_eq!(code, 202, "{body}");
+    assert!(!app.run_engine().await.attempts.is_empty(), "nobody was paged");
+    let platform = app.dir.join("schedules/platform.yaml");
+    let text = std::fs::read_to_string(&platform).unwrap();
+    std::fs::write(&platform, text.replace(OTHER_KEY, KEY)).unwrap();
+    let errors = oncall::app::reload(app.state(), &app.dir.join("schedules"))
+        .await
+        .unwrap_err();
+    assert!(
+        errors.iter().any(|e| e.contains("give each team its own")),
+        "{errors:?}"
+    );
+
+    let mut shown = String::new();
+    for path in ["/metrics", "/healthz", "/readyz"] {
+        let r = app.client.get(format!("{}{path}", app.base)).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+        shown.push_str(&r.text().await.unwrap());
+    }
+    assert!(shown.contains("team=\"payments\""), "{shown}");
+    assert!(shown.contains("give each team its own"), "{shown}");
+    for secret in [SUMMARY, DETAIL, KEY, OTHER_KEY, API_TOKEN, "@example.com"] {
+        assert!(!shown.contains(secret), "{secret} shown:\n{shown}");
+    }
+    app.stop().await;
+}
+
+/// Issue 16 (docs/security.md): the fields Twilio sends once may not come
+/// twice (400), a phone two people share acts for neither, and a body over
+/// `max_body_bytes` is 413; none of them changes the alert.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue16_sms_with_a_repeated_field_a_shared_phone_or_a_huge_body_changes_nothing() {
+    let dir = temp_dir("security-sms-refused");
+    write_schedules(&dir);
+    let mut s = linked_settings(&dir, Some(crate::links::SECRET));
+    s.notify.sms.as_mut().unwrap().base_url = Some("http://127.0.0.1:9".into());
+    // Carol has bob's phone; payments pages alice and bob at once.
+    std::fs::write(
+        dir.join("schedules/people.yaml"),
+        "people:\n  alice: {name: Alice, email: alice@example.com, phone: '+447700900001'}\n  \
+         bob: {name: Bob, email: bob@example.com, phone: '+447700900002'}\n  \
+         carol: {name: Carol, email: carol@example.com, phone: '+447700900002'}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("schedules/payments.yaml"),
+        format!(
+            "team: payments\ntimezone: Europe/London\nhandoff_notices: []\n\
+             rotas:\n  primary: {{members: [alice], start: 2026-01-05T09:00, every: 1w}}\n\
+             intake_key: {KEY}\nescalation:\n  - notify: [user:alice, user:bob]\n"
+        ),
+    )
+    .unwrap();
+    let app = TestApp::spawn_with(dir, s, "2026-06-01T12:00:00Z").await;
+    let id = new_alert(&app, "payments API down").await;
+    app.run_engine().await;
+    let timeline = app.timeline_kinds(id).await;
+
+    let ack = format!("ACK {id}");
+    let res = format!("RES {id}");
+    for (what, name, value) in [
+        ("a second Body", "Body", res.as_str()),
+        ("a second From", "From", "+447700900002"),
+    ] {
+        let mut params = sms_params(ALICE_PHONE, &ack);
+        params.push((name, value));
+        let (code, answer) = sms(&app, &params, Some(&twilio_signed(&params))).await;
+        assert_eq!(code, 400, "{what}: {answer}");
+        assert!(answer.contains("may each appear once"), "{what}: {answer}");
+    }
+    assert_eq!(
+        text(&app, "+447700900002", &ack).await,
+        "This number is not registered with oncall."
+    );
+    let huge = "x".repeat(oncall::settings::DEFAULT_MAX_BODY_BYTES);
+    let params = sms_params(ALICE_PHONE, &huge);
+    let (code, answer) = sms(&app, &params, Some(&twilio_signed(&params))).await;
+    assert_eq!(code, 413, "{answer}");
+    assert_eq!(app.timeline_kinds(id).await, timeline);
+    assert_eq!(alert(&app, id).await["status"], "open");
+    // Alice's own phone acts.
+    assert_eq!(text(&app, ALICE_PHONE, &ack).await, format!("Acknowledged alert {id}"));
+    app.stop().await;
+}
+
+/// Issue 16 (docs/security.md): without an API token the API is off: 401
+/// whatever is sent, saying how to turn it on; the intake still works.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue16_without_an_api_token_the_api_is_off() {
+    let dir = temp_dir("api-off");
+    write_schedules(&dir);
+    let mut s = settings(&dir);
+    s.api_token = None;
+    let app = TestApp::spawn_with(dir, s, "2026-06-01T12:00:00Z").await;
+    assert_eq!(post_status(&app, "/v1/alerts", KEY).await, 202);
+    for path in ["/v1/alerts", "/v1/oncall", "/v1/overrides", "/v1/calendar?person=alice"] {
+        for token in [None, Some(API_TOKEN), Some("")] {
+            let mut request = app.client.get(format!("{}{path}", app.base));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let r = request.send().await.unwrap();
+            assert_eq!(r.status().as_u16(), 401, "{path} {token:?}");
+            let body: serde_json::Value = r.json().await.unwrap();
+            assert!(
+                body["error"].as_str().unwrap().contains("the API is off"),
+                "{path} {token:?}: {body}"
+            );
+        }
+    }
+    app.stop().await;
+}
+
+/// Issue 16 (docs/security.md): `Links` prints its secret as "(hidden)", so
+/// a `{:?}` of it (or of what holds it) shows no secret.
+#[test]
+fn issue16_links_print_their_secret_as_hidden() {
+    let shown = format!("{:?}", links());
+    assert!(shown.contains("secret: \"(hidden)\""), "{shown}");
+    assert!(!shown.contains(crate::links::SECRET), "{shown}");
+}
+
+/// Issue 16 (docs/security.md): every secret can come from a file (or a
+/// variable), and none is logged or echoed. The real daemon at its default
+/// log level, each of its secrets in a file of its own (the API token and
+/// the next one, the link secret, the SMTP password, the Twilio auth token,
+/// the ntfy token; the integration key in a variable), pages by email (no server: fails), SMS and push
+/// (a server that answers only to the right credentials); then the right
+/// secrets are used (so each file was read) and wrong ones sent, past the
+/// guess budget. No answer repeats a wrong key or token, and the log holds
+/// none of the secrets, right or wrong.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue16_secrets_are_never_logged_or_echoed() {
+    use crate::notify::{Fake, PUSH_TOKEN, SMS_SID, SMS_TOKEN, free_port};
+    use base64::Engine as _;
+    const API: &str = "file-api-token-0123456789";
+    const API_NEXT: &str = "file-api-token-next-0123456789";
+    const LINK_SECRET: &str = "file-link-secret-0123456789abcdef0123456789";
+    const SMTP_PASSWORD: &str = "file-smtp-password-0123456789";
+    const INTAKE: &str = "file-intake-key-0123456789";
+
+    let dir = temp_dir("issue16-secrets");
+    let file = |name: &str, secret: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, format!("{secret}\n")).unwrap();
+        path.display().to_string()
+    };
+    let s = dir.join("schedules");
+    std::fs::write(
+        s.join("people.yaml"),
+        format!(
+            "people:\n  alice: {{name: Alice, email: alice@example.com, phone: '{ALICE_PHONE}', \
+             push: 'ntfy:alice', notify: [email, sms, push]}}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        s.join("payments.yaml"),
+        "team: payments\ntimezone: Europe/London\nhandoff_notices: []\n\
+         rotas:\n  primary: {members: [alice], start: 2020-01-06T09:00, every: 1w}\n\
+         intake_key_env: ONCALL_TEST_PAYMENTS_KEY\nescalation:\n  - notify: [user:alice]\n",
+    )
+    .unwrap();
+    let fake = Fake::start().await;
+    let config = dir.join("oncall.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "public_url = \"{PUBLIC_URL}\"\napi_token_file = \"{}\"\napi_token_next_file = \"{}\"\n\
+             link_secret_file = \"{}\"\n\
+             [email]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"oncall@example.com\"\n\
+             username = \"oncall\"\npassword_file = \"{}\"\n\
+             [sms]\nbase_url = \"{}\"\naccount_sid = \"{SMS_SID}\"\nauth_token_file = \"{}\"\n\
+             from = \"+447700900999\"\n\
+             [push]\nserver = \"{}\"\ntoken_file = \"{}\"\n",
+            file("api-token", API),
+            file("api-token-next", API_NEXT),
+            file("link-secret", LINK_SECRET),
+            free_port(),
+            file("smtp-password", SMTP_PASSWORD),
+            fake.base,
+            file("sms-auth-token", SMS_TOKEN),
+            fake.base,
+            file("push-token", PUSH_TOKEN),
+        ),
+    )
+    .unwrap();
+
+    /// Stops the daemon when the test ends, passed or failed.
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_oncall"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .current_dir(&dir);
+    command.env("ONCALL_TEST_PAYMENTS_KEY", INTAKE);
+    for name in [
+        "ONCALL_LISTEN",
+        "ONCALL_SCHEDULES",
+        "ONCALL_DATABASE",
+        "ONCALL_PUBLIC_URL",
+        "ONCALL_LOG",
+        "ONCALL_LOG_FORMAT",
+        "ONCALL_API_TOKEN",
+        "ONCALL_API_TOKEN_NEXT",
+        "ONCALL_LINK_SECRET",
+        "ONCALL_SMTP_PASSWORD",
+        "ONCALL_SMS_AUTH_TOKEN",
+        "ONCALL_PUSH_TOKEN",
+    ] {
+        command.env_remove(name);
+    }
+    let crate::support::Served {
+        child,
+        address,
+        log,
+        drain,
+    } = crate::support::serve(&mut command);
+    let daemon = Stop(child);
+    let base = format!("http://{address}");
+    let client = reqwest::Client::new();
+    let intake = |key: String| {
+        client
+            .post(format!("{base}/v1/alerts"))
+            .bearer_auth(key)
+            .json(&json!({"summary": "payments API down", "severity": "critical"}))
+            .send()
+    };
+
+    // The key from its variable opens an alert, which pages alice three ways.
+    let r = intake(INTAKE.to_string()).await.unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+    let id = r.json::<serde_json::Value>().await.unwrap()["alert_id"]
+        .as_i64()
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (sent, failed) = {
+            let log = log.lock().unwrap();
+            (log.matches("page sent").count(), log.matches("delivery failed").count())
+        };
+        if sent == 2 && failed >= 1 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not paged by SMS and push, and failed by email:\n{}",
+            log.lock().unwrap()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // The fake answers only to the right credentials: the files were read.
+    let seen = fake.seen();
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{SMS_SID}:{SMS_TOKEN}"))
+    );
+    assert!(seen.iter().any(|r| r.header("authorization") == Some(basic.as_str())));
+    let bearer = format!("Bearer {PUSH_TOKEN}");
+    assert!(seen.iter().any(|r| r.header("authorization") == Some(bearer.as_str())));
+
+    // The API tokens from their files, a link signed with the file's secret,
+    // an SMS reply signed with the file's auth token.
+    for token in [API, API_NEXT] {
+        let r = client
+            .get(format!("{base}/v1/alerts/{id}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{token}");
+    }
+    let signed = oncall::links::Links::new(LINK_SECRET.as_bytes().to_vec(), None).token(
+        Action::Resolve,
+        id,
+        "alice",
+        crate::support::at("2100-01-01T00:00:00Z"),
+    );
+    let r = client.get(format!("{base}/v1/act/{signed}")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let body = format!("ACK {id}");
+    let params = sms_params(ALICE_PHONE, &body);
+    let signature = twilio_sign(SMS_TOKEN, &format!("{PUBLIC_URL}/v1/sms/inbound"), &params);
+    let r = client
+        .post(format!("{base}/v1/sms/inbound"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("X-Twilio-Signature", signature)
+        .body(
+            form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&params)
+                .finish(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let reply = r.text().await.unwrap();
+    assert!(reply.contains(&format!("Acknowledged alert {id}")), "{reply}");
+
+    // Wrong keys (past the guess budget: 404, then 429) and a wrong token:
+    // refused without being repeated.
+    let mut wrong = Vec::new();
+    for i in 0..oncall::http::GUESS_BURST + 2 {
+        let key = format!("wrong-key-{i:03}-0123456789");
+        let r = intake(key.clone()).await.unwrap();
+        assert!([404, 429].contains(&r.status().as_u16()), "{key}");
+        let answer = r.text().await.unwrap();
+        assert!(!answer.contains(&key), "{answer}");
+        wrong.push(key);
+    }
+    let r = client
+        .post(format!("{base}/v2/enqueue"))
+        .json(
+            &json!({"routing_key": "wrong-routing-key-0123456789", "event_action": "trigger",
+            "payload": {"summary": "s", "source": "x", "severity": "critical"}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let answer = r.text().await.unwrap();
+    assert!(!answer.contains("wrong-routing-key"), "{answer}");
+    wrong.push("wrong-routing-key-0123456789".into());
+    let r = client
+        .get(format!("{base}/v1/alerts/{id}"))
+        .bearer_auth("wrong-api-token-0123456789")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let answer = r.text().await.unwrap();
+    assert!(!answer.contains("wrong-api-token"), "{answer}");
+    wrong.push("wrong-api-token-0123456789".into());
+
+    drop(daemon);
+    drain.join().unwrap();
+    let log = log.lock().unwrap().clone();
+    assert!(log.contains("too many unknown integration keys"), "{log}");
+    let secrets = [
+        API,
+        API_NEXT,
+        LINK_SECRET,
+        SMTP_PASSWORD,
+        SMS_TOKEN,
+        PUSH_TOKEN,
+        INTAKE,
+        &basic,
+    ];
+    for secret in secrets.iter().copied().chain(wrong.iter().map(String::as_str)) {
+        assert!(!log.contains(secret), "the log holds {secret}:\n{log}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

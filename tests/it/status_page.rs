@@ -148,3 +148,58 @@ async fn the_status_page_shows_the_rotas_and_acts_as_the_person_whose_link_it_is
     assert!(form_actions(&page).is_empty(), "{page}");
     app.stop().await;
 }
+
+/// Issue 16 (docs/security.md): the status page's buttons are forms posting
+/// to action links that act once and expire an hour after the page was
+/// made. (The page as served, no browser needed.)
+#[tokio::test(flavor = "multi_thread")]
+async fn issue16_status_page_buttons_act_once_and_only_within_the_hour() {
+    let app = TestApp::spawn().await;
+    let (code, body) = app
+        .post(
+            "/v1/alerts",
+            KEY,
+            json!({"summary": "Disk full on db-1", "severity": "critical"}),
+        )
+        .await;
+    assert_eq!(code, 202, "{body}");
+    let id = body["alert_id"].as_i64().unwrap();
+    let (_, link) = app.api_get("/v1/calendar?person=alice").await;
+    let status = &format!("{}{}", app.base, link["status_url"].as_str().unwrap());
+    let a = &app;
+    let page = move || async move {
+        let r = a.client.get(status).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        form_actions(&r.text().await.unwrap())
+    };
+    let post = move |action: String| async move {
+        let r = a.client.post(format!("{}{action}", a.base)).send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    };
+    let alert_status = move || async move {
+        let (_, detail) = a.api_get(&format!("/v1/alerts/{id}")).await;
+        detail["alert"]["status"].as_str().unwrap().to_string()
+    };
+
+    // Acknowledge and Resolve, made now: an hour later they have expired.
+    let old = page().await;
+    assert_eq!(old.len(), 2, "{old:?}");
+    app.clock.advance(chrono::Duration::hours(1));
+    for action in &old {
+        let (code, said) = post(action.clone()).await;
+        assert_eq!(code, 410, "{said}");
+        assert!(said.contains("This link has expired"), "{said}");
+    }
+    assert_eq!(alert_status().await, "open");
+
+    // The page made now: its Acknowledge acts, once.
+    let fresh = page().await;
+    app.clock
+        .advance(chrono::Duration::hours(1) - chrono::Duration::seconds(1));
+    assert_eq!(post(fresh[0].clone()).await.0, 200);
+    assert_eq!(alert_status().await, "acknowledged");
+    let (code, said) = post(fresh[0].clone()).await;
+    assert_eq!(code, 410, "{said}");
+    assert!(said.contains("This link was used already"), "{said}");
+    app.stop().await;
+}

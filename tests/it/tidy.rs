@@ -144,3 +144,97 @@ fn the_store_binds_every_value_it_puts_in_sql() {
         found.join("\n")
     );
 }
+
+/// The text of the function `name` in `code`: from its `fn` line to the
+/// closing brace at the `fn`'s own indentation.
+fn function<'a>(code: &'a str, name: &str) -> &'a str {
+    let start = code
+        .find(&format!("fn {name}("))
+        .unwrap_or_else(|| panic!("no fn {name}"));
+    let line_start = code[..start].rfind('\n').map_or(0, |n| n + 1);
+    let indent = code[line_start..].len() - code[line_start..].trim_start().len();
+    let close = format!("\n{}}}\n", " ".repeat(indent));
+    let end = code[start..]
+        .find(&close)
+        .unwrap_or_else(|| panic!("no end of fn {name}"));
+    &code[line_start..start + end + close.len()]
+}
+
+/// Whether a secret compared in time that depends on it cannot be shown by
+/// a functional test; what can be checked is that every check of a key,
+/// token or signature goes through a constant-time comparison (`subtle`'s
+/// `ct_eq`, or the `hmac` crate's `verify_slice`, which uses it), that
+/// keys and API tokens are compared as SHA-256 digests (so a key's length
+/// does not show either), that every key is compared (no early exit), that
+/// both API tokens are (`|`, not `||`), and that a link's MAC is checked
+/// before anything it claims is read (docs/security.md).
+#[test]
+fn secrets_are_compared_in_constant_time() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let read = |file: &str| std::fs::read_to_string(root.join(file)).unwrap();
+    let (http, links) = (read("http/mod.rs"), read("links.rs"));
+    let (sms, calendar, status) = (read("http/sms.rs"), read("http/calendar.rs"), read("http/status.rs"));
+    // (where, the function, what it must hold, what it must not).
+    let checks: [(&str, &str, &[&str], &[&str]); 9] = [
+        (
+            "http/mod.rs",
+            function(&http, "same_secret"),
+            &["Sha256::digest", ".ct_eq("],
+            &["=="],
+        ),
+        (
+            "http/mod.rs",
+            function(&http, "team_for_key"),
+            &["same_secret("],
+            &["==", "break", "return", "find("],
+        ),
+        (
+            "http/mod.rs",
+            function(&http, "authorize_api"),
+            &["same_secret(token, given)", "same_secret(next, given)"],
+            &["==", "||"],
+        ),
+        ("links.rs", function(&links, "verify"), &[".verify_slice("], &["=="]),
+        (
+            "links.rs",
+            function(&links, "standing_token_ok"),
+            &[".ct_eq("],
+            &["want == ", "== want"],
+        ),
+        (
+            "http/sms.rs",
+            function(&sms, "signature_matches"),
+            &[".verify_slice("],
+            &["=="],
+        ),
+        ("http/sms.rs", function(&sms, "inbound"), &["signature_matches("], &[]),
+        (
+            "http/calendar.rs",
+            function(&calendar, "check_token"),
+            &["calendar_token_ok("],
+            &["=="],
+        ),
+        ("http/status.rs", function(&status, "page"), &["status_token_ok("], &[]),
+    ];
+    let mut found = Vec::new();
+    for (file, body, must, must_not) in checks {
+        let name = body.split("fn ").nth(1).unwrap().split('(').next().unwrap();
+        for needle in must {
+            if !body.contains(needle) {
+                found.push(format!("src/{file}: fn {name} lacks `{needle}`"));
+            }
+        }
+        for needle in must_not {
+            if body.contains(needle) {
+                found.push(format!("src/{file}: fn {name} has `{needle}`"));
+            }
+        }
+    }
+    // The MAC before the claim: a forged link is "not valid" whatever it says.
+    let verify = function(&links, "verify");
+    let mac_at = verify.find(".verify_slice(").unwrap_or(usize::MAX);
+    if verify.find("parse_claim(").is_none_or(|claim| claim < mac_at) {
+        found.push("src/links.rs: fn verify reads the claim before it checks the MAC".into());
+    }
+    assert!(found.is_empty(), "secrets compared otherwise:\n{}", found.join("\n"));
+}
