@@ -61,8 +61,13 @@ pub struct AppState {
     /// Held by a heartbeat ping (record the ping, resolve the alert) and by
     /// the heartbeat check (read the pings, raise alerts), so that neither
     /// sees the other half done: else a check that read the pings just before
-    /// a ping could raise an alert just after that ping's resolve. One daemon
-    /// owns a database, so a lock in the process is enough.
+    /// a ping could raise an alert just after that ping's resolve. The lock
+    /// is in the process: on SQLite one daemon owns the database, so that is
+    /// enough. On PostgreSQL the check runs on the leader only (see
+    /// `jobs::Leadership`) while a ping may land on any daemon, so the lock
+    /// does not close that window across daemons: a ping on a follower in
+    /// the milliseconds between the leader's read and its trigger can still
+    /// meet an alert raised for the silence it just ended.
     pub heartbeat_lock: tokio::sync::Mutex<()>,
     /// Makes and checks the signed acknowledge / resolve links; knows the
     /// public URL.

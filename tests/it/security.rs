@@ -935,7 +935,10 @@ async fn issue16_metrics_and_probes_hold_no_summaries_keys_or_contacts() {
     let platform = app.dir.join("schedules/platform.yaml");
     let text = std::fs::read_to_string(&platform).unwrap();
     std::fs::write(&platform, text.replace(OTHER_KEY, KEY)).unwrap();
-    let errors = oncall::app::reload(app.state(), &app.dir.join("schedules"))
+    let errors = app
+        .state()
+        .in_force
+        .reload(&app.dir.join("schedules"))
         .await
         .unwrap_err();
     assert!(
