@@ -75,6 +75,8 @@ pub enum Command {
         /// Where people and providers reach the daemon, e.g.
         /// https://oncall.example.com: the base of the acknowledge links in
         /// pages and of the inbound SMS webhook. Default: none (no links).
+        // The help text shows the URL as written (clap prints the comment).
+        #[allow(rustdoc::bare_urls)]
         #[arg(long, env = "ONCALL_PUBLIC_URL")]
         public_url: Option<String>,
     },

@@ -64,7 +64,7 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
 const MAX_QUOTED_CHARS: usize = 64;
 
 /// A value from a file as a message quotes it: itself, or its first
-/// [`MAX_QUOTED_CHARS`] characters and `…` (a message about a 10 MB value
+/// `MAX_QUOTED_CHARS` characters and `…` (a message about a 10 MB value
 /// need not repeat it).
 pub fn shown(s: &str) -> std::borrow::Cow<'_, str> {
     match s.char_indices().nth(MAX_QUOTED_CHARS) {

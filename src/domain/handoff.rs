@@ -46,7 +46,7 @@ const MAX_SLOTS: usize = 20_000;
 const MAX_LISTED: usize = 2_000_000;
 /// A listed rule may hand off at most this many times in a year (about
 /// hourly), and a rota may start from [`EARLIEST_START`] to [`LATEST_START`]:
-/// so a listed rule reaches today within [`MAX_LISTED`] occurrences, and
+/// so a listed rule reaches today within `MAX_LISTED` occurrences, and
 /// a question costs a bounded walk, never a silent end of the rota.
 pub const MAX_LISTED_PER_YEAR: usize = 10_000;
 pub const EARLIEST_START: i32 = 1970;

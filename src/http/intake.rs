@@ -61,19 +61,25 @@ fn team_of(state: &Shared, headers: &HeaderMap, peer: &Peer) -> Result<String, A
     Ok(team)
 }
 
-/// A dedup key for an event that came without one: unique, and time-ordered.
+/// A dedup key for an event that came without one: unique. A random number
+/// drawn once per process (so keys never repeat across restarts or between
+/// daemons on one database) and a counter. It does not read the wall clock:
+/// `clock.rs` is the only module that does.
 pub(super) fn generated_key() -> String {
+    use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU64, Ordering};
+    static PROCESS: OnceLock<u64> = OnceLock::new();
     static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
-    format!(
-        "oncall-{nanos:x}-{:x}-{:x}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    let process = *PROCESS.get_or_init(|| {
+        let mut bytes = [0u8; 8];
+        // Without the system's randomness (never seen on Linux), the
+        // process id still keeps two daemons' keys apart.
+        match getrandom::fill(&mut bytes) {
+            Ok(()) => u64::from_le_bytes(bytes),
+            Err(_) => u64::from(std::process::id()),
+        }
+    });
+    format!("oncall-{process:016x}-{:x}", N.fetch_add(1, Ordering::Relaxed))
 }
 
 async fn commit(state: &Shared, mut events: Vec<Event>) -> Result<Vec<Outcome>, ApiError> {

@@ -63,7 +63,7 @@ pub const GUESS_EVERY: Duration = Duration::seconds(6);
 /// The most clients remembered; past it, clients whose budget is whole are
 /// forgotten to make room, and a client that finds no room is not counted.
 const MAX_CLIENTS: usize = 100_000;
-/// The most teams remembered for one client (see [`Guesses::teams`]).
+/// The most teams remembered for one client (each client's `teams` in [`Guesses`]).
 const MAX_TEAMS: usize = 64;
 
 /// The failure budget of integration keys, per client (its IP address; an

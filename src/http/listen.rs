@@ -21,10 +21,10 @@
 //! - **Shutdown**: accepting stops, idle connections close, requests in
 //!   flight are answered, then [`serve`] returns.
 //!
-//! A connection's watchdog ([`Watch`]) enforces the two waits for a request
+//! A connection's watchdog (`Watch`) enforces the two waits for a request
 //! head (hyper's own `header_read_timeout` starts counting as soon as a
 //! kept-alive connection goes idle, so it cannot tell an idle connection
-//! from a slow request); [`Stalling`] times a request body.
+//! from a slow request); `Stalling` times a request body.
 
 use std::future::Future;
 use std::pin::Pin;

@@ -8,7 +8,7 @@
 //! address, push topic or webhook URL leaves the daemon that way.
 //!
 //! The destination itself, in any of its forms, becomes `<recipient>`: the
-//! reason stays readable ("The 'To' number <recipient> is not a valid phone
+//! reason stays readable ("The 'To' number `<recipient>` is not a valid phone
 //! number") and says which part was wrong. Anything else that looks like an
 //! email address or an E.164 number (another recipient named by the
 //! provider, a number written differently) becomes `<email address>` or

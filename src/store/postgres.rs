@@ -17,12 +17,12 @@
 //!   inside a transaction exactly as with SQLite (`engine::pass` is
 //!   synchronous, over [`PassTx`](crate::engine::tx::PassTx)).
 //!   Its clients each drive their own small runtime, so they live on threads
-//!   of their own (the writer, [`READERS`] readers) and are created and
+//!   of their own (the writer, `READERS` readers) and are created and
 //!   dropped there, never on a Tokio worker.
 //! - **Ids in commit order for the engine's cursors.** Several daemons write
 //!   at once, so an id handed out first may commit last; a pass that read
 //!   "every alert after the cursor" could step over one still committing.
-//!   Every write transaction holds a shared advisory lock ([`WRITE_LOCK`])
+//!   Every write transaction holds a shared advisory lock (`WRITE_LOCK`)
 //!   from its start; a pass takes it exclusively, in a transaction of its
 //!   own, so it waits for the transactions in flight and sees every id below
 //!   the newest it reads.

@@ -48,6 +48,44 @@ fn domain_does_no_io_and_never_reads_the_clock() {
     assert!(found.is_empty(), "the domain must stay pure:\n{}", found.join("\n"));
 }
 
+/// ARCHITECTURE.md: `src/clock.rs` is the only reader of the wall clock;
+/// everything else is told the time by a `Clock`, so a manual clock steps
+/// the whole daemon. (Monotonic timers, `std::time::Instant` and tokio's,
+/// measure timeouts and are not the time of day.)
+#[test]
+fn only_the_clock_module_reads_the_wall_clock() {
+    let forbidden = ["Utc::now", "Local::now", "SystemTime::now", "chrono::Local"];
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = vec![root.clone()];
+    let mut checked = 0;
+    let mut found = Vec::new();
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        if path.extension().and_then(|e| e.to_str()) != Some("rs") || path == root.join("clock.rs") {
+            continue;
+        }
+        checked += 1;
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            for word in forbidden {
+                if code.contains(word) {
+                    found.push(format!("{}:{}: uses `{word}`", path.display(), n + 1));
+                }
+            }
+        }
+    }
+    assert!(checked >= 50, "expected the sources in {}", root.display());
+    assert!(
+        found.is_empty(),
+        "only src/clock.rs reads the wall clock:\n{}",
+        found.join("\n")
+    );
+}
+
 /// The `{...}` pieces that `code` puts into SQL text with `format!` other
 /// than the names of SQL constants (`{SELECT_OVERRIDE} WHERE id = ?1` is
 /// SQL built from SQL; `{team}` would be a value spliced into it).
