@@ -14,7 +14,7 @@ use serde_json::json;
 use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::{self, Loaded, Severity};
+use crate::config::{self, Loaded, Refusal, Severity};
 use crate::domain::schedule::Schedule;
 use crate::domain::time::{Instant, Rfc3339, Span};
 use crate::settings::{Overrides, Settings};
@@ -641,6 +641,16 @@ fn check(
     let mut diagnostics = loaded.diagnostics.clone();
     // pay.yaml, if there is one.
     diagnostics.extend(config::pay::decode(&loaded).diagnostics);
+    // Whatever the daemon refuses, as it refuses it (the files' own errors
+    // are above already, with their warnings).
+    let validated = config::validate(&loaded, &settings.severities, &settings.intensities);
+    diagnostics.extend(
+        validated
+            .refusals
+            .into_iter()
+            .filter(|(why, _)| *why != Refusal::RotaFile)
+            .map(|(_, d)| d),
+    );
     let has_errors = diagnostics.iter().any(|d| d.severity == Severity::Error);
     if !has_errors {
         diagnostics.extend(config::coverage_warnings(
@@ -648,11 +658,7 @@ fn check(
             now,
             Duration::days(CHECK_HORIZON_DAYS),
         ));
-        diagnostics.extend(config::paging_warnings(
-            &loaded,
-            &settings.severities,
-            &settings.intensities,
-        ));
+        diagnostics.extend(validated.warnings);
     }
     for d in &diagnostics {
         writeln!(err, "{d}")?;

@@ -23,9 +23,8 @@ use chrono_tz::Tz;
 pub(super) use fields::{Cx, Fields, duration, fields, list, mapping_entries, string, timezone, window};
 pub use team::short_key;
 
-use super::Loaded;
-use super::Origin;
 use super::yaml::{self, Node, Pos, Value};
+use super::{KeyRole, Loaded, Origin};
 use crate::domain::schedule::{HandoffNotices, IntakeKey, Person, Schedule, Team};
 use escalation::decode_policy;
 use fields::{name_ok, unknown_team};
@@ -232,8 +231,15 @@ pub(super) fn decode(sources: &[(String, Vec<u8>)]) -> Loaded {
         }
         let intake_key = key_source(&mut cx, top, "intake_key");
         let next_intake_key = key_source(&mut cx, top, "next_intake_key");
-        for (source, pos) in intake_key.iter().chain(&next_intake_key) {
+        for (role, (source, pos)) in [(KeyRole::Current, &intake_key), (KeyRole::Next, &next_intake_key)]
+            .into_iter()
+            .filter_map(|(role, key)| Some((role, key.as_ref()?)))
+        {
             key_places.push((name.to_string(), *file, *pos, source.clone()));
+            loaded
+                .places
+                .intake_keys
+                .insert((name.to_string(), role), cx.origin(*pos));
         }
         let (intake_key, next_intake_key) = (intake_key.map(|(k, _)| k), next_intake_key.map(|(k, _)| k));
         if next_intake_key.is_some()
@@ -247,10 +253,18 @@ pub(super) fn decode(sources: &[(String, Vec<u8>)]) -> Loaded {
                 "a next integration key needs a current one (`intake_key_env`, `intake_key_file` or `intake_key`)",
             );
         }
-        let heartbeats = match top.get("heartbeats") {
-            Some(node) => decode_heartbeats(&mut cx, name, node),
-            None => Vec::new(),
-        };
+        let mut heartbeats = Vec::new();
+        if let Some(node) = top.get("heartbeats") {
+            for (heartbeat, severity) in decode_heartbeats(&mut cx, name, node) {
+                if let Some(pos) = severity {
+                    loaded
+                        .places
+                        .heartbeat_severities
+                        .insert((name.to_string(), heartbeat.name.clone()), cx.origin(pos));
+                }
+                heartbeats.push(heartbeat);
+            }
+        }
         let maintenance = match top.get("maintenance") {
             Some(node) => decode_maintenance(&mut cx, tz, node),
             None => Vec::new(),
@@ -260,6 +274,11 @@ pub(super) fn decode(sources: &[(String, Vec<u8>)]) -> Loaded {
             None => HandoffNotices::default(),
         };
         let announce = top.get("announce").and_then(|node| decode_announce(&mut cx, node));
+        let announce = announce.map(|(announce, places)| {
+            let origins = places.into_iter().map(|pos| cx.origin(pos)).collect();
+            loaded.places.announce_severities.insert(name.to_string(), origins);
+            announce
+        });
         teams.push(Team {
             name: name.to_string(),
             tz,
@@ -275,6 +294,7 @@ pub(super) fn decode(sources: &[(String, Vec<u8>)]) -> Loaded {
     }
 
     shared_keys(&mut diags, &key_places);
+    loaded.places.teams = team_files;
 
     // Overrides and escalation policies refer to rotas and teams. A team
     // file's overrides come first, then its cover files' in file-name order,

@@ -40,7 +40,7 @@ const ANNOUNCE_KEYS: &[&str] = &["to", "severities"];
 /// absolute path, read at each reload) or `{name}` (the key itself): one of
 /// them at most; with where it was written. A key written in the file must
 /// be long enough to be secret (one read from a variable or a file is
-/// checked when the daemon reads it).
+/// checked when it is read, by `config::validate`).
 pub(super) fn key_source(cx: &mut Cx, top: &Fields<'_>, name: &str) -> Option<(IntakeKey, Pos)> {
     let (env_key, file_key) = (format!("{name}_env"), format!("{name}_file"));
     let given: Vec<(&str, &Node)> = [env_key.as_str(), file_key.as_str(), name]
@@ -116,8 +116,10 @@ pub(super) fn shared_keys(diags: &mut Vec<Diagnostic>, keys: &[(String, &str, Po
     }
 }
 
-/// A team's `announce`: webhook URLs and the severities announced.
-pub(super) fn decode_announce(cx: &mut Cx, node: &Node) -> Option<Announce> {
+/// A team's `announce`: webhook URLs and the severities announced, with
+/// where each severity is written (`config::validate` checks them against
+/// the installation's).
+pub(super) fn decode_announce(cx: &mut Cx, node: &Node) -> Option<(Announce, Vec<Pos>)> {
     let f = fields(cx, node, "`announce`", ANNOUNCE_KEYS)?;
     let to_node = f.required(cx, "to", "`announce`")?;
     let items: Vec<&Node> = match &to_node.value {
@@ -146,6 +148,7 @@ pub(super) fn decode_announce(cx: &mut Cx, node: &Node) -> Option<Announce> {
         return None;
     }
     let mut severities = Vec::new();
+    let mut places = Vec::new();
     if let Some(n) = f.get("severities") {
         let items: Vec<&Node> = match &n.value {
             Value::Seq(items) => items.iter().collect(),
@@ -154,6 +157,7 @@ pub(super) fn decode_announce(cx: &mut Cx, node: &Node) -> Option<Announce> {
         for item in items {
             if let Some(name) = string(cx, item, "a severity") {
                 severities.push(name.to_string());
+                places.push(item.pos);
             }
         }
         if severities.is_empty() {
@@ -164,13 +168,14 @@ pub(super) fn decode_announce(cx: &mut Cx, node: &Node) -> Option<Announce> {
             return None;
         }
     }
-    Some(Announce { to, severities })
+    Some((Announce { to, severities }, places))
 }
 
 /// `heartbeats:`, a mapping of name to `{interval, grace, summary,
-/// severity}`. Severity names are checked against the installation's
-/// severities when the daemon starts: the rota files do not know them.
-pub(super) fn decode_heartbeats(cx: &mut Cx, team: &str, node: &Node) -> Vec<Heartbeat> {
+/// severity}`, each with where its severity is written. Severity names are
+/// checked against the installation's severities by `config::validate`
+/// (the daemon, `oncall check`): the rota files do not know them.
+pub(super) fn decode_heartbeats(cx: &mut Cx, team: &str, node: &Node) -> Vec<(Heartbeat, Option<Pos>)> {
     let Some(entries) = mapping_entries(cx, node, "`heartbeats`") else {
         return Vec::new();
     };
@@ -227,13 +232,14 @@ pub(super) fn decode_heartbeats(cx: &mut Cx, team: &str, node: &Node) -> Vec<Hea
         let (Some(interval), Some(grace), Some(summary), Some(severity)) = (interval, grace, summary, severity) else {
             continue;
         };
-        out.push(Heartbeat {
+        let heartbeat = Heartbeat {
             name: name.to_string(),
             interval,
             grace,
             summary,
             severity,
-        });
+        };
+        out.push((heartbeat, f.get("severity").map(|n| n.pos)));
     }
     out
 }
