@@ -45,9 +45,9 @@ pub async fn run(
 }
 
 /// Loads the rota files, opens the store, records the configured heartbeats
-/// as seen: everything before serving. Fails on rota files with errors, a
-/// heartbeat severity the installation does not have, or a store that cannot
-/// be opened.
+/// as seen: everything before serving. Fails on rota files that
+/// `config::validate` refuses (what `oncall check` reports as errors), or a
+/// store that cannot be opened.
 pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result<Shared> {
     let loaded = config::load_dir(&settings.schedules).context("loading the rota files")?;
     let live = match live::checked(loaded, &settings.severities, &settings.intensities) {

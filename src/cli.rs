@@ -14,7 +14,7 @@ use serde_json::json;
 use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::{self, Loaded, Severity};
+use crate::config::{self, Loaded, Refusal, Severity};
 use crate::domain::schedule::Schedule;
 use crate::domain::time::{Instant, Rfc3339, Span};
 use crate::settings::{Overrides, Settings};
@@ -130,12 +130,16 @@ pub enum Command {
         #[arg(long, default_value = "5m")]
         wait: String,
     },
-    /// Validate every rota file: errors as file:line:col, warnings for gaps in
-    /// the next 90 days and people nobody can reach. Exit 1 on any error.
+    /// Validate every rota file as `oncall serve` takes them: errors (all
+    /// that serve refuses) as file:line:col, warnings for gaps in the next 90
+    /// days and people nobody can reach. Exit 1 on any error.
     Check {
-        #[command(flatten)]
-        schedules: SchedulesArg,
-        /// The daemon's oncall.toml, for its severities and paging settings.
+        /// The folder of rota files. Default: the config's `schedules`, else
+        /// ./schedules (as `oncall serve`).
+        #[arg(long, env = "ONCALL_SCHEDULES")]
+        schedules: Option<PathBuf>,
+        /// The daemon's oncall.toml, for its severities, paging settings and
+        /// folder, read as `oncall serve` reads it.
         #[arg(long, env = "ONCALL_CONFIG")]
         config: Option<PathBuf>,
     },
@@ -277,24 +281,7 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
             database,
             public_url,
         } => {
-            let overrides = Overrides {
-                listen,
-                schedules,
-                database,
-                // Secrets only from the environment, never the command line.
-                api_token: std::env::var("ONCALL_API_TOKEN").ok(),
-                api_token_next: std::env::var("ONCALL_API_TOKEN_NEXT").ok(),
-                intake_rate: std::env::var("ONCALL_INTAKE_RATE").ok(),
-                header_read_timeout: std::env::var("ONCALL_HEADER_READ_TIMEOUT").ok(),
-                idle_timeout: std::env::var("ONCALL_IDLE_TIMEOUT").ok(),
-                max_connections: std::env::var("ONCALL_MAX_CONNECTIONS").ok(),
-                log_format: std::env::var("ONCALL_LOG_FORMAT").ok(),
-                public_url,
-                link_secret: std::env::var("ONCALL_LINK_SECRET").ok(),
-                smtp_password: std::env::var("ONCALL_SMTP_PASSWORD").ok(),
-                sms_auth_token: std::env::var("ONCALL_SMS_AUTH_TOKEN").ok(),
-                push_token: std::env::var("ONCALL_PUSH_TOKEN").ok(),
-            };
+            let overrides = daemon_overrides(listen, schedules, database, public_url);
             let settings = Settings::load(config.as_deref(), overrides)?;
             serve(settings)?;
             Ok(ExitCode::SUCCESS)
@@ -331,7 +318,18 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
                 ExitCode::from(1)
             })
         }
-        Command::Check { schedules, config } => check(&schedules, config.as_deref(), clock.now(), out, err),
+        Command::Check { schedules, config } => {
+            // Resolved as `serve` resolves them (its flags from the
+            // environment only): the folder and severities the daemon uses.
+            let overrides = daemon_overrides(
+                std::env::var("ONCALL_LISTEN").ok(),
+                schedules,
+                std::env::var_os("ONCALL_DATABASE").map(PathBuf::from),
+                std::env::var("ONCALL_PUBLIC_URL").ok(),
+            );
+            let settings = Settings::load(config.as_deref(), overrides)?;
+            check(&settings, clock.now(), out, err)
+        }
         Command::Burden {
             schedules,
             from,
@@ -600,6 +598,34 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + S
     })
 }
 
+/// The settings `oncall serve` takes from its flags (given here, clap read
+/// their variables) and from the environment: secrets come only from there,
+/// never the command line.
+fn daemon_overrides(
+    listen: Option<String>,
+    schedules: Option<PathBuf>,
+    database: Option<PathBuf>,
+    public_url: Option<String>,
+) -> Overrides {
+    Overrides {
+        listen,
+        schedules,
+        database,
+        api_token: std::env::var("ONCALL_API_TOKEN").ok(),
+        api_token_next: std::env::var("ONCALL_API_TOKEN_NEXT").ok(),
+        intake_rate: std::env::var("ONCALL_INTAKE_RATE").ok(),
+        header_read_timeout: std::env::var("ONCALL_HEADER_READ_TIMEOUT").ok(),
+        idle_timeout: std::env::var("ONCALL_IDLE_TIMEOUT").ok(),
+        max_connections: std::env::var("ONCALL_MAX_CONNECTIONS").ok(),
+        log_format: std::env::var("ONCALL_LOG_FORMAT").ok(),
+        public_url,
+        link_secret: std::env::var("ONCALL_LINK_SECRET").ok(),
+        smtp_password: std::env::var("ONCALL_SMTP_PASSWORD").ok(),
+        sms_auth_token: std::env::var("ONCALL_SMS_AUTH_TOKEN").ok(),
+        push_token: std::env::var("ONCALL_PUSH_TOKEN").ok(),
+    }
+}
+
 fn load(schedules: &SchedulesArg) -> anyhow::Result<Loaded> {
     config::load_dir(&schedules.schedules).context("loading rota files")
 }
@@ -631,18 +657,22 @@ fn unknown_team(schedule: &Schedule, team: Option<&str>, err: &mut dyn Write) ->
     Ok(Some(ExitCode::from(1)))
 }
 
-fn check(
-    schedules: &SchedulesArg,
-    config: Option<&std::path::Path>,
-    now: Instant,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> anyhow::Result<ExitCode> {
-    let settings = Settings::load(config, Overrides::default())?;
-    let loaded = load(schedules)?;
+/// `oncall check` with the daemon's `settings`: its folder, its severities.
+fn check(settings: &Settings, now: Instant, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    let loaded = config::load_dir(&settings.schedules).context("loading rota files")?;
     let mut diagnostics = loaded.diagnostics.clone();
     // pay.yaml, if there is one.
     diagnostics.extend(config::pay::decode(&loaded).diagnostics);
+    // Whatever the daemon refuses, as it refuses it (the files' own errors
+    // are above already, with their warnings).
+    let validated = config::validate(&loaded, &settings.severities, &settings.intensities);
+    diagnostics.extend(
+        validated
+            .refusals
+            .into_iter()
+            .filter(|(why, _)| *why != Refusal::RotaFile)
+            .map(|(_, d)| d),
+    );
     let has_errors = diagnostics.iter().any(|d| d.severity == Severity::Error);
     if !has_errors {
         diagnostics.extend(config::coverage_warnings(
@@ -650,11 +680,7 @@ fn check(
             now,
             Duration::days(CHECK_HORIZON_DAYS),
         ));
-        diagnostics.extend(config::paging_warnings(
-            &loaded,
-            &settings.severities,
-            &settings.intensities,
-        ));
+        diagnostics.extend(validated.warnings);
     }
     for d in &diagnostics {
         writeln!(err, "{d}")?;

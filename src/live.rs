@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::config;
-use crate::domain::schedule::{IntakeKey, Schedule};
+use crate::domain::schedule::Schedule;
 use crate::domain::time::Instant;
 use crate::engine::Engine;
 use crate::engine::rules::Rules;
@@ -219,128 +219,35 @@ pub async fn reload_loop(
     }
 }
 
-/// Rota files as the daemon takes them: no errors, and every severity they
-/// name is one of the installation's; the integration keys resolved
-/// (warnings logged). `Err` lists every problem, one a line.
+/// Rota files as the daemon takes them, by `config::validate` (what
+/// `oncall check` reports too): no errors, every severity they name one of
+/// the installation's, the integration keys read and usable (warnings
+/// logged). `Err` lists every problem, one a line, each at its
+/// `file:line:col`.
 pub fn checked(
     loaded: config::Loaded,
     severities: &crate::domain::severity::Severities,
     intensities: &std::collections::BTreeMap<String, crate::domain::paging::Intensity>,
 ) -> Result<Live, Vec<String>> {
-    if loaded.has_errors() {
-        return Err(loaded.errors().map(|d| d.to_string()).collect());
-    }
-    for d in config::paging_warnings(&loaded, severities, intensities) {
+    let validated = config::validate(&loaded, severities, intensities);
+    for d in &validated.warnings {
         tracing::warn!("{d}");
     }
-    // The rota files do not know the installation's severities; here both
-    // are known.
-    let mut unknown = Vec::new();
-    for team in &loaded.schedule.teams {
-        for hb in &team.heartbeats {
-            if let Some(s) = &hb.severity
-                && severities.rank(s).is_none()
-            {
-                unknown.push(format!(
-                    "team {}: heartbeat {} has severity `{s}`, which is not one of this installation's: {}",
-                    team.name,
-                    hb.name,
-                    severities.names().join(", ")
-                ));
-            }
-        }
-        unknown.extend(config::announce_severity_errors(team, severities));
-    }
-    if !unknown.is_empty() {
-        return Err(unknown);
-    }
-    let mut intake_keys = Vec::new();
-    // Beside `intake_keys`: the team, the key in words, whether it was
-    // written in the team file.
-    let mut described: Vec<(&str, String, bool)> = Vec::new();
-    let mut bad_keys = Vec::new();
-    for team in &loaded.schedule.teams {
-        let Some(source) = &team.intake_key else {
-            tracing::warn!(team = %team.name, "no integration key: this team cannot receive alerts");
-            continue;
-        };
-        for (which, source) in [("current", Some(source)), ("next", team.next_intake_key.as_ref())] {
-            let Some(source) = source else { continue };
-            match read_intake_key(source) {
-                Ok(key) => {
-                    let what = describe_key(which, source);
-                    // A key written in the file was checked with the file;
-                    // one from a variable or a file only now.
-                    if let Some(problem) = config::short_key(&key) {
-                        bad_keys.push(format!("team {}: {what} {problem}", team.name));
-                    }
-                    intake_keys.push((key, team.name.clone()));
-                    described.push((&team.name, what, matches!(source, IntakeKey::Literal(_))));
-                }
-                Err(why) => {
-                    tracing::warn!(team = %team.name, key = which, "no integration key: {why}");
-                }
+    for (team, unread) in &validated.keyless {
+        match unread {
+            None => tracing::warn!(team = %team, "no integration key: this team cannot receive alerts"),
+            Some((which, why)) => {
+                tracing::warn!(team = %team, key = which.as_str(), "no integration key: {why}")
             }
         }
     }
-    bad_keys.extend(shared_keys(&intake_keys, &described));
-    if !bad_keys.is_empty() {
-        return Err(bad_keys);
+    if validated.refused() {
+        return Err(validated.refusals.iter().map(|(_, d)| d.to_string()).collect());
     }
     let base = Arc::new(loaded.schedule);
     Ok(Live {
         schedule: base.clone(),
         base,
-        intake_keys,
+        intake_keys: validated.intake_keys,
     })
-}
-
-/// "the integration key in /path", "the next integration key in the
-/// variable X": a key for people, never its value.
-fn describe_key(which: &str, source: &IntakeKey) -> String {
-    let which = if which == "next" { "next " } else { "" };
-    match source {
-        IntakeKey::Literal(_) => format!("the {which}integration key written in its team file"),
-        IntakeKey::Env(var) => format!("the {which}integration key in the variable {var}"),
-        IntakeKey::File(path) => format!("the {which}integration key in {}", path.display()),
-    }
-}
-
-/// Keys that are another team's too, once read: one key picks one team.
-/// Said of the key read from a variable or a file rather than one written
-/// in a team file (two written ones are an error of the files already).
-fn shared_keys(keys: &[(String, String)], described: &[(&str, String, bool)]) -> Vec<String> {
-    let mut out = Vec::new();
-    for (j, (key, team)) in keys.iter().enumerate() {
-        let Some(i) = keys[..j].iter().position(|(k, t)| k == key && t != team) else {
-            continue;
-        };
-        let (said, other) = if described[j].2 && !described[i].2 {
-            (i, j)
-        } else {
-            (j, i)
-        };
-        out.push(format!(
-            "team {}: {} is team {}'s too: give each team its own",
-            described[said].0, described[said].1, described[other].0
-        ));
-    }
-    out
-}
-
-/// The integration key from where the team file says it is, or why there
-/// is none. Never the key's value in the error.
-fn read_intake_key(source: &IntakeKey) -> Result<String, String> {
-    let key = match source {
-        IntakeKey::Literal(k) => k.clone(),
-        IntakeKey::Env(var) => std::env::var(var).map_err(|_| format!("the variable {var} is not set"))?,
-        IntakeKey::File(path) => std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?
-            .trim()
-            .to_string(),
-    };
-    if key.is_empty() {
-        return Err("it is empty".into());
-    }
-    Ok(key)
 }

@@ -3,7 +3,10 @@
 //! Loading never stops at the first problem: every file is read, every
 //! problem is collected as a [`Diagnostic`] with its `file:line:col`, and the
 //! caller decides what to do (`oncall check` prints them all; the other
-//! commands refuse to answer from rota files with errors).
+//! commands refuse to answer from rota files with errors). [`validate`]
+//! then checks what only the installation can (its severities, the
+//! integration keys as read): `oncall serve` and `oncall check` both take
+//! the files by it, so that `check` reports whatever `serve` refuses.
 //!
 //! The files, in the order they are read:
 //! - any file with a top-level `people:` (by convention `people.yaml`);
@@ -16,6 +19,7 @@ mod decode;
 pub mod diag;
 pub mod pay;
 pub mod text;
+mod validate;
 pub mod yaml;
 
 use std::collections::BTreeMap;
@@ -25,6 +29,7 @@ use chrono::Duration;
 
 pub use decode::short_key;
 pub use diag::{Diagnostic, Severity};
+pub use validate::{Refusal, Validated, validate};
 pub use yaml::Pos;
 
 use crate::domain::paging::{self, Intensity};
@@ -33,7 +38,7 @@ use crate::domain::severity::Severities;
 use crate::domain::time::{Instant, Span};
 
 /// Where a rota was written, for messages about it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Origin {
     pub file: String,
     pub pos: Pos,
@@ -53,6 +58,41 @@ pub struct Loaded {
     /// The pay rules files (`currency:` and so on at the top), parsed but not
     /// decoded: `pay::decode` reads them against the schedule.
     pub pay_files: Vec<(String, yaml::Node)>,
+    /// Where the values only [`validate`] can check were written.
+    pub places: Places,
+}
+
+/// Where the values that the rota files cannot check alone were written, so
+/// that [`validate`], which checks them against the installation (its
+/// severities) and the integration keys as read, points at them.
+#[derive(Debug, Default)]
+pub struct Places {
+    /// team → where its team file names it.
+    pub teams: BTreeMap<String, Origin>,
+    /// (team, heartbeat) → where its `severity` is written.
+    pub heartbeat_severities: BTreeMap<(String, String), Origin>,
+    /// team → where each of its `announce` `severities` is written, in order.
+    pub announce_severities: BTreeMap<String, Vec<Origin>>,
+    /// (team, which key) → where the key, its variable or its file is
+    /// written.
+    pub intake_keys: BTreeMap<(String, KeyRole), Origin>,
+}
+
+/// Which of a team's integration keys: the key, or the next one accepted
+/// beside it during a rotation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum KeyRole {
+    Current,
+    Next,
+}
+
+impl KeyRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyRole::Current => "current",
+            KeyRole::Next => "next",
+        }
+    }
 }
 
 impl Loaded {
@@ -206,7 +246,8 @@ fn rotas_of(loaded: &Loaded, id: &str) -> Vec<String> {
 /// Warnings about people's notification rules against the installation's
 /// severities: rules for a severity that does not exist, and people on a
 /// rota whom some severity can never reach (its methods and theirs do not
-/// meet).
+/// meet). The severities the files name elsewhere are [`validate`]'s
+/// errors.
 pub fn paging_warnings(
     loaded: &Loaded,
     severities: &Severities,
@@ -214,23 +255,6 @@ pub fn paging_warnings(
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let now = Instant::default();
-    for team in &loaded.schedule.teams {
-        let origin = loaded
-            .rota_origins
-            .iter()
-            .find(|((t, _), _)| *t == team.name)
-            .map(|(_, o)| o);
-        for message in announce_severity_errors(team, severities) {
-            if let Some(origin) = origin {
-                out.push(Diagnostic {
-                    file: origin.file.clone(),
-                    pos: origin.pos,
-                    severity: Severity::Warning,
-                    message: format!("{message} (`oncall serve` refuses to start)"),
-                });
-            }
-        }
-    }
     for person in loaded.schedule.people.values() {
         let Some(origin) = loaded.person_origins.get(&person.id) else {
             continue;
@@ -273,23 +297,6 @@ pub fn paging_warnings(
         }
     }
     out
-}
-
-/// A team's `announce: severities` that are not the installation's (the
-/// rota files do not know its names; the daemon refuses to start on them).
-pub fn announce_severity_errors(team: &crate::domain::schedule::Team, severities: &Severities) -> Vec<String> {
-    team.announce
-        .iter()
-        .flat_map(|a| &a.severities)
-        .filter(|s| severities.rank(s).is_none())
-        .map(|s| {
-            format!(
-                "team {}: `announce` has severity `{s}`, which is not one of this installation's: {}",
-                team.name,
-                severities.names().join(", ")
-            )
-        })
-        .collect()
 }
 
 /// `3d 4h`, `45m`: a duration for people.

@@ -539,3 +539,78 @@ fn issue16_help_describes_burden_and_pay_each_in_its_own_words() {
         assert!(seen.insert(rest), "`{name}` shares another's description:\n{help}");
     }
 }
+
+/// Issue 17: `oncall check` resolves the settings as `oncall serve` does:
+/// the folder from `oncall.toml` when no flag or variable names one (it
+/// checked ./schedules), the installation's severities from the same file,
+/// and the daemon's variables (a PostgreSQL database in the file needs
+/// `ONCALL_LINK_SECRET`, which `check` did not read, so it failed where the
+/// daemon starts).
+#[test]
+fn issue17_check_reads_the_settings_as_serve_does() {
+    let dir = temp_schedules(&[
+        ("people.yaml", crate::support::PEOPLE),
+        (
+            "t.yaml",
+            "team: t\ntimezone: UTC\nrotas:\n  r: {members: [alice], start: 2026-01-05T09:00, every: 1w}\n\
+             heartbeats:\n  sync: {interval: 1h, severity: page}\n",
+        ),
+    ]);
+    let elsewhere = temp_schedules(&[]);
+    let toml = elsewhere.path().join("oncall.toml");
+    let write_toml = |extra: &str| {
+        std::fs::write(
+            &toml,
+            format!(
+                "schedules = {:?}\n{extra}[severities]\nnames = [\"low\", \"high\", \"page\"]\n",
+                dir.path().display().to_string()
+            ),
+        )
+        .unwrap()
+    };
+    let check = |args: &[&str], env: &[(&str, &str)]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_oncall"));
+        command.arg("check").args(args).current_dir(elsewhere.path());
+        for var in [
+            "ONCALL_SCHEDULES",
+            "ONCALL_CONFIG",
+            "ONCALL_DATABASE",
+            "ONCALL_LINK_SECRET",
+            "ONCALL_API_TOKEN",
+        ] {
+            command.env_remove(var);
+        }
+        command.envs(env.iter().copied()).output().unwrap()
+    };
+    write_toml("");
+    let toml_arg = toml.to_str().unwrap();
+    for o in [
+        check(&["--config", toml_arg], &[]),
+        check(&[], &[("ONCALL_CONFIG", toml_arg)]),
+    ] {
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stdout(&o).starts_with("ok: 2 file(s), 1 team(s)"), "{}", stdout(&o));
+    }
+    // Without the file, the embedded severities have no `page`: an error, as
+    // the daemon would refuse it.
+    let o = check(&["--schedules", dir.path().to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "{}:6:34: error: team t: heartbeat sync has severity `page`, which is not one of this installation's: minor, major, critical",
+            dir.path().join("t.yaml").display()
+        )),
+        "{}",
+        stderr(&o)
+    );
+
+    write_toml("database = \"postgres://oncall@127.0.0.1:9/oncall\"\n");
+    let o = check(&["--config", toml_arg], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stderr(&o).contains("link_secret"), "{}", stderr(&o));
+    let o = check(
+        &["--config", toml_arg],
+        &[("ONCALL_LINK_SECRET", "a-link-secret-0123456789abcdef0123456789")],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+}

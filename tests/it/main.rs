@@ -24,6 +24,7 @@ mod pg;
 mod properties;
 mod real_alertmanager;
 mod real_prometheus;
+mod refusals;
 mod reload;
 mod security;
 mod shadow;
