@@ -48,7 +48,8 @@ pub enum Action {
         #[arg(long, env = "USER")]
         by: String,
     },
-    /// A team's run-time overrides as YAML for its rota file.
+    /// A team's run-time overrides as a cover file, to save in schedules/ as a
+    /// file of its own (e.g. > schedules/TEAM-overrides.yaml) and commit.
     Export {
         #[arg(long)]
         team: String,

@@ -229,7 +229,8 @@ pub async fn delete(
 }
 
 /// `GET /v1/overrides/export?team=T`: the team's overrides not over yet as
-/// the `overrides:` list of its rota file, to commit.
+/// a cover file (`team:` and `overrides:`), to save in `schedules/` and
+/// commit.
 pub async fn export(
     State(state): State<Shared>,
     headers: HeaderMap,
@@ -247,17 +248,23 @@ pub async fn export(
         .into_response())
 }
 
-/// The `overrides:` YAML of `overrides`, one flow mapping a line, with who
-/// made each and when as a comment above it:
+/// The cover file of `overrides` (`team:` and `overrides:`), one flow
+/// mapping a line, with who made each and when as a comment above it:
 ///
 /// ```yaml
-/// # Run-time overrides of team "payments", to add to its file.
+/// # Run-time overrides of team "payments": a cover file, saved in schedules/ as a file of its own.
+/// team: "payments"
 /// overrides:
 ///   # made by "alice" at 2026-06-01T12:00:00Z (id 1)
 ///   - {rota: "primary", user: "dave", from: "2026-06-01T23:00:00Z", to: "2026-06-02T23:00:00Z"}
 /// ```
 ///
-/// The text is appended to a rota file and committed, and its strings come
+/// A file of its own, not text to append: a team file that has
+/// `overrides:` already would then hold the key twice, which the loader
+/// refuses. With no override, the list is `[]` (a bare `overrides:` is
+/// null, which the loader refuses too).
+///
+/// The text is saved in `schedules/` and committed, and its strings come
 /// from API callers, so none of them may end a line early: a `by` holding a
 /// carriage return once ended its comment there, and what followed became
 /// an override of its own (issue 16). Every string is written by
@@ -271,8 +278,9 @@ pub async fn export(
 /// the loader the rota files go through.
 pub fn yaml(team: &str, overrides: &[StoredOverride]) -> String {
     let mut out = format!(
-        "# Run-time overrides of team {}, to add to its file.\noverrides:\n",
-        quoted(team)
+        "# Run-time overrides of team {team_q}: a cover file, saved in schedules/ as a file of its own.\nteam: {team_q}\noverrides:{}\n",
+        if overrides.is_empty() { " []" } else { "" },
+        team_q = quoted(team),
     );
     for o in overrides {
         let entry = FlowMap(Entry {
@@ -353,7 +361,8 @@ mod tests {
         o.instead_of = Some("carol".into());
         o.reason = Some("covering: carol's \"sick\" day #2".into());
         expect_test::expect![[r#"
-            # Run-time overrides of team "payments", to add to its file.
+            # Run-time overrides of team "payments": a cover file, saved in schedules/ as a file of its own.
+            team: "payments"
             overrides:
               # made by "alice" at 2026-06-01T12:00:00Z (id 1)
               - {rota: "primary", user: "dave", from: "2026-06-01T23:00:00Z", to: "2026-06-02T23:00:00Z", instead_of: "carol", reason: "covering: carol's \"sick\" day #2"}
@@ -370,13 +379,11 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e:?} in:\n{text}"))
             .unwrap();
         let Value::Map(top) = &root.value else { panic!("{text}") };
-        assert_eq!(top.len(), 1, "{text}");
-        assert_eq!(top[0].0.as_str(), Some("overrides"));
-        if top[0].1.is_null() {
-            // `overrides:` and nothing under it: no override to add.
-            return Vec::new();
-        }
-        let Value::Seq(items) = &top[0].1.value else {
+        assert_eq!(top.len(), 2, "{text}");
+        assert_eq!(top[0].0.as_str(), Some("team"));
+        assert!(matches!(top[0].1.value, Value::Scalar { plain: false, .. }), "{text}");
+        assert_eq!(top[1].0.as_str(), Some("overrides"));
+        let Value::Seq(items) = &top[1].1.value else {
             panic!("{text}")
         };
         items
@@ -438,11 +445,32 @@ mod tests {
         "[a-z][a-z0-9._-]{0,12}"
     }
 
+    /// A team file with an `overrides:` list of its own, as the example
+    /// `schedules/payments.yaml` has.
+    const TEAM_WITH_OVERRIDES: &str = "team: payments\ntimezone: UTC\nrotas:\n  primary:\n    members: [alice]\n    start: 2026-01-05T09:00\n    every: 1w\noverrides:\n  - {rota: primary, user: alice, from: 2026-07-01T00:00, to: 2026-07-02T00:00}\n";
+
+    /// With no override the export is still a cover file the loader takes
+    /// (`overrides: []`, not a bare `overrides:`, which reads as null).
+    #[test]
+    fn an_empty_export_loads_beside_a_team_file_with_overrides() {
+        let text = yaml("payments", &[]);
+        assert!(text.ends_with("overrides: []\n"), "{text}");
+        assert_eq!(read_back(&text), Vec::<Vec<(String, String)>>::new());
+        let people = "people:\n  alice: {name: Alice}\n";
+        let loaded = crate::config::load_texts(&[
+            ("people.yaml", people),
+            ("payments.yaml", TEAM_WITH_OVERRIDES),
+            ("payments-overrides.yaml", &text),
+        ]);
+        let errors: Vec<String> = loaded.errors().map(|d| d.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+
     proptest! {
         /// Every string of an export reads back as it was, whatever it
-        /// holds, through the project's YAML reader; and the export
-        /// appended to a team file (as docs/http.md says to) gives the
-        /// loader exactly its overrides, nothing hidden in a comment.
+        /// holds, through the project's YAML reader; and the export saved
+        /// as a cover file (as docs/http.md says to) gives the loader
+        /// exactly its overrides, nothing hidden in a comment.
         #[test]
         fn overrides_export_round_trips_any_strings(
             team in any_text(),
@@ -469,21 +497,23 @@ mod tests {
             prop_assert_eq!(read_back(&text), expected);
 
             // Through the loader: real names, the rest arbitrary.
+            // The export saved beside a team file that has overrides of
+            // its own (as docs/http.md says to).
             let mut o = stored(1, "primary", "dave", &by);
-            o.team = team.clone();
             o.reason = reason.clone();
             let people = "people:\n  alice: {name: Alice}\n  dave: {name: Dave}\n";
-            let file = format!(
-                "team: payments\ntimezone: UTC\nrotas:\n  primary:\n    members: [alice]\n    start: 2026-01-05T09:00\n    every: 1w\n{}",
-                yaml(&team, &[o])
-            );
-            let loaded = crate::config::load_texts(&[("people.yaml", people), ("payments.yaml", &file)]);
+            let cover = yaml("payments", &[o]);
+            let loaded = crate::config::load_texts(&[
+                ("people.yaml", people),
+                ("payments.yaml", TEAM_WITH_OVERRIDES),
+                ("payments-overrides.yaml", &cover),
+            ]);
             let errors: Vec<String> = loaded.errors().map(|d| d.to_string()).collect();
-            prop_assert!(errors.is_empty(), "{:?} in:\n{}", errors, file);
+            prop_assert!(errors.is_empty(), "{:?} in:\n{}", errors, cover);
             let rota = &loaded.schedule.team("payments").unwrap().rotas[0];
-            prop_assert_eq!(rota.overrides.len(), 1, "{}", file);
-            prop_assert_eq!(rota.overrides[0].span, Span::new(at(1, 23), at(2, 23)));
-            prop_assert_eq!(rota.overrides[0].user.as_str(), "dave");
+            prop_assert_eq!(rota.overrides.len(), 2, "{}", cover);
+            prop_assert_eq!(rota.overrides[1].span, Span::new(at(1, 23), at(2, 23)));
+            prop_assert_eq!(rota.overrides[1].user.as_str(), "dave");
         }
 
         /// Names as rota files allow them go through the loader as well.
@@ -492,11 +522,15 @@ mod tests {
             let people = format!("people:\n  {user}: {{name: Someone}}\n");
             let text = yaml("payments", &[stored(1, &rota, &user, &by)]);
             let file = format!(
-                "team: payments\ntimezone: UTC\nrotas:\n  {rota}:\n    members: [{user}]\n    start: 2026-01-05T09:00\n    every: 1w\n{text}"
+                "team: payments\ntimezone: UTC\nrotas:\n  {rota}:\n    members: [{user}]\n    start: 2026-01-05T09:00\n    every: 1w\n"
             );
-            let loaded = crate::config::load_texts(&[("people.yaml", &people), ("payments.yaml", &file)]);
+            let loaded = crate::config::load_texts(&[
+                ("people.yaml", &people),
+                ("payments.yaml", &file),
+                ("payments-overrides.yaml", &text),
+            ]);
             let errors: Vec<String> = loaded.errors().map(|d| d.to_string()).collect();
-            prop_assert!(errors.is_empty(), "{:?} in:\n{}", errors, file);
+            prop_assert!(errors.is_empty(), "{:?} in:\n{}", errors, text);
             let rota = &loaded.schedule.team("payments").unwrap().rotas[0];
             prop_assert_eq!(rota.overrides.len(), 1);
             prop_assert_eq!(&rota.overrides[0].user, &user);

@@ -160,14 +160,11 @@ async fn a_run_time_override_takes_effect_at_once_and_is_audited() {
     );
     let team_file = std::fs::read_to_string(app.dir.join("schedules/payments.yaml")).unwrap();
     let people = std::fs::read_to_string(app.dir.join("schedules/people.yaml")).unwrap();
-    let committed = format!(
-        "{team_file}{}",
-        yaml.lines()
-            .filter(|l| !l.starts_with('#'))
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-    let loaded = oncall::config::load_texts(&[("people.yaml", &people), ("payments.yaml", &committed)]);
+    let loaded = oncall::config::load_texts(&[
+        ("people.yaml", &people),
+        ("payments.yaml", &team_file),
+        ("payments-overrides.yaml", &yaml),
+    ]);
     assert!(
         !loaded.has_errors(),
         "{:?}",
@@ -220,24 +217,81 @@ async fn issue16_a_carriage_return_in_by_hides_no_override_in_the_export() {
     assert_eq!(code, 201, "{body}");
     assert_eq!(body["override"]["created_by"], by);
 
-    // Exported and appended to the team's file, as docs/http.md says.
+    // Exported and saved as a cover file, as docs/http.md says.
     let o = cli(&app, &["override", "export", "--team", "payments"]);
     assert!(o.status.success(), "{}", text(&o));
-    let team_file = app.dir.join("schedules/payments.yaml");
-    let mut file = std::fs::OpenOptions::new().append(true).open(&team_file).unwrap();
-    std::io::Write::write_all(&mut file, &o.stdout).unwrap();
-    drop(file);
-    let appended = std::fs::read_to_string(&team_file).unwrap();
+    let cover_file = app.dir.join("schedules/payments-overrides.yaml");
+    std::fs::write(&cover_file, &o.stdout).unwrap();
+    let appended = std::fs::read_to_string(&cover_file).unwrap();
+    let team_file = std::fs::read_to_string(app.dir.join("schedules/payments.yaml")).unwrap();
 
     // The files alone (no database): dave's cover, and nothing else.
     assert_eq!(who_at(&app.dir, &none, "2026-06-02T12:00:00Z"), "dave");
     assert_eq!(who_at(&app.dir, &none, hidden_at), scheduled, "{appended}");
     let people = std::fs::read_to_string(app.dir.join("schedules/people.yaml")).unwrap();
-    let loaded = oncall::config::load_texts(&[("people.yaml", &people), ("payments.yaml", &appended)]);
+    let loaded = oncall::config::load_texts(&[
+        ("people.yaml", &people),
+        ("payments.yaml", &team_file),
+        ("payments-overrides.yaml", &appended),
+    ]);
     assert!(!loaded.has_errors(), "{appended}");
     let rota = &loaded.schedule.team("payments").unwrap().rotas[0];
     assert_eq!(rota.overrides.len(), 1, "{appended}");
     assert_eq!(rota.overrides[0].user, "dave");
     assert!(!appended.contains('\r'), "{appended:?}");
+    app.stop().await;
+}
+
+/// The export saved as docs/http.md says, as a file of its own beside the
+/// example `schedules/` (whose `payments.yaml` has an `overrides:` list
+/// already, and a cover file too): `oncall check` takes the folder, and the
+/// exported override is in force in it. Appending the export to
+/// `payments.yaml`, as the docs once said, gave it `overrides:` twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue17_the_export_saved_beside_the_example_schedules_passes_check() {
+    let app = TestApp::spawn().await; // 2026-06-01T12:00Z
+    let (code, body) = app
+        .api_post(
+            "/v1/overrides",
+            json!({"team": "payments", "rota": "primary", "user": "dave",
+                "from": "2026-06-01T00:00", "to": "2026-06-03T00:00", "by": "alice"}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let o = cli(&app, &["override", "export", "--team", "payments"]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    let example = app.dir.join("example-schedules");
+    std::fs::create_dir_all(&example).unwrap();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schedules");
+    for entry in std::fs::read_dir(&repo).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, example.join(path.file_name().unwrap())).unwrap();
+    }
+    let team_file = std::fs::read_to_string(example.join("payments.yaml")).unwrap();
+    assert!(
+        team_file.contains("\noverrides:"),
+        "the example team file has overrides of its own"
+    );
+    std::fs::write(example.join("payments-overrides.yaml"), &o.stdout).unwrap();
+
+    let check = Command::new(env!("CARGO_BIN_EXE_oncall"))
+        .args(["check", "--schedules"])
+        .arg(&example)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", text(&check));
+    let who = Command::new(env!("CARGO_BIN_EXE_oncall"))
+        .args(["who", "--at", "2026-06-02T12:00:00Z", "--schedules"])
+        .arg(&example)
+        .output()
+        .unwrap();
+    assert!(who.status.success(), "{}", text(&who));
+    let line = String::from_utf8_lossy(&who.stdout)
+        .lines()
+        .find(|l| l.contains("payments") && l.contains("primary"))
+        .map(str::to_string)
+        .unwrap_or_default();
+    assert!(line.contains("dave"), "{}", text(&who));
     app.stop().await;
 }
