@@ -113,7 +113,7 @@ pub type Counts = Vec<(&'static str, i64, i64)>;
 /// Copies the SQLite database at `from` into the PostgreSQL database at `to`
 /// (migrated first; it must hold no alerts, ledger or overrides yet).
 /// Blocking.
-pub fn sqlite_to_postgres(from: &Path, to: &str) -> Result<Counts, StoreError> {
+pub fn sqlite_to_postgres(from: &Path, to: &Target) -> Result<Counts, StoreError> {
     if !from.exists() {
         return Err(StoreError::Open {
             path: from.display().to_string(),
@@ -124,7 +124,7 @@ pub fn sqlite_to_postgres(from: &Path, to: &str) -> Result<Counts, StoreError> {
     // keeps a daemon off the file while it is copied.
     let source = SqliteStore::open(from)?;
     PgStore::open(to)?.close()?;
-    let target = Target::parse(to)?;
+    let target = to.clone();
     let from = from.to_owned();
     // The blocking client drives its own runtime: on a thread of its own.
     let copied = std::thread::spawn(move || copy(&from, &target))

@@ -50,6 +50,7 @@ use postgres::{Client, NoTls, Row, Statement};
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
+use super::database::DatabaseError;
 use super::{
     LeadChange, LinkAction, NewOverride, Spend, SpendLink, Store, StoreError, StoreFuture, StoredOverride, TxWork,
 };
@@ -167,8 +168,9 @@ const LIVE_OVERRIDE_BY_ID: &str = concat!(select_override!(), " WHERE id = $1 AN
 const LIVE_OVERRIDES: &str = concat!(select_override!(), " WHERE deleted_at IS NULL ORDER BY id");
 const DELETE_OVERRIDE: &str = "UPDATE overrides SET deleted_by = $2, deleted_at = $3 WHERE id = $1";
 
-/// Where a store connects: the URL as given (it may hold a password, so
-/// it is shown only through [`Target::redacted`]).
+/// Where a store connects: a `postgres://` or `postgresql://` URL, parsed
+/// (see [`super::Database`]). The URL may hold a password, so it is shown
+/// only redacted: [`Target::redacted`], and Display and Debug, which use it.
 #[derive(Clone)]
 pub struct Target {
     url: String,
@@ -176,12 +178,23 @@ pub struct Target {
 }
 
 impl Target {
-    /// Parses a `postgres://` (or `postgresql://`) URL or a `key=value`
-    /// connection string.
-    pub fn parse(url: &str) -> Result<Target, StoreError> {
-        let mut config: postgres::Config = url.parse().map_err(|e| StoreError::Open {
-            path: redact(url),
-            message: format!("not a PostgreSQL connection string: {e}"),
+    /// Parses a `postgres://` (or `postgresql://`) URL. The error names the
+    /// URL with its password hidden.
+    pub fn parse(url: &str) -> Result<Target, DatabaseError> {
+        if scheme(url).is_none() {
+            return Err(DatabaseError::new(format!(
+                "`{}` is not a postgres:// or postgresql:// URL",
+                redact(url)
+            )));
+        }
+        // The driver's parse errors name the option, never its value; the
+        // option is in the error's source.
+        let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+            let why = std::error::Error::source(&e).map_or(String::new(), |cause| format!(" ({cause})"));
+            DatabaseError::new(format!(
+                "`{}` is not a PostgreSQL URL oncall can use: {e}{why}",
+                redact(url)
+            ))
         })?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
@@ -196,9 +209,21 @@ impl Target {
         })
     }
 
-    /// The URL with any password replaced by `***`.
+    /// The URL with any password (in the user part or a `password=`
+    /// parameter) replaced by `***`.
     pub fn redacted(&self) -> String {
-        redact(&self.url)
+        let shown = redact(&self.url);
+        // In case a password hides where `redact` does not look (an odd
+        // encoding): show nothing past the scheme rather than it.
+        let leaks = self
+            .config
+            .get_password()
+            .and_then(|p| std::str::from_utf8(p).ok())
+            .is_some_and(|p| !p.is_empty() && shown.contains(p));
+        match (leaks, scheme(&self.url)) {
+            (true, Some(scheme)) => format!("{scheme}://***"),
+            _ => shown,
+        }
     }
 
     /// A new connection (blocking: call it off the async runtime).
@@ -210,30 +235,72 @@ impl Target {
     }
 }
 
+impl std::str::FromStr for Target {
+    type Err = DatabaseError;
+
+    fn from_str(url: &str) -> Result<Target, DatabaseError> {
+        Target::parse(url)
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
 impl fmt::Debug for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.redacted())
     }
 }
 
-/// Whether a database setting names a PostgreSQL server rather than a file.
-pub fn is_url(database: &str) -> bool {
-    database.starts_with("postgres://") || database.starts_with("postgresql://")
+/// Two targets are the same when their URLs are.
+impl PartialEq for Target {
+    fn eq(&self, other: &Target) -> bool {
+        self.url == other.url
+    }
 }
 
+impl Eq for Target {}
+
+/// The URL's scheme, if it is one of PostgreSQL's.
+fn scheme(url: &str) -> Option<&'static str> {
+    ["postgres", "postgresql"]
+        .into_iter()
+        .find(|s| url.strip_prefix(s).is_some_and(|rest| rest.starts_with("://")))
+}
+
+/// `url` with its passwords replaced by `***`. Hides at least what the
+/// driver (`tokio-postgres`'s URL parser) reads as a password: in the user
+/// part, what follows the first `:` up to an `@` (the last one, in case the
+/// password holds one), and any `password=` parameter after a `?`.
 fn redact(url: &str) -> String {
-    // postgres://user:password@host/...: the password is between the first
-    // ':' after the scheme and the last '@' before the host.
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let Some((userinfo, host)) = rest.rsplit_once('@') else {
-        return url.to_owned();
+    let rest = match rest.rsplit_once('@') {
+        Some((credentials, host)) => match credentials.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => rest.to_owned(),
+        },
+        None => rest.to_owned(),
     };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
-    }
+    let Some((address, params)) = rest.split_once('?') else {
+        return format!("{scheme}://{rest}");
+    };
+    let params: Vec<String> = params
+        .split('&')
+        .map(|param| {
+            // The key as the driver reads it, percent-decoded.
+            let key = form_urlencoded::parse(param.as_bytes()).next().map(|(key, _)| key);
+            match (key, param.split_once('=')) {
+                (Some(key), Some((written, _))) if key == "password" => format!("{written}=***"),
+                _ => param.to_owned(),
+            }
+        })
+        .collect();
+    format!("{scheme}://{address}?{}", params.join("&"))
 }
 
 /// A connection with its prepared statements (each prepared once per
@@ -345,26 +412,26 @@ impl fmt::Debug for PgStore {
 type ReadJob = Box<dyn FnOnce(&mut Option<Conn>, &Target) + Send>;
 
 impl PgStore {
-    /// Connects to the server at `url`, applies the missing migrations and
+    /// Connects to the server at `target`, applies the missing migrations and
     /// starts the writer and the readers. Blocks the calling thread while
     /// connecting (call it from `spawn_blocking` in async code).
     ///
     /// Fails with [`StoreError::TooNew`] if a newer `oncall` has migrated the
     /// database further than this one knows.
-    pub fn open(url: &str) -> Result<PgStore, StoreError> {
-        PgStore::open_with(url, false)
+    pub fn open(target: &Target) -> Result<PgStore, StoreError> {
+        PgStore::open_with(target, false)
     }
 
     /// As [`PgStore::open`], and with `lead`, competes with the other
     /// daemons on the database for the engine's lease: only the leader's
     /// passes do anything ([`Store::leading`]). Returns after the first try,
     /// so a daemon alone on its database leads at once.
-    pub fn open_leading(url: &str) -> Result<PgStore, StoreError> {
-        PgStore::open_with(url, true)
+    pub fn open_leading(target: &Target) -> Result<PgStore, StoreError> {
+        PgStore::open_with(target, true)
     }
 
-    fn open_with(url: &str, lead: bool) -> Result<PgStore, StoreError> {
-        let target = Target::parse(url)?;
+    fn open_with(target: &Target, lead: bool) -> Result<PgStore, StoreError> {
+        let target = target.clone();
         // The writer's client is made, migrated and used on its own thread.
         let (opened, is_open) = std_mpsc::channel();
         let (queue, requests) = mpsc::channel(QUEUE);
@@ -526,11 +593,11 @@ fn connect_writer(target: &Target) -> Result<Conn, StoreError> {
 /// it may be called from async code too), for the commands that read beside
 /// a running daemon. A database not migrated yet has nothing to read.
 fn read_once<T: Send + 'static>(
-    url: &str,
+    target: &Target,
     empty: T,
     work: impl FnOnce(&mut Conn) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
-    let target = Target::parse(url)?;
+    let target = target.clone();
     std::thread::spawn(move || {
         let mut conn = Conn::new(target.connect()?);
         let version: Option<i64> = conn
@@ -561,15 +628,15 @@ fn read_once<T: Send + 'static>(
 }
 
 /// The run-time overrides, read beside the daemons.
-pub fn read_overrides(url: &str) -> Result<Vec<StoredOverride>, StoreError> {
-    read_once(url, Vec::new(), |conn| {
+pub fn read_overrides(target: &Target) -> Result<Vec<StoredOverride>, StoreError> {
+    read_once(target, Vec::new(), |conn| {
         conn.query(LIVE_OVERRIDES, &[])?.iter().map(override_from_row).collect()
     })
 }
 
 /// The ledger of `span`, read beside the daemons.
-pub fn read_ledger(url: &str, span: Span) -> Result<Ledger, StoreError> {
-    read_once(url, Ledger::default(), move |conn| engine::ledger(conn, span))
+pub fn read_ledger(target: &Target, span: Span) -> Result<Ledger, StoreError> {
+    read_once(target, Ledger::default(), move |conn| engine::ledger(conn, span))
 }
 
 /// Runs `work` on `conn`, connecting first if there is none or it closed.

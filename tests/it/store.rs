@@ -885,7 +885,7 @@ impl Backend for PgBackend {
     type Store = PgStore;
 
     fn open(&self) -> PgStore {
-        PgStore::open(&self.url).unwrap()
+        PgStore::open(&self.url.parse().unwrap()).unwrap()
     }
 
     fn close(&self, store: PgStore) {
@@ -913,7 +913,7 @@ async fn postgres_migrates_once_and_refuses_a_newer_schema() {
 
     let newer = postgres::SCHEMA_VERSION + 1;
     crate::pg::query_strings(&backend.url, &format!("UPDATE oncall_schema SET version = {newer}"));
-    match PgStore::open(&backend.url) {
+    match PgStore::open(&backend.url.parse().unwrap()) {
         Err(StoreError::TooNew { found, supported, .. }) => {
             assert_eq!((found, supported), (newer, postgres::SCHEMA_VERSION))
         }
@@ -934,7 +934,7 @@ async fn postgres_open_names_the_problem_without_the_password() {
         // The server's URL had a user already: keep it, add the password.
         _ => crate::pg::with_database(&server, "no_such_database"),
     };
-    match PgStore::open(&url) {
+    match PgStore::open(&url.parse().unwrap()) {
         Err(e @ StoreError::Open { .. }) => {
             let text = e.to_string();
             assert!(!text.contains("secret"), "{text}");
@@ -980,10 +980,10 @@ async fn postgres_one_leader_at_a_time_and_a_successor_when_it_stops() {
     let Some(backend) = PgBackend::new("pg_leader") else {
         return;
     };
-    let first = PgStore::open_leading(&backend.url).unwrap();
+    let first = PgStore::open_leading(&backend.url.parse().unwrap()).unwrap();
     let others = [
-        PgStore::open_leading(&backend.url).unwrap(),
-        PgStore::open_leading(&backend.url).unwrap(),
+        PgStore::open_leading(&backend.url.parse().unwrap()).unwrap(),
+        PgStore::open_leading(&backend.url.parse().unwrap()).unwrap(),
     ];
     // A store that does not compete (a command, a test) always may pass.
     let bystander = backend.open();
@@ -1091,13 +1091,12 @@ async fn migrate_store_copies_sqlite_into_postgres_with_matching_counts() {
     assert_eq!(copy.cursor("pay_export").await.unwrap(), Some(7));
     // What the commands read beside the daemons (`oncall who`, `shifts`,
     // `pay --source ledger`, `burden`), from the URL.
-    let database = PathBuf::from(&pg.url);
-    let url = pg.url.clone();
+    let database: oncall::store::Database = pg.url.parse().unwrap();
     let (overrides, ledger) = tokio::task::spawn_blocking(move || {
         let span = oncall::domain::time::Span::new(t0(), at("2026-03-02T00:00:00Z"));
         (
             oncall::store::read_overrides(&database).unwrap(),
-            oncall::store::read_ledger(Path::new(&url), span).unwrap(),
+            oncall::store::read_ledger(&database, span).unwrap(),
         )
     })
     .await
