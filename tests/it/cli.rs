@@ -407,6 +407,32 @@ fn issue17_the_database_setting_refuses_unknown_schemes_and_hides_passwords() {
     assert!(made.is_empty(), "{made:?}");
 }
 
+/// A store's error keeps its cause (the driver's, an I/O error) for code to
+/// inspect, and says it in its own words: the daemon's last words say it
+/// once, not once more for each cause in the chain.
+#[test]
+fn issue17_a_store_error_at_start_says_its_cause_once() {
+    let dir = tempdir::Dir::new();
+    let database = dir.path().join("no such folder").join("oncall.db");
+    let o = Command::new(env!("CARGO_BIN_EXE_oncall"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--database"])
+        .arg(&database)
+        .env("ONCALL_SCHEDULES", examples())
+        .env_remove("ONCALL_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let last = stderr(&o).lines().last().unwrap_or_default().to_string();
+    assert!(
+        last.starts_with(&format!(
+            "oncall: cannot open the database {}: cannot open the lock file",
+            database.display()
+        )),
+        "{last}"
+    );
+    assert_eq!(last.matches("No such file or directory").count(), 1, "{last}");
+}
+
 /// The daemon's `oncall serving` line names its PostgreSQL database with
 /// the password as `***` (it used to print the URL as given), and nothing
 /// else in its log shows the password. The test server trusts loopback, so
