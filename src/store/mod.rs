@@ -49,7 +49,7 @@ fn with_details_json(events: Vec<Event>) -> Result<Vec<(Event, String)>, StoreEr
     events
         .into_iter()
         .map(|e| {
-            let details = serde_json::to_string(&e.details).map_err(|err| StoreError::Database(err.to_string()))?;
+            let details = serde_json::to_string(&e.details)?;
             Ok((e, details))
         })
         .collect()

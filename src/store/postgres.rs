@@ -51,6 +51,7 @@ use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
 use super::database::DatabaseError;
+use super::error::BatchStep;
 use super::{
     LeadChange, LinkAction, NewOverride, Spend, SpendLink, Store, StoreError, StoreFuture, StoredOverride, TxWork,
 };
@@ -228,10 +229,9 @@ impl Target {
 
     /// A new connection (blocking: call it off the async runtime).
     pub fn connect(&self) -> Result<Client, StoreError> {
-        self.config.connect(NoTls).map_err(|e| StoreError::Open {
-            path: self.redacted(),
-            message: e.to_string(),
-        })
+        self.config
+            .connect(NoTls)
+            .map_err(|e| StoreError::open_failed(self.redacted(), e))
     }
 }
 
@@ -370,19 +370,6 @@ impl Conn {
     }
 }
 
-impl From<postgres::Error> for StoreError {
-    fn from(e: postgres::Error) -> StoreError {
-        // The server's own message (with its detail) where there is one.
-        match e.as_db_error() {
-            Some(db) => StoreError::Database(match db.detail() {
-                Some(detail) => format!("{}: {detail}", db.message()),
-                None => db.message().to_owned(),
-            }),
-            None => StoreError::Database(e.to_string()),
-        }
-    }
-}
-
 /// The PostgreSQL store. Cheap to share behind an `Arc`; dropping it lets
 /// the writer answer everything queued and stops the threads. Unlike the
 /// SQLite store it may be dropped on a Tokio worker: its clients live and
@@ -455,9 +442,8 @@ impl PgStore {
                     }
                 }
             })
-            .map_err(|e| StoreError::Open {
-                path: target.redacted(),
-                message: format!("cannot start the writer thread: {e}"),
+            .map_err(|e| {
+                StoreError::open_because(target.redacted(), format!("cannot start the writer thread: {e}"), e)
             })?;
         let started = is_open.recv().unwrap_or(Err(StoreError::Closed));
         if let Err(e) = started {
@@ -482,9 +468,8 @@ impl PgStore {
                         job(&mut conn, &reader_target);
                     }
                 })
-                .map_err(|e| StoreError::Open {
-                    path: target.redacted(),
-                    message: format!("cannot start a reader thread: {e}"),
+                .map_err(|e| {
+                    StoreError::open_because(target.redacted(), format!("cannot start a reader thread: {e}"), e)
                 })?;
             readers.push(reader);
         }
@@ -529,7 +514,7 @@ impl PgStore {
         if let Some(writer) = self.writer.take()
             && writer.join().is_err()
         {
-            result = Err(StoreError::Database("the store's writer thread panicked".to_owned()));
+            result = Err(StoreError::internal("the store's writer thread panicked"));
         }
         for reader in self.readers.drain(..) {
             let _ = reader.join();
@@ -624,7 +609,7 @@ fn read_once<T: Send + 'static>(
         conn.snapshot(work)
     })
     .join()
-    .map_err(|_| StoreError::Database("a read panicked".to_owned()))?
+    .map_err(|_| StoreError::internal("a read panicked"))?
 }
 
 /// The run-time overrides, read beside the daemons.
@@ -728,7 +713,7 @@ impl Store for PgStore {
                     None => now.timestamp(),
                 };
                 let at = chrono::DateTime::from_timestamp(at, 0)
-                    .ok_or_else(|| StoreError::Database(format!("spent_at {at} is out of range")))?;
+                    .ok_or_else(|| bad(format!("spent_at {at} is out of range")))?;
                 return Ok(Spend::Spent(at));
             }
             let by = Some(link.by);
@@ -979,7 +964,7 @@ fn trigger(conn: &mut Conn, event: &Event, details: &str, now: Instant) -> Resul
             return Ok(Outcome::Deduplicated(id));
         }
     }
-    Err(StoreError::Database(format!(
+    Err(StoreError::Conflict(format!(
         "the alert {:?} of team {} keeps changing; try again",
         event.dedup_key, event.team
     )))
@@ -1100,7 +1085,7 @@ pub(crate) fn optional_instant(seconds: Option<i64>) -> Result<Option<Instant>, 
 }
 
 fn json_text(text: &str) -> Result<serde_json::Value, StoreError> {
-    serde_json::from_str(text).map_err(|e| bad(format!("bad JSON: {e}")))
+    Ok(serde_json::from_str(text)?)
 }
 
 fn timeline_kind(name: &str) -> Result<TimelineKind, StoreError> {
@@ -1108,17 +1093,14 @@ fn timeline_kind(name: &str) -> Result<TimelineKind, StoreError> {
 }
 
 fn bad(message: String) -> StoreError {
-    StoreError::Database(message)
+    StoreError::BadRow(message)
 }
 
 /// Brings the schema up to [`SCHEMA_VERSION`] in one transaction, under an
 /// advisory lock (daemons starting together migrate one after the other),
 /// or refuses a database from a newer `oncall`.
 fn migrate(conn: &mut Conn, target: &Target) -> Result<(), StoreError> {
-    let open_error = |e: StoreError| StoreError::Open {
-        path: target.redacted(),
-        message: e.to_string(),
-    };
+    let open_error = |e: StoreError| StoreError::open_because(target.redacted(), e.to_string(), e);
     conn.batch(&format!(
         "BEGIN; SELECT pg_advisory_xact_lock({MIGRATE_LOCK}); \
          CREATE TABLE IF NOT EXISTS oncall_schema (version BIGINT NOT NULL)"
@@ -1139,7 +1121,8 @@ fn migrate(conn: &mut Conn, target: &Target) -> Result<(), StoreError> {
         }
         let applied = usize::try_from(found).map_err(|e| bad(e.to_string()))?;
         for (name, sql) in &MIGRATIONS[applied..] {
-            conn.batch(sql).map_err(|e| bad(format!("migration {name}: {e}")))?;
+            conn.batch(sql)
+                .map_err(|e| StoreError::open_because(target.redacted(), format!("migration {name}: {e}"), e))?;
         }
         if applied < MIGRATIONS.len() {
             conn.client.execute("DELETE FROM oncall_schema", &[])?;
@@ -1153,7 +1136,7 @@ fn migrate(conn: &mut Conn, target: &Target) -> Result<(), StoreError> {
         Err(e) => {
             let _ = conn.batch("ROLLBACK");
             Err(match e {
-                e @ StoreError::TooNew { .. } => e,
+                e @ (StoreError::TooNew { .. } | StoreError::Open { .. }) => e,
                 e => open_error(e),
             })
         }
@@ -1188,15 +1171,14 @@ where
         let work = self
             .work
             .take()
-            .ok_or_else(|| StoreError::Database("a request ran twice".to_owned()))?;
+            .ok_or_else(|| StoreError::internal("a request ran twice"))?;
         self.output = Some(work(conn)?);
         Ok(())
     }
 
     fn answer(self: Box<Self>, result: Result<(), StoreError>) {
         let Request { output, reply, .. } = *self;
-        let answer =
-            result.and_then(|()| output.ok_or_else(|| StoreError::Database("a request was answered unrun".to_owned())));
+        let answer = result.and_then(|()| output.ok_or_else(|| StoreError::internal("a request was answered unrun")));
         let _ = reply.send(answer);
     }
 
@@ -1262,7 +1244,7 @@ fn run_batch(conn: &mut Option<Conn>, target: &Target, jobs: Vec<Box<dyn Job>>, 
             Ok(c) => *conn = Some(c),
             Err(e) => {
                 for job in jobs {
-                    job.answer(Err(StoreError::Database(format!("cannot begin a transaction: {e}"))));
+                    job.answer(Err(StoreError::batch(BatchStep::Begin, e.clone())));
                 }
                 return;
             }
@@ -1270,22 +1252,18 @@ fn run_batch(conn: &mut Option<Conn>, target: &Target, jobs: Vec<Box<dyn Job>>, 
     }
     let began = with_connection(conn, target, |c| c.batch(&begin));
     let Some(c) = conn.as_mut().filter(|_| began.is_ok()) else {
-        let reason = began.err().map(|e| e.to_string()).unwrap_or_default();
+        let cause = began.err().unwrap_or_else(|| StoreError::internal("no connection"));
         for job in jobs {
-            job.answer(Err(StoreError::Database(format!(
-                "cannot begin a transaction: {reason}"
-            ))));
+            job.answer(Err(StoreError::batch(BatchStep::Begin, cause.clone())));
         }
         return;
     };
     let single = jobs.len() == 1;
     let mut done: Vec<(Box<dyn Job>, Result<(), StoreError>)> = Vec::new();
-    let mut broken: Option<String> = None;
+    let mut broken: Option<StoreError> = None;
     for mut job in jobs {
-        if let Some(reason) = &broken {
-            job.answer(Err(StoreError::Database(format!(
-                "rolled back with its batch: {reason}"
-            ))));
+        if let Some(cause) = &broken {
+            job.answer(Err(StoreError::batch(BatchStep::RolledBack, cause.clone())));
             continue;
         }
         // Alone in its transaction, a request needs no savepoint: its
@@ -1296,7 +1274,7 @@ fn run_batch(conn: &mut Option<Conn>, target: &Target, jobs: Vec<Box<dyn Job>>, 
             continue;
         }
         if let Err(e) = c.batch("SAVEPOINT job") {
-            broken = Some(e.to_string());
+            broken = Some(e.clone());
             job.answer(Err(e));
             continue;
         }
@@ -1306,18 +1284,16 @@ fn run_batch(conn: &mut Option<Conn>, target: &Target, jobs: Vec<Box<dyn Job>>, 
             Err(_) => c.batch("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job"),
         };
         if let Err(e) = ended {
-            broken = Some(e.to_string());
+            broken = Some(e.clone());
             job.answer(Err(e));
             continue;
         }
         done.push((job, result));
     }
-    if let Some(reason) = broken {
+    if let Some(cause) = broken {
         let _ = c.batch("ROLLBACK");
         for (job, _) in done {
-            job.answer(Err(StoreError::Database(format!(
-                "rolled back with its batch: {reason}"
-            ))));
+            job.answer(Err(StoreError::batch(BatchStep::RolledBack, cause.clone())));
         }
         return;
     }
@@ -1337,9 +1313,8 @@ fn run_batch(conn: &mut Option<Conn>, target: &Target, jobs: Vec<Box<dyn Job>>, 
         }
         Err(e) => {
             let _ = c.batch("ROLLBACK");
-            let reason = e.to_string();
             for (job, _) in done {
-                job.answer(Err(StoreError::Database(format!("commit failed: {reason}"))));
+                job.answer(Err(StoreError::batch(BatchStep::Commit, e.clone())));
             }
         }
     }

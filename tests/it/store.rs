@@ -866,6 +866,29 @@ async fn sqlite_open_names_the_problem() {
     }
 }
 
+/// A file that is not a database: the error says so, and keeps SQLite's
+/// own error (its code) as its source.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue17_sqlite_open_keeps_sqlites_error_as_its_source() {
+    let dir = TempDir::new("not-a-database");
+    let database = dir.path().join("oncall.db");
+    std::fs::write(
+        &database,
+        "not a database: a text file, longer than a page header ".repeat(20),
+    )
+    .unwrap();
+    match SqliteStore::open(&database) {
+        Err(e @ StoreError::Open { .. }) => {
+            assert!(e.to_string().contains("file is not a database"), "{e}");
+            let sqlite = std::error::Error::source(&e)
+                .and_then(|s| s.downcast_ref::<rusqlite::Error>())
+                .unwrap_or_else(|| panic!("no rusqlite error under {e:?}"));
+            assert_eq!(sqlite.sqlite_error_code(), Some(rusqlite::ErrorCode::NotADatabase));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 // The PostgreSQL backend.
 
 /// A fresh database on the test server per test.
@@ -939,6 +962,11 @@ async fn postgres_open_names_the_problem_without_the_password() {
             let text = e.to_string();
             assert!(!text.contains("secret"), "{text}");
             assert!(text.contains("no_such_database") || text.contains("oncall"), "{text}");
+            // The driver's error is kept: the server's code says why.
+            let driver = std::error::Error::source(&e)
+                .and_then(|s| s.downcast_ref::<::postgres::Error>())
+                .unwrap_or_else(|| panic!("no postgres error under {e:?}"));
+            assert!(driver.code().is_some(), "{driver:?}");
         }
         other => panic!("{other:?}"),
     }
