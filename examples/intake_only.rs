@@ -131,7 +131,7 @@ impl Store for NullStore {
     }
 
     fn add_override(&self, _o: NewOverride, _now: Instant) -> StoreFuture<'_, StoredOverride> {
-        Box::pin(async { Err(StoreError::Database("the null store keeps no overrides".into())) })
+        Box::pin(async { Err(StoreError::Refused("the null store keeps no overrides".into())) })
     }
 
     fn overrides(&self) -> StoreFuture<'_, Vec<StoredOverride>> {

@@ -129,7 +129,13 @@ async fn link_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
     if let Some(secret) = &settings.link_secret {
         return Ok(secret.as_bytes().to_vec());
     }
-    let path = links::secret_path(&settings.database);
+    let path = match &settings.database {
+        crate::store::Database::Sqlite(database) => links::secret_path(database),
+        // Settings::resolve requires one: several daemons share the key.
+        crate::store::Database::Postgres(_) => {
+            anyhow::bail!("with a PostgreSQL database the link secret must be configured (link_secret)")
+        }
+    };
     tokio::task::spawn_blocking(move || {
         links::load_or_create_secret(&path).with_context(|| format!("the link secret in {}", path.display()))
     })
@@ -182,7 +188,7 @@ pub async fn serve(
             "max_connections lowered to fit the open files limit, less the descriptors kept for deliveries and the store"
         );
     }
-    tracing::info!(address = %listener.local_addr()?, database = %settings.database.display(), schedules = %settings.schedules.display(), max_connections = limits.max_connections, "oncall serving");
+    tracing::info!(address = %listener.local_addr()?, database = %settings.database, schedules = %settings.schedules.display(), max_connections = limits.max_connections, "oncall serving");
     http::listen::serve(listener, router, limits, shutdown).await;
     // A check cut short leaves nothing half done that the next one does not
     // finish (see `jobs::check_heartbeats`); its queued writes still commit.

@@ -3,7 +3,7 @@
 //! rota files with errors), 2 usage.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -18,6 +18,7 @@ use crate::config::{self, Loaded, Refusal, Severity};
 use crate::domain::schedule::Schedule;
 use crate::domain::time::{Instant, Rfc3339, Span};
 use crate::settings::{Overrides, Settings};
+use crate::store::Database;
 
 mod burden;
 mod overrides;
@@ -345,6 +346,9 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
                 writeln!(err, "oncall burden: --from must be before --to")?;
                 return Ok(ExitCode::from(2));
             }
+            let Some(database) = database_arg("burden", &database, err)? else {
+                return Ok(ExitCode::from(2));
+            };
             burden::burden(
                 burden::BurdenArgs {
                     schedules,
@@ -370,6 +374,9 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
                 writeln!(err, "oncall cover: --from must be before --to")?;
                 return Ok(ExitCode::from(2));
             }
+            let Some(database) = database_arg("cover", &database, err)? else {
+                return Ok(ExitCode::from(2));
+            };
             burden::cover(
                 burden::CoverArgs {
                     burden: burden::BurdenArgs {
@@ -388,11 +395,29 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
         }
         Command::Override { action, url } => overrides::run(action, &url, out, err),
         Command::MigrateStore { from, to } => {
-            let path = PathBuf::from(from.strip_prefix("sqlite:").unwrap_or(&from));
-            if !crate::store::postgres::is_url(&to) {
-                writeln!(err, "oncall migrate-store: --to must be a postgres:// URL")?;
-                return Ok(ExitCode::from(2));
-            }
+            let from = Path::new(from.strip_prefix("sqlite:").unwrap_or(&from));
+            let path = match Database::parse(from) {
+                Ok(Database::Sqlite(path)) => path,
+                Ok(Database::Postgres(_)) => {
+                    writeln!(err, "oncall migrate-store: --from must be a SQLite file (sqlite:PATH)")?;
+                    return Ok(ExitCode::from(2));
+                }
+                Err(e) => {
+                    writeln!(err, "oncall migrate-store: --from: {e}")?;
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let to = match Database::parse(Path::new(&to)) {
+                Ok(Database::Postgres(target)) => target,
+                Ok(Database::Sqlite(_)) => {
+                    writeln!(err, "oncall migrate-store: --to must be a postgres:// URL")?;
+                    return Ok(ExitCode::from(2));
+                }
+                Err(e) => {
+                    writeln!(err, "oncall migrate-store: --to: {e}")?;
+                    return Ok(ExitCode::from(2));
+                }
+            };
             match crate::store::copy::sqlite_to_postgres(&path, &to) {
                 Ok(counts) => {
                     for (table, in_sqlite, in_postgres) in counts {
@@ -411,24 +436,40 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
                 }
             }
         }
-        Command::Backup { database, to } => match crate::store::sqlite::backup(&database, &to) {
-            Ok(summary) => {
-                writeln!(
-                    out,
-                    "backed up {} to {}: schema version {}, {} alerts, {} ledger rows; integrity check ok",
-                    database.display(),
-                    to.display(),
-                    summary.schema_version,
-                    summary.alerts,
-                    summary.ledger_rows
-                )?;
-                Ok(ExitCode::SUCCESS)
+        Command::Backup { database, to } => {
+            let database = match Database::parse(&database) {
+                Ok(Database::Sqlite(path)) => path,
+                Ok(Database::Postgres(target)) => {
+                    writeln!(
+                        err,
+                        "oncall backup: {target} is a PostgreSQL database: back it up with pg_dump (oncall backup copies a SQLite file)"
+                    )?;
+                    return Ok(ExitCode::from(2));
+                }
+                Err(e) => {
+                    writeln!(err, "oncall backup: --database: {e}")?;
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            match crate::store::sqlite::backup(&database, &to) {
+                Ok(summary) => {
+                    writeln!(
+                        out,
+                        "backed up {} to {}: schema version {}, {} alerts, {} ledger rows; integrity check ok",
+                        database.display(),
+                        to.display(),
+                        summary.schema_version,
+                        summary.alerts,
+                        summary.ledger_rows
+                    )?;
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    writeln!(err, "oncall backup: {e}")?;
+                    Ok(ExitCode::from(1))
+                }
             }
-            Err(e) => {
-                writeln!(err, "oncall backup: {e}")?;
-                Ok(ExitCode::from(1))
-            }
-        },
+        }
         Command::Pay {
             schedules,
             month,
@@ -437,19 +478,24 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
             source,
             by,
             database,
-        } => pay::run(
-            pay::PayArgs {
-                schedules,
-                database,
-                month,
-                format,
-                team,
-                source,
-                by,
-            },
-            out,
-            err,
-        ),
+        } => {
+            let Some(database) = database_arg("pay", &database, err)? else {
+                return Ok(ExitCode::from(2));
+            };
+            pay::run(
+                pay::PayArgs {
+                    schedules,
+                    database,
+                    month,
+                    format,
+                    team,
+                    source,
+                    by,
+                },
+                out,
+                err,
+            )
+        }
         Command::Who {
             schedules,
             at,
@@ -457,6 +503,9 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
             format,
             database,
         } => {
+            let Some(database) = database_arg("who", &database, err)? else {
+                return Ok(ExitCode::from(2));
+            };
             let Some(mut loaded) = load_clean(&schedules, err)? else {
                 return Ok(ExitCode::from(1));
             };
@@ -494,6 +543,9 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
                 )?;
                 return Ok(ExitCode::from(2));
             }
+            let Some(database) = database_arg("shifts", &database, err)? else {
+                return Ok(ExitCode::from(2));
+            };
             let Some(mut loaded) = load_clean(&schedules, err)? else {
                 return Ok(ExitCode::from(1));
             };
@@ -519,11 +571,7 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
 /// Adds the overrides made at run time (kept in the daemon's database) after
 /// the rota files' own, as the daemon does. `false` (after saying why) when
 /// the database cannot be read.
-fn with_run_time_overrides(
-    loaded: &mut Loaded,
-    database: &std::path::Path,
-    err: &mut dyn Write,
-) -> anyhow::Result<bool> {
+fn with_run_time_overrides(loaded: &mut Loaded, database: &Database, err: &mut dyn Write) -> anyhow::Result<bool> {
     match crate::store::read_overrides(database) {
         Ok(list) if list.is_empty() => Ok(true),
         Ok(list) => {
@@ -534,6 +582,18 @@ fn with_run_time_overrides(
         Err(e) => {
             writeln!(err, "oncall: the run-time overrides: {e}")?;
             Ok(false)
+        }
+    }
+}
+
+/// A command's `--database`, parsed as `serve` reads its `database`
+/// setting; `None` after saying why (a usage error).
+fn database_arg(command: &str, database: &Path, err: &mut dyn Write) -> std::io::Result<Option<Database>> {
+    match Database::parse(database) {
+        Ok(database) => Ok(Some(database)),
+        Err(e) => {
+            writeln!(err, "oncall {command}: --database: {e}")?;
+            Ok(None)
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::domain::paging::{Intensity, Method, Throttle};
 use crate::domain::severity::Severities;
 use crate::notify;
 use crate::payroll;
+use crate::store::Database;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE: &str = "oncall.db";
@@ -40,7 +41,8 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 pub struct Settings {
     pub listen: SocketAddr,
     pub schedules: PathBuf,
-    pub database: PathBuf,
+    /// A SQLite file or a PostgreSQL server (its password printed as `***`).
+    pub database: Database,
     /// The token for `/v1/...` API calls; `None` disables the API.
     pub api_token: Option<String>,
     /// A second API token accepted as well, while clients move to it (a
@@ -365,7 +367,11 @@ impl Settings {
             c.token = secret(o.push_token, c.token.take(), c.token_file.as_deref())?;
         }
         let database = o.database.or(file.database).unwrap_or_else(|| DEFAULT_DATABASE.into());
-        if crate::store::is_postgres(&database) && link_secret.is_none() {
+        let database = Database::parse(&database).map_err(|e| SettingsError::Invalid {
+            what: "database".into(),
+            message: e.to_string(),
+        })?;
+        if matches!(database, Database::Postgres(_)) && link_secret.is_none() {
             // A link signed by one daemon is followed on another: they must
             // share the key, and none can be kept beside a file.
             return Err(SettingsError::Invalid {
@@ -405,7 +411,11 @@ impl Settings {
 /// The default time of the monthly export on the 1st.
 pub const DEFAULT_PAY_EXPORT_AT: &str = "06:00";
 
-fn pay_export(file: PayExportFile, database: &Path, has_email: bool) -> Result<payroll::ExportSettings, SettingsError> {
+fn pay_export(
+    file: PayExportFile,
+    database: &Database,
+    has_email: bool,
+) -> Result<payroll::ExportSettings, SettingsError> {
     let invalid = |key: &str, message: String| SettingsError::Invalid {
         what: format!("pay_export.{key}"),
         message,
@@ -424,15 +434,13 @@ fn pay_export(file: PayExportFile, database: &Path, has_email: bool) -> Result<p
             "sending the export by email needs an [email] section (the SMTP server)".into(),
         ));
     }
-    let directory = file.directory.unwrap_or_else(|| {
-        if crate::store::is_postgres(database) {
-            // No folder of its own: the working directory's `pay`.
-            return PathBuf::from("pay");
-        }
-        database
+    let directory = file.directory.unwrap_or_else(|| match database {
+        Database::Sqlite(path) => path
             .parent()
             .map(|p| p.join("pay"))
-            .unwrap_or_else(|| PathBuf::from("pay"))
+            .unwrap_or_else(|| PathBuf::from("pay")),
+        // No folder of its own: the working directory's `pay`.
+        Database::Postgres(_) => PathBuf::from("pay"),
     });
     Ok(payroll::ExportSettings {
         enabled: file.enabled.unwrap_or(true),
@@ -610,7 +618,7 @@ mod tests {
     fn defaults_without_anything() {
         let s = Settings::resolve(File::default(), Overrides::default()).unwrap();
         assert_eq!(s.listen.to_string(), DEFAULT_LISTEN);
-        assert_eq!(s.database, PathBuf::from("oncall.db"));
+        assert_eq!(s.database, Database::Sqlite(PathBuf::from("oncall.db")));
         assert!(s.api_token.is_none());
     }
 
@@ -624,7 +632,7 @@ mod tests {
         };
         let s = Settings::resolve(file, o).unwrap();
         assert_eq!(s.listen.to_string(), "127.0.0.1:9100");
-        assert_eq!(s.database, PathBuf::from("/var/lib/oncall/oncall.db"));
+        assert_eq!(s.database, Database::Sqlite(PathBuf::from("/var/lib/oncall/oncall.db")));
     }
 
     #[test]
@@ -687,8 +695,31 @@ mod tests {
             ..Overrides::default()
         };
         let s = Settings::resolve(file(), o).unwrap();
-        assert!(crate::store::is_postgres(&s.database));
+        assert!(matches!(s.database, Database::Postgres(_)), "{:?}", s.database);
         assert_eq!(s.pay_export.directory, PathBuf::from("pay"));
+    }
+
+    #[test]
+    fn a_database_setting_that_is_no_file_and_no_postgres_url_is_refused() {
+        let file: File = toml::from_str("database = \"mysql://oncall:hunter2@db.internal/oncall\"\n").unwrap();
+        let error = Settings::resolve(file, Overrides::default()).unwrap_err().to_string();
+        assert!(
+            error.starts_with("database: `mysql://` is not a database oncall can use"),
+            "{error}"
+        );
+        // From the environment or the flag, a URL with a bad port.
+        let o = Overrides {
+            database: Some("postgres://oncall:hunter2@db.internal:99999/oncall".into()),
+            link_secret: Some("x".repeat(40)),
+            ..Overrides::default()
+        };
+        let error = Settings::resolve(File::default(), o).unwrap_err().to_string();
+        assert!(
+            error.starts_with("database: `postgres://oncall:***@db.internal:99999/oncall` is not a PostgreSQL URL")
+                && error.contains("port"),
+            "{error}"
+        );
+        assert!(!error.contains("hunter2"), "{error}");
     }
 
     #[test]

@@ -31,7 +31,7 @@ const NIGHT_TO: u32 = 7;
 
 pub struct BurdenArgs {
     pub schedules: SchedulesArg,
-    pub database: std::path::PathBuf,
+    pub database: crate::store::Database,
     pub span: Span,
     pub team: Option<String>,
     pub source: Source,

@@ -40,7 +40,7 @@ pub enum ByArg {
 pub struct PayArgs {
     pub schedules: SchedulesArg,
     /// The daemon's database, for `--source ledger`.
-    pub database: std::path::PathBuf,
+    pub database: crate::store::Database,
     pub month: Month,
     pub format: payroll::Format,
     pub team: Option<String>,

@@ -113,23 +113,20 @@ pub type Counts = Vec<(&'static str, i64, i64)>;
 /// Copies the SQLite database at `from` into the PostgreSQL database at `to`
 /// (migrated first; it must hold no alerts, ledger or overrides yet).
 /// Blocking.
-pub fn sqlite_to_postgres(from: &Path, to: &str) -> Result<Counts, StoreError> {
+pub fn sqlite_to_postgres(from: &Path, to: &Target) -> Result<Counts, StoreError> {
     if !from.exists() {
-        return Err(StoreError::Open {
-            path: from.display().to_string(),
-            message: "no such file".into(),
-        });
+        return Err(StoreError::open(from.display().to_string(), "no such file"));
     }
     // Opening migrates both to this binary's schema; the SQLite store's lock
     // keeps a daemon off the file while it is copied.
     let source = SqliteStore::open(from)?;
     PgStore::open(to)?.close()?;
-    let target = Target::parse(to)?;
+    let target = to.clone();
     let from = from.to_owned();
     // The blocking client drives its own runtime: on a thread of its own.
     let copied = std::thread::spawn(move || copy(&from, &target))
         .join()
-        .map_err(|_| StoreError::Database("the copy panicked".into()))?;
+        .map_err(|_| StoreError::internal("the copy panicked"))?;
     source.close()?;
     copied
 }
@@ -137,7 +134,7 @@ pub fn sqlite_to_postgres(from: &Path, to: &str) -> Result<Counts, StoreError> {
 fn copy(from: &Path, target: &Target) -> Result<Counts, StoreError> {
     let (sqlite, version) = sqlite::open_read_only(from)?;
     if version != sqlite::SCHEMA_VERSION {
-        return Err(StoreError::Database(format!(
+        return Err(StoreError::Refused(format!(
             "the SQLite database has schema version {version}, this oncall copies version {}",
             sqlite::SCHEMA_VERSION
         )));
@@ -148,7 +145,7 @@ fn copy(from: &Path, target: &Target) -> Result<Counts, StoreError> {
         // tidy: identifiers only (the tables named here)
         let rows: i64 = tx.query_one(&format!("SELECT count(*) FROM {table}"), &[])?.get(0);
         if rows > 0 {
-            return Err(StoreError::Database(format!(
+            return Err(StoreError::Refused(format!(
                 "the PostgreSQL database is not empty ({rows} rows in {table}): copy into a new database"
             )));
         }
@@ -190,7 +187,7 @@ fn copy(from: &Path, target: &Target) -> Result<Counts, StoreError> {
         // tidy: identifiers only (TABLES)
         let in_sqlite: i64 = sqlite.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
         if in_pg != in_sqlite || copied != in_sqlite {
-            return Err(StoreError::Database(format!(
+            return Err(StoreError::Refused(format!(
                 "{table}: {in_sqlite} rows in SQLite, {copied} copied, {in_pg} in PostgreSQL: nothing was committed"
             )));
         }
@@ -209,7 +206,7 @@ fn copy(from: &Path, target: &Target) -> Result<Counts, StoreError> {
 
 /// One SQLite value as the PostgreSQL column's type wants it.
 fn convert(value: Value, ty: &Type, table: &str, column: &str) -> Result<Box<dyn ToSql + Sync>, StoreError> {
-    let mismatch = |v: &Value| StoreError::Database(format!("{table}.{column}: cannot copy {v:?} into a {ty}"));
+    let mismatch = |v: &Value| StoreError::BadRow(format!("{table}.{column}: cannot copy {v:?} into a {ty}"));
     Ok(match (*ty == Type::INT8, *ty == Type::BOOL, *ty == Type::TEXT, value) {
         (true, _, _, Value::Null) => Box::new(None::<i64>),
         (true, _, _, Value::Integer(n)) => Box::new(Some(n)),

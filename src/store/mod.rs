@@ -7,15 +7,15 @@
 //! transaction (group commit) so that this promise costs little throughput.
 //!
 //! Two backends: `sqlite` (the default, one file, one daemon) and
-//! `postgres` (a server, several daemons); the `database` setting chooses
-//! ([`open`]: a `postgres://` URL or a file path).
+//! `postgres` (a server, several daemons); the `database` setting chooses,
+//! parsed once into a [`Database`] (`database.rs`: a file path or a
+//! `postgres://` URL) that [`open`] and the readers match on.
 
 pub mod copy;
+pub mod database;
 pub mod error;
 pub mod postgres;
 pub mod sqlite;
-
-use std::path::Path;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -29,21 +29,16 @@ use crate::engine::ledger::Ledger;
 use crate::engine::outbox::{Notification, Pass};
 use crate::engine::tx::PassTx;
 
-/// Whether the `database` setting names a PostgreSQL server (a
-/// `postgres://` or `postgresql://` URL) rather than a SQLite file.
-pub fn is_postgres(database: &Path) -> bool {
-    database.to_str().is_some_and(postgres::is_url)
-}
+pub use database::{Database, DatabaseError};
 
-/// Opens the store the `database` setting names: PostgreSQL for a URL,
-/// else the SQLite file. With `lead`, a daemon that runs the engine: on
-/// PostgreSQL it competes with the others for the engine's lease. Blocks
-/// (call it from `spawn_blocking`).
-pub fn open(database: &Path, lead: bool) -> Result<Arc<dyn Store>, StoreError> {
-    match database.to_str().filter(|d| postgres::is_url(d)) {
-        Some(url) if lead => Ok(Arc::new(postgres::PgStore::open_leading(url)?)),
-        Some(url) => Ok(Arc::new(postgres::PgStore::open(url)?)),
-        None => Ok(Arc::new(sqlite::SqliteStore::open(database)?)),
+/// Opens the store the `database` setting names. With `lead`, a daemon
+/// that runs the engine: on PostgreSQL it competes with the others for the
+/// engine's lease. Blocks (call it from `spawn_blocking`).
+pub fn open(database: &Database, lead: bool) -> Result<Arc<dyn Store>, StoreError> {
+    match database {
+        Database::Postgres(target) if lead => Ok(Arc::new(postgres::PgStore::open_leading(target)?)),
+        Database::Postgres(target) => Ok(Arc::new(postgres::PgStore::open(target)?)),
+        Database::Sqlite(path) => Ok(Arc::new(sqlite::SqliteStore::open(path)?)),
     }
 }
 
@@ -54,7 +49,7 @@ fn with_details_json(events: Vec<Event>) -> Result<Vec<(Event, String)>, StoreEr
     events
         .into_iter()
         .map(|e| {
-            let details = serde_json::to_string(&e.details).map_err(|err| StoreError::Database(err.to_string()))?;
+            let details = serde_json::to_string(&e.details)?;
             Ok((e, details))
         })
         .collect()
@@ -62,19 +57,19 @@ fn with_details_json(events: Vec<Event>) -> Result<Vec<(Event, String)>, StoreEr
 
 /// The run-time overrides of the database, read beside a running daemon
 /// (for `oncall who` and `oncall shifts`). Blocks.
-pub fn read_overrides(database: &Path) -> Result<Vec<StoredOverride>, StoreError> {
-    match database.to_str().filter(|d| postgres::is_url(d)) {
-        Some(url) => postgres::read_overrides(url),
-        None => sqlite::read_overrides(database),
+pub fn read_overrides(database: &Database) -> Result<Vec<StoredOverride>, StoreError> {
+    match database {
+        Database::Postgres(target) => postgres::read_overrides(target),
+        Database::Sqlite(path) => sqlite::read_overrides(path),
     }
 }
 
 /// The ledger of `span`, read beside a running daemon (for `oncall pay
 /// --source ledger` and `oncall burden`). Blocks.
-pub fn read_ledger(database: &Path, span: Span) -> Result<Ledger, StoreError> {
-    match database.to_str().filter(|d| postgres::is_url(d)) {
-        Some(url) => postgres::read_ledger(url, span),
-        None => sqlite::read_ledger(database, span),
+pub fn read_ledger(database: &Database, span: Span) -> Result<Ledger, StoreError> {
+    match database {
+        Database::Postgres(target) => postgres::read_ledger(target, span),
+        Database::Sqlite(path) => sqlite::read_ledger(path, span),
     }
 }
 

@@ -50,6 +50,8 @@ use postgres::{Client, NoTls, Row, Statement};
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
+use super::database::DatabaseError;
+use super::error::BatchStep;
 use super::{
     LeadChange, LinkAction, NewOverride, Spend, SpendLink, Store, StoreError, StoreFuture, StoredOverride, TxWork,
 };
@@ -167,8 +169,9 @@ const LIVE_OVERRIDE_BY_ID: &str = concat!(select_override!(), " WHERE id = $1 AN
 const LIVE_OVERRIDES: &str = concat!(select_override!(), " WHERE deleted_at IS NULL ORDER BY id");
 const DELETE_OVERRIDE: &str = "UPDATE overrides SET deleted_by = $2, deleted_at = $3 WHERE id = $1";
 
-/// Where a store connects: the URL as given (it may hold a password, so
-/// it is shown only through [`Target::redacted`]).
+/// Where a store connects: a `postgres://` or `postgresql://` URL, parsed
+/// (see [`super::Database`]). The URL may hold a password, so it is shown
+/// only redacted: [`Target::redacted`], and Display and Debug, which use it.
 #[derive(Clone)]
 pub struct Target {
     url: String,
@@ -176,12 +179,23 @@ pub struct Target {
 }
 
 impl Target {
-    /// Parses a `postgres://` (or `postgresql://`) URL or a `key=value`
-    /// connection string.
-    pub fn parse(url: &str) -> Result<Target, StoreError> {
-        let mut config: postgres::Config = url.parse().map_err(|e| StoreError::Open {
-            path: redact(url),
-            message: format!("not a PostgreSQL connection string: {e}"),
+    /// Parses a `postgres://` (or `postgresql://`) URL. The error names the
+    /// URL with its password hidden.
+    pub fn parse(url: &str) -> Result<Target, DatabaseError> {
+        if scheme(url).is_none() {
+            return Err(DatabaseError::new(format!(
+                "`{}` is not a postgres:// or postgresql:// URL",
+                redact(url)
+            )));
+        }
+        // The driver's parse errors name the option, never its value; the
+        // option is in the error's source.
+        let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+            let why = std::error::Error::source(&e).map_or(String::new(), |cause| format!(" ({cause})"));
+            DatabaseError::new(format!(
+                "`{}` is not a PostgreSQL URL oncall can use: {e}{why}",
+                redact(url)
+            ))
         })?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
@@ -196,17 +210,42 @@ impl Target {
         })
     }
 
-    /// The URL with any password replaced by `***`.
+    /// The URL with any password (in the user part or a `password=`
+    /// parameter) replaced by `***`.
     pub fn redacted(&self) -> String {
-        redact(&self.url)
+        let shown = redact(&self.url);
+        // In case a password hides where `redact` does not look (an odd
+        // encoding): show nothing past the scheme rather than it.
+        let leaks = self
+            .config
+            .get_password()
+            .and_then(|p| std::str::from_utf8(p).ok())
+            .is_some_and(|p| !p.is_empty() && shown.contains(p));
+        match (leaks, scheme(&self.url)) {
+            (true, Some(scheme)) => format!("{scheme}://***"),
+            _ => shown,
+        }
     }
 
     /// A new connection (blocking: call it off the async runtime).
     pub fn connect(&self) -> Result<Client, StoreError> {
-        self.config.connect(NoTls).map_err(|e| StoreError::Open {
-            path: self.redacted(),
-            message: e.to_string(),
-        })
+        self.config
+            .connect(NoTls)
+            .map_err(|e| StoreError::open_failed(self.redacted(), e))
+    }
+}
+
+impl std::str::FromStr for Target {
+    type Err = DatabaseError;
+
+    fn from_str(url: &str) -> Result<Target, DatabaseError> {
+        Target::parse(url)
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
     }
 }
 
@@ -216,24 +255,52 @@ impl fmt::Debug for Target {
     }
 }
 
-/// Whether a database setting names a PostgreSQL server rather than a file.
-pub fn is_url(database: &str) -> bool {
-    database.starts_with("postgres://") || database.starts_with("postgresql://")
+/// Two targets are the same when their URLs are.
+impl PartialEq for Target {
+    fn eq(&self, other: &Target) -> bool {
+        self.url == other.url
+    }
 }
 
+impl Eq for Target {}
+
+/// The URL's scheme, if it is one of PostgreSQL's.
+fn scheme(url: &str) -> Option<&'static str> {
+    ["postgres", "postgresql"]
+        .into_iter()
+        .find(|s| url.strip_prefix(s).is_some_and(|rest| rest.starts_with("://")))
+}
+
+/// `url` with its passwords replaced by `***`. Hides at least what the
+/// driver (`tokio-postgres`'s URL parser) reads as a password: in the user
+/// part, what follows the first `:` up to an `@` (the last one, in case the
+/// password holds one), and any `password=` parameter after a `?`.
 fn redact(url: &str) -> String {
-    // postgres://user:password@host/...: the password is between the first
-    // ':' after the scheme and the last '@' before the host.
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let Some((userinfo, host)) = rest.rsplit_once('@') else {
-        return url.to_owned();
+    let rest = match rest.rsplit_once('@') {
+        Some((credentials, host)) => match credentials.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => rest.to_owned(),
+        },
+        None => rest.to_owned(),
     };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
-    }
+    let Some((address, params)) = rest.split_once('?') else {
+        return format!("{scheme}://{rest}");
+    };
+    let params: Vec<String> = params
+        .split('&')
+        .map(|param| {
+            // The key as the driver reads it, percent-decoded.
+            let key = form_urlencoded::parse(param.as_bytes()).next().map(|(key, _)| key);
+            match (key, param.split_once('=')) {
+                (Some(key), Some((written, _))) if key == "password" => format!("{written}=***"),
+                _ => param.to_owned(),
+            }
+        })
+        .collect();
+    format!("{scheme}://{address}?{}", params.join("&"))
 }
 
 /// A connection with its prepared statements (each prepared once per
@@ -303,19 +370,6 @@ impl Conn {
     }
 }
 
-impl From<postgres::Error> for StoreError {
-    fn from(e: postgres::Error) -> StoreError {
-        // The server's own message (with its detail) where there is one.
-        match e.as_db_error() {
-            Some(db) => StoreError::Database(match db.detail() {
-                Some(detail) => format!("{}: {detail}", db.message()),
-                None => db.message().to_owned(),
-            }),
-            None => StoreError::Database(e.to_string()),
-        }
-    }
-}
-
 /// The PostgreSQL store. Cheap to share behind an `Arc`; dropping it lets
 /// the writer answer everything queued and stops the threads. Unlike the
 /// SQLite store it may be dropped on a Tokio worker: its clients live and
@@ -345,26 +399,26 @@ impl fmt::Debug for PgStore {
 type ReadJob = Box<dyn FnOnce(&mut Option<Conn>, &Target) + Send>;
 
 impl PgStore {
-    /// Connects to the server at `url`, applies the missing migrations and
+    /// Connects to the server at `target`, applies the missing migrations and
     /// starts the writer and the readers. Blocks the calling thread while
     /// connecting (call it from `spawn_blocking` in async code).
     ///
     /// Fails with [`StoreError::TooNew`] if a newer `oncall` has migrated the
     /// database further than this one knows.
-    pub fn open(url: &str) -> Result<PgStore, StoreError> {
-        PgStore::open_with(url, false)
+    pub fn open(target: &Target) -> Result<PgStore, StoreError> {
+        PgStore::open_with(target, false)
     }
 
     /// As [`PgStore::open`], and with `lead`, competes with the other
     /// daemons on the database for the engine's lease: only the leader's
     /// passes do anything ([`Store::leading`]). Returns after the first try,
     /// so a daemon alone on its database leads at once.
-    pub fn open_leading(url: &str) -> Result<PgStore, StoreError> {
-        PgStore::open_with(url, true)
+    pub fn open_leading(target: &Target) -> Result<PgStore, StoreError> {
+        PgStore::open_with(target, true)
     }
 
-    fn open_with(url: &str, lead: bool) -> Result<PgStore, StoreError> {
-        let target = Target::parse(url)?;
+    fn open_with(target: &Target, lead: bool) -> Result<PgStore, StoreError> {
+        let target = target.clone();
         // The writer's client is made, migrated and used on its own thread.
         let (opened, is_open) = std_mpsc::channel();
         let (queue, requests) = mpsc::channel(QUEUE);
@@ -388,9 +442,8 @@ impl PgStore {
                     }
                 }
             })
-            .map_err(|e| StoreError::Open {
-                path: target.redacted(),
-                message: format!("cannot start the writer thread: {e}"),
+            .map_err(|e| {
+                StoreError::open_because(target.redacted(), format!("cannot start the writer thread: {e}"), e)
             })?;
         let started = is_open.recv().unwrap_or(Err(StoreError::Closed));
         if let Err(e) = started {
@@ -415,9 +468,8 @@ impl PgStore {
                         job(&mut conn, &reader_target);
                     }
                 })
-                .map_err(|e| StoreError::Open {
-                    path: target.redacted(),
-                    message: format!("cannot start a reader thread: {e}"),
+                .map_err(|e| {
+                    StoreError::open_because(target.redacted(), format!("cannot start a reader thread: {e}"), e)
                 })?;
             readers.push(reader);
         }
@@ -462,7 +514,7 @@ impl PgStore {
         if let Some(writer) = self.writer.take()
             && writer.join().is_err()
         {
-            result = Err(StoreError::Database("the store's writer thread panicked".to_owned()));
+            result = Err(StoreError::internal("the store's writer thread panicked"));
         }
         for reader in self.readers.drain(..) {
             let _ = reader.join();
@@ -526,11 +578,11 @@ fn connect_writer(target: &Target) -> Result<Conn, StoreError> {
 /// it may be called from async code too), for the commands that read beside
 /// a running daemon. A database not migrated yet has nothing to read.
 fn read_once<T: Send + 'static>(
-    url: &str,
+    target: &Target,
     empty: T,
     work: impl FnOnce(&mut Conn) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
-    let target = Target::parse(url)?;
+    let target = target.clone();
     std::thread::spawn(move || {
         let mut conn = Conn::new(target.connect()?);
         let version: Option<i64> = conn
@@ -557,19 +609,19 @@ fn read_once<T: Send + 'static>(
         conn.snapshot(work)
     })
     .join()
-    .map_err(|_| StoreError::Database("a read panicked".to_owned()))?
+    .map_err(|_| StoreError::internal("a read panicked"))?
 }
 
 /// The run-time overrides, read beside the daemons.
-pub fn read_overrides(url: &str) -> Result<Vec<StoredOverride>, StoreError> {
-    read_once(url, Vec::new(), |conn| {
+pub fn read_overrides(target: &Target) -> Result<Vec<StoredOverride>, StoreError> {
+    read_once(target, Vec::new(), |conn| {
         conn.query(LIVE_OVERRIDES, &[])?.iter().map(override_from_row).collect()
     })
 }
 
 /// The ledger of `span`, read beside the daemons.
-pub fn read_ledger(url: &str, span: Span) -> Result<Ledger, StoreError> {
-    read_once(url, Ledger::default(), move |conn| engine::ledger(conn, span))
+pub fn read_ledger(target: &Target, span: Span) -> Result<Ledger, StoreError> {
+    read_once(target, Ledger::default(), move |conn| engine::ledger(conn, span))
 }
 
 /// Runs `work` on `conn`, connecting first if there is none or it closed.
@@ -661,7 +713,7 @@ impl Store for PgStore {
                     None => now.timestamp(),
                 };
                 let at = chrono::DateTime::from_timestamp(at, 0)
-                    .ok_or_else(|| StoreError::Database(format!("spent_at {at} is out of range")))?;
+                    .ok_or_else(|| bad(format!("spent_at {at} is out of range")))?;
                 return Ok(Spend::Spent(at));
             }
             let by = Some(link.by);
@@ -912,7 +964,7 @@ fn trigger(conn: &mut Conn, event: &Event, details: &str, now: Instant) -> Resul
             return Ok(Outcome::Deduplicated(id));
         }
     }
-    Err(StoreError::Database(format!(
+    Err(StoreError::Conflict(format!(
         "the alert {:?} of team {} keeps changing; try again",
         event.dedup_key, event.team
     )))
@@ -1033,7 +1085,7 @@ pub(crate) fn optional_instant(seconds: Option<i64>) -> Result<Option<Instant>, 
 }
 
 fn json_text(text: &str) -> Result<serde_json::Value, StoreError> {
-    serde_json::from_str(text).map_err(|e| bad(format!("bad JSON: {e}")))
+    Ok(serde_json::from_str(text)?)
 }
 
 fn timeline_kind(name: &str) -> Result<TimelineKind, StoreError> {
@@ -1041,17 +1093,14 @@ fn timeline_kind(name: &str) -> Result<TimelineKind, StoreError> {
 }
 
 fn bad(message: String) -> StoreError {
-    StoreError::Database(message)
+    StoreError::BadRow(message)
 }
 
 /// Brings the schema up to [`SCHEMA_VERSION`] in one transaction, under an
 /// advisory lock (daemons starting together migrate one after the other),
 /// or refuses a database from a newer `oncall`.
 fn migrate(conn: &mut Conn, target: &Target) -> Result<(), StoreError> {
-    let open_error = |e: StoreError| StoreError::Open {
-        path: target.redacted(),
-        message: e.to_string(),
-    };
+    let open_error = |e: StoreError| StoreError::open_because(target.redacted(), e.to_string(), e);
     conn.batch(&format!(
         "BEGIN; SELECT pg_advisory_xact_lock({MIGRATE_LOCK}); \
          CREATE TABLE IF NOT EXISTS oncall_schema (version BIGINT NOT NULL)"
@@ -1072,7 +1121,8 @@ fn migrate(conn: &mut Conn, target: &Target) -> Result<(), StoreError> {
         }
         let applied = usize::try_from(found).map_err(|e| bad(e.to_string()))?;
         for (name, sql) in &MIGRATIONS[applied..] {
-            conn.batch(sql).map_err(|e| bad(format!("migration {name}: {e}")))?;
+            conn.batch(sql)
+                .map_err(|e| StoreError::open_because(target.redacted(), format!("migration {name}: {e}"), e))?;
         }
         if applied < MIGRATIONS.len() {
             conn.client.execute("DELETE FROM oncall_schema", &[])?;
@@ -1086,7 +1136,7 @@ fn migrate(conn: &mut Conn, target: &Target) -> Result<(), StoreError> {
         Err(e) => {
             let _ = conn.batch("ROLLBACK");
             Err(match e {
-                e @ StoreError::TooNew { .. } => e,
+                e @ (StoreError::TooNew { .. } | StoreError::Open { .. }) => e,
                 e => open_error(e),
             })
         }
@@ -1121,15 +1171,14 @@ where
         let work = self
             .work
             .take()
-            .ok_or_else(|| StoreError::Database("a request ran twice".to_owned()))?;
+            .ok_or_else(|| StoreError::internal("a request ran twice"))?;
         self.output = Some(work(conn)?);
         Ok(())
     }
 
     fn answer(self: Box<Self>, result: Result<(), StoreError>) {
         let Request { output, reply, .. } = *self;
-        let answer =
-            result.and_then(|()| output.ok_or_else(|| StoreError::Database("a request was answered unrun".to_owned())));
+        let answer = result.and_then(|()| output.ok_or_else(|| StoreError::internal("a request was answered unrun")));
         let _ = reply.send(answer);
     }
 
@@ -1195,7 +1244,7 @@ fn run_batch(conn: &mut Option<Conn>, target: &Target, jobs: Vec<Box<dyn Job>>, 
             Ok(c) => *conn = Some(c),
             Err(e) => {
                 for job in jobs {
-                    job.answer(Err(StoreError::Database(format!("cannot begin a transaction: {e}"))));
+                    job.answer(Err(StoreError::batch(BatchStep::Begin, e.clone())));
                 }
                 return;
             }
@@ -1203,22 +1252,18 @@ fn run_batch(conn: &mut Option<Conn>, target: &Target, jobs: Vec<Box<dyn Job>>, 
     }
     let began = with_connection(conn, target, |c| c.batch(&begin));
     let Some(c) = conn.as_mut().filter(|_| began.is_ok()) else {
-        let reason = began.err().map(|e| e.to_string()).unwrap_or_default();
+        let cause = began.err().unwrap_or_else(|| StoreError::internal("no connection"));
         for job in jobs {
-            job.answer(Err(StoreError::Database(format!(
-                "cannot begin a transaction: {reason}"
-            ))));
+            job.answer(Err(StoreError::batch(BatchStep::Begin, cause.clone())));
         }
         return;
     };
     let single = jobs.len() == 1;
     let mut done: Vec<(Box<dyn Job>, Result<(), StoreError>)> = Vec::new();
-    let mut broken: Option<String> = None;
+    let mut broken: Option<StoreError> = None;
     for mut job in jobs {
-        if let Some(reason) = &broken {
-            job.answer(Err(StoreError::Database(format!(
-                "rolled back with its batch: {reason}"
-            ))));
+        if let Some(cause) = &broken {
+            job.answer(Err(StoreError::batch(BatchStep::RolledBack, cause.clone())));
             continue;
         }
         // Alone in its transaction, a request needs no savepoint: its
@@ -1229,7 +1274,7 @@ fn run_batch(conn: &mut Option<Conn>, target: &Target, jobs: Vec<Box<dyn Job>>, 
             continue;
         }
         if let Err(e) = c.batch("SAVEPOINT job") {
-            broken = Some(e.to_string());
+            broken = Some(e.clone());
             job.answer(Err(e));
             continue;
         }
@@ -1239,18 +1284,16 @@ fn run_batch(conn: &mut Option<Conn>, target: &Target, jobs: Vec<Box<dyn Job>>, 
             Err(_) => c.batch("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job"),
         };
         if let Err(e) = ended {
-            broken = Some(e.to_string());
+            broken = Some(e.clone());
             job.answer(Err(e));
             continue;
         }
         done.push((job, result));
     }
-    if let Some(reason) = broken {
+    if let Some(cause) = broken {
         let _ = c.batch("ROLLBACK");
         for (job, _) in done {
-            job.answer(Err(StoreError::Database(format!(
-                "rolled back with its batch: {reason}"
-            ))));
+            job.answer(Err(StoreError::batch(BatchStep::RolledBack, cause.clone())));
         }
         return;
     }
@@ -1270,9 +1313,8 @@ fn run_batch(conn: &mut Option<Conn>, target: &Target, jobs: Vec<Box<dyn Job>>, 
         }
         Err(e) => {
             let _ = c.batch("ROLLBACK");
-            let reason = e.to_string();
             for (job, _) in done {
-                job.answer(Err(StoreError::Database(format!("commit failed: {reason}"))));
+                job.answer(Err(StoreError::batch(BatchStep::Commit, e.clone())));
             }
         }
     }

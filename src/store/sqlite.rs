@@ -80,6 +80,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavio
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
+use super::error::BatchStep;
 use super::{
     LeadChange, LinkAction, NewOverride, Spend, SpendLink, Store, StoreError, StoreFuture, StoredOverride, TxWork,
 };
@@ -237,10 +238,10 @@ impl SqliteStore {
             .map_err(open_error)?;
         if !mode.eq_ignore_ascii_case("wal") {
             // Without WAL, readers would block the writer and the reverse.
-            return Err(StoreError::Open {
-                path: path.display().to_string(),
-                message: format!("cannot use write-ahead logging (journal mode stays {mode:?})"),
-            });
+            return Err(StoreError::open(
+                path.display().to_string(),
+                format!("cannot use write-ahead logging (journal mode stays {mode:?})"),
+            ));
         }
         // FULL while migrating: the migrations' commit is synced by SQLite.
         conn.pragma_update(None, "synchronous", "FULL").map_err(open_error)?;
@@ -278,9 +279,12 @@ impl SqliteStore {
         let writer = std::thread::Builder::new()
             .name("oncall-store-writer".to_owned())
             .spawn(move || write_loop(conn, wal, requests))
-            .map_err(|e| StoreError::Open {
-                path: path.display().to_string(),
-                message: format!("cannot start the writer thread: {e}"),
+            .map_err(|e| {
+                StoreError::open_because(
+                    path.display().to_string(),
+                    format!("cannot start the writer thread: {e}"),
+                    e,
+                )
             })?;
         Ok(SqliteStore {
             path: path.to_owned(),
@@ -315,7 +319,7 @@ impl SqliteStore {
         if let Some(writer) = self.writer.take()
             && writer.join().is_err()
         {
-            result = Err(StoreError::Database("the store's writer thread panicked".to_owned()));
+            result = Err(StoreError::internal("the store's writer thread panicked"));
         }
         self.readers.close();
         // Last, so that no other daemon starts on the file while this one
@@ -347,7 +351,7 @@ impl SqliteStore {
         let readers = Arc::clone(&self.readers);
         tokio::task::spawn_blocking(move || readers.run(work))
             .await
-            .map_err(|e| StoreError::Database(format!("a read failed: {e}")))?
+            .map_err(|e| StoreError::internal_because(format!("a read failed: {e}"), e))?
     }
 }
 
@@ -559,22 +563,16 @@ impl Store for SqliteStore {
     }
 }
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> StoreError {
-        StoreError::Database(e.to_string())
-    }
-}
-
 /// Reads the ledger of `span` from the database at `path` without taking
 /// the daemon's lock: for `oncall pay --source ledger` while the daemon runs
 /// (WAL lets a reader see the last commit beside the writer). Read-only; a
 /// database without a ledger yet, or from a newer `oncall`, is refused.
 pub fn read_ledger(path: &Path, span: Span) -> Result<Ledger, StoreError> {
     if !path.exists() {
-        return Err(StoreError::Open {
-            path: path.display().to_string(),
-            message: "no such file: the ledger is written by `oncall serve` (--database)".into(),
-        });
+        return Err(StoreError::open(
+            path.display().to_string(),
+            "no such file: the ledger is written by `oncall serve` (--database)",
+        ));
     }
     let (conn, version) = open_read_only(path)?;
     if version > SCHEMA_VERSION {
@@ -585,10 +583,10 @@ pub fn read_ledger(path: &Path, span: Span) -> Result<Ledger, StoreError> {
         });
     }
     if version < LEDGER_SINCE {
-        return Err(StoreError::Open {
-            path: path.display().to_string(),
-            message: "this database has no ledger yet: start `oncall serve` on it once to migrate it".into(),
-        });
+        return Err(StoreError::open(
+            path.display().to_string(),
+            "this database has no ledger yet: start `oncall serve` on it once to migrate it",
+        ));
     }
     engine::ledger(&conn, span)
 }
@@ -620,19 +618,18 @@ pub struct BackupSummary {
 /// (`PRAGMA integrity_check`) before this returns. `to` must not exist.
 pub fn backup(from: &Path, to: &Path) -> Result<BackupSummary, StoreError> {
     if !from.exists() {
-        return Err(StoreError::Open {
-            path: from.display().to_string(),
-            message: "no such file".into(),
-        });
+        return Err(StoreError::open(from.display().to_string(), "no such file"));
     }
     if to.exists() {
-        return Err(StoreError::Open {
-            path: to.display().to_string(),
-            message: "already exists: choose a new file for the backup".into(),
-        });
+        return Err(StoreError::open(
+            to.display().to_string(),
+            "already exists: choose a new file for the backup",
+        ));
     }
     let (conn, _) = open_read_only(from)?;
-    let target = to.to_str().ok_or_else(|| open_error(to, "the path is not UTF-8"))?;
+    let target = to
+        .to_str()
+        .ok_or_else(|| StoreError::open(to.display().to_string(), "the path is not UTF-8"))?;
     conn.execute("VACUUM INTO ?1", [target])
         .map_err(|e| open_error(to, e))?;
     drop(conn);
@@ -642,7 +639,10 @@ pub fn backup(from: &Path, to: &Path) -> Result<BackupSummary, StoreError> {
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .map_err(|e| open_error(to, e))?;
     if check != "ok" {
-        return Err(open_error(to, format!("the copy fails its integrity check: {check}")));
+        return Err(StoreError::open(
+            to.display().to_string(),
+            format!("the copy fails its integrity check: {check}"),
+        ));
     }
     let count =
         |sql: &str| -> Result<i64, StoreError> { copy.query_row(sql, [], |r| r.get(0)).map_err(|e| open_error(to, e)) };
@@ -717,11 +717,8 @@ const OVERRIDES_SINCE: i64 = 7;
 /// The schema version that added the ledger.
 const LEDGER_SINCE: i64 = 5;
 
-fn open_error(path: &Path, e: impl fmt::Display) -> StoreError {
-    StoreError::Open {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    }
+fn open_error(path: &Path, e: rusqlite::Error) -> StoreError {
+    StoreError::open_failed(path.display().to_string(), e)
 }
 
 /// Takes the exclusive lock on `<path>.lock`, creating the file if need be.
@@ -735,7 +732,10 @@ fn lock(path: &Path) -> Result<File, StoreError> {
         .create(true)
         .truncate(false)
         .open(&lock_path)
-        .map_err(|e| open_error(path, format!("cannot open the lock file {}: {e}", lock_path.display())))?;
+        .map_err(|e| {
+            let message = format!("cannot open the lock file {}: {e}", lock_path.display());
+            StoreError::open_because(path.display().to_string(), message, e)
+        })?;
     // A lock held a moment longer than its owner: a daemon that is just
     // exiting, or (flock locks belong to the open file) a child process
     // forked by another thread that has not yet reached exec and still
@@ -755,7 +755,8 @@ fn lock(path: &Path) -> Result<File, StoreError> {
                 });
             }
             Err(TryLockError::Error(e)) => {
-                return Err(open_error(path, format!("cannot lock {}: {e}", lock_path.display())));
+                let message = format!("cannot lock {}: {e}", lock_path.display());
+                return Err(StoreError::open_because(path.display().to_string(), message, e));
             }
         }
     }
@@ -783,16 +784,14 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
         });
     }
     let Ok(applied) = usize::try_from(found) else {
-        return Err(StoreError::Open {
-            path: path.display().to_string(),
-            message: format!("unexpected schema version {found}"),
-        });
+        return Err(StoreError::open(
+            path.display().to_string(),
+            format!("unexpected schema version {found}"),
+        ));
     };
     for (name, sql) in &MIGRATIONS[applied..] {
-        tx.execute_batch(sql).map_err(|e| StoreError::Open {
-            path: path.display().to_string(),
-            message: format!("migration {name}: {e}"),
-        })?;
+        tx.execute_batch(sql)
+            .map_err(|e| StoreError::open_because(path.display().to_string(), format!("migration {name}: {e}"), e))?;
     }
     if applied < MIGRATIONS.len() {
         // In the same transaction: the version moves only with the schema.
@@ -835,8 +834,7 @@ where
 
     fn answer(self: Box<Self>, result: Result<(), StoreError>) {
         let Request { output, reply, .. } = *self;
-        let answer =
-            result.and_then(|()| output.ok_or_else(|| StoreError::Database("a request was answered unrun".to_owned())));
+        let answer = result.and_then(|()| output.ok_or_else(|| StoreError::internal("a request was answered unrun")));
         // The caller may have stopped waiting; its work stands all the same.
         let _ = reply.send(answer);
     }
@@ -887,7 +885,7 @@ fn write_loop(conn: Connection, wal: PathBuf, mut requests: mpsc::Receiver<Box<d
             }
             if broken.load(Ordering::SeqCst) {
                 for job in batch.drain(..) {
-                    job.answer(Err(StoreError::Database(SYNC_FAILED.to_owned())));
+                    job.answer(Err(StoreError::NotDurable(SYNC_FAILED)));
                 }
                 continue;
             }
@@ -895,7 +893,7 @@ fn write_loop(conn: Connection, wal: PathBuf, mut requests: mpsc::Receiver<Box<d
             if let Err(std::sync::mpsc::SendError(settled)) = synced.send(settled) {
                 // The syncer is gone (it could not start): nothing is durable.
                 for (job, _) in settled {
-                    job.answer(Err(StoreError::Database(SYNC_FAILED.to_owned())));
+                    job.answer(Err(StoreError::NotDurable(SYNC_FAILED)));
                 }
             }
         }
@@ -938,7 +936,7 @@ fn sync_loop(wal: &Path, to_sync: std::sync::mpsc::Receiver<Settled>, broken: &A
         for (job, result) in settled {
             match (&synced, result) {
                 (Ok(()), result) => job.answer(result),
-                (Err(_), Ok(())) => job.answer(Err(StoreError::Database(SYNC_FAILED.to_owned()))),
+                (Err(_), Ok(())) => job.answer(Err(StoreError::NotDurable(SYNC_FAILED))),
                 (Err(_), Err(e)) => job.answer(Err(e)),
             }
         }
@@ -976,15 +974,16 @@ fn run_batch(conn: &Connection, jobs: impl IntoIterator<Item = Box<dyn Job>>) {
 /// work is committed (not yet synced).
 fn settle_batch(conn: &Connection, jobs: impl IntoIterator<Item = Box<dyn Job>>) -> Settled {
     let mut jobs: Vec<Box<dyn Job>> = jobs.into_iter().collect();
-    let failed = |jobs: Vec<Box<dyn Job>>, reason: String| -> Settled {
+    let failed = |jobs: Vec<Box<dyn Job>>, step: BatchStep, cause: rusqlite::Error| -> Settled {
+        let cause = StoreError::from(cause);
         jobs.into_iter()
-            .map(|job| (job, Err(StoreError::Database(reason.clone()))))
+            .map(|job| (job, Err(StoreError::batch(step, cause.clone()))))
             .collect()
     };
     match run_together(conn, &mut jobs) {
         Together::Committed => jobs.into_iter().map(|job| (job, Ok(()))).collect(),
-        Together::CommitFailed(reason) => failed(jobs, format!("commit failed: {reason}")),
-        Together::CannotBegin(reason) => failed(jobs, format!("cannot begin a transaction: {reason}")),
+        Together::CommitFailed(e) => failed(jobs, BatchStep::Commit, e),
+        Together::CannotBegin(e) => failed(jobs, BatchStep::Begin, e),
         Together::JobFailed => run_apart(conn, jobs),
     }
 }
@@ -992,8 +991,8 @@ fn settle_batch(conn: &Connection, jobs: impl IntoIterator<Item = Box<dyn Job>>)
 /// How a batch run without savepoints ended.
 enum Together {
     Committed,
-    CommitFailed(String),
-    CannotBegin(String),
+    CommitFailed(rusqlite::Error),
+    CannotBegin(rusqlite::Error),
     /// A job failed; the transaction is rolled back.
     JobFailed,
 }
@@ -1002,7 +1001,7 @@ enum Together {
 /// every one of them succeeded.
 fn run_together(conn: &Connection, jobs: &mut [Box<dyn Job>]) -> Together {
     if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
-        return Together::CannotBegin(e.to_string());
+        return Together::CannotBegin(e);
     }
     for job in jobs.iter_mut() {
         if job.run(conn).is_err() || conn.is_autocommit() {
@@ -1018,7 +1017,7 @@ fn run_together(conn: &Connection, jobs: &mut [Box<dyn Job>]) -> Together {
             if !conn.is_autocommit() {
                 let _ = exec(conn, "ROLLBACK");
             }
-            Together::CommitFailed(e.to_string())
+            Together::CommitFailed(e)
         }
     }
 }
@@ -1038,12 +1037,9 @@ fn run_apart(conn: &Connection, jobs: Vec<Box<dyn Job>>) -> Settled {
         if conn.is_autocommit()
             && let Err(e) = exec(conn, "BEGIN IMMEDIATE")
         {
-            let reason = e.to_string();
+            let cause = StoreError::from(e);
             for job in std::iter::once(job).chain(jobs.by_ref()) {
-                settled.push((
-                    job,
-                    Err(StoreError::Database(format!("cannot begin a transaction: {reason}"))),
-                ));
+                settled.push((job, Err(StoreError::batch(BatchStep::Begin, cause.clone()))));
             }
             break;
         }
@@ -1055,20 +1051,17 @@ fn run_apart(conn: &Connection, jobs: Vec<Box<dyn Job>>) -> Settled {
                 // error) or can no longer be trusted: the work of the jobs
                 // before this one went with it. Fail them; the rest of the
                 // batch starts a new transaction.
-                let reason = match broken {
-                    Ok(Err(e)) | Err(e) => e.to_string(),
-                    Ok(Ok(())) => "the transaction ended".to_owned(),
+                let cause = match broken {
+                    Ok(Err(e)) | Err(e) => e,
+                    Ok(Ok(())) => StoreError::internal("the transaction ended"),
                 };
                 if !conn.is_autocommit() {
                     let _ = exec(conn, "ROLLBACK");
                 }
                 for (job, _) in done.drain(..) {
-                    settled.push((
-                        job,
-                        Err(StoreError::Database(format!("rolled back with its batch: {reason}"))),
-                    ));
+                    settled.push((job, Err(StoreError::batch(BatchStep::RolledBack, cause.clone()))));
                 }
-                settled.push((job, Err(StoreError::Database(reason))));
+                settled.push((job, Err(cause)));
             }
         }
     }
@@ -1084,9 +1077,9 @@ fn run_apart(conn: &Connection, jobs: Vec<Box<dyn Job>>) -> Settled {
             if !conn.is_autocommit() {
                 let _ = exec(conn, "ROLLBACK");
             }
-            let reason = e.to_string();
+            let cause = StoreError::from(e);
             for (job, _) in done {
-                settled.push((job, Err(StoreError::Database(format!("commit failed: {reason}")))));
+                settled.push((job, Err(StoreError::batch(BatchStep::Commit, cause.clone()))));
             }
         }
     }
@@ -1542,7 +1535,7 @@ mod tests {
         let (a, a_answer) = job(|conn| Ok(insert(conn, "a")?));
         let (b, mut b_answer) = job(|conn| -> Result<AlertId, StoreError> {
             insert(conn, "b")?;
-            Err(StoreError::Database("b fails after writing".to_owned()))
+            Err(StoreError::internal("b fails after writing"))
         });
         // Inserting a second unresolved "a" breaks the unique index.
         let (c, c_answer) = job(|conn| Ok(insert(conn, "a")?));
@@ -1584,7 +1577,7 @@ mod tests {
 
         runs.store(0, Ordering::SeqCst);
         let (c, c_answer) = counted("c");
-        let (bad, bad_answer) = job(|_| -> Result<(), StoreError> { Err(StoreError::Database("bad".to_owned())) });
+        let (bad, bad_answer) = job(|_| -> Result<(), StoreError> { Err(StoreError::internal("bad")) });
         let (d, d_answer) = counted("d");
         run_batch(&conn, [c, bad, d]);
         // c ran, then the batch stopped at the failure and ran again (c and d).
@@ -1605,18 +1598,20 @@ mod tests {
         // As SQLite does on a full disk: the whole transaction rolled back.
         let (b, b_answer) = job(|conn| -> Result<(), StoreError> {
             conn.execute_batch("ROLLBACK")?;
-            Err(StoreError::Database("disk full".to_owned()))
+            Err(StoreError::internal("disk full"))
         });
         let (c, c_answer) = job(|conn| Ok(insert(conn, "c")?));
         run_batch(&conn, [a, b, c]);
-        assert!(
-            a_answer
-                .blocking_recv()
-                .unwrap()
-                .unwrap_err()
-                .to_string()
-                .contains("disk full")
-        );
+        let a_error = a_answer.blocking_recv().unwrap().unwrap_err();
+        assert!(a_error.to_string().contains("disk full"), "{a_error}");
+        // a's work went with b's failure, which it carries.
+        match &a_error {
+            StoreError::Batch {
+                step: BatchStep::RolledBack,
+                cause,
+            } => assert!(matches!(&**cause, StoreError::Internal { message, .. } if message == "disk full")),
+            other => panic!("{other:?}"),
+        }
         assert!(b_answer.blocking_recv().unwrap().is_err());
         assert!(c_answer.blocking_recv().unwrap().is_ok());
         assert_eq!(keys(&conn), ["c"]);
@@ -1638,8 +1633,19 @@ mod tests {
         let (b, b_answer) = job(|conn| Ok(insert(conn, "b")?));
         run_batch(&conn, [a, b]);
         for answer in [a_answer, b_answer] {
-            let error = answer.blocking_recv().unwrap().unwrap_err().to_string();
-            assert!(error.contains("cannot begin a transaction"), "{error}");
+            let error = answer.blocking_recv().unwrap().unwrap_err();
+            assert!(error.to_string().contains("cannot begin a transaction"), "{error}");
+            // SQLite's own error, as it came: the database is busy.
+            match &error {
+                StoreError::Batch {
+                    step: BatchStep::Begin,
+                    cause,
+                } => match &**cause {
+                    StoreError::Sqlite(e) => assert_eq!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy)),
+                    other => panic!("{other:?}"),
+                },
+                other => panic!("{other:?}"),
+            }
         }
         other.execute_batch("ROLLBACK").unwrap();
         assert!(keys(&conn).is_empty());
@@ -1693,8 +1699,9 @@ mod tests {
         // A WAL the syncer cannot open stands for an fsync that fails.
         let (answers, _) = through_the_syncer("fails", |path| path.with_file_name("missing").join("oncall.db-wal"));
         for answer in answers {
-            let error = answer.unwrap_err().to_string();
-            assert!(error.contains("cannot make writes durable"), "{error}");
+            let error = answer.unwrap_err();
+            assert!(matches!(error, StoreError::NotDurable(_)), "{error:?}");
+            assert!(error.to_string().contains("cannot make writes durable"), "{error}");
         }
     }
 

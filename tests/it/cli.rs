@@ -301,6 +301,187 @@ fn usage_errors_exit_2() {
     assert_eq!(backwards.status.code(), Some(2));
 }
 
+/// The `database` setting is read once, the same way by `serve` and by the
+/// commands' `--database`: a scheme other than PostgreSQL's is refused
+/// (it used to become a SQLite file in a folder called `mysql:`, or, for
+/// `who`, no overrides at all, silently), a PostgreSQL URL that cannot be
+/// used is refused before anything starts, and no message shows the
+/// URL's password.
+#[test]
+fn issue17_the_database_setting_refuses_unknown_schemes_and_hides_passwords() {
+    let dir = tempdir::Dir::new();
+    let schedules = examples();
+    let run = |args: &[&str], database: &str| {
+        Command::new(env!("CARGO_BIN_EXE_oncall"))
+            .args(args)
+            .arg("--database")
+            .arg(database)
+            .current_dir(dir.path())
+            .env("ONCALL_SCHEDULES", &schedules)
+            .env_remove("ONCALL_CONFIG")
+            .env_remove("ONCALL_DATABASE")
+            .env_remove("ONCALL_LINK_SECRET")
+            .output()
+            .unwrap()
+    };
+    let mysql = "mysql://oncall:hunter2@db.internal/oncall";
+    let bad_port = "postgres://oncall:hunter2@127.0.0.1:99999/oncall";
+
+    let o = run(&["serve", "--listen", "127.0.0.1:0"], mysql);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("database: `mysql://` is not a database oncall can use"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["serve", "--listen", "127.0.0.1:0"], bad_port);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("database: `postgres://oncall:***@127.0.0.1:99999/oncall` is not a PostgreSQL URL"),
+        "{}",
+        stderr(&o)
+    );
+    for command in ["who", "shifts", "pay", "burden", "cover"] {
+        let args: &[&str] = match command {
+            "shifts" => &[
+                "shifts",
+                "--from",
+                "2026-01-01T00:00:00Z",
+                "--to",
+                "2026-01-02T00:00:00Z",
+            ],
+            "pay" => &["pay", "--month", "2026-01"],
+            "cover" => &[
+                "cover",
+                "--team",
+                "payments",
+                "--from",
+                "2026-01-01T00:00:00Z",
+                "--to",
+                "2026-01-02T00:00:00Z",
+            ],
+            other => &[other],
+        };
+        for database in [mysql, bad_port] {
+            let o = run(args, database);
+            assert_eq!(o.status.code(), Some(2), "{command} {database}: {}", stderr(&o));
+            assert!(
+                stderr(&o).starts_with(&format!("oncall {command}: --database: `")),
+                "{command}: {}",
+                stderr(&o)
+            );
+            assert!(!stderr(&o).contains("hunter2"), "{command}: {}", stderr(&o));
+        }
+    }
+    // `backup` copies SQLite files only: a server is refused by its kind,
+    // without its password.
+    let o = run(
+        &["backup", "--to", "copy.db"],
+        "postgres://oncall:hunter2@127.0.0.1:5432/oncall",
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("postgres://oncall:***@127.0.0.1:5432/oncall is a PostgreSQL database")
+            && stderr(&o).contains("pg_dump"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["backup", "--to", "copy.db"], mysql);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = Command::new(env!("CARGO_BIN_EXE_oncall"))
+        .args(["migrate-store", "--from", "oncall.db", "--to", mysql])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with("oncall migrate-store: --to: `mysql://` is not a database"),
+        "{}",
+        stderr(&o)
+    );
+    // Nothing was made in the working directory: no `mysql:` folder, no file.
+    let made: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(made.is_empty(), "{made:?}");
+}
+
+/// A store's error keeps its cause (the driver's, an I/O error) for code to
+/// inspect, and says it in its own words: the daemon's last words say it
+/// once, not once more for each cause in the chain.
+#[test]
+fn issue17_a_store_error_at_start_says_its_cause_once() {
+    let dir = tempdir::Dir::new();
+    let database = dir.path().join("no such folder").join("oncall.db");
+    let o = Command::new(env!("CARGO_BIN_EXE_oncall"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--database"])
+        .arg(&database)
+        .env("ONCALL_SCHEDULES", examples())
+        .env_remove("ONCALL_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let last = stderr(&o).lines().last().unwrap_or_default().to_string();
+    assert!(
+        last.starts_with(&format!(
+            "oncall: cannot open the database {}: cannot open the lock file",
+            database.display()
+        )),
+        "{last}"
+    );
+    assert_eq!(last.matches("No such file or directory").count(), 1, "{last}");
+}
+
+/// The daemon's `oncall serving` line names its PostgreSQL database with
+/// the password as `***` (it used to print the URL as given), and nothing
+/// else in its log shows the password. The test server trusts loopback, so
+/// the password is never asked for.
+#[test]
+fn issue17_the_serving_line_names_a_postgres_database_without_its_password() {
+    let Some(url) = crate::pg::fresh_database("issue17_serving_line") else {
+        return;
+    };
+    // The test server's URL names its user (`postgres://USER@HOST...`).
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (user, host) = rest.split_once('@').expect("the test server's URL names a user");
+    let with_password = format!("{scheme}://{user}:hunter2@{host}");
+    let dir = crate::daemon::temp_dir("serving-line");
+    crate::daemon::write_schedules(&dir);
+    let crate::support::Served {
+        mut child, log, drain, ..
+    } = crate::support::serve(
+        Command::new(env!("CARGO_BIN_EXE_oncall"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .current_dir(&dir)
+            .env_remove("ONCALL_CONFIG")
+            .env_remove("ONCALL_SCHEDULES")
+            .env_remove("ONCALL_LOG")
+            .env_remove("ONCALL_LOG_FORMAT")
+            .env("ONCALL_DATABASE", &with_password)
+            .env("ONCALL_LINK_SECRET", "issue17-serving-line-link-secret-0123456789"),
+    );
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    drain.join().unwrap();
+    let log = log.lock().unwrap().clone();
+    assert_eq!(status.code(), Some(0), "{log}");
+    let serving = log
+        .lines()
+        .find(|l| l.contains("oncall serving"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(
+        serving.contains(&format!("database={scheme}://{user}:***@{host}")),
+        "{serving}"
+    );
+    assert!(!log.contains("hunter2"), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn unknown_team_and_broken_files_exit_1() {
     let o = oncall(&["who", "--schedules", examples().to_str().unwrap(), "--team", "nope"]);

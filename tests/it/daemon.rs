@@ -491,7 +491,7 @@ async fn issue17_a_heartbeat_pinged_on_the_follower_is_never_reported_missing() 
         let dir = temp_dir(name);
         write_schedules(&dir);
         let mut s = settings(&dir);
-        s.database = PathBuf::from(&url);
+        s.database = url.parse().unwrap();
         s.link_secret = Some("issue17-link-secret-0123456789abcdef".into());
         // With the engine: the daemons compete for its lease.
         s.run_engine = true;

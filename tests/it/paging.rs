@@ -99,7 +99,7 @@ impl Db {
     fn open(&self) -> Arc<dyn Store> {
         match self {
             Db::Sqlite(dir) => Arc::new(SqliteStore::open(&dir.join("oncall.db")).unwrap()),
-            Db::Postgres(url) => Arc::new(PgStore::open(url).unwrap()),
+            Db::Postgres(url) => Arc::new(PgStore::open(&url.parse().unwrap()).unwrap()),
         }
     }
 

@@ -54,7 +54,7 @@ fn paging_settings(dir: &Path, channels_toml: &str) -> Settings {
         oncall::settings::Overrides {
             listen: Some("127.0.0.1:0".into()),
             schedules: Some(base.schedules.clone()),
-            database: Some(base.database.clone()),
+            database: Some(dir.join("oncall.db")),
             api_token: base.api_token.clone(),
             ..Default::default()
         },

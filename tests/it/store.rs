@@ -866,6 +866,29 @@ async fn sqlite_open_names_the_problem() {
     }
 }
 
+/// A file that is not a database: the error says so, and keeps SQLite's
+/// own error (its code) as its source.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue17_sqlite_open_keeps_sqlites_error_as_its_source() {
+    let dir = TempDir::new("not-a-database");
+    let database = dir.path().join("oncall.db");
+    std::fs::write(
+        &database,
+        "not a database: a text file, longer than a page header ".repeat(20),
+    )
+    .unwrap();
+    match SqliteStore::open(&database) {
+        Err(e @ StoreError::Open { .. }) => {
+            assert!(e.to_string().contains("file is not a database"), "{e}");
+            let sqlite = std::error::Error::source(&e)
+                .and_then(|s| s.downcast_ref::<rusqlite::Error>())
+                .unwrap_or_else(|| panic!("no rusqlite error under {e:?}"));
+            assert_eq!(sqlite.sqlite_error_code(), Some(rusqlite::ErrorCode::NotADatabase));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 // The PostgreSQL backend.
 
 /// A fresh database on the test server per test.
@@ -885,7 +908,7 @@ impl Backend for PgBackend {
     type Store = PgStore;
 
     fn open(&self) -> PgStore {
-        PgStore::open(&self.url).unwrap()
+        PgStore::open(&self.url.parse().unwrap()).unwrap()
     }
 
     fn close(&self, store: PgStore) {
@@ -913,7 +936,7 @@ async fn postgres_migrates_once_and_refuses_a_newer_schema() {
 
     let newer = postgres::SCHEMA_VERSION + 1;
     crate::pg::query_strings(&backend.url, &format!("UPDATE oncall_schema SET version = {newer}"));
-    match PgStore::open(&backend.url) {
+    match PgStore::open(&backend.url.parse().unwrap()) {
         Err(StoreError::TooNew { found, supported, .. }) => {
             assert_eq!((found, supported), (newer, postgres::SCHEMA_VERSION))
         }
@@ -934,11 +957,16 @@ async fn postgres_open_names_the_problem_without_the_password() {
         // The server's URL had a user already: keep it, add the password.
         _ => crate::pg::with_database(&server, "no_such_database"),
     };
-    match PgStore::open(&url) {
+    match PgStore::open(&url.parse().unwrap()) {
         Err(e @ StoreError::Open { .. }) => {
             let text = e.to_string();
             assert!(!text.contains("secret"), "{text}");
             assert!(text.contains("no_such_database") || text.contains("oncall"), "{text}");
+            // The driver's error is kept: the server's code says why.
+            let driver = std::error::Error::source(&e)
+                .and_then(|s| s.downcast_ref::<::postgres::Error>())
+                .unwrap_or_else(|| panic!("no postgres error under {e:?}"));
+            assert!(driver.code().is_some(), "{driver:?}");
         }
         other => panic!("{other:?}"),
     }
@@ -980,10 +1008,10 @@ async fn postgres_one_leader_at_a_time_and_a_successor_when_it_stops() {
     let Some(backend) = PgBackend::new("pg_leader") else {
         return;
     };
-    let first = PgStore::open_leading(&backend.url).unwrap();
+    let first = PgStore::open_leading(&backend.url.parse().unwrap()).unwrap();
     let others = [
-        PgStore::open_leading(&backend.url).unwrap(),
-        PgStore::open_leading(&backend.url).unwrap(),
+        PgStore::open_leading(&backend.url.parse().unwrap()).unwrap(),
+        PgStore::open_leading(&backend.url.parse().unwrap()).unwrap(),
     ];
     // A store that does not compete (a command, a test) always may pass.
     let bystander = backend.open();
@@ -1091,13 +1119,12 @@ async fn migrate_store_copies_sqlite_into_postgres_with_matching_counts() {
     assert_eq!(copy.cursor("pay_export").await.unwrap(), Some(7));
     // What the commands read beside the daemons (`oncall who`, `shifts`,
     // `pay --source ledger`, `burden`), from the URL.
-    let database = PathBuf::from(&pg.url);
-    let url = pg.url.clone();
+    let database: oncall::store::Database = pg.url.parse().unwrap();
     let (overrides, ledger) = tokio::task::spawn_blocking(move || {
         let span = oncall::domain::time::Span::new(t0(), at("2026-03-02T00:00:00Z"));
         (
             oncall::store::read_overrides(&database).unwrap(),
-            oncall::store::read_ledger(Path::new(&url), span).unwrap(),
+            oncall::store::read_ledger(&database, span).unwrap(),
         )
     })
     .await

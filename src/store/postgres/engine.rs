@@ -428,7 +428,7 @@ fn notification_from_row(row: &Row) -> Result<Notification, StoreError> {
         last_error: row.try_get(11)?,
         sent_at: optional_instant(row.try_get(12)?)?,
         payload: match payload {
-            Some(text) => Some(serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?),
+            Some(text) => Some(serde_json::from_str(&text)?),
             None => None,
         },
     })

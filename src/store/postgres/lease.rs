@@ -112,7 +112,7 @@ impl Lease {
     /// (so a daemon alone on a database leads from its first pass).
     pub fn start(target: Target) -> Result<Lease, StoreError> {
         let mut random = [0u8; 6];
-        getrandom::fill(&mut random).map_err(|e| StoreError::Database(format!("no randomness: {e}")))?;
+        getrandom::fill(&mut random).map_err(|e| StoreError::internal_because(format!("no randomness: {e}"), e))?;
         let holder = format!(
             "{}-{}",
             std::process::id(),
@@ -129,7 +129,7 @@ impl Lease {
         let thread = std::thread::Builder::new()
             .name("oncall-pg-lease".to_owned())
             .spawn(move || run(&target, &thread_shared, &stopped, tried))
-            .map_err(|e| StoreError::Database(format!("cannot start the lease thread: {e}")))?;
+            .map_err(|e| StoreError::internal_because(format!("cannot start the lease thread: {e}"), e))?;
         let _ = first_try.recv();
         Ok(Lease {
             shared,
