@@ -1,6 +1,7 @@
-//! The command line: `check`, `who`, `shifts`, `pay`. Parses arguments, loads the
-//! rota files, asks the domain, prints. Exit codes: 0 ok, 1 failure (including
-//! rota files with errors), 2 usage.
+//! The command line: `check`, `who`, `shifts`, `pay`, `diff` and the rest.
+//! Parses arguments, loads the rota files, asks the domain, prints. Exit
+//! codes: 0 ok, 1 failure (including rota files with errors), 2 usage;
+//! `diff` says 1 for a gap introduced and 2 for rota files with errors.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ use crate::settings::{Overrides, Settings};
 use crate::store::Database;
 
 mod burden;
+mod diff;
 mod overrides;
 mod pay;
 
@@ -230,6 +232,19 @@ pub enum Command {
         #[arg(long, env = "ONCALL_DATABASE", default_value = "oncall.db")]
         database: PathBuf,
     },
+    /// What a change to the rota files does for people, for review: time on
+    /// call, pay, gaps in cover. Exit 1 when it opens a gap.
+    ///
+    /// Compares two versions of the rota folder (--base: a folder or a git
+    /// commit; --head: a folder) within a window: time on call added and
+    /// removed per person (UTC and the team's zone), hours and pay for each
+    /// month touched (each version's pay.yaml), gaps in cover introduced or
+    /// closed, people a severity can no longer reach, escalation steps
+    /// changed. Exit status: 0 no gap introduced; 1 a gap introduced (so CI
+    /// can ask for a second approval); 2 usage, or a version that cannot be
+    /// loaded (its errors as file:line:col after `base:` or `head:`). See
+    /// docs/diff.md, with CI examples.
+    Diff(diff::DiffArgs),
     /// The pay export of a month from pay.yaml's rules: one row per person
     /// (or per person and rota), hours to the second, amounts rounded once.
     /// See docs/pay.md.
@@ -319,6 +334,7 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
                 ExitCode::from(1)
             })
         }
+        Command::Diff(args) => diff::run(args, clock.now(), out, err),
         Command::Check { schedules, config } => {
             // Resolved as `serve` resolves them (its flags from the
             // environment only): the folder and severities the daemon uses.

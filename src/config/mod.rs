@@ -232,7 +232,7 @@ pub fn coverage_warnings(loaded: &Loaded, now: Instant, horizon: Duration) -> Ve
 }
 
 /// The `team/rota` names a person is a member of (any layer, or an override).
-fn rotas_of(loaded: &Loaded, id: &str) -> Vec<String> {
+pub fn rotas_of(loaded: &Loaded, id: &str) -> Vec<String> {
     loaded
         .schedule
         .rotas(None)
@@ -254,7 +254,6 @@ pub fn paging_warnings(
     intensities: &BTreeMap<String, Intensity>,
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let now = Instant::default();
     for person in loaded.schedule.people.values() {
         let Some(origin) = loaded.person_origins.get(&person.id) else {
             continue;
@@ -284,7 +283,7 @@ pub fn paging_warnings(
             let Some(intensity) = intensities.get(name) else {
                 continue;
             };
-            if paging::plan_person(person, name, intensity, chrono_tz::UTC, now).is_empty() {
+            if !paging::can_reach(person, name, intensity) {
                 let methods: Vec<&str> = intensity.methods.iter().map(|m| m.as_str()).collect();
                 warn(format!(
                     "{} (on {}) can never be reached for `{name}` alerts: those go by {} only, and {}'s rules and contacts give none of those",

@@ -4,6 +4,7 @@
 //! time takes it as a value. `tests/it/tidy.rs` checks this.
 
 pub mod alert;
+pub mod compare;
 pub mod escalation;
 pub mod handoff;
 pub mod heartbeat;

@@ -194,6 +194,15 @@ pub fn plan_person(
         .collect()
 }
 
+/// Whether anything reaches `person` for an alert of `severity`: some rule
+/// of theirs uses a method the severity may use and they have a contact
+/// for. When the step fires does not matter (quiet hours delay a
+/// notification, never drop it). `oncall check` warns where not; `oncall
+/// diff` compares it between two versions of the files.
+pub fn can_reach(person: &Person, severity: &str, intensity: &Intensity) -> bool {
+    !plan_person(person, severity, intensity, Tz::UTC, Instant::default()).is_empty()
+}
+
 /// If `t` is inside quiet hours, when they end.
 pub fn quiet_until(tz: Tz, quiet: &[ActiveWindow], t: Instant) -> Option<Instant> {
     if quiet.is_empty() {

@@ -36,7 +36,7 @@ use chrono_tz::Tz;
 
 use super::rota::PersonId;
 use super::schedule::{Person, Schedule};
-use super::time::{Instant, Span, resolve_local, to_local};
+use super::time::{Instant, Span, merge_spans, resolve_local, subtract_spans, to_local};
 use super::window::{ActiveWindow, active_spans, is_active};
 
 /// One millionth: rates, fees and multipliers are written with up to six
@@ -570,7 +570,7 @@ fn calendar(rules: &PayRules, tz: Tz, holidays: Option<&BTreeSet<NaiveDate>>, mo
                         rule: Some(i),
                     });
                 }
-                rest = subtract(&rest, spans);
+                rest = subtract_spans(&rest, spans);
             }
             out.extend(rest.into_iter().map(|span| Segment { span, kind, rule: None }));
         }
@@ -592,24 +592,6 @@ fn intersect_all(a: &[Span], b: &[Span]) -> Vec<Span> {
         }
     }
     out.sort();
-    out
-}
-
-/// `a` without `b` (both sorted lists of disjoint spans).
-fn subtract(a: &[Span], b: &[Span]) -> Vec<Span> {
-    let mut out = Vec::new();
-    for x in a {
-        let mut cursor = x.start;
-        for y in b.iter().filter(|y| y.end > x.start && y.start < x.end) {
-            if y.start > cursor {
-                out.push(Span::new(cursor, y.start));
-            }
-            cursor = cursor.max(y.end);
-        }
-        if cursor < x.end {
-            out.push(Span::new(cursor, x.end));
-        }
-    }
     out
 }
 
@@ -755,7 +737,7 @@ pub fn tally(
                 .collect(),
         );
         for ((team, rota), spans) in shadowing.get(person).into_iter().flatten() {
-            let mine = subtract(&merge_spans(spans.clone()), &taken);
+            let mine = subtract_spans(&merge_spans(spans.clone()), &taken);
             let seconds: i64 = mine.iter().map(|s| s.duration().num_seconds()).sum();
             if seconds == 0 {
                 continue;
@@ -859,19 +841,6 @@ pub fn tally(
         }
     }
     rows
-}
-
-/// Sorts spans and merges those that overlap or touch.
-fn merge_spans(mut spans: Vec<Span>) -> Vec<Span> {
-    spans.sort();
-    let mut out: Vec<Span> = Vec::with_capacity(spans.len());
-    for s in spans {
-        match out.last_mut() {
-            Some(last) if s.start <= last.end => last.end = last.end.max(s.end),
-            _ => out.push(s),
-        }
-    }
-    out
 }
 
 /// Where pieces overlap, only the best paid one (highest rate, then lowest

@@ -259,6 +259,37 @@ pub fn offset_at(tz: Tz, t: Instant) -> i32 {
     tz.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc()
 }
 
+/// Sorts spans and merges those that overlap or touch.
+pub fn merge_spans(mut spans: Vec<Span>) -> Vec<Span> {
+    spans.sort();
+    let mut out: Vec<Span> = Vec::with_capacity(spans.len());
+    for s in spans {
+        match out.last_mut() {
+            Some(last) if s.start <= last.end => last.end = last.end.max(s.end),
+            _ => out.push(s),
+        }
+    }
+    out
+}
+
+/// `a` without `b` (both sorted lists of disjoint spans).
+pub fn subtract_spans(a: &[Span], b: &[Span]) -> Vec<Span> {
+    let mut out = Vec::new();
+    for x in a {
+        let mut cursor = x.start;
+        for y in b.iter().filter(|y| y.end > x.start && y.start < x.end) {
+            if y.start > cursor {
+                out.push(Span::new(cursor, y.start));
+            }
+            cursor = cursor.max(y.end);
+        }
+        if cursor < x.end {
+            out.push(Span::new(cursor, x.end));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

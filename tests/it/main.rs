@@ -8,6 +8,7 @@ mod connections;
 mod crash;
 mod daemon;
 mod deploy;
+mod diff;
 mod expand;
 mod failover;
 mod fuzz_found;
