@@ -1,6 +1,6 @@
 //! `pay.yaml`: the pay rules, decoded against the rotas and people they name.
 //!
-//! The rota loader recognises a pay file by its top-level keys ([`MARKERS`])
+//! The rota loader recognises a pay file by its top-level keys (`PAY_MARKERS`)
 //! and keeps its YAML tree; [`decode`] turns it into [`PayRules`] once the
 //! schedule is known, with the same `file:line:col` diagnostics and "did you
 //! mean" as the rota files. `docs/pay.md` describes every key.
@@ -18,21 +18,6 @@ use crate::domain::pay::{
 };
 use crate::domain::schedule::Schedule;
 
-/// Top-level keys that make a file a pay file (it has no `team:` or `people:`).
-pub const MARKERS: &[&str] = &[
-    "currency",
-    "minor_unit",
-    "payroll_timezone",
-    "levels",
-    "rules",
-    "holidays",
-    "default_region",
-    "per_person",
-    "callout",
-    "working_hours",
-    "cap",
-    "shadow_rate",
-];
 const TOP_KEYS: &[&str] = &[
     "currency",
     "minor_unit",

@@ -5,6 +5,7 @@
 
 pub mod alert;
 pub mod compare;
+pub mod contact;
 pub mod escalation;
 pub mod handoff;
 pub mod heartbeat;

@@ -21,68 +21,12 @@ use chrono::Duration;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+pub use super::contact::{Method, Preferences, Rule};
 use super::escalation::{Policy, Target};
 use super::rota::PersonId;
 use super::schedule::{Person, Schedule};
 use super::time::{Instant, Span};
 use super::window::{ActiveWindow, active_spans};
-
-/// A way to reach a person.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    Email,
-    Sms,
-    Push,
-    Webhook,
-}
-
-impl Method {
-    /// In the order the default notification rules use them: the quickest
-    /// to be noticed first.
-    pub const ALL: [Method; 4] = [Method::Push, Method::Sms, Method::Email, Method::Webhook];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Email => "email",
-            Method::Sms => "sms",
-            Method::Push => "push",
-            Method::Webhook => "webhook",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Method> {
-        Method::ALL.into_iter().find(|m| m.as_str() == s)
-    }
-}
-
-impl std::fmt::Display for Method {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One notification rule of a person: use `method`, `after` the step
-/// fired.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rule {
-    pub method: Method,
-    pub after: Duration,
-}
-
-/// How a person wants to be reached (`notify:` and `quiet_hours:` in
-/// `people.yaml`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Preferences {
-    /// For every severity without its own list. Empty: the defaults
-    /// ([`default_rules`]).
-    pub rules: Vec<Rule>,
-    /// Per severity name.
-    pub by_severity: BTreeMap<String, Vec<Rule>>,
-    /// When not to be disturbed, in the person's own zone, for the
-    /// severities that allow it.
-    pub quiet_hours: Vec<ActiveWindow>,
-}
 
 /// The delays of the default rules, by position: the first method at once,
 /// the second after 2 minutes, the rest after 5.

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use chrono_tz::Tz;
 
 use super::alert::Hold;
+use super::contact::{Method, Preferences};
 use super::escalation::Policy;
 use super::heartbeat::Heartbeat;
-use super::paging::{Method, Preferences};
 use super::rota::{Override, PersonId, Rota, ShadowTile, Tile};
 use super::time::{Instant, Span};
 

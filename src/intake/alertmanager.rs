@@ -112,7 +112,7 @@ pub(super) fn parse_group(
     let root = Obj::root(&map);
     match flavor {
         Flavor::Alertmanager => check_version(&root)?,
-        Flavor::Grafana => super::grafana::check_not_legacy(&root)?,
+        Flavor::Grafana => check_not_legacy(&root)?,
     }
     let alerts = root.array_req("alerts")?;
     if alerts.len() > MAX_ALERTS {
@@ -273,6 +273,19 @@ impl Group<'_> {
             format!("'{field}' is {n} characters long; at most {max} are accepted"),
         ))
     }
+}
+
+/// Grafana's legacy alerting sent another shape altogether (its unified
+/// alerting sends Alertmanager's, read here).
+fn check_not_legacy(root: &Obj) -> Result<(), IntakeError> {
+    if root.get("alerts").is_none() && (root.get("evalMatches").is_some() || root.get("ruleId").is_some()) {
+        return Err(IntakeError::at(
+            "alerts",
+            "'alerts' is missing: this looks like a payload of Grafana's legacy alerting (with 'evalMatches'), \
+             which is not supported; use a webhook contact point of Grafana alerting",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! Grafana alerting's webhook: see [`grafana()`].
 
 use super::IntakeError;
-use super::Obj;
 use super::alertmanager::{Flavor, parse_group};
 use crate::domain::alert::Event;
 use crate::domain::severity::Severities;
@@ -28,18 +27,6 @@ use crate::domain::severity::Severities;
 /// installation's default severity.
 pub fn grafana(body: &[u8], team: &str, severities: &Severities) -> Result<Vec<Event>, IntakeError> {
     parse_group(body, team, severities, Flavor::Grafana)
-}
-
-/// Grafana's legacy alerting sent another shape altogether.
-pub(super) fn check_not_legacy(root: &Obj) -> Result<(), IntakeError> {
-    if root.get("alerts").is_none() && (root.get("evalMatches").is_some() || root.get("ruleId").is_some()) {
-        return Err(IntakeError::at(
-            "alerts",
-            "'alerts' is missing: this looks like a payload of Grafana's legacy alerting (with 'evalMatches'), \
-             which is not supported; use a webhook contact point of Grafana alerting",
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

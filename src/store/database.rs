@@ -19,6 +19,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use super::error::DatabaseError;
 use super::postgres::Target;
 
 /// Where the daemon keeps its data.
@@ -28,19 +29,6 @@ pub enum Database {
     Sqlite(PathBuf),
     /// A PostgreSQL server: several daemons, one of them leading.
     Postgres(Box<Target>),
-}
-
-/// Why a `database` setting was refused. The text names no password.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct DatabaseError {
-    message: String,
-}
-
-impl DatabaseError {
-    pub(crate) fn new(message: String) -> DatabaseError {
-        DatabaseError { message }
-    }
 }
 
 impl Database {

@@ -238,6 +238,20 @@ fn postgres_text(e: &postgres::Error) -> String {
     text
 }
 
+/// Why a `database` setting was refused (`store::Database::parse`, a
+/// PostgreSQL URL's `Target::parse`). The text names no password.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct DatabaseError {
+    message: String,
+}
+
+impl DatabaseError {
+    pub(crate) fn new(message: String) -> DatabaseError {
+        DatabaseError { message }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

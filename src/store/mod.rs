@@ -29,7 +29,8 @@ use crate::engine::ledger::Ledger;
 use crate::engine::outbox::{Notification, Pass};
 use crate::engine::tx::PassTx;
 
-pub use database::{Database, DatabaseError};
+pub use database::Database;
+pub use error::DatabaseError;
 
 /// Opens the store the `database` setting names. With `lead`, a daemon
 /// that runs the engine: on PostgreSQL it competes with the others for the

@@ -50,8 +50,8 @@ use postgres::{Client, NoTls, Row, Statement};
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
-use super::database::DatabaseError;
 use super::error::BatchStep;
+use super::error::DatabaseError;
 use super::{
     LeadChange, LinkAction, NewOverride, Spend, SpendLink, Store, StoreError, StoreFuture, StoredOverride, TxWork,
 };

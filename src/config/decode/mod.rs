@@ -42,6 +42,22 @@ enum Kind<'n> {
     Cover(Fields<'n>),
 }
 
+/// Top-level keys that make a file a pay file (it has no `team:` or
+/// `people:`), read by `config::pay` once the rotas are known.
+pub(in crate::config) const PAY_MARKERS: &[&str] = &[
+    "currency",
+    "minor_unit",
+    "payroll_timezone",
+    "levels",
+    "rules",
+    "holidays",
+    "default_region",
+    "per_person",
+    "callout",
+    "working_hours",
+    "cap",
+    "shadow_rate",
+];
 pub(super) fn decode(sources: &[(String, Vec<u8>)]) -> Loaded {
     let mut loaded = Loaded {
         files: sources.len(),
@@ -91,7 +107,7 @@ pub(super) fn decode(sources: &[(String, Vec<u8>)]) -> Loaded {
             fields(&mut cx, node, "a team file", TOP_KEYS_TEAM).map(Kind::Team)
         } else if has("team") {
             fields(&mut cx, node, "a cover file", &["team", "overrides"]).map(Kind::Cover)
-        } else if super::pay::MARKERS.iter().any(|k| has(k)) {
+        } else if PAY_MARKERS.iter().any(|k| has(k)) {
             // Pay rules: read by `config::pay` once the rotas are known.
             loaded.pay_files.push((file.to_string(), node.clone()));
             None
