@@ -19,7 +19,9 @@ semantics:
 - shift j runs from hand-off j to hand-off j+1 and belongs to
   members[j % len(members)]; nobody is on call before the start; shifts are
   clipped to the query window, empty ones dropped, touching shifts of one
-  person merged.
+  person merged;
+- a rota with an `end` has nobody on call from that instant on: a naive `end`
+  is read like the hand-offs (fold=0), one with an offset is that instant.
 
 The model shares nothing with the Rust side, which uses the `rrule` crate,
 chrono-tz, a periodic fast path and a bounded look-back for the running
@@ -199,6 +201,7 @@ class Rota:
     per_day: float  # rough number of hand-offs a day
     home: Window  # the window the start was chosen for
     windows: list[Window] = field(default_factory=list)  # the windows it is compared in
+    end: datetime | None = None  # `end:`: naive local time, or aware (written with its offset)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -213,7 +216,17 @@ class Rota:
             f"  start: {start}",
             f"  every: {self.every}" if self.every else f"  handoff: {self.rule}",
         ]
+        if self.end is not None:
+            lines.append(f"  end: {self.end.isoformat()}")
         return [indent + line for line in lines]
+
+    def end_instant(self) -> datetime:
+        """When nobody is on call any more (FOREVER without an `end`)."""
+        if self.end is None:
+            return FOREVER
+        if self.end.tzinfo is None:
+            return to_utc(self.end, zone(self.zone))
+        return self.end.astimezone(UTC)
 
     def standalone_yaml(self) -> str:
         """A team file holding only this rota, to reproduce a failure."""
@@ -442,6 +455,28 @@ def first_handoff_after(rule: str, start: datetime) -> datetime | None:
     return None
 
 
+def random_end(rng: Random, zone_name: str, start: datetime, home: Window) -> datetime | None:
+    """An `end` for a rota meant to be compared in `home`: mostly inside the
+    window, often right at a clock change of the zone, written as local time
+    or (sometimes) as an instant with an offset; None when it would not be
+    after the start (oncall rightly refuses that)."""
+    anchor = (home.start + (home.end - home.start) * rng.uniform(-0.2, 1.1)).replace(tzinfo=None)
+    near = [c for c in clock_changes(zone_name) if abs(c.local_from - anchor) < timedelta(days=40)]
+    if near and rng.random() < 0.5:
+        c = rng.choice(near)
+        end = c.local_from + (c.local_to - c.local_from) * rng.choice([0, 0.5, 1, rng.random()])
+    else:
+        hour, minute, second = random_time_of_day(rng, clock_changes(zone_name))
+        end = anchor.replace(hour=hour, minute=minute, second=second)
+    end = end.replace(microsecond=0)
+    if rng.random() < 0.25:
+        # An exact instant: as UTC, or with some other fixed offset.
+        offset = timezone(timedelta(minutes=rng.choice([0, -300, 330, 765])))
+        end = to_utc(end, zone(zone_name)).astimezone(offset)
+    instant = end.astimezone(UTC) if end.tzinfo else to_utc(end, zone(zone_name))
+    return end if instant > to_utc(start, zone(zone_name)) else None
+
+
 def make_rotas(rng: Random, count: int, windows: list[Window]) -> list[Rota]:
     teams = (count + ROTAS_PER_TEAM - 1) // ROTAS_PER_TEAM
     zones = [ZONES[i % len(ZONES)] for i in range(teams)]
@@ -477,6 +512,7 @@ def make_rotas(rng: Random, count: int, windows: list[Window]) -> list[Rota]:
                 every=every,
                 per_day=per_day,
                 home=home,
+                end=random_end(rng, zone_name, start, home) if rng.random() < 0.2 else None,
             )
         )
     return rotas
@@ -526,18 +562,20 @@ class Timeline:
     overtaken: list[bool]  # whether an earlier hand-off's instant was later than its own
     users: list[str]
     known_until: datetime  # exact before this instant (FOREVER when the rule ended)
+    stop: datetime = FOREVER  # nobody is on call from this instant on (`end`)
 
     def shifts(self, window: Window) -> list[Shift] | None:
         """The shifts within `window`, or None if the model did not expand the
         rota that far."""
-        if window.end > self.known_until:
+        until = min(window.end, self.stop)
+        if until > self.known_until:
             return None
         merged: list[list] = []
         first = max(0, bisect.bisect_right(self.instants, window.start) - 1)
         for j in range(first, len(self.instants)):
             begin = max(self.instants[j], window.start)
-            end = min(self.instants[j + 1] if j + 1 < len(self.instants) else FOREVER, window.end)
-            if begin >= window.end:
+            end = min(self.instants[j + 1] if j + 1 < len(self.instants) else FOREVER, until)
+            if begin >= until:
                 break
             if begin >= end:
                 continue
@@ -564,12 +602,16 @@ class Timeline:
             seen["rotas starting inside a window"] += 1
         if self.known_until == FOREVER and last == len(self.instants):
             seen["rules that ran out (COUNT) before a window's end"] += 1
+        if window.start < self.stop < window.end:
+            seen["rotas ending inside a window"] += 1
 
 
 def expand(rota: Rota, until: datetime) -> Timeline:
     """The rota's hand-offs from its start until every later one takes effect
     at or after `until` (or the rule ends, or the budget runs out)."""
-    return expand_handoffs(rota.zone, rota.start, rota.rule, rota.members, until)
+    timeline = expand_handoffs(rota.zone, rota.start, rota.rule, rota.members, min(until, rota.end_instant()))
+    timeline.stop = rota.end_instant()
+    return timeline
 
 
 def expand_handoffs(

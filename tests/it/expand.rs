@@ -452,3 +452,74 @@ fn twice_daily_by_hour() {
         "#]],
     );
 }
+
+#[test]
+fn end_stops_a_rota_across_the_spring_change_in_london() {
+    // Daily 09:00 hand-offs; `end` (local, 13:00 BST on the 30th) cuts alice's
+    // second shift short and leaves a gap after it. The shift across the
+    // change is 23 h.
+    check(
+        "Europe/London",
+        "rotas:\n  r:\n    members: [alice, bob, carol]\n    start: 2026-03-27T09:00\n    end: 2026-03-30T13:00\n    every: 1d\n",
+        "2026-03-27T00:00:00Z",
+        "2026-03-31T00:00:00Z",
+        expect![[r#"
+            r  2026-03-27T00:00Z .. 2026-03-27T09:00Z  (9h)  -
+            r  2026-03-27T09:00Z .. 2026-03-28T09:00Z  (24h)  alice
+            r  2026-03-28T09:00Z .. 2026-03-29T08:00Z  (23h)  bob
+            r  2026-03-29T08:00Z .. 2026-03-30T08:00Z  (24h)  carol
+            r  2026-03-30T08:00Z .. 2026-03-30T12:00Z  (4h)  alice
+            r  2026-03-30T12:00Z .. 2026-03-31T00:00Z  (12h)  -
+        "#]],
+    );
+}
+
+#[test]
+fn end_in_the_spring_gap_is_read_like_an_override() {
+    // 01:30 does not exist on 2026-03-29 in London: read as 01:30 GMT.
+    check(
+        "Europe/London",
+        "rotas:\n  r:\n    members: [alice, bob]\n    start: 2026-03-28T00:00\n    end: 2026-03-29T01:30\n    every: 12h\n",
+        "2026-03-28T00:00:00Z",
+        "2026-03-29T06:00:00Z",
+        expect![[r#"
+            r  2026-03-28T00:00Z .. 2026-03-28T12:00Z  (12h)  alice
+            r  2026-03-28T12:00Z .. 2026-03-29T00:00Z  (12h)  bob
+            r  2026-03-29T00:00Z .. 2026-03-29T01:30Z  (1.5h)  alice
+            r  2026-03-29T01:30Z .. 2026-03-29T06:00Z  (4.5h)  -
+        "#]],
+    );
+}
+
+#[test]
+fn an_ended_layer_shows_the_one_below_in_new_york_in_autumn() {
+    // The upper layer ends at an exact instant (the second 01:30 of 1
+    // November, EST); the base layer shows through from then on.
+    check(
+        "America/New_York",
+        "rotas:
+  r:
+    layers:
+      - members: [erin]
+        start: 2026-10-01T00:00
+        every: 1w
+      - members: [alice, bob]
+        start: 2026-10-30T09:00
+        end: 2026-11-01T01:30:00-05:00
+        every: 1d
+      - members: [carol, dave]
+        start: 2026-11-02T09:00
+        every: 1d
+",
+        "2026-10-30T00:00:00Z",
+        "2026-11-04T00:00:00Z",
+        expect![[r#"
+            r  2026-10-30T00:00Z .. 2026-10-30T13:00Z  (13h)  erin
+            r  2026-10-30T13:00Z .. 2026-10-31T13:00Z  (24h)  alice
+            r  2026-10-31T13:00Z .. 2026-11-01T06:30Z  (17.5h)  bob
+            r  2026-11-01T06:30Z .. 2026-11-02T14:00Z  (31.5h)  erin
+            r  2026-11-02T14:00Z .. 2026-11-03T14:00Z  (24h)  carol
+            r  2026-11-03T14:00Z .. 2026-11-04T00:00Z  (10h)  dave
+        "#]],
+    );
+}

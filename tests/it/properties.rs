@@ -3,7 +3,9 @@
 //!   hole (gaps are tiles too), and neighbours differ (contiguous shifts of
 //!   one person are merged);
 //! - expanding two halves of a window gives the same tiles as the whole;
-//! - the point look-up (`on_call_at`, what `who` uses) agrees with the tiles.
+//! - the point look-up (`on_call_at`, what `who` uses) agrees with the tiles;
+//! - a layer's `end` switches it off and nothing else: before it the rota is
+//!   as without the `end`, from it on as without the layer.
 
 use chrono::Duration;
 use oncall::config;
@@ -50,6 +52,8 @@ struct LayerSpec {
     start_minutes: i64,
     rule: usize,
     window: usize,
+    /// `end`, in minutes after the start.
+    end_minutes: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -66,12 +70,16 @@ fn layer() -> impl Strategy<Value = LayerSpec> {
         0i64..(20 * 365 * 1440),
         0..RULES.len(),
         0..WINDOWS.len(),
+        // At least two days: a start in a clock change's gap (a whole day in
+        // Apia) can read later than an `end` closer to it, which is refused.
+        prop::option::weighted(0.3, (2 * 1440i64)..(3 * 365 * 1440)),
     )
-        .prop_map(|(members, start_minutes, rule, window)| LayerSpec {
+        .prop_map(|(members, start_minutes, rule, window, end_minutes)| LayerSpec {
             members,
             start_minutes,
             rule,
             window,
+            end_minutes,
         })
 }
 
@@ -105,6 +113,9 @@ fn yaml(zone: usize, layers: &[LayerSpec], overrides: &[OverrideSpec]) -> String
         let members: Vec<&str> = l.members.iter().map(|m| NAMES[*m]).collect();
         text.push_str(&format!("      - members: [{}]\n", members.join(", ")));
         text.push_str(&format!("        start: {}\n", local(l.start_minutes)));
+        if let Some(end) = l.end_minutes {
+            text.push_str(&format!("        end: {}\n", local(l.start_minutes + end)));
+        }
         text.push_str(&format!("        {}\n", RULES[l.rule]));
         for line in WINDOWS[l.window].lines() {
             text.push_str(&format!("    {line}\n"));
@@ -181,5 +192,59 @@ proptest! {
             let tile = whole.iter().find(|x| x.span.contains(t)).unwrap();
             prop_assert_eq!(rota.on_call_at(t), tile.user.as_ref(), "at {} in\n{}", t, text);
         }
+    }
+}
+
+/// The instant of a layer's `end` as the rota read it.
+fn end_of(text: &str, layer: usize) -> oncall::domain::time::Instant {
+    let loaded = config::load_texts(&[("people.yaml", PEOPLE), ("t.yaml", text)]);
+    loaded.schedule.teams[0].rotas[0].layers[layer]
+        .end
+        .expect("the layer has an end")
+}
+
+fn rota_of(text: &str) -> Result<oncall::domain::rota::Rota, TestCaseError> {
+    let loaded = config::load_texts(&[("people.yaml", PEOPLE), ("t.yaml", text)]);
+    let errors: Vec<String> = loaded.errors().map(|d| d.to_string()).collect();
+    prop_assert!(errors.is_empty(), "{}\n{}", text, errors.join("\n"));
+    Ok(loaded.schedule.teams[0].rotas[0].clone())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(100),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn a_layers_end_switches_it_off_and_nothing_else(
+        zone in 0..ZONES.len(),
+        layers in prop::collection::vec(layer(), 2..4),
+        ended in 0usize..4,
+        end_minutes in (2 * 1440i64)..(2 * 365 * 1440),
+        overrides in prop::collection::vec(override_spec(), 0..3),
+        window_start in 0i64..(22 * 365 * 1440),
+        window_minutes in 1i64..(45 * 1440),
+    ) {
+        let ended = ended % layers.len();
+        let mut without_end = layers.clone();
+        without_end[ended].end_minutes = None;
+        let mut with_end = without_end.clone();
+        with_end[ended].end_minutes = Some(end_minutes);
+        let mut without_layer = without_end.clone();
+        without_layer.remove(ended);
+        let text = yaml(zone, &with_end, &overrides);
+        let (rota, before, after) = (
+            rota_of(&text)?,
+            rota_of(&yaml(zone, &without_end, &overrides))?,
+            rota_of(&yaml(zone, &without_layer, &overrides))?,
+        );
+        let end = end_of(&text, ended);
+
+        let start = at("2010-01-01T00:00:00Z") + Duration::minutes(window_start);
+        let window = Span::new(start, start + Duration::minutes(window_minutes));
+        let mut expected = before.expand(window.intersect(&Span::new(window.start, end)));
+        expected.extend(after.expand(window.intersect(&Span::new(end, window.end))));
+        prop_assert_eq!(rota.expand(window), merge(expected), "{}", text);
     }
 }

@@ -17,10 +17,11 @@ use crate::domain::schedule::{Person, Team};
 use crate::domain::time::{Span, resolve_local};
 use crate::domain::window::ActiveWindow;
 
-const LAYER_KEYS: &[&str] = &["members", "start", "handoff", "every", "active", "except"];
+const LAYER_KEYS: &[&str] = &["members", "start", "end", "handoff", "every", "active", "except"];
 const ROTA_KEYS: &[&str] = &[
     "members",
     "start",
+    "end",
     "handoff",
     "every",
     "active",
@@ -179,6 +180,11 @@ fn decode_layer(cx: &mut Cx, people: &BTreeMap<String, Person>, tz: Tz, f: &Fiel
     let start = f
         .required(cx, "start", what)
         .and_then(|n| local_time(cx, tz, n, "start"));
+    // An instant, as an override's `to`: the layer is off from then on.
+    let end = match f.get("end") {
+        Some(n) => instant(cx, tz, n, "end").map(Some),
+        None => Some(None),
+    };
     let rule = match (f.get("handoff"), f.get("every")) {
         (Some(_), Some(every)) => {
             cx.error(every.pos, format!("{what} has both `handoff` and `every`: keep one"));
@@ -248,11 +254,26 @@ fn decode_layer(cx: &mut Cx, people: &BTreeMap<String, Person>, tz: Tz, f: &Fiel
             );
         }
     }
+    let end = end?;
+    if let Some(end) = end
+        && end <= resolve_local(tz, start)
+    {
+        cx.error(
+            f.key_pos("end"),
+            format!(
+                "{what} ends ({}) at or before its start ({})",
+                end.to_rfc3339_opts(SecondsFormat::Secs, true),
+                resolve_local(tz, start).to_rfc3339_opts(SecondsFormat::Secs, true)
+            ),
+        );
+        return None;
+    }
     let (members, active) = (members?, active?);
     Some(Layer {
         members,
         handoffs,
         active,
+        end,
     })
 }
 
