@@ -9,7 +9,9 @@ semantics:
 
 - hand-off 0 is the start; the others are the RRULE's occurrences strictly
   after it, expanded by python-dateutil in naive wall-clock time, by brute force
-  from the start (no periodicity shortcut, no look-up tricks);
+  from the start (no periodicity shortcut, no look-up tricks); a turn of N
+  seconds (`every: 90061s`, `every: 1d1h`) is the rule FREQ=SECONDLY;INTERVAL=N,
+  so wall-clock time too;
 - each naive hand-off becomes a UTC instant through zoneinfo with fold=0: a time
   inside a DST gap takes the offset in force before the gap, an ambiguous time
   is its first occurrence;
@@ -308,10 +310,18 @@ def random_rule(rng: Random) -> tuple[str, float, str | None]:
         return ",".join(str(i) for i in items)
 
     kind = rng.choices(
-        ["daily", "weekly", "hourly", "daily-byhour", "weekly-byhour", "monthly", "sub-hourly", "yearly", "other"],
-        weights=[14, 16, 16, 14, 10, 12, 12, 3, 4],
+        ["daily", "weekly", "hourly", "daily-byhour", "weekly-byhour", "monthly", "sub-hourly", "yearly", "other", "turn"],
+        weights=[14, 16, 16, 14, 10, 12, 12, 3, 4, 12],
     )[0]
     every = None
+    if kind == "turn":
+        # A turn of any whole number of seconds, written as seconds or as
+        # parts (`every:` has no RRULE form for it; oncall refuses SECONDLY).
+        n = rng.choice(
+            [60, 61, 3605, 5400, 7199, 86399, 86401, 90000, 90061, 129600, 183600, 604801, 259217]
+            + [rng.randrange(60, 3 * 86400), rng.randrange(60, 40 * 86400)]
+        )
+        return f"FREQ=SECONDLY;INTERVAL={n}", 86400 / n, turn_text(rng, n)
     if kind == "daily":
         n = rng.randint(1, 3)
         rule, per_day, every = "FREQ=DAILY", 1 / n, f"{n}d"
@@ -388,6 +398,20 @@ def random_rule(rng: Random) -> tuple[str, float, str | None]:
     if rng.random() > 0.15:
         every = None
     return rule, per_day, every
+
+
+def turn_text(rng: Random, seconds: int) -> str:
+    """`every:` for a turn of `seconds`: as seconds, or as parts (w, d, h, m, s
+    in that order), now and then with a part of zero written out."""
+    if rng.random() < 0.4:
+        return f"{seconds}s"
+    parts = []
+    rest = seconds
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, rest = divmod(rest, size)
+        if count or rng.random() < 0.15:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
 
 
 def random_time_of_day(rng: Random, changes: list[Change]) -> tuple[int, int, int]:
@@ -492,7 +516,7 @@ def make_rotas(rng: Random, count: int, windows: list[Window]) -> list[Rota]:
             home = rng.choice(windows[1:])
         rule, per_day, every = random_rule(rng)
         start = random_start(rng, zone_name, home, per_day)
-        if rng.random() < 0.12:
+        if rng.random() < 0.12 and not rule.startswith("FREQ=SECONDLY"):
             # Run out of hand-offs somewhere around the window: the last
             # member then stays on call for good.
             days = max(1.0, (home.start.replace(tzinfo=None) - start) / timedelta(days=1) + 30)
@@ -852,6 +876,8 @@ def main() -> int:
             compared += 1
             uncompared.discard(rota.key)
             timeline.tally(window, seen)
+            if rota.rule.startswith("FREQ=SECONDLY"):
+                seen["windows of a turn in seconds"] += 1
             got = actual[window].get(rota.key, [])
             if expected != got:
                 k = first_difference(expected, got)

@@ -142,6 +142,82 @@ pub fn parse_days(s: &str) -> Result<Vec<Weekday>, String> {
     Ok(days)
 }
 
+/// What `every:` says: a hand-off rule, or a turn length.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Every {
+    /// One number and one unit of weeks, days, hours or minutes: the RRULE
+    /// it is short for ([`every_to_rrule`]).
+    Rule(String),
+    /// Seconds, or several parts (`90000s`, `1d2h`, `1h30m`): a turn of
+    /// this many seconds of wall-clock time.
+    Seconds(i64),
+}
+
+/// The shortest turn `every:` may give (`FREQ=SECONDLY` is refused too).
+pub const MIN_TURN_SECONDS: i64 = 60;
+/// The longest turn `every:` may give, as for `1000w`.
+pub const MAX_TURN_SECONDS: i64 = 1000 * 604_800;
+
+/// `every:` as written: `1w`, `2w`, `1d`, `12h`, `30m` are the RRULEs of
+/// [`every_to_rrule`]; a number of seconds (`90000s`) or several parts, the
+/// units in the order w, d, h, m, s, each at most once (`1d2h`, `1h30m`,
+/// `2h0m5s`), is a turn of that many seconds.
+pub fn parse_every(s: &str) -> Result<Every, String> {
+    let text = s.trim();
+    let parts = every_parts(text);
+    match parts.as_deref() {
+        Some([(_, unit)]) if *unit != 's' => every_to_rrule(text).map(Every::Rule),
+        Some(parts) => {
+            let total = parts
+                .iter()
+                .try_fold(0i64, |sum, (n, unit)| {
+                    let seconds = match unit {
+                        'w' => 604_800,
+                        'd' => 86_400,
+                        'h' => 3_600,
+                        'm' => 60,
+                        _ => 1,
+                    };
+                    n.checked_mul(seconds).and_then(|v| sum.checked_add(v))
+                })
+                .unwrap_or(i64::MAX);
+            if total < MIN_TURN_SECONDS {
+                return Err(format!(
+                    "`{}` is shorter than a minute: shifts that short cannot be staffed",
+                    shown(text)
+                ));
+            }
+            if total > MAX_TURN_SECONDS {
+                return Err(format!("`{}` is longer than 1000 weeks", shown(text)));
+            }
+            Ok(Every::Seconds(total))
+        }
+        None => every_to_rrule(text).map(Every::Rule),
+    }
+}
+
+/// `every:`'s number-and-unit parts, if it is made of them (units in the
+/// order w, d, h, m, s, each at most once); numbers too large for an `i64`
+/// count as `i64::MAX`.
+fn every_parts(text: &str) -> Option<Vec<(i64, char)>> {
+    const UNITS: [char; 5] = ['w', 'd', 'h', 'm', 's'];
+    let mut parts = Vec::new();
+    let mut rest = text;
+    let mut next_unit = 0;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+        if digits == 0 {
+            return None;
+        }
+        let unit = rest[digits..].chars().next()?;
+        let at = UNITS[next_unit..].iter().position(|u| *u == unit)?;
+        next_unit += at + 1;
+        parts.push((rest[..digits].parse().unwrap_or(i64::MAX), unit));
+        rest = &rest[digits + unit.len_utf8()..];
+    }
+    (!parts.is_empty()).then_some(parts)
+}
+
 /// The short form of a hand-off rule: `every: 1w` is `FREQ=WEEKLY`, `2w` is
 /// `FREQ=WEEKLY;INTERVAL=2`, `1d` daily, `12h` every twelve hours of wall time.
 pub fn every_to_rrule(s: &str) -> Result<String, String> {
@@ -215,5 +291,46 @@ mod tests {
         assert_eq!(every_to_rrule("1w").unwrap(), "FREQ=WEEKLY");
         assert_eq!(every_to_rrule("12h").unwrap(), "FREQ=HOURLY;INTERVAL=12");
         assert!(every_to_rrule("1y").is_err());
+    }
+
+    #[test]
+    fn every_in_seconds_and_parts() {
+        // One unit of w, d, h or m is still the RRULE, as before.
+        assert_eq!(parse_every("2w"), Ok(Every::Rule("FREQ=WEEKLY;INTERVAL=2".into())));
+        assert_eq!(parse_every("30m"), Ok(Every::Rule("FREQ=MINUTELY;INTERVAL=30".into())));
+        assert_eq!(parse_every("90000s"), Ok(Every::Seconds(90_000)));
+        assert_eq!(parse_every("1d1h"), Ok(Every::Seconds(90_000)));
+        assert_eq!(parse_every("1w1d1h1m1s"), Ok(Every::Seconds(694_861)));
+        assert_eq!(parse_every("60s"), Ok(Every::Seconds(60)));
+        assert_eq!(parse_every("0h1m"), Ok(Every::Seconds(60)));
+        assert_eq!(
+            parse_every("59s"),
+            Err("`59s` is shorter than a minute: shifts that short cannot be staffed".into())
+        );
+        assert_eq!(
+            parse_every("0s"),
+            Err("`0s` is shorter than a minute: shifts that short cannot be staffed".into())
+        );
+        assert_eq!(parse_every("999w7d"), Ok(Every::Seconds(MAX_TURN_SECONDS)));
+        assert_eq!(
+            parse_every("999w7d1s"),
+            Err("`999w7d1s` is longer than 1000 weeks".into())
+        );
+        assert_eq!(
+            parse_every("99999999999999999999s"),
+            Err("`99999999999999999999s` is longer than 1000 weeks".into())
+        );
+        // Units out of order, twice, unknown, or a number without one.
+        for bad in ["1h1d", "1h1h", "1y", "1d 2h", "d", "1d2", "", "1.5h"] {
+            assert_eq!(
+                parse_every(bad),
+                Err(format!(
+                    "`{bad}` is not a hand-off period: write it like 1w, 2w, 1d, 12h or 30m"
+                )),
+                "{bad}"
+            );
+        }
+        // One unit beyond 1000 is refused as before.
+        assert!(matches!(parse_every("1001d"), Err(e) if e.contains("not a hand-off period")));
     }
 }

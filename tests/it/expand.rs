@@ -4,7 +4,9 @@
 
 use expect_test::{Expect, expect};
 
-use crate::support::{render, team};
+use oncall::domain::time::Span;
+
+use crate::support::{at, render, team};
 
 fn check(tz: &str, body: &str, from: &str, to: &str, expected: Expect) {
     expected.assert_eq(&render(&team(tz, body), from, to));
@@ -520,6 +522,91 @@ fn an_ended_layer_shows_the_one_below_in_new_york_in_autumn() {
             r  2026-11-01T06:30Z .. 2026-11-02T14:00Z  (31.5h)  erin
             r  2026-11-02T14:00Z .. 2026-11-03T14:00Z  (24h)  carol
             r  2026-11-03T14:00Z .. 2026-11-04T00:00Z  (10h)  dave
+        "#]],
+    );
+}
+
+#[test]
+fn a_turn_of_25_hours_keeps_local_time_in_london() {
+    // `1d1h` and `90000s` are the same turn: an hour later each day, in local
+    // time, so the turn across the spring change is 24 h and the one across
+    // the autumn change 26 h.
+    for every in ["1d1h", "90000s"] {
+        check(
+            "Europe/London",
+            &format!("rotas:\n  r:\n    members: [alice, bob]\n    start: 2026-03-27T09:00\n    every: {every}\n"),
+            "2026-03-27T00:00:00Z",
+            "2026-03-31T00:00:00Z",
+            expect![[r#"
+                r  2026-03-27T00:00Z .. 2026-03-27T09:00Z  (9h)  -
+                r  2026-03-27T09:00Z .. 2026-03-28T10:00Z  (25h)  alice
+                r  2026-03-28T10:00Z .. 2026-03-29T10:00Z  (24h)  bob
+                r  2026-03-29T10:00Z .. 2026-03-30T11:00Z  (25h)  alice
+                r  2026-03-30T11:00Z .. 2026-03-31T00:00Z  (13h)  bob
+            "#]],
+        );
+    }
+    check(
+        "Europe/London",
+        "rotas:\n  r:\n    members: [alice, bob]\n    start: 2026-10-23T09:00\n    every: 90000s\n",
+        "2026-10-23T00:00:00Z",
+        "2026-10-27T00:00:00Z",
+        expect![[r#"
+            r  2026-10-23T00:00Z .. 2026-10-23T08:00Z  (8h)  -
+            r  2026-10-23T08:00Z .. 2026-10-24T09:00Z  (25h)  alice
+            r  2026-10-24T09:00Z .. 2026-10-25T11:00Z  (26h)  bob
+            r  2026-10-25T11:00Z .. 2026-10-26T12:00Z  (25h)  alice
+            r  2026-10-26T12:00Z .. 2026-10-27T00:00Z  (12h)  bob
+        "#]],
+    );
+}
+
+#[test]
+fn a_turn_of_seconds_across_the_gap_in_new_york() {
+    // A turn of 3605 s (PagerDuty's turns are in seconds): five seconds
+    // later each hour. On 8 March 2026 02:00 EST becomes 03:00 EDT: the
+    // 02:00:15 hand-off does not exist and is read as EST, 07:00:15 UTC, five
+    // seconds before the next one (03:00:20 EDT): alice's turn is 5 s long.
+    let loaded = team(
+        "America/New_York",
+        "rotas:\n  r:\n    members: [alice, bob, carol]\n    start: 2026-03-07T23:00:00\n    every: 3605s\n",
+    );
+    let shifts = loaded
+        .schedule
+        .shifts(Span::new(at("2026-03-08T05:00:00Z"), at("2026-03-08T09:00:00Z")), None);
+    let text: String = shifts
+        .iter()
+        .map(|s| {
+            format!(
+                "{} .. {}  {}s  {}\n",
+                s.tile.span.start.format("%H:%M:%S"),
+                s.tile.span.end.format("%H:%M:%S"),
+                s.tile.span.duration().num_seconds(),
+                s.tile.user.as_deref().unwrap_or("-")
+            )
+        })
+        .collect();
+    expect![[r#"
+        05:00:00 .. 05:00:05  5s  alice
+        05:00:05 .. 06:00:10  3605s  bob
+        06:00:10 .. 07:00:15  3605s  carol
+        07:00:15 .. 07:00:20  5s  alice
+        07:00:20 .. 08:00:25  3605s  bob
+        08:00:25 .. 09:00:00  3575s  carol
+    "#]]
+    .assert_eq(&text);
+    // Two days and two hours: local 09:00, 11:00, 13:00 across the autumn change.
+    check(
+        "America/New_York",
+        "rotas:\n  r:\n    members: [alice, bob]\n    start: 2026-10-28T09:00\n    every: 2d2h\n",
+        "2026-10-28T00:00:00Z",
+        "2026-11-04T00:00:00Z",
+        expect![[r#"
+            r  2026-10-28T00:00Z .. 2026-10-28T13:00Z  (13h)  -
+            r  2026-10-28T13:00Z .. 2026-10-30T15:00Z  (50h)  alice
+            r  2026-10-30T15:00Z .. 2026-11-01T18:00Z  (51h)  bob
+            r  2026-11-01T18:00Z .. 2026-11-03T20:00Z  (50h)  alice
+            r  2026-11-03T20:00Z .. 2026-11-04T00:00Z  (4h)  bob
         "#]],
     );
 }

@@ -5,7 +5,9 @@
 //! - expanding two halves of a window gives the same tiles as the whole;
 //! - the point look-up (`on_call_at`, what `who` uses) agrees with the tiles;
 //! - a layer's `end` switches it off and nothing else: before it the rota is
-//!   as without the `end`, from it on as without the layer.
+//!   as without the `end`, from it on as without the layer;
+//! - a turn in seconds or parts (`every: 86400s`, `1d1h`) hands off where
+//!   the RRULE form of the same length does (`every: 1d`, `25h`).
 
 use chrono::Duration;
 use oncall::config;
@@ -38,6 +40,9 @@ const RULES: &[&str] = &[
     "handoff: FREQ=DAILY;INTERVAL=3",
     "handoff: FREQ=MONTHLY;BYDAY=1MO",
     "handoff: FREQ=WEEKLY;COUNT=5",
+    "every: 1d1h",
+    "every: 90061s",
+    "every: 3605s",
 ];
 const WINDOWS: &[&str] = &[
     "",
@@ -246,5 +251,66 @@ proptest! {
         let mut expected = before.expand(window.intersect(&Span::new(window.start, end)));
         expected.extend(after.expand(window.intersect(&Span::new(end, window.end))));
         prop_assert_eq!(rota.expand(window), merge(expected), "{}", text);
+    }
+}
+
+/// Turns written two ways: in seconds or parts, and as the one-unit form of
+/// the same length (an RRULE).
+const SAME_TURNS: &[(&str, &str)] = &[
+    ("86400s", "1d"),
+    ("1d0h", "1d"),
+    ("604800s", "1w"),
+    ("1d1h", "25h"),
+    ("5400s", "90m"),
+    ("1h30m", "90m"),
+    ("12h0m0s", "12h"),
+    ("1w1d", "8d"),
+    ("1w7d", "2w"),
+    ("60s", "1m"),
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(100),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn a_turn_in_seconds_hands_off_where_its_rule_does(
+        zone in 0..ZONES.len(),
+        turn in 0..SAME_TURNS.len(),
+        members in prop::collection::vec(0..NAMES.len(), 1..4),
+        start_minutes in 0i64..(20 * 365 * 1440),
+        start_second in 0i64..60,
+        skipped in prop::option::of(1i64..2000),
+        window_start in 0i64..(22 * 365 * 1440),
+        window_minutes in 1i64..(10 * 1440),
+    ) {
+        let (seconds, rule) = SAME_TURNS[turn];
+        let names: Vec<&str> = members.iter().map(|m| NAMES[*m]).collect();
+        let base = chrono::NaiveDate::from_ymd_opt(2010, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap();
+        let start = base + Duration::minutes(start_minutes) + Duration::seconds(start_second);
+        // An `except` at the `skipped`th hand-off (local time), the same in both forms.
+        let length = oncall::config::text::parse_every(seconds);
+        let Ok(oncall::config::text::Every::Seconds(length)) = length else {
+            return Err(TestCaseError::fail(format!("{seconds}: {length:?}")));
+        };
+        let except = skipped
+            .map(|k| format!("    except: [{}]\n", (start + Duration::seconds(k * length)).format("%Y-%m-%dT%H:%M:%S")))
+            .unwrap_or_default();
+        let text = |every: &str| {
+            format!(
+                "team: t\ntimezone: {}\nrotas:\n  r:\n    members: [{}]\n    start: {}\n    every: {every}\n{except}",
+                ZONES[zone],
+                names.join(", "),
+                start.format("%Y-%m-%dT%H:%M:%S"),
+            )
+        };
+        let (by_seconds, by_rule) = (rota_of(&text(seconds))?, rota_of(&text(rule))?);
+        let from = at("2010-01-01T00:00:00Z") + Duration::minutes(window_start);
+        let window = Span::new(from, from + Duration::minutes(window_minutes));
+        prop_assert_eq!(by_seconds.expand(window), by_rule.expand(window), "{}", text(seconds));
+        let t = from + Duration::minutes(window_minutes / 2);
+        prop_assert_eq!(by_seconds.on_call_at(t), by_rule.on_call_at(t));
     }
 }

@@ -7,7 +7,7 @@ use chrono::{NaiveDateTime, SecondsFormat};
 use chrono_tz::Tz;
 
 use super::super::diag::shown;
-use super::super::text::{self, WrittenTime};
+use super::super::text::{self, Every, WrittenTime};
 use super::super::yaml::{Node, Pos, Value};
 use super::fields::{Cx, Fields, fields, instant, list, local_time, string, unknown_rota, window};
 use super::people::{known_person, not_ready};
@@ -190,8 +190,8 @@ fn decode_layer(cx: &mut Cx, people: &BTreeMap<String, Person>, tz: Tz, f: &Fiel
             cx.error(every.pos, format!("{what} has both `handoff` and `every`: keep one"));
             None
         }
-        (Some(h), None) => string(cx, h, "handoff").map(|s| (s.to_string(), h.pos)),
-        (None, Some(e)) => match string(cx, e, "every").map(text::every_to_rrule) {
+        (Some(h), None) => string(cx, h, "handoff").map(|s| (Every::Rule(s.to_string()), h.pos)),
+        (None, Some(e)) => match string(cx, e, "every").map(text::parse_every) {
             Some(Ok(rule)) => Some((rule, e.pos)),
             Some(Err(message)) => {
                 cx.error(e.pos, message);
@@ -281,7 +281,11 @@ fn decode_layer(cx: &mut Cx, people: &BTreeMap<String, Person>, tz: Tz, f: &Fiel
 /// the decoding boundary, as an ordinary error on the rule's position: the
 /// rule's grammar is checked before the `rrule` crate sees it, and this keeps
 /// a parser bug the grammar misses from crashing `check`, `who` or a reload.
-fn handoffs(tz: Tz, start: NaiveDateTime, rule: &str, except: &[NaiveDateTime]) -> Result<Handoffs, RuleError> {
+fn handoffs(tz: Tz, start: NaiveDateTime, rule: &Every, except: &[NaiveDateTime]) -> Result<Handoffs, RuleError> {
+    let rule = match rule {
+        Every::Rule(rule) => rule,
+        Every::Seconds(turn) => return Handoffs::every(tz, start, *turn, except),
+    };
     std::panic::catch_unwind(|| Handoffs::with_exceptions(tz, start, rule, except)).unwrap_or_else(|_| {
         Err(RuleError::Invalid(
             "the rule parser failed on this rule; write it as FREQ=...;BYDAY=... parts (RFC 5545)".into(),
