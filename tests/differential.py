@@ -23,7 +23,13 @@ semantics:
   clipped to the query window, empty ones dropped, touching shifts of one
   person merged;
 - a rota with an `end` has nobody on call from that instant on: a naive `end`
-  is read like the hand-offs (fold=0), one with an offset is that instant.
+  is read like the hand-offs (fold=0), one with an offset is that instant;
+- a rota with `active` windows has somebody on call only inside them: a
+  window from a weekday and time to a weekday and time starts on every such
+  weekday at that time and ends at the first such `to` after it (up to a week
+  on); a daily window starts at `from` on each of its days and ends at `to`,
+  the next day when `to` is not after `from`; both edges are local times read
+  with fold=0, and a window whose end reads no later than its start is empty.
 
 The model shares nothing with the Rust side, which uses the `rrule` crate,
 chrono-tz, a periodic fast path and a bounded look-back for the running
@@ -62,7 +68,7 @@ import zoneinfo
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
 from random import Random
@@ -191,6 +197,79 @@ class Window:
         return f"{self.label} [{rfc3339(self.start)}, {rfc3339(self.end)})"
 
 
+DAY_NAMES = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+@dataclass(frozen=True)
+class ActiveWindow:
+    """An `active:` window. `days` None: from `from_day` at `start` to the
+    first `to_day` at `stop` after it; else daily, on each of `days`
+    (0 = Monday). Times are minutes after midnight; `stop` may be 1440."""
+
+    start: int
+    stop: int
+    days: tuple[int, ...] | None = None
+    from_day: int = 0
+    to_day: int = 0
+
+    def yaml(self) -> str:
+        def hhmm(m: int) -> str:
+            return f"{m // 60:02d}:{m % 60:02d}"
+
+        if self.days is None:
+            return (
+                f'{{from: "{DAY_NAMES[self.from_day]} {hhmm(self.start)}", '
+                f'to: "{DAY_NAMES[self.to_day]} {hhmm(self.stop)}"}}'
+            )
+        days = "everyday" if len(self.days) == 7 else f"[{', '.join(DAY_NAMES[d] for d in self.days)}]"
+        return f'{{days: {days}, from: "{hhmm(self.start)}", to: "{hhmm(self.stop)}"}}'
+
+    def occurrences(self, day: date) -> list[tuple[datetime, datetime]]:
+        """The window's stretch starting on local date `day`, if any, as naive
+        local (start, end)."""
+        midnight = datetime(day.year, day.month, day.day)
+        begin = midnight + timedelta(minutes=self.start)
+        if self.days is None:
+            if day.weekday() != self.from_day:
+                return []
+            # The first `to_day` at `stop` after the start.
+            ahead = (self.to_day - self.from_day) % 7
+            end = midnight + timedelta(days=ahead, minutes=self.stop)
+            while end <= begin:
+                end += timedelta(days=7)
+            return [(begin, end)]
+        if day.weekday() not in self.days:
+            return []
+        end = midnight + timedelta(minutes=self.stop)
+        if end <= begin:
+            end += timedelta(days=1)
+        return [(begin, end)]
+
+
+def active_instants(windows: list[ActiveWindow], zone_name: str, a: datetime, b: datetime) -> list[tuple]:
+    """The union of the windows' stretches that reach into [a, b), as sorted,
+    merged (start, end) instants."""
+    tz = zone(zone_name)
+    spans = []
+    # No zone is more than 14 hours from UTC, and no window is longer than a week.
+    day = (a - timedelta(days=9)).date()
+    while day <= (b + timedelta(days=2)).date():
+        for w in windows:
+            for begin, end in w.occurrences(day):
+                s, e = to_utc(begin, tz), to_utc(end, tz)
+                if s < e and s < b and e > a:
+                    spans.append((s, e))
+        day += timedelta(days=1)
+    spans.sort()
+    merged: list[list] = []
+    for s, e in spans:
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    return [tuple(m) for m in merged]
+
+
 @dataclass
 class Rota:
     team: str
@@ -204,6 +283,7 @@ class Rota:
     home: Window  # the window the start was chosen for
     windows: list[Window] = field(default_factory=list)  # the windows it is compared in
     end: datetime | None = None  # `end:`: naive local time, or aware (written with its offset)
+    active: list[ActiveWindow] = field(default_factory=list)  # `active:`; empty: always on
 
     @property
     def key(self) -> tuple[str, str]:
@@ -220,6 +300,8 @@ class Rota:
         ]
         if self.end is not None:
             lines.append(f"  end: {self.end.isoformat()}")
+        if self.active:
+            lines.append(f"  active: [{', '.join(w.yaml() for w in self.active)}]")
         return [indent + line for line in lines]
 
     def end_instant(self) -> datetime:
@@ -501,6 +583,34 @@ def random_end(rng: Random, zone_name: str, start: datetime, home: Window) -> da
     return end if instant > to_utc(start, zone(zone_name)) else None
 
 
+def random_active(rng: Random) -> list[ActiveWindow]:
+    """One or two `active:` windows: mostly from a weekday and time to a
+    weekday and time (within a day, across days, wrapping the week, ending at
+    24:00), sometimes daily ones (crossing midnight too), at times of day where
+    clocks change."""
+
+    def minutes() -> int:
+        hour = rng.choice(TOUCHY_HOURS) if rng.random() < 0.5 else rng.randrange(24)
+        return hour * 60 + rng.choice([0, 0, 15, 30, 45])
+
+    out = []
+    for _ in range(rng.choice([1, 1, 2])):
+        start, stop = minutes(), minutes() if rng.random() > 0.1 else 1440
+        if rng.random() < 0.7:
+            from_day, to_day = rng.randrange(7), rng.randrange(7)
+            # Never the same weekday and time at both ends (24:00 is the next
+            # day's 00:00): oncall rightly refuses that.
+            while ((to_day + stop // 1440) % 7, stop % 1440) == (from_day, start):
+                to_day = rng.randrange(7)
+            out.append(ActiveWindow(start, stop, None, from_day, to_day))
+        else:
+            if start == stop:
+                stop = (stop + 90) % 1440
+            days = tuple(sorted(rng.sample(range(7), rng.randint(1, 7))))
+            out.append(ActiveWindow(start, stop, days))
+    return out
+
+
 def make_rotas(rng: Random, count: int, windows: list[Window]) -> list[Rota]:
     teams = (count + ROTAS_PER_TEAM - 1) // ROTAS_PER_TEAM
     zones = [ZONES[i % len(ZONES)] for i in range(teams)]
@@ -537,6 +647,7 @@ def make_rotas(rng: Random, count: int, windows: list[Window]) -> list[Rota]:
                 per_day=per_day,
                 home=home,
                 end=random_end(rng, zone_name, start, home) if rng.random() < 0.2 else None,
+                active=random_active(rng) if rng.random() < 0.3 else [],
             )
         )
     return rotas
@@ -588,25 +699,32 @@ class Timeline:
     known_until: datetime  # exact before this instant (FOREVER when the rule ended)
     stop: datetime = FOREVER  # nobody is on call from this instant on (`end`)
 
-    def shifts(self, window: Window) -> list[Shift] | None:
-        """The shifts within `window`, or None if the model did not expand the
-        rota that far."""
+    def shifts(self, window: Window, active: list[tuple] | None = None) -> list[Shift] | None:
+        """The shifts within `window`, only inside the `active` stretches if
+        given, or None if the model did not expand the rota that far."""
         until = min(window.end, self.stop)
         if until > self.known_until:
             return None
-        merged: list[list] = []
+        pieces: list[tuple] = []
         first = max(0, bisect.bisect_right(self.instants, window.start) - 1)
         for j in range(first, len(self.instants)):
             begin = max(self.instants[j], window.start)
             end = min(self.instants[j + 1] if j + 1 < len(self.instants) else FOREVER, until)
             if begin >= until:
                 break
+            if active is None:
+                pieces.append((self.users[j], begin, end))
+                continue
+            for s, e in active:
+                pieces.append((self.users[j], max(begin, s), min(end, e)))
+        merged: list[list] = []
+        for user, begin, end in pieces:
             if begin >= end:
                 continue
-            if merged and merged[-1][0] == self.users[j] and merged[-1][2] == begin:
+            if merged and merged[-1][0] == user and merged[-1][2] == begin:
                 merged[-1][2] = end
             else:
-                merged.append([self.users[j], begin, end])
+                merged.append([user, begin, end])
         return [(user, rfc3339(b), rfc3339(e)) for user, b, e in merged]
 
     def tally(self, window: Window, seen: Counter) -> None:
@@ -869,7 +987,10 @@ def main() -> int:
         timeline = timelines[rota.key]
         uncompared.add(rota.key)
         for window in rota.windows:
-            expected = timeline.shifts(window)
+            active = active_instants(rota.active, rota.zone, window.start, window.end) if rota.active else None
+            expected = timeline.shifts(window, active)
+            if rota.active:
+                seen["windows of a rota with `active`"] += 1
             if expected is None:
                 skipped += 1
                 continue

@@ -117,6 +117,27 @@ pub fn parse_time_of_day(s: &str) -> Result<u32, String> {
     Ok(h * 60 + m)
 }
 
+/// `mon 09:00` (a weekday, any case or the full name, then `HH:MM`): the
+/// weekday and the minutes after its midnight; `fri 24:00` is 1440.
+pub fn parse_day_and_time(s: &str) -> Result<(Weekday, u32), String> {
+    let bad = || format!("`{}` is not a weekday and time: write it like mon 09:00", shown(s));
+    let mut words = s.split_whitespace();
+    let (Some(day), Some(time), None) = (words.next(), words.next(), words.next()) else {
+        return Err(bad());
+    };
+    let day = match parse_days(day).as_deref() {
+        Ok([one]) => *one,
+        Ok(_) => {
+            return Err(format!(
+                "`{}` is several days: a window from a weekday to a weekday names one day at each end, like mon 09:00",
+                shown(day)
+            ));
+        }
+        Err(message) => return Err(message.clone()),
+    };
+    Ok((day, parse_time_of_day(time)?))
+}
+
 pub const DAY_WORDS: [&str; 10] = [
     "mon", "tue", "wed", "thu", "fri", "sat", "sun", "weekdays", "weekends", "everyday",
 ];
@@ -284,6 +305,32 @@ mod tests {
         assert_eq!(parse_time_of_day("24:00"), Ok(1440));
         assert!(parse_time_of_day("24:30").is_err());
         assert!(parse_time_of_day("8").is_err());
+    }
+
+    #[test]
+    fn days_and_times() {
+        assert_eq!(parse_day_and_time("mon 09:00"), Ok((Weekday::Mon, 540)));
+        assert_eq!(parse_day_and_time(" Friday  24:00 "), Ok((Weekday::Fri, 1440)));
+        assert_eq!(parse_day_and_time("SUN 8:30"), Ok((Weekday::Sun, 510)));
+        assert_eq!(
+            parse_day_and_time("mon"),
+            Err("`mon` is not a weekday and time: write it like mon 09:00".into())
+        );
+        assert_eq!(
+            parse_day_and_time("mon 09:00 utc"),
+            Err("`mon 09:00 utc` is not a weekday and time: write it like mon 09:00".into())
+        );
+        assert!(
+            parse_day_and_time("weekdays 09:00")
+                .unwrap_err()
+                .contains("several days")
+        );
+        assert!(parse_day_and_time("funday 09:00").unwrap_err().contains("is not a day"));
+        assert!(
+            parse_day_and_time("mon 25:00")
+                .unwrap_err()
+                .contains("not a time of day")
+        );
     }
 
     #[test]

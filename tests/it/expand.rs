@@ -610,3 +610,82 @@ fn a_turn_of_seconds_across_the_gap_in_new_york() {
         "#]],
     );
 }
+
+#[test]
+fn a_weekend_window_across_the_spring_change_in_london() {
+    // Friday 18:00 to Monday 08:00, wrapping the week: over the weekend the
+    // clocks go forward, so it is 61 h, not 62. Underneath, erin.
+    check(
+        "Europe/London",
+        "rotas:
+  r:
+    layers:
+      - {members: [erin], start: 2026-01-01T00:00, every: 1w}
+      - members: [alice, bob]
+        start: 2026-03-20T18:00
+        every: 1w
+        active: [{from: \"fri 18:00\", to: \"mon 08:00\"}]
+",
+        "2026-03-26T00:00:00Z",
+        "2026-04-04T00:00:00Z",
+        expect![[r#"
+            r  2026-03-26T00:00Z .. 2026-03-27T18:00Z  (42h)  erin
+            r  2026-03-27T18:00Z .. 2026-03-30T07:00Z  (61h)  bob
+            r  2026-03-30T07:00Z .. 2026-04-03T17:00Z  (106h)  erin
+            r  2026-04-03T17:00Z .. 2026-04-04T00:00Z  (7h)  alice
+        "#]],
+    );
+}
+
+#[test]
+fn weekday_and_weekend_windows_across_the_autumn_change_in_new_york() {
+    // Monday 09:00 to Friday 17:00 and Friday 17:00 to Monday 09:00: the
+    // weekend of 1 November 2026 is an hour longer (65 h), the working week
+    // 104 h either side.
+    check(
+        "America/New_York",
+        "rotas:
+  r:
+    layers:
+      - members: [alice, bob]
+        start: 2026-10-19T09:00
+        every: 1w
+        active: [{from: \"mon 09:00\", to: \"fri 17:00\"}]
+      - members: [carol, dave]
+        start: 2026-10-23T17:00
+        every: 1w
+        active: [{from: \"Friday 17:00\", to: \"Monday 9:00\"}]
+",
+        "2026-10-26T00:00:00Z",
+        "2026-11-10T00:00:00Z",
+        expect![[r#"
+            r  2026-10-26T00:00Z .. 2026-10-26T13:00Z  (13h)  carol
+            r  2026-10-26T13:00Z .. 2026-10-30T21:00Z  (104h)  bob
+            r  2026-10-30T21:00Z .. 2026-11-02T14:00Z  (65h)  dave
+            r  2026-11-02T14:00Z .. 2026-11-06T22:00Z  (104h)  alice
+            r  2026-11-06T22:00Z .. 2026-11-09T14:00Z  (64h)  carol
+            r  2026-11-09T14:00Z .. 2026-11-10T00:00Z  (10h)  bob
+        "#]],
+    );
+}
+
+#[test]
+fn a_window_of_six_days_and_23_hours() {
+    // Wednesday 10:00 to the next Wednesday 09:00: off one hour a week, the
+    // hour read in local time across the London autumn change.
+    check(
+        "Europe/London",
+        "rotas:\n  r:\n    members: [alice]\n    start: 2026-10-01T00:00\n    every: 1w\n    active: [{from: \"wed 10:00\", to: \"wed 09:00\"}]\n",
+        "2026-10-20T00:00:00Z",
+        "2026-11-05T00:00:00Z",
+        expect![[r#"
+            r  2026-10-20T00:00Z .. 2026-10-21T08:00Z  (32h)  alice
+            r  2026-10-21T08:00Z .. 2026-10-21T09:00Z  (1h)  -
+            r  2026-10-21T09:00Z .. 2026-10-28T09:00Z  (168h)  alice
+            r  2026-10-28T09:00Z .. 2026-10-28T10:00Z  (1h)  -
+            r  2026-10-28T10:00Z .. 2026-11-04T09:00Z  (167h)  alice
+            r  2026-11-04T09:00Z .. 2026-11-04T10:00Z  (1h)  -
+            r  2026-11-04T10:00Z .. 2026-11-05T00:00Z  (14h)  alice
+        "#]],
+    );
+}

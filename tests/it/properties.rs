@@ -7,7 +7,10 @@
 //! - a layer's `end` switches it off and nothing else: before it the rota is
 //!   as without the `end`, from it on as without the layer;
 //! - a turn in seconds or parts (`every: 86400s`, `1d1h`) hands off where
-//!   the RRULE form of the same length does (`every: 1d`, `25h`).
+//!   the RRULE form of the same length does (`every: 1d`, `25h`);
+//! - a window from a weekday and time to a weekday and time is the union of
+//!   the daily windows it is made of (`{from: "fri 18:00", to: "mon 08:00"}`
+//!   is Friday from 18:00, Saturday, Sunday and Monday to 08:00).
 
 use chrono::Duration;
 use oncall::config;
@@ -49,6 +52,9 @@ const WINDOWS: &[&str] = &[
     "    active: [{days: [weekdays], from: \"08:00\", to: \"20:00\"}]\n",
     "    active: [{days: [mon, tue, wed, thu, fri], from: \"20:00\", to: \"08:00\"}]\n",
     "    active: [{days: [sat, sun]}, {days: [wed], from: \"01:30\", to: \"02:30\"}]\n",
+    "    active: [{from: \"fri 18:00\", to: \"mon 08:00\"}]\n",
+    "    active: [{from: \"mon 09:00\", to: \"fri 17:00\"}, {from: \"sun 01:30\", to: \"sun 02:30\"}]\n",
+    "    active: [{from: \"wed 10:00\", to: \"wed 09:00\"}, {days: [wed], from: \"09:30\", to: \"09:45\"}]\n",
 ];
 
 #[derive(Debug, Clone)]
@@ -312,5 +318,75 @@ proptest! {
         prop_assert_eq!(by_seconds.expand(window), by_rule.expand(window), "{}", text(seconds));
         let t = from + Duration::minutes(window_minutes / 2);
         prop_assert_eq!(by_seconds.on_call_at(t), by_rule.on_call_at(t));
+    }
+}
+
+const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+fn hhmm(minutes: u32) -> String {
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(100),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn a_window_across_days_is_the_union_of_its_days(
+        zone in 0..ZONES.len(),
+        from_day in 0usize..7,
+        from in 0u32..1440,
+        to_day in 0usize..7,
+        to in 0u32..1440,
+        start_minutes in 0i64..(20 * 365 * 1440),
+        window_start in 0i64..(22 * 365 * 1440),
+        window_minutes in 1i64..(30 * 1440),
+    ) {
+        // Whole quarter hours, as people write them (and clock changes are).
+        let (from, to) = (from / 15 * 15, to / 15 * 15);
+        prop_assume!(from_day != to_day || from != to);
+        let mut days_on = (7 + to_day - from_day) % 7;
+        if days_on == 0 && to < from {
+            days_on = 7;
+        }
+        // The same stretch as daily windows: the first day from `from`, the
+        // days between whole, the last day to `to` (or within one day).
+        let mut pieces = Vec::new();
+        if days_on == 0 {
+            pieces.push(format!("{{days: {}, from: \"{}\", to: \"{}\"}}", DAYS[from_day], hhmm(from), hhmm(to)));
+        } else {
+            pieces.push(format!("{{days: {}, from: \"{}\", to: \"24:00\"}}", DAYS[from_day], hhmm(from)));
+            for k in 1..days_on {
+                pieces.push(format!("{{days: {}}}", DAYS[(from_day + k) % 7]));
+            }
+            if to > 0 {
+                pieces.push(format!("{{days: {}, to: \"{}\"}}", DAYS[to_day], hhmm(to)));
+            }
+        }
+        let text = |active: &str| {
+            format!(
+                "team: t\ntimezone: {}\nrotas:\n  r:\n    members: [alice, bob]\n    start: {}\n    every: 1d\n    active: [{active}]\n",
+                ZONES[zone],
+                local(start_minutes),
+            )
+        };
+        let spanning = text(&format!(
+            "{{from: \"{} {}\", to: \"{} {}\"}}",
+            DAYS[from_day], hhmm(from), DAYS[to_day], hhmm(to)
+        ));
+        let (one, daily) = (rota_of(&spanning)?, rota_of(&text(&pieces.join(", ")))?);
+        let begin = at("2010-01-01T00:00:00Z") + Duration::minutes(window_start);
+        let window = Span::new(begin, begin + Duration::minutes(window_minutes));
+        let tiles = one.expand(window);
+        prop_assert_eq!(&tiles, &daily.expand(window), "{}", spanning);
+        // And `who` (a point look-up, by wall clocks away from clock changes)
+        // agrees with the tiles at each of their edges and just before.
+        for tile in &tiles {
+            for t in [tile.span.start, tile.span.end - Duration::seconds(1)] {
+                prop_assert_eq!(one.on_call_at(t), tile.user.as_ref(), "at {} in\n{}", t, spanning);
+            }
+        }
     }
 }

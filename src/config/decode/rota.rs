@@ -9,7 +9,10 @@ use chrono_tz::Tz;
 use super::super::diag::shown;
 use super::super::text::{self, Every, WrittenTime};
 use super::super::yaml::{Node, Pos, Value};
-use super::fields::{Cx, Fields, fields, instant, list, local_time, string, unknown_rota, window};
+use super::fields::{
+    Cx, Fields, days_and_weekdays, fields, instant, list, local_time, spans_days, string, unknown_rota, week_window,
+    window,
+};
 use super::people::{known_person, not_ready};
 use crate::domain::handoff::{Handoffs, RuleError};
 use crate::domain::rota::{Layer, Override, Rota, Shadow};
@@ -326,7 +329,20 @@ fn windows(cx: &mut Cx, node: &Node) -> Option<Vec<ActiveWindow>> {
     let mut out = Vec::new();
     let mut ok = true;
     for item in items {
-        match window(cx, item, true) {
+        // A window from a weekday to a weekday only here: not in quiet hours
+        // or pay rules, whose pages do not describe it.
+        let w = match item.as_map_get("days") {
+            _ if spans_days(item) => week_window(cx, item),
+            Some(days) if days_and_weekdays(item) => {
+                cx.error(
+                    days.pos,
+                    "a window from a weekday and time to a weekday and time has no `days`: remove `days`, or write `from` and `to` as times of day",
+                );
+                None
+            }
+            _ => window(cx, item, true),
+        };
+        match w {
             Some(w) => out.push(w),
             None => ok = false,
         }
