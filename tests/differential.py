@@ -19,7 +19,9 @@ semantics:
   hand-off (a running maximum), so gap times that come out of order give empty
   shifts rather than reordering the members;
 - shift j runs from hand-off j to hand-off j+1 and belongs to
-  members[j % len(members)]; nobody is on call before the start; shifts are
+  members[j % len(members)], or, with `first`, to the member j places after
+  the first place of `first` in the list, counting round; nobody is on call
+  before the start; shifts are
   clipped to the query window, empty ones dropped, touching shifts of one
   person merged;
 - a rota with an `end` has nobody on call from that instant on: a naive `end`
@@ -284,6 +286,7 @@ class Rota:
     windows: list[Window] = field(default_factory=list)  # the windows it is compared in
     end: datetime | None = None  # `end:`: naive local time, or aware (written with its offset)
     active: list[ActiveWindow] = field(default_factory=list)  # `active:`; empty: always on
+    first: str | None = None  # `first:`, one of `members`
 
     @property
     def key(self) -> tuple[str, str]:
@@ -295,6 +298,7 @@ class Rota:
         lines = [
             f"{self.name}:",
             f"  members: [{', '.join(self.members)}]",
+            *([f"  first: {self.first}"] if self.first else []),
             f"  start: {start}",
             f"  every: {self.every}" if self.every else f"  handoff: {self.rule}",
         ]
@@ -650,6 +654,8 @@ def make_rotas(rng: Random, count: int, windows: list[Window]) -> list[Rota]:
                 active=random_active(rng) if rng.random() < 0.3 else [],
             )
         )
+        if rng.random() < 0.25:
+            rotas[-1].first = rng.choice(rotas[-1].members)
     return rotas
 
 
@@ -751,7 +757,9 @@ class Timeline:
 def expand(rota: Rota, until: datetime) -> Timeline:
     """The rota's hand-offs from its start until every later one takes effect
     at or after `until` (or the rule ends, or the budget runs out)."""
-    timeline = expand_handoffs(rota.zone, rota.start, rota.rule, rota.members, min(until, rota.end_instant()))
+    at = rota.members.index(rota.first) if rota.first else 0
+    members = [rota.members[(at + j) % len(rota.members)] for j in range(len(rota.members))]
+    timeline = expand_handoffs(rota.zone, rota.start, rota.rule, members, min(until, rota.end_instant()))
     timeline.stop = rota.end_instant()
     return timeline
 
@@ -991,6 +999,8 @@ def main() -> int:
             expected = timeline.shifts(window, active)
             if rota.active:
                 seen["windows of a rota with `active`"] += 1
+            if rota.first and rota.first != rota.members[0]:
+                seen["windows of a rota with `first` not its first member"] += 1
             if expected is None:
                 skipped += 1
                 continue

@@ -689,3 +689,22 @@ fn a_window_of_six_days_and_23_hours() {
         "#]],
     );
 }
+
+#[test]
+fn first_starts_the_rotation_from_a_member() {
+    // carol from the start, then on in the order written: dave, alice, bob.
+    check(
+        "Europe/London",
+        "rotas:\n  r:\n    members: [alice, bob, carol, dave]\n    first: carol\n    start: 2026-03-16T09:00\n    every: 1w\n",
+        "2026-03-16T00:00:00Z",
+        "2026-04-14T00:00:00Z",
+        expect![[r#"
+            r  2026-03-16T00:00Z .. 2026-03-16T09:00Z  (9h)  -
+            r  2026-03-16T09:00Z .. 2026-03-23T09:00Z  (168h)  carol
+            r  2026-03-23T09:00Z .. 2026-03-30T08:00Z  (167h)  dave
+            r  2026-03-30T08:00Z .. 2026-04-06T08:00Z  (168h)  alice
+            r  2026-04-06T08:00Z .. 2026-04-13T08:00Z  (168h)  bob
+            r  2026-04-13T08:00Z .. 2026-04-14T00:00Z  (16h)  carol
+        "#]],
+    );
+}

@@ -10,7 +10,9 @@
 //!   the RRULE form of the same length does (`every: 1d`, `25h`);
 //! - a window from a weekday and time to a weekday and time is the union of
 //!   the daily windows it is made of (`{from: "fri 18:00", to: "mon 08:00"}`
-//!   is Friday from 18:00, Saturday, Sunday and Monday to 08:00).
+//!   is Friday from 18:00, Saturday, Sunday and Monday to 08:00);
+//! - `first` puts that member on call from the start, and is the members
+//!   written from there on, wrapping round.
 
 use chrono::Duration;
 use oncall::config;
@@ -65,6 +67,8 @@ struct LayerSpec {
     window: usize,
     /// `end`, in minutes after the start.
     end_minutes: Option<i64>,
+    /// `first`: this member (an index into `members`, wrapped).
+    first: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -84,13 +88,15 @@ fn layer() -> impl Strategy<Value = LayerSpec> {
         // At least two days: a start in a clock change's gap (a whole day in
         // Apia) can read later than an `end` closer to it, which is refused.
         prop::option::weighted(0.3, (2 * 1440i64)..(3 * 365 * 1440)),
+        prop::option::weighted(0.3, 0usize..4),
     )
-        .prop_map(|(members, start_minutes, rule, window, end_minutes)| LayerSpec {
+        .prop_map(|(members, start_minutes, rule, window, end_minutes, first)| LayerSpec {
             members,
             start_minutes,
             rule,
             window,
             end_minutes,
+            first,
         })
 }
 
@@ -123,6 +129,9 @@ fn yaml(zone: usize, layers: &[LayerSpec], overrides: &[OverrideSpec]) -> String
     for l in layers {
         let members: Vec<&str> = l.members.iter().map(|m| NAMES[*m]).collect();
         text.push_str(&format!("      - members: [{}]\n", members.join(", ")));
+        if let Some(first) = l.first {
+            text.push_str(&format!("        first: {}\n", members[first % members.len()]));
+        }
         text.push_str(&format!("        start: {}\n", local(l.start_minutes)));
         if let Some(end) = l.end_minutes {
             text.push_str(&format!("        end: {}\n", local(l.start_minutes + end)));
@@ -387,6 +396,43 @@ proptest! {
             for t in [tile.span.start, tile.span.end - Duration::seconds(1)] {
                 prop_assert_eq!(one.on_call_at(t), tile.user.as_ref(), "at {} in\n{}", t, spanning);
             }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(100),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn first_starts_the_turns_from_that_member(
+        zone in 0..ZONES.len(),
+        spec in layer(),
+        first in 0usize..4,
+        overrides in prop::collection::vec(override_spec(), 0..3),
+        window_start in 0i64..(22 * 365 * 1440),
+        window_minutes in 1i64..(30 * 1440),
+    ) {
+        let mut with_first = spec.clone();
+        with_first.first = Some(first);
+        // The same rota without `first`, its members written from the first
+        // place of the one `first` names.
+        let names = &spec.members;
+        let at_first = names.iter().position(|m| *m == names[first % names.len()]).unwrap();
+        let mut turned = spec.clone();
+        turned.first = None;
+        turned.members.rotate_left(at_first);
+        let text = yaml(zone, std::slice::from_ref(&with_first), &overrides);
+        let (rota, same) = (rota_of(&text)?, rota_of(&yaml(zone, &[turned], &overrides))?);
+        let begin = at("2010-01-01T00:00:00Z") + Duration::minutes(window_start);
+        let window = Span::new(begin, begin + Duration::minutes(window_minutes));
+        prop_assert_eq!(rota.expand(window), same.expand(window), "{}", text);
+        // Where the layer is on at its start, `first` is scheduled there.
+        let start = rota.layers[0].handoffs.instant(0).unwrap();
+        if let Some(on) = rota.layers[0].member_at(start) {
+            prop_assert_eq!(on, &NAMES[names[first % names.len()]], "{}", text);
         }
     }
 }

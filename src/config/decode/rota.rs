@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{NaiveDateTime, SecondsFormat};
 use chrono_tz::Tz;
 
-use super::super::diag::shown;
+use super::super::diag::{did_you_mean, shown};
 use super::super::text::{self, Every, WrittenTime};
 use super::super::yaml::{Node, Pos, Value};
 use super::fields::{
@@ -20,9 +20,12 @@ use crate::domain::schedule::{Person, Team};
 use crate::domain::time::{Span, resolve_local};
 use crate::domain::window::ActiveWindow;
 
-const LAYER_KEYS: &[&str] = &["members", "start", "end", "handoff", "every", "active", "except"];
+const LAYER_KEYS: &[&str] = &[
+    "members", "first", "start", "end", "handoff", "every", "active", "except",
+];
 const ROTA_KEYS: &[&str] = &[
     "members",
+    "first",
     "start",
     "end",
     "handoff",
@@ -271,7 +274,26 @@ fn decode_layer(cx: &mut Cx, people: &BTreeMap<String, Person>, tz: Tz, f: &Fiel
         );
         return None;
     }
-    let (members, active) = (members?, active?);
+    let (mut members, active) = (members?, active?);
+    if let Some(n) = f.get("first") {
+        let id = string(cx, n, "first")?;
+        let Some(at) = members.iter().position(|m| m == id) else {
+            let message = match did_you_mean(id, members.iter().map(String::as_str)) {
+                Some(close) => format!("`{}` is not a member of {what}; did you mean `{close}`?", shown(id)),
+                None => format!(
+                    "{} is not a member of {what}: `first` names the member on call from `start`, one of {}",
+                    shown(id),
+                    members.join(", ")
+                ),
+            };
+            cx.error(n.pos, message);
+            return None;
+        };
+        // The rotation starts at `first` and goes on in the order written:
+        // the members from there, then those before. Hand-off j is then
+        // member j of the turned list, as without `first`.
+        members.rotate_left(at);
+    }
     Some(Layer {
         members,
         handoffs,
