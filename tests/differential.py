@@ -9,7 +9,9 @@ semantics:
 
 - hand-off 0 is the start; the others are the RRULE's occurrences strictly
   after it, expanded by python-dateutil in naive wall-clock time, by brute force
-  from the start (no periodicity shortcut, no look-up tricks);
+  from the start (no periodicity shortcut, no look-up tricks); a turn of N
+  seconds (`every: 90061s`, `every: 1d1h`) is the rule FREQ=SECONDLY;INTERVAL=N,
+  so wall-clock time too;
 - each naive hand-off becomes a UTC instant through zoneinfo with fold=0: a time
   inside a DST gap takes the offset in force before the gap, an ambiguous time
   is its first occurrence;
@@ -17,9 +19,19 @@ semantics:
   hand-off (a running maximum), so gap times that come out of order give empty
   shifts rather than reordering the members;
 - shift j runs from hand-off j to hand-off j+1 and belongs to
-  members[j % len(members)]; nobody is on call before the start; shifts are
+  members[j % len(members)], or, with `first`, to the member j places after
+  the first place of `first` in the list, counting round; nobody is on call
+  before the start; shifts are
   clipped to the query window, empty ones dropped, touching shifts of one
-  person merged.
+  person merged;
+- a rota with an `end` has nobody on call from that instant on: a naive `end`
+  is read like the hand-offs (fold=0), one with an offset is that instant;
+- a rota with `active` windows has somebody on call only inside them: a
+  window from a weekday and time to a weekday and time starts on every such
+  weekday at that time and ends at the first such `to` after it (up to a week
+  on); a daily window starts at `from` on each of its days and ends at `to`,
+  the next day when `to` is not after `from`; both edges are local times read
+  with fold=0, and a window whose end reads no later than its start is empty.
 
 The model shares nothing with the Rust side, which uses the `rrule` crate,
 chrono-tz, a periodic fast path and a bounded look-back for the running
@@ -58,7 +70,7 @@ import zoneinfo
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
 from random import Random
@@ -187,6 +199,79 @@ class Window:
         return f"{self.label} [{rfc3339(self.start)}, {rfc3339(self.end)})"
 
 
+DAY_NAMES = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+@dataclass(frozen=True)
+class ActiveWindow:
+    """An `active:` window. `days` None: from `from_day` at `start` to the
+    first `to_day` at `stop` after it; else daily, on each of `days`
+    (0 = Monday). Times are minutes after midnight; `stop` may be 1440."""
+
+    start: int
+    stop: int
+    days: tuple[int, ...] | None = None
+    from_day: int = 0
+    to_day: int = 0
+
+    def yaml(self) -> str:
+        def hhmm(m: int) -> str:
+            return f"{m // 60:02d}:{m % 60:02d}"
+
+        if self.days is None:
+            return (
+                f'{{from: "{DAY_NAMES[self.from_day]} {hhmm(self.start)}", '
+                f'to: "{DAY_NAMES[self.to_day]} {hhmm(self.stop)}"}}'
+            )
+        days = "everyday" if len(self.days) == 7 else f"[{', '.join(DAY_NAMES[d] for d in self.days)}]"
+        return f'{{days: {days}, from: "{hhmm(self.start)}", to: "{hhmm(self.stop)}"}}'
+
+    def occurrences(self, day: date) -> list[tuple[datetime, datetime]]:
+        """The window's stretch starting on local date `day`, if any, as naive
+        local (start, end)."""
+        midnight = datetime(day.year, day.month, day.day)
+        begin = midnight + timedelta(minutes=self.start)
+        if self.days is None:
+            if day.weekday() != self.from_day:
+                return []
+            # The first `to_day` at `stop` after the start.
+            ahead = (self.to_day - self.from_day) % 7
+            end = midnight + timedelta(days=ahead, minutes=self.stop)
+            while end <= begin:
+                end += timedelta(days=7)
+            return [(begin, end)]
+        if day.weekday() not in self.days:
+            return []
+        end = midnight + timedelta(minutes=self.stop)
+        if end <= begin:
+            end += timedelta(days=1)
+        return [(begin, end)]
+
+
+def active_instants(windows: list[ActiveWindow], zone_name: str, a: datetime, b: datetime) -> list[tuple]:
+    """The union of the windows' stretches that reach into [a, b), as sorted,
+    merged (start, end) instants."""
+    tz = zone(zone_name)
+    spans = []
+    # No zone is more than 14 hours from UTC, and no window is longer than a week.
+    day = (a - timedelta(days=9)).date()
+    while day <= (b + timedelta(days=2)).date():
+        for w in windows:
+            for begin, end in w.occurrences(day):
+                s, e = to_utc(begin, tz), to_utc(end, tz)
+                if s < e and s < b and e > a:
+                    spans.append((s, e))
+        day += timedelta(days=1)
+    spans.sort()
+    merged: list[list] = []
+    for s, e in spans:
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    return [tuple(m) for m in merged]
+
+
 @dataclass
 class Rota:
     team: str
@@ -199,6 +284,9 @@ class Rota:
     per_day: float  # rough number of hand-offs a day
     home: Window  # the window the start was chosen for
     windows: list[Window] = field(default_factory=list)  # the windows it is compared in
+    end: datetime | None = None  # `end:`: naive local time, or aware (written with its offset)
+    active: list[ActiveWindow] = field(default_factory=list)  # `active:`; empty: always on
+    first: str | None = None  # `first:`, one of `members`
 
     @property
     def key(self) -> tuple[str, str]:
@@ -210,10 +298,23 @@ class Rota:
         lines = [
             f"{self.name}:",
             f"  members: [{', '.join(self.members)}]",
+            *([f"  first: {self.first}"] if self.first else []),
             f"  start: {start}",
             f"  every: {self.every}" if self.every else f"  handoff: {self.rule}",
         ]
+        if self.end is not None:
+            lines.append(f"  end: {self.end.isoformat()}")
+        if self.active:
+            lines.append(f"  active: [{', '.join(w.yaml() for w in self.active)}]")
         return [indent + line for line in lines]
+
+    def end_instant(self) -> datetime:
+        """When nobody is on call any more (FOREVER without an `end`)."""
+        if self.end is None:
+            return FOREVER
+        if self.end.tzinfo is None:
+            return to_utc(self.end, zone(self.zone))
+        return self.end.astimezone(UTC)
 
     def standalone_yaml(self) -> str:
         """A team file holding only this rota, to reproduce a failure."""
@@ -295,10 +396,18 @@ def random_rule(rng: Random) -> tuple[str, float, str | None]:
         return ",".join(str(i) for i in items)
 
     kind = rng.choices(
-        ["daily", "weekly", "hourly", "daily-byhour", "weekly-byhour", "monthly", "sub-hourly", "yearly", "other"],
-        weights=[14, 16, 16, 14, 10, 12, 12, 3, 4],
+        ["daily", "weekly", "hourly", "daily-byhour", "weekly-byhour", "monthly", "sub-hourly", "yearly", "other", "turn"],
+        weights=[14, 16, 16, 14, 10, 12, 12, 3, 4, 12],
     )[0]
     every = None
+    if kind == "turn":
+        # A turn of any whole number of seconds, written as seconds or as
+        # parts (`every:` has no RRULE form for it; oncall refuses SECONDLY).
+        n = rng.choice(
+            [60, 61, 3605, 5400, 7199, 86399, 86401, 90000, 90061, 129600, 183600, 604801, 259217]
+            + [rng.randrange(60, 3 * 86400), rng.randrange(60, 40 * 86400)]
+        )
+        return f"FREQ=SECONDLY;INTERVAL={n}", 86400 / n, turn_text(rng, n)
     if kind == "daily":
         n = rng.randint(1, 3)
         rule, per_day, every = "FREQ=DAILY", 1 / n, f"{n}d"
@@ -377,6 +486,20 @@ def random_rule(rng: Random) -> tuple[str, float, str | None]:
     return rule, per_day, every
 
 
+def turn_text(rng: Random, seconds: int) -> str:
+    """`every:` for a turn of `seconds`: as seconds, or as parts (w, d, h, m, s
+    in that order), now and then with a part of zero written out."""
+    if rng.random() < 0.4:
+        return f"{seconds}s"
+    parts = []
+    rest = seconds
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, rest = divmod(rest, size)
+        if count or rng.random() < 0.15:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
 def random_time_of_day(rng: Random, changes: list[Change]) -> tuple[int, int, int]:
     """Hour, minute, second: often inside some clock change's gap or fold, so
     that daily rules land in it on the day of the change."""
@@ -442,6 +565,56 @@ def first_handoff_after(rule: str, start: datetime) -> datetime | None:
     return None
 
 
+def random_end(rng: Random, zone_name: str, start: datetime, home: Window) -> datetime | None:
+    """An `end` for a rota meant to be compared in `home`: mostly inside the
+    window, often right at a clock change of the zone, written as local time
+    or (sometimes) as an instant with an offset; None when it would not be
+    after the start (oncall rightly refuses that)."""
+    anchor = (home.start + (home.end - home.start) * rng.uniform(-0.2, 1.1)).replace(tzinfo=None)
+    near = [c for c in clock_changes(zone_name) if abs(c.local_from - anchor) < timedelta(days=40)]
+    if near and rng.random() < 0.5:
+        c = rng.choice(near)
+        end = c.local_from + (c.local_to - c.local_from) * rng.choice([0, 0.5, 1, rng.random()])
+    else:
+        hour, minute, second = random_time_of_day(rng, clock_changes(zone_name))
+        end = anchor.replace(hour=hour, minute=minute, second=second)
+    end = end.replace(microsecond=0)
+    if rng.random() < 0.25:
+        # An exact instant: as UTC, or with some other fixed offset.
+        offset = timezone(timedelta(minutes=rng.choice([0, -300, 330, 765])))
+        end = to_utc(end, zone(zone_name)).astimezone(offset)
+    instant = end.astimezone(UTC) if end.tzinfo else to_utc(end, zone(zone_name))
+    return end if instant > to_utc(start, zone(zone_name)) else None
+
+
+def random_active(rng: Random) -> list[ActiveWindow]:
+    """One or two `active:` windows: mostly from a weekday and time to a
+    weekday and time (within a day, across days, wrapping the week, ending at
+    24:00), sometimes daily ones (crossing midnight too), at times of day where
+    clocks change."""
+
+    def minutes() -> int:
+        hour = rng.choice(TOUCHY_HOURS) if rng.random() < 0.5 else rng.randrange(24)
+        return hour * 60 + rng.choice([0, 0, 15, 30, 45])
+
+    out = []
+    for _ in range(rng.choice([1, 1, 2])):
+        start, stop = minutes(), minutes() if rng.random() > 0.1 else 1440
+        if rng.random() < 0.7:
+            from_day, to_day = rng.randrange(7), rng.randrange(7)
+            # Never the same weekday and time at both ends (24:00 is the next
+            # day's 00:00): oncall rightly refuses that.
+            while ((to_day + stop // 1440) % 7, stop % 1440) == (from_day, start):
+                to_day = rng.randrange(7)
+            out.append(ActiveWindow(start, stop, None, from_day, to_day))
+        else:
+            if start == stop:
+                stop = (stop + 90) % 1440
+            days = tuple(sorted(rng.sample(range(7), rng.randint(1, 7))))
+            out.append(ActiveWindow(start, stop, days))
+    return out
+
+
 def make_rotas(rng: Random, count: int, windows: list[Window]) -> list[Rota]:
     teams = (count + ROTAS_PER_TEAM - 1) // ROTAS_PER_TEAM
     zones = [ZONES[i % len(ZONES)] for i in range(teams)]
@@ -457,7 +630,7 @@ def make_rotas(rng: Random, count: int, windows: list[Window]) -> list[Rota]:
             home = rng.choice(windows[1:])
         rule, per_day, every = random_rule(rng)
         start = random_start(rng, zone_name, home, per_day)
-        if rng.random() < 0.12:
+        if rng.random() < 0.12 and not rule.startswith("FREQ=SECONDLY"):
             # Run out of hand-offs somewhere around the window: the last
             # member then stays on call for good.
             days = max(1.0, (home.start.replace(tzinfo=None) - start) / timedelta(days=1) + 30)
@@ -477,8 +650,12 @@ def make_rotas(rng: Random, count: int, windows: list[Window]) -> list[Rota]:
                 every=every,
                 per_day=per_day,
                 home=home,
+                end=random_end(rng, zone_name, start, home) if rng.random() < 0.2 else None,
+                active=random_active(rng) if rng.random() < 0.3 else [],
             )
         )
+        if rng.random() < 0.25:
+            rotas[-1].first = rng.choice(rotas[-1].members)
     return rotas
 
 
@@ -526,25 +703,34 @@ class Timeline:
     overtaken: list[bool]  # whether an earlier hand-off's instant was later than its own
     users: list[str]
     known_until: datetime  # exact before this instant (FOREVER when the rule ended)
+    stop: datetime = FOREVER  # nobody is on call from this instant on (`end`)
 
-    def shifts(self, window: Window) -> list[Shift] | None:
-        """The shifts within `window`, or None if the model did not expand the
-        rota that far."""
-        if window.end > self.known_until:
+    def shifts(self, window: Window, active: list[tuple] | None = None) -> list[Shift] | None:
+        """The shifts within `window`, only inside the `active` stretches if
+        given, or None if the model did not expand the rota that far."""
+        until = min(window.end, self.stop)
+        if until > self.known_until:
             return None
-        merged: list[list] = []
+        pieces: list[tuple] = []
         first = max(0, bisect.bisect_right(self.instants, window.start) - 1)
         for j in range(first, len(self.instants)):
             begin = max(self.instants[j], window.start)
-            end = min(self.instants[j + 1] if j + 1 < len(self.instants) else FOREVER, window.end)
-            if begin >= window.end:
+            end = min(self.instants[j + 1] if j + 1 < len(self.instants) else FOREVER, until)
+            if begin >= until:
                 break
+            if active is None:
+                pieces.append((self.users[j], begin, end))
+                continue
+            for s, e in active:
+                pieces.append((self.users[j], max(begin, s), min(end, e)))
+        merged: list[list] = []
+        for user, begin, end in pieces:
             if begin >= end:
                 continue
-            if merged and merged[-1][0] == self.users[j] and merged[-1][2] == begin:
+            if merged and merged[-1][0] == user and merged[-1][2] == begin:
                 merged[-1][2] = end
             else:
-                merged.append([self.users[j], begin, end])
+                merged.append([user, begin, end])
         return [(user, rfc3339(b), rfc3339(e)) for user, b, e in merged]
 
     def tally(self, window: Window, seen: Counter) -> None:
@@ -564,12 +750,18 @@ class Timeline:
             seen["rotas starting inside a window"] += 1
         if self.known_until == FOREVER and last == len(self.instants):
             seen["rules that ran out (COUNT) before a window's end"] += 1
+        if window.start < self.stop < window.end:
+            seen["rotas ending inside a window"] += 1
 
 
 def expand(rota: Rota, until: datetime) -> Timeline:
     """The rota's hand-offs from its start until every later one takes effect
     at or after `until` (or the rule ends, or the budget runs out)."""
-    return expand_handoffs(rota.zone, rota.start, rota.rule, rota.members, until)
+    at = rota.members.index(rota.first) if rota.first else 0
+    members = [rota.members[(at + j) % len(rota.members)] for j in range(len(rota.members))]
+    timeline = expand_handoffs(rota.zone, rota.start, rota.rule, members, min(until, rota.end_instant()))
+    timeline.stop = rota.end_instant()
+    return timeline
 
 
 def expand_handoffs(
@@ -803,13 +995,20 @@ def main() -> int:
         timeline = timelines[rota.key]
         uncompared.add(rota.key)
         for window in rota.windows:
-            expected = timeline.shifts(window)
+            active = active_instants(rota.active, rota.zone, window.start, window.end) if rota.active else None
+            expected = timeline.shifts(window, active)
+            if rota.active:
+                seen["windows of a rota with `active`"] += 1
+            if rota.first and rota.first != rota.members[0]:
+                seen["windows of a rota with `first` not its first member"] += 1
             if expected is None:
                 skipped += 1
                 continue
             compared += 1
             uncompared.discard(rota.key)
             timeline.tally(window, seen)
+            if rota.rule.startswith("FREQ=SECONDLY"):
+                seen["windows of a turn in seconds"] += 1
             got = actual[window].get(rota.key, [])
             if expected != got:
                 k = first_difference(expected, got)

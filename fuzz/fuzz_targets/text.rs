@@ -16,4 +16,11 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(rule) = text::every_to_rrule(s) {
         assert!(rule.starts_with("FREQ="), "{rule}");
     }
+    match text::parse_every(s) {
+        Ok(text::Every::Rule(rule)) => assert!(rule.starts_with("FREQ="), "{rule}"),
+        Ok(text::Every::Seconds(n)) => {
+            assert!((text::MIN_TURN_SECONDS..=text::MAX_TURN_SECONDS).contains(&n), "{n}")
+        }
+        Err(_) => {}
+    }
 });

@@ -1,8 +1,9 @@
 //! The instants at which a rota hands over from one member to the next.
 //!
 //! A rota's first hand-off is its `start`; the following ones are the
-//! occurrences of an RFC 5545 RRULE after it. Hand-off `j` gives the shift to
-//! member `j mod n`.
+//! occurrences of an RFC 5545 RRULE after it, or, for a turn of a whole
+//! number of seconds ([`Handoffs::every`]), the local times `start + k x
+//! turn`. Hand-off `j` gives the shift to member `j mod n`.
 //!
 //! The rule is evaluated in *naive local time*: the `rrule` crate is driven in
 //! UTC, where no clock ever jumps, and each naive occurrence is read as local
@@ -196,6 +197,43 @@ impl Handoffs {
                 return Err(RuleError::TooDense);
             }
         }
+        Self::finish(tz, start, rule, except)
+    }
+
+    /// Hand-offs from `start` (local time in `tz`) every `turn` seconds of
+    /// wall-clock time: hand-off `k` is at the local time `start + k x turn`,
+    /// read by the one DST policy, as for a rule (so `every: 25h`, whose rule
+    /// is `FREQ=HOURLY;INTERVAL=25`, and a turn of 90 000 seconds hand off
+    /// at the same instants). Skips the hand-offs at the local times `except`.
+    pub fn every(tz: Tz, start: NaiveDateTime, turn: i64, except: &[NaiveDateTime]) -> Result<Handoffs, RuleError> {
+        if !(EARLIEST_START..=LATEST_START).contains(&start.year()) {
+            return Err(RuleError::StartOutOfRange);
+        }
+        if turn < 60 {
+            return Err(RuleError::Secondly);
+        }
+        // One occurrence a period, at its start: `start` itself is occurrence 0.
+        let rule = Occurrences::Periodic {
+            base: start,
+            period: Duration::seconds(turn),
+            slots: vec![Duration::zero()],
+            seconds: PeriodicSeconds {
+                base: start.and_utc().timestamp(),
+                period: turn,
+                slots: vec![0],
+            },
+        };
+        Self::finish(tz, start, rule, except)
+    }
+
+    /// The hand-offs of `rule`'s occurrences from `start`, without those at
+    /// `except`.
+    fn finish(
+        tz: Tz,
+        start: NaiveDateTime,
+        rule: Occurrences,
+        except: &[NaiveDateTime],
+    ) -> Result<Handoffs, RuleError> {
         let mut handoffs = Handoffs {
             start_instant: resolve_local(tz, start),
             tz,

@@ -2,9 +2,10 @@
 //! expanded into who is on call over any window of time.
 //!
 //! The composition, at any instant `t`:
-//! 1. each layer is *on* at `t` when `t` is at or after its start and inside
-//!    one of its active windows (a layer without windows is always active);
-//!    it then names the member of the hand-off in force at `t`;
+//! 1. each layer is *on* at `t` when `t` is at or after its start, before
+//!    its end (if it has one) and inside one of its active windows (a layer
+//!    without windows is always active); it then names the member of the
+//!    hand-off in force at `t`;
 //! 2. the scheduled person is the one named by the *last* layer that is on;
 //!    where no layer is on, the rota has a gap;
 //! 3. an override applies at `t` when `t` is in its span and, for a swap
@@ -34,6 +35,8 @@ pub struct Layer {
     pub handoffs: Handoffs,
     /// Empty: always active.
     pub active: Vec<ActiveWindow>,
+    /// The layer is off from this instant on; `None`: it never stops.
+    pub end: Option<Instant>,
 }
 
 /// Someone covering a rota for a while.
@@ -100,6 +103,9 @@ impl Tile<&PersonId> {
 impl Layer {
     /// The member on call at `t` if this layer is on at `t`.
     pub fn member_at(&self, t: Instant) -> Option<&PersonId> {
+        if self.end.is_some_and(|end| t >= end) {
+            return None;
+        }
         let j = self.handoffs.index_at(t)?;
         if !self.active.is_empty() && !is_active(self.handoffs.tz(), &self.active, t) {
             return None;
@@ -111,6 +117,14 @@ impl Layer {
     /// sorted and not overlapping.
     pub fn tiles(&self, range: Span) -> Vec<Tile<&PersonId>> {
         let mut tiles = Vec::new();
+        // Nothing from the layer's end on: the range stops there.
+        let range = match self.end {
+            Some(end) if end < range.end => Span::new(range.start, end),
+            _ => range,
+        };
+        if range.is_empty() {
+            return tiles;
+        }
         let mut j = self.handoffs.index_at(range.start).unwrap_or(0);
         let Some(mut at) = self.handoffs.instant(j) else {
             return tiles;

@@ -4,7 +4,9 @@
 
 use expect_test::{Expect, expect};
 
-use crate::support::{render, team};
+use oncall::domain::time::Span;
+
+use crate::support::{at, render, team};
 
 fn check(tz: &str, body: &str, from: &str, to: &str, expected: Expect) {
     expected.assert_eq(&render(&team(tz, body), from, to));
@@ -449,6 +451,260 @@ fn twice_daily_by_hour() {
             r  2026-03-08T13:00Z .. 2026-03-09T01:00Z  (12h)  alice
             r  2026-03-09T01:00Z .. 2026-03-09T13:00Z  (12h)  bob
             r  2026-03-09T13:00Z .. 2026-03-10T00:00Z  (11h)  alice
+        "#]],
+    );
+}
+
+#[test]
+fn end_stops_a_rota_across_the_spring_change_in_london() {
+    // Daily 09:00 hand-offs; `end` (local, 13:00 BST on the 30th) cuts alice's
+    // second shift short and leaves a gap after it. The shift across the
+    // change is 23 h.
+    check(
+        "Europe/London",
+        "rotas:\n  r:\n    members: [alice, bob, carol]\n    start: 2026-03-27T09:00\n    end: 2026-03-30T13:00\n    every: 1d\n",
+        "2026-03-27T00:00:00Z",
+        "2026-03-31T00:00:00Z",
+        expect![[r#"
+            r  2026-03-27T00:00Z .. 2026-03-27T09:00Z  (9h)  -
+            r  2026-03-27T09:00Z .. 2026-03-28T09:00Z  (24h)  alice
+            r  2026-03-28T09:00Z .. 2026-03-29T08:00Z  (23h)  bob
+            r  2026-03-29T08:00Z .. 2026-03-30T08:00Z  (24h)  carol
+            r  2026-03-30T08:00Z .. 2026-03-30T12:00Z  (4h)  alice
+            r  2026-03-30T12:00Z .. 2026-03-31T00:00Z  (12h)  -
+        "#]],
+    );
+}
+
+#[test]
+fn end_in_the_spring_gap_is_read_like_an_override() {
+    // 01:30 does not exist on 2026-03-29 in London: read as 01:30 GMT.
+    check(
+        "Europe/London",
+        "rotas:\n  r:\n    members: [alice, bob]\n    start: 2026-03-28T00:00\n    end: 2026-03-29T01:30\n    every: 12h\n",
+        "2026-03-28T00:00:00Z",
+        "2026-03-29T06:00:00Z",
+        expect![[r#"
+            r  2026-03-28T00:00Z .. 2026-03-28T12:00Z  (12h)  alice
+            r  2026-03-28T12:00Z .. 2026-03-29T00:00Z  (12h)  bob
+            r  2026-03-29T00:00Z .. 2026-03-29T01:30Z  (1.5h)  alice
+            r  2026-03-29T01:30Z .. 2026-03-29T06:00Z  (4.5h)  -
+        "#]],
+    );
+}
+
+#[test]
+fn an_ended_layer_shows_the_one_below_in_new_york_in_autumn() {
+    // The upper layer ends at an exact instant (the second 01:30 of 1
+    // November, EST); the base layer shows through from then on.
+    check(
+        "America/New_York",
+        "rotas:
+  r:
+    layers:
+      - members: [erin]
+        start: 2026-10-01T00:00
+        every: 1w
+      - members: [alice, bob]
+        start: 2026-10-30T09:00
+        end: 2026-11-01T01:30:00-05:00
+        every: 1d
+      - members: [carol, dave]
+        start: 2026-11-02T09:00
+        every: 1d
+",
+        "2026-10-30T00:00:00Z",
+        "2026-11-04T00:00:00Z",
+        expect![[r#"
+            r  2026-10-30T00:00Z .. 2026-10-30T13:00Z  (13h)  erin
+            r  2026-10-30T13:00Z .. 2026-10-31T13:00Z  (24h)  alice
+            r  2026-10-31T13:00Z .. 2026-11-01T06:30Z  (17.5h)  bob
+            r  2026-11-01T06:30Z .. 2026-11-02T14:00Z  (31.5h)  erin
+            r  2026-11-02T14:00Z .. 2026-11-03T14:00Z  (24h)  carol
+            r  2026-11-03T14:00Z .. 2026-11-04T00:00Z  (10h)  dave
+        "#]],
+    );
+}
+
+#[test]
+fn a_turn_of_25_hours_keeps_local_time_in_london() {
+    // `1d1h` and `90000s` are the same turn: an hour later each day, in local
+    // time, so the turn across the spring change is 24 h and the one across
+    // the autumn change 26 h.
+    for every in ["1d1h", "90000s"] {
+        check(
+            "Europe/London",
+            &format!("rotas:\n  r:\n    members: [alice, bob]\n    start: 2026-03-27T09:00\n    every: {every}\n"),
+            "2026-03-27T00:00:00Z",
+            "2026-03-31T00:00:00Z",
+            expect![[r#"
+                r  2026-03-27T00:00Z .. 2026-03-27T09:00Z  (9h)  -
+                r  2026-03-27T09:00Z .. 2026-03-28T10:00Z  (25h)  alice
+                r  2026-03-28T10:00Z .. 2026-03-29T10:00Z  (24h)  bob
+                r  2026-03-29T10:00Z .. 2026-03-30T11:00Z  (25h)  alice
+                r  2026-03-30T11:00Z .. 2026-03-31T00:00Z  (13h)  bob
+            "#]],
+        );
+    }
+    check(
+        "Europe/London",
+        "rotas:\n  r:\n    members: [alice, bob]\n    start: 2026-10-23T09:00\n    every: 90000s\n",
+        "2026-10-23T00:00:00Z",
+        "2026-10-27T00:00:00Z",
+        expect![[r#"
+            r  2026-10-23T00:00Z .. 2026-10-23T08:00Z  (8h)  -
+            r  2026-10-23T08:00Z .. 2026-10-24T09:00Z  (25h)  alice
+            r  2026-10-24T09:00Z .. 2026-10-25T11:00Z  (26h)  bob
+            r  2026-10-25T11:00Z .. 2026-10-26T12:00Z  (25h)  alice
+            r  2026-10-26T12:00Z .. 2026-10-27T00:00Z  (12h)  bob
+        "#]],
+    );
+}
+
+#[test]
+fn a_turn_of_seconds_across_the_gap_in_new_york() {
+    // A turn of 3605 s (PagerDuty's turns are in seconds): five seconds
+    // later each hour. On 8 March 2026 02:00 EST becomes 03:00 EDT: the
+    // 02:00:15 hand-off does not exist and is read as EST, 07:00:15 UTC, five
+    // seconds before the next one (03:00:20 EDT): alice's turn is 5 s long.
+    let loaded = team(
+        "America/New_York",
+        "rotas:\n  r:\n    members: [alice, bob, carol]\n    start: 2026-03-07T23:00:00\n    every: 3605s\n",
+    );
+    let shifts = loaded
+        .schedule
+        .shifts(Span::new(at("2026-03-08T05:00:00Z"), at("2026-03-08T09:00:00Z")), None);
+    let text: String = shifts
+        .iter()
+        .map(|s| {
+            format!(
+                "{} .. {}  {}s  {}\n",
+                s.tile.span.start.format("%H:%M:%S"),
+                s.tile.span.end.format("%H:%M:%S"),
+                s.tile.span.duration().num_seconds(),
+                s.tile.user.as_deref().unwrap_or("-")
+            )
+        })
+        .collect();
+    expect![[r#"
+        05:00:00 .. 05:00:05  5s  alice
+        05:00:05 .. 06:00:10  3605s  bob
+        06:00:10 .. 07:00:15  3605s  carol
+        07:00:15 .. 07:00:20  5s  alice
+        07:00:20 .. 08:00:25  3605s  bob
+        08:00:25 .. 09:00:00  3575s  carol
+    "#]]
+    .assert_eq(&text);
+    // Two days and two hours: local 09:00, 11:00, 13:00 across the autumn change.
+    check(
+        "America/New_York",
+        "rotas:\n  r:\n    members: [alice, bob]\n    start: 2026-10-28T09:00\n    every: 2d2h\n",
+        "2026-10-28T00:00:00Z",
+        "2026-11-04T00:00:00Z",
+        expect![[r#"
+            r  2026-10-28T00:00Z .. 2026-10-28T13:00Z  (13h)  -
+            r  2026-10-28T13:00Z .. 2026-10-30T15:00Z  (50h)  alice
+            r  2026-10-30T15:00Z .. 2026-11-01T18:00Z  (51h)  bob
+            r  2026-11-01T18:00Z .. 2026-11-03T20:00Z  (50h)  alice
+            r  2026-11-03T20:00Z .. 2026-11-04T00:00Z  (4h)  bob
+        "#]],
+    );
+}
+
+#[test]
+fn a_weekend_window_across_the_spring_change_in_london() {
+    // Friday 18:00 to Monday 08:00, wrapping the week: over the weekend the
+    // clocks go forward, so it is 61 h, not 62. Underneath, erin.
+    check(
+        "Europe/London",
+        "rotas:
+  r:
+    layers:
+      - {members: [erin], start: 2026-01-01T00:00, every: 1w}
+      - members: [alice, bob]
+        start: 2026-03-20T18:00
+        every: 1w
+        active: [{from: \"fri 18:00\", to: \"mon 08:00\"}]
+",
+        "2026-03-26T00:00:00Z",
+        "2026-04-04T00:00:00Z",
+        expect![[r#"
+            r  2026-03-26T00:00Z .. 2026-03-27T18:00Z  (42h)  erin
+            r  2026-03-27T18:00Z .. 2026-03-30T07:00Z  (61h)  bob
+            r  2026-03-30T07:00Z .. 2026-04-03T17:00Z  (106h)  erin
+            r  2026-04-03T17:00Z .. 2026-04-04T00:00Z  (7h)  alice
+        "#]],
+    );
+}
+
+#[test]
+fn weekday_and_weekend_windows_across_the_autumn_change_in_new_york() {
+    // Monday 09:00 to Friday 17:00 and Friday 17:00 to Monday 09:00: the
+    // weekend of 1 November 2026 is an hour longer (65 h), the working week
+    // 104 h either side.
+    check(
+        "America/New_York",
+        "rotas:
+  r:
+    layers:
+      - members: [alice, bob]
+        start: 2026-10-19T09:00
+        every: 1w
+        active: [{from: \"mon 09:00\", to: \"fri 17:00\"}]
+      - members: [carol, dave]
+        start: 2026-10-23T17:00
+        every: 1w
+        active: [{from: \"Friday 17:00\", to: \"Monday 9:00\"}]
+",
+        "2026-10-26T00:00:00Z",
+        "2026-11-10T00:00:00Z",
+        expect![[r#"
+            r  2026-10-26T00:00Z .. 2026-10-26T13:00Z  (13h)  carol
+            r  2026-10-26T13:00Z .. 2026-10-30T21:00Z  (104h)  bob
+            r  2026-10-30T21:00Z .. 2026-11-02T14:00Z  (65h)  dave
+            r  2026-11-02T14:00Z .. 2026-11-06T22:00Z  (104h)  alice
+            r  2026-11-06T22:00Z .. 2026-11-09T14:00Z  (64h)  carol
+            r  2026-11-09T14:00Z .. 2026-11-10T00:00Z  (10h)  bob
+        "#]],
+    );
+}
+
+#[test]
+fn a_window_of_six_days_and_23_hours() {
+    // Wednesday 10:00 to the next Wednesday 09:00: off one hour a week, the
+    // hour read in local time across the London autumn change.
+    check(
+        "Europe/London",
+        "rotas:\n  r:\n    members: [alice]\n    start: 2026-10-01T00:00\n    every: 1w\n    active: [{from: \"wed 10:00\", to: \"wed 09:00\"}]\n",
+        "2026-10-20T00:00:00Z",
+        "2026-11-05T00:00:00Z",
+        expect![[r#"
+            r  2026-10-20T00:00Z .. 2026-10-21T08:00Z  (32h)  alice
+            r  2026-10-21T08:00Z .. 2026-10-21T09:00Z  (1h)  -
+            r  2026-10-21T09:00Z .. 2026-10-28T09:00Z  (168h)  alice
+            r  2026-10-28T09:00Z .. 2026-10-28T10:00Z  (1h)  -
+            r  2026-10-28T10:00Z .. 2026-11-04T09:00Z  (167h)  alice
+            r  2026-11-04T09:00Z .. 2026-11-04T10:00Z  (1h)  -
+            r  2026-11-04T10:00Z .. 2026-11-05T00:00Z  (14h)  alice
+        "#]],
+    );
+}
+
+#[test]
+fn first_starts_the_rotation_from_a_member() {
+    // carol from the start, then on in the order written: dave, alice, bob.
+    check(
+        "Europe/London",
+        "rotas:\n  r:\n    members: [alice, bob, carol, dave]\n    first: carol\n    start: 2026-03-16T09:00\n    every: 1w\n",
+        "2026-03-16T00:00:00Z",
+        "2026-04-14T00:00:00Z",
+        expect![[r#"
+            r  2026-03-16T00:00Z .. 2026-03-16T09:00Z  (9h)  -
+            r  2026-03-16T09:00Z .. 2026-03-23T09:00Z  (168h)  carol
+            r  2026-03-23T09:00Z .. 2026-03-30T08:00Z  (167h)  dave
+            r  2026-03-30T08:00Z .. 2026-04-06T08:00Z  (168h)  alice
+            r  2026-04-06T08:00Z .. 2026-04-13T08:00Z  (168h)  bob
+            r  2026-04-13T08:00Z .. 2026-04-14T00:00Z  (16h)  carol
         "#]],
     );
 }

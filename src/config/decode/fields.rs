@@ -285,6 +285,85 @@ pub(in crate::config) fn window(cx: &mut Cx, node: &Node, days_required: bool) -
     ok.then_some(ActiveWindow { days, from, to })
 }
 
+/// Whether `from` or `to` of the window `node` passes `test`.
+fn either_end(node: &Node, test: impl Fn(&str) -> bool) -> bool {
+    ["from", "to"]
+        .iter()
+        .any(|key| node.as_map_get(key).and_then(Node::as_str).is_some_and(&test))
+}
+
+/// Whether the window `node` is written as one from a weekday and time to a
+/// weekday and time: no `days`, and a letter in `from` or `to`.
+pub(in crate::config) fn spans_days(node: &Node) -> bool {
+    node.as_map_get("days").is_none() && either_end(node, |s| s.chars().any(char::is_alphabetic))
+}
+
+/// Whether the window `node` has `days` and a `from` or `to` that starts
+/// with a weekday (`mon 09:00`): the two forms mixed.
+pub(in crate::config) fn days_and_weekdays(node: &Node) -> bool {
+    node.as_map_get("days").is_some()
+        && either_end(node, |s| {
+            s.split_whitespace()
+                .next()
+                .is_some_and(|word| text::parse_days(word).is_ok_and(|days| days.len() == 1))
+        })
+}
+
+/// A window from a weekday and time to a weekday and time (`{from: "fri
+/// 18:00", to: "mon 08:00"}`): it starts on `from`'s day and ends at the
+/// first `to` after it, up to a week later.
+pub(in crate::config) fn week_window(cx: &mut Cx, node: &Node) -> Option<ActiveWindow> {
+    let what = "an active window from a weekday and time to a weekday and time";
+    let f = fields(cx, node, "an active window", WINDOW_KEYS)?;
+    let end = |cx: &mut Cx, key: &str| {
+        let n = f.required(cx, key, what)?;
+        match string(cx, n, key).map(text::parse_day_and_time) {
+            Some(Ok(at)) => Some(at),
+            Some(Err(message)) => {
+                let word = string(cx, n, key)
+                    .and_then(|s| s.split_whitespace().next())
+                    .unwrap_or("");
+                let message = match text::parse_days(word).err().and(did_you_mean(word, DAY_WORDS)) {
+                    Some(close) => format!("unknown day `{}`; did you mean `{close}`?", shown(word)),
+                    None => message,
+                };
+                cx.error(n.pos, message);
+                None
+            }
+            None => None,
+        }
+    };
+    let (from, to) = (end(cx, "from"), end(cx, "to"));
+    let ((from_day, from), (to_day, to)) = (from?, to?);
+    if from == 1440 {
+        cx.error(
+            f.key_pos("from"),
+            "an active window cannot start at 24:00: write 00:00 and the next day",
+        );
+        return None;
+    }
+    // 24:00 is 00:00 of the next day; then count the days from `from`'s.
+    let (to_day, to) = if to == 1440 { (to_day.succ(), 0) } else { (to_day, to) };
+    let mut days_on = (7 + to_day.num_days_from_monday() - from_day.num_days_from_monday()) % 7;
+    if days_on == 0 && to == from {
+        cx.error(
+            f.key_pos("to"),
+            "an active window needs `from` and `to` to differ (to be always on, leave out `active`)",
+        );
+        return None;
+    }
+    if days_on == 0 && to < from {
+        days_on = 7;
+    }
+    let mut days = [false; 7];
+    days[from_day.num_days_from_monday() as usize] = true;
+    Some(ActiveWindow {
+        days,
+        from,
+        to: days_on * 1440 + to,
+    })
+}
+
 /// A written time as an instant: local time in `tz` (by the one DST rule),
 /// or exact with an offset.
 pub(super) fn instant(cx: &mut Cx, tz: Tz, node: &Node, what: &str) -> Option<Instant> {

@@ -6,10 +6,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{NaiveDateTime, SecondsFormat};
 use chrono_tz::Tz;
 
-use super::super::diag::shown;
-use super::super::text::{self, WrittenTime};
+use super::super::diag::{did_you_mean, shown};
+use super::super::text::{self, Every, WrittenTime};
 use super::super::yaml::{Node, Pos, Value};
-use super::fields::{Cx, Fields, fields, instant, list, local_time, string, unknown_rota, window};
+use super::fields::{
+    Cx, Fields, days_and_weekdays, fields, instant, list, local_time, spans_days, string, unknown_rota, week_window,
+    window,
+};
 use super::people::{known_person, not_ready};
 use crate::domain::handoff::{Handoffs, RuleError};
 use crate::domain::rota::{Layer, Override, Rota, Shadow};
@@ -17,10 +20,14 @@ use crate::domain::schedule::{Person, Team};
 use crate::domain::time::{Span, resolve_local};
 use crate::domain::window::ActiveWindow;
 
-const LAYER_KEYS: &[&str] = &["members", "start", "handoff", "every", "active", "except"];
+const LAYER_KEYS: &[&str] = &[
+    "members", "first", "start", "end", "handoff", "every", "active", "except",
+];
 const ROTA_KEYS: &[&str] = &[
     "members",
+    "first",
     "start",
+    "end",
     "handoff",
     "every",
     "active",
@@ -179,13 +186,18 @@ fn decode_layer(cx: &mut Cx, people: &BTreeMap<String, Person>, tz: Tz, f: &Fiel
     let start = f
         .required(cx, "start", what)
         .and_then(|n| local_time(cx, tz, n, "start"));
+    // An instant, as an override's `to`: the layer is off from then on.
+    let end = match f.get("end") {
+        Some(n) => instant(cx, tz, n, "end").map(Some),
+        None => Some(None),
+    };
     let rule = match (f.get("handoff"), f.get("every")) {
         (Some(_), Some(every)) => {
             cx.error(every.pos, format!("{what} has both `handoff` and `every`: keep one"));
             None
         }
-        (Some(h), None) => string(cx, h, "handoff").map(|s| (s.to_string(), h.pos)),
-        (None, Some(e)) => match string(cx, e, "every").map(text::every_to_rrule) {
+        (Some(h), None) => string(cx, h, "handoff").map(|s| (Every::Rule(s.to_string()), h.pos)),
+        (None, Some(e)) => match string(cx, e, "every").map(text::parse_every) {
             Some(Ok(rule)) => Some((rule, e.pos)),
             Some(Err(message)) => {
                 cx.error(e.pos, message);
@@ -248,11 +260,45 @@ fn decode_layer(cx: &mut Cx, people: &BTreeMap<String, Person>, tz: Tz, f: &Fiel
             );
         }
     }
-    let (members, active) = (members?, active?);
+    let end = end?;
+    if let Some(end) = end
+        && end <= resolve_local(tz, start)
+    {
+        cx.error(
+            f.key_pos("end"),
+            format!(
+                "{what} ends ({}) at or before its start ({})",
+                end.to_rfc3339_opts(SecondsFormat::Secs, true),
+                resolve_local(tz, start).to_rfc3339_opts(SecondsFormat::Secs, true)
+            ),
+        );
+        return None;
+    }
+    let (mut members, active) = (members?, active?);
+    if let Some(n) = f.get("first") {
+        let id = string(cx, n, "first")?;
+        let Some(at) = members.iter().position(|m| m == id) else {
+            let message = match did_you_mean(id, members.iter().map(String::as_str)) {
+                Some(close) => format!("`{}` is not a member of {what}; did you mean `{close}`?", shown(id)),
+                None => format!(
+                    "{} is not a member of {what}: `first` names the member on call from `start`, one of {}",
+                    shown(id),
+                    members.join(", ")
+                ),
+            };
+            cx.error(n.pos, message);
+            return None;
+        };
+        // The rotation starts at `first` and goes on in the order written:
+        // the members from there, then those before. Hand-off j is then
+        // member j of the turned list, as without `first`.
+        members.rotate_left(at);
+    }
     Some(Layer {
         members,
         handoffs,
         active,
+        end,
     })
 }
 
@@ -260,7 +306,11 @@ fn decode_layer(cx: &mut Cx, people: &BTreeMap<String, Person>, tz: Tz, f: &Fiel
 /// the decoding boundary, as an ordinary error on the rule's position: the
 /// rule's grammar is checked before the `rrule` crate sees it, and this keeps
 /// a parser bug the grammar misses from crashing `check`, `who` or a reload.
-fn handoffs(tz: Tz, start: NaiveDateTime, rule: &str, except: &[NaiveDateTime]) -> Result<Handoffs, RuleError> {
+fn handoffs(tz: Tz, start: NaiveDateTime, rule: &Every, except: &[NaiveDateTime]) -> Result<Handoffs, RuleError> {
+    let rule = match rule {
+        Every::Rule(rule) => rule,
+        Every::Seconds(turn) => return Handoffs::every(tz, start, *turn, except),
+    };
     std::panic::catch_unwind(|| Handoffs::with_exceptions(tz, start, rule, except)).unwrap_or_else(|_| {
         Err(RuleError::Invalid(
             "the rule parser failed on this rule; write it as FREQ=...;BYDAY=... parts (RFC 5545)".into(),
@@ -301,7 +351,20 @@ fn windows(cx: &mut Cx, node: &Node) -> Option<Vec<ActiveWindow>> {
     let mut out = Vec::new();
     let mut ok = true;
     for item in items {
-        match window(cx, item, true) {
+        // A window from a weekday to a weekday only here: not in quiet hours
+        // or pay rules, whose pages do not describe it.
+        let w = match item.as_map_get("days") {
+            _ if spans_days(item) => week_window(cx, item),
+            Some(days) if days_and_weekdays(item) => {
+                cx.error(
+                    days.pos,
+                    "a window from a weekday and time to a weekday and time has no `days`: remove `days`, or write `from` and `to` as times of day",
+                );
+                None
+            }
+            _ => window(cx, item, true),
+        };
+        match w {
             Some(w) => out.push(w),
             None => ok = false,
         }
