@@ -81,7 +81,8 @@ pub struct Notification {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Message {
     pub notifications: Vec<Notification>,
-    /// The alerts of the page notifications, in the same order.
+    /// The alerts of the page notifications, in the same order, as the pass
+    /// read them: without their details (null; no message shows them).
     pub alerts: Vec<Alert>,
 }
 

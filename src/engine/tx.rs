@@ -36,8 +36,11 @@ pub trait PassTx {
     /// it had taken before this one.
     fn take_turn(&mut self, team: &str, step: usize) -> Result<u64, StoreError>;
 
-    /// The alerts with an id above `id`, oldest first.
+    /// The alerts with an id above `id`, oldest first. Like [`PassTx::alert`],
+    /// without their details (`details` is null): no decision reads them,
+    /// and they are most of an alert's row.
     fn alerts_after(&mut self, id: AlertId) -> Result<Vec<Alert>, StoreError>;
+    /// An alert, without its details (`details` is null).
     fn alert(&mut self, id: AlertId) -> Result<Option<Alert>, StoreError>;
     /// Opens an acknowledged alert again; `false` if it was not
     /// acknowledged (any more).

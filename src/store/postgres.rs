@@ -106,7 +106,16 @@ macro_rules! alert_columns {
          occurrences, acknowledged_at, acknowledged_by, resolved_at, resolved_by, held_until, held_reason, lead"
     };
 }
-use alert_columns;
+
+/// The same columns for the engine's pass, with `'null'` for the details:
+/// the pass never reads them, and they are most of a row.
+macro_rules! pass_alert_columns {
+    () => {
+        "id, team, dedup_key, summary, severity, source, 'null'::text, intake, status, created_at, last_seen_at, \
+         occurrences, acknowledged_at, acknowledged_by, resolved_at, resolved_by, held_until, held_reason, lead"
+    };
+}
+use pass_alert_columns;
 
 const SELECT_ALERT: &str = concat!("SELECT ", alert_columns!(), " FROM alerts WHERE id = $1");
 const LIST_ALERTS: &str = concat!("SELECT ", alert_columns!(), " FROM alerts ORDER BY id DESC LIMIT $1");

@@ -156,6 +156,16 @@ macro_rules! alert_columns {
     };
 }
 
+/// The same columns for the engine's pass, with `'null'` for the details:
+/// the pass never reads them, and they are most of a row (parsing them
+/// back was a tenth of the pass's time under load).
+macro_rules! pass_alert_columns {
+    () => {
+        "id, team, dedup_key, summary, severity, source, 'null', intake, status, created_at, last_seen_at, \
+         occurrences, acknowledged_at, acknowledged_by, resolved_at, resolved_by, held_until, held_reason, lead"
+    };
+}
+
 // After the macro, which it uses.
 mod engine;
 

@@ -5,7 +5,7 @@
 
 use postgres::Row;
 
-use super::{Conn, add_timeline, alert_columns, alert_from_row, bad, instant, optional_instant, select_alert};
+use super::{Conn, add_timeline, alert_from_row, bad, instant, optional_instant, pass_alert_columns};
 use crate::domain::alert::{Alert, AlertId, TimelineKind};
 use crate::domain::paging::{Escalation, Method};
 use crate::domain::time::{Instant, Span};
@@ -18,7 +18,13 @@ const LEDGER_FIRST: &str = "SELECT min(start_at) FROM ledger";
 const CURSOR: &str = "SELECT value FROM engine_cursors WHERE name = $1";
 const SET_CURSOR: &str = "INSERT INTO engine_cursors (name, value) VALUES ($1, $2) \
      ON CONFLICT (name) DO UPDATE SET value = excluded.value";
-const NEW_ALERTS: &str = concat!("SELECT ", alert_columns!(), " FROM alerts WHERE id > $1 ORDER BY id");
+// The pass's alerts come without their details (see `pass_alert_columns`).
+const NEW_ALERTS: &str = concat!(
+    "SELECT ",
+    pass_alert_columns!(),
+    " FROM alerts WHERE id > $1 ORDER BY id"
+);
+const PASS_ALERT: &str = concat!("SELECT ", pass_alert_columns!(), " FROM alerts WHERE id = $1");
 const SET_ESCALATION: &str = "INSERT INTO escalations (alert_id, phase, step, round, due_at) \
      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (alert_id) DO UPDATE SET \
      phase = excluded.phase, step = excluded.step, round = excluded.round, due_at = excluded.due_at";
@@ -158,7 +164,10 @@ impl PassTx for Conn {
     }
 
     fn alert(&mut self, id: AlertId) -> Result<Option<Alert>, StoreError> {
-        select_alert(self, id)
+        match self.query_opt(PASS_ALERT, &[&id])? {
+            Some(row) => Ok(Some(alert_from_row(&row)?)),
+            None => Ok(None),
+        }
     }
 
     fn reopen(&mut self, alert: AlertId) -> Result<bool, StoreError> {

@@ -6,7 +6,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{add_timeline, alert_from_row, bad_column, instant, optional_instant, select_alert};
+use super::{add_timeline, alert_from_row, bad_column, instant, optional_instant};
 use crate::domain::alert::{Alert, AlertId, TimelineKind};
 use crate::domain::paging::{Escalation, Method};
 use crate::domain::time::{Instant, Span};
@@ -19,7 +19,13 @@ const LEDGER_FIRST: &str = "SELECT min(start_at) FROM ledger";
 const CURSOR: &str = "SELECT value FROM engine_cursors WHERE name = ?1";
 const SET_CURSOR: &str = "INSERT INTO engine_cursors (name, value) VALUES (?1, ?2) \
      ON CONFLICT (name) DO UPDATE SET value = excluded.value";
-const NEW_ALERTS: &str = concat!("SELECT ", alert_columns!(), " FROM alerts WHERE id > ?1 ORDER BY id");
+// The pass's alerts come without their details (see `pass_alert_columns`).
+const NEW_ALERTS: &str = concat!(
+    "SELECT ",
+    pass_alert_columns!(),
+    " FROM alerts WHERE id > ?1 ORDER BY id"
+);
+const PASS_ALERT: &str = concat!("SELECT ", pass_alert_columns!(), " FROM alerts WHERE id = ?1");
 // An escalation's state: its first (a new alert's that is not over after
 // its first step, or one not due yet) or its next.
 const SET_ESCALATION: &str = "INSERT INTO escalations (alert_id, phase, step, round, due_at) \
@@ -182,7 +188,11 @@ impl PassTx for Tx<'_> {
     }
 
     fn alert(&mut self, id: AlertId) -> Result<Option<Alert>, StoreError> {
-        Ok(select_alert(self.0, id)?)
+        Ok(self
+            .0
+            .prepare_cached(PASS_ALERT)?
+            .query_row([id], alert_from_row)
+            .optional()?)
     }
 
     fn reopen(&mut self, alert: AlertId) -> Result<bool, StoreError> {
