@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::outbox::{Attempt, AttemptOutcome, GivenUp, Message, NewNotification, NoticeKind, Notification, Pass};
 use super::rules::Rules;
-use super::tx::{Done, DueEscalation, PassTx};
+use super::tx::{Done, DueEscalation, PassTx, Pending};
 use crate::domain::alert::{Alert, AlertId, Status, TimelineKind};
 use crate::domain::paging::{Due, Escalation, Method};
 use crate::domain::time::Instant;
@@ -54,13 +54,16 @@ impl PassContext {
 /// 4. the notifications due at `now` are claimed: those of alerts no longer
 ///    open are cancelled, those no channel can carry are given up, the rest
 ///    grouped by [`Rules::batch`]; each group is a message to deliver,
-///    leased until `now + lease`.
+///    leased until `now + lease`. (A page that step 1 queues due at once
+///    for a method with no channel is written given up instead of pending,
+///    and the claim records it in its turn: see `queue_page`.)
 pub fn run(tx: &mut dyn PassTx, cx: &PassContext) -> Result<Pass, StoreError> {
     let (rules, now) = (&cx.rules, cx.now);
     // The alerts the escalations read, as they are now: the claim below
     // reuses them rather than reading each again (same transaction, and the
     // one writer).
-    let (mut alerts, escalation_steps) = run_due_escalations(tx, rules, now)?;
+    let mut early = Vec::new();
+    let (mut alerts, escalation_steps) = run_due_escalations(tx, cx, &mut early)?;
     // Hand-off notices.
     let since = tx
         .cursor("handoffs")?
@@ -120,12 +123,39 @@ pub fn run(tx: &mut dyn PassTx, cx: &PassContext) -> Result<Pass, StoreError> {
         }
         live.push(n);
     }
+    // With the pages given up as they were queued, in the order the claim
+    // would have read them (due time, then id), as if they were still
+    // pending until their turn (see `queue_page`).
+    let mut early_ids = BTreeSet::new();
+    let mut early_rows: BTreeMap<AlertId, Vec<Pending>> = BTreeMap::new();
+    for n in &early {
+        if let Some(alert) = n.alert {
+            early_rows.entry(alert).or_default().push(as_pending(n));
+        }
+    }
+    for n in early {
+        let Some(error) = cx.undeliverable(n.method) else {
+            continue;
+        };
+        early_ids.insert(n.id);
+        let group = undeliverable
+            .entry((n.method, n.to.clone()))
+            .or_insert_with(|| (Vec::new(), error));
+        group.0.push(n);
+    }
+    if !early_ids.is_empty() {
+        for (notifications, _) in undeliverable.values_mut() {
+            notifications.sort_by_key(|n| (n.due, n.id));
+        }
+    }
     let mut given_up = Vec::new();
     for ((method, _), (notifications, error)) in undeliverable {
         let mut page_alerts = Vec::new();
         for n in &notifications {
             let attempts = n.attempts + 1;
-            tx.mark_given_up(n.id, attempts, &error)?;
+            if !early_ids.remove(&n.id) {
+                tx.mark_given_up(n.id, attempts, &error)?;
+            }
             let done = Done {
                 alert: n.alert,
                 person: n.person.clone(),
@@ -136,7 +166,8 @@ pub fn run(tx: &mut dyn PassTx, cx: &PassContext) -> Result<Pass, StoreError> {
                 kind: n.kind.as_str().to_owned(),
                 payload: n.payload.as_ref().map(|p| p.to_string()),
             };
-            give_up(tx, Some(done), &error, now)?;
+            let still_pending = early_pending(&early_ids, &early_rows, n.alert);
+            give_up(tx, Some(done), &error, now, &still_pending)?;
             page_alerts.extend(n.alert);
         }
         given_up.push(GivenUp {
@@ -231,6 +262,70 @@ fn queue(tx: &mut dyn PassTx, mut n: NewNotification, now: Instant) -> Result<()
     tx.insert_notification(&n)
 }
 
+/// Queues a page of `alert` (as it is after its escalation in this pass).
+/// One that the claim further on would give up at once (due by `now`, its
+/// alert open, no channel for its method) is written given up instead, and
+/// kept in `early` for the claim to record as if it had read it (the
+/// person's next method, the timeline): one row written once, rather than
+/// written pending, read back and updated.
+fn queue_page(
+    tx: &mut dyn PassTx,
+    cx: &PassContext,
+    alert: &Alert,
+    mut n: NewNotification,
+    early: &mut Vec<Notification>,
+) -> Result<(), StoreError> {
+    let now = cx.now;
+    n.due = deadline(n.due, now);
+    let error = match cx.undeliverable(n.method) {
+        Some(error) if n.due.timestamp() <= now.timestamp() && alert.status == Status::Open => error,
+        _ => return tx.insert_notification(&n),
+    };
+    let id = tx.insert_given_up(&n, &error)?;
+    early.push(Notification {
+        id,
+        alert: n.alert,
+        kind: n.kind,
+        person: n.person,
+        method: n.method,
+        to: n.to,
+        step: n.step,
+        due: n.due,
+        state: "pending".into(),
+        attempts: 0,
+        last_error: None,
+        sent_at: None,
+        payload: n.payload,
+    });
+    Ok(())
+}
+
+/// The pages of `alert` given up as they were queued whose turn in the
+/// claim has not come yet (`waiting`): pending, as far as the person's next
+/// method is concerned, as they would be had they been written pending.
+fn early_pending(
+    waiting: &BTreeSet<i64>,
+    early: &BTreeMap<AlertId, Vec<Pending>>,
+    alert: Option<AlertId>,
+) -> Vec<Pending> {
+    let Some(rows) = alert.and_then(|a| early.get(&a)) else {
+        return Vec::new();
+    };
+    rows.iter().filter(|p| waiting.contains(&p.id)).cloned().collect()
+}
+
+/// A notification as [`PassTx::pending_of_alert`] would answer it.
+fn as_pending(n: &Notification) -> Pending {
+    Pending {
+        id: n.id,
+        person: n.person.clone(),
+        step: n.step.map(|(s, _)| s as i64),
+        round: n.step.map(|(_, r)| i64::from(r)),
+        method: n.method.as_str().to_owned(),
+        due_at: n.due.timestamp(),
+    }
+}
+
 /// Reads alert `id` into `alerts` unless it is there already.
 fn read_alert(tx: &mut dyn PassTx, alerts: &mut BTreeMap<AlertId, Alert>, id: AlertId) -> Result<(), StoreError> {
     if !alerts.contains_key(&id)
@@ -293,9 +388,10 @@ struct ToRun {
 /// one pass.
 fn run_due_escalations(
     tx: &mut dyn PassTx,
-    rules: &Rules,
-    now: Instant,
+    cx: &PassContext,
+    early: &mut Vec<Notification>,
 ) -> Result<(BTreeMap<AlertId, Alert>, u64), StoreError> {
+    let (rules, now) = (&cx.rules, cx.now);
     let at = now.timestamp();
     let mut seen = BTreeMap::new();
     let mut fired = 0;
@@ -361,7 +457,10 @@ fn run_due_escalations(
             tx.add_timeline(id, now, *kind, detail)?;
         }
         for n in decision.notify {
-            queue(tx, n, now)?;
+            match n.kind {
+                NoticeKind::Page => queue_page(tx, cx, &alert, n, early)?,
+                _ => queue(tx, n, now)?,
+            }
         }
         match decision.next {
             Some((next, due)) => tx.set_escalation(id, next, deadline(due, now))?,
@@ -419,7 +518,7 @@ pub fn record(tx: &mut dyn PassTx, attempts: &[Attempt], now: Instant) -> Result
                 }
                 AttemptOutcome::Failed { error } => {
                     let done = tx.mark_failed(id, error, due)?;
-                    give_up(tx, done, error, now)?;
+                    give_up(tx, done, error, now, &[])?;
                 }
             }
         }
@@ -463,7 +562,13 @@ impl Kind {
 /// After a notification was marked failed: brings the person's next method
 /// for the same step forward (not for an announcement, which has none) and
 /// says so on the alert's timeline.
-fn give_up(tx: &mut dyn PassTx, done: Option<Done>, error: &str, now: Instant) -> Result<(), StoreError> {
+fn give_up(
+    tx: &mut dyn PassTx,
+    done: Option<Done>,
+    error: &str,
+    now: Instant,
+    also_pending: &[Pending],
+) -> Result<(), StoreError> {
     let Some(done) = done else { return Ok(()) };
     let Some(alert) = done.alert else { return Ok(()) };
     let kind = Kind::of(&done);
@@ -473,7 +578,11 @@ fn give_up(tx: &mut dyn PassTx, done: Option<Done>, error: &str, now: Instant) -
     // `store/sqlite/engine.rs`).
     let mut pending: Option<(i64, i64, String)> = None;
     if kind != Kind::Announce {
-        for p in tx.pending_of_alert(alert)? {
+        for p in tx
+            .pending_of_alert(alert)?
+            .into_iter()
+            .chain(also_pending.iter().cloned())
+        {
             let same = p.person == done.person && p.step == done.step && p.round == done.round;
             if same && pending.as_ref().is_none_or(|(i, d, _)| (p.due_at, p.id) < (*d, *i)) {
                 pending = Some((p.id, p.due_at, p.method));

@@ -63,6 +63,10 @@ pub trait PassTx {
     fn page_received(&mut self, alert: AlertId, person: &str, at: Instant) -> Result<(), StoreError>;
 
     fn insert_notification(&mut self, n: &NewNotification) -> Result<(), StoreError>;
+    /// Inserts a notification already given up (failed at its first
+    /// attempt, with `error`), for one the pass would give up as soon as it
+    /// claimed it; answers its id.
+    fn insert_given_up(&mut self, n: &NewNotification, error: &str) -> Result<i64, StoreError>;
     /// The notifications due at `now`, pending or claimed (a claim whose
     /// lease ran out), in order of due time, then id.
     fn due_notifications(&mut self, now: Instant) -> Result<Vec<Notification>, StoreError>;

@@ -41,6 +41,8 @@ const PEOPLE: &str = "people:
   dave: {name: Dave, email: dave@example.com, phone: '+447700900004', push: 'ntfy:dave', timezone: Europe/London,
          notify: [push, sms after 2m, email after 5m], quiet_hours: {from: '22:00', to: '07:00'}}
   zoe: {name: Zoe, email: zoe@example.com, push: 'ntfy:zoe', notify: [push]}
+  erin: {name: Erin, email: erin@example.com, phone: '+447700900005', push: 'ntfy:erin',
+         notify: [push, email, sms after 2m]}
 ";
 
 /// What the recording channel does on its next sends for a method.
@@ -121,6 +123,8 @@ struct Sim {
     recorder: Arc<Recorder>,
     keys: BTreeMap<String, AlertId>,
     log: String,
+    /// The methods with a channel (all, unless a case says otherwise).
+    methods: Vec<Method>,
 }
 
 impl Sim {
@@ -131,7 +135,7 @@ impl Sim {
         ];
         let store = db.open();
         let recorder = Arc::new(Recorder::default());
-        let engine = Sim::engine(&files, store.clone(), recorder.clone());
+        let engine = Sim::engine(&files, store.clone(), recorder.clone(), &Method::ALL);
         Sim {
             db,
             files,
@@ -140,10 +144,24 @@ impl Sim {
             recorder,
             keys: BTreeMap::new(),
             log: String::new(),
+            methods: Method::ALL.to_vec(),
         }
     }
 
-    fn engine(files: &[(String, String)], store: Arc<dyn Store>, recorder: Arc<Recorder>) -> Engine {
+    /// The same, with channels for `methods` only: pages by the others
+    /// cannot be delivered.
+    fn with_channels(mut self, methods: &[Method]) -> Sim {
+        self.methods = methods.to_vec();
+        self.engine = Sim::engine(&self.files, self.store.clone(), self.recorder.clone(), methods);
+        self
+    }
+
+    fn engine(
+        files: &[(String, String)],
+        store: Arc<dyn Store>,
+        recorder: Arc<Recorder>,
+        methods: &[Method],
+    ) -> Engine {
         let texts: Vec<(&str, &str)> = files.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
         let loaded = config::load_texts(&texts);
         let errors: Vec<String> = loaded.errors().map(|d| d.to_string()).collect();
@@ -155,9 +173,9 @@ impl Sim {
             settings.intensities.clone(),
         );
         let channels = Channels::new(
-            Method::ALL
-                .into_iter()
-                .map(|method| {
+            methods
+                .iter()
+                .map(|&method| {
                     Arc::new(RecordingChannel {
                         method,
                         recorder: recorder.clone(),
@@ -216,13 +234,13 @@ impl Sim {
                 let old = std::mem::replace(&mut self.store, placeholder);
                 drop(std::mem::replace(
                     &mut self.engine,
-                    Sim::engine(&self.files, self.store.clone(), self.recorder.clone()),
+                    Sim::engine(&self.files, self.store.clone(), self.recorder.clone(), &self.methods),
                 ));
                 // The last reference: dropping it closes the store.
                 assert_eq!(Arc::strong_count(&old), 1, "the only reference");
                 drop(old);
                 self.store = self.db.open();
-                self.engine = Sim::engine(&self.files, self.store.clone(), self.recorder.clone());
+                self.engine = Sim::engine(&self.files, self.store.clone(), self.recorder.clone(), &self.methods);
                 self.log.push_str(&format!("{} restart\n", hm(now)));
             }
             // A pass that claims what is due and dies before delivering it
@@ -301,13 +319,13 @@ impl Sim {
 
     /// Runs the script, then passes until `until`, each exactly when
     /// something is due (or a scripted action happens).
-    async fn run(self, start: &str, script: &[(&str, &str)], until: &str) -> String {
+    async fn run(mut self, start: &str, script: &[(&str, &str)], until: &str) -> String {
         self.run_with_ledger(start, script, until).await.0
     }
 
     /// As [`Sim::run`], with the ledger the engine recorded over the day
     /// before the start to the day after `until`.
-    async fn run_with_ledger(mut self, start: &str, script: &[(&str, &str)], until: &str) -> (String, Ledger) {
+    async fn run_with_ledger(&mut self, start: &str, script: &[(&str, &str)], until: &str) -> (String, Ledger) {
         let start = at(start);
         let day = start - Duration::seconds(i64::from(start.num_seconds_from_midnight()));
         // HH:MM or HH:MM:SS after the start's midnight; hours may pass 24.
@@ -343,7 +361,7 @@ impl Sim {
         }
         let span = Span::new(start - Duration::days(1), until + Duration::days(1));
         let ledger = self.store.ledger(span).await.unwrap();
-        (self.log, ledger)
+        (self.log.clone(), ledger)
     }
 }
 
@@ -857,5 +875,84 @@ async fn issue16_a_step_never_fires_before_its_delay() {
             09:05:01 bob push [disk]
         "#]]
         .assert_eq(&sim.log);
+    }
+}
+
+/// Pages no channel can carry are given up by the pass that finds them due,
+/// as a failed delivery is: those due at once as they are queued, a later
+/// one when it comes due. The person's next method is brought forward by
+/// the give-up whose turn finds it first, in the order the pass takes them
+/// (by method, then due time): erin's email (due at once, no channel)
+/// finds her push still pending and due, so brings nothing forward; the
+/// push brings the sms forward. Then dave, paged by the second step: his
+/// push (no channel) brings the sms forward; his email, five minutes on,
+/// is given up when it comes due. Both backends, the same rows.
+#[tokio::test]
+async fn pages_no_channel_can_carry_are_given_up_in_order_and_fail_over() {
+    let team = "team: t\ntimezone: Europe/London\nhandoff_notices: []\n\
+                rotas:\n  primary: {members: [erin], start: 2026-01-05T09:00, every: 1w}\n\
+                escalation:\n  steps:\n    - notify: [rota:primary]\n    - {after: 10m, notify: [user:dave]}\n";
+    for db in dbs() {
+        let mut sim = Sim::new(db, team).with_channels(&[Method::Sms]);
+        let (log, _) = sim
+            .run_with_ledger("2026-06-01T09:00:00Z", &[("09:00", "trigger disk critical")], "10:00")
+            .await;
+        expect![[r#"
+            09:00:00 erin email gave up: no email channel is configured
+            09:00:00 erin push gave up: no push channel is configured
+            09:00:00 erin sms [disk]
+            09:10:00 dave push gave up: no push channel is configured
+            09:10:00 dave sms [disk]
+            09:15:00 dave email gave up: no email channel is configured
+        "#]]
+        .assert_eq(&log);
+        let id = sim.keys["disk"];
+        let (_, timeline) = sim.store.alert(id).await.unwrap().unwrap();
+        let entries: Vec<String> = timeline
+            .iter()
+            .filter(|e| e.kind != oncall::domain::alert::TimelineKind::Escalated)
+            .map(|e| format!("{} {:?} {}", hm(e.at), e.kind, e.detail))
+            .collect();
+        expect![[r#"
+            [
+                "09:00:00 Created {\"intake\":\"plain\"}",
+                "09:00:00 NotifyFailed {\"person\":\"erin\",\"method\":\"email\",\"attempt\":1,\"error\":\"no email channel is configured\",\"gave_up\":true,\"next_method\":null}",
+                "09:00:00 NotifyFailed {\"person\":\"erin\",\"method\":\"push\",\"attempt\":1,\"error\":\"no push channel is configured\",\"gave_up\":true,\"next_method\":\"sms\"}",
+                "09:00:00 Notified {\"person\":\"erin\",\"method\":\"sms\",\"attempt\":1,\"step\":0,\"round\":0,\"reference\":\"ref-3\"}",
+                "09:10:00 NotifyFailed {\"person\":\"dave\",\"method\":\"push\",\"attempt\":1,\"error\":\"no push channel is configured\",\"gave_up\":true,\"next_method\":\"sms\"}",
+                "09:10:00 Notified {\"person\":\"dave\",\"method\":\"sms\",\"attempt\":1,\"step\":1,\"round\":0,\"reference\":\"ref-5\"}",
+                "09:15:00 NotifyFailed {\"person\":\"dave\",\"method\":\"email\",\"attempt\":1,\"error\":\"no email channel is configured\",\"gave_up\":true,\"next_method\":null}",
+            ]
+        "#]].assert_debug_eq(&entries);
+        let rows: Vec<String> = sim
+            .store
+            .notifications(id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|n| {
+                format!(
+                    "{} {} {} {} attempts {} due {} {}",
+                    n.person,
+                    n.method,
+                    n.state,
+                    n.step.map_or("-".into(), |(s, r)| format!("{s}/{r}")),
+                    n.attempts,
+                    hm(n.due),
+                    n.last_error.unwrap_or_default()
+                )
+            })
+            .collect();
+        expect![[r#"
+            [
+                "erin push failed 0/0 attempts 1 due 09:00:00 no push channel is configured",
+                "erin email failed 0/0 attempts 1 due 09:00:00 no email channel is configured",
+                "erin sms sent 0/0 attempts 1 due 09:00:00 ",
+                "dave push failed 1/0 attempts 1 due 09:10:00 no push channel is configured",
+                "dave sms sent 1/0 attempts 1 due 09:10:00 ",
+                "dave email failed 1/0 attempts 1 due 09:15:00 no email channel is configured",
+            ]
+        "#]]
+        .assert_debug_eq(&rows);
     }
 }

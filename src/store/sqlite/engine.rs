@@ -41,6 +41,10 @@ const TAKE_TURN: &str = "INSERT INTO turns (team, step, taken) VALUES (?1, ?2, 1
 const INSERT_NOTIFICATION: &str = "INSERT INTO notifications \
      (alert_id, kind, person, method, destination, step, round, due_at, state, payload) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9)";
+// A page given up as it is queued: as GIVEN_UP leaves a pending one.
+const INSERT_GIVEN_UP: &str = "INSERT INTO notifications \
+     (alert_id, kind, person, method, destination, step, round, due_at, state, payload, attempts, last_error) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'failed', ?9, 1, ?10)";
 macro_rules! notification_columns {
     () => {
         "id, alert_id, kind, person, method, destination, step, round, due_at, state, attempts, last_error, sent_at, \
@@ -262,6 +266,23 @@ impl PassTx for Tx<'_> {
             n.payload.as_ref().map(|p| p.to_string()),
         ])?;
         Ok(())
+    }
+
+    fn insert_given_up(&mut self, n: &NewNotification, error: &str) -> Result<i64, StoreError> {
+        self.0.prepare_cached(INSERT_GIVEN_UP)?.execute(params![
+            n.alert,
+            n.kind.as_str(),
+            n.person,
+            n.method.as_str(),
+            n.to,
+            n.step.map(|(s, _)| s as i64),
+            n.step.map(|(_, r)| r),
+            n.due.timestamp(),
+            n.payload.as_ref().map(|p| p.to_string()),
+            error,
+        ])?;
+        // The row just inserted (no RETURNING: see GIVEN_UP).
+        Ok(self.0.last_insert_rowid())
     }
 
     fn due_notifications(&mut self, now: Instant) -> Result<Vec<Notification>, StoreError> {
