@@ -956,3 +956,89 @@ async fn pages_no_channel_can_carry_are_given_up_in_order_and_fail_over() {
         .assert_debug_eq(&rows);
     }
 }
+
+/// Every kind of timeline entry the engine writes, as the API shows it
+/// (the detail as JSON text, its keys in order): steps with their reach,
+/// shadow copies, a rota with nobody on call, someone the severity cannot
+/// reach, a retry, a give-up that fails over, a bundle, announcements, a
+/// reopening. The same on both backends.
+#[tokio::test]
+async fn the_timeline_entries_say_what_happened_in_a_fixed_form() {
+    let team = "team: t\ntimezone: Europe/London\nhandoff_notices: []\n\
+                rotas:\n  primary:\n    members: [dave]\n    start: 2026-01-05T09:00\n    every: 1w\n    shadows: [{user: zoe, of: dave}]\n\
+                \x20 night:\n    members: [bob]\n    start: 2026-01-05T09:00\n    every: 1w\n    active: [{days: weekdays, from: \"20:00\", to: \"08:00\"}]\n\
+                announce:\n  to: [https://hooks.example.com/t]\n  severities: [critical]\n\
+                escalation:\n  ack_timeout: 30m\n  steps:\n    - notify: [rota:primary, rota:night, user:carol]\n    - {after: 10m, notify: [user:bob]}\n";
+    let script = [
+        ("09:00", "fail push retryable 1"),
+        ("09:00", "fail sms permanent 1"),
+        ("09:00", "trigger disk critical"),
+        ("09:01", "trigger backup minor"),
+        ("09:03", "ack disk dave"),
+        ("09:40", "trigger x critical"),
+        ("09:40", "trigger y critical"),
+    ];
+    let mut first: Option<String> = None;
+    for db in dbs() {
+        let mut sim = Sim::new(db, team);
+        sim.run_with_ledger("2026-06-01T09:00:00Z", &script, "10:30").await;
+        let mut text = String::new();
+        for (key, id) in &sim.keys {
+            let (_, timeline) = sim.store.alert(*id).await.unwrap().unwrap();
+            for e in timeline {
+                text.push_str(&format!("{key} {} {:?} {}\n", hm(e.at), e.kind, e.detail));
+            }
+        }
+        match &first {
+            None => {
+                expect![[r#"
+                    backup 09:01:00 Created {"intake":"plain"}
+                    backup 09:01:00 Escalated {"step":0,"round":0,"targets":["rota:primary","rota:night","user:carol"],"reached":[{"person":"dave","via":"rota:primary","methods":[{"method":"email","at":"2026-06-01T09:06:00Z","quiet_hours":false}]}],"nobody_on_call":["rota:night"],"shadow_copies":[{"person":"zoe","of":"dave","methods":[]}],"unreachable":["carol"]}
+                    backup 09:06:00 Notified {"person":"dave","method":"email","attempt":1,"step":0,"round":0,"reference":"ref-7"}
+                    disk 09:00:00 Created {"intake":"plain"}
+                    disk 09:00:00 Escalated {"step":0,"round":0,"targets":["rota:primary","rota:night","user:carol"],"reached":[{"person":"dave","via":"rota:primary","methods":[{"method":"push","at":"2026-06-01T09:00:00Z","quiet_hours":false},{"method":"sms","at":"2026-06-01T09:02:00Z","quiet_hours":false},{"method":"email","at":"2026-06-01T09:05:00Z","quiet_hours":false}]},{"person":"carol","via":"user:carol","methods":[{"method":"push","at":"2026-06-01T09:00:00Z","quiet_hours":false}]}],"nobody_on_call":["rota:night"],"shadow_copies":[{"person":"zoe","of":"dave","methods":["push"]}],"next_step_at":"2026-06-01T09:10:00Z"}
+                    disk 09:00:00 NotifyFailed {"person":"dave","method":"push","attempt":1,"error":"provider answered 503","retry_at":"2026-06-01T09:00:27Z"}
+                    disk 09:00:00 Notified {"person":"carol","method":"push","attempt":1,"step":0,"round":0,"reference":"ref-4"}
+                    disk 09:00:00 Notified {"person":"zoe","method":"push","attempt":1,"step":0,"round":0,"reference":"ref-5","shadow_of":"dave"}
+                    disk 09:00:00 Notified {"person":"t","method":"webhook","attempt":1,"step":null,"round":null,"reference":"ref-6","announce":true}
+                    disk 09:00:28 Notified {"person":"dave","method":"push","attempt":2,"step":0,"round":0,"reference":"ref-1"}
+                    disk 09:02:00 NotifyFailed {"person":"dave","method":"sms","attempt":1,"error":"provider refused the number","gave_up":true,"next_method":"email"}
+                    disk 09:02:00 Notified {"person":"dave","method":"email","attempt":1,"step":0,"round":0,"reference":"ref-3"}
+                    disk 09:03:00 Acknowledged {"by":"dave","lead":"dave"}
+                    disk 09:03:00 Notified {"person":"t","method":"webhook","attempt":1,"step":null,"round":null,"reference":"ref-8","announce":true}
+                    disk 09:33:00 Reopened {"reason":"acknowledgement timed out","acknowledged_by":"dave","timeout":"30m"}
+                    disk 09:33:00 Escalated {"step":0,"round":0,"targets":["rota:primary","rota:night","user:carol"],"reached":[{"person":"dave","via":"rota:primary","methods":[{"method":"push","at":"2026-06-01T09:33:00Z","quiet_hours":false},{"method":"sms","at":"2026-06-01T09:35:00Z","quiet_hours":false},{"method":"email","at":"2026-06-01T09:38:00Z","quiet_hours":false}]},{"person":"carol","via":"user:carol","methods":[{"method":"push","at":"2026-06-01T09:33:00Z","quiet_hours":false}]}],"nobody_on_call":["rota:night"],"shadow_copies":[{"person":"zoe","of":"dave","methods":["push"]}],"next_step_at":"2026-06-01T09:43:00Z"}
+                    disk 09:33:00 Notified {"person":"dave","method":"push","attempt":1,"step":0,"round":0,"reference":"ref-9"}
+                    disk 09:33:00 Notified {"person":"carol","method":"push","attempt":1,"step":0,"round":0,"reference":"ref-12"}
+                    disk 09:33:00 Notified {"person":"zoe","method":"push","attempt":1,"step":0,"round":0,"reference":"ref-13","shadow_of":"dave"}
+                    disk 09:35:00 Notified {"person":"dave","method":"sms","attempt":1,"step":0,"round":0,"reference":"ref-10"}
+                    disk 09:38:00 Notified {"person":"dave","method":"email","attempt":1,"step":0,"round":0,"reference":"ref-11"}
+                    disk 09:43:00 Escalated {"step":1,"round":0,"targets":["user:bob"],"reached":[{"person":"bob","via":"user:bob","methods":[{"method":"push","at":"2026-06-01T09:43:00Z","quiet_hours":false}]}]}
+                    disk 09:43:00 Notified {"person":"bob","method":"push","attempt":1,"step":1,"round":0,"reference":"ref-26"}
+                    x 09:40:00 Created {"intake":"plain"}
+                    x 09:40:00 Escalated {"step":0,"round":0,"targets":["rota:primary","rota:night","user:carol"],"reached":[{"person":"dave","via":"rota:primary","methods":[{"method":"push","at":"2026-06-01T09:40:00Z","quiet_hours":false},{"method":"sms","at":"2026-06-01T09:42:00Z","quiet_hours":false},{"method":"email","at":"2026-06-01T09:45:00Z","quiet_hours":false}]},{"person":"carol","via":"user:carol","methods":[{"method":"push","at":"2026-06-01T09:40:00Z","quiet_hours":false}]}],"nobody_on_call":["rota:night"],"shadow_copies":[{"person":"zoe","of":"dave","methods":["push"]}],"next_step_at":"2026-06-01T09:50:00Z"}
+                    x 09:40:00 Notified {"person":"dave","method":"push","attempt":1,"step":0,"round":0,"reference":"ref-14","bundle":2}
+                    x 09:40:00 Notified {"person":"carol","method":"push","attempt":1,"step":0,"round":0,"reference":"ref-17","bundle":2}
+                    x 09:40:00 Notified {"person":"zoe","method":"push","attempt":1,"step":0,"round":0,"reference":"ref-18","shadow_of":"dave","bundle":2}
+                    x 09:40:00 Notified {"person":"t","method":"webhook","attempt":1,"step":null,"round":null,"reference":"ref-24","announce":true}
+                    x 09:42:00 Notified {"person":"dave","method":"sms","attempt":1,"step":0,"round":0,"reference":"ref-15","bundle":2}
+                    x 09:45:00 Notified {"person":"dave","method":"email","attempt":1,"step":0,"round":0,"reference":"ref-16","bundle":2}
+                    x 09:50:00 Escalated {"step":1,"round":0,"targets":["user:bob"],"reached":[{"person":"bob","via":"user:bob","methods":[{"method":"push","at":"2026-06-01T09:50:00Z","quiet_hours":false}]}]}
+                    x 09:50:00 Notified {"person":"bob","method":"push","attempt":1,"step":1,"round":0,"reference":"ref-27","bundle":2}
+                    y 09:40:00 Created {"intake":"plain"}
+                    y 09:40:00 Escalated {"step":0,"round":0,"targets":["rota:primary","rota:night","user:carol"],"reached":[{"person":"dave","via":"rota:primary","methods":[{"method":"push","at":"2026-06-01T09:40:00Z","quiet_hours":false},{"method":"sms","at":"2026-06-01T09:42:00Z","quiet_hours":false},{"method":"email","at":"2026-06-01T09:45:00Z","quiet_hours":false}]},{"person":"carol","via":"user:carol","methods":[{"method":"push","at":"2026-06-01T09:40:00Z","quiet_hours":false}]}],"nobody_on_call":["rota:night"],"shadow_copies":[{"person":"zoe","of":"dave","methods":["push"]}],"next_step_at":"2026-06-01T09:50:00Z"}
+                    y 09:40:00 Notified {"person":"dave","method":"push","attempt":1,"step":0,"round":0,"reference":"ref-14","bundle":2}
+                    y 09:40:00 Notified {"person":"carol","method":"push","attempt":1,"step":0,"round":0,"reference":"ref-17","bundle":2}
+                    y 09:40:00 Notified {"person":"zoe","method":"push","attempt":1,"step":0,"round":0,"reference":"ref-18","shadow_of":"dave","bundle":2}
+                    y 09:40:00 Notified {"person":"t","method":"webhook","attempt":1,"step":null,"round":null,"reference":"ref-25","announce":true}
+                    y 09:42:00 Notified {"person":"dave","method":"sms","attempt":1,"step":0,"round":0,"reference":"ref-15","bundle":2}
+                    y 09:45:00 Notified {"person":"dave","method":"email","attempt":1,"step":0,"round":0,"reference":"ref-16","bundle":2}
+                    y 09:50:00 Escalated {"step":1,"round":0,"targets":["user:bob"],"reached":[{"person":"bob","via":"user:bob","methods":[{"method":"push","at":"2026-06-01T09:50:00Z","quiet_hours":false}]}]}
+                    y 09:50:00 Notified {"person":"bob","method":"push","attempt":1,"step":1,"round":0,"reference":"ref-27","bundle":2}
+                "#]].assert_eq(&text);
+                first = Some(text);
+            }
+            Some(first) => assert_eq!(&text, first),
+        }
+    }
+}
