@@ -14,7 +14,8 @@ pub struct Decision {
     /// The acknowledgement timed out: the alert becomes open again.
     pub reopen: bool,
     pub notify: Vec<NewNotification>,
-    pub timeline: Vec<(TimelineKind, serde_json::Value)>,
+    /// Timeline entries, each detail as JSON text (an object).
+    pub timeline: Vec<(TimelineKind, String)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,12 +9,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::Duration;
-use serde_json::json;
+use serde::Serialize;
 
 use super::outbox::{Attempt, AttemptOutcome, GivenUp, Message, NewNotification, NoticeKind, Notification, Pass};
 use super::rules::Rules;
 use super::tx::{Done, DueEscalation, PassTx, Pending};
-use crate::domain::alert::{Alert, AlertId, Status, TimelineKind};
+use crate::domain::alert::{Alert, AlertId, Status, TimelineKind, detail_text};
 use crate::domain::paging::{Due, Escalation, Method};
 use crate::domain::time::Instant;
 use crate::store::error::StoreError;
@@ -492,15 +492,18 @@ pub fn record(tx: &mut dyn PassTx, attempts: &[Attempt], now: Instant) -> Result
                         if kind == Kind::Page {
                             tx.page_received(alert, &done.person, now)?;
                         }
-                        let mut detail = json!({
-                            "person": done.person, "method": done.method, "attempt": done.attempts,
-                            "step": done.step, "round": done.round, "reference": reference,
-                        });
-                        kind.describe(&mut detail);
-                        if bundle > 1 {
-                            detail["bundle"] = json!(bundle);
-                        }
-                        tx.add_timeline(alert, now, TimelineKind::Notified, &detail)?;
+                        let detail = Sent {
+                            person: &done.person,
+                            method: &done.method,
+                            attempt: done.attempts,
+                            step: done.step,
+                            round: done.round,
+                            reference,
+                            shadow_of: kind.shadow_of(),
+                            announce: kind.announce(),
+                            bundle: (bundle > 1).then_some(bundle),
+                        };
+                        tx.add_timeline(alert, now, TimelineKind::Notified, &detail_text(&detail))?;
                     }
                 }
                 AttemptOutcome::Retry { at: retry, error } => {
@@ -508,12 +511,17 @@ pub fn record(tx: &mut dyn PassTx, attempts: &[Attempt], now: Instant) -> Result
                     if let Some(done) = done
                         && let Some(alert) = done.alert
                     {
-                        let mut detail = json!({
-                            "person": done.person, "method": done.method, "attempt": done.attempts, "error": error,
-                            "retry_at": retry.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                        });
-                        Kind::of(&done).describe(&mut detail);
-                        tx.add_timeline(alert, now, TimelineKind::NotifyFailed, &detail)?;
+                        let kind = Kind::of(&done);
+                        let detail = Retry {
+                            person: &done.person,
+                            method: &done.method,
+                            attempt: done.attempts,
+                            error,
+                            retry_at: retry.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                            shadow_of: kind.shadow_of(),
+                            announce: kind.announce(),
+                        };
+                        tx.add_timeline(alert, now, TimelineKind::NotifyFailed, &detail_text(&detail))?;
                     }
                 }
                 AttemptOutcome::Failed { error } => {
@@ -550,13 +558,64 @@ impl Kind {
         }
     }
 
-    fn describe(&self, detail: &mut serde_json::Value) {
+    /// Whose page a shadow's copy was, for the timeline.
+    fn shadow_of(&self) -> Option<&str> {
         match self {
-            Kind::Page => {}
-            Kind::Shadow(of) => detail["shadow_of"] = json!(of),
-            Kind::Announce => detail["announce"] = json!(true),
+            Kind::Shadow(of) => Some(of),
+            _ => None,
         }
     }
+
+    /// `Some(true)` for an announcement, for the timeline.
+    fn announce(&self) -> Option<bool> {
+        (*self == Kind::Announce).then_some(true)
+    }
+}
+
+/// The timeline entries of a delivery, each with its fields in this
+/// order; `shadow_of`, `announce` and `bundle` only when they apply. (Typed
+/// and written straight to text: see [`detail_text`].)
+#[derive(Serialize)]
+struct Sent<'a> {
+    person: &'a str,
+    method: &'a str,
+    attempt: i64,
+    step: Option<i64>,
+    round: Option<i64>,
+    reference: &'a Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shadow_of: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    announce: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bundle: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct Retry<'a> {
+    person: &'a str,
+    method: &'a str,
+    attempt: i64,
+    error: &'a str,
+    retry_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shadow_of: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    announce: Option<bool>,
+}
+
+#[derive(Serialize)]
+struct GaveUp<'a> {
+    person: &'a str,
+    method: &'a str,
+    attempt: i64,
+    error: &'a str,
+    gave_up: bool,
+    next_method: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shadow_of: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    announce: Option<bool>,
 }
 
 /// After a notification was marked failed: brings the person's next method
@@ -596,11 +655,16 @@ fn give_up(
         }
         _ => None,
     };
-    let mut detail = json!({
-        "person": done.person, "method": done.method, "attempt": done.attempts, "error": error,
-        "gave_up": true, "next_method": next,
-    });
-    kind.describe(&mut detail);
-    tx.add_timeline(alert, now, TimelineKind::NotifyFailed, &detail)?;
+    let detail = GaveUp {
+        person: &done.person,
+        method: &done.method,
+        attempt: done.attempts,
+        error,
+        gave_up: true,
+        next_method: next,
+        shadow_of: kind.shadow_of(),
+        announce: kind.announce(),
+    };
+    tx.add_timeline(alert, now, TimelineKind::NotifyFailed, &detail_text(&detail))?;
     Ok(())
 }

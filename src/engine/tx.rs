@@ -11,8 +11,6 @@
 //! [`super::pass::deadline`]); rows read back keep their seconds where the
 //! pass compares them as such.
 
-use serde_json::Value;
-
 use super::ledger::LedgerRow;
 use super::outbox::{NewNotification, Notification};
 use crate::domain::alert::{Alert, AlertId, TimelineKind};
@@ -45,13 +43,10 @@ pub trait PassTx {
     /// Opens an acknowledged alert again; `false` if it was not
     /// acknowledged (any more).
     fn reopen(&mut self, alert: AlertId) -> Result<bool, StoreError>;
-    fn add_timeline(
-        &mut self,
-        alert: AlertId,
-        at: Instant,
-        kind: TimelineKind,
-        detail: &Value,
-    ) -> Result<(), StoreError>;
+    /// Adds a timeline entry; `detail` is JSON text (an object, see
+    /// [`crate::domain::alert::detail_text`]).
+    fn add_timeline(&mut self, alert: AlertId, at: Instant, kind: TimelineKind, detail: &str)
+    -> Result<(), StoreError>;
     /// The id of the last timeline entry of any alert (0: none).
     fn last_event(&mut self) -> Result<i64, StoreError>;
     /// The timeline entries after `id` that may be announced (created,

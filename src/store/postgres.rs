@@ -53,7 +53,9 @@ use tokio::sync::{mpsc, oneshot};
 use super::{
     LeadChange, LinkAction, NewOverride, Spend, SpendLink, Store, StoreError, StoreFuture, StoredOverride, TxWork,
 };
-use crate::domain::alert::{Action, Alert, AlertId, Event, Hold, Outcome, Status, TimelineEntry, TimelineKind};
+use crate::domain::alert::{
+    Action, Alert, AlertId, Event, Hold, Outcome, Status, TimelineEntry, TimelineKind, detail_text,
+};
 use crate::domain::heartbeat::Seen;
 use crate::domain::time::{Instant, Span};
 use crate::engine::ledger::Ledger;
@@ -696,7 +698,7 @@ impl Store for PgStore {
                 id,
                 now,
                 TimelineKind::Lead,
-                &json!({ "from": before.lead, "to": lead, "by": by }),
+                &detail_text(&json!({ "from": before.lead, "to": lead, "by": by })),
             )?;
             match select_alert(conn, id)? {
                 Some(alert) => Ok(LeadChange::Changed(alert)),
@@ -868,7 +870,7 @@ fn ingest_event(conn: &mut Conn, event: &Event, details: &str, now: Instant) -> 
         };
         let lead: Option<String> = row.try_get(0)?;
         detail["lead"] = json!(lead);
-        add_timeline(conn, id, now, TimelineKind::Acknowledged, &detail)?;
+        add_timeline(conn, id, now, TimelineKind::Acknowledged, &detail_text(&detail))?;
         watch_acknowledged(conn, id, now)?;
         return Ok(Outcome::Acknowledged(id));
     }
@@ -877,7 +879,7 @@ fn ingest_event(conn: &mut Conn, event: &Event, details: &str, now: Instant) -> 
         None => None,
     };
     detail["lead"] = json!(lead);
-    add_timeline(conn, id, now, TimelineKind::Resolved, &detail)?;
+    add_timeline(conn, id, now, TimelineKind::Resolved, &detail_text(&detail))?;
     wake_escalation(conn, id, now)?;
     Ok(Outcome::Resolved(id))
 }
@@ -891,7 +893,7 @@ fn trigger(conn: &mut Conn, event: &Event, details: &str, now: Instant) -> Resul
     if let Some(hold) = &event.held {
         created["held"] = json!(hold.describe());
     }
-    let created = created.to_string();
+    let created = detail_text(&created);
     // A repeat finds the alert; one resolved between the two statements
     // (another daemon) makes the next try open a new one.
     for _ in 0..3 {
@@ -917,7 +919,7 @@ fn trigger(conn: &mut Conn, event: &Event, details: &str, now: Instant) -> Resul
         if let Some(row) = conn.query_opt(FIND_UNRESOLVED, &[&event.team, &event.dedup_key])? {
             let id: AlertId = row.try_get(0)?;
             conn.execute(ADD_OCCURRENCE, &[&id, &at])?;
-            add_timeline(conn, id, now, TimelineKind::Occurrence, &detail)?;
+            add_timeline(conn, id, now, TimelineKind::Occurrence, &detail_text(&detail))?;
             return Ok(Outcome::Deduplicated(id));
         }
     }
@@ -942,7 +944,7 @@ fn act_in(
     };
     if let Some(row) = conn.query_opt(sql, &[&id, &now.timestamp(), &by])? {
         let lead: Option<String> = row.try_get(0)?;
-        add_timeline(conn, id, now, kind, &json!({ "by": by, "lead": lead }))?;
+        add_timeline(conn, id, now, kind, &detail_text(&json!({ "by": by, "lead": lead })))?;
         match action {
             LinkAction::Acknowledge => watch_acknowledged(conn, id, now)?,
             LinkAction::Resolve => wake_escalation(conn, id, now)?,
@@ -966,17 +968,15 @@ fn wake_escalation(conn: &mut Conn, id: AlertId, now: Instant) -> Result<(), Sto
     Ok(())
 }
 
+/// Adds a timeline entry; `detail` is JSON text (see `detail_text`).
 fn add_timeline(
     conn: &mut Conn,
     id: AlertId,
     now: Instant,
     kind: TimelineKind,
-    detail: &serde_json::Value,
+    detail: &str,
 ) -> Result<(), StoreError> {
-    conn.execute(
-        ADD_TIMELINE,
-        &[&id, &now.timestamp(), &kind.as_str(), &detail.to_string()],
-    )?;
+    conn.execute(ADD_TIMELINE, &[&id, &now.timestamp(), &kind.as_str(), &detail])?;
     Ok(())
 }
 

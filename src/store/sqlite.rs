@@ -83,7 +83,9 @@ use tokio::sync::{mpsc, oneshot};
 use super::{
     LeadChange, LinkAction, NewOverride, Spend, SpendLink, Store, StoreError, StoreFuture, StoredOverride, TxWork,
 };
-use crate::domain::alert::{Action, Alert, AlertId, Event, Hold, Outcome, Status, TimelineEntry, TimelineKind};
+use crate::domain::alert::{
+    Action, Alert, AlertId, Event, Hold, Outcome, Status, TimelineEntry, TimelineKind, detail_text,
+};
 use crate::domain::heartbeat::Seen;
 use crate::domain::time::{Instant, Span};
 use crate::engine::ledger::Ledger;
@@ -437,7 +439,7 @@ impl Store for SqliteStore {
                 id,
                 now,
                 TimelineKind::Lead,
-                &json!({ "from": before.lead, "to": lead, "by": by }),
+                &detail_text(&json!({ "from": before.lead, "to": lead, "by": by })),
             )?;
             match select_alert(conn, id)? {
                 Some(alert) => Ok(LeadChange::Changed(alert)),
@@ -1155,12 +1157,12 @@ fn ingest_event(conn: &Connection, event: &Event, details: &str, now: Instant) -
                 event.held.as_ref().map(|h| h.reason.as_str()),
             ])?;
             let id = conn.last_insert_rowid();
-            add_timeline(conn, id, now, TimelineKind::Created, &detail)?;
+            add_timeline(conn, id, now, TimelineKind::Created, &detail_text(&detail))?;
             Outcome::Created(id)
         }
         (Action::Trigger, Some(id)) => {
             conn.prepare_cached(ADD_OCCURRENCE)?.execute(params![id, at])?;
-            add_timeline(conn, id, now, TimelineKind::Occurrence, &detail)?;
+            add_timeline(conn, id, now, TimelineKind::Occurrence, &detail_text(&detail))?;
             Outcome::Deduplicated(id)
         }
         (Action::Acknowledge, Some(id)) => {
@@ -1173,7 +1175,7 @@ fn ingest_event(conn: &Connection, event: &Event, details: &str, now: Instant) -
                 return Ok(Outcome::Unchanged);
             };
             detail["lead"] = json!(lead);
-            add_timeline(conn, id, now, TimelineKind::Acknowledged, &detail)?;
+            add_timeline(conn, id, now, TimelineKind::Acknowledged, &detail_text(&detail))?;
             watch_acknowledged(conn, id, now)?;
             Outcome::Acknowledged(id)
         }
@@ -1184,7 +1186,7 @@ fn ingest_event(conn: &Connection, event: &Event, details: &str, now: Instant) -
                 .optional()?
                 .flatten();
             detail["lead"] = json!(lead);
-            add_timeline(conn, id, now, TimelineKind::Resolved, &detail)?;
+            add_timeline(conn, id, now, TimelineKind::Resolved, &detail_text(&detail))?;
             wake_escalation(conn, id, now)?;
             Outcome::Resolved(id)
         }
@@ -1212,7 +1214,7 @@ fn act_in(
         .query_row(params![id, now.timestamp(), by], |r| r.get(0))
         .optional()?;
     if let Some(lead) = lead {
-        add_timeline(conn, id, now, kind, &json!({ "by": by, "lead": lead }))?;
+        add_timeline(conn, id, now, kind, &detail_text(&json!({ "by": by, "lead": lead })))?;
         match action {
             LinkAction::Acknowledge => watch_acknowledged(conn, id, now)?,
             LinkAction::Resolve => wake_escalation(conn, id, now)?,
@@ -1243,15 +1245,16 @@ fn wake_escalation(conn: &Connection, id: AlertId, now: Instant) -> rusqlite::Re
     Ok(())
 }
 
+/// Adds a timeline entry; `detail` is JSON text (see `detail_text`).
 fn add_timeline(
     conn: &Connection,
     id: AlertId,
     now: Instant,
     kind: TimelineKind,
-    detail: &serde_json::Value,
+    detail: &str,
 ) -> rusqlite::Result<()> {
     conn.prepare_cached(ADD_TIMELINE)?
-        .execute(params![id, now.timestamp(), kind_name(kind), detail.to_string()])?;
+        .execute(params![id, now.timestamp(), kind_name(kind), detail])?;
     Ok(())
 }
 

@@ -183,7 +183,7 @@ impl PassTx for Conn {
         alert: AlertId,
         at: Instant,
         kind: TimelineKind,
-        detail: &serde_json::Value,
+        detail: &str,
     ) -> Result<(), StoreError> {
         add_timeline(self, alert, at, kind, detail)
     }

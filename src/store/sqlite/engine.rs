@@ -208,7 +208,7 @@ impl PassTx for Tx<'_> {
         alert: AlertId,
         at: Instant,
         kind: TimelineKind,
-        detail: &serde_json::Value,
+        detail: &str,
     ) -> Result<(), StoreError> {
         Ok(add_timeline(self.0, alert, at, kind, detail)?)
     }
