@@ -63,7 +63,11 @@ pub fn run(tx: &mut dyn PassTx, cx: &PassContext) -> Result<Pass, StoreError> {
     // reuses them rather than reading each again (same transaction, and the
     // one writer).
     let mut early = Vec::new();
-    let (mut alerts, escalation_steps) = run_due_escalations(tx, cx, &mut early)?;
+    let Escalations {
+        mut alerts,
+        new,
+        fired: escalation_steps,
+    } = run_due_escalations(tx, cx, &mut early)?;
     // Hand-off notices.
     let since = tx
         .cursor("handoffs")?
@@ -74,7 +78,7 @@ pub fn run(tx: &mut dyn PassTx, cx: &PassContext) -> Result<Pass, StoreError> {
     }
     tx.set_cursor("handoffs", until.timestamp())?;
     // Announcements of what happened to alerts since the last pass.
-    queue_announcements(tx, rules, &mut alerts, now)?;
+    queue_announcements(tx, rules, &mut alerts, &new, now)?;
     // The ledger.
     let since = tx
         .cursor("ledger")?
@@ -336,21 +340,55 @@ fn read_alert(tx: &mut dyn PassTx, alerts: &mut BTreeMap<AlertId, Alert>, id: Al
     Ok(())
 }
 
-/// Hands each timeline entry written since the `announce` cursor that may
-/// be announced (created, acknowledged, resolved) to [`Rules::announce`],
-/// queues what it returns, and moves the cursor past every entry so far.
+/// Hands what may be announced since the last pass to [`Rules::announce`]
+/// and queues what it returns: the opening of each alert new in this pass
+/// (`new`, oldest first: an alert's `created` entry is not stored, see
+/// `store::with_created_entry`), and each timeline entry written since the
+/// `announce` cursor that is an acknowledgement or a resolution, in order;
+/// the two merged by time, an opening before the entries of the same
+/// second. Then moves the cursor past every entry so far. On the first
+/// pass ever (no cursor yet) nothing before it is announced.
 fn queue_announcements(
     tx: &mut dyn PassTx,
     rules: &Rules,
     alerts: &mut BTreeMap<AlertId, Alert>,
+    new: &[AlertId],
     now: Instant,
 ) -> Result<(), StoreError> {
     let last = tx.last_event()?;
     let cursor = tx.cursor("announce")?;
+    // Nothing to read when no team announces anything.
     if let Some(cursor) = cursor
-        && cursor < last
+        && rules.announces()
     {
-        for entry in tx.events_after(cursor)? {
+        let entries = match cursor < last {
+            true => tx.events_after(cursor)?,
+            false => Vec::new(),
+        };
+        let mut openings = new.iter().copied().peekable();
+        let mut entries = entries.into_iter().peekable();
+        loop {
+            let opening = match (openings.peek(), entries.peek()) {
+                (None, None) => break,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some(id), Some(entry)) => {
+                    read_alert(tx, alerts, *id)?;
+                    alerts.get(id).is_none_or(|a| a.created_at.timestamp() <= entry.at)
+                }
+            };
+            if opening {
+                let Some(id) = openings.next() else { break };
+                read_alert(tx, alerts, id)?;
+                if let Some(alert) = alerts.get(&id) {
+                    let detail = serde_json::Value::Null;
+                    for n in rules.announce(alert, TimelineKind::Created, &detail, alert.created_at, now) {
+                        queue(tx, n, now)?;
+                    }
+                }
+                continue;
+            }
+            let Some(entry) = entries.next() else { break };
             read_alert(tx, alerts, entry.alert)?;
             let (Some(alert), Some(kind)) = (alerts.get(&entry.alert), TimelineKind::parse(&entry.kind)) else {
                 continue;
@@ -368,6 +406,16 @@ fn queue_announcements(
     Ok(())
 }
 
+/// What [`run_due_escalations`] did.
+struct Escalations {
+    /// The alerts it read, as they are after its changes.
+    alerts: BTreeMap<AlertId, Alert>,
+    /// The alerts new since the last pass, oldest first.
+    new: Vec<AlertId>,
+    /// How many steps fired.
+    fired: u64,
+}
+
 /// One escalation to run: a row due now, or a new alert's first step.
 struct ToRun {
     due: DueEscalation,
@@ -379,8 +427,7 @@ struct ToRun {
 /// Starts the escalation of every alert created since the last pass (due at
 /// its creation; held alerts are moved to the end of their hold by the
 /// decision) and runs the due escalations, in order of due time, then
-/// alert. Returns the alerts it read, as they are after its changes, and
-/// the number of steps fired.
+/// alert.
 ///
 /// A new alert's first step runs straight from the alert as read, in this
 /// transaction: its escalation row is written only if there is a next
@@ -390,7 +437,7 @@ fn run_due_escalations(
     tx: &mut dyn PassTx,
     cx: &PassContext,
     early: &mut Vec<Notification>,
-) -> Result<(BTreeMap<AlertId, Alert>, u64), StoreError> {
+) -> Result<Escalations, StoreError> {
     let (rules, now) = (&cx.rules, cx.now);
     let at = now.timestamp();
     let mut seen = BTreeMap::new();
@@ -402,6 +449,7 @@ fn run_due_escalations(
         .collect();
     let cursor = tx.cursor("alerts")?.unwrap_or(0);
     let new = tx.alerts_after(cursor)?;
+    let new_ids: Vec<AlertId> = new.iter().map(|a| a.id).collect();
     if let Some(last) = new.last() {
         tx.set_cursor("alerts", last.id)?;
     }
@@ -469,7 +517,11 @@ fn run_due_escalations(
         }
         seen.insert(id, alert);
     }
-    Ok((seen, fired))
+    Ok(Escalations {
+        alerts: seen,
+        new: new_ids,
+        fired,
+    })
 }
 
 /// Records how the delivery of claimed notifications went: sent (a page

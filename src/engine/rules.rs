@@ -340,6 +340,11 @@ impl Rules {
         decision
     }
 
+    /// Whether any team announces anything (see [`Rules::announce`]).
+    pub fn announces(&self) -> bool {
+        self.schedule.teams.iter().any(|t| t.announce.is_some())
+    }
+
     /// The announcements of one timeline entry: one webhook per destination
     /// of the team's `announce`, if the alert's severity is announced and
     /// the entry is an opening, an acknowledgement or a resolution.

@@ -49,8 +49,10 @@ pub trait PassTx {
     -> Result<(), StoreError>;
     /// The id of the last timeline entry of any alert (0: none).
     fn last_event(&mut self) -> Result<i64, StoreError>;
-    /// The timeline entries after `id` that may be announced (created,
-    /// acknowledged, resolved), in order.
+    /// The timeline entries after `id` that may be announced
+    /// (acknowledged, resolved), in order. (Openings are announced from the
+    /// new alerts: their `created` entries are not stored, and those an
+    /// older `oncall` stored are passed over.)
     fn events_after(&mut self, id: i64) -> Result<Vec<EventRow>, StoreError>;
 
     fn insert_ledger(&mut self, row: &LedgerRow, recorded_at: Instant) -> Result<(), StoreError>;

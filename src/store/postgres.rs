@@ -128,18 +128,17 @@ const LIST_ALERTS_WITH_STATUS: &str = concat!(
 );
 const SELECT_TIMELINE: &str = "SELECT at, kind, detail FROM alert_events WHERE alert_id = $1 ORDER BY id";
 const FIND_UNRESOLVED: &str = "SELECT id FROM alerts WHERE team = $1 AND dedup_key = $2 AND status != 'resolved'";
-// A new alert and its `created` entry in one round trip, if the team has no
-// unresolved alert with that key (no row: it has). The NOT EXISTS keeps the
-// identity from being drawn for every repeat; another daemon inserting the
-// same key at this moment makes the insert wait for it, then do nothing.
-const OPEN_ALERT: &str = "WITH created AS (INSERT INTO alerts \
+// A new alert, if the team has no unresolved alert with that key (no row:
+// it has). The NOT EXISTS keeps the identity from being drawn for every
+// repeat; another daemon inserting the same key at this moment makes the
+// insert wait for it, then do nothing. (No `created` entry: the alert's row
+// says all it would, see `with_created_entry`.)
+const OPEN_ALERT: &str = "INSERT INTO alerts \
      (team, dedup_key, summary, severity, source, details, intake, status, created_at, last_seen_at, occurrences, \
       held_until, held_reason) \
      SELECT $1, $2, $3, $4, $5, $6, $7, 'open', $8, $8, 1, $9, $10 WHERE NOT EXISTS \
      (SELECT 1 FROM alerts WHERE team = $1 AND dedup_key = $2 AND status != 'resolved') \
-     ON CONFLICT (team, dedup_key) WHERE status != 'resolved' DO NOTHING RETURNING id) \
-     INSERT INTO alert_events (alert_id, at, kind, detail) SELECT id, $8, 'created', $11 FROM created \
-     RETURNING alert_id";
+     ON CONFLICT (team, dedup_key) WHERE status != 'resolved' DO NOTHING RETURNING id";
 const ADD_OCCURRENCE: &str = "UPDATE alerts SET occurrences = occurrences + 1, last_seen_at = $2 WHERE id = $1";
 const ACKNOWLEDGE: &str = "UPDATE alerts SET status = 'acknowledged', acknowledged_at = $2, acknowledged_by = $3, \
      lead = coalesce(lead, $3) WHERE id = $1 AND status = 'open' RETURNING lead";
@@ -646,6 +645,7 @@ impl Store for PgStore {
                         })
                     })
                     .collect::<Result<_, StoreError>>()?;
+                let timeline = super::with_created_entry(&alert, timeline);
                 Ok(Some((alert, timeline)))
             })
         }))
@@ -889,11 +889,6 @@ fn ingest_event(conn: &mut Conn, event: &Event, details: &str, now: Instant) -> 
 fn trigger(conn: &mut Conn, event: &Event, details: &str, now: Instant) -> Result<Outcome, StoreError> {
     let detail = json!({ "intake": event.intake });
     let at = now.timestamp();
-    let mut created = detail.clone();
-    if let Some(hold) = &event.held {
-        created["held"] = json!(hold.describe());
-    }
-    let created = detail_text(&created);
     // A repeat finds the alert; one resolved between the two statements
     // (another daemon) makes the next try open a new one.
     for _ in 0..3 {
@@ -910,7 +905,6 @@ fn trigger(conn: &mut Conn, event: &Event, details: &str, now: Instant) -> Resul
                 &at,
                 &event.held.as_ref().map(|h| h.until.timestamp()),
                 &event.held.as_ref().map(|h| h.reason.as_str()),
-                &created,
             ],
         )?;
         if let Some(row) = opened {

@@ -1137,13 +1137,12 @@ fn ingest_event(conn: &Connection, event: &Event, details: &str, now: Instant) -
         .prepare_cached(FIND_UNRESOLVED)?
         .query_row(params![event.team, event.dedup_key], |row| row.get(0))
         .optional()?;
-    let mut detail = json!({ "intake": event.intake });
+    let detail = || json!({ "intake": event.intake });
     let at = now.timestamp();
     let outcome = match (event.action, unresolved) {
         (Action::Trigger, None) => {
-            if let Some(hold) = &event.held {
-                detail["held"] = json!(hold.describe());
-            }
+            // No `created` entry: the alert's row says all it would (see
+            // `with_created_entry`).
             conn.prepare_cached(INSERT_ALERT)?.execute(params![
                 event.team,
                 event.dedup_key,
@@ -1156,13 +1155,11 @@ fn ingest_event(conn: &Connection, event: &Event, details: &str, now: Instant) -
                 event.held.as_ref().map(|h| h.until.timestamp()),
                 event.held.as_ref().map(|h| h.reason.as_str()),
             ])?;
-            let id = conn.last_insert_rowid();
-            add_timeline(conn, id, now, TimelineKind::Created, &detail_text(&detail))?;
-            Outcome::Created(id)
+            Outcome::Created(conn.last_insert_rowid())
         }
         (Action::Trigger, Some(id)) => {
             conn.prepare_cached(ADD_OCCURRENCE)?.execute(params![id, at])?;
-            add_timeline(conn, id, now, TimelineKind::Occurrence, &detail_text(&detail))?;
+            add_timeline(conn, id, now, TimelineKind::Occurrence, &detail_text(&detail()))?;
             Outcome::Deduplicated(id)
         }
         (Action::Acknowledge, Some(id)) => {
@@ -1174,6 +1171,7 @@ fn ingest_event(conn: &Connection, event: &Event, details: &str, now: Instant) -
             else {
                 return Ok(Outcome::Unchanged);
             };
+            let mut detail = detail();
             detail["lead"] = json!(lead);
             add_timeline(conn, id, now, TimelineKind::Acknowledged, &detail_text(&detail))?;
             watch_acknowledged(conn, id, now)?;
@@ -1185,6 +1183,7 @@ fn ingest_event(conn: &Connection, event: &Event, details: &str, now: Instant) -
                 .query_row(params![id, at, None::<String>], |r| r.get(0))
                 .optional()?
                 .flatten();
+            let mut detail = detail();
             detail["lead"] = json!(lead);
             add_timeline(conn, id, now, TimelineKind::Resolved, &detail_text(&detail))?;
             wake_escalation(conn, id, now)?;
@@ -1296,6 +1295,7 @@ fn alert_with_timeline(conn: &mut Connection, id: AlertId) -> Result<Option<(Ale
         })?
         .collect::<rusqlite::Result<_>>()?;
     tx.commit()?;
+    let timeline = super::with_created_entry(&alert, timeline);
     Ok(Some((alert, timeline)))
 }
 

@@ -254,6 +254,43 @@ impl Sim {
                 ));
                 Box::pin(self.act(now, "restart")).await;
             }
+            // An alert opened by an older `oncall`, which stored the alert's
+            // `created` entry (with the store closed, as that daemon had the
+            // database then).
+            ["older-oncall-triggers", key, severity] => {
+                let placeholder = self.db.placeholder();
+                let old = std::mem::replace(&mut self.store, placeholder);
+                drop(std::mem::replace(
+                    &mut self.engine,
+                    Sim::engine(&self.files, self.store.clone(), self.recorder.clone(), &self.methods),
+                ));
+                assert_eq!(Arc::strong_count(&old), 1, "the only reference");
+                drop(old);
+                let at = now.timestamp();
+                let alert = format!(
+                    "INSERT INTO alerts (team, dedup_key, summary, severity, details, intake, status, created_at, \
+                     last_seen_at, occurrences) VALUES ('t', '{key}', '{key} is failing', '{severity}', '{{}}', 'plain', \
+                     'open', {at}, {at}, 1)"
+                );
+                let created = format!(
+                    "INSERT INTO alert_events (alert_id, at, kind, detail) \
+                     SELECT max(id), {at}, 'created', '{{\"intake\":\"plain\"}}' FROM alerts"
+                );
+                let id = match &self.db {
+                    Db::Sqlite(dir) => {
+                        let conn = rusqlite::Connection::open(dir.join("oncall.db")).unwrap();
+                        conn.execute_batch(&format!("{alert}; {created};")).unwrap();
+                        conn.query_row("SELECT max(id) FROM alerts", [], |r| r.get(0)).unwrap()
+                    }
+                    Db::Postgres(url) => {
+                        let sql = format!("{alert}; {created}; SELECT max(id) FROM alerts");
+                        crate::pg::query_strings(url, &sql)[0].parse().unwrap()
+                    }
+                };
+                self.keys.insert(key.to_string(), id);
+                self.store = self.db.open();
+                self.engine = Sim::engine(&self.files, self.store.clone(), self.recorder.clone(), &self.methods);
+            }
             // Nothing but a pass at this instant (the daemon's loop passes
             // at least every 30 seconds; hand-off notices need no row due).
             ["tick"] => {}
@@ -1039,6 +1076,45 @@ async fn the_timeline_entries_say_what_happened_in_a_fixed_form() {
                 first = Some(text);
             }
             Some(first) => assert_eq!(&text, first),
+        }
+    }
+}
+
+/// An alert's `created` entry is not stored: the API shows one made from
+/// the alert, and its opening is announced from the alert. One stored by an
+/// older `oncall` (an alert it took in but had not paged when it stopped)
+/// is shown as it is, once, and the alert is announced once.
+#[tokio::test]
+async fn an_alert_stored_by_an_older_oncall_is_shown_and_announced_once() {
+    let team = "team: t\ntimezone: Europe/London\nhandoff_notices: []\n\
+                rotas:\n  primary: {members: [alice], start: 2026-01-05T09:00, every: 1w}\n\
+                announce:\n  to: [https://hooks.example.com/t]\n";
+    let script = [
+        ("09:00", "trigger new critical"),
+        ("09:05", "older-oncall-triggers old critical"),
+        ("09:05", "trigger newer critical"),
+    ];
+    for db in dbs() {
+        let mut sim = Sim::new(db, team);
+        let (log, _) = sim.run_with_ledger("2026-06-01T09:00:00Z", &script, "09:30").await;
+        expect![[r#"
+            09:00:00 alice push [new]
+            09:00:00 t webhook announce opened [new] lead -
+            09:05:00 alice push [old newer]
+            09:05:00 t webhook announce opened [old] lead -
+            09:05:00 t webhook announce opened [newer] lead -
+        "#]]
+        .assert_eq(&log);
+        for key in ["new", "old", "newer"] {
+            let (_, timeline) = sim.store.alert(sim.keys[key]).await.unwrap().unwrap();
+            let created: Vec<String> = timeline
+                .iter()
+                .filter(|e| e.kind == oncall::domain::alert::TimelineKind::Created)
+                .map(|e| format!("{} {}", hm(e.at), e.detail))
+                .collect();
+            let expected = if key == "new" { "09:00:00" } else { "09:05:00" };
+            assert_eq!(created, [format!("{expected} {{\"intake\":\"plain\"}}")], "{key}");
+            assert_eq!(timeline[0].kind, oncall::domain::alert::TimelineKind::Created, "{key}");
         }
     }
 }

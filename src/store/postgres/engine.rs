@@ -76,8 +76,9 @@ const FAILED: &str = "UPDATE notifications SET state = 'failed', last_error = $2
      RETURNING alert_id, person, method, attempts, step, round, kind, payload";
 const EARLIER_ANNOUNCEMENT: &str = "SELECT 1 FROM notifications WHERE kind = 'announce' AND destination = $1 \
      AND id < $2 AND state IN ('pending', 'sending') LIMIT 1";
+// Not `created`: see `PassTx::events_after`.
 const NEW_EVENTS: &str = "SELECT id, alert_id, at, kind, detail FROM alert_events WHERE id > $1 \
-     AND kind IN ('created', 'acknowledged', 'resolved') ORDER BY id";
+     AND (kind = 'acknowledged' OR kind = 'resolved') ORDER BY id";
 const LAST_EVENT: &str = "SELECT coalesce(max(id), 0)::bigint FROM alert_events";
 const GIVEN_UP: &str = "UPDATE notifications SET state = 'failed', attempts = $2, last_error = $3 WHERE id = $1";
 const PENDING_OF_ALERT: &str = "SELECT id, person, step, round, method, due_at FROM notifications \

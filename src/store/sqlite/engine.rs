@@ -80,8 +80,9 @@ const FAILED: &str = "UPDATE notifications SET state = 'failed', last_error = ?2
 // Announcements to one destination go one at a time, oldest first.
 const EARLIER_ANNOUNCEMENT: &str = "SELECT 1 FROM notifications WHERE kind = 'announce' AND destination = ?1 \
      AND id < ?2 AND state IN ('pending', 'sending') LIMIT 1";
+// Not `created`: see `PassTx::events_after`.
 const NEW_EVENTS: &str = "SELECT id, alert_id, at, kind, detail FROM alert_events WHERE id > ?1 \
-     AND kind IN ('created', 'acknowledged', 'resolved') ORDER BY id";
+     AND (kind = 'acknowledged' OR kind = 'resolved') ORDER BY id";
 const LAST_EVENT: &str = "SELECT coalesce(max(id), 0) FROM alert_events";
 // Given up when due, without a claim: the attempt counted here. (No
 // RETURNING: the pass has the row already, and a RETURNING statement
