@@ -169,6 +169,15 @@ impl TimelineKind {
     }
 }
 
+/// A timeline entry's detail as the JSON text the store keeps. Written
+/// straight from typed values where an entry is written for every alert
+/// (built as a `serde_json::Value` first, a map per object and a string
+/// per key, then written out, it was a third of the engine pass's work).
+pub fn detail_text(detail: &impl Serialize) -> String {
+    // Serializing plain values (no maps with non-string keys) cannot fail.
+    serde_json::to_string(detail).unwrap_or_else(|_| "{}".to_owned())
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TimelineEntry {
     pub at: Instant,

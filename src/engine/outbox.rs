@@ -14,7 +14,8 @@ pub struct Decision {
     /// The acknowledgement timed out: the alert becomes open again.
     pub reopen: bool,
     pub notify: Vec<NewNotification>,
-    pub timeline: Vec<(TimelineKind, serde_json::Value)>,
+    /// Timeline entries, each detail as JSON text (an object).
+    pub timeline: Vec<(TimelineKind, String)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,7 +82,8 @@ pub struct Notification {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Message {
     pub notifications: Vec<Notification>,
-    /// The alerts of the page notifications, in the same order.
+    /// The alerts of the page notifications, in the same order, as the pass
+    /// read them: without their details (null; no message shows them).
     pub alerts: Vec<Alert>,
 }
 

@@ -9,12 +9,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::Duration;
-use serde_json::json;
+use serde::Serialize;
 
 use super::outbox::{Attempt, AttemptOutcome, GivenUp, Message, NewNotification, NoticeKind, Notification, Pass};
 use super::rules::Rules;
-use super::tx::{Done, DueEscalation, PassTx};
-use crate::domain::alert::{Alert, AlertId, Status, TimelineKind};
+use super::tx::{Done, DueEscalation, PassTx, Pending};
+use crate::domain::alert::{Alert, AlertId, Status, TimelineKind, detail_text};
 use crate::domain::paging::{Due, Escalation, Method};
 use crate::domain::time::Instant;
 use crate::store::error::StoreError;
@@ -54,13 +54,20 @@ impl PassContext {
 /// 4. the notifications due at `now` are claimed: those of alerts no longer
 ///    open are cancelled, those no channel can carry are given up, the rest
 ///    grouped by [`Rules::batch`]; each group is a message to deliver,
-///    leased until `now + lease`.
+///    leased until `now + lease`. (A page that step 1 queues due at once
+///    for a method with no channel is written given up instead of pending,
+///    and the claim records it in its turn: see `queue_page`.)
 pub fn run(tx: &mut dyn PassTx, cx: &PassContext) -> Result<Pass, StoreError> {
     let (rules, now) = (&cx.rules, cx.now);
     // The alerts the escalations read, as they are now: the claim below
     // reuses them rather than reading each again (same transaction, and the
     // one writer).
-    let (mut alerts, escalation_steps) = run_due_escalations(tx, rules, now)?;
+    let mut early = Vec::new();
+    let Escalations {
+        mut alerts,
+        new,
+        fired: escalation_steps,
+    } = run_due_escalations(tx, cx, &mut early)?;
     // Hand-off notices.
     let since = tx
         .cursor("handoffs")?
@@ -71,7 +78,7 @@ pub fn run(tx: &mut dyn PassTx, cx: &PassContext) -> Result<Pass, StoreError> {
     }
     tx.set_cursor("handoffs", until.timestamp())?;
     // Announcements of what happened to alerts since the last pass.
-    queue_announcements(tx, rules, &mut alerts, now)?;
+    queue_announcements(tx, rules, &mut alerts, &new, now)?;
     // The ledger.
     let since = tx
         .cursor("ledger")?
@@ -120,12 +127,39 @@ pub fn run(tx: &mut dyn PassTx, cx: &PassContext) -> Result<Pass, StoreError> {
         }
         live.push(n);
     }
+    // With the pages given up as they were queued, in the order the claim
+    // would have read them (due time, then id), as if they were still
+    // pending until their turn (see `queue_page`).
+    let mut early_ids = BTreeSet::new();
+    let mut early_rows: BTreeMap<AlertId, Vec<Pending>> = BTreeMap::new();
+    for n in &early {
+        if let Some(alert) = n.alert {
+            early_rows.entry(alert).or_default().push(as_pending(n));
+        }
+    }
+    for n in early {
+        let Some(error) = cx.undeliverable(n.method) else {
+            continue;
+        };
+        early_ids.insert(n.id);
+        let group = undeliverable
+            .entry((n.method, n.to.clone()))
+            .or_insert_with(|| (Vec::new(), error));
+        group.0.push(n);
+    }
+    if !early_ids.is_empty() {
+        for (notifications, _) in undeliverable.values_mut() {
+            notifications.sort_by_key(|n| (n.due, n.id));
+        }
+    }
     let mut given_up = Vec::new();
     for ((method, _), (notifications, error)) in undeliverable {
         let mut page_alerts = Vec::new();
         for n in &notifications {
             let attempts = n.attempts + 1;
-            tx.mark_given_up(n.id, attempts, &error)?;
+            if !early_ids.remove(&n.id) {
+                tx.mark_given_up(n.id, attempts, &error)?;
+            }
             let done = Done {
                 alert: n.alert,
                 person: n.person.clone(),
@@ -136,7 +170,8 @@ pub fn run(tx: &mut dyn PassTx, cx: &PassContext) -> Result<Pass, StoreError> {
                 kind: n.kind.as_str().to_owned(),
                 payload: n.payload.as_ref().map(|p| p.to_string()),
             };
-            give_up(tx, Some(done), &error, now)?;
+            let still_pending = early_pending(&early_ids, &early_rows, n.alert);
+            give_up(tx, Some(done), &error, now, &still_pending)?;
             page_alerts.extend(n.alert);
         }
         given_up.push(GivenUp {
@@ -231,6 +266,70 @@ fn queue(tx: &mut dyn PassTx, mut n: NewNotification, now: Instant) -> Result<()
     tx.insert_notification(&n)
 }
 
+/// Queues a page of `alert` (as it is after its escalation in this pass).
+/// One that the claim further on would give up at once (due by `now`, its
+/// alert open, no channel for its method) is written given up instead, and
+/// kept in `early` for the claim to record as if it had read it (the
+/// person's next method, the timeline): one row written once, rather than
+/// written pending, read back and updated.
+fn queue_page(
+    tx: &mut dyn PassTx,
+    cx: &PassContext,
+    alert: &Alert,
+    mut n: NewNotification,
+    early: &mut Vec<Notification>,
+) -> Result<(), StoreError> {
+    let now = cx.now;
+    n.due = deadline(n.due, now);
+    let error = match cx.undeliverable(n.method) {
+        Some(error) if n.due.timestamp() <= now.timestamp() && alert.status == Status::Open => error,
+        _ => return tx.insert_notification(&n),
+    };
+    let id = tx.insert_given_up(&n, &error)?;
+    early.push(Notification {
+        id,
+        alert: n.alert,
+        kind: n.kind,
+        person: n.person,
+        method: n.method,
+        to: n.to,
+        step: n.step,
+        due: n.due,
+        state: "pending".into(),
+        attempts: 0,
+        last_error: None,
+        sent_at: None,
+        payload: n.payload,
+    });
+    Ok(())
+}
+
+/// The pages of `alert` given up as they were queued whose turn in the
+/// claim has not come yet (`waiting`): pending, as far as the person's next
+/// method is concerned, as they would be had they been written pending.
+fn early_pending(
+    waiting: &BTreeSet<i64>,
+    early: &BTreeMap<AlertId, Vec<Pending>>,
+    alert: Option<AlertId>,
+) -> Vec<Pending> {
+    let Some(rows) = alert.and_then(|a| early.get(&a)) else {
+        return Vec::new();
+    };
+    rows.iter().filter(|p| waiting.contains(&p.id)).cloned().collect()
+}
+
+/// A notification as [`PassTx::pending_of_alert`] would answer it.
+fn as_pending(n: &Notification) -> Pending {
+    Pending {
+        id: n.id,
+        person: n.person.clone(),
+        step: n.step.map(|(s, _)| s as i64),
+        round: n.step.map(|(_, r)| i64::from(r)),
+        method: n.method.as_str().to_owned(),
+        due_at: n.due.timestamp(),
+    }
+}
+
 /// Reads alert `id` into `alerts` unless it is there already.
 fn read_alert(tx: &mut dyn PassTx, alerts: &mut BTreeMap<AlertId, Alert>, id: AlertId) -> Result<(), StoreError> {
     if !alerts.contains_key(&id)
@@ -241,21 +340,55 @@ fn read_alert(tx: &mut dyn PassTx, alerts: &mut BTreeMap<AlertId, Alert>, id: Al
     Ok(())
 }
 
-/// Hands each timeline entry written since the `announce` cursor that may
-/// be announced (created, acknowledged, resolved) to [`Rules::announce`],
-/// queues what it returns, and moves the cursor past every entry so far.
+/// Hands what may be announced since the last pass to [`Rules::announce`]
+/// and queues what it returns: the opening of each alert new in this pass
+/// (`new`, oldest first: an alert's `created` entry is not stored, see
+/// `store::with_created_entry`), and each timeline entry written since the
+/// `announce` cursor that is an acknowledgement or a resolution, in order;
+/// the two merged by time, an opening before the entries of the same
+/// second. Then moves the cursor past every entry so far. On the first
+/// pass ever (no cursor yet) nothing before it is announced.
 fn queue_announcements(
     tx: &mut dyn PassTx,
     rules: &Rules,
     alerts: &mut BTreeMap<AlertId, Alert>,
+    new: &[AlertId],
     now: Instant,
 ) -> Result<(), StoreError> {
     let last = tx.last_event()?;
     let cursor = tx.cursor("announce")?;
+    // Nothing to read when no team announces anything.
     if let Some(cursor) = cursor
-        && cursor < last
+        && rules.announces()
     {
-        for entry in tx.events_after(cursor)? {
+        let entries = match cursor < last {
+            true => tx.events_after(cursor)?,
+            false => Vec::new(),
+        };
+        let mut openings = new.iter().copied().peekable();
+        let mut entries = entries.into_iter().peekable();
+        loop {
+            let opening = match (openings.peek(), entries.peek()) {
+                (None, None) => break,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some(id), Some(entry)) => {
+                    read_alert(tx, alerts, *id)?;
+                    alerts.get(id).is_none_or(|a| a.created_at.timestamp() <= entry.at)
+                }
+            };
+            if opening {
+                let Some(id) = openings.next() else { break };
+                read_alert(tx, alerts, id)?;
+                if let Some(alert) = alerts.get(&id) {
+                    let detail = serde_json::Value::Null;
+                    for n in rules.announce(alert, TimelineKind::Created, &detail, alert.created_at, now) {
+                        queue(tx, n, now)?;
+                    }
+                }
+                continue;
+            }
+            let Some(entry) = entries.next() else { break };
             read_alert(tx, alerts, entry.alert)?;
             let (Some(alert), Some(kind)) = (alerts.get(&entry.alert), TimelineKind::parse(&entry.kind)) else {
                 continue;
@@ -273,6 +406,16 @@ fn queue_announcements(
     Ok(())
 }
 
+/// What [`run_due_escalations`] did.
+struct Escalations {
+    /// The alerts it read, as they are after its changes.
+    alerts: BTreeMap<AlertId, Alert>,
+    /// The alerts new since the last pass, oldest first.
+    new: Vec<AlertId>,
+    /// How many steps fired.
+    fired: u64,
+}
+
 /// One escalation to run: a row due now, or a new alert's first step.
 struct ToRun {
     due: DueEscalation,
@@ -284,8 +427,7 @@ struct ToRun {
 /// Starts the escalation of every alert created since the last pass (due at
 /// its creation; held alerts are moved to the end of their hold by the
 /// decision) and runs the due escalations, in order of due time, then
-/// alert. Returns the alerts it read, as they are after its changes, and
-/// the number of steps fired.
+/// alert.
 ///
 /// A new alert's first step runs straight from the alert as read, in this
 /// transaction: its escalation row is written only if there is a next
@@ -293,9 +435,10 @@ struct ToRun {
 /// one pass.
 fn run_due_escalations(
     tx: &mut dyn PassTx,
-    rules: &Rules,
-    now: Instant,
-) -> Result<(BTreeMap<AlertId, Alert>, u64), StoreError> {
+    cx: &PassContext,
+    early: &mut Vec<Notification>,
+) -> Result<Escalations, StoreError> {
+    let (rules, now) = (&cx.rules, cx.now);
     let at = now.timestamp();
     let mut seen = BTreeMap::new();
     let mut fired = 0;
@@ -306,6 +449,7 @@ fn run_due_escalations(
         .collect();
     let cursor = tx.cursor("alerts")?.unwrap_or(0);
     let new = tx.alerts_after(cursor)?;
+    let new_ids: Vec<AlertId> = new.iter().map(|a| a.id).collect();
     if let Some(last) = new.last() {
         tx.set_cursor("alerts", last.id)?;
     }
@@ -361,7 +505,10 @@ fn run_due_escalations(
             tx.add_timeline(id, now, *kind, detail)?;
         }
         for n in decision.notify {
-            queue(tx, n, now)?;
+            match n.kind {
+                NoticeKind::Page => queue_page(tx, cx, &alert, n, early)?,
+                _ => queue(tx, n, now)?,
+            }
         }
         match decision.next {
             Some((next, due)) => tx.set_escalation(id, next, deadline(due, now))?,
@@ -370,7 +517,11 @@ fn run_due_escalations(
         }
         seen.insert(id, alert);
     }
-    Ok((seen, fired))
+    Ok(Escalations {
+        alerts: seen,
+        new: new_ids,
+        fired,
+    })
 }
 
 /// Records how the delivery of claimed notifications went: sent (a page
@@ -393,15 +544,18 @@ pub fn record(tx: &mut dyn PassTx, attempts: &[Attempt], now: Instant) -> Result
                         if kind == Kind::Page {
                             tx.page_received(alert, &done.person, now)?;
                         }
-                        let mut detail = json!({
-                            "person": done.person, "method": done.method, "attempt": done.attempts,
-                            "step": done.step, "round": done.round, "reference": reference,
-                        });
-                        kind.describe(&mut detail);
-                        if bundle > 1 {
-                            detail["bundle"] = json!(bundle);
-                        }
-                        tx.add_timeline(alert, now, TimelineKind::Notified, &detail)?;
+                        let detail = Sent {
+                            person: &done.person,
+                            method: &done.method,
+                            attempt: done.attempts,
+                            step: done.step,
+                            round: done.round,
+                            reference,
+                            shadow_of: kind.shadow_of(),
+                            announce: kind.announce(),
+                            bundle: (bundle > 1).then_some(bundle),
+                        };
+                        tx.add_timeline(alert, now, TimelineKind::Notified, &detail_text(&detail))?;
                     }
                 }
                 AttemptOutcome::Retry { at: retry, error } => {
@@ -409,17 +563,22 @@ pub fn record(tx: &mut dyn PassTx, attempts: &[Attempt], now: Instant) -> Result
                     if let Some(done) = done
                         && let Some(alert) = done.alert
                     {
-                        let mut detail = json!({
-                            "person": done.person, "method": done.method, "attempt": done.attempts, "error": error,
-                            "retry_at": retry.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                        });
-                        Kind::of(&done).describe(&mut detail);
-                        tx.add_timeline(alert, now, TimelineKind::NotifyFailed, &detail)?;
+                        let kind = Kind::of(&done);
+                        let detail = Retry {
+                            person: &done.person,
+                            method: &done.method,
+                            attempt: done.attempts,
+                            error,
+                            retry_at: retry.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                            shadow_of: kind.shadow_of(),
+                            announce: kind.announce(),
+                        };
+                        tx.add_timeline(alert, now, TimelineKind::NotifyFailed, &detail_text(&detail))?;
                     }
                 }
                 AttemptOutcome::Failed { error } => {
                     let done = tx.mark_failed(id, error, due)?;
-                    give_up(tx, done, error, now)?;
+                    give_up(tx, done, error, now, &[])?;
                 }
             }
         }
@@ -451,19 +610,76 @@ impl Kind {
         }
     }
 
-    fn describe(&self, detail: &mut serde_json::Value) {
+    /// Whose page a shadow's copy was, for the timeline.
+    fn shadow_of(&self) -> Option<&str> {
         match self {
-            Kind::Page => {}
-            Kind::Shadow(of) => detail["shadow_of"] = json!(of),
-            Kind::Announce => detail["announce"] = json!(true),
+            Kind::Shadow(of) => Some(of),
+            _ => None,
         }
     }
+
+    /// `Some(true)` for an announcement, for the timeline.
+    fn announce(&self) -> Option<bool> {
+        (*self == Kind::Announce).then_some(true)
+    }
+}
+
+/// The timeline entries of a delivery, each with its fields in this
+/// order; `shadow_of`, `announce` and `bundle` only when they apply. (Typed
+/// and written straight to text: see [`detail_text`].)
+#[derive(Serialize)]
+struct Sent<'a> {
+    person: &'a str,
+    method: &'a str,
+    attempt: i64,
+    step: Option<i64>,
+    round: Option<i64>,
+    reference: &'a Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shadow_of: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    announce: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bundle: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct Retry<'a> {
+    person: &'a str,
+    method: &'a str,
+    attempt: i64,
+    error: &'a str,
+    retry_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shadow_of: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    announce: Option<bool>,
+}
+
+#[derive(Serialize)]
+struct GaveUp<'a> {
+    person: &'a str,
+    method: &'a str,
+    attempt: i64,
+    error: &'a str,
+    gave_up: bool,
+    next_method: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shadow_of: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    announce: Option<bool>,
 }
 
 /// After a notification was marked failed: brings the person's next method
 /// for the same step forward (not for an announcement, which has none) and
 /// says so on the alert's timeline.
-fn give_up(tx: &mut dyn PassTx, done: Option<Done>, error: &str, now: Instant) -> Result<(), StoreError> {
+fn give_up(
+    tx: &mut dyn PassTx,
+    done: Option<Done>,
+    error: &str,
+    now: Instant,
+    also_pending: &[Pending],
+) -> Result<(), StoreError> {
     let Some(done) = done else { return Ok(()) };
     let Some(alert) = done.alert else { return Ok(()) };
     let kind = Kind::of(&done);
@@ -473,7 +689,11 @@ fn give_up(tx: &mut dyn PassTx, done: Option<Done>, error: &str, now: Instant) -
     // `store/sqlite/engine.rs`).
     let mut pending: Option<(i64, i64, String)> = None;
     if kind != Kind::Announce {
-        for p in tx.pending_of_alert(alert)? {
+        for p in tx
+            .pending_of_alert(alert)?
+            .into_iter()
+            .chain(also_pending.iter().cloned())
+        {
             let same = p.person == done.person && p.step == done.step && p.round == done.round;
             if same && pending.as_ref().is_none_or(|(i, d, _)| (p.due_at, p.id) < (*d, *i)) {
                 pending = Some((p.id, p.due_at, p.method));
@@ -487,11 +707,16 @@ fn give_up(tx: &mut dyn PassTx, done: Option<Done>, error: &str, now: Instant) -
         }
         _ => None,
     };
-    let mut detail = json!({
-        "person": done.person, "method": done.method, "attempt": done.attempts, "error": error,
-        "gave_up": true, "next_method": next,
-    });
-    kind.describe(&mut detail);
-    tx.add_timeline(alert, now, TimelineKind::NotifyFailed, &detail)?;
+    let detail = GaveUp {
+        person: &done.person,
+        method: &done.method,
+        attempt: done.attempts,
+        error,
+        gave_up: true,
+        next_method: next,
+        shadow_of: kind.shadow_of(),
+        announce: kind.announce(),
+    };
+    tx.add_timeline(alert, now, TimelineKind::NotifyFailed, &detail_text(&detail))?;
     Ok(())
 }

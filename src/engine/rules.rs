@@ -9,11 +9,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::Duration;
+use serde::Serialize;
 use serde_json::json;
 
 use super::ledger::LedgerRow;
 use super::outbox::{Decision, NewNotification, NoticeKind};
-use crate::domain::alert::{Alert, Status, TimelineKind};
+use crate::domain::alert::{Alert, Status, TimelineKind, detail_text};
 use crate::domain::escalation::{Policy, Step, Target};
 use crate::domain::paging::{self, Batches, Due, Escalation, Intensity, Method, Throttle};
 use crate::domain::rota::merge;
@@ -109,18 +110,21 @@ impl Rules {
         for (person, target) in &recipients {
             let planned = paging::plan_person(person, &alert.severity, &intensity, team_tz, now);
             if planned.is_empty() {
-                unreachable.push(person.id.clone());
+                unreachable.push(person.id.as_str());
                 continue;
             }
-            reached.push(json!({
-                "person": person.id,
-                "via": target_name(target),
-                "methods": planned.iter().map(|p| json!({
-                    "method": p.method,
-                    "at": p.due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    "quiet_hours": p.quiet,
-                })).collect::<Vec<_>>(),
-            }));
+            reached.push(Reached {
+                person: &person.id,
+                via: target_name(target),
+                methods: planned
+                    .iter()
+                    .map(|p| PlannedMethod {
+                        method: p.method,
+                        at: rfc3339(p.due),
+                        quiet_hours: p.quiet,
+                    })
+                    .collect(),
+            });
             decision.notify.extend(planned.into_iter().map(|p| NewNotification {
                 alert: Some(alert.id),
                 kind: NoticeKind::Page,
@@ -140,14 +144,15 @@ impl Rules {
             .filter(|n| n.kind == NoticeKind::Page && n.payload.is_none())
             .map(|n| &n.person)
             .collect();
+        let copies = paging::shadow_copies(&self.schedule, &alert.team, &paged, now);
         let mut shadows = Vec::new();
-        for (shadow, of) in paging::shadow_copies(&self.schedule, &alert.team, &paged, now) {
+        for (shadow, of) in &copies {
             let planned = paging::plan_person(shadow, &alert.severity, &intensity, team_tz, now);
-            shadows.push(json!({
-                "person": shadow.id,
-                "of": of,
-                "methods": planned.iter().map(|p| p.method).collect::<Vec<_>>(),
-            }));
+            shadows.push(ShadowCopy {
+                person: &shadow.id,
+                of,
+                methods: planned.iter().map(|p| p.method).collect(),
+            });
             decision.notify.extend(planned.into_iter().map(|p| NewNotification {
                 alert: Some(alert.id),
                 kind: NoticeKind::Page,
@@ -165,27 +170,23 @@ impl Rules {
             .filter(|t| matches!(t, Target::Rota(_)) && !recipients.iter().any(|(_, via)| via == *t))
             .map(target_name)
             .collect();
-        let mut detail = json!({
-            "step": fired.step,
-            "round": fired.round,
-            "targets": fired.targets.iter().map(target_name).collect::<Vec<_>>(),
-            "reached": reached,
-        });
         if !nobody.is_empty() {
-            detail["nobody_on_call"] = json!(nobody);
             tracing::warn!(alert = alert.id, team = %alert.team, rotas = ?nobody, "escalation step found nobody on call");
         }
-        if !shadows.is_empty() {
-            detail["shadow_copies"] = json!(shadows);
-        }
         if !unreachable.is_empty() {
-            detail["unreachable"] = json!(unreachable);
             tracing::warn!(alert = alert.id, people = ?unreachable, "no contact method for this severity");
         }
-        if let Some((_, due)) = fired.next {
-            detail["next_step_at"] = json!(due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-        }
-        decision.timeline.push((TimelineKind::Escalated, detail));
+        let detail = Escalated {
+            step: fired.step,
+            round: fired.round,
+            targets: fired.targets.iter().map(target_name).collect(),
+            reached,
+            nobody_on_call: nobody,
+            shadow_copies: shadows,
+            unreachable,
+            next_step_at: fired.next.map(|(_, due)| rfc3339(due)),
+        };
+        decision.timeline.push((TimelineKind::Escalated, detail_text(&detail)));
         decision.next = fired.next;
     }
 
@@ -314,7 +315,7 @@ impl Rules {
         let Some(policy) = self.policy(&alert.team) else {
             decision.timeline.push((
                 TimelineKind::Escalated,
-                json!({"error": format!("team {} is not in the rota files: nobody to page", alert.team)}),
+                detail_text(&json!({"error": format!("team {} is not in the rota files: nobody to page", alert.team)})),
             ));
             tracing::error!(alert = alert.id, team = %alert.team, "alert for a team not in the rota files: nobody paged");
             return decision;
@@ -326,17 +327,22 @@ impl Rules {
                     decision.reopen = true;
                     decision.timeline.push((
                         TimelineKind::Reopened,
-                        json!({
+                        detail_text(&json!({
                             "reason": "acknowledgement timed out",
                             "acknowledged_by": alert.acknowledged_by,
                             "timeout": crate::config::human_duration(timeout),
-                        }),
+                        })),
                     ));
                 }
                 self.fire(alert, &policy, step, taken, now, &mut decision);
             }
         }
         decision
+    }
+
+    /// Whether any team announces anything (see [`Rules::announce`]).
+    pub fn announces(&self) -> bool {
+        self.schedule.teams.iter().any(|t| t.announce.is_some())
     }
 
     /// The announcements of one timeline entry: one webhook per destination
@@ -472,6 +478,51 @@ const LEDGER_STEP: i64 = 15 * 60;
 fn floor_to(t: Instant, step: i64) -> Instant {
     let secs = t.timestamp();
     chrono::DateTime::from_timestamp(secs - secs.rem_euclid(step), 0).unwrap_or(t)
+}
+
+/// An escalation's timeline entry: the step that fired, whom it reached
+/// and how, and what went wrong. Its fields in this order, the optional
+/// ones only when there is something to say.
+#[derive(Serialize)]
+struct Escalated<'a> {
+    step: usize,
+    round: u32,
+    targets: Vec<String>,
+    reached: Vec<Reached<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    nobody_on_call: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    shadow_copies: Vec<ShadowCopy<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    unreachable: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_step_at: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Reached<'a> {
+    person: &'a str,
+    via: String,
+    methods: Vec<PlannedMethod>,
+}
+
+#[derive(Serialize)]
+struct PlannedMethod {
+    method: Method,
+    at: String,
+    quiet_hours: bool,
+}
+
+#[derive(Serialize)]
+struct ShadowCopy<'a> {
+    person: &'a str,
+    of: &'a str,
+    methods: Vec<Method>,
+}
+
+/// An instant as the timeline shows it: RFC 3339, to the second, UTC.
+fn rfc3339(t: Instant) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 fn target_name(t: &Target) -> String {

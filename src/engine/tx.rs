@@ -11,8 +11,6 @@
 //! [`super::pass::deadline`]); rows read back keep their seconds where the
 //! pass compares them as such.
 
-use serde_json::Value;
-
 use super::ledger::LedgerRow;
 use super::outbox::{NewNotification, Notification};
 use crate::domain::alert::{Alert, AlertId, TimelineKind};
@@ -36,23 +34,25 @@ pub trait PassTx {
     /// it had taken before this one.
     fn take_turn(&mut self, team: &str, step: usize) -> Result<u64, StoreError>;
 
-    /// The alerts with an id above `id`, oldest first.
+    /// The alerts with an id above `id`, oldest first. Like [`PassTx::alert`],
+    /// without their details (`details` is null): no decision reads them,
+    /// and they are most of an alert's row.
     fn alerts_after(&mut self, id: AlertId) -> Result<Vec<Alert>, StoreError>;
+    /// An alert, without its details (`details` is null).
     fn alert(&mut self, id: AlertId) -> Result<Option<Alert>, StoreError>;
     /// Opens an acknowledged alert again; `false` if it was not
     /// acknowledged (any more).
     fn reopen(&mut self, alert: AlertId) -> Result<bool, StoreError>;
-    fn add_timeline(
-        &mut self,
-        alert: AlertId,
-        at: Instant,
-        kind: TimelineKind,
-        detail: &Value,
-    ) -> Result<(), StoreError>;
+    /// Adds a timeline entry; `detail` is JSON text (an object, see
+    /// [`crate::domain::alert::detail_text`]).
+    fn add_timeline(&mut self, alert: AlertId, at: Instant, kind: TimelineKind, detail: &str)
+    -> Result<(), StoreError>;
     /// The id of the last timeline entry of any alert (0: none).
     fn last_event(&mut self) -> Result<i64, StoreError>;
-    /// The timeline entries after `id` that may be announced (created,
-    /// acknowledged, resolved), in order.
+    /// The timeline entries after `id` that may be announced
+    /// (acknowledged, resolved), in order. (Openings are announced from the
+    /// new alerts: their `created` entries are not stored, and those an
+    /// older `oncall` stored are passed over.)
     fn events_after(&mut self, id: i64) -> Result<Vec<EventRow>, StoreError>;
 
     fn insert_ledger(&mut self, row: &LedgerRow, recorded_at: Instant) -> Result<(), StoreError>;
@@ -60,6 +60,10 @@ pub trait PassTx {
     fn page_received(&mut self, alert: AlertId, person: &str, at: Instant) -> Result<(), StoreError>;
 
     fn insert_notification(&mut self, n: &NewNotification) -> Result<(), StoreError>;
+    /// Inserts a notification already given up (failed at its first
+    /// attempt, with `error`), for one the pass would give up as soon as it
+    /// claimed it; answers its id.
+    fn insert_given_up(&mut self, n: &NewNotification, error: &str) -> Result<i64, StoreError>;
     /// The notifications due at `now`, pending or claimed (a claim whose
     /// lease ran out), in order of due time, then id.
     fn due_notifications(&mut self, now: Instant) -> Result<Vec<Notification>, StoreError>;

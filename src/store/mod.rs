@@ -22,7 +22,7 @@ use std::pin::Pin;
 
 use std::sync::Arc;
 
-use crate::domain::alert::{Alert, AlertId, Event, Outcome, Status, TimelineEntry};
+use crate::domain::alert::{Alert, AlertId, Event, Outcome, Status, TimelineEntry, TimelineKind};
 use crate::domain::heartbeat::Seen;
 use crate::domain::time::{Instant, Span};
 use crate::engine::ledger::Ledger;
@@ -54,6 +54,31 @@ fn with_details_json(events: Vec<Event>) -> Result<Vec<(Event, String)>, StoreEr
             Ok((e, details))
         })
         .collect()
+}
+
+/// An alert's timeline as the store shows it: its `created` entry first,
+/// then the entries stored. The `created` entry is not stored: everything
+/// it says is in the alert's row (when, which intake, the hold), so it is
+/// made here, exactly as it used to be stored, rather than written for
+/// every alert. (An alert stored by an older `oncall` has it stored; that
+/// one is shown as it is.)
+fn with_created_entry(alert: &Alert, mut stored: Vec<TimelineEntry>) -> Vec<TimelineEntry> {
+    if stored.first().is_some_and(|e| e.kind == TimelineKind::Created) {
+        return stored;
+    }
+    let mut detail = serde_json::json!({ "intake": alert.intake });
+    if let Some(hold) = &alert.held {
+        detail["held"] = serde_json::json!(hold.describe());
+    }
+    stored.insert(
+        0,
+        TimelineEntry {
+            at: alert.created_at,
+            kind: TimelineKind::Created,
+            detail,
+        },
+    );
+    stored
 }
 
 /// The run-time overrides of the database, read beside a running daemon

@@ -55,7 +55,9 @@ use super::error::DatabaseError;
 use super::{
     LeadChange, LinkAction, NewOverride, Spend, SpendLink, Store, StoreError, StoreFuture, StoredOverride, TxWork,
 };
-use crate::domain::alert::{Action, Alert, AlertId, Event, Hold, Outcome, Status, TimelineEntry, TimelineKind};
+use crate::domain::alert::{
+    Action, Alert, AlertId, Event, Hold, Outcome, Status, TimelineEntry, TimelineKind, detail_text,
+};
 use crate::domain::heartbeat::Seen;
 use crate::domain::time::{Instant, Span};
 use crate::engine::ledger::Ledger;
@@ -108,7 +110,16 @@ macro_rules! alert_columns {
          occurrences, acknowledged_at, acknowledged_by, resolved_at, resolved_by, held_until, held_reason, lead"
     };
 }
-use alert_columns;
+
+/// The same columns for the engine's pass, with `'null'` for the details:
+/// the pass never reads them, and they are most of a row.
+macro_rules! pass_alert_columns {
+    () => {
+        "id, team, dedup_key, summary, severity, source, 'null'::text, intake, status, created_at, last_seen_at, \
+         occurrences, acknowledged_at, acknowledged_by, resolved_at, resolved_by, held_until, held_reason, lead"
+    };
+}
+use pass_alert_columns;
 
 const SELECT_ALERT: &str = concat!("SELECT ", alert_columns!(), " FROM alerts WHERE id = $1");
 const LIST_ALERTS: &str = concat!("SELECT ", alert_columns!(), " FROM alerts ORDER BY id DESC LIMIT $1");
@@ -119,18 +130,17 @@ const LIST_ALERTS_WITH_STATUS: &str = concat!(
 );
 const SELECT_TIMELINE: &str = "SELECT at, kind, detail FROM alert_events WHERE alert_id = $1 ORDER BY id";
 const FIND_UNRESOLVED: &str = "SELECT id FROM alerts WHERE team = $1 AND dedup_key = $2 AND status != 'resolved'";
-// A new alert and its `created` entry in one round trip, if the team has no
-// unresolved alert with that key (no row: it has). The NOT EXISTS keeps the
-// identity from being drawn for every repeat; another daemon inserting the
-// same key at this moment makes the insert wait for it, then do nothing.
-const OPEN_ALERT: &str = "WITH created AS (INSERT INTO alerts \
+// A new alert, if the team has no unresolved alert with that key (no row:
+// it has). The NOT EXISTS keeps the identity from being drawn for every
+// repeat; another daemon inserting the same key at this moment makes the
+// insert wait for it, then do nothing. (No `created` entry: the alert's row
+// says all it would, see `with_created_entry`.)
+const OPEN_ALERT: &str = "INSERT INTO alerts \
      (team, dedup_key, summary, severity, source, details, intake, status, created_at, last_seen_at, occurrences, \
       held_until, held_reason) \
      SELECT $1, $2, $3, $4, $5, $6, $7, 'open', $8, $8, 1, $9, $10 WHERE NOT EXISTS \
      (SELECT 1 FROM alerts WHERE team = $1 AND dedup_key = $2 AND status != 'resolved') \
-     ON CONFLICT (team, dedup_key) WHERE status != 'resolved' DO NOTHING RETURNING id) \
-     INSERT INTO alert_events (alert_id, at, kind, detail) SELECT id, $8, 'created', $11 FROM created \
-     RETURNING alert_id";
+     ON CONFLICT (team, dedup_key) WHERE status != 'resolved' DO NOTHING RETURNING id";
 const ADD_OCCURRENCE: &str = "UPDATE alerts SET occurrences = occurrences + 1, last_seen_at = $2 WHERE id = $1";
 const ACKNOWLEDGE: &str = "UPDATE alerts SET status = 'acknowledged', acknowledged_at = $2, acknowledged_by = $3, \
      lead = coalesce(lead, $3) WHERE id = $1 AND status = 'open' RETURNING lead";
@@ -687,6 +697,7 @@ impl Store for PgStore {
                         })
                     })
                     .collect::<Result<_, StoreError>>()?;
+                let timeline = super::with_created_entry(&alert, timeline);
                 Ok(Some((alert, timeline)))
             })
         }))
@@ -739,7 +750,7 @@ impl Store for PgStore {
                 id,
                 now,
                 TimelineKind::Lead,
-                &json!({ "from": before.lead, "to": lead, "by": by }),
+                &detail_text(&json!({ "from": before.lead, "to": lead, "by": by })),
             )?;
             match select_alert(conn, id)? {
                 Some(alert) => Ok(LeadChange::Changed(alert)),
@@ -911,7 +922,7 @@ fn ingest_event(conn: &mut Conn, event: &Event, details: &str, now: Instant) -> 
         };
         let lead: Option<String> = row.try_get(0)?;
         detail["lead"] = json!(lead);
-        add_timeline(conn, id, now, TimelineKind::Acknowledged, &detail)?;
+        add_timeline(conn, id, now, TimelineKind::Acknowledged, &detail_text(&detail))?;
         watch_acknowledged(conn, id, now)?;
         return Ok(Outcome::Acknowledged(id));
     }
@@ -920,7 +931,7 @@ fn ingest_event(conn: &mut Conn, event: &Event, details: &str, now: Instant) -> 
         None => None,
     };
     detail["lead"] = json!(lead);
-    add_timeline(conn, id, now, TimelineKind::Resolved, &detail)?;
+    add_timeline(conn, id, now, TimelineKind::Resolved, &detail_text(&detail))?;
     wake_escalation(conn, id, now)?;
     Ok(Outcome::Resolved(id))
 }
@@ -930,11 +941,6 @@ fn ingest_event(conn: &mut Conn, event: &Event, details: &str, now: Instant) -> 
 fn trigger(conn: &mut Conn, event: &Event, details: &str, now: Instant) -> Result<Outcome, StoreError> {
     let detail = json!({ "intake": event.intake });
     let at = now.timestamp();
-    let mut created = detail.clone();
-    if let Some(hold) = &event.held {
-        created["held"] = json!(hold.describe());
-    }
-    let created = created.to_string();
     // A repeat finds the alert; one resolved between the two statements
     // (another daemon) makes the next try open a new one.
     for _ in 0..3 {
@@ -951,7 +957,6 @@ fn trigger(conn: &mut Conn, event: &Event, details: &str, now: Instant) -> Resul
                 &at,
                 &event.held.as_ref().map(|h| h.until.timestamp()),
                 &event.held.as_ref().map(|h| h.reason.as_str()),
-                &created,
             ],
         )?;
         if let Some(row) = opened {
@@ -960,7 +965,7 @@ fn trigger(conn: &mut Conn, event: &Event, details: &str, now: Instant) -> Resul
         if let Some(row) = conn.query_opt(FIND_UNRESOLVED, &[&event.team, &event.dedup_key])? {
             let id: AlertId = row.try_get(0)?;
             conn.execute(ADD_OCCURRENCE, &[&id, &at])?;
-            add_timeline(conn, id, now, TimelineKind::Occurrence, &detail)?;
+            add_timeline(conn, id, now, TimelineKind::Occurrence, &detail_text(&detail))?;
             return Ok(Outcome::Deduplicated(id));
         }
     }
@@ -985,7 +990,7 @@ fn act_in(
     };
     if let Some(row) = conn.query_opt(sql, &[&id, &now.timestamp(), &by])? {
         let lead: Option<String> = row.try_get(0)?;
-        add_timeline(conn, id, now, kind, &json!({ "by": by, "lead": lead }))?;
+        add_timeline(conn, id, now, kind, &detail_text(&json!({ "by": by, "lead": lead })))?;
         match action {
             LinkAction::Acknowledge => watch_acknowledged(conn, id, now)?,
             LinkAction::Resolve => wake_escalation(conn, id, now)?,
@@ -1009,17 +1014,15 @@ fn wake_escalation(conn: &mut Conn, id: AlertId, now: Instant) -> Result<(), Sto
     Ok(())
 }
 
+/// Adds a timeline entry; `detail` is JSON text (see `detail_text`).
 fn add_timeline(
     conn: &mut Conn,
     id: AlertId,
     now: Instant,
     kind: TimelineKind,
-    detail: &serde_json::Value,
+    detail: &str,
 ) -> Result<(), StoreError> {
-    conn.execute(
-        ADD_TIMELINE,
-        &[&id, &now.timestamp(), &kind.as_str(), &detail.to_string()],
-    )?;
+    conn.execute(ADD_TIMELINE, &[&id, &now.timestamp(), &kind.as_str(), &detail])?;
     Ok(())
 }
 

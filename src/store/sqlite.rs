@@ -46,8 +46,9 @@
 //!   while the writer writes, so reads run on their own connections (a small
 //!   pool, via `spawn_blocking`) and never wait behind a batch.
 //! - **Migrations at start-up.** The missing ones run in one transaction,
-//!   counted by `PRAGMA user_version`; a database from a newer `oncall` is
-//!   refused rather than guessed at.
+//!   counted by `PRAGMA user_version`, with the foreign keys off (a table
+//!   others refer to may be rebuilt) and checked before the commit; a
+//!   database from a newer `oncall` is refused rather than guessed at.
 //!
 //! Checkpoints are left to SQLite's automatic one (after a commit that leaves
 //! the WAL over 1000 pages, run by the writer): they set the write latency's
@@ -84,7 +85,9 @@ use super::error::BatchStep;
 use super::{
     LeadChange, LinkAction, NewOverride, Spend, SpendLink, Store, StoreError, StoreFuture, StoredOverride, TxWork,
 };
-use crate::domain::alert::{Action, Alert, AlertId, Event, Hold, Outcome, Status, TimelineEntry, TimelineKind};
+use crate::domain::alert::{
+    Action, Alert, AlertId, Event, Hold, Outcome, Status, TimelineEntry, TimelineKind, detail_text,
+};
 use crate::domain::heartbeat::Seen;
 use crate::domain::time::{Instant, Span};
 use crate::engine::ledger::Ledger;
@@ -120,6 +123,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0009_spent_links.sql",
         include_str!("../../migrations/0009_spent_links.sql"),
     ),
+    (
+        "0010_alerts_cheap_check.sql",
+        include_str!("../../migrations/0010_alerts_cheap_check.sql"),
+    ),
 ];
 
 /// The schema version this binary writes: the number of migrations it knows.
@@ -153,6 +160,16 @@ const IDLE_READERS: usize = 4;
 macro_rules! alert_columns {
     () => {
         "id, team, dedup_key, summary, severity, source, details, intake, status, created_at, last_seen_at, \
+         occurrences, acknowledged_at, acknowledged_by, resolved_at, resolved_by, held_until, held_reason, lead"
+    };
+}
+
+/// The same columns for the engine's pass, with `'null'` for the details:
+/// the pass never reads them, and they are most of a row (parsing them
+/// back was a tenth of the pass's time under load).
+macro_rules! pass_alert_columns {
+    () => {
+        "id, team, dedup_key, summary, severity, source, 'null', intake, status, created_at, last_seen_at, \
          occurrences, acknowledged_at, acknowledged_by, resolved_at, resolved_by, held_until, held_reason, lead"
     };
 }
@@ -431,7 +448,7 @@ impl Store for SqliteStore {
                 id,
                 now,
                 TimelineKind::Lead,
-                &json!({ "from": before.lead, "to": lead, "by": by }),
+                &detail_text(&json!({ "from": before.lead, "to": lead, "by": by })),
             )?;
             match select_alert(conn, id)? {
                 Some(alert) => Ok(LeadChange::Changed(alert)),
@@ -768,7 +785,24 @@ fn lock(path: &Path) -> Result<File, StoreError> {
 
 /// Brings the schema up to [`SCHEMA_VERSION`] in one transaction, or refuses
 /// a database from a newer `oncall`.
+///
+/// With the foreign keys off: a migration may rebuild a table that others
+/// reference (0010), which SQLite's procedure does with them off, and a
+/// transaction cannot turn them off. They are checked before the commit,
+/// and turned back on as they were.
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let open_error = |e: rusqlite::Error| open_error(path, e);
+    let foreign_keys: bool = conn
+        .pragma_query_value(None, "foreign_keys", |row| row.get(0))
+        .map_err(open_error)?;
+    conn.pragma_update(None, "foreign_keys", "OFF").map_err(open_error)?;
+    let migrated = migrate_in_one_transaction(conn, path);
+    let restored = conn.pragma_update(None, "foreign_keys", foreign_keys);
+    migrated?;
+    restored.map_err(open_error)
+}
+
+fn migrate_in_one_transaction(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let open_error = |e: rusqlite::Error| open_error(path, e);
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -794,6 +828,17 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
             .map_err(|e| StoreError::open_because(path.display().to_string(), format!("migration {name}: {e}"), e))?;
     }
     if applied < MIGRATIONS.len() {
+        // What the foreign keys would have refused, had they been on.
+        let broken: Option<String> = tx
+            .query_row("PRAGMA foreign_key_check", [], |row| row.get(0))
+            .optional()
+            .map_err(open_error)?;
+        if let Some(table) = broken {
+            return Err(StoreError::Open {
+                path: path.display().to_string(),
+                message: format!("the migrations left rows in {table} that refer to rows that do not exist"),
+            });
+        }
         // In the same transaction: the version moves only with the schema.
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(open_error)?;
@@ -1118,13 +1163,12 @@ fn ingest_event(conn: &Connection, event: &Event, details: &str, now: Instant) -
         .prepare_cached(FIND_UNRESOLVED)?
         .query_row(params![event.team, event.dedup_key], |row| row.get(0))
         .optional()?;
-    let mut detail = json!({ "intake": event.intake });
+    let detail = || json!({ "intake": event.intake });
     let at = now.timestamp();
     let outcome = match (event.action, unresolved) {
         (Action::Trigger, None) => {
-            if let Some(hold) = &event.held {
-                detail["held"] = json!(hold.describe());
-            }
+            // No `created` entry: the alert's row says all it would (see
+            // `with_created_entry`).
             conn.prepare_cached(INSERT_ALERT)?.execute(params![
                 event.team,
                 event.dedup_key,
@@ -1137,13 +1181,11 @@ fn ingest_event(conn: &Connection, event: &Event, details: &str, now: Instant) -
                 event.held.as_ref().map(|h| h.until.timestamp()),
                 event.held.as_ref().map(|h| h.reason.as_str()),
             ])?;
-            let id = conn.last_insert_rowid();
-            add_timeline(conn, id, now, TimelineKind::Created, &detail)?;
-            Outcome::Created(id)
+            Outcome::Created(conn.last_insert_rowid())
         }
         (Action::Trigger, Some(id)) => {
             conn.prepare_cached(ADD_OCCURRENCE)?.execute(params![id, at])?;
-            add_timeline(conn, id, now, TimelineKind::Occurrence, &detail)?;
+            add_timeline(conn, id, now, TimelineKind::Occurrence, &detail_text(&detail()))?;
             Outcome::Deduplicated(id)
         }
         (Action::Acknowledge, Some(id)) => {
@@ -1155,8 +1197,9 @@ fn ingest_event(conn: &Connection, event: &Event, details: &str, now: Instant) -
             else {
                 return Ok(Outcome::Unchanged);
             };
+            let mut detail = detail();
             detail["lead"] = json!(lead);
-            add_timeline(conn, id, now, TimelineKind::Acknowledged, &detail)?;
+            add_timeline(conn, id, now, TimelineKind::Acknowledged, &detail_text(&detail))?;
             watch_acknowledged(conn, id, now)?;
             Outcome::Acknowledged(id)
         }
@@ -1166,8 +1209,9 @@ fn ingest_event(conn: &Connection, event: &Event, details: &str, now: Instant) -
                 .query_row(params![id, at, None::<String>], |r| r.get(0))
                 .optional()?
                 .flatten();
+            let mut detail = detail();
             detail["lead"] = json!(lead);
-            add_timeline(conn, id, now, TimelineKind::Resolved, &detail)?;
+            add_timeline(conn, id, now, TimelineKind::Resolved, &detail_text(&detail))?;
             wake_escalation(conn, id, now)?;
             Outcome::Resolved(id)
         }
@@ -1195,7 +1239,7 @@ fn act_in(
         .query_row(params![id, now.timestamp(), by], |r| r.get(0))
         .optional()?;
     if let Some(lead) = lead {
-        add_timeline(conn, id, now, kind, &json!({ "by": by, "lead": lead }))?;
+        add_timeline(conn, id, now, kind, &detail_text(&json!({ "by": by, "lead": lead })))?;
         match action {
             LinkAction::Acknowledge => watch_acknowledged(conn, id, now)?,
             LinkAction::Resolve => wake_escalation(conn, id, now)?,
@@ -1226,15 +1270,16 @@ fn wake_escalation(conn: &Connection, id: AlertId, now: Instant) -> rusqlite::Re
     Ok(())
 }
 
+/// Adds a timeline entry; `detail` is JSON text (see `detail_text`).
 fn add_timeline(
     conn: &Connection,
     id: AlertId,
     now: Instant,
     kind: TimelineKind,
-    detail: &serde_json::Value,
+    detail: &str,
 ) -> rusqlite::Result<()> {
     conn.prepare_cached(ADD_TIMELINE)?
-        .execute(params![id, now.timestamp(), kind_name(kind), detail.to_string()])?;
+        .execute(params![id, now.timestamp(), kind_name(kind), detail])?;
     Ok(())
 }
 
@@ -1276,6 +1321,7 @@ fn alert_with_timeline(conn: &mut Connection, id: AlertId) -> Result<Option<(Ale
         })?
         .collect::<rusqlite::Result<_>>()?;
     tx.commit()?;
+    let timeline = super::with_created_entry(&alert, timeline);
     Ok(Some((alert, timeline)))
 }
 
@@ -1519,6 +1565,107 @@ mod tests {
             conn.execute(&format!("UPDATE notifications SET kind = {good}"), [])
                 .unwrap();
         }
+    }
+
+    /// A database as version 9 left it, foreign keys on (as `open` has
+    /// them): alerts 1 and 2 (2 held and led), with a timeline, a
+    /// notification and an escalation of 1; alert 3 deleted, so the id
+    /// counter is ahead of the largest id.
+    fn version_9() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        for (_, sql) in &MIGRATIONS[..9] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 9).unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        for key in ["a", "b", "c"] {
+            insert(&conn, key).unwrap();
+        }
+        conn.execute_batch(
+            "UPDATE alerts SET status = 'acknowledged', lead = 'alice', held_until = 5, held_reason = 'r' WHERE id = 2;
+             DELETE FROM alerts WHERE id = 3;
+             INSERT INTO alert_events (alert_id, at, kind, detail) VALUES (1, 0, 'escalated', '{}');
+             INSERT INTO notifications (alert_id, kind, person, method, destination, step, round, due_at, state)
+             VALUES (1, 'page', 'alice', 'email', 'a@example.com', 0, 0, 0, 'pending');
+             INSERT INTO escalations (alert_id, phase, step, round, due_at) VALUES (1, 'paging', 1, 0, 60);",
+        )
+        .unwrap();
+        conn
+    }
+
+    fn all_alerts(conn: &Connection) -> Vec<Alert> {
+        conn.prepare(concat!("SELECT ", alert_columns!(), " FROM alerts ORDER BY id"))
+            .unwrap()
+            .query_map([], alert_from_row)
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_alerts_rebuilt_with_a_cheaper_check_keep_their_rows_ids_and_constraints() {
+        let mut conn = version_9();
+        let before = all_alerts(&conn);
+        migrate(&mut conn, Path::new(":memory:")).unwrap();
+        assert_eq!(all_alerts(&conn), before);
+        let sql: String = conn
+            .query_row("SELECT sql FROM sqlite_schema WHERE name = 'alerts'", [], |r| r.get(0))
+            .unwrap();
+        assert!(sql.contains("status = 'open' OR status = 'acknowledged'"), "{sql}");
+        // The timeline, the notification and the escalation still refer to
+        // their alert, and the foreign keys are on again.
+        let refs: i64 = conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM alert_events WHERE alert_id = 1) \
+                 + (SELECT count(*) FROM notifications WHERE alert_id = 1) \
+                 + (SELECT count(*) FROM escalations WHERE alert_id = 1)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(refs, 3);
+        let on: bool = conn.pragma_query_value(None, "foreign_keys", |r| r.get(0)).unwrap();
+        assert!(on);
+        let orphan = conn
+            .execute(
+                "INSERT INTO alert_events (alert_id, at, kind, detail) VALUES (99, 0, 'escalated', '{}')",
+                [],
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(orphan.contains("FOREIGN KEY"), "{orphan}");
+        // The deleted alert's id is not given again.
+        assert_eq!(insert(&conn, "d").unwrap(), 4);
+        // The same statuses, and only those.
+        let error = conn
+            .execute("UPDATE alerts SET status = 'lost' WHERE id = 1", [])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("CHECK constraint failed"), "{error}");
+        for good in ["open", "acknowledged", "resolved"] {
+            conn.execute("UPDATE alerts SET status = ?1 WHERE id = 1", [good])
+                .unwrap();
+        }
+        // And the unique key of unresolved alerts holds: 4 is open.
+        assert!(insert(&conn, "d").is_err());
+    }
+
+    #[test]
+    fn a_migration_that_would_leave_dangling_references_is_refused() {
+        let mut conn = version_9();
+        conn.pragma_update(None, "foreign_keys", "OFF").unwrap();
+        conn.execute(
+            "INSERT INTO alert_events (alert_id, at, kind, detail) VALUES (3, 0, 'escalated', '{}')",
+            [],
+        )
+        .unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        let error = migrate(&mut conn, Path::new(":memory:")).unwrap_err().to_string();
+        assert!(error.contains("alert_events"), "{error}");
+        let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0)).unwrap();
+        assert_eq!(version, 9, "rolled back");
+        let on: bool = conn.pragma_query_value(None, "foreign_keys", |r| r.get(0)).unwrap();
+        assert!(on);
     }
 
     #[test]

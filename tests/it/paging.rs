@@ -41,6 +41,8 @@ const PEOPLE: &str = "people:
   dave: {name: Dave, email: dave@example.com, phone: '+447700900004', push: 'ntfy:dave', timezone: Europe/London,
          notify: [push, sms after 2m, email after 5m], quiet_hours: {from: '22:00', to: '07:00'}}
   zoe: {name: Zoe, email: zoe@example.com, push: 'ntfy:zoe', notify: [push]}
+  erin: {name: Erin, email: erin@example.com, phone: '+447700900005', push: 'ntfy:erin',
+         notify: [push, email, sms after 2m]}
 ";
 
 /// What the recording channel does on its next sends for a method.
@@ -121,6 +123,8 @@ struct Sim {
     recorder: Arc<Recorder>,
     keys: BTreeMap<String, AlertId>,
     log: String,
+    /// The methods with a channel (all, unless a case says otherwise).
+    methods: Vec<Method>,
 }
 
 impl Sim {
@@ -131,7 +135,7 @@ impl Sim {
         ];
         let store = db.open();
         let recorder = Arc::new(Recorder::default());
-        let engine = Sim::engine(&files, store.clone(), recorder.clone());
+        let engine = Sim::engine(&files, store.clone(), recorder.clone(), &Method::ALL);
         Sim {
             db,
             files,
@@ -140,10 +144,24 @@ impl Sim {
             recorder,
             keys: BTreeMap::new(),
             log: String::new(),
+            methods: Method::ALL.to_vec(),
         }
     }
 
-    fn engine(files: &[(String, String)], store: Arc<dyn Store>, recorder: Arc<Recorder>) -> Engine {
+    /// The same, with channels for `methods` only: pages by the others
+    /// cannot be delivered.
+    fn with_channels(mut self, methods: &[Method]) -> Sim {
+        self.methods = methods.to_vec();
+        self.engine = Sim::engine(&self.files, self.store.clone(), self.recorder.clone(), methods);
+        self
+    }
+
+    fn engine(
+        files: &[(String, String)],
+        store: Arc<dyn Store>,
+        recorder: Arc<Recorder>,
+        methods: &[Method],
+    ) -> Engine {
         let texts: Vec<(&str, &str)> = files.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
         let loaded = config::load_texts(&texts);
         let errors: Vec<String> = loaded.errors().map(|d| d.to_string()).collect();
@@ -155,9 +173,9 @@ impl Sim {
             settings.intensities.clone(),
         );
         let channels = Channels::new(
-            Method::ALL
-                .into_iter()
-                .map(|method| {
+            methods
+                .iter()
+                .map(|&method| {
                     Arc::new(RecordingChannel {
                         method,
                         recorder: recorder.clone(),
@@ -216,13 +234,13 @@ impl Sim {
                 let old = std::mem::replace(&mut self.store, placeholder);
                 drop(std::mem::replace(
                     &mut self.engine,
-                    Sim::engine(&self.files, self.store.clone(), self.recorder.clone()),
+                    Sim::engine(&self.files, self.store.clone(), self.recorder.clone(), &self.methods),
                 ));
                 // The last reference: dropping it closes the store.
                 assert_eq!(Arc::strong_count(&old), 1, "the only reference");
                 drop(old);
                 self.store = self.db.open();
-                self.engine = Sim::engine(&self.files, self.store.clone(), self.recorder.clone());
+                self.engine = Sim::engine(&self.files, self.store.clone(), self.recorder.clone(), &self.methods);
                 self.log.push_str(&format!("{} restart\n", hm(now)));
             }
             // A pass that claims what is due and dies before delivering it
@@ -235,6 +253,43 @@ impl Sim {
                     claimed.messages.len()
                 ));
                 Box::pin(self.act(now, "restart")).await;
+            }
+            // An alert opened by an older `oncall`, which stored the alert's
+            // `created` entry (with the store closed, as that daemon had the
+            // database then).
+            ["older-oncall-triggers", key, severity] => {
+                let placeholder = self.db.placeholder();
+                let old = std::mem::replace(&mut self.store, placeholder);
+                drop(std::mem::replace(
+                    &mut self.engine,
+                    Sim::engine(&self.files, self.store.clone(), self.recorder.clone(), &self.methods),
+                ));
+                assert_eq!(Arc::strong_count(&old), 1, "the only reference");
+                drop(old);
+                let at = now.timestamp();
+                let alert = format!(
+                    "INSERT INTO alerts (team, dedup_key, summary, severity, details, intake, status, created_at, \
+                     last_seen_at, occurrences) VALUES ('t', '{key}', '{key} is failing', '{severity}', '{{}}', 'plain', \
+                     'open', {at}, {at}, 1)"
+                );
+                let created = format!(
+                    "INSERT INTO alert_events (alert_id, at, kind, detail) \
+                     SELECT max(id), {at}, 'created', '{{\"intake\":\"plain\"}}' FROM alerts"
+                );
+                let id = match &self.db {
+                    Db::Sqlite(dir) => {
+                        let conn = rusqlite::Connection::open(dir.join("oncall.db")).unwrap();
+                        conn.execute_batch(&format!("{alert}; {created};")).unwrap();
+                        conn.query_row("SELECT max(id) FROM alerts", [], |r| r.get(0)).unwrap()
+                    }
+                    Db::Postgres(url) => {
+                        let sql = format!("{alert}; {created}; SELECT max(id) FROM alerts");
+                        crate::pg::query_strings(url, &sql)[0].parse().unwrap()
+                    }
+                };
+                self.keys.insert(key.to_string(), id);
+                self.store = self.db.open();
+                self.engine = Sim::engine(&self.files, self.store.clone(), self.recorder.clone(), &self.methods);
             }
             // Nothing but a pass at this instant (the daemon's loop passes
             // at least every 30 seconds; hand-off notices need no row due).
@@ -301,13 +356,13 @@ impl Sim {
 
     /// Runs the script, then passes until `until`, each exactly when
     /// something is due (or a scripted action happens).
-    async fn run(self, start: &str, script: &[(&str, &str)], until: &str) -> String {
+    async fn run(mut self, start: &str, script: &[(&str, &str)], until: &str) -> String {
         self.run_with_ledger(start, script, until).await.0
     }
 
     /// As [`Sim::run`], with the ledger the engine recorded over the day
     /// before the start to the day after `until`.
-    async fn run_with_ledger(mut self, start: &str, script: &[(&str, &str)], until: &str) -> (String, Ledger) {
+    async fn run_with_ledger(&mut self, start: &str, script: &[(&str, &str)], until: &str) -> (String, Ledger) {
         let start = at(start);
         let day = start - Duration::seconds(i64::from(start.num_seconds_from_midnight()));
         // HH:MM or HH:MM:SS after the start's midnight; hours may pass 24.
@@ -343,7 +398,7 @@ impl Sim {
         }
         let span = Span::new(start - Duration::days(1), until + Duration::days(1));
         let ledger = self.store.ledger(span).await.unwrap();
-        (self.log, ledger)
+        (self.log.clone(), ledger)
     }
 }
 
@@ -857,5 +912,209 @@ async fn issue16_a_step_never_fires_before_its_delay() {
             09:05:01 bob push [disk]
         "#]]
         .assert_eq(&sim.log);
+    }
+}
+
+/// Pages no channel can carry are given up by the pass that finds them due,
+/// as a failed delivery is: those due at once as they are queued, a later
+/// one when it comes due. The person's next method is brought forward by
+/// the give-up whose turn finds it first, in the order the pass takes them
+/// (by method, then due time): erin's email (due at once, no channel)
+/// finds her push still pending and due, so brings nothing forward; the
+/// push brings the sms forward. Then dave, paged by the second step: his
+/// push (no channel) brings the sms forward; his email, five minutes on,
+/// is given up when it comes due. Both backends, the same rows.
+#[tokio::test]
+async fn pages_no_channel_can_carry_are_given_up_in_order_and_fail_over() {
+    let team = "team: t\ntimezone: Europe/London\nhandoff_notices: []\n\
+                rotas:\n  primary: {members: [erin], start: 2026-01-05T09:00, every: 1w}\n\
+                escalation:\n  steps:\n    - notify: [rota:primary]\n    - {after: 10m, notify: [user:dave]}\n";
+    for db in dbs() {
+        let mut sim = Sim::new(db, team).with_channels(&[Method::Sms]);
+        let (log, _) = sim
+            .run_with_ledger("2026-06-01T09:00:00Z", &[("09:00", "trigger disk critical")], "10:00")
+            .await;
+        expect![[r#"
+            09:00:00 erin email gave up: no email channel is configured
+            09:00:00 erin push gave up: no push channel is configured
+            09:00:00 erin sms [disk]
+            09:10:00 dave push gave up: no push channel is configured
+            09:10:00 dave sms [disk]
+            09:15:00 dave email gave up: no email channel is configured
+        "#]]
+        .assert_eq(&log);
+        let id = sim.keys["disk"];
+        let (_, timeline) = sim.store.alert(id).await.unwrap().unwrap();
+        let entries: Vec<String> = timeline
+            .iter()
+            .filter(|e| e.kind != oncall::domain::alert::TimelineKind::Escalated)
+            .map(|e| format!("{} {:?} {}", hm(e.at), e.kind, e.detail))
+            .collect();
+        expect![[r#"
+            [
+                "09:00:00 Created {\"intake\":\"plain\"}",
+                "09:00:00 NotifyFailed {\"person\":\"erin\",\"method\":\"email\",\"attempt\":1,\"error\":\"no email channel is configured\",\"gave_up\":true,\"next_method\":null}",
+                "09:00:00 NotifyFailed {\"person\":\"erin\",\"method\":\"push\",\"attempt\":1,\"error\":\"no push channel is configured\",\"gave_up\":true,\"next_method\":\"sms\"}",
+                "09:00:00 Notified {\"person\":\"erin\",\"method\":\"sms\",\"attempt\":1,\"step\":0,\"round\":0,\"reference\":\"ref-3\"}",
+                "09:10:00 NotifyFailed {\"person\":\"dave\",\"method\":\"push\",\"attempt\":1,\"error\":\"no push channel is configured\",\"gave_up\":true,\"next_method\":\"sms\"}",
+                "09:10:00 Notified {\"person\":\"dave\",\"method\":\"sms\",\"attempt\":1,\"step\":1,\"round\":0,\"reference\":\"ref-5\"}",
+                "09:15:00 NotifyFailed {\"person\":\"dave\",\"method\":\"email\",\"attempt\":1,\"error\":\"no email channel is configured\",\"gave_up\":true,\"next_method\":null}",
+            ]
+        "#]].assert_debug_eq(&entries);
+        let rows: Vec<String> = sim
+            .store
+            .notifications(id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|n| {
+                format!(
+                    "{} {} {} {} attempts {} due {} {}",
+                    n.person,
+                    n.method,
+                    n.state,
+                    n.step.map_or("-".into(), |(s, r)| format!("{s}/{r}")),
+                    n.attempts,
+                    hm(n.due),
+                    n.last_error.unwrap_or_default()
+                )
+            })
+            .collect();
+        expect![[r#"
+            [
+                "erin push failed 0/0 attempts 1 due 09:00:00 no push channel is configured",
+                "erin email failed 0/0 attempts 1 due 09:00:00 no email channel is configured",
+                "erin sms sent 0/0 attempts 1 due 09:00:00 ",
+                "dave push failed 1/0 attempts 1 due 09:10:00 no push channel is configured",
+                "dave sms sent 1/0 attempts 1 due 09:10:00 ",
+                "dave email failed 1/0 attempts 1 due 09:15:00 no email channel is configured",
+            ]
+        "#]]
+        .assert_debug_eq(&rows);
+    }
+}
+
+/// Every kind of timeline entry the engine writes, as the API shows it
+/// (the detail as JSON text, its keys in order): steps with their reach,
+/// shadow copies, a rota with nobody on call, someone the severity cannot
+/// reach, a retry, a give-up that fails over, a bundle, announcements, a
+/// reopening. The same on both backends.
+#[tokio::test]
+async fn the_timeline_entries_say_what_happened_in_a_fixed_form() {
+    let team = "team: t\ntimezone: Europe/London\nhandoff_notices: []\n\
+                rotas:\n  primary:\n    members: [dave]\n    start: 2026-01-05T09:00\n    every: 1w\n    shadows: [{user: zoe, of: dave}]\n\
+                \x20 night:\n    members: [bob]\n    start: 2026-01-05T09:00\n    every: 1w\n    active: [{days: weekdays, from: \"20:00\", to: \"08:00\"}]\n\
+                announce:\n  to: [https://hooks.example.com/t]\n  severities: [critical]\n\
+                escalation:\n  ack_timeout: 30m\n  steps:\n    - notify: [rota:primary, rota:night, user:carol]\n    - {after: 10m, notify: [user:bob]}\n";
+    let script = [
+        ("09:00", "fail push retryable 1"),
+        ("09:00", "fail sms permanent 1"),
+        ("09:00", "trigger disk critical"),
+        ("09:01", "trigger backup minor"),
+        ("09:03", "ack disk dave"),
+        ("09:40", "trigger x critical"),
+        ("09:40", "trigger y critical"),
+    ];
+    let mut first: Option<String> = None;
+    for db in dbs() {
+        let mut sim = Sim::new(db, team);
+        sim.run_with_ledger("2026-06-01T09:00:00Z", &script, "10:30").await;
+        let mut text = String::new();
+        for (key, id) in &sim.keys {
+            let (_, timeline) = sim.store.alert(*id).await.unwrap().unwrap();
+            for e in timeline {
+                text.push_str(&format!("{key} {} {:?} {}\n", hm(e.at), e.kind, e.detail));
+            }
+        }
+        match &first {
+            None => {
+                expect![[r#"
+                    backup 09:01:00 Created {"intake":"plain"}
+                    backup 09:01:00 Escalated {"step":0,"round":0,"targets":["rota:primary","rota:night","user:carol"],"reached":[{"person":"dave","via":"rota:primary","methods":[{"method":"email","at":"2026-06-01T09:06:00Z","quiet_hours":false}]}],"nobody_on_call":["rota:night"],"shadow_copies":[{"person":"zoe","of":"dave","methods":[]}],"unreachable":["carol"]}
+                    backup 09:06:00 Notified {"person":"dave","method":"email","attempt":1,"step":0,"round":0,"reference":"ref-7"}
+                    disk 09:00:00 Created {"intake":"plain"}
+                    disk 09:00:00 Escalated {"step":0,"round":0,"targets":["rota:primary","rota:night","user:carol"],"reached":[{"person":"dave","via":"rota:primary","methods":[{"method":"push","at":"2026-06-01T09:00:00Z","quiet_hours":false},{"method":"sms","at":"2026-06-01T09:02:00Z","quiet_hours":false},{"method":"email","at":"2026-06-01T09:05:00Z","quiet_hours":false}]},{"person":"carol","via":"user:carol","methods":[{"method":"push","at":"2026-06-01T09:00:00Z","quiet_hours":false}]}],"nobody_on_call":["rota:night"],"shadow_copies":[{"person":"zoe","of":"dave","methods":["push"]}],"next_step_at":"2026-06-01T09:10:00Z"}
+                    disk 09:00:00 NotifyFailed {"person":"dave","method":"push","attempt":1,"error":"provider answered 503","retry_at":"2026-06-01T09:00:27Z"}
+                    disk 09:00:00 Notified {"person":"carol","method":"push","attempt":1,"step":0,"round":0,"reference":"ref-4"}
+                    disk 09:00:00 Notified {"person":"zoe","method":"push","attempt":1,"step":0,"round":0,"reference":"ref-5","shadow_of":"dave"}
+                    disk 09:00:00 Notified {"person":"t","method":"webhook","attempt":1,"step":null,"round":null,"reference":"ref-6","announce":true}
+                    disk 09:00:28 Notified {"person":"dave","method":"push","attempt":2,"step":0,"round":0,"reference":"ref-1"}
+                    disk 09:02:00 NotifyFailed {"person":"dave","method":"sms","attempt":1,"error":"provider refused the number","gave_up":true,"next_method":"email"}
+                    disk 09:02:00 Notified {"person":"dave","method":"email","attempt":1,"step":0,"round":0,"reference":"ref-3"}
+                    disk 09:03:00 Acknowledged {"by":"dave","lead":"dave"}
+                    disk 09:03:00 Notified {"person":"t","method":"webhook","attempt":1,"step":null,"round":null,"reference":"ref-8","announce":true}
+                    disk 09:33:00 Reopened {"reason":"acknowledgement timed out","acknowledged_by":"dave","timeout":"30m"}
+                    disk 09:33:00 Escalated {"step":0,"round":0,"targets":["rota:primary","rota:night","user:carol"],"reached":[{"person":"dave","via":"rota:primary","methods":[{"method":"push","at":"2026-06-01T09:33:00Z","quiet_hours":false},{"method":"sms","at":"2026-06-01T09:35:00Z","quiet_hours":false},{"method":"email","at":"2026-06-01T09:38:00Z","quiet_hours":false}]},{"person":"carol","via":"user:carol","methods":[{"method":"push","at":"2026-06-01T09:33:00Z","quiet_hours":false}]}],"nobody_on_call":["rota:night"],"shadow_copies":[{"person":"zoe","of":"dave","methods":["push"]}],"next_step_at":"2026-06-01T09:43:00Z"}
+                    disk 09:33:00 Notified {"person":"dave","method":"push","attempt":1,"step":0,"round":0,"reference":"ref-9"}
+                    disk 09:33:00 Notified {"person":"carol","method":"push","attempt":1,"step":0,"round":0,"reference":"ref-12"}
+                    disk 09:33:00 Notified {"person":"zoe","method":"push","attempt":1,"step":0,"round":0,"reference":"ref-13","shadow_of":"dave"}
+                    disk 09:35:00 Notified {"person":"dave","method":"sms","attempt":1,"step":0,"round":0,"reference":"ref-10"}
+                    disk 09:38:00 Notified {"person":"dave","method":"email","attempt":1,"step":0,"round":0,"reference":"ref-11"}
+                    disk 09:43:00 Escalated {"step":1,"round":0,"targets":["user:bob"],"reached":[{"person":"bob","via":"user:bob","methods":[{"method":"push","at":"2026-06-01T09:43:00Z","quiet_hours":false}]}]}
+                    disk 09:43:00 Notified {"person":"bob","method":"push","attempt":1,"step":1,"round":0,"reference":"ref-26"}
+                    x 09:40:00 Created {"intake":"plain"}
+                    x 09:40:00 Escalated {"step":0,"round":0,"targets":["rota:primary","rota:night","user:carol"],"reached":[{"person":"dave","via":"rota:primary","methods":[{"method":"push","at":"2026-06-01T09:40:00Z","quiet_hours":false},{"method":"sms","at":"2026-06-01T09:42:00Z","quiet_hours":false},{"method":"email","at":"2026-06-01T09:45:00Z","quiet_hours":false}]},{"person":"carol","via":"user:carol","methods":[{"method":"push","at":"2026-06-01T09:40:00Z","quiet_hours":false}]}],"nobody_on_call":["rota:night"],"shadow_copies":[{"person":"zoe","of":"dave","methods":["push"]}],"next_step_at":"2026-06-01T09:50:00Z"}
+                    x 09:40:00 Notified {"person":"dave","method":"push","attempt":1,"step":0,"round":0,"reference":"ref-14","bundle":2}
+                    x 09:40:00 Notified {"person":"carol","method":"push","attempt":1,"step":0,"round":0,"reference":"ref-17","bundle":2}
+                    x 09:40:00 Notified {"person":"zoe","method":"push","attempt":1,"step":0,"round":0,"reference":"ref-18","shadow_of":"dave","bundle":2}
+                    x 09:40:00 Notified {"person":"t","method":"webhook","attempt":1,"step":null,"round":null,"reference":"ref-24","announce":true}
+                    x 09:42:00 Notified {"person":"dave","method":"sms","attempt":1,"step":0,"round":0,"reference":"ref-15","bundle":2}
+                    x 09:45:00 Notified {"person":"dave","method":"email","attempt":1,"step":0,"round":0,"reference":"ref-16","bundle":2}
+                    x 09:50:00 Escalated {"step":1,"round":0,"targets":["user:bob"],"reached":[{"person":"bob","via":"user:bob","methods":[{"method":"push","at":"2026-06-01T09:50:00Z","quiet_hours":false}]}]}
+                    x 09:50:00 Notified {"person":"bob","method":"push","attempt":1,"step":1,"round":0,"reference":"ref-27","bundle":2}
+                    y 09:40:00 Created {"intake":"plain"}
+                    y 09:40:00 Escalated {"step":0,"round":0,"targets":["rota:primary","rota:night","user:carol"],"reached":[{"person":"dave","via":"rota:primary","methods":[{"method":"push","at":"2026-06-01T09:40:00Z","quiet_hours":false},{"method":"sms","at":"2026-06-01T09:42:00Z","quiet_hours":false},{"method":"email","at":"2026-06-01T09:45:00Z","quiet_hours":false}]},{"person":"carol","via":"user:carol","methods":[{"method":"push","at":"2026-06-01T09:40:00Z","quiet_hours":false}]}],"nobody_on_call":["rota:night"],"shadow_copies":[{"person":"zoe","of":"dave","methods":["push"]}],"next_step_at":"2026-06-01T09:50:00Z"}
+                    y 09:40:00 Notified {"person":"dave","method":"push","attempt":1,"step":0,"round":0,"reference":"ref-14","bundle":2}
+                    y 09:40:00 Notified {"person":"carol","method":"push","attempt":1,"step":0,"round":0,"reference":"ref-17","bundle":2}
+                    y 09:40:00 Notified {"person":"zoe","method":"push","attempt":1,"step":0,"round":0,"reference":"ref-18","shadow_of":"dave","bundle":2}
+                    y 09:40:00 Notified {"person":"t","method":"webhook","attempt":1,"step":null,"round":null,"reference":"ref-25","announce":true}
+                    y 09:42:00 Notified {"person":"dave","method":"sms","attempt":1,"step":0,"round":0,"reference":"ref-15","bundle":2}
+                    y 09:45:00 Notified {"person":"dave","method":"email","attempt":1,"step":0,"round":0,"reference":"ref-16","bundle":2}
+                    y 09:50:00 Escalated {"step":1,"round":0,"targets":["user:bob"],"reached":[{"person":"bob","via":"user:bob","methods":[{"method":"push","at":"2026-06-01T09:50:00Z","quiet_hours":false}]}]}
+                    y 09:50:00 Notified {"person":"bob","method":"push","attempt":1,"step":1,"round":0,"reference":"ref-27","bundle":2}
+                "#]].assert_eq(&text);
+                first = Some(text);
+            }
+            Some(first) => assert_eq!(&text, first),
+        }
+    }
+}
+
+/// An alert's `created` entry is not stored: the API shows one made from
+/// the alert, and its opening is announced from the alert. One stored by an
+/// older `oncall` (an alert it took in but had not paged when it stopped)
+/// is shown as it is, once, and the alert is announced once.
+#[tokio::test]
+async fn an_alert_stored_by_an_older_oncall_is_shown_and_announced_once() {
+    let team = "team: t\ntimezone: Europe/London\nhandoff_notices: []\n\
+                rotas:\n  primary: {members: [alice], start: 2026-01-05T09:00, every: 1w}\n\
+                announce:\n  to: [https://hooks.example.com/t]\n";
+    let script = [
+        ("09:00", "trigger new critical"),
+        ("09:05", "older-oncall-triggers old critical"),
+        ("09:05", "trigger newer critical"),
+    ];
+    for db in dbs() {
+        let mut sim = Sim::new(db, team);
+        let (log, _) = sim.run_with_ledger("2026-06-01T09:00:00Z", &script, "09:30").await;
+        expect![[r#"
+            09:00:00 alice push [new]
+            09:00:00 t webhook announce opened [new] lead -
+            09:05:00 alice push [old newer]
+            09:05:00 t webhook announce opened [old] lead -
+            09:05:00 t webhook announce opened [newer] lead -
+        "#]]
+        .assert_eq(&log);
+        for key in ["new", "old", "newer"] {
+            let (_, timeline) = sim.store.alert(sim.keys[key]).await.unwrap().unwrap();
+            let created: Vec<String> = timeline
+                .iter()
+                .filter(|e| e.kind == oncall::domain::alert::TimelineKind::Created)
+                .map(|e| format!("{} {}", hm(e.at), e.detail))
+                .collect();
+            let expected = if key == "new" { "09:00:00" } else { "09:05:00" };
+            assert_eq!(created, [format!("{expected} {{\"intake\":\"plain\"}}")], "{key}");
+            assert_eq!(timeline[0].kind, oncall::domain::alert::TimelineKind::Created, "{key}");
+        }
     }
 }

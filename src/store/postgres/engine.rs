@@ -5,7 +5,7 @@
 
 use postgres::Row;
 
-use super::{Conn, add_timeline, alert_columns, alert_from_row, bad, instant, optional_instant, select_alert};
+use super::{Conn, add_timeline, alert_from_row, bad, instant, optional_instant, pass_alert_columns};
 use crate::domain::alert::{Alert, AlertId, TimelineKind};
 use crate::domain::paging::{Escalation, Method};
 use crate::domain::time::{Instant, Span};
@@ -18,7 +18,13 @@ const LEDGER_FIRST: &str = "SELECT min(start_at) FROM ledger";
 const CURSOR: &str = "SELECT value FROM engine_cursors WHERE name = $1";
 const SET_CURSOR: &str = "INSERT INTO engine_cursors (name, value) VALUES ($1, $2) \
      ON CONFLICT (name) DO UPDATE SET value = excluded.value";
-const NEW_ALERTS: &str = concat!("SELECT ", alert_columns!(), " FROM alerts WHERE id > $1 ORDER BY id");
+// The pass's alerts come without their details (see `pass_alert_columns`).
+const NEW_ALERTS: &str = concat!(
+    "SELECT ",
+    pass_alert_columns!(),
+    " FROM alerts WHERE id > $1 ORDER BY id"
+);
+const PASS_ALERT: &str = concat!("SELECT ", pass_alert_columns!(), " FROM alerts WHERE id = $1");
 const SET_ESCALATION: &str = "INSERT INTO escalations (alert_id, phase, step, round, due_at) \
      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (alert_id) DO UPDATE SET \
      phase = excluded.phase, step = excluded.step, round = excluded.round, due_at = excluded.due_at";
@@ -32,6 +38,10 @@ const TAKE_TURN: &str = "INSERT INTO turns (team, step, taken) VALUES ($1, $2, 1
 const INSERT_NOTIFICATION: &str = "INSERT INTO notifications \
      (alert_id, kind, person, method, destination, step, round, due_at, state, payload) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9)";
+// A page given up as it is queued: as GIVEN_UP leaves a pending one.
+const INSERT_GIVEN_UP: &str = "INSERT INTO notifications \
+     (alert_id, kind, person, method, destination, step, round, due_at, state, payload, attempts, last_error) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'failed', $9, 1, $10) RETURNING id";
 macro_rules! notification_columns {
     () => {
         "id, alert_id, kind, person, method, destination, step, round, due_at, state, attempts, last_error, sent_at, \
@@ -66,8 +76,9 @@ const FAILED: &str = "UPDATE notifications SET state = 'failed', last_error = $2
      RETURNING alert_id, person, method, attempts, step, round, kind, payload";
 const EARLIER_ANNOUNCEMENT: &str = "SELECT 1 FROM notifications WHERE kind = 'announce' AND destination = $1 \
      AND id < $2 AND state IN ('pending', 'sending') LIMIT 1";
+// Not `created`: see `PassTx::events_after`.
 const NEW_EVENTS: &str = "SELECT id, alert_id, at, kind, detail FROM alert_events WHERE id > $1 \
-     AND kind IN ('created', 'acknowledged', 'resolved') ORDER BY id";
+     AND (kind = 'acknowledged' OR kind = 'resolved') ORDER BY id";
 const LAST_EVENT: &str = "SELECT coalesce(max(id), 0)::bigint FROM alert_events";
 const GIVEN_UP: &str = "UPDATE notifications SET state = 'failed', attempts = $2, last_error = $3 WHERE id = $1";
 const PENDING_OF_ALERT: &str = "SELECT id, person, step, round, method, due_at FROM notifications \
@@ -158,7 +169,10 @@ impl PassTx for Conn {
     }
 
     fn alert(&mut self, id: AlertId) -> Result<Option<Alert>, StoreError> {
-        select_alert(self, id)
+        match self.query_opt(PASS_ALERT, &[&id])? {
+            Some(row) => Ok(Some(alert_from_row(&row)?)),
+            None => Ok(None),
+        }
     }
 
     fn reopen(&mut self, alert: AlertId) -> Result<bool, StoreError> {
@@ -170,7 +184,7 @@ impl PassTx for Conn {
         alert: AlertId,
         at: Instant,
         kind: TimelineKind,
-        detail: &serde_json::Value,
+        detail: &str,
     ) -> Result<(), StoreError> {
         add_timeline(self, alert, at, kind, detail)
     }
@@ -231,6 +245,25 @@ impl PassTx for Conn {
             ],
         )?;
         Ok(())
+    }
+
+    fn insert_given_up(&mut self, n: &NewNotification, error: &str) -> Result<i64, StoreError> {
+        let row = self.query_one(
+            INSERT_GIVEN_UP,
+            &[
+                &n.alert,
+                &n.kind.as_str(),
+                &n.person,
+                &n.method.as_str(),
+                &n.to,
+                &n.step.map(|(s, _)| s as i64),
+                &n.step.map(|(_, r)| i64::from(r)),
+                &n.due.timestamp(),
+                &n.payload.as_ref().map(|p| p.to_string()),
+                &error,
+            ],
+        )?;
+        Ok(row.try_get(0)?)
     }
 
     fn due_notifications(&mut self, now: Instant) -> Result<Vec<Notification>, StoreError> {

@@ -6,7 +6,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{add_timeline, alert_from_row, bad_column, instant, optional_instant, select_alert};
+use super::{add_timeline, alert_from_row, bad_column, instant, optional_instant};
 use crate::domain::alert::{Alert, AlertId, TimelineKind};
 use crate::domain::paging::{Escalation, Method};
 use crate::domain::time::{Instant, Span};
@@ -19,7 +19,13 @@ const LEDGER_FIRST: &str = "SELECT min(start_at) FROM ledger";
 const CURSOR: &str = "SELECT value FROM engine_cursors WHERE name = ?1";
 const SET_CURSOR: &str = "INSERT INTO engine_cursors (name, value) VALUES (?1, ?2) \
      ON CONFLICT (name) DO UPDATE SET value = excluded.value";
-const NEW_ALERTS: &str = concat!("SELECT ", alert_columns!(), " FROM alerts WHERE id > ?1 ORDER BY id");
+// The pass's alerts come without their details (see `pass_alert_columns`).
+const NEW_ALERTS: &str = concat!(
+    "SELECT ",
+    pass_alert_columns!(),
+    " FROM alerts WHERE id > ?1 ORDER BY id"
+);
+const PASS_ALERT: &str = concat!("SELECT ", pass_alert_columns!(), " FROM alerts WHERE id = ?1");
 // An escalation's state: its first (a new alert's that is not over after
 // its first step, or one not due yet) or its next.
 const SET_ESCALATION: &str = "INSERT INTO escalations (alert_id, phase, step, round, due_at) \
@@ -35,6 +41,10 @@ const TAKE_TURN: &str = "INSERT INTO turns (team, step, taken) VALUES (?1, ?2, 1
 const INSERT_NOTIFICATION: &str = "INSERT INTO notifications \
      (alert_id, kind, person, method, destination, step, round, due_at, state, payload) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9)";
+// A page given up as it is queued: as GIVEN_UP leaves a pending one.
+const INSERT_GIVEN_UP: &str = "INSERT INTO notifications \
+     (alert_id, kind, person, method, destination, step, round, due_at, state, payload, attempts, last_error) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'failed', ?9, 1, ?10)";
 macro_rules! notification_columns {
     () => {
         "id, alert_id, kind, person, method, destination, step, round, due_at, state, attempts, last_error, sent_at, \
@@ -70,8 +80,9 @@ const FAILED: &str = "UPDATE notifications SET state = 'failed', last_error = ?2
 // Announcements to one destination go one at a time, oldest first.
 const EARLIER_ANNOUNCEMENT: &str = "SELECT 1 FROM notifications WHERE kind = 'announce' AND destination = ?1 \
      AND id < ?2 AND state IN ('pending', 'sending') LIMIT 1";
+// Not `created`: see `PassTx::events_after`.
 const NEW_EVENTS: &str = "SELECT id, alert_id, at, kind, detail FROM alert_events WHERE id > ?1 \
-     AND kind IN ('created', 'acknowledged', 'resolved') ORDER BY id";
+     AND (kind = 'acknowledged' OR kind = 'resolved') ORDER BY id";
 const LAST_EVENT: &str = "SELECT coalesce(max(id), 0) FROM alert_events";
 // Given up when due, without a claim: the attempt counted here. (No
 // RETURNING: the pass has the row already, and a RETURNING statement
@@ -182,7 +193,11 @@ impl PassTx for Tx<'_> {
     }
 
     fn alert(&mut self, id: AlertId) -> Result<Option<Alert>, StoreError> {
-        Ok(select_alert(self.0, id)?)
+        Ok(self
+            .0
+            .prepare_cached(PASS_ALERT)?
+            .query_row([id], alert_from_row)
+            .optional()?)
     }
 
     fn reopen(&mut self, alert: AlertId) -> Result<bool, StoreError> {
@@ -194,7 +209,7 @@ impl PassTx for Tx<'_> {
         alert: AlertId,
         at: Instant,
         kind: TimelineKind,
-        detail: &serde_json::Value,
+        detail: &str,
     ) -> Result<(), StoreError> {
         Ok(add_timeline(self.0, alert, at, kind, detail)?)
     }
@@ -252,6 +267,23 @@ impl PassTx for Tx<'_> {
             n.payload.as_ref().map(|p| p.to_string()),
         ])?;
         Ok(())
+    }
+
+    fn insert_given_up(&mut self, n: &NewNotification, error: &str) -> Result<i64, StoreError> {
+        self.0.prepare_cached(INSERT_GIVEN_UP)?.execute(params![
+            n.alert,
+            n.kind.as_str(),
+            n.person,
+            n.method.as_str(),
+            n.to,
+            n.step.map(|(s, _)| s as i64),
+            n.step.map(|(_, r)| r),
+            n.due.timestamp(),
+            n.payload.as_ref().map(|p| p.to_string()),
+            error,
+        ])?;
+        // The row just inserted (no RETURNING: see GIVEN_UP).
+        Ok(self.0.last_insert_rowid())
     }
 
     fn due_notifications(&mut self, now: Instant) -> Result<Vec<Notification>, StoreError> {
