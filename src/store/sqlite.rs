@@ -834,10 +834,10 @@ fn migrate_in_one_transaction(conn: &mut Connection, path: &Path) -> Result<(), 
             .optional()
             .map_err(open_error)?;
         if let Some(table) = broken {
-            return Err(StoreError::Open {
-                path: path.display().to_string(),
-                message: format!("the migrations left rows in {table} that refer to rows that do not exist"),
-            });
+            return Err(StoreError::open(
+                path.display().to_string(),
+                format!("the migrations left rows in {table} that refer to rows that do not exist"),
+            ));
         }
         // In the same transaction: the version moves only with the schema.
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)

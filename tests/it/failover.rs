@@ -191,11 +191,23 @@ async fn the_leader_is_killed_and_another_daemon_pages_every_alert() {
     // The kill, with alerts still coming (to the survivors) while it dies:
     // each alert with when its request was sent.
     let survivors: Vec<String> = daemons[1..].iter().map(|d| format!("http://{}", d.address)).collect();
+    // The sender pauses after a quarter of them until the leader is dead,
+    // so that most come after the kill however the machine schedules the
+    // two tasks (a sleep before the kill once let them nearly all go first
+    // on a loaded machine).
+    let (quarter_sent, quarter_sent_rx) = tokio::sync::oneshot::channel::<()>();
+    let (leader_killed, leader_killed_rx) = tokio::sync::oneshot::channel::<()>();
     let sending = {
         let client = client.clone();
         tokio::spawn(async move {
             let mut sent = Vec::new();
+            let mut quarter_sent = Some(quarter_sent);
+            let mut leader_killed_rx = Some(leader_killed_rx);
             for n in 0..AFTER {
+                if n == AFTER / 4 {
+                    let _ = quarter_sent.take().unwrap().send(());
+                    let _ = leader_killed_rx.take().unwrap().await;
+                }
                 let at = Instant::now();
                 if let Some(id) = send(&client, &survivors[n % 2], &format!("after-{n}")).await {
                     sent.push((at, id));
@@ -205,9 +217,10 @@ async fn the_leader_is_killed_and_another_daemon_pages_every_alert() {
             sent
         })
     };
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    quarter_sent_rx.await.unwrap();
     let killed_at = Instant::now();
     daemons[0].kill();
+    let _ = leader_killed.send(());
     let after = sending.await.unwrap();
     assert_eq!(after.len(), AFTER, "the survivors accepted every alert");
     until("a survivor to lead", || daemons[1].leads() || daemons[2].leads()).await;
