@@ -813,7 +813,7 @@ fn who(
                 });
                 let mine: Vec<serde_json::Value> = shadows
                     .iter()
-                    .filter(|s| s.team == r.team && s.rota == r.rota)
+                    .filter(|s| s.team == r.team && s.rota == r.rota && Some(&s.tile.of) == r.user.as_ref())
                     .map(|s| {
                         json!({
                             "user": s.tile.user,
@@ -853,7 +853,10 @@ fn who(
                     until(r.span.end),
                 ]);
                 // Shadows under the person they follow: never on call.
-                for s in shadows.iter().filter(|s| s.team == r.team && s.rota == r.rota) {
+                let mine = shadows
+                    .iter()
+                    .filter(|s| s.team == r.team && s.rota == r.rota && Some(&s.tile.of) == r.user.as_ref());
+                for s in mine {
                     table.push(vec![
                         String::new(),
                         String::new(),

@@ -20,10 +20,12 @@ semantics:
   shifts rather than reordering the members;
 - shift j runs from hand-off j to hand-off j+1 and belongs to
   members[j % len(members)], or, with `first`, to the member j places after
-  the first place of `first` in the list, counting round; nobody is on call
-  before the start; shifts are
-  clipped to the query window, empty ones dropped, touching shifts of one
-  person merged;
+  the first member that is or holds `first`, counting round; a member that is
+  a group (Grafana OnCall's `rolling_users`) puts each of its people on call
+  for the shift; nobody is on call before the start; shifts are clipped to
+  the query window, empty ones dropped, touching shifts of one person merged
+  (also across turns, a person in two groups in a row); the binary's lines
+  and the model's are compared in (start, person, end) order;
 - a rota with an `end` has nobody on call from that instant on: a naive `end`
   is read like the hand-offs (fold=0), one with an offset is that instant;
 - a rota with `active` windows has somebody on call only inside them: a
@@ -277,7 +279,7 @@ class Rota:
     team: str
     zone: str
     name: str
-    members: list[str]
+    members: list[tuple[str, ...]]  # each one person, or a group on call together
     start: datetime  # naive local time in `zone`
     rule: str  # RRULE, without DTSTART
     every: str | None  # the `every:` shorthand written instead of `handoff:`, if any
@@ -297,7 +299,7 @@ class Rota:
         start = self.start.strftime("%Y-%m-%dT%H:%M" if self.start.second == 0 else "%Y-%m-%dT%H:%M:%S")
         lines = [
             f"{self.name}:",
-            f"  members: [{', '.join(self.members)}]",
+            f"  members: [{', '.join(m[0] if len(m) == 1 else '[' + ', '.join(m) + ']' for m in self.members)}]",
             *([f"  first: {self.first}"] if self.first else []),
             f"  start: {start}",
             f"  every: {self.every}" if self.every else f"  handoff: {self.rule}",
@@ -554,8 +556,12 @@ def random_start(rng: Random, zone_name: str, home: Window, per_day: float) -> d
     return start.replace(microsecond=0)
 
 
-def random_members(rng: Random) -> list[str]:
-    return [rng.choice(PEOPLE) for _ in range(rng.randint(1, 4))]
+def random_members(rng: Random) -> list[tuple[str, ...]]:
+    """One to four members, people named twice now and then; a quarter of
+    the rotas take turns in groups of one to three (distinct) people."""
+    if rng.random() < 0.25:
+        return [tuple(rng.sample(PEOPLE, rng.randint(1, 3))) for _ in range(rng.randint(1, 4))]
+    return [(rng.choice(PEOPLE),) for _ in range(rng.randint(1, 4))]
 
 
 def first_handoff_after(rule: str, start: datetime) -> datetime | None:
@@ -655,7 +661,7 @@ def make_rotas(rng: Random, count: int, windows: list[Window]) -> list[Rota]:
             )
         )
         if rng.random() < 0.25:
-            rotas[-1].first = rng.choice(rotas[-1].members)
+            rotas[-1].first = rng.choice(rng.choice(rotas[-1].members))
     return rotas
 
 
@@ -692,6 +698,12 @@ def write_folder(folder: Path, rotas: list[Rota]) -> dict[tuple[str, int], Rota]
 Shift = tuple[str, str, str]  # (user, start, end), RFC 3339 UTC
 
 
+def in_order(shift: Shift) -> tuple[str, str, str]:
+    """Start, person, end: the order shifts are compared in."""
+    user, start, end = shift
+    return (start, user, end)
+
+
 @dataclass
 class Timeline:
     """Who a rota puts on call from its start: hand-off j takes effect at
@@ -701,7 +713,7 @@ class Timeline:
     naive: list[datetime]  # local wall time of each hand-off
     instants: list[datetime]  # non-decreasing (running maximum)
     overtaken: list[bool]  # whether an earlier hand-off's instant was later than its own
-    users: list[str]
+    users: list  # each a person, or a tuple of people on call together
     known_until: datetime  # exact before this instant (FOREVER when the rule ended)
     stop: datetime = FOREVER  # nobody is on call from this instant on (`end`)
 
@@ -718,20 +730,24 @@ class Timeline:
             end = min(self.instants[j + 1] if j + 1 < len(self.instants) else FOREVER, until)
             if begin >= until:
                 break
-            if active is None:
-                pieces.append((self.users[j], begin, end))
-                continue
-            for s, e in active:
-                pieces.append((self.users[j], max(begin, s), min(end, e)))
+            people = self.users[j] if isinstance(self.users[j], tuple) else (self.users[j],)
+            for user in people:
+                if active is None:
+                    pieces.append((user, begin, end))
+                    continue
+                for s, e in active:
+                    pieces.append((user, max(begin, s), min(end, e)))
         merged: list[list] = []
+        last: dict[str, list] = {}  # each person's latest shift
         for user, begin, end in pieces:
             if begin >= end:
                 continue
-            if merged and merged[-1][0] == user and merged[-1][2] == begin:
-                merged[-1][2] = end
+            if user in last and last[user][2] == begin:
+                last[user][2] = end
             else:
-                merged.append([user, begin, end])
-        return [(user, rfc3339(b), rfc3339(e)) for user, b, e in merged]
+                last[user] = [user, begin, end]
+                merged.append(last[user])
+        return sorted(((user, rfc3339(b), rfc3339(e)) for user, b, e in merged), key=in_order)
 
     def tally(self, window: Window, seen: Counter) -> None:
         """Counts the awkward cases within the window, to show they are tested."""
@@ -757,7 +773,7 @@ class Timeline:
 def expand(rota: Rota, until: datetime) -> Timeline:
     """The rota's hand-offs from its start until every later one takes effect
     at or after `until` (or the rule ends, or the budget runs out)."""
-    at = rota.members.index(rota.first) if rota.first else 0
+    at = next(i for i, m in enumerate(rota.members) if rota.first in m) if rota.first else 0
     members = [rota.members[(at + j) % len(rota.members)] for j in range(len(rota.members))]
     timeline = expand_handoffs(rota.zone, rota.start, rota.rule, members, min(until, rota.end_instant()))
     timeline.stop = rota.end_instant()
@@ -999,7 +1015,7 @@ def main() -> int:
             expected = timeline.shifts(window, active)
             if rota.active:
                 seen["windows of a rota with `active`"] += 1
-            if rota.first and rota.first != rota.members[0]:
+            if rota.first and rota.first not in rota.members[0]:
                 seen["windows of a rota with `first` not its first member"] += 1
             if expected is None:
                 skipped += 1
@@ -1009,7 +1025,9 @@ def main() -> int:
             timeline.tally(window, seen)
             if rota.rule.startswith("FREQ=SECONDLY"):
                 seen["windows of a turn in seconds"] += 1
-            got = actual[window].get(rota.key, [])
+            if any(len(m) > 1 for m in rota.members):
+                seen["windows of a rota with groups"] += 1
+            got = sorted(actual[window].get(rota.key, []), key=in_order)
             if expected != got:
                 k = first_difference(expected, got)
                 message = (

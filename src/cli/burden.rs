@@ -215,7 +215,7 @@ pub fn cover(args: CoverArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyho
     let schedule = &loaded.schedule;
     let members: std::collections::BTreeSet<&String> = schedule
         .rotas(Some(&team))
-        .flat_map(|(_, r)| r.layers.iter().flat_map(|l| &l.members))
+        .flat_map(|(_, r)| r.layers.iter().flat_map(|l| l.people()))
         .collect();
     let busy: std::collections::BTreeSet<String> = schedule
         .shifts(args.need, None)

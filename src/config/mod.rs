@@ -237,7 +237,7 @@ pub fn rotas_of(loaded: &Loaded, id: &str) -> Vec<String> {
         .schedule
         .rotas(None)
         .filter(|(_, r)| {
-            r.layers.iter().any(|l| l.members.iter().any(|m| m == id)) || r.overrides.iter().any(|o| o.user == id)
+            r.layers.iter().any(|l| l.people().any(|m| m == id)) || r.overrides.iter().any(|o| o.user == id)
         })
         .map(|(t, r)| format!("{}/{}", t.name, r.name))
         .collect()

@@ -276,7 +276,8 @@ pub fn recipients<'s>(
         match target {
             Target::Rota(rota) => {
                 for (_, r) in schedule.rotas(Some(team)).filter(|(_, r)| &r.name == rota) {
-                    if let Some(id) = r.on_call_at(now) {
+                    // A group's turn: everyone in it.
+                    for id in r.on_call(now) {
                         add(id, target);
                     }
                 }
@@ -286,7 +287,7 @@ pub fn recipients<'s>(
                 // Everyone on any of that team's rotas, on call now or not:
                 // the all-hands step.
                 for (_, r) in schedule.rotas(Some(other)) {
-                    for id in r.layers.iter().flat_map(|l| &l.members) {
+                    for id in r.layers.iter().flat_map(|l| l.people()) {
                         add(id, target);
                     }
                 }

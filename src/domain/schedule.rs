@@ -166,7 +166,7 @@ pub struct Schedule {
     pub teams: Vec<Team>,
 }
 
-/// Who is on call on one rota at one instant.
+/// Someone on call on one rota at one instant (or nobody).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OnCall {
     pub team: String,
@@ -226,37 +226,54 @@ impl Schedule {
     }
 
     /// Who is on call at `at` on every rota (of `team`, if given), as
-    /// (team, rota, person); no person is a gap.
+    /// (team, rota, person), a row a person (several for a group's turn); a
+    /// rota with nobody on call is one row without a person.
     pub fn who<'a>(&'a self, at: Instant, team: Option<&'a str>) -> Vec<(&'a str, &'a str, Option<&'a PersonId>)> {
         self.rotas(team)
-            .map(|(t, r)| (t.name.as_str(), r.name.as_str(), r.on_call_at(at)))
+            .flat_map(|(t, r)| {
+                let people = r.on_call(at);
+                let rows: Vec<Option<&PersonId>> = if people.is_empty() {
+                    vec![None]
+                } else {
+                    people.into_iter().map(Some).collect()
+                };
+                rows.into_iter().map(move |p| (t.name.as_str(), r.name.as_str(), p))
+            })
             .collect()
     }
 
     /// Who is on call at `at`, with the shift they are in, looking at most
-    /// `around` either side for its edges.
+    /// `around` either side for its edges: a row a person on call (several
+    /// for a group's turn, in seat order), or one for a gap.
     pub fn who_with_shift(&self, at: Instant, around: chrono::Duration, team: Option<&str>) -> Vec<OnCall> {
         let range = Span::new(at - around, at + around);
         self.rotas(team)
-            .map(|(t, r)| {
-                let tiles = r.expand(range);
-                let tile = tiles.iter().find(|x| x.span.contains(at)).cloned();
-                let (user, span) = match tile {
-                    Some(tile) => (tile.user, tile.span),
-                    None => (None, range),
-                };
-                OnCall {
+            .flat_map(|(t, r)| {
+                let mut rows: Vec<(Option<PersonId>, Span)> = r
+                    .expand(range)
+                    .into_iter()
+                    .filter(|x| x.span.contains(at))
+                    .map(|tile| (tile.user, tile.span))
+                    .collect();
+                if rows.is_empty() {
+                    rows.push((None, range));
+                }
+                // Seat order: the order of the crew at `at`.
+                let crew = r.on_call(at);
+                rows.sort_by_key(|(user, _)| user.as_ref().and_then(|u| crew.iter().position(|p| *p == u)));
+                rows.into_iter().map(move |(user, span)| OnCall {
                     team: t.name.clone(),
                     rota: r.name.clone(),
                     user,
                     span,
-                }
+                })
             })
             .collect()
     }
 
     /// Every rota's shifts and gaps within `range` (of `team`, if given), in
-    /// team, rota and time order.
+    /// team, rota and time order: each person's stretches ([`Rota::expand`]),
+    /// so a group's turn is a shift for each of its people.
     pub fn shifts(&self, range: Span, team: Option<&str>) -> Vec<Shift> {
         self.rotas(team)
             .flat_map(|(t, r)| {

@@ -274,24 +274,35 @@ pub async fn hand_lead(
     }
 }
 
-/// Who is on call now, per team and rota, with whoever shadows them.
+/// Who is on call now, per team and rota, a row a person (several for a
+/// group's turn, one with no person for a gap), each with whoever shadows
+/// them.
 pub async fn oncall(State(state): State<Shared>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     state.authorize_api(&headers)?;
     let now = state.clock.now();
     let schedule = state.schedule();
     let rows: Vec<Value> = schedule
         .rotas(None)
-        .map(|(team, rota)| {
-            let mut row = json!({"team": team.name, "rota": rota.name, "user": rota.on_call_at(now)});
-            let shadows: Vec<Value> = rota
-                .shadows_at(now)
-                .into_iter()
-                .map(|(user, of)| json!({"user": user, "of": of}))
-                .collect();
-            if !shadows.is_empty() {
-                row["shadows"] = json!(shadows);
-            }
-            row
+        .flat_map(|(team, rota)| {
+            let people = rota.on_call(now);
+            let users: Vec<Option<&String>> = if people.is_empty() {
+                vec![None]
+            } else {
+                people.into_iter().map(Some).collect()
+            };
+            let shadows = rota.shadows_at(now);
+            users.into_iter().map(move |user| {
+                let mut row = json!({"team": team.name, "rota": rota.name, "user": user});
+                let mine: Vec<Value> = shadows
+                    .iter()
+                    .filter(|(_, of)| Some(*of) == user)
+                    .map(|(shadow, of)| json!({"user": shadow, "of": of}))
+                    .collect();
+                if !mine.is_empty() {
+                    row["shadows"] = json!(mine);
+                }
+                row
+            })
         })
         .collect();
     Ok(Json(json!({"at": now, "oncall": rows})))

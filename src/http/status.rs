@@ -24,6 +24,7 @@ use super::Shared;
 use super::html::page_with_style;
 use crate::domain::alert::Status;
 use crate::domain::pay::Month;
+use crate::domain::rota::Crew;
 use crate::domain::schedule::Schedule;
 use crate::domain::time::{Instant, Span, resolve_local, to_local};
 use crate::html::escape;
@@ -126,6 +127,13 @@ fn name(schedule: &Schedule, id: &str) -> String {
         .unwrap_or_else(|| id.to_string())
 }
 
+/// The people of a turn by name, escaped: "Alice", or "Alice and Bob" for a
+/// group on call together.
+fn names(schedule: &Schedule, crew: &Crew) -> String {
+    let names: Vec<String> = crew.iter().map(|id| escape(&name(schedule, id))).collect();
+    names.join(" and ")
+}
+
 fn hm(t: Instant) -> String {
     t.format("%a %d %b %H:%M").to_string()
 }
@@ -136,11 +144,12 @@ fn on_call(body: &mut String, schedule: &Schedule, now: Instant) {
         "<h2>On call now</h2>\n<table><tr><th>Rota</th><th>Now</th><th>Until</th><th>Next</th></tr>"
     );
     for (team, rota) in schedule.rotas(None) {
-        let tiles = rota.expand(Span::new(now, now + AHEAD));
+        // By turn: a group's people together.
+        let tiles = rota.turns(Span::new(now, now + AHEAD));
         let current = tiles.first();
         let next = tiles.iter().skip(1).find(|t| t.user.is_some());
-        let who = |t: Option<&crate::domain::rota::Tile>| match t.and_then(|t| t.user.as_ref()) {
-            Some(u) => escape(&name(schedule, u)),
+        let who = |t: Option<&crate::domain::rota::Tile<Crew>>| match t.and_then(|t| t.user.as_ref()) {
+            Some(crew) => names(schedule, crew),
             None => "<strong>nobody</strong>".into(),
         };
         let until = current
@@ -289,10 +298,10 @@ fn month_view(body: &mut String, schedule: &Schedule, q: &StatusQuery, now: Inst
         month.next().label()
     );
     let mut days: BTreeMap<NaiveDate, Vec<String>> = BTreeMap::new();
-    for tile in rota.expand(span) {
+    for tile in rota.turns(span) {
         let mut day = to_local(rota.tz, tile.span.start).date();
         let who = match &tile.user {
-            Some(u) => escape(&name(schedule, u)),
+            Some(crew) => names(schedule, crew),
             None => "<strong>nobody</strong>".into(),
         };
         loop {

@@ -278,3 +278,50 @@ async fn issue16_uids_of_teams_and_rotas_with_dashes_stay_distinct_and_stable() 
     assert_eq!(uids(&parse(&dir, &restarted)), first);
     app.stop().await;
 }
+
+/// A group's turn (issue 18) is an event in each of its people's feeds, and
+/// one for each of them in the team's feed, each with its own UID.
+#[test]
+fn a_groups_turn_is_an_event_for_each_person() {
+    use oncall::calendar::{Feed, render};
+    let loaded = crate::support::team(
+        "Europe/London",
+        "rotas:\n  r: {members: [[alice, bob], carol], start: 2026-06-01T09:00, every: 1w}\n",
+    );
+    let now = at("2026-06-03T12:00:00Z");
+    let events = |ics: &str| -> Vec<String> {
+        ics.split("BEGIN:VEVENT")
+            .skip(1)
+            .map(|e| {
+                let field = |name: &str| {
+                    e.lines()
+                        .find_map(|l| l.strip_prefix(name))
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                format!("{} {}", field("DTSTART:"), field("SUMMARY:"))
+            })
+            .collect()
+    };
+    let bob = events(&render(&loaded.schedule, Feed::Person("bob"), now));
+    assert!(bob.iter().all(|e| e.contains("On call: t r")), "{bob:?}");
+    assert_eq!(
+        &bob[..2],
+        ["20260601T080000Z On call: t r", "20260615T080000Z On call: t r"].map(String::from)
+    );
+    let team = render(&loaded.schedule, Feed::Team("t"), now);
+    let first_week: Vec<String> = events(&team)
+        .into_iter()
+        .filter(|e| e.starts_with("20260601T"))
+        .collect();
+    assert_eq!(
+        first_week,
+        [
+            "20260601T080000Z Alice on call: t r",
+            "20260601T080000Z Bob on call: t r"
+        ]
+        .map(String::from)
+    );
+    let uids: std::collections::BTreeSet<&str> = team.lines().filter(|l| l.starts_with("UID:")).collect();
+    assert_eq!(uids.len(), team.matches("BEGIN:VEVENT").count());
+}

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("schedules")
@@ -794,4 +794,64 @@ fn issue17_check_reads_the_settings_as_serve_does() {
         &[("ONCALL_LINK_SECRET", "a-link-secret-0123456789abcdef0123456789")],
     );
     assert!(o.status.success(), "{}", stderr(&o));
+}
+
+/// A group on call together (issue 18): `who` prints a line for each of its
+/// people, a shadow under the one they follow; `shifts` a shift for each.
+#[test]
+fn who_and_shifts_list_each_person_of_a_group() {
+    let dir = temp_schedules(&[
+        (
+            "people.yaml",
+            "people:\n  alice: {name: Alice, email: a@example.com}\n  bob: {name: Bob, email: b@example.com}\n  \
+             carol: {name: Carol, email: c@example.com}\n  mia: {name: Mia, email: m@example.com}\n",
+        ),
+        (
+            "t.yaml",
+            "team: t\ntimezone: UTC\nrotas:\n  r:\n    members: [[alice, bob], carol]\n    start: 2026-01-01T00:00\n    every: 1d\n    \
+             shadows: [{user: mia, of: bob}]\n",
+        ),
+    ]);
+    let d = dir.path().to_str().unwrap();
+    let who = oncall(&["who", "--schedules", d, "--at", "2026-01-01T12:00:00Z"]);
+    assert!(who.status.success(), "{}", stderr(&who));
+    expect_test::expect![[r#"
+        on call at 2026-01-01T12:00:00Z
+        TEAM  ROTA  ON CALL                  SINCE (UTC)           UNTIL (UTC)
+        t     r     alice (Alice)            2026-01-01T00:00:00Z  2026-01-02T00:00:00Z
+        t     r     bob (Bob)                2026-01-01T00:00:00Z  2026-01-02T00:00:00Z
+                    mia (Mia) shadowing bob  2026-01-01T00:00:00Z  2026-01-02T00:00:00Z
+    "#]]
+    .assert_eq(&stdout(&who));
+    let json = oncall(&[
+        "who",
+        "--schedules",
+        d,
+        "--at",
+        "2026-01-01T12:00:00Z",
+        "--format",
+        "json",
+    ]);
+    let rows = json_lines(&json);
+    assert_eq!(rows.len(), 2);
+    assert_eq!((&rows[0]["user"], &rows[1]["user"]), (&json!("alice"), &json!("bob")));
+    assert!(rows[0].get("shadows").is_none());
+    assert_eq!(rows[1]["shadows"][0]["user"], "mia");
+    let shifts = oncall(&[
+        "shifts",
+        "--schedules",
+        d,
+        "--from",
+        "2026-01-01T00:00:00Z",
+        "--to",
+        "2026-01-03T00:00:00Z",
+        "--format",
+        "json",
+    ]);
+    expect_test::expect![[r#"
+        {"team":"t","rota":"r","user":"alice","start":"2026-01-01T00:00:00Z","end":"2026-01-02T00:00:00Z"}
+        {"team":"t","rota":"r","user":"bob","start":"2026-01-01T00:00:00Z","end":"2026-01-02T00:00:00Z"}
+        {"team":"t","rota":"r","user":"carol","start":"2026-01-02T00:00:00Z","end":"2026-01-03T00:00:00Z"}
+    "#]]
+    .assert_eq(&stdout(&shifts));
 }

@@ -870,3 +870,31 @@ async fn issue16_a_long_summary_is_cut_and_kept_whole_in_details() {
     assert_eq!(plain["details"]["host"], "db-1");
     app.stop().await;
 }
+
+/// `GET /v1/oncall` during a group's turn (issue 18): a row for each person
+/// on call, in the group's order, a shadow on the row of the one they follow.
+#[tokio::test(flavor = "multi_thread")]
+async fn oncall_lists_each_person_of_a_group() {
+    let dir = temp_dir("group");
+    write_schedules(&dir);
+    std::fs::write(
+        dir.join("schedules").join("platform.yaml"),
+        format!(
+            "team: platform\ntimezone: America/New_York\nrotas:\n  primary:\n    members: [[carol, dave], erin]\n    \
+             start: 2026-01-05T09:00\n    every: 1w\n    shadows: [{{user: alice}}]\nintake_key: {OTHER_KEY}\n"
+        ),
+    )
+    .unwrap();
+    let app = TestApp::spawn_in_at(dir, "2026-01-06T12:00:00Z").await;
+    let (code, body) = app.api_get("/v1/oncall").await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        body["oncall"],
+        json!([
+            {"team": "payments", "rota": "primary", "user": "alice"},
+            {"team": "platform", "rota": "primary", "user": "carol", "shadows": [{"user": "alice", "of": "carol"}]},
+            {"team": "platform", "rota": "primary", "user": "dave"},
+        ])
+    );
+    app.stop().await;
+}

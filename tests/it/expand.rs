@@ -708,3 +708,100 @@ fn first_starts_the_rotation_from_a_member() {
         "#]],
     );
 }
+
+/// A rota's turns (crews) within `[from, to)`, one a line, a group's people
+/// joined by `+`.
+fn turns(loaded: &oncall::config::Loaded, from: &str, to: &str) -> String {
+    let rota = &loaded.schedule.teams[0].rotas[0];
+    rota.turns(Span::new(at(from), at(to)))
+        .iter()
+        .map(|t| {
+            format!(
+                "{} .. {}  {}\n",
+                t.span.start.format("%Y-%m-%dT%H:%MZ"),
+                t.span.end.format("%Y-%m-%dT%H:%MZ"),
+                t.user.as_ref().map_or("-".to_string(), |crew| crew.join("+"))
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_group_is_on_call_together_and_each_has_their_shifts() {
+    // [alice, bob] and carol take daily turns, then [alice, dave]: alice is
+    // on call through two turns in a row, one shift across them.
+    let loaded = team(
+        "Europe/London",
+        "rotas:\n  r:\n    members: [[alice, bob], carol, [alice, dave]]\n    start: 2026-06-01T09:00\n    every: 1d\n",
+    );
+    expect![[r#"
+        2026-06-01T00:00Z .. 2026-06-01T08:00Z  -
+        2026-06-01T08:00Z .. 2026-06-02T08:00Z  alice+bob
+        2026-06-02T08:00Z .. 2026-06-03T08:00Z  carol
+        2026-06-03T08:00Z .. 2026-06-04T08:00Z  alice+dave
+        2026-06-04T08:00Z .. 2026-06-05T08:00Z  alice+bob
+        2026-06-05T08:00Z .. 2026-06-06T00:00Z  carol
+    "#]]
+    .assert_eq(&turns(&loaded, "2026-06-01T00:00:00Z", "2026-06-06T00:00:00Z"));
+    expect![[r#"
+        r  2026-06-01T00:00Z .. 2026-06-01T08:00Z  (8h)  -
+        r  2026-06-01T08:00Z .. 2026-06-02T08:00Z  (24h)  alice
+        r  2026-06-01T08:00Z .. 2026-06-02T08:00Z  (24h)  bob
+        r  2026-06-02T08:00Z .. 2026-06-03T08:00Z  (24h)  carol
+        r  2026-06-03T08:00Z .. 2026-06-05T08:00Z  (48h)  alice
+        r  2026-06-03T08:00Z .. 2026-06-04T08:00Z  (24h)  dave
+        r  2026-06-04T08:00Z .. 2026-06-05T08:00Z  (24h)  bob
+        r  2026-06-05T08:00Z .. 2026-06-06T00:00Z  (16h)  carol
+    "#]]
+    .assert_eq(&render(&loaded, "2026-06-01T00:00:00Z", "2026-06-06T00:00:00Z"));
+    let rota = &loaded.schedule.teams[0].rotas[0];
+    let noon = at("2026-06-03T12:00:00Z");
+    assert_eq!(rota.on_call(noon), ["alice", "dave"]);
+    assert_eq!(rota.on_call_at(noon).map(String::as_str), Some("alice"));
+    let who: Vec<String> = loaded
+        .schedule
+        .who(noon, None)
+        .into_iter()
+        .map(|(_, r, u)| format!("{r}={}", u.map(String::as_str).unwrap_or("-")))
+        .collect();
+    assert_eq!(who, ["r=alice", "r=dave"]);
+}
+
+#[test]
+fn overrides_on_a_group_fill_seats() {
+    // The turn of [alice, bob] on 1 June (09:00 BST to 09:00 BST the next
+    // day, 08:00 to 08:00 UTC), in local time:
+    // - 10:00-12:00 erin swaps in for alice, and 11:00-13:00 dave for bob:
+    //   erin and dave together from 11:00 to 12:00;
+    // - 14:00-16:00 carol covers the whole turn (she is no member here);
+    // - 15:00-17:00, after it, erin swaps in for alice: erin in alice's seat
+    //   and carol in bob's until 16:00, then erin and bob;
+    // - 18:00-19:00 bob swaps in for alice: bob alone (he holds both seats).
+    // On 2 June, dave's turn, a swap for alice does nothing.
+    let loaded = team(
+        "Europe/London",
+        "rotas:\n  r:\n    members: [[alice, bob], dave]\n    start: 2026-06-01T09:00\n    every: 1d\n\
+         overrides:\n\
+         \x20 - {rota: r, user: erin, instead_of: alice, from: 2026-06-01T10:00, to: 2026-06-01T12:00}\n\
+         \x20 - {rota: r, user: dave, instead_of: bob, from: 2026-06-01T11:00, to: 2026-06-01T13:00}\n\
+         \x20 - {rota: r, user: carol, from: 2026-06-01T14:00, to: 2026-06-01T16:00}\n\
+         \x20 - {rota: r, user: erin, instead_of: alice, from: 2026-06-01T15:00, to: 2026-06-01T17:00}\n\
+         \x20 - {rota: r, user: bob, instead_of: alice, from: 2026-06-01T18:00, to: 2026-06-01T19:00}\n\
+         \x20 - {rota: r, user: erin, instead_of: alice, from: 2026-06-02T10:00, to: 2026-06-02T11:00}\n",
+    );
+    expect![[r#"
+        2026-06-01T08:00Z .. 2026-06-01T09:00Z  alice+bob
+        2026-06-01T09:00Z .. 2026-06-01T10:00Z  erin+bob
+        2026-06-01T10:00Z .. 2026-06-01T11:00Z  erin+dave
+        2026-06-01T11:00Z .. 2026-06-01T12:00Z  alice+dave
+        2026-06-01T12:00Z .. 2026-06-01T13:00Z  alice+bob
+        2026-06-01T13:00Z .. 2026-06-01T14:00Z  carol
+        2026-06-01T14:00Z .. 2026-06-01T15:00Z  erin+carol
+        2026-06-01T15:00Z .. 2026-06-01T16:00Z  erin+bob
+        2026-06-01T16:00Z .. 2026-06-01T17:00Z  alice+bob
+        2026-06-01T17:00Z .. 2026-06-01T18:00Z  bob
+        2026-06-01T18:00Z .. 2026-06-02T08:00Z  alice+bob
+        2026-06-02T08:00Z .. 2026-06-02T12:00Z  dave
+    "#]]
+    .assert_eq(&turns(&loaded, "2026-06-01T08:00:00Z", "2026-06-02T12:00:00Z"));
+}

@@ -1118,3 +1118,71 @@ async fn an_alert_stored_by_an_older_oncall_is_shown_and_announced_once() {
         }
     }
 }
+
+/// A group on call together (issue 18): `rota:` pages everyone in it, the
+/// hand-off notices go to each person whose shift starts (not to one who
+/// stays on call into the next turn), and the ledger records each person's
+/// time, so each is paid for it.
+#[tokio::test]
+async fn a_group_is_paged_notified_and_recorded_together() {
+    // London, June: 10:00 BST is 09:00 UTC. [alice, bob] until Tuesday
+    // 10:00, then [bob, carol].
+    let team = "team: t\ntimezone: Europe/London\nhandoff_notices: [start]\n\
+                rotas:\n  primary: {members: [[alice, bob], [bob, carol]], start: 2026-06-01T10:00, every: 1d}\n\
+                escalation:\n  - notify: [rota:primary]\n";
+    let mut ledgers = Vec::new();
+    for db in dbs() {
+        let (log, ledger) = Sim::new(db, team)
+            .run_with_ledger(
+                "2026-06-01T08:00:00Z",
+                &[
+                    ("08:00", "tick"),
+                    ("09:00", "tick"),
+                    ("12:00", "trigger disk critical"),
+                    ("12:05", "ack disk alice"),
+                    ("33:00", "tick"),
+                    ("34:00", "trigger db critical"),
+                ],
+                "35:00",
+            )
+            .await;
+        expect![[r#"
+            09:00:00 alice push hand-off primary
+            09:00:00 bob push hand-off primary
+            12:00:00 alice push [disk]
+            12:00:00 bob push [disk]
+            09:00:00 carol push hand-off primary
+            10:00:00 bob push [db]
+            10:00:00 carol push [db]
+        "#]]
+        .assert_eq(&log);
+        ledgers.push(ledger);
+    }
+    // Hours on call, each person's (the rows are split at each hour).
+    let mut hours: BTreeMap<&str, (Instant, Instant, i64)> = BTreeMap::new();
+    for r in &ledgers[0].rows {
+        let e = hours.entry(r.person.as_str()).or_insert((r.span.start, r.span.end, 0));
+        e.0 = e.0.min(r.span.start);
+        e.1 = e.1.max(r.span.end);
+        e.2 += r.span.duration().num_seconds();
+    }
+    let totals: Vec<String> = hours
+        .iter()
+        .map(|(p, (from, to, s))| {
+            format!(
+                "{p} {}..{} {}h",
+                from.format("%d %H:%M"),
+                to.format("%d %H:%M"),
+                s / 3600
+            )
+        })
+        .collect();
+    expect![[r#"
+        alice 01 09:00..02 09:00 24h
+        bob 01 09:00..02 10:00 25h
+        carol 02 09:00..02 10:00 1h"#]]
+    .assert_eq(&totals.join("\n"));
+    for other in &ledgers[1..] {
+        assert_eq!(other, &ledgers[0]);
+    }
+}

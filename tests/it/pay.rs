@@ -604,3 +604,35 @@ rotas:
     "#]]
     .assert_eq(&csv);
 }
+
+#[test]
+fn each_person_of_a_group_is_paid_for_the_turn() {
+    // Issue 18: [alice, bob] and [carol, dave] take weekly turns over the
+    // spring change: each person of a turn is paid for all of it (alice and
+    // bob each for 168 hours and then, across the change, 167), and erin's
+    // swap for bob on Sunday the 15th takes those hours from bob alone.
+    let team = "team: t
+timezone: Europe/London
+rotas:
+  r:
+    members: [[alice, bob], [carol, dave]]
+    start: 2026-03-09T09:00
+    every: 1w
+overrides:
+  - {rota: r, user: erin, instead_of: bob, from: 2026-03-15T00:00, to: 2026-03-16T00:00}
+";
+    let pay = with_rate(RULES, &[("t/r", "{rate: 10}")]);
+    check(
+        &[team],
+        &pay,
+        "2026-03",
+        By::Person,
+        expect![[r#"
+            alice [t] 335h = 240h weekday + 95h weekend + 0h holiday; shifts 2; pages 0 (0 out of hours), callouts 0 (0h); on call 4125.00 + fees 0.00 + callouts 0.00 - cap 0.00 = 4125.00 EUR
+            bob [t] 311h = 240h weekday + 71h weekend + 0h holiday; shifts 3; pages 0 (0 out of hours), callouts 0 (0h); on call 3765.00 + fees 0.00 + callouts 0.00 - cap 0.00 = 3765.00 EUR
+            carol [t] 207h = 159h weekday + 48h weekend + 0h holiday; shifts 2; pages 0 (0 out of hours), callouts 0 (0h); on call 2500.00 + fees 0.00 + callouts 0.00 - cap 0.00 = 2500.00 EUR
+            dave [t] 207h = 159h weekday + 48h weekend + 0h holiday; shifts 2; pages 0 (0 out of hours), callouts 0 (0h); on call 2500.00 + fees 0.00 + callouts 0.00 - cap 0.00 = 2500.00 EUR
+            erin [t] 24h = 0h weekday + 24h weekend + 0h holiday; shifts 1; pages 0 (0 out of hours), callouts 0 (0h); on call 360.00 + fees 0.00 + callouts 0.00 - cap 0.00 = 360.00 EUR
+        "#]],
+    );
+}

@@ -1,9 +1,12 @@
 //! Properties of expansion that must hold for any rota and any window:
-//! - the tiles cover the window exactly, in order, with no overlap and no
-//!   hole (gaps are tiles too), and neighbours differ (contiguous shifts of
-//!   one person are merged);
-//! - expanding two halves of a window gives the same tiles as the whole;
-//! - the point look-up (`on_call_at`, what `who` uses) agrees with the tiles;
+//! - the turns cover the window exactly, in order, with no overlap and no
+//!   hole (gaps are turns too), and neighbours differ (contiguous turns of
+//!   one crew are merged);
+//! - expanding two halves of a window gives the same turns as the whole;
+//! - the point look-ups (`on_call`, what `who` and paging use, and
+//!   `on_call_at`) agree with the turns, and each person's tiles
+//!   (`expand`, what `shifts`, pay and the ledger use) hold exactly the
+//!   people of the turns, one person's never overlapping or touching;
 //! - a layer's `end` switches it off and nothing else: before it the rota is
 //!   as without the `end`, from it on as without the layer;
 //! - a turn in seconds or parts (`every: 86400s`, `1d1h`) hands off where
@@ -12,11 +15,14 @@
 //!   the daily windows it is made of (`{from: "fri 18:00", to: "mon 08:00"}`
 //!   is Friday from 18:00, Saturday, Sunday and Monday to 08:00);
 //! - `first` puts that member on call from the start, and is the members
-//!   written from there on, wrapping round.
+//!   written from there on, wrapping round;
+//! - a rota of groups of k people is, person by person, k rotas of single
+//!   people side by side (its groups' first people, their second people...);
+//! - groups of one person are those people.
 
 use chrono::Duration;
 use oncall::config;
-use oncall::domain::rota::{Tile, merge};
+use oncall::domain::rota::{Crew, Tile, merge};
 use oncall::domain::time::Span;
 use proptest::prelude::*;
 
@@ -61,13 +67,15 @@ const WINDOWS: &[&str] = &[
 
 #[derive(Debug, Clone)]
 struct LayerSpec {
-    members: Vec<usize>,
+    /// Each member a person, or a group of several (distinct) people.
+    members: Vec<Vec<usize>>,
     start_minutes: i64,
     rule: usize,
     window: usize,
     /// `end`, in minutes after the start.
     end_minutes: Option<i64>,
-    /// `first`: this member (an index into `members`, wrapped).
+    /// `first`: the first person of this member (an index into `members`,
+    /// wrapped).
     first: Option<usize>,
 }
 
@@ -79,9 +87,17 @@ struct OverrideSpec {
     length_minutes: i64,
 }
 
+/// A member: mostly one person, sometimes a group of two or three.
+fn member() -> impl Strategy<Value = Vec<usize>> {
+    prop_oneof![
+        3 => (0..NAMES.len()).prop_map(|m| vec![m]),
+        1 => prop::sample::subsequence((0..NAMES.len()).collect::<Vec<_>>(), 2..=3).prop_shuffle(),
+    ]
+}
+
 fn layer() -> impl Strategy<Value = LayerSpec> {
     (
-        prop::collection::vec(0..NAMES.len(), 1..4),
+        prop::collection::vec(member(), 1..4),
         0i64..(20 * 365 * 1440),
         0..RULES.len(),
         0..WINDOWS.len(),
@@ -125,12 +141,23 @@ fn local(minutes: i64) -> String {
 }
 
 fn yaml(zone: usize, layers: &[LayerSpec], overrides: &[OverrideSpec]) -> String {
+    written(zone, layers, overrides, false)
+}
+
+/// The team file; `groups_of_one`: each single person written as a group
+/// of one (`[alice]`).
+fn written(zone: usize, layers: &[LayerSpec], overrides: &[OverrideSpec], groups_of_one: bool) -> String {
     let mut text = format!("team: t\ntimezone: {}\nrotas:\n  r:\n    layers:\n", ZONES[zone]);
     for l in layers {
-        let members: Vec<&str> = l.members.iter().map(|m| NAMES[*m]).collect();
-        text.push_str(&format!("      - members: [{}]\n", members.join(", ")));
+        text.push_str(&format!(
+            "      - members: [{}]\n",
+            members_yaml(&l.members, groups_of_one)
+        ));
         if let Some(first) = l.first {
-            text.push_str(&format!("        first: {}\n", members[first % members.len()]));
+            text.push_str(&format!(
+                "        first: {}\n",
+                NAMES[l.members[first % l.members.len()][0]]
+            ));
         }
         text.push_str(&format!("        start: {}\n", local(l.start_minutes)));
         if let Some(end) = l.end_minutes {
@@ -158,7 +185,19 @@ fn yaml(zone: usize, layers: &[LayerSpec], overrides: &[OverrideSpec]) -> String
     text
 }
 
-fn check_tiling(tiles: &[Tile], window: Span) -> Result<(), TestCaseError> {
+/// `members` as written: a person as `alice`, a group as `[alice, bob]`.
+fn members_yaml(members: &[Vec<usize>], groups_of_one: bool) -> String {
+    let written: Vec<String> = members
+        .iter()
+        .map(|m| match &m[..] {
+            [one] if !groups_of_one => NAMES[*one].to_string(),
+            group => format!("[{}]", group.iter().map(|p| NAMES[*p]).collect::<Vec<_>>().join(", ")),
+        })
+        .collect();
+    written.join(", ")
+}
+
+fn check_tiling(tiles: &[Tile<Crew>], window: Span) -> Result<(), TestCaseError> {
     prop_assert!(!tiles.is_empty());
     prop_assert_eq!(tiles[0].span.start, window.start);
     prop_assert_eq!(tiles[tiles.len() - 1].span.end, window.end);
@@ -197,20 +236,40 @@ proptest! {
 
         let start = at("2010-01-01T00:00:00Z") + Duration::minutes(window_start);
         let window = Span::new(start, start + Duration::minutes(window_minutes));
-        let whole = rota.expand(window);
+        let whole = rota.turns(window);
         check_tiling(&whole, window)?;
 
         let cut = start + Duration::seconds(((window_minutes * 60) as f64 * split) as i64).max(Duration::seconds(1));
         if cut < window.end {
-            let mut halves = rota.expand(Span::new(window.start, cut));
-            halves.extend(rota.expand(Span::new(cut, window.end)));
+            let mut halves = rota.turns(Span::new(window.start, cut));
+            halves.extend(rota.turns(Span::new(cut, window.end)));
             prop_assert_eq!(merge(halves), whole.clone(), "{}", text);
         }
 
+        // Each person's tiles: never overlapping or touching one another.
+        let people = rota.expand(window);
+        for (i, a) in people.iter().enumerate() {
+            for b in &people[i + 1..] {
+                if a.user.is_some() && a.user == b.user {
+                    prop_assert!(a.span.end < b.span.start || b.span.end < a.span.start, "{:?} {:?} in\n{}", a, b, text);
+                }
+            }
+        }
         for p in probes {
             let t = start + Duration::seconds(((window_minutes * 60) as f64 * p) as i64);
             let tile = whole.iter().find(|x| x.span.contains(t)).unwrap();
-            prop_assert_eq!(rota.on_call_at(t), tile.user.as_ref(), "at {} in\n{}", t, text);
+            let crew: Vec<&String> = tile.user.iter().flatten().collect();
+            prop_assert_eq!(&rota.on_call(t), &crew, "at {} in\n{}", t, text);
+            prop_assert_eq!(rota.on_call_at(t), crew.first().copied(), "at {} in\n{}", t, text);
+            let mut there: Vec<&String> = people
+                .iter()
+                .filter(|x| x.span.contains(t))
+                .filter_map(|x| x.user.as_ref())
+                .collect();
+            let mut expected = crew.clone();
+            there.sort();
+            expected.sort();
+            prop_assert_eq!(there, expected, "at {} in\n{}", t, text);
         }
     }
 }
@@ -263,9 +322,9 @@ proptest! {
 
         let start = at("2010-01-01T00:00:00Z") + Duration::minutes(window_start);
         let window = Span::new(start, start + Duration::minutes(window_minutes));
-        let mut expected = before.expand(window.intersect(&Span::new(window.start, end)));
-        expected.extend(after.expand(window.intersect(&Span::new(end, window.end))));
-        prop_assert_eq!(rota.expand(window), merge(expected), "{}", text);
+        let mut expected = before.turns(window.intersect(&Span::new(window.start, end)));
+        expected.extend(after.turns(window.intersect(&Span::new(end, window.end))));
+        prop_assert_eq!(rota.turns(window), merge(expected), "{}", text);
     }
 }
 
@@ -418,9 +477,10 @@ proptest! {
         let mut with_first = spec.clone();
         with_first.first = Some(first);
         // The same rota without `first`, its members written from the first
-        // place of the one `first` names.
-        let names = &spec.members;
-        let at_first = names.iter().position(|m| *m == names[first % names.len()]).unwrap();
+        // member that holds the person `first` names.
+        let members = &spec.members;
+        let person = members[first % members.len()][0];
+        let at_first = members.iter().position(|m| m.contains(&person)).unwrap();
         let mut turned = spec.clone();
         turned.first = None;
         turned.members.rotate_left(at_first);
@@ -428,11 +488,92 @@ proptest! {
         let (rota, same) = (rota_of(&text)?, rota_of(&yaml(zone, &[turned], &overrides))?);
         let begin = at("2010-01-01T00:00:00Z") + Duration::minutes(window_start);
         let window = Span::new(begin, begin + Duration::minutes(window_minutes));
+        prop_assert_eq!(rota.turns(window), same.turns(window), "{}", text);
         prop_assert_eq!(rota.expand(window), same.expand(window), "{}", text);
         // Where the layer is on at its start, `first` is scheduled there.
         let start = rota.layers[0].handoffs.instant(0).unwrap();
         if let Some(on) = rota.layers[0].member_at(start) {
-            prop_assert_eq!(on, &NAMES[names[first % names.len()]], "{}", text);
+            prop_assert!(on.iter().any(|p| p == NAMES[person]), "{:?} in\n{}", on, text);
         }
+    }
+}
+
+/// Each person's stretches among `tiles`, merged where they touch.
+fn by_person(tiles: impl IntoIterator<Item = Tile>) -> std::collections::BTreeMap<String, Vec<Span>> {
+    let mut out: std::collections::BTreeMap<String, Vec<Span>> = Default::default();
+    for tile in tiles {
+        if let Some(user) = tile.user {
+            out.entry(user).or_default().push(tile.span);
+        }
+    }
+    for spans in out.values_mut() {
+        spans.sort();
+        let mut merged: Vec<Span> = Vec::new();
+        for s in spans.drain(..) {
+            match merged.last_mut() {
+                Some(last) if last.end >= s.start => last.end = last.end.max(s.end),
+                _ => merged.push(s),
+            }
+        }
+        *spans = merged;
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(100),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn a_rota_of_groups_is_rotas_of_people_side_by_side(
+        zone in 0..ZONES.len(),
+        spec in layer(),
+        size in 2usize..4,
+        groups in prop::collection::vec(prop::sample::subsequence((0..NAMES.len()).collect::<Vec<_>>(), 3).prop_shuffle(), 1..4),
+        window_start in 0i64..(22 * 365 * 1440),
+        window_minutes in 1i64..(30 * 1440),
+    ) {
+        // Groups of `size` distinct people; lane i is the rota of each
+        // group's person i, with the same start, rule, windows and end.
+        let groups: Vec<Vec<usize>> = groups.into_iter().map(|g| g[..size].to_vec()).collect();
+        let mut grouped = spec.clone();
+        grouped.members = groups.clone();
+        grouped.first = None;
+        let text = yaml(zone, std::slice::from_ref(&grouped), &[]);
+        let rota = rota_of(&text)?;
+        let begin = at("2010-01-01T00:00:00Z") + Duration::minutes(window_start);
+        let window = Span::new(begin, begin + Duration::minutes(window_minutes));
+        let mut lanes = Vec::new();
+        for i in 0..size {
+            let mut lane = grouped.clone();
+            lane.members = groups.iter().map(|g| vec![g[i]]).collect();
+            lanes.extend(rota_of(&yaml(zone, &[lane], &[]))?.expand(window));
+        }
+        prop_assert_eq!(by_person(rota.expand(window)), by_person(lanes), "{}", text);
+    }
+
+    #[test]
+    fn groups_of_one_are_those_people(
+        zone in 0..ZONES.len(),
+        layers in prop::collection::vec(layer(), 1..3),
+        overrides in prop::collection::vec(override_spec(), 0..4),
+        window_start in 0i64..(22 * 365 * 1440),
+        window_minutes in 1i64..(30 * 1440),
+    ) {
+        // Every member a single person, written plain and as a group of one.
+        let plain: Vec<LayerSpec> = layers
+            .iter()
+            .map(|l| LayerSpec { members: l.members.iter().map(|m| vec![m[0]]).collect(), ..l.clone() })
+            .collect();
+        let text = yaml(zone, &plain, &overrides);
+        let as_groups = written(zone, &plain, &overrides, true);
+        prop_assert_ne!(&text, &as_groups);
+        let (people, groups) = (rota_of(&text)?, rota_of(&as_groups)?);
+        let begin = at("2010-01-01T00:00:00Z") + Duration::minutes(window_start);
+        let window = Span::new(begin, begin + Duration::minutes(window_minutes));
+        prop_assert_eq!(people.turns(window), groups.turns(window), "{}\n{}", text, as_groups);
+        prop_assert_eq!(people.expand(window), groups.expand(window), "{}\n{}", text, as_groups);
     }
 }

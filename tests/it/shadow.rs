@@ -233,3 +233,48 @@ async fn issue16_an_alert_marks_its_shadow_copies() {
     assert!(erin.iter().all(|s| s == "alice"), "{body}");
     app.stop().await;
 }
+
+/// During a group's turn (issue 18) a shadow without `of` follows the
+/// group's first person, one with `of` their person while in the group; a
+/// shadow in the group on call is on call, not shadowing. A `rota:` target
+/// pages the whole group, and the shadow's copy comes with its person's page.
+#[test]
+fn a_shadow_during_a_groups_turn() {
+    let loaded = team(
+        "UTC",
+        "rotas:
+  primary:
+    members: [[alice, bob], [carol, erin], bob]
+    start: 2026-06-01T09:00
+    every: 1d
+    shadows:
+      - {user: dave}
+      - {user: erin, of: bob}
+",
+    );
+    expect![[r#"
+        primary  2026-06-01T09:00Z .. 2026-06-02T09:00Z  dave shadows alice
+        primary  2026-06-02T09:00Z .. 2026-06-03T09:00Z  dave shadows carol
+        primary  2026-06-03T09:00Z .. 2026-06-04T09:00Z  dave shadows bob
+        primary  2026-06-01T09:00Z .. 2026-06-02T09:00Z  erin shadows bob
+        primary  2026-06-03T09:00Z .. 2026-06-04T09:00Z  erin shadows bob
+    "#]]
+    .assert_eq(&shadows(&loaded, "2026-06-01T09:00:00Z", "2026-06-04T09:00:00Z"));
+    let noon = at("2026-06-01T12:00:00Z");
+    let reached = paging::recipients(&loaded.schedule, "t", &[Target::Rota("primary".into())], noon);
+    let ids: Vec<&str> = reached.iter().map(|(p, _)| p.id.as_str()).collect();
+    assert_eq!(ids, ["alice", "bob"]);
+    let people: Vec<&String> = reached.iter().map(|(p, _)| &p.id).collect();
+    let copies: Vec<(String, String)> = paging::shadow_copies(&loaded.schedule, "t", &people, noon)
+        .into_iter()
+        .map(|(p, of)| (p.id.clone(), of))
+        .collect();
+    assert_eq!(copies, [("dave".into(), "alice".into()), ("erin".into(), "bob".into())]);
+    // A page to bob alone reaches erin's copy, not dave's (he follows alice).
+    let bob = "bob".to_string();
+    let copies: Vec<String> = paging::shadow_copies(&loaded.schedule, "t", &[&bob], noon)
+        .into_iter()
+        .map(|(p, _)| p.id.clone())
+        .collect();
+    assert_eq!(copies, ["erin"]);
+}

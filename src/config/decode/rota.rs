@@ -15,7 +15,7 @@ use super::fields::{
 };
 use super::people::{known_person, not_ready};
 use crate::domain::handoff::{Handoffs, RuleError};
-use crate::domain::rota::{Layer, Override, Rota, Shadow};
+use crate::domain::rota::{Crew, Layer, Override, Rota, Shadow};
 use crate::domain::schedule::{Person, Team};
 use crate::domain::time::{Span, resolve_local};
 use crate::domain::window::ActiveWindow;
@@ -83,11 +83,16 @@ pub(super) fn decode_rota(
         Value::Seq(items) => Some(items),
         _ => None,
     }) {
-        for member in item {
-            if let Some(id) = member.as_str()
+        // A member, or each person of a group.
+        let persons = item.iter().flat_map(|member| match &member.value {
+            Value::Seq(group) => group.iter().collect(),
+            _ => vec![member],
+        });
+        for person in persons {
+            if let Some(id) = person.as_str()
                 && warned.insert(id)
             {
-                not_ready(cx, people, member.pos, id, team, name);
+                not_ready(cx, people, person.pos, id, team, name);
             }
         }
     }
@@ -139,7 +144,7 @@ fn decode_shadows(
             continue;
         }
         if let Some(of) = &of
-            && !layers.iter().any(|l| l.members.contains(of))
+            && !layers.iter().any(|l| l.people().any(|m| m == of))
         {
             cx.warn(
                 f.key_pos("of"),
@@ -277,21 +282,23 @@ fn decode_layer(cx: &mut Cx, people: &BTreeMap<String, Person>, tz: Tz, f: &Fiel
     let (mut members, active) = (members?, active?);
     if let Some(n) = f.get("first") {
         let id = string(cx, n, "first")?;
-        let Some(at) = members.iter().position(|m| m == id) else {
-            let message = match did_you_mean(id, members.iter().map(String::as_str)) {
+        let Some(at) = members.iter().position(|crew| crew.iter().any(|m| m == id)) else {
+            let everyone: Vec<&str> = members.iter().flatten().map(String::as_str).collect();
+            let message = match did_you_mean(id, everyone.iter().copied()) {
                 Some(close) => format!("`{}` is not a member of {what}; did you mean `{close}`?", shown(id)),
                 None => format!(
                     "{} is not a member of {what}: `first` names the member on call from `start`, one of {}",
                     shown(id),
-                    members.join(", ")
+                    everyone.join(", ")
                 ),
             };
             cx.error(n.pos, message);
             return None;
         };
-        // The rotation starts at `first` and goes on in the order written:
-        // the members from there, then those before. Hand-off j is then
-        // member j of the turned list, as without `first`.
+        // The rotation starts at `first` (the first member that is, or whose
+        // group holds, that person) and goes on in the order written: the
+        // members from there, then those before. Hand-off j is then member j
+        // of the turned list, as without `first`.
         members.rotate_left(at);
     }
     Some(Layer {
@@ -318,30 +325,56 @@ fn handoffs(tz: Tz, start: NaiveDateTime, rule: &Every, except: &[NaiveDateTime]
     })
 }
 
-fn members(cx: &mut Cx, people: &BTreeMap<String, Person>, node: &Node, what: &str) -> Option<Vec<String>> {
+/// `members`: each a person id, or a list of them (a group, on call
+/// together in its turn).
+fn members(cx: &mut Cx, people: &BTreeMap<String, Person>, node: &Node, what: &str) -> Option<Vec<Crew>> {
     let items = list(cx, node, "`members`")?;
     if items.is_empty() {
         cx.error(node.pos, format!("{what} has no members"));
         return None;
     }
-    let mut out = Vec::new();
+    let mut out: Vec<Crew> = Vec::new();
     let mut ok = true;
     for item in items {
-        let Some(id) = string(cx, item, "a member") else {
-            ok = false;
-            continue;
+        let persons: Vec<&Node> = match &item.value {
+            Value::Seq(group) if group.is_empty() => {
+                cx.error(
+                    item.pos,
+                    format!("a group in the members of {what} is empty: list the people on call together in it"),
+                );
+                ok = false;
+                continue;
+            }
+            Value::Seq(group) => group.iter().collect(),
+            _ => vec![item],
         };
-        ok &= known_person(cx, people, item, id);
-        if out.iter().any(|m| m == id) {
-            cx.warn(
-                item.pos,
-                format!(
-                    "{} is listed more than once in the members of {what}, so takes more than one turn each round",
-                    shown(id)
-                ),
-            );
+        let mut crew: Crew = Vec::with_capacity(persons.len());
+        for person in persons {
+            let Some(id) = string(cx, person, "a member") else {
+                ok = false;
+                continue;
+            };
+            ok &= known_person(cx, people, person, id);
+            if crew.iter().any(|m| m == id) {
+                cx.error(
+                    person.pos,
+                    format!("{} is listed twice in one group of {what}", shown(id)),
+                );
+                ok = false;
+                continue;
+            }
+            if out.iter().flatten().any(|m| m == id) {
+                cx.warn(
+                    person.pos,
+                    format!(
+                        "{} is listed more than once in the members of {what}, so takes more than one turn each round",
+                        shown(id)
+                    ),
+                );
+            }
+            crew.push(id.to_string());
         }
-        out.push(id.to_string());
+        out.push(crew);
     }
     ok.then_some(out)
 }
@@ -448,7 +481,7 @@ pub(super) fn decode_overrides(
             continue;
         };
         if let Some(x) = &instead_of
-            && !rota.layers.iter().any(|l| l.members.contains(x))
+            && !rota.layers.iter().any(|l| l.people().any(|m| m == x))
         {
             cx.warn(
                 f.key_pos("instead_of"),

@@ -93,7 +93,7 @@ const PAGE_RECEIVED: &str = "INSERT INTO ledger_pages (alert_id, person, at, sev
 const LEDGER_ROWS: &str = "SELECT team, rota, person, start_at, end_at, reconstructed, shadow_of FROM ledger \
      WHERE start_at < $2 AND start_at >= $1::bigint - 86400 AND end_at > $1 ORDER BY start_at, id";
 const LEDGER_PAGES: &str = "SELECT p.alert_id, p.person, p.at, p.severity, a.acknowledged_at, a.acknowledged_by, a.resolved_at \
-     FROM ledger_pages p JOIN alerts a ON a.id = p.alert_id WHERE p.at >= $1 AND p.at < $2 ORDER BY p.at, p.alert_id";
+     FROM ledger_pages p JOIN alerts a ON a.id = p.alert_id WHERE p.at >= $1 AND p.at < $2 ORDER BY p.at, p.alert_id, p.person";
 const NEXT_DUE: &str = "SELECT min(due) FROM ( \
      SELECT min(due_at) AS due FROM escalations \
      UNION ALL SELECT min(due_at) FROM notifications WHERE state IN ('pending', 'sending')) AS next";
