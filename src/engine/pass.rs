@@ -501,8 +501,8 @@ fn run_due_escalations(
             alert.acknowledged_at = None;
             alert.acknowledged_by = None;
         }
-        for (kind, detail) in &decision.timeline {
-            tx.add_timeline(id, now, *kind, detail)?;
+        for (kind, detail) in decision.timeline {
+            tx.add_timeline(id, now, kind, detail)?;
         }
         for n in decision.notify {
             match n.kind {
@@ -555,7 +555,7 @@ pub fn record(tx: &mut dyn PassTx, attempts: &[Attempt], now: Instant) -> Result
                             announce: kind.announce(),
                             bundle: (bundle > 1).then_some(bundle),
                         };
-                        tx.add_timeline(alert, now, TimelineKind::Notified, &detail_text(&detail))?;
+                        tx.add_timeline(alert, now, TimelineKind::Notified, detail_text(&detail))?;
                     }
                 }
                 AttemptOutcome::Retry { at: retry, error } => {
@@ -573,7 +573,7 @@ pub fn record(tx: &mut dyn PassTx, attempts: &[Attempt], now: Instant) -> Result
                             shadow_of: kind.shadow_of(),
                             announce: kind.announce(),
                         };
-                        tx.add_timeline(alert, now, TimelineKind::NotifyFailed, &detail_text(&detail))?;
+                        tx.add_timeline(alert, now, TimelineKind::NotifyFailed, detail_text(&detail))?;
                     }
                 }
                 AttemptOutcome::Failed { error } => {
@@ -717,6 +717,6 @@ fn give_up(
         shadow_of: kind.shadow_of(),
         announce: kind.announce(),
     };
-    tx.add_timeline(alert, now, TimelineKind::NotifyFailed, &detail_text(&detail))?;
+    tx.add_timeline(alert, now, TimelineKind::NotifyFailed, detail_text(&detail))?;
     Ok(())
 }
