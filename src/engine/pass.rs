@@ -12,7 +12,7 @@ use chrono::Duration;
 use serde::Serialize;
 
 use super::outbox::{Attempt, AttemptOutcome, GivenUp, Message, NewNotification, NoticeKind, Notification, Pass};
-use super::rules::Rules;
+use super::rules::{Rules, Steps};
 use super::tx::{Done, DueEscalation, PassTx, Pending};
 use crate::domain::alert::{Alert, AlertId, Status, TimelineKind, detail_text};
 use crate::domain::paging::{Due, Escalation, Method};
@@ -440,6 +440,7 @@ fn run_due_escalations(
 ) -> Result<Escalations, StoreError> {
     let (rules, now) = (&cx.rules, cx.now);
     let at = now.timestamp();
+    let mut steps = Steps::default();
     let mut seen = BTreeMap::new();
     let mut fired = 0;
     let mut due: Vec<ToRun> = tx
@@ -490,7 +491,7 @@ fn run_due_escalations(
             Some(step) => tx.take_turn(&alert.team, step)?,
             None => 0,
         };
-        let decision = rules.escalate(&alert, state, taken, now);
+        let decision = rules.escalate(&alert, state, taken, now, &mut steps);
         fired += decision
             .timeline
             .iter()
