@@ -12,7 +12,7 @@ use chrono::Duration;
 use serde::Serialize;
 
 use super::outbox::{Attempt, AttemptOutcome, GivenUp, Message, NewNotification, NoticeKind, Notification, Pass};
-use super::rules::Rules;
+use super::rules::{Rules, Steps};
 use super::tx::{Done, DueEscalation, PassTx, Pending};
 use crate::domain::alert::{Alert, AlertId, Status, TimelineKind, detail_text};
 use crate::domain::paging::{Due, Escalation, Method};
@@ -440,6 +440,7 @@ fn run_due_escalations(
 ) -> Result<Escalations, StoreError> {
     let (rules, now) = (&cx.rules, cx.now);
     let at = now.timestamp();
+    let mut steps = Steps::default();
     let mut seen = BTreeMap::new();
     let mut fired = 0;
     let mut due: Vec<ToRun> = tx
@@ -490,7 +491,7 @@ fn run_due_escalations(
             Some(step) => tx.take_turn(&alert.team, step)?,
             None => 0,
         };
-        let decision = rules.escalate(&alert, state, taken, now);
+        let decision = rules.escalate(&alert, state, taken, now, &mut steps);
         fired += decision
             .timeline
             .iter()
@@ -501,8 +502,8 @@ fn run_due_escalations(
             alert.acknowledged_at = None;
             alert.acknowledged_by = None;
         }
-        for (kind, detail) in &decision.timeline {
-            tx.add_timeline(id, now, *kind, detail)?;
+        for (kind, detail) in decision.timeline {
+            tx.add_timeline(id, now, kind, detail)?;
         }
         for n in decision.notify {
             match n.kind {
@@ -555,7 +556,7 @@ pub fn record(tx: &mut dyn PassTx, attempts: &[Attempt], now: Instant) -> Result
                             announce: kind.announce(),
                             bundle: (bundle > 1).then_some(bundle),
                         };
-                        tx.add_timeline(alert, now, TimelineKind::Notified, &detail_text(&detail))?;
+                        tx.add_timeline(alert, now, TimelineKind::Notified, detail_text(&detail))?;
                     }
                 }
                 AttemptOutcome::Retry { at: retry, error } => {
@@ -573,7 +574,7 @@ pub fn record(tx: &mut dyn PassTx, attempts: &[Attempt], now: Instant) -> Result
                             shadow_of: kind.shadow_of(),
                             announce: kind.announce(),
                         };
-                        tx.add_timeline(alert, now, TimelineKind::NotifyFailed, &detail_text(&detail))?;
+                        tx.add_timeline(alert, now, TimelineKind::NotifyFailed, detail_text(&detail))?;
                     }
                 }
                 AttemptOutcome::Failed { error } => {
@@ -717,6 +718,6 @@ fn give_up(
         shadow_of: kind.shadow_of(),
         announce: kind.announce(),
     };
-    tx.add_timeline(alert, now, TimelineKind::NotifyFailed, &detail_text(&detail))?;
+    tx.add_timeline(alert, now, TimelineKind::NotifyFailed, detail_text(&detail))?;
     Ok(())
 }

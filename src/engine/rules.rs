@@ -16,8 +16,8 @@ use super::ledger::LedgerRow;
 use super::outbox::{Decision, NewNotification, NoticeKind};
 use crate::domain::alert::{Alert, Status, TimelineKind, detail_text};
 use crate::domain::escalation::{Policy, Step, Target};
-use crate::domain::paging::{self, Batches, Due, Escalation, Intensity, Method, Throttle};
-use crate::domain::rota::merge;
+use crate::domain::paging::{self, Batches, Due, Escalation, Fired, Intensity, Method, Planned, Throttle};
+use crate::domain::rota::{PersonId, merge};
 use crate::domain::schedule::{Person, Schedule};
 use crate::domain::severity::Severities;
 use crate::domain::time::{Instant, Span};
@@ -89,7 +89,10 @@ impl Rules {
 
     /// Fires one step for `alert`: whom it reaches, the notifications, the
     /// timeline entry. `taken`: the alerts a round-robin step took before
-    /// this one (see [`Rules::round_robin_step`]).
+    /// this one (see [`Rules::round_robin_step`]). Whom a step reaches and
+    /// how is the same for every alert of the team and severity a pass
+    /// escalates with it: worked out once in `steps` (see [`Steps`]).
+    #[allow(clippy::too_many_arguments)]
     fn fire(
         &self,
         alert: &Alert,
@@ -97,72 +100,63 @@ impl Rules {
         (step, round): (usize, u32),
         taken: u64,
         now: Instant,
+        steps: &mut Steps,
         decision: &mut Decision,
     ) {
         let intensity = self.intensity(&alert.severity);
         let step = step.min(policy.steps.len().saturating_sub(1));
         let taken = if policy.steps[step].round_robin { taken } else { 0 };
         let fired = paging::fire(policy, step, round, &intensity, taken, now);
+        let planned = steps.plan(self, alert, &fired, &intensity, now);
+        for (people, shadow) in [(&planned.reached, false), (&planned.shadows, true)] {
+            // (For a shadow, the second is whom it shadows.)
+            for (_, of, planned) in people {
+                decision.notify.extend(planned.iter().map(|p| NewNotification {
+                    alert: Some(alert.id),
+                    kind: NoticeKind::Page,
+                    person: p.person.clone(),
+                    method: p.method,
+                    to: p.to.clone(),
+                    due: p.due,
+                    step: Some((fired.step, fired.round)),
+                    payload: shadow.then(|| json!({ "shadow_of": of })),
+                }));
+            }
+        }
+        if !planned.nobody.is_empty() {
+            tracing::warn!(alert = alert.id, team = %alert.team, rotas = ?planned.nobody, "escalation step found nobody on call");
+        }
+        if !planned.unreachable.is_empty() {
+            tracing::warn!(alert = alert.id, people = ?planned.unreachable, "no contact method for this severity");
+        }
+        decision
+            .timeline
+            .push((TimelineKind::Escalated, planned.detail.clone()));
+        decision.next = fired.next;
+    }
+
+    /// Whom a step that fired reaches at `now`, and how, worked out afresh
+    /// (see [`Steps::plan`]).
+    fn reach(&self, alert: &Alert, fired: &Fired, intensity: &Intensity, now: Instant) -> Plan {
         let team_tz = self.schedule.team(&alert.team).map(|t| t.tz).unwrap_or(chrono_tz::UTC);
         let recipients = paging::recipients(&self.schedule, &alert.team, &fired.targets, now);
         let mut reached = Vec::new();
         let mut unreachable = Vec::new();
         for (person, target) in &recipients {
-            let planned = paging::plan_person(person, &alert.severity, &intensity, team_tz, now);
+            let planned = paging::plan_person(person, &alert.severity, intensity, team_tz, now);
             if planned.is_empty() {
-                unreachable.push(person.id.as_str());
-                continue;
+                unreachable.push(person.id.clone());
+            } else {
+                reached.push((person.id.clone(), target_name(target), planned));
             }
-            reached.push(Reached {
-                person: &person.id,
-                via: target_name(target),
-                methods: planned
-                    .iter()
-                    .map(|p| PlannedMethod {
-                        method: p.method,
-                        at: rfc3339(p.due),
-                        quiet_hours: p.quiet,
-                    })
-                    .collect(),
-            });
-            decision.notify.extend(planned.into_iter().map(|p| NewNotification {
-                alert: Some(alert.id),
-                kind: NoticeKind::Page,
-                person: p.person,
-                method: p.method,
-                to: p.to,
-                due: p.due,
-                step: Some((fired.step, fired.round)),
-                payload: None,
-            }));
         }
         // Shadows get a copy of what the people they shadow are sent now:
         // never a step of their own, so never an escalation.
-        let paged: Vec<&String> = decision
-            .notify
-            .iter()
-            .filter(|n| n.kind == NoticeKind::Page && n.payload.is_none())
-            .map(|n| &n.person)
-            .collect();
-        let copies = paging::shadow_copies(&self.schedule, &alert.team, &paged, now);
+        let paged: Vec<&PersonId> = reached.iter().map(|(person, _, _)| person).collect();
         let mut shadows = Vec::new();
-        for (shadow, of) in &copies {
-            let planned = paging::plan_person(shadow, &alert.severity, &intensity, team_tz, now);
-            shadows.push(ShadowCopy {
-                person: &shadow.id,
-                of,
-                methods: planned.iter().map(|p| p.method).collect(),
-            });
-            decision.notify.extend(planned.into_iter().map(|p| NewNotification {
-                alert: Some(alert.id),
-                kind: NoticeKind::Page,
-                person: p.person,
-                method: p.method,
-                to: p.to,
-                due: p.due,
-                step: Some((fired.step, fired.round)),
-                payload: Some(json!({ "shadow_of": of })),
-            }));
+        for (shadow, of) in paging::shadow_copies(&self.schedule, &alert.team, &paged, now) {
+            let planned = paging::plan_person(shadow, &alert.severity, intensity, team_tz, now);
+            shadows.push((shadow.id.clone(), of, planned));
         }
         let nobody: Vec<String> = fired
             .targets
@@ -170,24 +164,45 @@ impl Rules {
             .filter(|t| matches!(t, Target::Rota(_)) && !recipients.iter().any(|(_, via)| via == *t))
             .map(target_name)
             .collect();
-        if !nobody.is_empty() {
-            tracing::warn!(alert = alert.id, team = %alert.team, rotas = ?nobody, "escalation step found nobody on call");
-        }
-        if !unreachable.is_empty() {
-            tracing::warn!(alert = alert.id, people = ?unreachable, "no contact method for this severity");
-        }
         let detail = Escalated {
             step: fired.step,
             round: fired.round,
             targets: fired.targets.iter().map(target_name).collect(),
-            reached,
-            nobody_on_call: nobody,
-            shadow_copies: shadows,
-            unreachable,
+            reached: reached
+                .iter()
+                .map(|(person, via, planned)| Reached {
+                    person,
+                    via,
+                    methods: planned
+                        .iter()
+                        .map(|p| PlannedMethod {
+                            method: p.method,
+                            at: rfc3339(p.due),
+                            quiet_hours: p.quiet,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            nobody_on_call: &nobody,
+            shadow_copies: shadows
+                .iter()
+                .map(|(person, of, planned)| ShadowCopy {
+                    person,
+                    of,
+                    methods: planned.iter().map(|p| p.method).collect(),
+                })
+                .collect(),
+            unreachable: &unreachable,
             next_step_at: fired.next.map(|(_, due)| rfc3339(due)),
         };
-        decision.timeline.push((TimelineKind::Escalated, detail_text(&detail)));
-        decision.next = fired.next;
+        let detail = detail_text(&detail);
+        Plan {
+            reached,
+            unreachable,
+            shadows,
+            nobody,
+            detail,
+        }
     }
 
     /// The shifts starting in `(from, to]`, each with its person: merged
@@ -310,7 +325,8 @@ impl Rules {
     /// acknowledgement timed out, the next state. `taken`: the turns the
     /// step of [`Rules::round_robin_step`] had taken before this one (0 if
     /// none).
-    pub fn escalate(&self, alert: &Alert, state: Escalation, taken: u64, now: Instant) -> Decision {
+    /// `steps`: what the pass's decisions share (see [`Steps`]).
+    pub fn escalate(&self, alert: &Alert, state: Escalation, taken: u64, now: Instant, steps: &mut Steps) -> Decision {
         let mut decision = Decision::default();
         let Some(policy) = self.policy(&alert.team) else {
             decision.timeline.push((
@@ -334,7 +350,7 @@ impl Rules {
                         })),
                     ));
                 }
-                self.fire(alert, &policy, step, taken, now, &mut decision);
+                self.fire(alert, &policy, step, taken, now, steps, &mut decision);
             }
         }
         decision
@@ -489,12 +505,12 @@ struct Escalated<'a> {
     round: u32,
     targets: Vec<String>,
     reached: Vec<Reached<'a>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    nobody_on_call: Vec<String>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    nobody_on_call: &'a [String],
     #[serde(skip_serializing_if = "Vec::is_empty")]
     shadow_copies: Vec<ShadowCopy<'a>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    unreachable: Vec<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    unreachable: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     next_step_at: Option<String>,
 }
@@ -502,7 +518,7 @@ struct Escalated<'a> {
 #[derive(Serialize)]
 struct Reached<'a> {
     person: &'a str,
-    via: String,
+    via: &'a str,
     methods: Vec<PlannedMethod>,
 }
 
@@ -518,6 +534,60 @@ struct ShadowCopy<'a> {
     person: &'a str,
     of: &'a str,
     methods: Vec<Method>,
+}
+
+/// Whom a step that fired reaches, and how.
+struct Plan {
+    /// Each person reached, by which target (its name), with the
+    /// notifications planned for them.
+    reached: Vec<(PersonId, String, Vec<Planned>)>,
+    /// The people the step found whom the severity cannot reach.
+    unreachable: Vec<PersonId>,
+    /// Each shadow's copies: the shadow, whom they shadow, the notifications.
+    shadows: Vec<(PersonId, PersonId, Vec<Planned>)>,
+    /// The step's rotas with nobody on call.
+    nobody: Vec<String>,
+    /// The escalation's timeline entry, as JSON text.
+    detail: String,
+}
+
+/// What the decisions of one pass share: whom a step reaches, and how,
+/// for the alerts of one team and severity that a step fires for with the
+/// same targets, at the pass's `now` (who is on call, their rules, quiet
+/// hours, the timeline entry). A storm of alerts for one team asks the
+/// rotas once, not once an alert. Made empty for each pass (it holds
+/// nothing across `now`s or rules).
+#[derive(Default)]
+pub struct Steps {
+    now: Option<Instant>,
+    /// By team: (severity, the step that fired, its plan).
+    plans: BTreeMap<String, Vec<(String, Fired, Plan)>>,
+}
+
+impl Steps {
+    /// The plan for `fired` of `alert` at `now`, worked out the first time.
+    fn plan(&mut self, rules: &Rules, alert: &Alert, fired: &Fired, intensity: &Intensity, now: Instant) -> &Plan {
+        if self.now != Some(now) {
+            self.plans.clear();
+            self.now = Some(now);
+        }
+        let plans = self.plans.entry(alert.team.clone()).or_default();
+        let found = plans
+            .iter()
+            .position(|(severity, f, _)| *severity == alert.severity && f == fired);
+        let at = match found {
+            Some(at) => at,
+            None => {
+                plans.push((
+                    alert.severity.clone(),
+                    fired.clone(),
+                    rules.reach(alert, fired, intensity, now),
+                ));
+                plans.len() - 1
+            }
+        };
+        &plans[at].2
+    }
 }
 
 /// An instant as the timeline shows it: RFC 3339, to the second, UTC.

@@ -44,9 +44,16 @@ pub trait PassTx {
     /// acknowledged (any more).
     fn reopen(&mut self, alert: AlertId) -> Result<bool, StoreError>;
     /// Adds a timeline entry; `detail` is JSON text (an object, see
-    /// [`crate::domain::alert::detail_text`]).
-    fn add_timeline(&mut self, alert: AlertId, at: Instant, kind: TimelineKind, detail: &str)
-    -> Result<(), StoreError>;
+    /// [`crate::domain::alert::detail_text`]). A backend may hold entries
+    /// back and write several at once, before it next reads the timeline
+    /// and before the transaction ends, in the order they were added.
+    fn add_timeline(
+        &mut self,
+        alert: AlertId,
+        at: Instant,
+        kind: TimelineKind,
+        detail: String,
+    ) -> Result<(), StoreError>;
     /// The id of the last timeline entry of any alert (0: none).
     fn last_event(&mut self) -> Result<i64, StoreError>;
     /// The timeline entries after `id` that may be announced

@@ -459,11 +459,11 @@ impl Store for SqliteStore {
 
     fn pass(&self, _now: Instant, mut work: TxWork<Pass>) -> StoreFuture<'_, Pass> {
         // One daemon owns the file: no lease to check.
-        Box::pin(self.write(move |conn| work(&mut engine::Tx(conn))))
+        Box::pin(self.write(move |conn| engine::Tx::run(conn, |tx| work(tx))))
     }
 
     fn record(&self, mut work: TxWork<()>) -> StoreFuture<'_, ()> {
-        Box::pin(self.write(move |conn| work(&mut engine::Tx(conn))))
+        Box::pin(self.write(move |conn| engine::Tx::run(conn, |tx| work(tx))))
     }
 
     fn next_due(&self) -> StoreFuture<'_, Option<Instant>> {

@@ -1186,3 +1186,51 @@ async fn a_group_is_paged_notified_and_recorded_together() {
         assert_eq!(other, &ledgers[0]);
     }
 }
+
+/// Alerts taken by one pass are decided as they would be one by one: a
+/// round-robin step gives each its own turn, each severity its own methods,
+/// each team its own rota, though a pass works out whom a step reaches
+/// once for all the alerts it fits.
+#[tokio::test]
+async fn alerts_escalated_in_one_pass_each_get_their_own_step() {
+    let team = "team: t\ntimezone: Europe/London\nhandoff_notices: []\n\
+                rotas:\n  primary: {members: [dave], start: 2026-01-05T09:00, every: 1w}\n\
+                escalation:\n  - {notify: [user:alice, user:bob, user:carol], round_robin: true}\n";
+    let script = [
+        ("09:00", "trigger a critical"),
+        ("09:00", "trigger b critical"),
+        ("09:00", "trigger c minor"),
+        ("09:00", "trigger d critical"),
+        ("09:00", "trigger e minor"),
+    ];
+    let mut first: Option<String> = None;
+    for db in dbs() {
+        let mut sim = Sim::new(db, team);
+        let (log, _) = sim.run_with_ledger("2026-06-01T09:00:00Z", &script, "09:30").await;
+        let mut text = log;
+        for (key, id) in &sim.keys {
+            let (_, timeline) = sim.store.alert(*id).await.unwrap().unwrap();
+            for e in timeline
+                .iter()
+                .filter(|e| e.kind == oncall::domain::alert::TimelineKind::Escalated)
+            {
+                text.push_str(&format!("{key} {} {}\n", hm(e.at), e.detail));
+            }
+        }
+        match &first {
+            None => {
+                expect![[r#"
+                    09:00:00 alice push [a d]
+                    09:00:00 bob push [b]
+                    a 09:00:00 {"step":0,"round":0,"targets":["user:alice"],"reached":[{"person":"alice","via":"user:alice","methods":[{"method":"push","at":"2026-06-01T09:00:00Z","quiet_hours":false}]}]}
+                    b 09:00:00 {"step":0,"round":0,"targets":["user:bob"],"reached":[{"person":"bob","via":"user:bob","methods":[{"method":"push","at":"2026-06-01T09:00:00Z","quiet_hours":false}]}]}
+                    c 09:00:00 {"step":0,"round":0,"targets":["user:carol"],"reached":[],"unreachable":["carol"]}
+                    d 09:00:00 {"step":0,"round":0,"targets":["user:alice"],"reached":[{"person":"alice","via":"user:alice","methods":[{"method":"push","at":"2026-06-01T09:00:00Z","quiet_hours":false}]}]}
+                    e 09:00:00 {"step":0,"round":0,"targets":["user:bob"],"reached":[],"unreachable":["bob"]}
+                "#]].assert_eq(&text);
+                first = Some(text);
+            }
+            Some(first) => assert_eq!(&text, first),
+        }
+    }
+}

@@ -184,9 +184,9 @@ impl PassTx for Conn {
         alert: AlertId,
         at: Instant,
         kind: TimelineKind,
-        detail: &str,
+        detail: String,
     ) -> Result<(), StoreError> {
-        add_timeline(self, alert, at, kind, detail)
+        add_timeline(self, alert, at, kind, &detail)
     }
 
     fn last_event(&mut self) -> Result<i64, StoreError> {

@@ -6,7 +6,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{add_timeline, alert_from_row, bad_column, instant, optional_instant};
+use super::{alert_from_row, bad_column, instant, optional_instant};
 use crate::domain::alert::{Alert, AlertId, TimelineKind};
 use crate::domain::paging::{Escalation, Method};
 use crate::domain::time::{Instant, Span};
@@ -117,8 +117,80 @@ const NEXT_DUE: &str = "SELECT min(due) FROM ( \
 
 /// The engine's transaction on the writer's connection: [`PassTx`] as
 /// SQLite's statements (each prepared once and kept in the connection's
-/// cache).
-pub(super) struct Tx<'c>(pub(super) &'c Connection);
+/// cache). Timeline entries are held back and written [`TIMELINE_ROWS`]
+/// to a statement (see [`Tx::flush`]).
+pub(super) struct Tx<'c> {
+    conn: &'c Connection,
+    /// Timeline entries added and not yet written, in order.
+    timeline: Vec<(AlertId, i64, TimelineKind, String)>,
+}
+
+/// Timeline entries written by one statement. Rows by the dozen cost about
+/// half as much each as rows one statement each (the statement's own work,
+/// binding aside, is paid once); what is left over is written by a
+/// statement of four and then of one, so that three statements cover every
+/// case and the connection's cache keeps them.
+const TIMELINE_ROWS: usize = 16;
+
+impl<'c> Tx<'c> {
+    pub(super) fn new(conn: &'c Connection) -> Tx<'c> {
+        Tx {
+            conn,
+            timeline: Vec::new(),
+        }
+    }
+
+    /// Runs `work` as one of the engine's transactions: its statements,
+    /// then the timeline entries it left held back.
+    pub(super) fn run<T>(
+        conn: &'c Connection,
+        work: impl FnOnce(&mut Tx<'c>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut tx = Tx::new(conn);
+        let done = work(&mut tx)?;
+        tx.flush()?;
+        Ok(done)
+    }
+
+    /// Writes the timeline entries held back, in order: before the timeline
+    /// is read, and at the end.
+    fn flush(&mut self) -> Result<(), StoreError> {
+        let mut rows = self.timeline.drain(..).peekable();
+        while rows.peek().is_some() {
+            let n = match rows.len() {
+                n if n >= TIMELINE_ROWS => TIMELINE_ROWS,
+                n if n >= 4 => 4,
+                _ => 1,
+            };
+            let chunk: Vec<_> = rows.by_ref().take(n).collect();
+            let mut stmt = self.conn.prepare_cached(add_timeline_rows(n))?;
+            for (i, (alert, at, kind, detail)) in chunk.iter().enumerate() {
+                stmt.raw_bind_parameter(4 * i + 1, alert)?;
+                stmt.raw_bind_parameter(4 * i + 2, at)?;
+                stmt.raw_bind_parameter(4 * i + 3, kind.as_str())?;
+                stmt.raw_bind_parameter(4 * i + 4, detail.as_str())?;
+            }
+            stmt.raw_execute()?;
+        }
+        Ok(())
+    }
+}
+
+/// The statement that adds `n` timeline entries (1, 4 or [`TIMELINE_ROWS`]).
+fn add_timeline_rows(n: usize) -> &'static str {
+    const ONE: &str = "INSERT INTO alert_events (alert_id, at, kind, detail) VALUES (?, ?, ?, ?)";
+    const FOUR: &str = "INSERT INTO alert_events (alert_id, at, kind, detail) VALUES \
+         (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?)";
+    const SIXTEEN: &str = "INSERT INTO alert_events (alert_id, at, kind, detail) VALUES \
+         (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?), \
+         (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?), \
+         (?, ?, ?, ?), (?, ?, ?, ?)";
+    match n {
+        TIMELINE_ROWS => SIXTEEN,
+        4 => FOUR,
+        _ => ONE,
+    }
+}
 
 /// An instant stored as seconds, read back.
 fn seconds(s: Option<i64>) -> Option<Instant> {
@@ -140,16 +212,16 @@ fn done_from_row(r: &Row<'_>) -> rusqlite::Result<Done> {
 
 impl PassTx for Tx<'_> {
     fn cursor(&mut self, name: &str) -> Result<Option<i64>, StoreError> {
-        cursor(self.0, name)
+        cursor(self.conn, name)
     }
 
     fn set_cursor(&mut self, name: &str, value: i64) -> Result<(), StoreError> {
-        set_cursor(self.0, name, value)
+        set_cursor(self.conn, name, value)
     }
 
     fn due_escalations(&mut self, now: Instant) -> Result<Vec<DueEscalation>, StoreError> {
         Ok(self
-            .0
+            .conn
             .prepare_cached(DUE_ESCALATIONS)?
             .query_map([now.timestamp()], |r| {
                 let phase: String = r.get(1)?;
@@ -165,20 +237,20 @@ impl PassTx for Tx<'_> {
 
     fn set_escalation(&mut self, alert: AlertId, state: Escalation, due: Instant) -> Result<(), StoreError> {
         let (phase, step, round) = phase_of(state);
-        self.0
+        self.conn
             .prepare_cached(SET_ESCALATION)?
             .execute(params![alert, phase, step, round, due.timestamp()])?;
         Ok(())
     }
 
     fn end_escalation(&mut self, alert: AlertId) -> Result<(), StoreError> {
-        self.0.prepare_cached(END_ESCALATION)?.execute([alert])?;
+        self.conn.prepare_cached(END_ESCALATION)?.execute([alert])?;
         Ok(())
     }
 
     fn take_turn(&mut self, team: &str, step: usize) -> Result<u64, StoreError> {
         let taken: i64 = self
-            .0
+            .conn
             .prepare_cached(TAKE_TURN)?
             .query_row(params![team, step as i64], |r| r.get(0))?;
         Ok(u64::try_from(taken).unwrap_or(0))
@@ -186,7 +258,7 @@ impl PassTx for Tx<'_> {
 
     fn alerts_after(&mut self, id: AlertId) -> Result<Vec<Alert>, StoreError> {
         Ok(self
-            .0
+            .conn
             .prepare_cached(NEW_ALERTS)?
             .query_map([id], alert_from_row)?
             .collect::<rusqlite::Result<_>>()?)
@@ -194,14 +266,14 @@ impl PassTx for Tx<'_> {
 
     fn alert(&mut self, id: AlertId) -> Result<Option<Alert>, StoreError> {
         Ok(self
-            .0
+            .conn
             .prepare_cached(PASS_ALERT)?
             .query_row([id], alert_from_row)
             .optional()?)
     }
 
     fn reopen(&mut self, alert: AlertId) -> Result<bool, StoreError> {
-        Ok(self.0.prepare_cached(REOPEN)?.execute([alert])? == 1)
+        Ok(self.conn.prepare_cached(REOPEN)?.execute([alert])? == 1)
     }
 
     fn add_timeline(
@@ -209,18 +281,21 @@ impl PassTx for Tx<'_> {
         alert: AlertId,
         at: Instant,
         kind: TimelineKind,
-        detail: &str,
+        detail: String,
     ) -> Result<(), StoreError> {
-        Ok(add_timeline(self.0, alert, at, kind, detail)?)
+        self.timeline.push((alert, at.timestamp(), kind, detail));
+        Ok(())
     }
 
     fn last_event(&mut self) -> Result<i64, StoreError> {
-        Ok(self.0.prepare_cached(LAST_EVENT)?.query_row([], |r| r.get(0))?)
+        self.flush()?;
+        Ok(self.conn.prepare_cached(LAST_EVENT)?.query_row([], |r| r.get(0))?)
     }
 
     fn events_after(&mut self, id: i64) -> Result<Vec<EventRow>, StoreError> {
+        self.flush()?;
         Ok(self
-            .0
+            .conn
             .prepare_cached(NEW_EVENTS)?
             .query_map([id], |r| {
                 Ok(EventRow {
@@ -234,7 +309,7 @@ impl PassTx for Tx<'_> {
     }
 
     fn insert_ledger(&mut self, row: &LedgerRow, recorded_at: Instant) -> Result<(), StoreError> {
-        self.0.prepare_cached(INSERT_LEDGER)?.execute(params![
+        self.conn.prepare_cached(INSERT_LEDGER)?.execute(params![
             row.team,
             row.rota,
             row.person,
@@ -248,14 +323,14 @@ impl PassTx for Tx<'_> {
     }
 
     fn page_received(&mut self, alert: AlertId, person: &str, at: Instant) -> Result<(), StoreError> {
-        self.0
+        self.conn
             .prepare_cached(PAGE_RECEIVED)?
             .execute(params![alert, person, at.timestamp()])?;
         Ok(())
     }
 
     fn insert_notification(&mut self, n: &NewNotification) -> Result<(), StoreError> {
-        self.0.prepare_cached(INSERT_NOTIFICATION)?.execute(params![
+        self.conn.prepare_cached(INSERT_NOTIFICATION)?.execute(params![
             n.alert,
             n.kind.as_str(),
             n.person,
@@ -270,7 +345,7 @@ impl PassTx for Tx<'_> {
     }
 
     fn insert_given_up(&mut self, n: &NewNotification, error: &str) -> Result<i64, StoreError> {
-        self.0.prepare_cached(INSERT_GIVEN_UP)?.execute(params![
+        self.conn.prepare_cached(INSERT_GIVEN_UP)?.execute(params![
             n.alert,
             n.kind.as_str(),
             n.person,
@@ -283,12 +358,12 @@ impl PassTx for Tx<'_> {
             error,
         ])?;
         // The row just inserted (no RETURNING: see GIVEN_UP).
-        Ok(self.0.last_insert_rowid())
+        Ok(self.conn.last_insert_rowid())
     }
 
     fn due_notifications(&mut self, now: Instant) -> Result<Vec<Notification>, StoreError> {
         Ok(self
-            .0
+            .conn
             .prepare_cached(DUE_NOTIFICATIONS)?
             .query_map([now.timestamp()], notification_from_row)?
             .collect::<rusqlite::Result<_>>()?)
@@ -296,7 +371,7 @@ impl PassTx for Tx<'_> {
 
     fn earlier_announcement(&mut self, to: &str, id: i64) -> Result<bool, StoreError> {
         Ok(self
-            .0
+            .conn
             .prepare_cached(EARLIER_ANNOUNCEMENT)?
             .query_row(params![to, id], |_| Ok(()))
             .optional()?
@@ -304,23 +379,27 @@ impl PassTx for Tx<'_> {
     }
 
     fn cancel(&mut self, id: i64) -> Result<(), StoreError> {
-        self.0.prepare_cached(CANCEL)?.execute([id])?;
+        self.conn.prepare_cached(CANCEL)?.execute([id])?;
         Ok(())
     }
 
     fn claim(&mut self, id: i64, until: Instant) -> Result<(), StoreError> {
-        self.0.prepare_cached(CLAIM)?.execute(params![id, until.timestamp()])?;
+        self.conn
+            .prepare_cached(CLAIM)?
+            .execute(params![id, until.timestamp()])?;
         Ok(())
     }
 
     fn hold(&mut self, id: i64, until: Instant) -> Result<(), StoreError> {
-        self.0.prepare_cached(HOLD)?.execute(params![id, until.timestamp()])?;
+        self.conn
+            .prepare_cached(HOLD)?
+            .execute(params![id, until.timestamp()])?;
         Ok(())
     }
 
     fn last_sent(&mut self, method: Method, to: &str) -> Result<Option<Instant>, StoreError> {
         let s: Option<Option<i64>> = self
-            .0
+            .conn
             .prepare_cached(LAST_SENT)?
             .query_row(params![method.as_str(), to], |r| r.get(0))
             .optional()?;
@@ -328,26 +407,30 @@ impl PassTx for Tx<'_> {
     }
 
     fn mark_given_up(&mut self, id: i64, attempts: u32, error: &str) -> Result<(), StoreError> {
-        self.0.prepare_cached(GIVEN_UP)?.execute(params![id, attempts, error])?;
+        self.conn
+            .prepare_cached(GIVEN_UP)?
+            .execute(params![id, attempts, error])?;
         Ok(())
     }
 
     fn mark_sent(&mut self, id: i64, at: Instant, due: Instant) -> Result<Option<Done>, StoreError> {
         Ok(self
-            .0
+            .conn
             .prepare_cached(SENT)?
             .query_row(params![id, at.timestamp(), due.timestamp()], done_from_row)
             .optional()?)
     }
 
     fn sent_to(&mut self, id: i64, at: Instant) -> Result<(), StoreError> {
-        self.0.prepare_cached(SENT_TO)?.execute(params![id, at.timestamp()])?;
+        self.conn
+            .prepare_cached(SENT_TO)?
+            .execute(params![id, at.timestamp()])?;
         Ok(())
     }
 
     fn mark_retry(&mut self, id: i64, at: Instant, error: &str) -> Result<Option<Done>, StoreError> {
         Ok(self
-            .0
+            .conn
             .prepare_cached(RETRY)?
             .query_row(params![id, at.timestamp(), error], done_from_row)
             .optional()?)
@@ -355,7 +438,7 @@ impl PassTx for Tx<'_> {
 
     fn mark_failed(&mut self, id: i64, error: &str, due: Instant) -> Result<Option<Done>, StoreError> {
         Ok(self
-            .0
+            .conn
             .prepare_cached(FAILED)?
             .query_row(params![id, error, due.timestamp()], done_from_row)
             .optional()?)
@@ -365,7 +448,7 @@ impl PassTx for Tx<'_> {
         // All of them: the pass matches person, step and round (see
         // `PENDING_OF_ALERT`).
         Ok(self
-            .0
+            .conn
             .prepare_cached(PENDING_OF_ALERT)?
             .query_map([alert], |r| {
                 Ok(Pending {
@@ -381,7 +464,7 @@ impl PassTx for Tx<'_> {
     }
 
     fn bring_forward(&mut self, id: i64, at: Instant) -> Result<(), StoreError> {
-        self.0
+        self.conn
             .prepare_cached(BRING_FORWARD)?
             .execute(params![id, at.timestamp()])?;
         Ok(())
