@@ -30,19 +30,16 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use oncall::config;
 use oncall::domain::alert::{Action, Event};
-use oncall::domain::paging::Method;
-use oncall::domain::severity::Severities;
 use oncall::engine::Engine;
-use oncall::engine::rules::Rules;
-use oncall::links::Links;
-use oncall::notify::{Channel, Channels, Notice, Receipt, SendFuture};
 use oncall::store::Store;
 use oncall::store::sqlite::SqliteStore;
 
+#[path = "fixture/engine.rs"]
+mod fixture;
+use fixture::{TEAMS, engine};
+
 const ALERTS: usize = 10_000;
-const TEAMS: usize = 100;
 
 /// The system allocator, counting: bytes allocated, bytes live, the most
 /// live since the last reset.
@@ -154,52 +151,6 @@ fn print(label: &str, memory: &Memory) {
         memory.peak_above as f64 / (1 << 20) as f64,
         memory.peak_rss_kib as f64 / 1024.0,
     );
-}
-
-struct Accept;
-
-impl Channel for Accept {
-    fn method(&self) -> Method {
-        Method::Email
-    }
-
-    fn send<'a>(&'a self, _notice: &'a Notice) -> SendFuture<'a> {
-        Box::pin(async { Ok(Receipt::default()) })
-    }
-}
-
-fn rules() -> Rules {
-    let mut people = String::from("people:\n");
-    let mut files = Vec::new();
-    for t in 0..TEAMS {
-        people.push_str(&format!("  p{t}: {{email: p{t}@example.com, notify: [email]}}\n"));
-        files.push((
-            format!("t{t}.yaml"),
-            format!(
-                "team: t{t}\ntimezone: Europe/London\nhandoff_notices: []\n\
-                 rotas:\n  primary: {{members: [p{t}], start: 2026-01-05T09:00, every: 1w}}\n\
-                 escalation:\n  - notify: [rota:primary]\n  - {{after: 15m, notify: [rota:primary]}}\n"
-            ),
-        ));
-    }
-    files.push(("people.yaml".into(), people));
-    let texts: Vec<(&str, &str)> = files.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
-    let loaded = config::load_texts(&texts);
-    assert!(!loaded.has_errors(), "bad bench schedules");
-    let severities = Severities::default();
-    let mut rules = Rules::new(
-        Arc::new(loaded.schedule),
-        severities.clone(),
-        Rules::default_intensities(&severities),
-    );
-    rules.throttle.gap.clear();
-    rules
-}
-
-fn engine(store: Arc<SqliteStore>) -> Engine {
-    let channels = Channels::new(vec![Arc::new(Accept) as Arc<dyn Channel>]);
-    let links = Links::new(vec![7; 32], Some("https://oncall.example.com".into()));
-    Engine::new(store, rules(), channels, links)
 }
 
 fn start() -> DateTime<Utc> {

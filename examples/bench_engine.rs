@@ -17,30 +17,13 @@ use std::sync::Arc;
 use std::time::Instant as Stopwatch;
 
 use chrono::{DateTime, Duration, Utc};
-use oncall::config;
 use oncall::domain::alert::{Action, Event};
-use oncall::domain::paging::Method;
-use oncall::domain::severity::Severities;
-use oncall::engine::Engine;
-use oncall::engine::rules::Rules;
-use oncall::links::Links;
-use oncall::notify::{Channel, Channels, Notice, Receipt, SendFuture};
 use oncall::store::Store;
 use oncall::store::sqlite::SqliteStore;
 
-const TEAMS: usize = 100;
-
-struct Accept;
-
-impl Channel for Accept {
-    fn method(&self) -> Method {
-        Method::Email
-    }
-
-    fn send<'a>(&'a self, _notice: &'a Notice) -> SendFuture<'a> {
-        Box::pin(async { Ok(Receipt::default()) })
-    }
-}
+#[path = "../benches/fixture/engine.rs"]
+mod fixture;
+use fixture::TEAMS;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -51,34 +34,8 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or(10_000);
     let dir = std::env::temp_dir().join(format!("oncall-bench-engine-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let mut people = String::from("people:\n");
-    let mut files = Vec::new();
-    for t in 0..TEAMS {
-        people.push_str(&format!("  p{t}: {{email: p{t}@example.com, notify: [email]}}\n"));
-        files.push((
-            format!("t{t}.yaml"),
-            format!(
-                "team: t{t}\ntimezone: Europe/London\nhandoff_notices: []\n\
-                 rotas:\n  primary: {{members: [p{t}], start: 2026-01-05T09:00, every: 1w}}\n\
-                 escalation:\n  - notify: [rota:primary]\n  - {{after: 15m, notify: [rota:primary]}}\n"
-            ),
-        ));
-    }
-    files.push(("people.yaml".into(), people));
-    let texts: Vec<(&str, &str)> = files.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
-    let loaded = config::load_texts(&texts);
-    anyhow::ensure!(!loaded.has_errors(), "bad bench schedules");
-    let severities = Severities::default();
-    let mut rules = Rules::new(
-        Arc::new(loaded.schedule),
-        severities.clone(),
-        Rules::default_intensities(&severities),
-    );
-    rules.throttle.gap.clear();
     let store = Arc::new(SqliteStore::open(&dir.join("oncall.db"))?);
-    let channels = Channels::new(vec![Arc::new(Accept) as Arc<dyn Channel>]);
-    let links = Links::new(vec![7; 32], Some("https://oncall.example.com".into()));
-    let engine = Engine::new(store.clone(), rules, channels, links);
+    let engine = fixture::engine(store.clone());
 
     let start: DateTime<Utc> = "2026-06-01T09:00:00Z".parse()?;
     // Ingest in batches of 500, as group commit would under load.
