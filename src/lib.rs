@@ -21,5 +21,6 @@ pub mod live;
 pub mod metrics;
 pub mod notify;
 pub mod payroll;
+pub mod secret_file;
 pub mod settings;
 pub mod store;

@@ -277,9 +277,8 @@ pub fn generate_secret() -> io::Result<Vec<u8>> {
 /// leaves a half-written secret. Called with the database locked, so no
 /// other daemon races for it.
 pub fn load_or_create_secret(path: &Path) -> io::Result<Vec<u8>> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => {
-            let secret = text.trim();
+    match crate::secret_file::read(path) {
+        Ok(secret) => {
             if secret.is_empty() {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,

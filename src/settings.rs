@@ -565,11 +565,11 @@ fn secret(
         (Some(t), _, _) => Some(t),
         (None, Some(t), _) => Some(t),
         (None, None, Some(path)) => {
-            let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+            let text = crate::secret_file::read(path).map_err(|source| SettingsError::Read {
                 path: path.display().to_string(),
                 source,
             })?;
-            Some(text.trim().to_string())
+            Some(text)
         }
         (None, None, None) => None,
     };

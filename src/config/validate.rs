@@ -179,9 +179,9 @@ pub fn validate(loaded: &Loaded, severities: &Severities, intensities: &BTreeMap
                 .get(&(team.name.clone(), role))
                 .cloned()
                 .unwrap_or_else(|| team_origin(&team.name));
+            let what = describe_key(role, source);
             match read_intake_key(source) {
                 Ok(key) => {
-                    let what = describe_key(role, source);
                     // A key written in the file was checked with the file;
                     // one from a variable or a file only now.
                     if let Some(problem) = super::short_key(&key) {
@@ -194,7 +194,20 @@ pub fn validate(loaded: &Loaded, severities: &Severities, intensities: &BTreeMap
                     out.intake_keys.push((key, team.name.clone()));
                     described.push((&team.name, what, matches!(source, IntakeKey::Literal(_)), at));
                 }
-                Err(why) => out.keyless.push((team.name.clone(), Some((role, why)))),
+                Err(why) => {
+                    // Not a refusal (the daemon runs, the team cannot page
+                    // in), but `check` says so where the key is named.
+                    out.warnings.push(Diagnostic {
+                        file: at.file.clone(),
+                        pos: at.pos,
+                        severity: Severity::Warning,
+                        message: format!(
+                            "team {}: {what} cannot be read ({why}): the team cannot receive alerts",
+                            team.name
+                        ),
+                    });
+                    out.keyless.push((team.name.clone(), Some((role, why))));
+                }
             }
         }
     }
@@ -256,10 +269,7 @@ fn read_intake_key(source: &IntakeKey) -> Result<String, String> {
     let key = match source {
         IntakeKey::Literal(k) => k.clone(),
         IntakeKey::Env(var) => std::env::var(var).map_err(|_| format!("the variable {var} is not set"))?,
-        IntakeKey::File(path) => std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?
-            .trim()
-            .to_string(),
+        IntakeKey::File(path) => crate::secret_file::read(path).map_err(|e| e.to_string())?,
     };
     if key.is_empty() {
         return Err("it is empty".into());

@@ -855,3 +855,49 @@ fn who_and_shifts_list_each_person_of_a_group() {
     "#]]
     .assert_eq(&stdout(&shifts));
 }
+
+/// A secret file pointing at something endless (a mistake: `/dev/zero`, a
+/// device, a growing log) is refused with a message, not read forever: both
+/// the integration key of a team file and the API token of `oncall.toml`.
+#[test]
+fn a_secret_file_that_never_ends_is_refused_not_read_forever() {
+    let dir = temp_schedules(&[
+        ("people.yaml", crate::support::PEOPLE),
+        (
+            "t.yaml",
+            "team: t\ntimezone: UTC\nrotas:\n  r: {members: [alice], start: 2026-01-05T09:00, every: 1w}\n\
+             intake_key_file: /dev/zero\n",
+        ),
+    ]);
+    // The daemon runs without that team's key (it cannot page in); `check`
+    // warns at the key's place.
+    let o = oncall(&["check", "--schedules", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "t.yaml:5:18: warning: team t: the integration key in /dev/zero cannot be read \
+             (larger than 64 KiB: a secret file holds one line): the team cannot receive alerts"
+        ),
+        "{}",
+        stderr(&o)
+    );
+
+    let fine = temp_schedules(&[
+        ("people.yaml", crate::support::PEOPLE),
+        (
+            "t.yaml",
+            "team: t\ntimezone: UTC\nrotas:\n  r: {members: [alice], start: 2026-01-05T09:00, every: 1w}\n",
+        ),
+    ]);
+    let toml = fine.path().join("oncall.toml");
+    std::fs::write(&toml, "api_token_file = \"/dev/zero\"\n").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_oncall"))
+        .args(["check", "--config", toml.to_str().unwrap(), "--schedules"])
+        .arg(fine.path())
+        .env_remove("ONCALL_API_TOKEN")
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("cannot read /dev/zero: larger than 64 KiB"), "{err}");
+}
