@@ -428,3 +428,57 @@ fn bad_answers_stop_the_import_naming_the_object_and_write_nothing() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("NO_SUCH_VARIABLE_HERE (--token-env) is not set"));
     nothing_written(&out);
 }
+
+#[test]
+fn some_schedules_into_teams_named_by_a_team_map() {
+    let dir = Dir::new();
+    let saved = dump(&dir.0, "ok");
+    let map = dir.0.join("teams.map");
+    std::fs::write(&map, "# PagerDuty id: our team\nPT02: sre\nPS07: infra\n").unwrap();
+    let out = dir.0.join("schedules");
+    let o = oncall(
+        &[
+            "import",
+            "pagerduty",
+            "--from-dir",
+            saved.to_str().unwrap(),
+            "--schedule",
+            "PS09",
+            "--schedule",
+            "PS03",
+            "--schedule",
+            "PS07",
+            "--team-map",
+            map.to_str().unwrap(),
+            "--from",
+            FROM,
+            "--verify",
+            "90d",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        "",
+    );
+    let all = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{all}");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("verified: 3 schedules, "),
+        "{all}"
+    );
+    let names: Vec<String> = files(&out).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["IMPORT.md", "infra.yaml", "people.yaml", "sre.yaml"]);
+    let sre = std::fs::read_to_string(out.join("sre.yaml")).unwrap();
+    // PE02's first rule pages both SRE schedules; its second, a schedule
+    // not imported, is left out and said.
+    assert!(
+        sre.contains("    - notify: [rota:night-desk, rota:sre-weekly]\n  repeat: 0\n"),
+        "{sre}"
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains(
+            "escalation policy PE02: rule 2 pages schedule PS05, which was not imported; left out of the step"
+        ),
+        "{all}"
+    );
+}
