@@ -518,6 +518,21 @@ impl Source for PagerDuty {
                     source_id: format!("override {oid}"),
                 });
             }
+            // Written in order of start, so where two overlap the later
+            // start is on call (the later one wins in rota files);
+            // PagerDuty does not document which of two overlapping
+            // overrides it puts on call, so say so.
+            let mut mine: Vec<&Override> = team.overrides.iter().filter(|o| o.rota == rota_name).collect();
+            mine.sort();
+            for pair in mine.windows(2) {
+                if pair[1].from < pair[0].to {
+                    plan.approximations.push(super::plan::Approximation {
+                        source_id: pair[1].source_id.clone(),
+                        what: format!("overlaps {} of schedule {id}", pair[0].source_id),
+                        how: "the one starting later is on call where they overlap".into(),
+                    });
+                }
+            }
         }
         // Escalation policies, the first (by id) of each team.
         for (id, team_name, p) in policy_team {

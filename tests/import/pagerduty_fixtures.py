@@ -205,6 +205,8 @@ OVERRIDES = {
     ],
     "PS09": [
         {"id": "PO091", "start": "2027-03-27T20:00:00+00:00", "end": "2027-03-29T08:00:00+01:00", "user": "PU05"},
+        # Overlaps PO091: the later start is on call where they overlap.
+        {"id": "PO092", "start": "2027-03-28T12:00:00+01:00", "end": "2027-03-30T12:00:00+01:00", "user": "PU11"},
     ],
     "PS03": [
         # Someone outside the layer.

@@ -215,6 +215,7 @@ fn pagerduty_import_verifies_with_no_difference_and_again_byte_for_byte() {
         "schedule PS04: is in Europe/Berlin",
         "escalation policy PE03",
         "escalation policy PE02: rule 2 pages schedule PS05 of team data",
+        "override PO092: overlaps override PO091 of schedule PS09; the one starting later is on call where they overlap",
     ] {
         assert!(stderr.contains(needle), "stderr lacks {needle:?}: {all}");
         assert!(import_md.contains(needle), "IMPORT.md lacks {needle:?}:\n{import_md}");
