@@ -60,7 +60,7 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path, scenario: &str) -> Server {
-        let log = dir.join("requests.log");
+        let log = dir.join(format!("requests-{scenario}.log"));
         let mut child = Command::new(python())
             .arg(root().join("tests/import/pagerduty_server.py"))
             .args(["--token", TOKEN, "--scenario", scenario, "--log"])
@@ -410,6 +410,22 @@ fn bad_answers_stop_the_import_naming_the_object_and_write_nothing() {
         e.contains("the PagerDuty schedule PS04 (Berlin Business Hours): time zone `Mars/Olympus` is not an IANA zone"),
         "{e}"
     );
+
+    // Rate limited for good: waited out a bounded number of times, then
+    // said.
+    let throttled = Server::start(&dir.0, "throttled");
+    let e = refused(&throttled, &out, &[], TOKEN);
+    assert!(
+        e.contains("the PagerDuty teams (GET /teams): GET ")
+            && e.contains("429 Too Many Requests (rate limited, and still so after waiting)"),
+        "{e}"
+    );
+    let asked = throttled
+        .requests()
+        .iter()
+        .filter(|l| l.starts_with("GET /teams"))
+        .count();
+    assert_eq!(asked, 6, "{:#?}", throttled.requests());
 
     // Without the variable: said, nothing asked of the server.
     let o = oncall(
