@@ -36,7 +36,7 @@ use axum::Router;
 use hyper::body::{Body as HttpBody, Bytes, Frame, Incoming, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::{Instant, Sleep};
 
 /// How the daemon keeps its inbound connections.
@@ -272,12 +272,16 @@ async fn connection(
 
 /// What a connection is waiting for, and since when: the watchdog of the
 /// waits for a request head.
+///
+/// Nothing tells the watchdog when the state changes (that woke the
+/// connection's task and moved a timer twice for every request): it looks
+/// again at its deadline, or after the shorter of the two timeouts if that
+/// comes first. No change can bring the deadline before that time: each one
+/// starts a wait of at least the shorter timeout from the moment it happens
+/// (see [`Watch::expired`]).
 struct Watch {
     limits: Limits,
     state: Mutex<Waiting>,
-    /// Told when a deadline may have come nearer (the watchdog sleeps
-    /// until the one it saw).
-    changed: Notify,
 }
 
 struct Waiting {
@@ -302,7 +306,6 @@ impl Watch {
                 since: Instant::now(),
                 started: None,
             }),
-            changed: Notify::new(),
         }
     }
 
@@ -330,30 +333,34 @@ impl Watch {
         })
     }
 
-    /// Completes when a deadline passes.
+    /// Completes when a deadline passes. Looks again at the deadline (or,
+    /// while a request is served, after the shorter timeout) rather than
+    /// being told of each change: a change made after a look starts a wait
+    /// that ends no sooner than the look's time plus the shorter timeout,
+    /// so sleeping until then never oversleeps a deadline.
     async fn expired(&self) -> &'static str {
+        let Limits {
+            header_read_timeout: header,
+            idle_timeout: idle,
+            ..
+        } = self.limits;
+        let shorter = header.min(idle);
         loop {
-            let changed = self.changed.notified();
-            match self.deadline() {
-                None => changed.await,
-                Some((at, why)) if Instant::now() >= at => return why,
-                Some((at, _)) => {
-                    tokio::select! {
-                        _ = tokio::time::sleep_until(at) => {}
-                        _ = changed => {}
-                    }
-                }
-            }
+            let now = Instant::now();
+            let look_again = match self.deadline() {
+                Some((at, why)) if now >= at => return why,
+                Some((at, _)) => at.min(now + shorter),
+                None => now + shorter,
+            };
+            tokio::time::sleep_until(look_again).await;
         }
     }
 
-    /// Bytes came in.
+    /// Bytes came in: the wait for a request's head, from its first byte.
     fn read(&self) {
         let mut s = self.state();
         if s.open == 0 && s.started.is_none() {
             s.started = Some(Instant::now());
-            drop(s);
-            self.changed.notify_one();
         }
     }
 }
@@ -380,8 +387,6 @@ impl Drop for Open {
         if s.open == 0 {
             s.since = Instant::now();
             s.started = None;
-            drop(s);
-            self.0.changed.notify_one();
         }
     }
 }

@@ -45,15 +45,84 @@ pub fn open(database: &Database, lead: bool) -> Result<Arc<dyn Store>, StoreErro
 
 /// Each event with its details as JSON text, for [`Store::ingest`].
 /// Serialized on the caller's thread: a backend's one writer thread is the
-/// bottleneck under load, so it gets only SQL to do.
+/// bottleneck under load, so it gets only SQL to do. The parsed details are
+/// dropped here too, once written out (nothing reads them after): freed on
+/// the thread that allocated them, where the allocator reuses their memory
+/// for the next request, rather than on the store's threads.
 fn with_details_json(events: Vec<Event>) -> Result<Vec<(Event, String)>, StoreError> {
-    events
+    Ok(events
         .into_iter()
-        .map(|e| {
-            let details = serde_json::to_string(&e.details)?;
-            Ok((e, details))
+        .map(|mut e| {
+            let details = json_text(&e.details);
+            e.details = serde_json::Value::Null;
+            (e, details)
         })
-        .collect()
+        .collect())
+}
+
+/// `value` as JSON text, exactly as `serde_json::to_string` writes it, but
+/// copying each string that needs no escape whole rather than looking at
+/// it byte by byte (an alert's details are mostly such text).
+pub(crate) fn json_text(value: &serde_json::Value) -> String {
+    let mut out = String::with_capacity(256);
+    write_json(&mut out, value);
+    out
+}
+
+fn write_json(out: &mut String, value: &serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) => out.push_str("false"),
+        // serde_json writes a number as its Display does (itoa, ryu).
+        Value::Number(n) => {
+            use std::fmt::Write as _;
+            let _ = write!(out, "{n}");
+        }
+        Value::String(s) => write_json_str(out, s),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (key, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json_str(out, key);
+                out.push(':');
+                write_json(out, item);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// A JSON string: as it is between quotes unless it holds a character that
+/// JSON escapes, then as serde_json escapes it.
+fn write_json_str(out: &mut String, s: &str) {
+    // Every byte looked at, with no early exit, so that the loop runs on
+    // many bytes at a time.
+    let plain = s
+        .bytes()
+        .fold(true, |plain, b| plain & (b >= 0x20) & (b != b'"') & (b != b'\\'));
+    if plain {
+        out.reserve(s.len() + 2);
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        // Writing a string cannot fail.
+        out.push_str(&serde_json::to_string(s).unwrap_or_default());
+    }
 }
 
 /// An alert's timeline as the store shows it: its `created` entry first,
@@ -294,6 +363,65 @@ impl StoredOverride {
                 user: self.user.clone(),
                 instead_of: self.instead_of.clone(),
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::json_text;
+
+    /// What serde_json would write, for any value: the text goes into the
+    /// database and is shown back as it was sent.
+    fn same_as_serde_json(value: &Value) {
+        assert_eq!(json_text(value), serde_json::to_string(value).unwrap(), "for {value:?}");
+    }
+
+    #[test]
+    fn details_are_written_as_serde_json_writes_them() {
+        for value in [
+            Value::Null,
+            json!(true),
+            json!(false),
+            json!(0),
+            json!(-0.0),
+            json!(0.1),
+            json!(1e300),
+            json!(-2.5e-8),
+            json!(97),
+            json!(u64::MAX),
+            json!(i64::MIN),
+            json!(""),
+            json!("plain text, and non-ASCII: é ✓ 😀"),
+            json!("quote \" backslash \\ slash / newline \n tab \t cr \r"),
+            json!("\u{0}\u{1}\u{8}\u{c}\u{1f} \u{7f}"),
+            json!([]),
+            json!({}),
+            json!([1, "two", null, [3.5, {}], {"a": []}]),
+            json!({"host": "db-1", "used_percent": 97, "pad": "x".repeat(800)}),
+            json!({"key \"quoted\"\n": {"z": 1, "a": 2, "m": {"nested": [true, false]}}}),
+        ] {
+            same_as_serde_json(&value);
+        }
+        // Every ASCII character alone, and among plain text.
+        for b in 0u8..0x80 {
+            let c = char::from(b);
+            same_as_serde_json(&json!(c.to_string()));
+            same_as_serde_json(&json!({ format!("k{c}") : format!("some text {c} more text") }));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_strings_are_written_as_serde_json_writes_them(key in ".*", text in ".*", n in any::<i64>(), f in any::<f64>()) {
+            let mut map = serde_json::Map::new();
+            map.insert(key, json!(text));
+            map.insert("n".into(), json!(n));
+            map.insert("f".into(), serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number));
+            same_as_serde_json(&Value::Object(map));
         }
     }
 }

@@ -370,6 +370,35 @@ async fn issue16_a_kept_alive_connection_is_closed_after_the_idle_timeout() {
     app.stop().await;
 }
 
+/// A kept-alive connection whose next request stops halfway through its
+/// head is closed after header_read_timeout, though its idle_timeout is far
+/// off: the watchdog, not told of the first byte, looks again after the
+/// shorter timeout (a watchdog that slept until the idle deadline would
+/// leave it open for ten minutes).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kept_alive_connection_whose_next_head_stops_is_closed_after_the_header_read_timeout() {
+    let app = spawn_with_timeouts(Duration::from_secs(1), Duration::from_secs(600)).await;
+    let mut stream = TcpStream::connect(address(&app)).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: oncall\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !answer.ends_with(b"\r\n\r\nok\n") {
+        let n = tokio::time::timeout(PATIENCE, stream.read(&mut buf))
+            .await
+            .expect("the first answer in time")
+            .unwrap();
+        assert_ne!(n, 0, "closed before answering: {:?}", String::from_utf8_lossy(&answer));
+        answer.extend_from_slice(&buf[..n]);
+    }
+    // The next request's line, half of it, and nothing more.
+    stream.write_all(b"GET /heal").await.unwrap();
+    assert_eq!(closed_by_daemon(&mut stream).await, "");
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn issue16_a_body_that_stops_is_refused_after_the_idle_timeout() {
     let app = spawn_with_timeouts(Duration::from_secs(600), Duration::from_secs(1)).await;
