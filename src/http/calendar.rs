@@ -94,7 +94,7 @@ pub async fn link(
     headers: HeaderMap,
     Query(q): Query<LinkQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    state.authorize_api(&headers)?;
+    state.authorize_api(&headers).await?;
     let base = state.links.public_url().unwrap_or("");
     let (path, subject) = match (&q.person, &q.team) {
         (Some(p), None) => {

@@ -99,6 +99,37 @@ pub fn read_ledger(database: &Database, span: Span) -> Result<Ledger, StoreError
     }
 }
 
+/// `oncall token create`: records a credential in `database` beside the
+/// running daemon (which reads credentials at each request). Blocks.
+pub fn add_credential_beside(database: &Database, c: NewCredential, now: Instant) -> Result<Credential, StoreError> {
+    match database {
+        Database::Postgres(target) => postgres::add_credential_beside(target, c, now),
+        Database::Sqlite(path) => sqlite::add_credential_beside(path, &c, now),
+    }
+}
+
+/// `oncall token revoke`: ends credential `id` of `kind` beside the running
+/// daemon; `None` if there is none live. Blocks.
+pub fn end_credential_beside(
+    database: &Database,
+    kind: CredentialKind,
+    id: i64,
+    now: Instant,
+) -> Result<Option<Credential>, StoreError> {
+    match database {
+        Database::Postgres(target) => postgres::end_credential_beside(target, kind, id, now),
+        Database::Sqlite(path) => sqlite::end_credential_beside(path, kind, id, now),
+    }
+}
+
+/// `oncall token list`: the live credentials of `kind`, oldest first. Blocks.
+pub fn credentials_beside(database: &Database, kind: CredentialKind) -> Result<Vec<Credential>, StoreError> {
+    match database {
+        Database::Postgres(target) => postgres::credentials_beside(target, kind),
+        Database::Sqlite(path) => sqlite::credentials_beside(path, kind),
+    }
+}
+
 /// What a store method returns: a future that may be sent across threads.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 

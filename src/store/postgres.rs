@@ -898,22 +898,7 @@ impl Store for PgStore {
     }
 
     fn add_credential(&self, c: NewCredential, now: Instant) -> StoreFuture<'_, Credential> {
-        Box::pin(self.write(move |conn| {
-            let row = conn.query_one(
-                "INSERT INTO credentials (kind, digest, person, label, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                &[
-                    &c.kind.as_str(),
-                    &c.digest,
-                    &c.person,
-                    &c.label,
-                    &now.timestamp(),
-                    &c.expires.map(|t| t.timestamp()),
-                ],
-            )?;
-            let id: i64 = row.try_get(0)?;
-            credential_from_row(&conn.query_one(concat!(select_credential!(), " WHERE id = $1"), &[&id])?)
-        }))
+        Box::pin(self.write(move |conn| add_credential(conn, &c, now)))
     }
 
     fn credential(&self, kind: CredentialKind, digest: String, now: Instant) -> StoreFuture<'_, Option<Credential>> {
@@ -932,34 +917,11 @@ impl Store for PgStore {
     }
 
     fn end_credential(&self, kind: CredentialKind, id: i64, now: Instant) -> StoreFuture<'_, Option<Credential>> {
-        Box::pin(self.write(move |conn| {
-            let ended = conn.execute(
-                "UPDATE credentials SET ended_at = $3 WHERE id = $1 AND kind = $2 AND ended_at IS NULL",
-                &[&id, &kind.as_str(), &now.timestamp()],
-            )?;
-            if ended == 0 {
-                return Ok(None);
-            }
-            Ok(Some(credential_from_row(&conn.query_one(
-                concat!(select_credential!(), " WHERE id = $1"),
-                &[&id],
-            )?)?))
-        }))
+        Box::pin(self.write(move |conn| end_credential(conn, kind, id, now)))
     }
 
     fn credentials(&self, kind: CredentialKind) -> StoreFuture<'_, Vec<Credential>> {
-        Box::pin(self.read(move |conn| {
-            conn.query(
-                concat!(
-                    select_credential!(),
-                    " WHERE kind = $1 AND ended_at IS NULL ORDER BY id"
-                ),
-                &[&kind.as_str()],
-            )?
-            .iter()
-            .map(credential_from_row)
-            .collect()
-        }))
+        Box::pin(self.read(move |conn| credentials(conn, kind)))
     }
 
     fn cursor(&self, name: &'static str) -> StoreFuture<'_, Option<i64>> {
@@ -1140,6 +1102,113 @@ macro_rules! select_credential {
     };
 }
 use select_credential;
+
+/// The statements behind the credential methods, shared with `oncall
+/// token` (which runs them on a connection of its own, beside the daemons).
+fn add_credential(conn: &mut Conn, c: &NewCredential, now: Instant) -> Result<Credential, StoreError> {
+    let row = conn.query_one(
+        "INSERT INTO credentials (kind, digest, person, label, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        &[
+            &c.kind.as_str(),
+            &c.digest,
+            &c.person,
+            &c.label,
+            &now.timestamp(),
+            &c.expires.map(|t| t.timestamp()),
+        ],
+    )?;
+    let id: i64 = row.try_get(0)?;
+    credential_from_row(&conn.query_one(concat!(select_credential!(), " WHERE id = $1"), &[&id])?)
+}
+
+fn end_credential(
+    conn: &mut Conn,
+    kind: CredentialKind,
+    id: i64,
+    now: Instant,
+) -> Result<Option<Credential>, StoreError> {
+    let ended = conn.execute(
+        "UPDATE credentials SET ended_at = $3 WHERE id = $1 AND kind = $2 AND ended_at IS NULL",
+        &[&id, &kind.as_str(), &now.timestamp()],
+    )?;
+    if ended == 0 {
+        return Ok(None);
+    }
+    Ok(Some(credential_from_row(&conn.query_one(
+        concat!(select_credential!(), " WHERE id = $1"),
+        &[&id],
+    )?)?))
+}
+
+fn credentials(conn: &mut Conn, kind: CredentialKind) -> Result<Vec<Credential>, StoreError> {
+    conn.query(
+        concat!(
+            select_credential!(),
+            " WHERE kind = $1 AND ended_at IS NULL ORDER BY id"
+        ),
+        &[&kind.as_str()],
+    )?
+    .iter()
+    .map(credential_from_row)
+    .collect()
+}
+
+/// The schema version that added credentials.
+const CREDENTIALS_SINCE: i64 = 4;
+
+/// Runs `work` on the credentials of `target` beside the daemons (`oncall
+/// token`), on a connection of its own: the daemons read credentials at
+/// each request, so what this writes counts at once. The database must have
+/// credentials (a daemon of this version ran on it).
+fn on_credentials<T: Send + 'static>(
+    target: &Target,
+    work: impl FnOnce(&mut Conn) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let target = target.clone();
+    // The synchronous client runs a runtime of its own: on a thread of its
+    // own, as `read_once` does, so a caller inside a runtime is safe too.
+    std::thread::spawn(move || {
+        let mut conn = Conn::new(target.connect()?);
+        let found: i64 = conn
+            .client
+            .query_one(
+                "SELECT CASE WHEN to_regclass('oncall_schema') IS NULL THEN 0 \
+                 ELSE (SELECT coalesce(max(version), 0) FROM oncall_schema) END::bigint",
+                &[],
+            )?
+            .try_get(0)?;
+        if found < CREDENTIALS_SINCE {
+            return Err(StoreError::open(
+                target.redacted(),
+                "this database is from before per-person tokens: start this version of the daemon on it once (it upgrades the database)",
+            ));
+        }
+        work(&mut conn)
+    })
+    .join()
+    .map_err(|_| StoreError::internal("the credentials thread panicked"))?
+}
+
+/// `oncall token create`, beside the daemons.
+pub fn add_credential_beside(target: &Target, c: NewCredential, now: Instant) -> Result<Credential, StoreError> {
+    on_credentials(target, move |conn| add_credential(conn, &c, now))
+}
+
+/// `oncall token revoke`, beside the daemons.
+pub fn end_credential_beside(
+    target: &Target,
+    kind: CredentialKind,
+    id: i64,
+    now: Instant,
+) -> Result<Option<Credential>, StoreError> {
+    on_credentials(target, move |conn| end_credential(conn, kind, id, now))
+}
+
+/// `oncall token list`, beside the daemons.
+pub fn credentials_beside(target: &Target, kind: CredentialKind) -> Result<Vec<Credential>, StoreError> {
+    on_credentials(target, move |conn| credentials(conn, kind))
+}
 
 fn credential_from_row(r: &Row) -> Result<Credential, StoreError> {
     let kind: String = r.try_get(1)?;

@@ -278,18 +278,24 @@ pub async fn email_link(
 /// A person's sign-in link: the public URL's (or, without one, a path;
 /// nothing is emailed without one).
 pub fn sign_in_url(state: &Shared, person: &str) -> String {
-    format!(
-        "{}{}",
-        state.links.public_url().unwrap_or(""),
-        sign_in_path(state, person)
-    )
+    link(&state.links, person)
 }
 
 /// `/signin?person=P&token=T`.
 pub fn sign_in_path(state: &Shared, person: &str) -> String {
+    path(&state.links, person)
+}
+
+/// A person's sign-in link made with `links` (also for `oncall link`,
+/// outside the daemon).
+pub fn link(links: &crate::links::Links, person: &str) -> String {
+    format!("{}{}", links.public_url().unwrap_or(""), path(links, person))
+}
+
+fn path(links: &crate::links::Links, person: &str) -> String {
     format!(
         "/signin?person={}&token={}",
         session::percent(person),
-        state.links.status_token(person)
+        links.status_token(person)
     )
 }
