@@ -124,6 +124,14 @@ async fn issue19_a_persons_token_acts_as_them_is_stored_hashed_and_dies_when_rev
     let (code, body) = call(&app, post.clone(), &format!("/v1/alerts/{id}/resolve"), &token, None).await;
     assert_eq!((code, &body["alert"]["status"]), (200, &json!("resolved")), "{body}");
 
+    // A person's link signs in as them: alice's token gets hers only.
+    let get = reqwest::Method::GET;
+    let (code, body) = call(&app, get.clone(), "/v1/calendar?person=bob", &token, None).await;
+    assert_eq!(code, 403, "{body}");
+    assert!(body.get("status_url").is_none(), "{body}");
+    let (code, body) = call(&app, get, "/v1/calendar?person=alice", &token, None).await;
+    assert_eq!(code, 200, "{body}");
+
     // Listed, without the secret.
     let o = oncall(&dir, &["token", "list"]);
     let (out, said) = text(&o);
