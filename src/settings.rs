@@ -73,7 +73,9 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// The monthly pay export.
     pub pay_export: payroll::ExportSettings,
-    /// Whether the status page shows (read-only) to anyone who can reach it.
+    /// Whether the old status page showed (read-only) to anyone who could
+    /// reach it. Still read, so that files that set it load; `/status` now
+    /// redirects into the web pages, which need a session (issue 19).
     pub status_page_public: bool,
     /// How long a web session lasts after signing in (`session_lifetime`,
     /// default [`DEFAULT_SESSION_LIFETIME`]).
@@ -136,7 +138,8 @@ pub struct File {
     /// destination, per method (`sms = "1m"`; `"0s"` turns it off).
     #[serde(default)]
     pub throttle: BTreeMap<String, String>,
-    /// Whether `/status` shows, read-only, without a person's status link.
+    /// Whether the old `/status` showed, read-only, without a person's
+    /// status link; no longer used (`/status` redirects).
     pub status_page_public: Option<bool>,
     /// How long a web session lasts after signing in, e.g. `"12h"`.
     pub session_lifetime: Option<String>,

@@ -47,7 +47,8 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// The configuration in force (rota files and overrides), reloaded.
     pub in_force: Arc<InForce>,
-    /// Whether `/status` shows (read-only) without a person's status link.
+    /// `status_page_public`, which nothing reads since `/status` redirects
+    /// into the web pages (issue 19).
     pub status_public: bool,
     pub api_token: Option<String>,
     /// A second API token accepted too, during a rotation.
