@@ -25,6 +25,7 @@ mod burden;
 mod diff;
 mod overrides;
 mod pay;
+mod people;
 
 /// How far `check` looks ahead for gaps.
 const CHECK_HORIZON_DAYS: i64 = 90;
@@ -115,6 +116,25 @@ pub enum Command {
         /// The running daemon.
         #[arg(long, global = true, env = "ONCALL_URL", default_value = "http://127.0.0.1:8080")]
         url: String,
+    },
+    /// Per-person API tokens, in the daemon's database beside it: create
+    /// (printed once; stored hashed), list, revoke (refused at once). A
+    /// person's token acts as that person (docs/http.md).
+    Token {
+        #[command(subcommand)]
+        action: people::Action,
+        #[command(flatten)]
+        daemon: people::DaemonArgs,
+    },
+    /// A person's sign-in link for the web interface (docs/web.md), made
+    /// with the daemon's link secret and public URL.
+    Link {
+        person: String,
+        /// Where people reach the daemon (else public_url / ONCALL_PUBLIC_URL).
+        #[arg(long)]
+        public_url: Option<String>,
+        #[command(flatten)]
+        daemon: people::DaemonArgs,
     },
     /// Practise: a test page for a team through the running daemon, marked as
     /// a drill; reports who was reached, how, how fast, and who acknowledged,
@@ -417,6 +437,12 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
             )
         }
         Command::Override { action, url } => overrides::run(action, &url, out, err),
+        Command::Token { action, daemon } => people::token(action, daemon, clock, out, err),
+        Command::Link {
+            person,
+            public_url,
+            daemon,
+        } => people::link(&person, public_url, daemon, out, err),
         Command::MigrateStore { from, to } => {
             let from = Path::new(from.strip_prefix("sqlite:").unwrap_or(&from));
             let path = match Database::parse(from) {

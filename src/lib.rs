@@ -25,3 +25,4 @@ pub mod payroll;
 pub mod secret_file;
 pub mod settings;
 pub mod store;
+pub mod web;

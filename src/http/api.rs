@@ -29,7 +29,7 @@ pub async fn list_alerts(
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    state.authorize_api(&headers)?;
+    state.authorize_api(&headers).await?;
     let status = match q.status.as_deref() {
         None => None,
         Some(s) => Some(Status::parse(s).ok_or_else(|| {
@@ -54,7 +54,7 @@ pub async fn get_alert(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    state.authorize_api(&headers)?;
+    state.authorize_api(&headers).await?;
     let id = parse_id(&id)?;
     let Some((alert, timeline)) = state.store.alert(id).await? else {
         return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no alert {id}")));
@@ -92,7 +92,7 @@ pub struct DrillRequest {
 }
 
 pub async fn drill(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
-    state.authorize_api(&headers)?;
+    state.authorize_api(&headers).await?;
     let request: DrillRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -187,9 +187,9 @@ async fn change(
     body: Bytes,
     change: Change,
 ) -> Result<Json<Value>, ApiError> {
-    state.authorize_api(&headers)?;
+    let caller = state.authorize_api(&headers).await?;
     let id = parse_id(&id)?;
-    let by = by_whom(&body)?;
+    let by = caller.by(by_whom(&body)?)?;
     let now = state.clock.now();
     let changed = match change {
         Change::Acknowledge => state.store.acknowledge(id, by, now).await?,
@@ -235,7 +235,7 @@ pub async fn hand_lead(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    state.authorize_api(&headers)?;
+    let caller = state.authorize_api(&headers).await?;
     let id = parse_id(&id)?;
     let request: LeadRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
@@ -257,7 +257,8 @@ pub async fn hand_lead(
         .field("lead"));
     }
     let now = state.clock.now();
-    match state.store.hand_lead(id, request.lead, request.by, now).await? {
+    let by = caller.by(request.by)?;
+    match state.store.hand_lead(id, request.lead, by, now).await? {
         LeadChange::Changed(alert) => {
             state.engine.wake();
             Ok(Json(json!({"alert": alert, "changed": true})))
@@ -278,7 +279,7 @@ pub async fn hand_lead(
 /// group's turn, one with no person for a gap), each with whoever shadows
 /// them.
 pub async fn oncall(State(state): State<Shared>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    state.authorize_api(&headers)?;
+    state.authorize_api(&headers).await?;
     let now = state.clock.now();
     let schedule = state.schedule();
     let rows: Vec<Value> = schedule

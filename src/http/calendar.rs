@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, Shared};
+use super::{ApiError, Caller, Shared};
 use crate::calendar::{self, Feed};
 
 #[derive(Deserialize)]
@@ -94,10 +94,21 @@ pub async fn link(
     headers: HeaderMap,
     Query(q): Query<LinkQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    state.authorize_api(&headers)?;
+    let caller = state.authorize_api(&headers).await?;
     let base = state.links.public_url().unwrap_or("");
     let (path, subject) = match (&q.person, &q.team) {
         (Some(p), None) => {
+            // A person's link signs in as them: a person's token gets only
+            // its own person's, or it would act as anyone.
+            if let Caller::Person(me) = &caller
+                && me != p
+            {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    format!("this token is {me}'s: it gets {me}'s links only"),
+                )
+                .field("person"));
+            }
             if !state.schedule().people.contains_key(p) {
                 return Err(ApiError::new(
                     StatusCode::NOT_FOUND,

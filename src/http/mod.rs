@@ -47,7 +47,8 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// The configuration in force (rota files and overrides), reloaded.
     pub in_force: Arc<InForce>,
-    /// Whether `/status` shows (read-only) without a person's status link.
+    /// `status_page_public`, which nothing reads since `/status` redirects
+    /// into the web pages (issue 19).
     pub status_public: bool,
     pub api_token: Option<String>,
     /// A second API token accepted too, during a rotation.
@@ -75,6 +76,8 @@ pub struct AppState {
     /// What inbound SMS webhooks are checked against; `None` turns inbound
     /// SMS off (404).
     pub inbound_sms: Option<InboundSms>,
+    /// The web interface's settings and limits.
+    pub web: crate::web::Web,
 }
 
 /// The `[sms]` settings an inbound SMS webhook must match.
@@ -113,6 +116,7 @@ pub fn router(state: Shared, max_body_bytes: usize) -> Router {
         .route("/v1/calendar", get(calendar::link))
         .route("/v1/calendar/{file}", get(calendar::person))
         .route("/v1/calendar/team/{file}", get(calendar::team))
+        .merge(crate::web::router())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::middleware::from_fn(move |req, next| {
@@ -427,30 +431,72 @@ impl AppState {
         }
     }
 
-    /// Checks the API token of a request.
-    pub fn authorize_api(&self, headers: &HeaderMap) -> Result<(), ApiError> {
-        let Some(token) = &self.api_token else {
+    /// Who a request to the API comes from: the shared API token (or the
+    /// next one, during a rotation), or a person's own token (`oncall token
+    /// create`), looked up by its digest at each request so that a revoked
+    /// one is refused at once. 401 otherwise.
+    pub async fn authorize_api(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
+        const OFF: &str = "the API is off: set ONCALL_API_TOKEN (or api_token_file in oncall.toml) and restart, \
+                           or send a person's token (`oncall token create`)";
+        let Some(given) = bearer(headers) else {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                "the API is off: set ONCALL_API_TOKEN (or api_token_file in oncall.toml) and restart",
+                match self.api_token {
+                    None => OFF,
+                    Some(_) => "send the API token as `Authorization: Bearer TOKEN`",
+                },
             ));
         };
-        match bearer(headers) {
+        if let Some(token) = &self.api_token
             // Both compared, so the time taken does not say which matched.
-            Some(given)
-                if same_secret(token, given)
-                    | self
-                        .api_token_next
-                        .as_deref()
-                        .is_some_and(|next| same_secret(next, given)) =>
-            {
-                Ok(())
-            }
-            Some(_) => Err(ApiError::new(StatusCode::UNAUTHORIZED, "wrong API token")),
-            None => Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "send the API token as `Authorization: Bearer TOKEN`",
-            )),
+            && (same_secret(token, given)
+                | self
+                    .api_token_next
+                    .as_deref()
+                    .is_some_and(|next| same_secret(next, given)))
+        {
+            return Ok(Caller::Shared);
+        }
+        // Only the digest is stored; looking it up says nothing about how
+        // near another token the one sent is.
+        let digest = crate::web::session::digest(given);
+        match self
+            .store
+            .credential(crate::store::CredentialKind::Token, digest, self.clock.now())
+            .await?
+        {
+            Some(token) => Ok(Caller::Person(token.person)),
+            None if self.api_token.is_none() => Err(ApiError::new(StatusCode::UNAUTHORIZED, OFF)),
+            None => Err(ApiError::new(StatusCode::UNAUTHORIZED, "wrong API token")),
+        }
+    }
+}
+
+/// Who a request to the API comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Caller {
+    /// The shared API token: it acts as whoever the request names (`by`).
+    Shared,
+    /// A person's own token: it acts as that person only.
+    Person(String),
+}
+
+impl Caller {
+    /// Who does what the request asks, for the audit (`by`): the person of
+    /// a person's token; else whoever the request names (`said`). A
+    /// person's token naming someone else is refused (403), so that nobody
+    /// acts as another person with their own token.
+    pub fn by(&self, said: Option<String>) -> Result<Option<String>, ApiError> {
+        match self {
+            Caller::Shared => Ok(said),
+            Caller::Person(person) => match said {
+                Some(other) if other.trim() != person => Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    format!("this token is {person}'s: it acts as {person} only, not as `{other}`"),
+                )
+                .field("by")),
+                _ => Ok(Some(person.clone())),
+            },
         }
     }
 }

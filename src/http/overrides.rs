@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use serde_saphyr::{DoubleQuoted, FlowMap};
 
-use super::{ApiError, Shared};
+use super::{ApiError, Caller, Shared};
 use crate::config::diag::did_you_mean;
 use crate::domain::time::{Instant, Span, resolve_local};
 use crate::store::{NewOverride, StoredOverride};
@@ -36,7 +36,8 @@ pub struct Request {
     to: String,
     instead_of: Option<String>,
     reason: Option<String>,
-    by: String,
+    /// Who makes it; a person's token makes it as that person.
+    by: Option<String>,
 }
 
 /// A time as given: RFC 3339 with an offset, or local wall-clock time in
@@ -69,7 +70,7 @@ fn unknown(what: &str, name: &str, known: Vec<&str>, field: &str) -> ApiError {
     .field(field)
 }
 
-fn parse(state: &Shared, body: &[u8]) -> Result<NewOverride, ApiError> {
+fn parse(state: &Shared, caller: &Caller, body: &[u8]) -> Result<NewOverride, ApiError> {
     let r: Request = serde_json::from_slice(body).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -104,7 +105,14 @@ fn parse(state: &Shared, body: &[u8]) -> Result<NewOverride, ApiError> {
     {
         return Err(unknown("person", p, people, "instead_of"));
     }
-    if r.by.trim().is_empty() {
+    let Some(by) = caller.by(r.by)? else {
+        // As when `by` was a field serde required.
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "the body should be {\"team\", \"rota\", \"user\", \"from\", \"to\", \"by\"} (and optionally \"instead_of\", \"reason\"): missing field `by`",
+        ));
+    };
+    if by.trim().is_empty() {
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "say who makes it: `by`").field("by"));
     }
     let (from, to) = (time(&r.from, team.tz, "from")?, time(&r.to, team.tz, "to")?);
@@ -143,7 +151,7 @@ fn parse(state: &Shared, body: &[u8]) -> Result<NewOverride, ApiError> {
         span: Span::new(from, to),
         instead_of: r.instead_of,
         reason: r.reason.filter(|s| !s.trim().is_empty()),
-        by: r.by.trim().to_string(),
+        by: by.trim().to_string(),
     })
 }
 
@@ -157,8 +165,8 @@ pub async fn add(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    state.authorize_api(&headers)?;
-    let new = parse(&state, &body)?;
+    let caller = state.authorize_api(&headers).await?;
+    let new = parse(&state, &caller, &body)?;
     let now = state.clock.now();
     let stored = state.store.add_override(new, now).await?;
     state.in_force.overrides_changed().await?;
@@ -194,7 +202,7 @@ pub async fn list(
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    state.authorize_api(&headers)?;
+    state.authorize_api(&headers).await?;
     Ok(Json(json!({"overrides": listed(&state, &q).await?})))
 }
 
@@ -210,10 +218,9 @@ pub async fn delete(
     Path(id): Path<i64>,
     Query(q): Query<DeleteQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    state.authorize_api(&headers)?;
-    let by = q
-        .by
-        .filter(|b| !b.trim().is_empty())
+    let caller = state.authorize_api(&headers).await?;
+    let by = caller
+        .by(q.by.filter(|b| !b.trim().is_empty()))?
         .ok_or_else(|| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "say who deletes it: `?by=NAME`").field("by"))?;
     let now = state.clock.now();
     let Some(gone) = state.store.delete_override(id, by.clone(), now).await? else {
@@ -236,7 +243,7 @@ pub async fn export(
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
-    state.authorize_api(&headers)?;
+    state.authorize_api(&headers).await?;
     let Some(team) = q.team.clone() else {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "name the team: ?team=NAME").field("team"));
     };

@@ -83,7 +83,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::error::BatchStep;
 use super::{
-    LeadChange, LinkAction, NewOverride, Spend, SpendLink, Store, StoreError, StoreFuture, StoredOverride, TxWork,
+    Credential, CredentialKind, LeadChange, LinkAction, NewCredential, NewOverride, Spend, SpendLink, Store,
+    StoreError, StoreFuture, StoredOverride, TxWork,
 };
 use crate::domain::alert::{
     Action, Alert, AlertId, Event, Hold, Outcome, Status, TimelineEntry, TimelineKind, detail_text,
@@ -126,6 +127,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0010_alerts_cheap_check.sql",
         include_str!("../../migrations/0010_alerts_cheap_check.sql"),
+    ),
+    (
+        "0011_credentials.sql",
+        include_str!("../../migrations/0011_credentials.sql"),
     ),
 ];
 
@@ -532,6 +537,30 @@ impl Store for SqliteStore {
         }))
     }
 
+    fn add_credential(&self, c: NewCredential, now: Instant) -> StoreFuture<'_, Credential> {
+        Box::pin(self.write(move |conn| add_credential(conn, &c, now)))
+    }
+
+    fn credential(&self, kind: CredentialKind, digest: String, now: Instant) -> StoreFuture<'_, Option<Credential>> {
+        Box::pin(self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(&format!(
+                    "{SELECT_CREDENTIAL} WHERE kind = ?1 AND digest = ?2 AND ended_at IS NULL \
+                     AND (expires_at IS NULL OR expires_at > ?3)"
+                ))?
+                .query_row(params![kind.as_str(), digest, now.timestamp()], credential_from_row)
+                .optional()?)
+        }))
+    }
+
+    fn end_credential(&self, kind: CredentialKind, id: i64, now: Instant) -> StoreFuture<'_, Option<Credential>> {
+        Box::pin(self.write(move |conn| end_credential(conn, kind, id, now)))
+    }
+
+    fn credentials(&self, kind: CredentialKind) -> StoreFuture<'_, Vec<Credential>> {
+        Box::pin(self.read(move |conn| credentials(conn, kind)))
+    }
+
     fn cursor(&self, name: &'static str) -> StoreFuture<'_, Option<i64>> {
         Box::pin(self.read(move |conn| engine::cursor(conn, name)))
     }
@@ -689,6 +718,123 @@ const INSERT_OVERRIDE: &str = "INSERT INTO overrides \
 const SELECT_OVERRIDE: &str = "SELECT id, team, rota, user, start_at, end_at, instead_of, reason, \
      created_by, created_at FROM overrides";
 const DELETE_OVERRIDE: &str = "UPDATE overrides SET deleted_by = ?2, deleted_at = ?3 WHERE id = ?1";
+
+const INSERT_CREDENTIAL: &str = "INSERT INTO credentials (kind, digest, person, label, created_at, expires_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id";
+const SELECT_CREDENTIAL: &str = "SELECT id, kind, person, label, created_at, expires_at, ended_at FROM credentials";
+
+/// The statements behind the credential methods, shared with `oncall
+/// token` (which runs them on a connection of its own, beside the daemon).
+fn add_credential(conn: &Connection, c: &NewCredential, now: Instant) -> Result<Credential, StoreError> {
+    let id: i64 = conn.prepare_cached(INSERT_CREDENTIAL)?.query_row(
+        params![
+            c.kind.as_str(),
+            c.digest,
+            c.person,
+            c.label,
+            now.timestamp(),
+            c.expires.map(|t| t.timestamp())
+        ],
+        |r| r.get(0),
+    )?;
+    Ok(conn
+        .prepare_cached(&format!("{SELECT_CREDENTIAL} WHERE id = ?1"))?
+        .query_row([id], credential_from_row)?)
+}
+
+fn end_credential(
+    conn: &Connection,
+    kind: CredentialKind,
+    id: i64,
+    now: Instant,
+) -> Result<Option<Credential>, StoreError> {
+    let ended = conn
+        .prepare_cached("UPDATE credentials SET ended_at = ?3 WHERE id = ?1 AND kind = ?2 AND ended_at IS NULL")?
+        .execute(params![id, kind.as_str(), now.timestamp()])?;
+    if ended == 0 {
+        return Ok(None);
+    }
+    Ok(Some(
+        conn.prepare_cached(&format!("{SELECT_CREDENTIAL} WHERE id = ?1"))?
+            .query_row([id], credential_from_row)?,
+    ))
+}
+
+fn credentials(conn: &Connection, kind: CredentialKind) -> Result<Vec<Credential>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "{SELECT_CREDENTIAL} WHERE kind = ?1 AND ended_at IS NULL ORDER BY id"
+        ))?
+        .query_map([kind.as_str()], credential_from_row)?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+/// The schema version that added credentials.
+const CREDENTIALS_SINCE: i64 = 11;
+
+/// Works on the credentials of the database at `path` without its lock,
+/// beside a running daemon (`oncall token`): the daemon reads credentials
+/// from the database at each request, so what this writes counts at once.
+/// The database must exist and have credentials (a daemon ran on it).
+fn on_credentials<T>(path: &Path, work: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    if !path.exists() {
+        return Err(StoreError::open(
+            path.display().to_string(),
+            "no such file: start the daemon on it once first",
+        ));
+    }
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | NO_MUTEX)
+        .map_err(|e| open_error(path, e))?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| open_error(path, e))?;
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(|e| open_error(path, e))?;
+    if version < CREDENTIALS_SINCE {
+        return Err(StoreError::open(
+            path.display().to_string(),
+            "this database is from before per-person tokens: start this version of the daemon on it once (it upgrades the database)",
+        ));
+    }
+    work(&conn)
+}
+
+/// `oncall token create`, beside the daemon.
+pub fn add_credential_beside(path: &Path, c: &NewCredential, now: Instant) -> Result<Credential, StoreError> {
+    on_credentials(path, |conn| add_credential(conn, c, now))
+}
+
+/// `oncall token revoke`, beside the daemon.
+pub fn end_credential_beside(
+    path: &Path,
+    kind: CredentialKind,
+    id: i64,
+    now: Instant,
+) -> Result<Option<Credential>, StoreError> {
+    on_credentials(path, |conn| end_credential(conn, kind, id, now))
+}
+
+/// `oncall token list`, beside the daemon.
+pub fn credentials_beside(path: &Path, kind: CredentialKind) -> Result<Vec<Credential>, StoreError> {
+    on_credentials(path, |conn| credentials(conn, kind))
+}
+
+fn credential_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Credential> {
+    let at = |i: usize| -> rusqlite::Result<Option<Instant>> {
+        let s: Option<i64> = r.get(i)?;
+        s.map(|s| chrono::DateTime::from_timestamp(s, 0).ok_or(rusqlite::Error::IntegralValueOutOfRange(i, s)))
+            .transpose()
+    };
+    let kind: String = r.get(1)?;
+    Ok(Credential {
+        id: r.get(0)?,
+        kind: super::credential_kind(&kind).ok_or(rusqlite::Error::InvalidColumnType(1, kind, Type::Text))?,
+        person: r.get(2)?,
+        label: r.get(3)?,
+        created_at: at(4)?.ok_or(rusqlite::Error::InvalidColumnType(4, "created_at".into(), Type::Null))?,
+        expires_at: at(5)?,
+        ended_at: at(6)?,
+    })
+}
 
 fn override_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredOverride> {
     let at = |i: usize| -> rusqlite::Result<Instant> {

@@ -34,4 +34,6 @@ mod status_page;
 mod store;
 mod support;
 mod tidy;
+mod tokens;
 mod validation;
+mod web;

@@ -88,6 +88,10 @@ fn router_routes() -> BTreeSet<(String, String)> {
         .expect("src/http/mod.rs has `pub fn router(`");
     let body_open = start + code[start..].find('{').expect("router() has a body");
     let (body, _) = balanced(&code, body_open);
+    // The web pages for people (HTML, docs/web.md) are not the API this
+    // document describes: their router is merged whole, and left out here.
+    let body = body.replacen(".merge(crate::web::router())", "", 1);
+    let body = body.as_str();
     for unknown in [".nest(", ".merge(", ".route_service(", ".nest_service("] {
         assert!(
             !body.contains(unknown),
@@ -303,6 +307,11 @@ fn documented_statuses() -> Vec<(String, String, BTreeSet<u16>)> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bare_request_to_each_operation_gets_a_documented_status() {
     let app = crate::daemon::TestApp::spawn().await;
+    // What the operation answers, a redirect included (`/status`).
+    let not_following = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let mut problems = Vec::new();
     for (path, method, statuses) in documented_statuses() {
         let concrete = path
@@ -311,8 +320,7 @@ async fn a_bare_request_to_each_operation_gets_a_documented_status() {
             .replace("{name}", "nightly-backup")
             .replace("{file}", "alice.ics");
         let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-        let response = app
-            .client
+        let response = not_following
             .request(method.clone(), format!("{}{concrete}", app.base))
             .send()
             .await

@@ -843,8 +843,7 @@ async fn issue16_failed_key_guesses_from_one_client_are_slowed() {
     app.stop().await;
 }
 
-/// The headers every page for people carries (action links, the status
-/// page), whatever it says: not cached (its URL holds a token), not sent on
+/// The headers every action link's page carries, whatever it says: not cached (its URL holds a token), not sent on
 /// in `Referer`, not framed, its forms posting to the daemon only; and
 /// no cookie is set.
 fn assert_guarded(what: &str, r: &reqwest::Response) {
@@ -867,9 +866,11 @@ fn assert_guarded(what: &str, r: &reqwest::Response) {
     }
 }
 
-/// Issue 16 (docs/security.md): action links and the status page answer
-/// with `no-store`, `no-referrer`, `frame-ancestors 'none'`,
-/// `X-Frame-Options: DENY` and `form-action 'self'`, refusals included.
+/// Issue 16 (docs/security.md): action links answer with `no-store`,
+/// `no-referrer`, `frame-ancestors 'none'`, `X-Frame-Options: DENY` and
+/// `form-action 'self'`, refusals included; the old status page's address
+/// (issue 19) redirects, and the sign-in page it leads to is not cached or
+/// framed either.
 #[tokio::test(flavor = "multi_thread")]
 async fn issue16_pages_for_people_are_not_cached_framed_or_referred() {
     let app = spawn_linked().await;
@@ -901,13 +902,45 @@ async fn issue16_pages_for_people_are_not_cached_framed_or_referred() {
         ("a cross-site post", 403, cross_site(resolve).await),
         ("the link posted", 200, post(ack.clone()).await),
         ("the link posted again", 410, post(ack).await),
-        ("the status page", 200, get(status.clone()).await),
-        ("a wrong status token", 403, get(format!("{status}x")).await),
-        ("no status token", 403, get(format!("{}/status", app.base)).await),
     ] {
         let answer = answer.unwrap();
         assert_eq!(answer.status().as_u16(), code, "{what}");
         assert_guarded(what, &answer);
+    }
+    // `/status` only redirects now (issue 19), not cached, setting nothing;
+    // a status link to the sign-in page, whose URL holds the token too: not
+    // cached or framed either, and its `Referer` stays on this site (with
+    // `no-referrer` a browser's form POST would carry `Origin: null`, which
+    // signing in refuses).
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for url in [status.clone(), format!("{status}x"), format!("{}/status", app.base)] {
+        let r = plain.get(&url).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 303, "{url}");
+        assert_eq!(r.headers()["cache-control"], "no-store", "{url}");
+        assert!(r.headers().get("set-cookie").is_none(), "{url}");
+    }
+    let page = get(status).await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.url().path() == "/signin", "{}", page.url());
+    let h = |name: &str| page.headers().get(name).map_or("", |v| v.to_str().unwrap()).to_string();
+    assert_eq!(
+        (
+            h("cache-control"),
+            h("x-frame-options"),
+            h("referrer-policy"),
+            h("set-cookie")
+        ),
+        ("no-store".into(), "DENY".into(), "same-origin".into(), String::new())
+    );
+    let policy = h("content-security-policy");
+    for directive in ["frame-ancestors 'none'", "form-action 'self'"] {
+        assert!(
+            policy.split(';').any(|d| d.trim() == directive),
+            "{directive} not in {policy}"
+        );
     }
     app.stop().await;
 }

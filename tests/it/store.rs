@@ -31,6 +31,9 @@ trait Backend {
 
     /// Closes `store`; every write it answered Ok must be there on reopening.
     fn close(&self, store: Self::Store);
+
+    /// The database as `oncall` commands name it.
+    fn database(&self) -> oncall::store::Database;
 }
 
 /// One test per suite function, against the backend that `$make(test name)`
@@ -79,7 +82,11 @@ macro_rules! every_backend {
                 a_held_trigger_opens_a_held_alert,
                 an_action_link_acts_once,
             ];
-            backends: [concurrent_ingests_are_durable_and_correct, writes_survive_reopening]
+            backends: [
+                concurrent_ingests_are_durable_and_correct,
+                writes_survive_reopening,
+                issue19_credentials_live_expire_end_and_are_managed_beside_the_daemon,
+            ]
         }
     };
 }
@@ -704,6 +711,135 @@ async fn writes_survive_reopening<B: Backend>(backend: &B) {
     backend.close(store);
 }
 
+/// Issue 19: sessions and per-person tokens. A credential is found by its
+/// kind and digest while it lives (not after its expiry, not once ended);
+/// ending it twice ends it once; the list is of those not ended. The same
+/// statements run beside the daemon (`oncall token`) on a connection of
+/// their own, while the store is open, and the store sees their writes at
+/// once.
+async fn issue19_credentials_live_expire_end_and_are_managed_beside_the_daemon<B: Backend>(backend: &B) {
+    use oncall::store::{CredentialKind, NewCredential};
+    let store = backend.open();
+    let new = |kind, digest: &str, person: &str, expires| NewCredential {
+        kind,
+        digest: digest.to_string(),
+        person: person.to_string(),
+        label: None,
+        expires,
+    };
+    let later = t0() + chrono::Duration::hours(12);
+    let session = store
+        .add_credential(new(CredentialKind::Session, "d-session", "alice", Some(later)), t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            session.person.as_str(),
+            session.created_at,
+            session.expires_at,
+            session.ended_at
+        ),
+        ("alice", t0(), Some(later), None)
+    );
+    let found = |kind, digest: &str, now| store.credential(kind, digest.to_string(), now);
+    assert_eq!(
+        found(CredentialKind::Session, "d-session", t0()).await.unwrap(),
+        Some(session.clone())
+    );
+    // Another kind, another digest, past its expiry: nothing.
+    assert_eq!(found(CredentialKind::Token, "d-session", t0()).await.unwrap(), None);
+    assert_eq!(found(CredentialKind::Session, "d-other", t0()).await.unwrap(), None);
+    assert_eq!(found(CredentialKind::Session, "d-session", later).await.unwrap(), None);
+    // A digest is one credential's.
+    assert!(
+        store
+            .add_credential(new(CredentialKind::Token, "d-session", "bob", None), t0())
+            .await
+            .is_err()
+    );
+
+    // A token made beside the open store: the store takes it at once.
+    let database = backend.database();
+    let mut labelled = new(CredentialKind::Token, "d-token", "bob", None);
+    labelled.label = Some("laptop".into());
+    let token = tokio::task::spawn_blocking({
+        let database = database.clone();
+        move || oncall::store::add_credential_beside(&database, labelled, t0())
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        (token.person.as_str(), token.label.as_deref(), token.expires_at),
+        ("bob", Some("laptop"), None)
+    );
+    let far = t0() + chrono::Duration::days(3650);
+    assert_eq!(
+        found(CredentialKind::Token, "d-token", far).await.unwrap(),
+        Some(token.clone())
+    );
+    assert_eq!(
+        store.credentials(CredentialKind::Token).await.unwrap(),
+        vec![token.clone()]
+    );
+    let beside = |kind| {
+        let database = database.clone();
+        tokio::task::spawn_blocking(move || oncall::store::credentials_beside(&database, kind))
+    };
+    assert_eq!(
+        beside(CredentialKind::Token).await.unwrap().unwrap(),
+        vec![token.clone()]
+    );
+    assert_eq!(
+        beside(CredentialKind::Session).await.unwrap().unwrap(),
+        vec![session.clone()]
+    );
+
+    // Ended beside the store: refused at once, and only once.
+    let end_beside = |id| {
+        let database = database.clone();
+        tokio::task::spawn_blocking(move || {
+            oncall::store::end_credential_beside(&database, CredentialKind::Token, id, t0())
+        })
+    };
+    assert_eq!(
+        end_beside(session.id).await.unwrap().unwrap(),
+        None,
+        "a session is no token"
+    );
+    let ended = end_beside(token.id).await.unwrap().unwrap().unwrap();
+    assert_eq!(ended.ended_at, Some(t0()));
+    assert_eq!(found(CredentialKind::Token, "d-token", t0()).await.unwrap(), None);
+    assert_eq!(end_beside(token.id).await.unwrap().unwrap(), None);
+    assert!(store.credentials(CredentialKind::Token).await.unwrap().is_empty());
+    // And in the store: signing out.
+    let out = store
+        .end_credential(CredentialKind::Session, session.id, t0())
+        .await
+        .unwrap();
+    assert_eq!(out.map(|c| c.ended_at), Some(Some(t0())));
+    assert_eq!(
+        store
+            .end_credential(CredentialKind::Session, session.id, t0())
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(found(CredentialKind::Session, "d-session", t0()).await.unwrap(), None);
+    backend.close(store);
+    // Written for good: still there on reopening.
+    let store = backend.open();
+    assert!(store.credentials(CredentialKind::Session).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .credential(CredentialKind::Token, "d-token".into(), t0())
+            .await
+            .unwrap(),
+        None
+    );
+    backend.close(store);
+}
+
 // The SQLite backend.
 
 /// A directory of its own under the system's temp dir, removed on drop.
@@ -764,6 +900,10 @@ impl Backend for SqliteBackend {
 
     fn close(&self, store: SqliteStore) {
         store.close().unwrap();
+    }
+
+    fn database(&self) -> oncall::store::Database {
+        oncall::store::Database::Sqlite(self.database())
     }
 }
 
@@ -913,6 +1053,10 @@ impl Backend for PgBackend {
 
     fn close(&self, store: PgStore) {
         store.close().unwrap();
+    }
+
+    fn database(&self) -> oncall::store::Database {
+        oncall::store::Database::Postgres(Box::new(self.url.parse().unwrap()))
     }
 }
 
