@@ -23,3 +23,4 @@ pub mod notify;
 pub mod payroll;
 pub mod settings;
 pub mod store;
+pub mod web;

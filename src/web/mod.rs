@@ -1,0 +1,3 @@
+//! The web interface (a placeholder until the skeleton lands).
+
+pub mod timeline;
