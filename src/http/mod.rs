@@ -113,6 +113,7 @@ pub fn router(state: Shared, max_body_bytes: usize) -> Router {
         .route("/v1/calendar", get(calendar::link))
         .route("/v1/calendar/{file}", get(calendar::person))
         .route("/v1/calendar/team/{file}", get(calendar::team))
+        .merge(crate::web::router())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::middleware::from_fn(move |req, next| {
