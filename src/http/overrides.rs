@@ -26,17 +26,19 @@ use crate::store::{NewOverride, StoredOverride};
 /// The longest override accepted.
 const MAX_LENGTH: chrono::Duration = chrono::Duration::days(366);
 
+/// An override asked for: the API's JSON body, or the web's form with
+/// `by` the person signed in (`crate::web::me`).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Request {
-    team: String,
-    rota: String,
-    user: String,
-    from: String,
-    to: String,
-    instead_of: Option<String>,
-    reason: Option<String>,
-    by: String,
+    pub team: String,
+    pub rota: String,
+    pub user: String,
+    pub from: String,
+    pub to: String,
+    pub instead_of: Option<String>,
+    pub reason: Option<String>,
+    pub by: String,
 }
 
 /// A time as given: RFC 3339 with an offset, or local wall-clock time in
@@ -78,6 +80,12 @@ fn parse(state: &Shared, body: &[u8]) -> Result<NewOverride, ApiError> {
             ),
         )
     })?;
+    check(state, r)
+}
+
+/// The override `r` asks for, checked against the rotas in force and the
+/// clock: the one set of checks, for the API and the web alike.
+pub fn check(state: &Shared, r: Request) -> Result<NewOverride, ApiError> {
     let schedule = state.schedule();
     let team = schedule.team(&r.team).ok_or_else(|| {
         unknown(
@@ -159,12 +167,19 @@ pub async fn add(
 ) -> Result<Response, ApiError> {
     state.authorize_api(&headers)?;
     let new = parse(&state, &body)?;
+    let stored = apply(&state, new).await?;
+    Ok((StatusCode::CREATED, Json(json!({"override": stored}))).into_response())
+}
+
+/// Stores `new` (with who made it: the audit trail) and puts it in force at
+/// once; the engine's next pass uses it.
+pub async fn apply(state: &Shared, new: NewOverride) -> Result<StoredOverride, ApiError> {
     let now = state.clock.now();
     let stored = state.store.add_override(new, now).await?;
     state.in_force.overrides_changed().await?;
     tracing::info!(id = stored.id, team = %stored.team, rota = %stored.rota, user = %stored.user, by = %stored.created_by, "override added");
     state.engine.wake();
-    Ok((StatusCode::CREATED, Json(json!({"override": stored}))).into_response())
+    Ok(stored)
 }
 
 #[derive(Deserialize)]

@@ -13,7 +13,9 @@
 //! A page module adds its routes to [`router`], a line each.
 
 pub mod layout;
+pub mod me;
 pub mod session;
+pub mod team;
 pub mod timeline;
 
 use axum::Router;
@@ -23,5 +25,10 @@ use crate::http::Shared;
 
 /// The web pages' routes; the state is the daemon's.
 pub fn router() -> Router<Shared> {
-    Router::new().route("/", get(session::home))
+    Router::new()
+        .route("/", get(session::home))
+        .route("/timeline", get(team::index))
+        .route("/teams/{team}", get(team::team))
+        .route("/teams/{team}/{rota}", get(team::rota))
+        .route("/me", get(me::page).post(me::add_override))
 }
