@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use super::layout::{self, Nav, escape};
 use super::session::Me;
-use super::timeline::{self, Ask, RotaLinks, View, Window};
+use super::timeline::{self, Ask, RotaLinks, Rows, View, Window};
 use crate::domain::rota::Rota;
 use crate::domain::schedule::{Schedule, Team};
 use crate::http::Shared;
@@ -237,7 +237,15 @@ pub fn page_body(
             .then(|| format!("/teams/{}/{}", segment(&team.name), segment(&rota.name))),
         in_rota_zone: (rota.tz != window.tz).then(|| link(view, window.first, Some(rota.tz.name()))),
     };
-    body.push_str(&timeline::render(schedule, team, rotas, window, now, &links));
+    // A whole team over a month is the final rows: its rotas' pages have
+    // the layers (and the page stays light).
+    let rows = if rota_name.is_none() && window.span.duration() > chrono::Duration::days(8) {
+        body.push_str("<p class=\"muted\">Over a month, each rota's final row; open a rota for its layers.</p>\n");
+        Rows::Final
+    } else {
+        Rows::Layers
+    };
+    body.push_str(&timeline::render(schedule, team, rotas, window, now, rows, &links));
     body.push_str(
         "<p class=\"muted\">Key: a row per layer (later layers win where they are on), then who is on call; \
          hatched: an override, drawn over the layer it replaces; red: nobody on call; the thin band: someone \

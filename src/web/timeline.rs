@@ -8,9 +8,11 @@
 //! The final row and the shadow bands are [`Rota::expand_borrowed`] and
 //! [`Rota::shadow_tiles`] over the window, what `oncall shifts --gaps
 //! --shadows` prints for it, so the picture equals the command. Every drawn
-//! piece carries `data-kind` (`layer`, `override`, `final`, `gap`,
-//! `shadow`), `data-person`, `data-start` and `data-end` (RFC 3339 UTC) for
-//! the browser tests and for anyone scripting the page.
+//! piece carries `data-k`, its kind (`layer`, `override`, `final`, `gap`,
+//! `shadow`), `data-p`, the person (a layer's crew: ids with spaces),
+//! `data-s` and `data-e`, its start and end (RFC 3339 UTC), and `data-layer`
+//! (layers, overrides) or `data-of` (shadows), for the browser tests and
+//! for anyone scripting the page; the "now" line is `data-k=now`.
 //!
 //! Positions are percentages of the window, computed from UTC instants, so
 //! a day with a clock change is 23 or 25 hours wide and the hand-offs sit
@@ -203,20 +205,23 @@ impl Window {
 }
 
 /// The inline CSS the timeline needs (the page puts it in its `<style>`).
-pub const STYLE: &str = ".tz{color:#444}.sc{overflow-x:auto;margin:0 0 1.2em}\
+pub const STYLE: &str = ".sc{overflow-x:auto;margin:0 0 1.2em}h2.h{font-size:1.05em;margin:.8em 0 .2em}h2.h .z{font-weight:400;font-size:.85em;margin-left:.8em}\
 .tl{position:relative;min-width:36em;font-size:.85em}.tl.month{min-width:60em}\
-.r{display:flex;align-items:stretch;border-top:1px solid #ddd}\
+.r{display:flex;border-top:1px solid #ddd}\
 .l{flex:0 0 7em;padding:.25em .3em;font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}\
 .n{position:relative;flex:1;min-height:2.4em}\
-.t{position:absolute;top:.15em;height:2.1em;box-sizing:border-box;overflow:hidden;white-space:nowrap;\
+.n>i{position:absolute;top:.15em;height:2.1em;box-sizing:border-box;overflow:hidden;white-space:nowrap;font-style:normal;\
 padding:.1em .25em;border:1px solid #fff;border-radius:.2em;background:#dde6f3;color:#111;line-height:1}\
-.t b{display:block;font-weight:400;font-size:.8em;margin-top:.15em}\
-.c1{background:#d8ecd5}.c2{background:#f6e3c7}.c3{background:#e6dcf2}.c4{background:#d3ecec}.c5{background:#f4d9e1}.c6{background:#ecebcc}\
-.t.g{background:#b3261e;color:#fff}\
-.t.o{background:repeating-linear-gradient(135deg,#fff6bf 0 .4em,#f2e08a .4em .8em);border:2px solid #6b5900;z-index:1}\
-.t.v{background:repeating-linear-gradient(135deg,#fff 0 .3em,#eee .3em .6em)}\
-.r.sh .n{min-height:.9em}.t.s{top:.2em;height:.5em;padding:0;background:#5b4b8a;border:0}\
-.ax .n{height:1.6em;min-height:1.6em}.k{position:absolute;top:0;height:100%;border-left:1px solid #999;padding-left:.15em;font-size:.8em;color:#333;white-space:nowrap}\
+.n.f{display:flex}.n.f>i{position:relative;flex:none;margin-top:.15em}\
+.n>i b{display:block;font-weight:400;font-size:.8em;margin-top:.15em}\
+.c1{background:#d8ecd5!important}.c2{background:#f6e3c7!important}.c3{background:#e6dcf2!important}\
+.c4{background:#d3ecec!important}.c5{background:#f4d9e1!important}.c6{background:#ecebcc!important}\
+.n>i.k1{top:2.55em}.n>i.k2{top:4.95em}.n>i.k3{top:7.35em}.n>i.k4{top:9.75em}\
+.n>i.g{background:#b3261e;color:#fff}\
+.n>i.o{background:repeating-linear-gradient(135deg,#fff6bf 0 .4em,#f2e08a .4em .8em);border:2px solid #6b5900;z-index:1}\
+.n>i.v{border:2px dashed #6b5900}\
+.r.sh .n{min-height:.9em}.n>i.s{top:.2em;height:.5em;padding:0;background:#5b4b8a;border:0}\
+.ax .n{min-height:1.6em}.n>u{position:absolute;top:0;height:100%;border-left:1px solid #999;padding-left:.15em;font-size:.8em;color:#444;white-space:nowrap;text-decoration:none}\
 .now{position:absolute;top:0;bottom:0;width:0;border-left:2px solid #d00;z-index:2;pointer-events:none}\
 .now span{position:absolute;top:-.1em;left:.2em;font-size:.75em;color:#b00;background:#fff;white-space:nowrap}\
 .vh{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}\
@@ -233,46 +238,75 @@ fn name<'a>(schedule: &'a Schedule, id: &'a str) -> &'a str {
     schedule.people.get(id).map_or(id, |p| p.name.as_str())
 }
 
-/// "09:00" in the viewer's zone; with the day when the view spans days.
-fn clock(window: &Window, t: Instant) -> String {
-    let local = to_local(window.tz, t);
-    match window.view {
-        View::Day => local.format("%H:%M").to_string(),
-        _ => local.format("%a %H:%M").to_string(),
-    }
-}
+/// Pieces narrower than this (percent of the window) are drawn without
+/// text: it would not show, and a month of many rotas is many pieces.
+const TEXT_FROM: f64 = 2.5;
 
-fn full(window: &Window, t: Instant) -> String {
-    to_local(window.tz, t).format("%a %-d %b %H:%M").to_string()
-}
-
-/// One drawn piece. `text` is HTML (escaped by the caller).
+/// One drawn piece. `text` is HTML (escaped by the caller), written only
+/// where the piece is wide enough to show it; `extra` more attributes.
 struct Piece<'a> {
     class: &'a str,
     kind: &'a str,
-    person: &'a str,
+    person: Option<&'a str>,
     span: Span,
-    text: &'a str,
-    title: &'a str,
+    text: &'a dyn Fn(&mut String),
     extra: &'a str,
 }
 
+/// A piece placed by its `left`.
 fn piece(out: &mut String, window: &Window, p: &Piece<'_>) {
+    piece_at(out, window, p, false)
+}
+
+/// Whether `text` may be written as an attribute value without quotes:
+/// only characters of ours (person ids usually are).
+fn bare(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'%' | b';'))
+}
+
+/// Writes ` name=value`, quoting and escaping `value` unless it is bare.
+fn attribute(out: &mut String, name: &str, value: &str) {
+    if bare(value) {
+        let _ = write!(out, " {name}={value}");
+    } else {
+        let _ = write!(out, " {name}=\"{}\"", escape(value));
+    }
+}
+
+/// A piece as an `<i>` in its row: `left` (unless `flow`: the row lays its
+/// pieces end to end) and `width` in percent, the data attributes
+/// (`data-k` the kind, `data-p` the person, `data-s` and `data-e` the start
+/// and end), the text. Short names, and no quotes where none are needed:
+/// a month of many rotas is thousands of pieces, and the page has a weight
+/// budget.
+fn piece_at(out: &mut String, window: &Window, p: &Piece<'_>, flow: bool) {
     let left = window.x(p.span.start);
     let width = window.x(p.span.end) - left;
+    out.push_str("<i");
+    attribute(out, "class", p.class);
+    if flow {
+        let _ = write!(out, " style=width:{width:.2}%");
+    } else {
+        let _ = write!(out, " style=left:{left:.2}%;width:{width:.2}%");
+    }
+    let _ = write!(out, " data-k={}", p.kind);
+    if let Some(person) = p.person {
+        attribute(out, "data-p", person);
+    }
     let _ = write!(
         out,
-        "<div class=\"t {}\" style=\"left:{left:.3}%;width:{width:.3}%\" data-kind=\"{}\" data-person=\"{}\" \
-         data-start=\"{}\" data-end=\"{}\"{} title=\"{}\">{}</div>",
-        p.class,
-        p.kind,
-        escape(p.person),
+        " data-s={} data-e={}{}>",
         Rfc3339::new(p.span.start),
         Rfc3339::new(p.span.end),
-        p.extra,
-        p.title,
-        p.text,
+        p.extra
     );
+    if width >= TEXT_FROM {
+        (p.text)(out);
+    }
+    out.push_str("</i>");
 }
 
 /// The links a rota's heading offers, built by the caller (which knows the
@@ -284,31 +318,63 @@ pub struct RotaLinks {
     pub in_rota_zone: Option<String>,
 }
 
+/// What rows each rota gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rows {
+    /// A row per layer (overrides drawn over the layer they replace), the
+    /// final row, the shadows.
+    Layers,
+    /// The final row and the shadows only: a whole team over a month (its
+    /// rotas' pages have the layers).
+    Final,
+}
+
 /// The timeline of `rotas` (of `team`) over `window`, as an HTML fragment:
-/// the axis once above each rota, its rows, the "now" line where `now` is
-/// inside the window. `links(rota)` gives each rota's heading links.
+/// one chart (scrolling sideways on a narrow screen) with the axis on top,
+/// each rota's heading and rows, and the "now" line across them all where
+/// `now` is inside the window. `links(rota)` gives each rota's heading
+/// links.
 pub fn render(
     schedule: &Schedule,
     team: &Team,
     rotas: &[&Rota],
     window: &Window,
     now: Instant,
+    rows: Rows,
     links: &dyn Fn(&Rota) -> RotaLinks,
 ) -> String {
-    let mut out = String::with_capacity(4096 * rotas.len().max(1));
+    let mut out = String::with_capacity(8192 * rotas.len().max(1));
+    let _ = write!(
+        out,
+        "<p class=\"muted\">Times in {}.</p><div class=\"sc\"><div class=\"tl{}\">",
+        escape(window.tz.name()),
+        if window.view == View::Month { " month" } else { "" },
+    );
+    axis(&mut out, window);
     for rota in rotas {
-        rota_block(&mut out, schedule, team, rota, window, now, &links(rota));
+        rota_block(&mut out, schedule, team, rota, window, rows, &links(rota));
     }
+    if window.span.contains(now) {
+        let _ = write!(
+            out,
+            "<div class=\"now\" style=\"left:calc(7em + (100% - 7em) * {:.5})\" data-k=now data-s={}><span>now {}</span></div>",
+            window.x(now) / 100.0,
+            Rfc3339::new(now),
+            to_local(window.tz, now).format("%H:%M")
+        );
+    }
+    out.push_str("</div></div>\n");
     out
 }
 
+#[allow(clippy::too_many_arguments)]
 fn rota_block(
     out: &mut String,
     schedule: &Schedule,
     team: &Team,
     rota: &Rota,
     window: &Window,
-    now: Instant,
+    rows: Rows,
     links: &RotaLinks,
 ) {
     let range = window.span;
@@ -323,91 +389,86 @@ fn rota_block(
     };
     let zone_link = match &links.in_rota_zone {
         Some(url) => format!(
-            " · <a href=\"{}\">show in the rota's zone ({})</a>",
+            " <a class=\"z\" href=\"{}\">in the rota's zone ({})</a>",
             escape(url),
             escape(rota.tz.name())
         ),
         None => String::new(),
     };
-    let _ = write!(
-        out,
-        "<section class=\"rota\"><h2>{heading}</h2><p class=\"tz\">Times in {}{zone_link}.</p>\
-         <div class=\"sc\"><div class=\"tl{}\">",
-        escape(window.tz.name()),
-        if window.view == View::Month { " month" } else { "" },
-    );
-    axis(out, window);
-
-    // Each layer's stretches, and where it is the layer in force (no later
-    // layer on): where an override replaces it.
-    let layer_tiles: Vec<_> = rota.layers.iter().map(|l| l.tiles(range)).collect();
-    let on: Vec<Vec<Span>> = layer_tiles
-        .iter()
-        .map(|tiles| merge_spans(tiles.iter().map(|t| t.span).collect()))
-        .collect();
-    for (i, tiles) in layer_tiles.iter().enumerate() {
-        let later = merge_spans(on[i + 1..].iter().flatten().copied().collect());
-        let on_top = subtract_spans(&on[i], &later);
-        let label = if rota.layers.len() == 1 {
-            "Rotation".to_string()
-        } else {
-            format!("Layer {}", i + 1)
-        };
-        let _ = write!(out, "<div class=\"r\"><div class=\"l\">{label}</div><div class=\"n\">");
-        for tile in tiles {
-            let Some(crew) = &tile.user else { continue };
-            let ids: Vec<&str> = crew.people().map(String::as_str).collect();
-            let names: Vec<String> = ids.iter().map(|id| escape(name(schedule, id))).collect();
-            let text = names.join(" + ");
-            let title = format!(
-                "{text}, {} to {}",
-                full(window, tile.span.start),
-                full(window, tile.span.end)
-            );
-            let extra = format!(" data-layer=\"{}\"", i + 1);
-            piece(
-                out,
-                window,
-                &Piece {
-                    class: &format!("c{}", colour(ids[0])),
-                    kind: "layer",
-                    person: &ids.join(" "),
-                    span: tile.span,
-                    text: &text,
-                    title: &title,
-                    extra: &extra,
-                },
-            );
+    let _ = write!(out, "<h2 class=\"h\">{heading}{zone_link}</h2>");
+    // The hand-off time, in the viewer's zone; a piece that starts with the
+    // window has none.
+    let label = |out: &mut String, t: Instant| {
+        if t > range.start {
+            let _ = write!(out, "<b>{}</b>", to_local(window.tz, t).format("%H:%M"));
         }
-        for o in &rota.overrides {
-            for span in replaced(o, &on_top, tiles, range) {
-                let who = escape(name(schedule, &o.user));
-                let text = match &o.instead_of {
-                    Some(p) => format!("{who} <b>for {}</b>", escape(name(schedule, p))),
-                    None => format!("{who} <b>override</b>"),
+    };
+
+    if rows == Rows::Layers {
+        // Each layer's stretches, and where it is the layer in force (no
+        // later layer on): where an override replaces it.
+        let layer_tiles: Vec<_> = rota.layers.iter().map(|l| l.tiles(range)).collect();
+        let on: Vec<Vec<Span>> = layer_tiles
+            .iter()
+            .map(|tiles| merge_spans(tiles.iter().map(|t| t.span).collect()))
+            .collect();
+        for (i, tiles) in layer_tiles.iter().enumerate() {
+            let later = merge_spans(on[i + 1..].iter().flatten().copied().collect());
+            let on_top = subtract_spans(&on[i], &later);
+            let _ = write!(
+                out,
+                "<div class=\"r\"><div class=\"l\">Layer {}</div><div class=\"n\">",
+                i + 1
+            );
+            let extra = format!(" data-layer={}", i + 1);
+            for tile in tiles {
+                let Some(crew) = &tile.user else { continue };
+                let ids: Vec<&str> = crew.people().map(String::as_str).collect();
+                let text = |out: &mut String| {
+                    let names: Vec<String> = ids.iter().map(|id| escape(name(schedule, id))).collect();
+                    out.push_str(&names.join(" + "));
+                    label(out, tile.span.start);
                 };
-                let title = format!(
-                    "Override: {who}, {} to {}",
-                    full(window, span.start),
-                    full(window, span.end)
-                );
-                let extra = format!(" data-layer=\"{}\"", i + 1);
                 piece(
                     out,
                     window,
                     &Piece {
-                        class: "o",
-                        kind: "override",
-                        person: &o.user,
-                        span,
+                        class: &format!("c{}", colour(ids[0])),
+                        kind: "layer",
+                        person: Some(&ids.join(" ")),
+                        span: tile.span,
                         text: &text,
-                        title: &title,
                         extra: &extra,
                     },
                 );
             }
+            for o in &rota.overrides {
+                for span in replaced(o, &on_top, tiles, range) {
+                    let text = |out: &mut String| {
+                        out.push_str(&escape(name(schedule, &o.user)));
+                        match &o.instead_of {
+                            Some(p) => {
+                                let _ = write!(out, "<b>for {}</b>", escape(name(schedule, p)));
+                            }
+                            None => out.push_str("<b>override</b>"),
+                        }
+                    };
+                    piece(
+                        out,
+                        window,
+                        &Piece {
+                            class: "o",
+                            kind: "override",
+                            person: Some(&o.user),
+                            span,
+                            text: &text,
+                            extra: &extra,
+                        },
+                    );
+                }
+            }
+            out.push_str("</div></div>");
         }
-        out.push_str("</div></div>");
     }
 
     // The final row: each person's stretches and the gaps, as `oncall
@@ -426,111 +487,107 @@ fn rota_block(
         lanes[lane] = tile.span.end;
         placed.push(lane);
     }
-    let height = 2.4 * lanes.len().max(1) as f64;
-    let _ = write!(
-        out,
-        "<div class=\"r\"><div class=\"l\">On call</div><div class=\"n\" style=\"min-height:{height:.1}em\">"
-    );
+    // One lane: the pieces tile the window, end to end, and need no `left`.
+    let flow = lanes.len() <= 1;
+    out.push_str("<div class=\"r\"><div class=\"l\">On call</div><div class=\"n");
+    out.push_str(if flow { " f\"" } else { "\"" });
+    if lanes.len() > 1 {
+        let _ = write!(out, " style=\"min-height:{:.1}em\"", 2.4 * lanes.len() as f64);
+    }
+    out.push('>');
+    let mut extra = String::new();
     for (tile, lane) in tiles.iter().zip(placed) {
-        let start_label = if tile.span.start > range.start {
-            format!("<b>{}</b>", clock(window, tile.span.start))
-        } else {
-            String::new()
-        };
-        let extra = if lane > 0 {
-            format!(" data-lane=\"{lane}\" style=\"top:{:.1}em\"", 0.15 + 2.4 * lane as f64)
-        } else {
-            String::new()
-        };
-        let until = format!("{} to {}", full(window, tile.span.start), full(window, tile.span.end));
+        extra.clear();
+        if lane > 0 {
+            // Overrides the class's `top`: the piece's own lane.
+            let _ = write!(extra, " data-lane={lane}");
+        }
         match tile.user {
             Some(id) => {
-                // Hatched where someone covers by override: the layers
+                // Outlined where someone covers by override: the layers
                 // schedule somebody else then.
                 let covered = rota.scheduled_at(tile.span.start).is_none_or(|crew| !crew.contains(id));
-                let class = format!("c{}{}", colour(id), if covered { " v" } else { "" });
-                let who = escape(name(schedule, id));
-                let text = format!("{who}{start_label}");
-                let title = format!("{who}{}, {until}", if covered { " (override)" } else { "" });
-                piece(
+                let class = format!(
+                    "c{}{}{}",
+                    colour(id),
+                    if covered { " v" } else { "" },
+                    if lane > 0 {
+                        format!(" k{}", lane.min(4))
+                    } else {
+                        String::new()
+                    }
+                );
+                let text = |out: &mut String| {
+                    out.push_str(&escape(name(schedule, id)));
+                    label(out, tile.span.start);
+                };
+                piece_at(
                     out,
                     window,
                     &Piece {
                         class: &class,
                         kind: "final",
-                        person: id,
+                        person: Some(id),
                         span: tile.span,
                         text: &text,
-                        title: &title,
                         extra: &extra,
                     },
+                    flow,
                 );
             }
             None => {
-                let text = format!("nobody{start_label}");
-                let title = format!("Nobody on call (a gap), {until}");
-                piece(
+                let text = |out: &mut String| {
+                    out.push_str("nobody");
+                    label(out, tile.span.start);
+                };
+                piece_at(
                     out,
                     window,
                     &Piece {
                         class: "g",
                         kind: "gap",
-                        person: "",
+                        person: None,
                         span: tile.span,
                         text: &text,
-                        title: &title,
                         extra: &extra,
                     },
+                    flow,
                 );
             }
         }
     }
     out.push_str("</div></div>");
 
-    // The shadows: a thin band each, under the final row.
+    // The shadows: a thin band each, under the final row, their words for
+    // screen readers only.
     let shadows = rota.shadow_tiles(range);
     if !shadows.is_empty() {
         out.push_str("<div class=\"r sh\"><div class=\"l\">Shadows</div><div class=\"n\">");
         for s in &shadows {
-            let text = format!(
-                "<span class=\"vh\">{} shadows {}</span>",
-                escape(name(schedule, &s.user)),
-                escape(name(schedule, &s.of))
-            );
-            let title = format!(
-                "{} shadows {}, {} to {}",
-                escape(name(schedule, &s.user)),
-                escape(name(schedule, &s.of)),
-                full(window, s.span.start),
-                full(window, s.span.end)
-            );
             let extra = format!(" data-of=\"{}\"", escape(&s.of));
+            let text = |out: &mut String| {
+                let _ = write!(
+                    out,
+                    "<span class=\"vh\">{} shadows {}</span>",
+                    escape(name(schedule, &s.user)),
+                    escape(name(schedule, &s.of))
+                );
+            };
             piece(
                 out,
                 window,
                 &Piece {
                     class: "s",
                     kind: "shadow",
-                    person: &s.user,
+                    person: Some(&s.user),
                     span: s.span,
                     text: &text,
-                    title: &title,
                     extra: &extra,
                 },
             );
         }
         out.push_str("</div></div>");
     }
-    if range.contains(now) {
-        let _ = write!(
-            out,
-            "<div class=\"now\" style=\"left:calc(7em + (100% - 7em) * {:.5})\" data-kind=\"now\" data-at=\"{}\"><span>now {}</span></div>",
-            window.x(now) / 100.0,
-            Rfc3339::new(now),
-            to_local(window.tz, now).format("%H:%M")
-        );
-    }
-    out.push_str("</div></div></section>\n");
 }
 
 /// Where override `o` replaces layer `tiles` within `range`: the layer is
@@ -602,11 +659,7 @@ fn axis(out: &mut String, window: &Window) {
     }
     ticks.dedup_by_key(|(t, _)| *t);
     for (t, label) in ticks {
-        let _ = write!(
-            out,
-            "<span class=\"k\" style=\"left:{:.3}%\">{label}</span>",
-            window.x(t)
-        );
+        let _ = write!(out, "<u style=left:{:.2}%>{label}</u>", window.x(t));
     }
     out.push_str("</div></div>");
 }
@@ -633,11 +686,15 @@ mod tests {
         loaded.schedule
     }
 
+    /// The values of attribute `name` (quoted or not), in order.
     fn attr<'a>(html: &'a str, name: &str) -> Vec<&'a str> {
-        let key = format!("{name}=\"");
+        let key = format!(" {name}=");
         html.split(key.as_str())
             .skip(1)
-            .map(|s| s.split('"').next().unwrap())
+            .map(|s| match s.strip_prefix('"') {
+                Some(quoted) => quoted.split('"').next().unwrap(),
+                None => s.split([' ', '>']).next().unwrap(),
+            })
             .collect()
     }
 
@@ -735,17 +792,23 @@ mod tests {
         let rota = &team.rotas[0];
         let window = Window::of(View::Week, london(), NaiveDate::from_ymd_opt(2026, 3, 29).unwrap());
         let now = at("2026-03-25T03:00:00Z");
-        let html = render(&schedule, team, &[rota], &window, now, &|_| RotaLinks {
+        let html = render(&schedule, team, &[rota], &window, now, Rows::Layers, &|_| RotaLinks {
             page: None,
             in_rota_zone: None,
         });
-        let kinds = attr(&html, "data-kind");
-        let people = attr(&html, "data-person");
-        let starts = attr(&html, "data-start");
-        let ends = attr(&html, "data-end");
-        let drawn: Vec<(String, String, String)> = (0..kinds.len())
-            .filter(|&i| kinds[i] == "final" || kinds[i] == "gap")
-            .map(|i| (people[i].to_string(), starts[i].to_string(), ends[i].to_string()))
+        let pieces: Vec<&str> = html.split("<i ").skip(1).collect();
+        let one = |p: &str, name: &str| attr(&format!(" {p}"), name).first().map(|s| s.to_string());
+        let kinds = attr(&html, "data-k");
+        let drawn: Vec<(String, String, String)> = pieces
+            .iter()
+            .filter(|p| matches!(one(p, "data-k").as_deref(), Some("final" | "gap")))
+            .map(|p| {
+                (
+                    one(p, "data-p").unwrap_or_default(),
+                    one(p, "data-s").unwrap(),
+                    one(p, "data-e").unwrap(),
+                )
+            })
             .collect();
         let expected: Vec<(String, String, String)> = schedule
             .shifts(window.span, None)
@@ -776,20 +839,23 @@ mod tests {
         let team = &schedule.teams[0];
         let rota = &team.rotas[0];
         let window = Window::of(View::Day, london(), NaiveDate::from_ymd_opt(2026, 3, 25).unwrap());
-        let html = render(&schedule, team, &[rota], &window, at("2026-01-01T00:00:00Z"), &|_| {
-            RotaLinks {
+        let html = render(
+            &schedule,
+            team,
+            &[rota],
+            &window,
+            at("2026-01-01T00:00:00Z"),
+            Rows::Layers,
+            &|_| RotaLinks {
                 page: None,
                 in_rota_zone: None,
-            }
-        });
-        let overrides: Vec<&str> = html
-            .split("<div ")
-            .filter(|d| d.contains("data-kind=\"override\""))
-            .collect();
+            },
+        );
+        let overrides: Vec<&str> = html.split("<i ").filter(|d| d.contains("data-k=override")).collect();
         // 00:00-06:00 on the 25th, when only the first layer is on.
         assert_eq!(overrides.len(), 1, "{html}");
-        assert!(overrides[0].contains("data-layer=\"1\""));
-        assert!(overrides[0].contains("data-start=\"2026-03-25T00:00:00Z\" data-end=\"2026-03-25T06:00:00Z\""));
-        assert!(!html.contains("data-kind=\"now\""), "now is outside the window");
+        assert!(overrides[0].contains("data-layer=1"));
+        assert!(overrides[0].contains("data-s=2026-03-25T00:00:00Z data-e=2026-03-25T06:00:00Z"));
+        assert!(!html.contains("data-k=now"), "now is outside the window");
     }
 }
