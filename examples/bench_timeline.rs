@@ -20,7 +20,7 @@ use chrono::NaiveDate;
 use oncall::config::load_texts;
 use oncall::domain::rota::Rota;
 use oncall::web::layout::{self, Nav};
-use oncall::web::team::page_body;
+use oncall::web::team::{page_body, with_style};
 use oncall::web::timeline::{View, Window};
 
 fn team(rotas: usize) -> oncall::domain::schedule::Schedule {
@@ -80,7 +80,7 @@ async fn main() {
 
     let ten = team(10);
     let html = body(&ten, &window);
-    let page = layout::document(StatusCode::OK, None, Nav::Timeline, "ops: March 2026", &html);
+    let page = layout::document(StatusCode::OK, None, Nav::Timeline, "ops: March 2026", &with_style(&html));
     let bytes = axum::body::to_bytes(page.into_body(), usize::MAX).await.unwrap();
     // To look at the page: BENCH_TIMELINE_HTML=page.html.
     if let Some(path) = std::env::var_os("BENCH_TIMELINE_HTML") {

@@ -35,7 +35,7 @@ pub struct TimelineQuery {
 }
 
 /// The CSS of the timeline pages, after the layout's.
-fn with_style(body: &str) -> String {
+pub fn with_style(body: &str) -> String {
     format!("<style>{}</style>{body}", timeline::STYLE)
 }
 

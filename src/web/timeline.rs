@@ -283,8 +283,11 @@ fn attribute(out: &mut String, name: &str, value: &str) {
 /// a month of many rotas is thousands of pieces, and the page has a weight
 /// budget.
 fn piece_at(out: &mut String, window: &Window, p: &Piece<'_>, flow: bool) {
-    let left = window.x(p.span.start);
-    let width = window.x(p.span.end) - left;
+    // Edges rounded as written, so that pieces laid end to end add up to
+    // the whole width.
+    let round = |x: f64| (x * 100.0).round() / 100.0;
+    let left = round(window.x(p.span.start));
+    let width = round(window.x(p.span.end)) - left;
     out.push_str("<i");
     attribute(out, "class", p.class);
     if flow {
