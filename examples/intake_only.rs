@@ -34,7 +34,8 @@ use oncall::notify::Channels;
 use oncall::settings::DEFAULT_MAX_BODY_BYTES;
 use oncall::store::sqlite::SqliteStore;
 use oncall::store::{
-    LeadChange, NewOverride, Spend, SpendLink, Store, StoreError, StoreFuture, StoredOverride, TxWork,
+    Credential, CredentialKind, LeadChange, NewCredential, NewOverride, Spend, SpendLink, Store, StoreError,
+    StoreFuture, StoredOverride, TxWork,
 };
 
 /// The key `scripts/bench-intake` uses when none is given.
@@ -149,6 +150,22 @@ impl Store for NullStore {
     fn set_cursor(&self, _name: &'static str, _value: i64) -> StoreFuture<'_, ()> {
         Box::pin(async { Ok(()) })
     }
+
+    fn add_credential(&self, _c: NewCredential, _now: Instant) -> StoreFuture<'_, Credential> {
+        Box::pin(async { Err(StoreError::Refused("the null store keeps no credentials".into())) })
+    }
+
+    fn credential(&self, _kind: CredentialKind, _digest: String, _now: Instant) -> StoreFuture<'_, Option<Credential>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn end_credential(&self, _kind: CredentialKind, _id: i64, _now: Instant) -> StoreFuture<'_, Option<Credential>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn credentials(&self, _kind: CredentialKind) -> StoreFuture<'_, Vec<Credential>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
 }
 
 #[tokio::main]
@@ -208,6 +225,7 @@ async fn main() -> anyhow::Result<()> {
         status_public: false,
         links: Links::new(oncall::links::generate_secret()?, None),
         inbound_sms: None,
+        web: oncall::web::Web::plain(),
     });
     let router = http::router(state, DEFAULT_MAX_BODY_BYTES);
     let listener = tokio::net::TcpListener::bind(&address).await?;

@@ -108,6 +108,7 @@ pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result
         clock,
         heartbeat_lock: tokio::sync::Mutex::new(()),
         status_public: settings.status_page_public,
+        web: crate::web::Web::new(settings)?,
         links,
         inbound_sms,
     });

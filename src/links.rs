@@ -203,6 +203,12 @@ impl Links {
         self.standing_token_ok("status", person, token)
     }
 
+    /// The CSRF token of web session `session` (its secret id): the forms
+    /// of that session's pages carry it; not stored, made again to check.
+    pub fn csrf_token(&self, session: &str) -> String {
+        self.standing_token("csrf", session)
+    }
+
     /// A token that does not expire, for `subject` in `purpose` (so one
     /// purpose's token never opens another's).
     fn standing_token(&self, purpose: &str, subject: &str) -> String {

@@ -75,6 +75,9 @@ pub struct Settings {
     pub pay_export: payroll::ExportSettings,
     /// Whether the status page shows (read-only) to anyone who can reach it.
     pub status_page_public: bool,
+    /// How long a web session lasts after signing in (`session_lifetime`,
+    /// default [`DEFAULT_SESSION_LIFETIME`]).
+    pub session_lifetime: chrono::Duration,
     /// The key that signs action links; `None` until the daemon starts,
     /// which then uses the one kept next to the database (`crate::links`).
     pub link_secret: Option<String>,
@@ -135,6 +138,8 @@ pub struct File {
     pub throttle: BTreeMap<String, String>,
     /// Whether `/status` shows, read-only, without a person's status link.
     pub status_page_public: Option<bool>,
+    /// How long a web session lasts after signing in, e.g. `"12h"`.
+    pub session_lifetime: Option<String>,
     /// `[pay_export]`: the monthly pay export the daemon writes.
     #[serde(default)]
     pub pay_export: PayExportFile,
@@ -382,6 +387,16 @@ impl Settings {
             });
         }
         let pay_export = pay_export(file.pay_export, &database, notify.email.is_some())?;
+        let session_lifetime = match &file.session_lifetime {
+            None => DEFAULT_SESSION_LIFETIME,
+            Some(text) => crate::config::text::parse_duration(text)
+                .ok()
+                .filter(|d| *d >= chrono::Duration::minutes(1) && *d <= chrono::Duration::days(31))
+                .ok_or_else(|| SettingsError::Invalid {
+                    what: "session_lifetime".into(),
+                    message: format!("`{text}` is not a duration from 1m to 31d (like 12h)"),
+                })?,
+        };
         Ok(Settings {
             listen,
             schedules: o
@@ -404,9 +419,14 @@ impl Settings {
             link_secret,
             pay_export,
             status_page_public: file.status_page_public.unwrap_or(false),
+            session_lifetime,
         })
     }
 }
+
+/// How long a web session lasts by default: a working day and a night on
+/// call, not a week.
+pub const DEFAULT_SESSION_LIFETIME: chrono::Duration = chrono::Duration::hours(12);
 
 /// The default time of the monthly export on the 1st.
 pub const DEFAULT_PAY_EXPORT_AT: &str = "06:00";

@@ -75,6 +75,8 @@ pub struct AppState {
     /// What inbound SMS webhooks are checked against; `None` turns inbound
     /// SMS off (404).
     pub inbound_sms: Option<InboundSms>,
+    /// The web interface's settings and limits.
+    pub web: crate::web::Web,
 }
 
 /// The `[sms]` settings an inbound SMS webhook must match.

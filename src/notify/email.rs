@@ -165,6 +165,23 @@ impl EmailChannel {
             .map_err(|e| to.iter().fold(e, |e, address| e.redact(address)))
     }
 
+    /// A plain-text message to one address (the web's sign-in link). An
+    /// error does not name the address.
+    pub async fn send_text(&self, to: &str, subject: &str, text: &str) -> Result<Receipt, SendError> {
+        let address: Address = to
+            .trim()
+            .parse()
+            .map_err(|e| SendError::Permanent(format!("not an email address ({e})")))?;
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(Mailbox::new(None, address))
+            .subject(render::one_line(subject))
+            .header(AutoSubmitted)
+            .singlepart(SinglePart::plain(text.to_string()))
+            .map_err(|e| SendError::Permanent(format!("cannot build the email: {e}")))?;
+        self.send_message(message).await.map_err(|e| e.redact(to))
+    }
+
     async fn report(&self, to: &[String], report: Report) -> Result<Receipt, SendError> {
         let mut builder = Message::builder()
             .from(self.from.clone())

@@ -101,11 +101,32 @@ const TABLES: &[(&str, &[&str])] = &[
     ),
     // Links already used stay used after the move.
     ("spent_links", &["link", "alert_id", "expires_at", "spent_at"]),
+    // Sessions and tokens go on working after the move.
+    (
+        "credentials",
+        &[
+            "id",
+            "kind",
+            "digest",
+            "person",
+            "label",
+            "created_at",
+            "expires_at",
+            "ended_at",
+        ],
+    ),
 ];
 
 /// Tables whose `id` is an identity in PostgreSQL: the next id continues
 /// after the copied ones.
-const IDENTITIES: &[&str] = &["alerts", "alert_events", "notifications", "ledger", "overrides"];
+const IDENTITIES: &[&str] = &[
+    "alerts",
+    "alert_events",
+    "notifications",
+    "ledger",
+    "overrides",
+    "credentials",
+];
 
 /// What was copied: each table with its rows in SQLite and in PostgreSQL.
 pub type Counts = Vec<(&'static str, i64, i64)>;

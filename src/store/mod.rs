@@ -199,6 +199,21 @@ pub trait Store: Send + Sync + 'static {
     /// such override or it was deleted already.
     fn delete_override(&self, id: i64, by: String, now: Instant) -> StoreFuture<'_, Option<StoredOverride>>;
 
+    /// Records a credential (a session or a person's API token) by the
+    /// digest of its secret.
+    fn add_credential(&self, c: NewCredential, now: Instant) -> StoreFuture<'_, Credential>;
+
+    /// The credential of `kind` whose secret has `digest`, if it is live at
+    /// `now`: not ended, not expired.
+    fn credential(&self, kind: CredentialKind, digest: String, now: Instant) -> StoreFuture<'_, Option<Credential>>;
+
+    /// Ends credential `id` of `kind` at `now` (signed out, revoked); `None`
+    /// if there is no such credential or it had ended already.
+    fn end_credential(&self, kind: CredentialKind, id: i64, now: Instant) -> StoreFuture<'_, Option<Credential>>;
+
+    /// The credentials of `kind` not ended, oldest first (expired ones too).
+    fn credentials(&self, kind: CredentialKind) -> StoreFuture<'_, Vec<Credential>>;
+
     /// A named mark kept across restarts (say, the last month exported).
     fn cursor(&self, name: &'static str) -> StoreFuture<'_, Option<i64>>;
 
@@ -254,6 +269,56 @@ pub enum LeadChange {
     /// A resolved alert's lead stays as it was.
     Resolved(Alert),
     NoAlert,
+}
+
+/// What a credential is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CredentialKind {
+    /// A web session (a cookie), which expires.
+    Session,
+    /// A person's API token, until revoked.
+    Token,
+}
+
+impl CredentialKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialKind::Session => "session",
+            CredentialKind::Token => "token",
+        }
+    }
+}
+
+/// A credential to record (see [`Store::add_credential`]).
+#[derive(Clone, Debug)]
+pub struct NewCredential {
+    pub kind: CredentialKind,
+    /// The SHA-256 digest of the secret, in hex: never the secret.
+    pub digest: String,
+    pub person: String,
+    pub label: Option<String>,
+    pub expires: Option<Instant>,
+}
+
+/// A credential as stored (without its digest).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Credential {
+    pub id: i64,
+    pub kind: CredentialKind,
+    pub person: String,
+    pub label: Option<String>,
+    pub created_at: Instant,
+    pub expires_at: Option<Instant>,
+    pub ended_at: Option<Instant>,
+}
+
+fn credential_kind(text: &str) -> Option<CredentialKind> {
+    match text {
+        "session" => Some(CredentialKind::Session),
+        "token" => Some(CredentialKind::Token),
+        _ => None,
+    }
 }
 
 /// An override to record.

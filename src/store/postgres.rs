@@ -53,7 +53,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::error::BatchStep;
 use super::error::DatabaseError;
 use super::{
-    LeadChange, LinkAction, NewOverride, Spend, SpendLink, Store, StoreError, StoreFuture, StoredOverride, TxWork,
+    Credential, CredentialKind, LeadChange, LinkAction, NewCredential, NewOverride, Spend, SpendLink, Store,
+    StoreError, StoreFuture, StoredOverride, TxWork,
 };
 use crate::domain::alert::{
     Action, Alert, AlertId, Event, Hold, Outcome, Status, TimelineEntry, TimelineKind, detail_text,
@@ -80,6 +81,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0003_spent_links.sql",
         include_str!("../../migrations/postgres/0003_spent_links.sql"),
+    ),
+    (
+        "0004_credentials.sql",
+        include_str!("../../migrations/postgres/0004_credentials.sql"),
     ),
 ];
 
@@ -892,6 +897,71 @@ impl Store for PgStore {
         }))
     }
 
+    fn add_credential(&self, c: NewCredential, now: Instant) -> StoreFuture<'_, Credential> {
+        Box::pin(self.write(move |conn| {
+            let row = conn.query_one(
+                "INSERT INTO credentials (kind, digest, person, label, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                &[
+                    &c.kind.as_str(),
+                    &c.digest,
+                    &c.person,
+                    &c.label,
+                    &now.timestamp(),
+                    &c.expires.map(|t| t.timestamp()),
+                ],
+            )?;
+            let id: i64 = row.try_get(0)?;
+            credential_from_row(&conn.query_one(concat!(select_credential!(), " WHERE id = $1"), &[&id])?)
+        }))
+    }
+
+    fn credential(&self, kind: CredentialKind, digest: String, now: Instant) -> StoreFuture<'_, Option<Credential>> {
+        Box::pin(self.read(move |conn| {
+            match conn.query_opt(
+                concat!(
+                    select_credential!(),
+                    " WHERE kind = $1 AND digest = $2 AND ended_at IS NULL AND (expires_at IS NULL OR expires_at > $3)"
+                ),
+                &[&kind.as_str(), &digest, &now.timestamp()],
+            )? {
+                Some(row) => Ok(Some(credential_from_row(&row)?)),
+                None => Ok(None),
+            }
+        }))
+    }
+
+    fn end_credential(&self, kind: CredentialKind, id: i64, now: Instant) -> StoreFuture<'_, Option<Credential>> {
+        Box::pin(self.write(move |conn| {
+            let ended = conn.execute(
+                "UPDATE credentials SET ended_at = $3 WHERE id = $1 AND kind = $2 AND ended_at IS NULL",
+                &[&id, &kind.as_str(), &now.timestamp()],
+            )?;
+            if ended == 0 {
+                return Ok(None);
+            }
+            Ok(Some(credential_from_row(&conn.query_one(
+                concat!(select_credential!(), " WHERE id = $1"),
+                &[&id],
+            )?)?))
+        }))
+    }
+
+    fn credentials(&self, kind: CredentialKind) -> StoreFuture<'_, Vec<Credential>> {
+        Box::pin(self.read(move |conn| {
+            conn.query(
+                concat!(
+                    select_credential!(),
+                    " WHERE kind = $1 AND ended_at IS NULL ORDER BY id"
+                ),
+                &[&kind.as_str()],
+            )?
+            .iter()
+            .map(credential_from_row)
+            .collect()
+        }))
+    }
+
     fn cursor(&self, name: &'static str) -> StoreFuture<'_, Option<i64>> {
         Box::pin(self.read(move |conn| engine::cursor(conn, name)))
     }
@@ -1061,6 +1131,28 @@ fn alert_from_row(row: &Row) -> Result<Alert, StoreError> {
             None => None,
         },
         lead: row.try_get(18)?,
+    })
+}
+
+macro_rules! select_credential {
+    () => {
+        "SELECT id, kind, person, label, created_at, expires_at, ended_at FROM credentials"
+    };
+}
+use select_credential;
+
+fn credential_from_row(r: &Row) -> Result<Credential, StoreError> {
+    let kind: String = r.try_get(1)?;
+    let at =
+        |i: usize| -> Result<Option<Instant>, StoreError> { r.try_get::<_, Option<i64>>(i)?.map(instant).transpose() };
+    Ok(Credential {
+        id: r.try_get(0)?,
+        kind: super::credential_kind(&kind).ok_or_else(|| bad(format!("credential kind `{kind}`")))?,
+        person: r.try_get(2)?,
+        label: r.try_get(3)?,
+        created_at: instant(r.try_get(4)?)?,
+        expires_at: at(5)?,
+        ended_at: at(6)?,
     })
 }
 

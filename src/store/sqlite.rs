@@ -83,7 +83,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::error::BatchStep;
 use super::{
-    LeadChange, LinkAction, NewOverride, Spend, SpendLink, Store, StoreError, StoreFuture, StoredOverride, TxWork,
+    Credential, CredentialKind, LeadChange, LinkAction, NewCredential, NewOverride, Spend, SpendLink, Store,
+    StoreError, StoreFuture, StoredOverride, TxWork,
 };
 use crate::domain::alert::{
     Action, Alert, AlertId, Event, Hold, Outcome, Status, TimelineEntry, TimelineKind, detail_text,
@@ -126,6 +127,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0010_alerts_cheap_check.sql",
         include_str!("../../migrations/0010_alerts_cheap_check.sql"),
+    ),
+    (
+        "0011_credentials.sql",
+        include_str!("../../migrations/0011_credentials.sql"),
     ),
 ];
 
@@ -529,6 +534,65 @@ impl Store for SqliteStore {
         }))
     }
 
+    fn add_credential(&self, c: NewCredential, now: Instant) -> StoreFuture<'_, Credential> {
+        Box::pin(self.write(move |conn| {
+            let id: i64 = conn.prepare_cached(INSERT_CREDENTIAL)?.query_row(
+                params![
+                    c.kind.as_str(),
+                    c.digest,
+                    c.person,
+                    c.label,
+                    now.timestamp(),
+                    c.expires.map(|t| t.timestamp())
+                ],
+                |r| r.get(0),
+            )?;
+            Ok(conn
+                .prepare_cached(&format!("{SELECT_CREDENTIAL} WHERE id = ?1"))?
+                .query_row([id], credential_from_row)?)
+        }))
+    }
+
+    fn credential(&self, kind: CredentialKind, digest: String, now: Instant) -> StoreFuture<'_, Option<Credential>> {
+        Box::pin(self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(&format!(
+                    "{SELECT_CREDENTIAL} WHERE kind = ?1 AND digest = ?2 AND ended_at IS NULL \
+                     AND (expires_at IS NULL OR expires_at > ?3)"
+                ))?
+                .query_row(params![kind.as_str(), digest, now.timestamp()], credential_from_row)
+                .optional()?)
+        }))
+    }
+
+    fn end_credential(&self, kind: CredentialKind, id: i64, now: Instant) -> StoreFuture<'_, Option<Credential>> {
+        Box::pin(self.write(move |conn| {
+            let ended = conn
+                .prepare_cached(
+                    "UPDATE credentials SET ended_at = ?3 WHERE id = ?1 AND kind = ?2 AND ended_at IS NULL",
+                )?
+                .execute(params![id, kind.as_str(), now.timestamp()])?;
+            if ended == 0 {
+                return Ok(None);
+            }
+            Ok(Some(
+                conn.prepare_cached(&format!("{SELECT_CREDENTIAL} WHERE id = ?1"))?
+                    .query_row([id], credential_from_row)?,
+            ))
+        }))
+    }
+
+    fn credentials(&self, kind: CredentialKind) -> StoreFuture<'_, Vec<Credential>> {
+        Box::pin(self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(&format!(
+                    "{SELECT_CREDENTIAL} WHERE kind = ?1 AND ended_at IS NULL ORDER BY id"
+                ))?
+                .query_map([kind.as_str()], credential_from_row)?
+                .collect::<rusqlite::Result<_>>()?)
+        }))
+    }
+
     fn cursor(&self, name: &'static str) -> StoreFuture<'_, Option<i64>> {
         Box::pin(self.read(move |conn| engine::cursor(conn, name)))
     }
@@ -686,6 +750,28 @@ const INSERT_OVERRIDE: &str = "INSERT INTO overrides \
 const SELECT_OVERRIDE: &str = "SELECT id, team, rota, user, start_at, end_at, instead_of, reason, \
      created_by, created_at FROM overrides";
 const DELETE_OVERRIDE: &str = "UPDATE overrides SET deleted_by = ?2, deleted_at = ?3 WHERE id = ?1";
+
+const INSERT_CREDENTIAL: &str = "INSERT INTO credentials (kind, digest, person, label, created_at, expires_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id";
+const SELECT_CREDENTIAL: &str = "SELECT id, kind, person, label, created_at, expires_at, ended_at FROM credentials";
+
+fn credential_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Credential> {
+    let at = |i: usize| -> rusqlite::Result<Option<Instant>> {
+        let s: Option<i64> = r.get(i)?;
+        s.map(|s| chrono::DateTime::from_timestamp(s, 0).ok_or(rusqlite::Error::IntegralValueOutOfRange(i, s)))
+            .transpose()
+    };
+    let kind: String = r.get(1)?;
+    Ok(Credential {
+        id: r.get(0)?,
+        kind: super::credential_kind(&kind).ok_or(rusqlite::Error::InvalidColumnType(1, kind, Type::Text))?,
+        person: r.get(2)?,
+        label: r.get(3)?,
+        created_at: at(4)?.ok_or(rusqlite::Error::InvalidColumnType(4, "created_at".into(), Type::Null))?,
+        expires_at: at(5)?,
+        ended_at: at(6)?,
+    })
+}
 
 fn override_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredOverride> {
     let at = |i: usize| -> rusqlite::Result<Instant> {

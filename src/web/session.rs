@@ -23,6 +23,7 @@ use serde::de::DeserializeOwned;
 
 use super::layout::{self, escape};
 use crate::http::Shared;
+use crate::store::{CredentialKind, StoreError};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "oncall_session";
@@ -39,8 +40,8 @@ pub struct Me {
     pub name: String,
     /// The session's CSRF token.
     csrf: String,
-    /// The digest of the session id, as stored.
-    pub session: String,
+    /// The session's id in the store.
+    pub session: i64,
 }
 
 impl Me {
@@ -56,10 +57,69 @@ impl Me {
     }
 }
 
-/// The session of a request, if it has a live one.
+/// The session of a request, if it has a live one (signed in, not signed
+/// out, not expired at the daemon's clock's now).
 pub async fn lookup(state: &Shared, headers: &HeaderMap) -> Result<Option<Me>, Response> {
-    let _ = (state, cookie(headers, COOKIE));
-    Ok(None)
+    let Some(secret) = cookie(headers, COOKIE).filter(|s| s.len() == SECRET_CHARS) else {
+        return Ok(None);
+    };
+    let now = state.clock.now();
+    match state
+        .store
+        .credential(CredentialKind::Session, digest(secret), now)
+        .await
+    {
+        Ok(Some(session)) => Ok(Some(Me {
+            name: display_name(state, &session.person),
+            csrf: state.links.csrf_token(secret),
+            person: session.person,
+            session: session.id,
+        })),
+        Ok(None) => Ok(None),
+        Err(e) => Err(store_failed(e)),
+    }
+}
+
+/// The person's name from the people file, or the id.
+pub fn display_name(state: &Shared, person: &str) -> String {
+    state
+        .schedule()
+        .people
+        .get(person)
+        .map(|p| p.name.clone())
+        .unwrap_or_else(|| person.to_string())
+}
+
+/// 503: the store did not answer; nothing was changed.
+pub fn store_failed(e: StoreError) -> Response {
+    tracing::error!(error = %e, "store failed");
+    layout::error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        None,
+        "Try again",
+        "oncall could not reach its database just now. Nothing was changed; try again in a moment.",
+    )
+}
+
+/// The length of a session's (or token's) secret: 32 random bytes,
+/// base64url.
+pub const SECRET_CHARS: usize = 43;
+
+/// A new secret: 32 bytes from the operating system, base64url.
+pub fn new_secret() -> std::io::Result<String> {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// The SHA-256 digest of a secret, in hex: what the store keeps.
+pub fn digest(secret: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The value of cookie `name` in the request's `Cookie` headers.
@@ -218,21 +278,6 @@ fn refused(me: &Me) -> Response {
     )
 }
 
-/// `GET /`: the alerts for someone signed in, else the sign-in page.
-pub async fn home(axum::extract::State(state): axum::extract::State<Shared>, headers: HeaderMap) -> Response {
-    match lookup(&state, &headers).await {
-        Ok(Some(_)) => layout::see_other("/alerts"),
-        Ok(None) => layout::document(
-            StatusCode::OK,
-            None,
-            layout::Nav::Other,
-            "Sign in",
-            "<p>Open your sign-in link.</p>",
-        ),
-        Err(response) => response,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,9 +285,10 @@ mod tests {
     #[test]
     fn only_paths_of_ours_come_back_after_signing_in() {
         assert_eq!(
-            sign_in_then(Some("/timeline?team=a b")),
-            "/?next=/timeline%3Fteam%3Da%20b"
+            sign_in_then(Some("/timeline?team=a&x=1")),
+            "/?next=/timeline%3Fteam%3Da%26x%3D1"
         );
+        assert_eq!(sign_in_then(Some("/timeline?team=a b")), "/");
         for elsewhere in ["//evil.example/x", "https://evil.example/", "/\\evil.example", "x"] {
             assert_eq!(sign_in_then(Some(elsewhere)), "/", "{elsewhere}");
         }

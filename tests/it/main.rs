@@ -34,4 +34,5 @@ mod store;
 mod support;
 mod tidy;
 mod validation;
+mod web;
 mod web_timeline;
