@@ -80,7 +80,13 @@ async fn main() {
 
     let ten = team(10);
     let html = body(&ten, &window);
-    let page = layout::document(StatusCode::OK, None, Nav::Timeline, "ops: March 2026", &with_style(&html));
+    let page = layout::document(
+        StatusCode::OK,
+        None,
+        Nav::Timeline,
+        "ops: March 2026",
+        &with_style(&html),
+    );
     let bytes = axum::body::to_bytes(page.into_body(), usize::MAX).await.unwrap();
     // To look at the page: BENCH_TIMELINE_HTML=page.html.
     if let Some(path) = std::env::var_os("BENCH_TIMELINE_HTML") {

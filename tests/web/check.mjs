@@ -1,14 +1,14 @@
 // Looks at a page of the daemon in Debian's Chromium (puppeteer-core, no
 // browser download) for tests/it/web_timeline.rs, and prints one JSON
 // object on stdout:
-//   {"status", "pieces": [{kind, person, start, end, layer, of}], "axe": [{id, impact, help, nodes}]}
+//   {"status", "pieces": [{rota, kind, person, start, end, layer, of, width, height}], "axe": [{id, impact, help, nodes}]}
 // and saves screenshots at 1280 px and 375 px wide.
 //
 //   node check.mjs --signin URL --page URL --shots DIR/NAME [--axe]
 //
-// --signin is opened first (a sign-in link: the session cookie it sets is
-// kept for --page). Exits non-zero, saying why on stderr, if the browser
-// cannot load the page.
+// --signin is opened first (a person's sign-in link: its button is pressed,
+// and the session cookie that sets is kept for --page). Exits non-zero,
+// saying why on stderr, if the browser cannot load the page.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import puppeteer from 'puppeteer-core';
@@ -31,6 +31,10 @@ try {
   if (args.signin) {
     const r = await page.goto(args.signin, { waitUntil: 'load' });
     if (!r) throw new Error(`no answer from ${args.signin}`);
+    const button = await page.$('form[action="/signin"] button');
+    if (button) {
+      await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), button.click()]);
+    }
   }
   await page.setViewport({ width: 1280, height: 900 });
   const response = await page.goto(args.page, { waitUntil: 'load' });
@@ -38,7 +42,12 @@ try {
   const pieces = await page.$$eval('[data-k]', (els) =>
     els.map((e) => {
       const r = e.getBoundingClientRect();
+      // The rota: the heading above the piece's row ("team / rota ...").
+      let h = e.closest('.r');
+      while (h && !(h.tagName === 'H2' && h.classList.contains('h'))) h = h.previousElementSibling;
+      const rota = h ? (h.querySelector('a:not(.z)') ?? h).firstChild.textContent.split(' / ')[1]?.trim() ?? null : null;
       return {
+        rota,
         kind: e.dataset.k,
         person: e.dataset.p ?? null,
         start: e.dataset.s ?? null,
