@@ -284,15 +284,29 @@ pub struct CoverForm {
 }
 
 /// `POST /me`: an override in which `user` covers my shift (a swap
-/// `instead_of` me), checked and stored as the API does, made by me.
+/// `instead_of` me where the layers put me on call, else a full cover),
+/// checked and stored as the API does, made by me.
 pub async fn add_override(State(state): State<Shared>, Posted(me, form): Posted<CoverForm>) -> Response {
+    // A swap of me where the layers put me on call; where I am on call by
+    // someone else's override, a swap of me would never apply, so a full
+    // cover.
+    let schedule = state.schedule();
+    let scheduled = chrono::DateTime::parse_from_rfc3339(form.from.trim())
+        .ok()
+        .is_some_and(|from| {
+            schedule
+                .team(&form.team)
+                .and_then(|t| t.rotas.iter().find(|r| r.name == form.rota))
+                .and_then(|r| r.scheduled_at(from.to_utc()))
+                .is_some_and(|crew| crew.contains(&me.person))
+        });
     let request = crate::http::overrides::Request {
         team: form.team,
         rota: form.rota,
         user: form.user,
         from: form.from,
         to: form.to,
-        instead_of: Some(me.person.clone()),
+        instead_of: scheduled.then(|| me.person.clone()),
         reason: form.reason,
         by: me.person.clone(),
     };

@@ -424,4 +424,58 @@ async fn me_shows_my_shifts_whole_and_hands_one_over_as_me() {
     assert_eq!(r.status().as_u16(), 422);
     let (_, list) = app.api_get("/v1/overrides?team=ops").await;
     assert_eq!(list["overrides"].as_array().unwrap().len(), 2);
+
+    // dave is on call on Friday night by the files' override, not by the
+    // layers: his hand-over is a full cover (a swap of him would never
+    // apply), and erin is on call then.
+    let dave = signed_in(&app, "dave").await;
+    let page = dave
+        .get(format!("{}/me", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("ops / primary</strong>: Fri 27 Mar 2026 18:00"), "{page}");
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let r = dave
+        .post(format!("{}/me", app.base))
+        .header("Origin", &app.base)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("team", "ops"),
+            ("rota", "primary"),
+            ("from", "2026-03-27T18:00:00Z"),
+            ("to", "2026-03-28T06:00:00Z"),
+            ("user", "erin"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let (_, list) = app.api_get("/v1/overrides?team=ops").await;
+    let made = list["overrides"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (made["created_by"].as_str(), made["instead_of"].is_null()),
+        (Some("dave"), true),
+        "{made}"
+    );
+    let want = shifts(&app.dir, "2026-03-27T18:00:00Z", "2026-03-28T06:00:00Z");
+    assert!(
+        want.contains(&(
+            "primary/final".to_string(),
+            "erin".to_string(),
+            "2026-03-27T18:00:00Z".to_string(),
+            "2026-03-28T06:00:00Z".to_string()
+        )),
+        "{want:?}"
+    );
 }
