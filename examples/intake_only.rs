@@ -207,6 +207,7 @@ async fn main() -> anyhow::Result<()> {
         base: schedule.clone(),
         schedule,
         intake_keys: vec![(key, TEAM.to_owned())],
+        pay: None,
     };
     let in_force = oncall::live::InForce::new(live, store.clone(), engine.clone(), clock.clone());
     let state = Arc::new(AppState {

@@ -21,7 +21,7 @@ use crate::domain::time::{Instant, Rfc3339, Span};
 use crate::settings::{Overrides, Settings};
 use crate::store::Database;
 
-mod burden;
+pub mod burden;
 mod diff;
 mod overrides;
 mod pay;

@@ -29,6 +29,9 @@ pub struct Live {
     pub schedule: Arc<Schedule>,
     /// (integration key, team), from the team files.
     pub intake_keys: Vec<(String, String)>,
+    /// `pay.yaml`'s rules when there is one without errors (the web's Me
+    /// page prices the month so far with them).
+    pub pay: Option<Arc<crate::domain::pay::PayRules>>,
 }
 
 /// The outcome of the last reload, for `/readyz`.
@@ -136,6 +139,7 @@ impl InForce {
             base: current.base.clone(),
             schedule: current.base.clone(),
             intake_keys: current.intake_keys.clone(),
+            pay: current.pay.clone(),
         })
         .await
     }
@@ -240,10 +244,13 @@ pub fn checked(
     if validated.refused() {
         return Err(validated.refusals.iter().map(|(_, d)| d.to_string()).collect());
     }
+    let pay = config::pay::decode(&loaded);
+    let pay = (!pay.has_errors()).then_some(pay.rules).flatten().map(Arc::new);
     let base = Arc::new(loaded.schedule);
     Ok(Live {
         schedule: base.clone(),
         base,
         intake_keys: validated.intake_keys,
+        pay,
     })
 }

@@ -22,6 +22,7 @@ use super::pay::Source;
 use super::{load_clean, unknown_team};
 use crate::config;
 use crate::domain::pay::{self, By, Currency, Page, PayRules, format_hours};
+use crate::domain::schedule::Schedule;
 use crate::domain::time::{Instant, Span};
 use crate::payroll::from_ledger;
 
@@ -83,7 +84,21 @@ fn shares(loaded: &config::Loaded, args: &BurdenArgs, err: &mut dyn Write) -> an
             }
         }
     };
-    let rows = pay::tally(&rules, args.span, &schedule.people, &intervals, &[], By::Rota);
+    Ok(Some(count(schedule, &rules, args.span, &intervals, &pages)))
+}
+
+/// Every person's share of every team within `span`, from the on-call
+/// `intervals` and the `pages` (from the rotas or the ledger), in team
+/// order, most burdened first: what `oncall burden` prints and the web's
+/// Me page shows.
+pub fn count(
+    schedule: &Schedule,
+    rules: &PayRules,
+    span: Span,
+    intervals: &[pay::Interval],
+    pages: &[Page],
+) -> Vec<Share> {
+    let rows = pay::tally(rules, span, &schedule.people, intervals, &[], By::Rota);
     let mut by_team: BTreeMap<(String, String), Share> = BTreeMap::new();
     for row in rows {
         let Some(team) = row.teams.first() else { continue };
@@ -97,7 +112,7 @@ fn shares(loaded: &config::Loaded, args: &BurdenArgs, err: &mut dyn Write) -> an
     }
     // Pages are the person's, whatever the team: counted on each of their
     // rows in the window.
-    let in_window: Vec<&Page> = pages.iter().filter(|p| args.span.contains(p.at)).collect();
+    let in_window: Vec<&Page> = pages.iter().filter(|p| span.contains(p.at)).collect();
     for share in by_team.values_mut() {
         let theirs: Vec<&&Page> = in_window.iter().filter(|p| p.person == share.person).collect();
         share.pages = theirs.len() as u32;
@@ -134,7 +149,7 @@ fn shares(loaded: &config::Loaded, args: &BurdenArgs, err: &mut dyn Write) -> an
             .then(b.seconds.cmp(&a.seconds))
             .then(a.person.cmp(&b.person))
     });
-    Ok(Some(out))
+    out
 }
 
 pub fn burden(args: BurdenArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<ExitCode> {
@@ -213,24 +228,7 @@ pub fn cover(args: CoverArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyho
         return Ok(ExitCode::from(1));
     };
     let schedule = &loaded.schedule;
-    let members: std::collections::BTreeSet<&String> = schedule
-        .rotas(Some(&team))
-        .flat_map(|(_, r)| r.layers.iter().flat_map(|l| l.people()))
-        .collect();
-    let busy: std::collections::BTreeSet<String> = schedule
-        .shifts(args.need, None)
-        .into_iter()
-        .filter_map(|s| s.tile.user)
-        .collect();
-    let mut candidates: Vec<(i64, &String)> = members
-        .into_iter()
-        .filter(|p| !busy.contains(*p))
-        .map(|p| {
-            let carried = shares.iter().filter(|s| &s.person == p).map(|s| s.seconds).sum::<i64>();
-            (carried, p)
-        })
-        .collect();
-    candidates.sort();
+    let candidates = candidates(schedule, &team, args.need, &shares);
     writeln!(
         out,
         "cover for {team} from {} to {}: who is free then, least on call from {} to {} first",
@@ -248,6 +246,30 @@ pub fn cover(args: CoverArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyho
         writeln!(out, "  {person:<10} {name:<20} {} h on call", hours(seconds))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Who could cover `need` on `team`: its people not on call on any rota
+/// then, with the seconds each carried in `shares`, least first.
+pub fn candidates<'a>(schedule: &'a Schedule, team: &'a str, need: Span, shares: &[Share]) -> Vec<(i64, &'a String)> {
+    let members: std::collections::BTreeSet<&String> = schedule
+        .rotas(Some(team))
+        .flat_map(|(_, r)| r.layers.iter().flat_map(|l| l.people()))
+        .collect();
+    let busy: std::collections::BTreeSet<String> = schedule
+        .shifts(need, None)
+        .into_iter()
+        .filter_map(|s| s.tile.user)
+        .collect();
+    let mut candidates: Vec<(i64, &String)> = members
+        .into_iter()
+        .filter(|p| !busy.contains(*p))
+        .map(|p| {
+            let carried = shares.iter().filter(|s| &s.person == p).map(|s| s.seconds).sum::<i64>();
+            (carried, p)
+        })
+        .collect();
+    candidates.sort();
+    candidates
 }
 
 fn hours(seconds: i64) -> String {

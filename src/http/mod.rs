@@ -14,7 +14,7 @@ mod intake;
 mod limit;
 pub use limit::{GUESS_BURST, GUESS_EVERY, Guesses, Limiter};
 pub mod listen;
-mod overrides;
+pub mod overrides;
 mod sms;
 mod status;
 
@@ -262,6 +262,15 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// What went wrong, in words (for a page rather than JSON).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
     pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
         ApiError {
             status,

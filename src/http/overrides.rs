@@ -26,18 +26,20 @@ use crate::store::{NewOverride, StoredOverride};
 /// The longest override accepted.
 const MAX_LENGTH: chrono::Duration = chrono::Duration::days(366);
 
+/// An override asked for: the API's JSON body, or the web's form with
+/// `by` the person signed in (`crate::web::me`).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Request {
-    team: String,
-    rota: String,
-    user: String,
-    from: String,
-    to: String,
-    instead_of: Option<String>,
-    reason: Option<String>,
-    /// Who makes it; a person's token makes it as that person.
-    by: Option<String>,
+    pub team: String,
+    pub rota: String,
+    pub user: String,
+    pub from: String,
+    pub to: String,
+    pub instead_of: Option<String>,
+    pub reason: Option<String>,
+    /// Who makes it; a person's token (or session) makes it as that person.
+    pub by: Option<String>,
 }
 
 /// A time as given: RFC 3339 with an offset, or local wall-clock time in
@@ -79,6 +81,14 @@ fn parse(state: &Shared, caller: &Caller, body: &[u8]) -> Result<NewOverride, Ap
             ),
         )
     })?;
+    check(state, caller, r)
+}
+
+/// The override `r` asks for, checked against the rotas in force and the
+/// clock: the one set of checks, for the API and the web alike. `caller`
+/// says who may be named as making it (a person signed in, or with their
+/// own token, makes it as themselves).
+pub fn check(state: &Shared, caller: &Caller, r: Request) -> Result<NewOverride, ApiError> {
     let schedule = state.schedule();
     let team = schedule.team(&r.team).ok_or_else(|| {
         unknown(
@@ -167,12 +177,19 @@ pub async fn add(
 ) -> Result<Response, ApiError> {
     let caller = state.authorize_api(&headers).await?;
     let new = parse(&state, &caller, &body)?;
+    let stored = apply(&state, new).await?;
+    Ok((StatusCode::CREATED, Json(json!({"override": stored}))).into_response())
+}
+
+/// Stores `new` (with who made it: the audit trail) and puts it in force at
+/// once; the engine's next pass uses it.
+pub async fn apply(state: &Shared, new: NewOverride) -> Result<StoredOverride, ApiError> {
     let now = state.clock.now();
     let stored = state.store.add_override(new, now).await?;
     state.in_force.overrides_changed().await?;
     tracing::info!(id = stored.id, team = %stored.team, rota = %stored.rota, user = %stored.user, by = %stored.created_by, "override added");
     state.engine.wake();
-    Ok((StatusCode::CREATED, Json(json!({"override": stored}))).into_response())
+    Ok(stored)
 }
 
 #[derive(Deserialize)]

@@ -14,8 +14,11 @@
 
 pub mod alerts;
 pub mod layout;
+pub mod me;
 pub mod session;
 pub mod signin;
+pub mod team;
+pub mod timeline;
 
 use std::sync::Arc;
 
@@ -36,6 +39,10 @@ pub fn router() -> Router<Shared> {
         .route("/alerts", get(alerts::page))
         .route("/alerts/{id}/{action}", post(alerts::act))
         .route("/wallboard", get(alerts::wallboard))
+        .route("/timeline", get(team::index))
+        .route("/teams/{team}", get(team::team))
+        .route("/teams/{team}/{rota}", get(team::rota))
+        .route("/me", get(me::page).post(me::add_override))
 }
 
 /// "Email me my link" requests one client may make at once, then one more

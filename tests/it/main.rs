@@ -37,3 +37,4 @@ mod tidy;
 mod tokens;
 mod validation;
 mod web;
+mod web_timeline;
