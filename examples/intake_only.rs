@@ -207,6 +207,7 @@ async fn main() -> anyhow::Result<()> {
         status_public: false,
         links: Links::new(oncall::links::generate_secret()?, None),
         inbound_sms: None,
+        inbound_voice: None,
     });
     let router = http::router(state, DEFAULT_MAX_BODY_BYTES);
     let listener = tokio::net::TcpListener::bind(&address).await?;
