@@ -438,7 +438,12 @@ impl Engine {
                             .and_then(|p| p.get("shadow_of"))
                             .and_then(|v| v.as_str())
                             .map(str::to_string);
-                        self.paged_alert(a, &person.id, shadow_of, now)
+                        let mut paged = self.paged_alert(a, &person.id, shadow_of, now);
+                        // Only a phone call says it (other media are unchanged).
+                        if let (Method::Voice, Some((step, _))) = (n.method, n.step) {
+                            paged.also_paged = rules.also_paged(a, step, &person.id, now);
+                        }
+                        paged
                     })
                     .collect(),
             },
@@ -484,6 +489,7 @@ impl Engine {
             reply_resolve: format!("RES {}", a.id),
             shadow_of,
             lead: a.lead.clone(),
+            also_paged: Vec::new(),
         }
     }
 }

@@ -137,6 +137,23 @@ impl Rules {
         decision.next = fired.next;
     }
 
+    /// The names of the others that step `step` of the alert's policy pages
+    /// at `now`, besides `person` (what a phone call says); none for a
+    /// round-robin step, which pages one of its targets.
+    pub fn also_paged(&self, alert: &Alert, step: usize, person: &str, now: Instant) -> Vec<String> {
+        let Some(policy) = self.schedule.team(&alert.team).and_then(|t| t.escalation.as_ref()) else {
+            return Vec::new();
+        };
+        let Some(step) = policy.steps.get(step).filter(|s| !s.round_robin) else {
+            return Vec::new();
+        };
+        paging::recipients(&self.schedule, &alert.team, &step.targets, now)
+            .into_iter()
+            .filter(|(p, _)| p.id != person)
+            .map(|(p, _)| p.name.clone())
+            .collect()
+    }
+
     /// Whom a step that fired reaches at `now`, and how, worked out afresh
     /// (see [`Steps::plan`]).
     fn reach(&self, alert: &Alert, fired: &Fired, intensity: &Intensity, now: Instant) -> Plan {

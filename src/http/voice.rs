@@ -199,6 +199,8 @@ pub async fn gather(
                         summary: a.summary,
                         drill: a.intake == crate::engine::rules::DRILL_INTAKE,
                         shadow_of: None,
+                        // Not known here: the repeat leaves it out.
+                        also_paged: Vec::new(),
                     }),
                     Ok(None) => {}
                     Err(e) => {

@@ -80,6 +80,10 @@ pub struct PagedAlert {
     /// nobody has acknowledged it.
     #[serde(default)]
     pub lead: Option<String>,
+    /// The others the same escalation step pages (their names), for a phone
+    /// call to say; empty when unknown (a round-robin step pages one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also_paged: Vec<String>,
 }
 
 /// What a notice is about.

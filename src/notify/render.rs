@@ -284,6 +284,8 @@ pub struct Spoken {
     pub drill: bool,
     /// A shadow copy: whom the listener shadows.
     pub shadow_of: Option<String>,
+    /// The others paged with the listener.
+    pub also_paged: Vec<String>,
 }
 
 impl From<&PagedAlert> for Spoken {
@@ -295,6 +297,7 @@ impl From<&PagedAlert> for Spoken {
             summary: a.summary.clone(),
             drill: a.drill,
             shadow_of: a.shadow_of.clone(),
+            also_paged: a.also_paged.clone(),
         }
     }
 }
@@ -303,8 +306,8 @@ impl From<&PagedAlert> for Spoken {
 pub const VOICE_MENU: &str = "Press 1 to acknowledge, 2 to escalate now, 3 to repeat.";
 
 /// What a phone call says about its alerts, once (the call reads it twice):
-/// team, severity, summary and number of each, on one line each, plain
-/// words for a speech engine.
+/// team, severity, summary and number of each, and who else was paged,
+/// plain words for a speech engine.
 pub fn voice(alerts: &[Spoken]) -> String {
     let mut out = String::from("This is oncall.");
     if alerts.iter().any(|a| a.drill) {
@@ -327,6 +330,10 @@ pub fn voice(alerts: &[Spoken]) -> String {
             one_line(&a.summary).trim_end_matches('.'),
             a.id
         ));
+        if !a.also_paged.is_empty() {
+            let names: Vec<String> = a.also_paged.iter().map(|n| one_line(n)).collect();
+            out.push_str(&format!(" Also paged: {}.", names.join(", ")));
+        }
     }
     out
 }
@@ -613,6 +620,7 @@ mod tests {
 
     fn alert(id: i64, summary: &str) -> PagedAlert {
         PagedAlert {
+            also_paged: Vec::new(),
             id,
             team: "payments".into(),
             summary: summary.into(),
