@@ -132,11 +132,18 @@ async fn take(
 /// SMS `sms_after` later; bob the second step, an hour on. Calls go to
 /// `calls_base`, texts to `texts_base`.
 async fn spawn(calls_base: &str, texts_base: &str, sms_after: &str) -> TestApp {
-    spawn_paging(calls_base, texts_base, sms_after, "[rota:primary]").await
+    spawn_paging(calls_base, texts_base, sms_after, "[rota:primary]", None).await
 }
 
-/// [`spawn`], the first step paging `first_step`.
-async fn spawn_paging(calls_base: &str, texts_base: &str, sms_after: &str, first_step: &str) -> TestApp {
+/// [`spawn`], the first step paging `first_step`, on `database` if given
+/// (a PostgreSQL URL).
+async fn spawn_paging(
+    calls_base: &str,
+    texts_base: &str,
+    sms_after: &str,
+    first_step: &str,
+    database: Option<&str>,
+) -> TestApp {
     let dir = temp_dir("voice");
     write_schedules(&dir);
     std::fs::write(
@@ -157,6 +164,9 @@ async fn spawn_paging(calls_base: &str, texts_base: &str, sms_after: &str, first
     )
     .unwrap();
     let mut s = settings(&dir);
+    if let Some(url) = database {
+        s.database = url.parse().unwrap();
+    }
     s.public_url = Some(PUBLIC_URL.into());
     s.link_secret = Some(SECRET.into());
     s.notify.sms = Some(
@@ -240,7 +250,7 @@ async fn called(app: &TestApp, twilio: &FakeTwilio) -> (i64, Taken) {
 async fn a_call_reads_the_alert_twice_then_offers_the_keys() {
     let twilio = FakeTwilio::start().await;
     // The first step pages bob too: the call says so.
-    let app = spawn_paging(&twilio.base, &twilio.base, "5m", "[rota:primary, user:bob]").await;
+    let app = spawn_paging(&twilio.base, &twilio.base, "5m", "[rota:primary, user:bob]", None).await;
     let (id, call) = called(&app, &twilio).await;
     assert_eq!(call.field("From"), OUR_NUMBER);
     let twiml = call.field("Twiml");
@@ -448,5 +458,32 @@ async fn a_calls_api_that_hangs_is_retried_within_the_bound_then_fails_over() {
     assert!(app.clock.now() - start < Duration::minutes(30));
     // Six call attempts (each cut at timeout_secs), then the SMS.
     assert_eq!(attempts, 7, "six calls and the SMS");
+    app.stop().await;
+}
+
+/// The engine's statements behind the call's keys and status, on
+/// PostgreSQL too (skipped without `ONCALL_TEST_POSTGRES`): key 2 brings
+/// bob's step forward, then "no answer" brings alice's SMS forward.
+#[tokio::test(flavor = "multi_thread")]
+async fn on_postgres_escalate_now_and_no_answer_work_alike() {
+    let Some(url) = crate::pg::fresh_database("voice") else {
+        return;
+    };
+    let twilio = FakeTwilio::start().await;
+    let app = spawn_paging(&twilio.base, &twilio.base, "30m", "[rota:primary]", Some(&url)).await;
+    let (_, call) = called(&app, &twilio).await;
+    let gather = gather_path(&call);
+    let (code, said) = signed(&app, &gather, &call_params(&[("Digits", "2")])).await;
+    assert_eq!(code, 200, "{said}");
+    assert!(said.contains("Escalating now"), "{said}");
+    app.run_engine().await;
+    app.run_engine().await;
+    assert_eq!(twilio.texts(BOB_PHONE).len(), 1);
+    assert!(twilio.texts(ALICE_PHONE).is_empty());
+    let status = format!("{gather}/status");
+    let (code, _) = signed(&app, &status, &call_params(&[("CallStatus", "busy")])).await;
+    assert_eq!(code, 204);
+    app.run_engine().await;
+    assert_eq!(twilio.texts(ALICE_PHONE).len(), 1);
     app.stop().await;
 }
