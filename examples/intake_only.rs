@@ -226,6 +226,7 @@ async fn main() -> anyhow::Result<()> {
         links: Links::new(oncall::links::generate_secret()?, None),
         inbound_sms: None,
         web: oncall::web::Web::plain(),
+        inbound_voice: None,
     });
     let router = http::router(state, DEFAULT_MAX_BODY_BYTES);
     let listener = tokio::net::TcpListener::bind(&address).await?;

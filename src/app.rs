@@ -71,8 +71,12 @@ pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result
     );
     rules.throttle = settings.throttle.clone();
     let links = Links::new(link_secret(settings).await?, settings.public_url.clone());
-    let channels = Channels::from_config(&settings.notify)?;
-    let missing: Vec<&str> = Method::ALL
+    let mut channels = Channels::from_config(&settings.notify)?;
+    if let Some(voice) = &settings.notify.voice {
+        channels.add(Arc::new(crate::notify::VoiceChannel::new(voice, links.clone())?));
+    }
+    // A phone call is opt-in: no `[voice]` is no cause for a warning.
+    let missing: Vec<&str> = Method::DEFAULT_ORDER
         .into_iter()
         .filter(|m| channels.get(*m).is_none())
         .map(|m| m.as_str())
@@ -88,6 +92,13 @@ pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result
         Some(crate::http::InboundSms {
             auth_token: s.auth_token.clone()?,
             account_sid: s.account_sid.clone(),
+        })
+    });
+    // The channel was built, so the account and token are there.
+    let inbound_voice = settings.notify.voice.as_ref().and_then(|v| {
+        Some(crate::http::InboundSms {
+            auth_token: v.auth_token.clone()?,
+            account_sid: v.account_sid.clone()?,
         })
     });
     if settings.public_url.is_none() {
@@ -111,6 +122,7 @@ pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result
         web: crate::web::Web::new(settings)?,
         links,
         inbound_sms,
+        inbound_voice,
     });
     // Before serving, so that a heartbeat never pinged counts from the first
     // start that knew it, whatever the first request is.

@@ -41,6 +41,11 @@ const VERSION: &str = "v1";
 /// The path under the public URL where links land.
 pub const ACT_PATH: &str = "/v1/act/";
 
+/// The path under the public URL where a phone call's webhooks land: the
+/// key pressed at `VOICE_PATH{token}`, the call's status at
+/// `VOICE_PATH{token}/status`.
+pub const VOICE_PATH: &str = "/v1/voice/";
+
 /// Longest token accepted; real ones are about 80 characters.
 const MAX_TOKEN_LEN: usize = 1024;
 
@@ -220,6 +225,44 @@ impl Links {
         use subtle::ConstantTimeEq;
         let want = self.standing_token(purpose, subject);
         want.len() == token.len() && bool::from(want.as_bytes().ct_eq(token.as_bytes()))
+    }
+
+    /// The token of a phone call's webhooks: whom the call is for and about
+    /// which alerts, signed like an action link's (`voice`, the person and
+    /// the alerts, one a line, base64url, then the MAC). It is not the
+    /// credential (Twilio's signature is: see `http/voice.rs`), but a
+    /// request whose token this secret did not make is refused all the same.
+    pub fn voice_token(&self, person: &str, alerts: &[AlertId]) -> String {
+        let ids: Vec<String> = alerts.iter().map(|a| a.to_string()).collect();
+        let payload = URL_SAFE_NO_PAD.encode(format!("voice\n{person}\n{}", ids.join(",")));
+        let mac = self.mac(&payload).finalize().into_bytes();
+        format!("{payload}.{}", URL_SAFE_NO_PAD.encode(mac))
+    }
+
+    /// The person and alerts of a voice token this secret made (MAC
+    /// checked first, in constant time).
+    pub fn voice_claim(&self, token: &str) -> Option<(String, Vec<AlertId>)> {
+        if token.len() > MAX_TOKEN_LEN {
+            return None;
+        }
+        let (payload, mac) = token.split_once('.')?;
+        let mac = URL_SAFE_NO_PAD.decode(mac).ok()?;
+        self.mac(payload).verify_slice(&mac).ok()?;
+        let text = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+        let mut lines = text.split('\n');
+        if lines.next()? != "voice" {
+            return None;
+        }
+        let person = lines.next()?.to_string();
+        let alerts = lines
+            .next()?
+            .split(',')
+            .map(|id| id.parse().ok())
+            .collect::<Option<Vec<AlertId>>>()?;
+        if lines.next().is_some() || alerts.is_empty() {
+            return None;
+        }
+        Some((person, alerts))
     }
 
     fn mac(&self, payload: &str) -> HmacSha256 {

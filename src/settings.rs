@@ -121,6 +121,7 @@ pub struct File {
     pub severities: SeverityFile,
     pub email: Option<notify::EmailConfig>,
     pub sms: Option<notify::SmsConfig>,
+    pub voice: Option<notify::VoiceConfig>,
     pub push: Option<notify::PushConfig>,
     #[serde(default)]
     pub webhook: notify::WebhookConfig,
@@ -171,7 +172,8 @@ pub struct PayExportFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IntensityFile {
-    /// Contact methods this severity may use: `push`, `sms`, `email`, `webhook`.
+    /// Contact methods this severity may use: `push`, `sms`, `email`,
+    /// `webhook`, `voice`.
     pub methods: Option<Vec<String>>,
     /// Whether to wait for the end of the recipient's quiet hours.
     pub quiet_hours: Option<bool>,
@@ -303,7 +305,7 @@ impl Settings {
             .names()
             .iter()
             .enumerate()
-            .map(|(rank, name)| (name.clone(), Intensity::default_for(rank)))
+            .map(|(rank, name)| (name.clone(), Intensity::default_for(rank, severities.names().len())))
             .collect();
         for (name, written) in file.paging {
             let invalid = |message: String| SettingsError::Invalid {
@@ -321,7 +323,9 @@ impl Settings {
                     .iter()
                     .map(|m| {
                         Method::parse(m).ok_or_else(|| {
-                            invalid(format!("unknown contact method `{m}`: use push, sms, email, webhook"))
+                            invalid(format!(
+                                "unknown contact method `{m}`: use push, sms, email, webhook, voice"
+                            ))
                         })
                     })
                     .collect::<Result<_, _>>()?;
@@ -341,7 +345,7 @@ impl Settings {
             };
             let m = Method::parse(method).ok_or_else(|| {
                 invalid(format!(
-                    "unknown contact method `{method}`: use push, sms, email, webhook"
+                    "unknown contact method `{method}`: use push, sms, email, webhook, voice"
                 ))
             })?;
             let gap = crate::config::text::parse_duration(gap).map_err(invalid)?;
@@ -362,6 +366,7 @@ impl Settings {
         let mut notify = notify::Config {
             email: file.email,
             sms: file.sms,
+            voice: file.voice,
             push: file.push,
             webhook: file.webhook,
         };
@@ -370,6 +375,17 @@ impl Settings {
         }
         if let Some(c) = &mut notify.sms {
             c.auth_token = secret(o.sms_auth_token, c.auth_token.take(), c.auth_token_file.as_deref())?;
+        }
+        if let Some(c) = &mut notify.voice {
+            // A phone call goes through the same Twilio account as the SMS
+            // unless `[voice]` names its own.
+            c.auth_token = secret(None, c.auth_token.take(), c.auth_token_file.as_deref())?;
+            if let Some(sms) = &notify.sms {
+                c.account_sid = c.account_sid.take().or_else(|| Some(sms.account_sid.clone()));
+                c.auth_token = c.auth_token.take().or_else(|| sms.auth_token.clone());
+                c.from = c.from.take().or_else(|| Some(sms.from.clone()));
+                c.base_url = c.base_url.take().or_else(|| sms.base_url.clone());
+            }
         }
         if let Some(c) = &mut notify.push {
             c.token = secret(o.push_token, c.token.take(), c.token_file.as_deref())?;
@@ -789,7 +805,16 @@ mod tests {
         let s = Settings::resolve(File::default(), Overrides::default()).unwrap();
         assert!(!s.intensities["minor"].escalate);
         assert!(s.intensities["minor"].respect_quiet_hours);
-        assert_eq!(s.intensities["critical"].methods.len(), 4);
+        // Every method for the highest severity, phone calls included (issue
+        // 20); the others in between all but phone calls.
+        assert_eq!(
+            s.intensities["critical"].methods,
+            [Method::Push, Method::Sms, Method::Email, Method::Webhook, Method::Voice]
+        );
+        assert_eq!(
+            s.intensities["major"].methods,
+            [Method::Push, Method::Sms, Method::Email, Method::Webhook]
+        );
         let file: File = toml::from_str("[paging.major]\nmethods = [\"push\"]\nquiet_hours = true\n").unwrap();
         let s = Settings::resolve(file, Overrides::default()).unwrap();
         assert_eq!(s.intensities["major"].methods, vec![Method::Push]);

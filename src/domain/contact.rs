@@ -18,12 +18,20 @@ pub enum Method {
     Sms,
     Push,
     Webhook,
+    /// A phone call (to the person's `phone`) that reads the page and takes
+    /// a key press: 1 acknowledges, 2 escalates at once.
+    Voice,
 }
 
 impl Method {
     /// In the order the default notification rules use them: the quickest
     /// to be noticed first.
-    pub const ALL: [Method; 4] = [Method::Push, Method::Sms, Method::Email, Method::Webhook];
+    pub const ALL: [Method; 5] = [Method::Push, Method::Sms, Method::Email, Method::Webhook, Method::Voice];
+
+    /// The methods of the default notification rules, in their order. Not
+    /// `voice`: a phone call is only made where a person's `notify:` rules
+    /// ask for one.
+    pub const DEFAULT_ORDER: [Method; 4] = [Method::Push, Method::Sms, Method::Email, Method::Webhook];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -31,6 +39,7 @@ impl Method {
             Method::Sms => "sms",
             Method::Push => "push",
             Method::Webhook => "webhook",
+            Method::Voice => "voice",
         }
     }
 

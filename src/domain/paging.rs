@@ -35,7 +35,7 @@ const DEFAULT_DELAYS: [i64; 4] = [0, 2, 5, 5];
 /// Without written rules: every contact method the person has (among
 /// `allowed`), quickest first, each a little later than the one before.
 pub fn default_rules(person: &Person, allowed: &[Method]) -> Vec<Rule> {
-    Method::ALL
+    Method::DEFAULT_ORDER
         .into_iter()
         .filter(|m| allowed.contains(m) && person.contact(*m).is_some())
         .zip(DEFAULT_DELAYS)
@@ -58,8 +58,9 @@ pub struct Intensity {
 impl Intensity {
     /// The lowest severity: email (and webhooks) only, never during quiet
     /// hours, no escalation. Every other severity: every method, at any
-    /// hour, escalating.
-    pub fn default_for(rank: usize) -> Intensity {
+    /// hour, escalating; but phone calls (`voice`) only for the highest of
+    /// the `ranks` severities.
+    pub fn default_for(rank: usize, ranks: usize) -> Intensity {
         if rank == 0 {
             Intensity {
                 methods: vec![Method::Email, Method::Webhook],
@@ -68,7 +69,10 @@ impl Intensity {
             }
         } else {
             Intensity {
-                methods: Method::ALL.to_vec(),
+                methods: Method::ALL
+                    .into_iter()
+                    .filter(|m| *m != Method::Voice || rank + 1 >= ranks)
+                    .collect(),
                 respect_quiet_hours: false,
                 escalate: true,
             }
@@ -361,6 +365,7 @@ impl Default for Throttle {
                 (Method::Push, Duration::seconds(20)),
                 (Method::Email, Duration::minutes(1)),
                 (Method::Webhook, Duration::seconds(5)),
+                (Method::Voice, Duration::minutes(1)),
             ]
             .into(),
         }

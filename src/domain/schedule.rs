@@ -55,7 +55,7 @@ impl Person {
     pub fn contact(&self, method: Method) -> Option<&str> {
         match method {
             Method::Email => self.email.as_deref(),
-            Method::Sms => self.phone.as_deref(),
+            Method::Sms | Method::Voice => self.phone.as_deref(),
             Method::Push => self.push.as_deref(),
             Method::Webhook => self.webhook.as_deref(),
         }

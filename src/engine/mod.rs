@@ -40,7 +40,7 @@ use self::outbox::{Attempt, AttemptOutcome, GivenUp, Message, NoticeKind, Pass};
 use self::pass::PassContext;
 use self::rules::{DRILL_INTAKE, Rules};
 use crate::clock::Clock;
-use crate::domain::alert::Alert;
+use crate::domain::alert::{Alert, AlertId};
 use crate::domain::paging::{Backoff, Method};
 use crate::domain::time::Instant;
 use crate::links::{Action, Links};
@@ -181,6 +181,39 @@ impl Engine {
     }
 
     /// One pass at `now` (see the module's documentation).
+    /// A placed phone call did not reach `person` ([`pass::not_reached`]):
+    /// their next method goes now; the engine is woken to send it.
+    pub async fn not_reached(
+        &self,
+        person: String,
+        alerts: Vec<AlertId>,
+        error: String,
+        now: Instant,
+    ) -> Result<(), StoreError> {
+        self.store
+            .record(Box::new(move |tx| pass::not_reached(tx, &person, &alerts, &error, now)))
+            .await?;
+        self.wake();
+        Ok(())
+    }
+
+    /// The next step of each of `alerts` fires now ([`pass::escalate_now`]);
+    /// answers how many alerts were still paging.
+    pub async fn escalate_now(&self, alerts: Vec<AlertId>, now: Instant) -> Result<usize, StoreError> {
+        let hurried = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = hurried.clone();
+        self.store
+            .record(Box::new(move |tx| {
+                // Stored, not added: a retried transaction runs this again.
+                let n = pass::escalate_now(tx, &alerts, now)?;
+                count.store(n, std::sync::atomic::Ordering::SeqCst);
+                Ok(())
+            }))
+            .await?;
+        self.wake();
+        Ok(hurried.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
     pub async fn run_once(&self, now: Instant) -> Result<PassReport, EngineError> {
         let rules = self.rules();
         let pass = self.pass(now).await?;
@@ -405,7 +438,12 @@ impl Engine {
                             .and_then(|p| p.get("shadow_of"))
                             .and_then(|v| v.as_str())
                             .map(str::to_string);
-                        self.paged_alert(a, &person.id, shadow_of, now)
+                        let mut paged = self.paged_alert(a, &person.id, shadow_of, now);
+                        // Only a phone call says it (other media are unchanged).
+                        if let (Method::Voice, Some((step, _))) = (n.method, n.step) {
+                            paged.also_paged = rules.also_paged(a, step, &person.id, now);
+                        }
+                        paged
                     })
                     .collect(),
             },
@@ -451,6 +489,7 @@ impl Engine {
             reply_resolve: format!("RES {}", a.id),
             shadow_of,
             lead: a.lead.clone(),
+            also_paged: Vec::new(),
         }
     }
 }

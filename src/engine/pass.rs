@@ -721,3 +721,35 @@ fn give_up(
     tx.add_timeline(alert, now, TimelineKind::NotifyFailed, detail_text(&detail))?;
     Ok(())
 }
+
+/// A placed phone call did not reach `person` (no answer, busy, failed,
+/// cancelled, an answering machine): gives the call up for each of
+/// `alerts` as a failed delivery is given up, so that the person's next
+/// method for the same step is brought forward to now rather than waiting
+/// out its delay. A report about a call already given up changes nothing.
+pub fn not_reached(
+    tx: &mut dyn PassTx,
+    person: &str,
+    alerts: &[AlertId],
+    error: &str,
+    now: Instant,
+) -> Result<(), StoreError> {
+    for &alert in alerts {
+        let done = tx.mark_not_reached(alert, person, error)?;
+        give_up(tx, done, error, now, &[])?;
+    }
+    Ok(())
+}
+
+/// Someone paged asked for the next step now (a phone call's key 2): each
+/// of `alerts` still paging has its escalation made due at `now`, so the
+/// next pass fires its next step. Answers how many were.
+pub fn escalate_now(tx: &mut dyn PassTx, alerts: &[AlertId], now: Instant) -> Result<usize, StoreError> {
+    let mut hurried = 0;
+    for &alert in alerts {
+        if tx.hurry_escalation(alert, now)? {
+            hurried += 1;
+        }
+    }
+    Ok(hurried)
+}

@@ -52,15 +52,17 @@ impl Rules {
             .names()
             .iter()
             .enumerate()
-            .map(|(rank, name)| (name.clone(), Intensity::default_for(rank)))
+            .map(|(rank, name)| (name.clone(), Intensity::default_for(rank, severities.names().len())))
             .collect()
     }
 
     fn intensity(&self, severity: &str) -> Intensity {
-        self.intensities
-            .get(severity)
-            .cloned()
-            .unwrap_or_else(|| Intensity::default_for(self.severities.rank(severity).unwrap_or(1)))
+        self.intensities.get(severity).cloned().unwrap_or_else(|| {
+            Intensity::default_for(
+                self.severities.rank(severity).unwrap_or(1),
+                self.severities.names().len(),
+            )
+        })
     }
 
     pub(super) fn urgency(&self, severity: &str) -> Urgency {
@@ -133,6 +135,23 @@ impl Rules {
             .timeline
             .push((TimelineKind::Escalated, planned.detail.clone()));
         decision.next = fired.next;
+    }
+
+    /// The names of the others that step `step` of the alert's policy pages
+    /// at `now`, besides `person` (what a phone call says); none for a
+    /// round-robin step, which pages one of its targets.
+    pub fn also_paged(&self, alert: &Alert, step: usize, person: &str, now: Instant) -> Vec<String> {
+        let Some(policy) = self.schedule.team(&alert.team).and_then(|t| t.escalation.as_ref()) else {
+            return Vec::new();
+        };
+        let Some(step) = policy.steps.get(step).filter(|s| !s.round_robin) else {
+            return Vec::new();
+        };
+        paging::recipients(&self.schedule, &alert.team, &step.targets, now)
+            .into_iter()
+            .filter(|(p, _)| p.id != person)
+            .map(|(p, _)| p.name.clone())
+            .collect()
     }
 
     /// Whom a step that fired reaches at `now`, and how, worked out afresh
@@ -284,9 +303,10 @@ impl Rules {
     fn handoff_notice(&self, person: &Person, what: serde_json::Value, now: Instant) -> Option<NewNotification> {
         let lowest = self.severities.names().first().cloned().unwrap_or_default();
         // A notice, not a page: by the person's first way (their rules for
-        // the lowest severity, any method), never during their quiet hours.
+        // the lowest severity, any method but a phone call, which carries
+        // pages only), never during their quiet hours.
         let intensity = Intensity {
-            methods: Method::ALL.to_vec(),
+            methods: Method::DEFAULT_ORDER.to_vec(),
             respect_quiet_hours: true,
             escalate: false,
         };

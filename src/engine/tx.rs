@@ -99,6 +99,13 @@ pub trait PassTx {
     fn mark_failed(&mut self, id: i64, error: &str, due: Instant) -> Result<Option<Done>, StoreError>;
     /// Every pending notification of an alert, in no order.
     fn pending_of_alert(&mut self, alert: AlertId) -> Result<Vec<Pending>, StoreError>;
+    /// Marks the person's latest placed phone call about the alert failed
+    /// with `error` (the call did not reach them); `None` if there is none
+    /// (not placed, or already marked).
+    fn mark_not_reached(&mut self, alert: AlertId, person: &str, error: &str) -> Result<Option<Done>, StoreError>;
+    /// Makes an alert's escalation (paging, not acknowledged) due at `now`;
+    /// `false` if there is none, or it is due already.
+    fn hurry_escalation(&mut self, alert: AlertId, now: Instant) -> Result<bool, StoreError>;
     /// Makes a pending notification due at `at`.
     fn bring_forward(&mut self, id: i64, at: Instant) -> Result<(), StoreError>;
 }

@@ -4,7 +4,8 @@
 //! Errors are JSON `{"error": "...", "field": "..."}` with 400, 401, 404,
 //! 413, 415 or 422; a rejected request changes nothing. The exceptions
 //! answer people and SMS providers: action links (`act`) answer small HTML
-//! pages (403 forged, 410 expired, 404 no alert), inbound SMS (`sms`) TwiML.
+//! pages (403 forged, 410 expired, 404 no alert), inbound SMS (`sms`) and
+//! a phone call's key (`voice`) TwiML.
 
 mod act;
 mod api;
@@ -17,6 +18,7 @@ pub mod listen;
 pub mod overrides;
 mod sms;
 mod status;
+mod voice;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -78,6 +80,10 @@ pub struct AppState {
     pub inbound_sms: Option<InboundSms>,
     /// The web interface's settings and limits.
     pub web: crate::web::Web,
+    /// What a phone call's webhooks are checked against (the `[voice]`
+    /// account and auth token, the same shape as SMS's); `None`: no
+    /// `[voice]` (404).
+    pub inbound_voice: Option<InboundSms>,
 }
 
 /// The `[sms]` settings an inbound SMS webhook must match.
@@ -106,6 +112,8 @@ pub fn router(state: Shared, max_body_bytes: usize) -> Router {
         .route("/v1/heartbeat/{name}", post(intake::heartbeat))
         .route("/v1/act/{token}", get(act::show).post(act::perform))
         .route("/v1/sms/inbound", post(sms::inbound))
+        .route("/v1/voice/{token}", post(voice::gather))
+        .route("/v1/voice/{token}/status", post(voice::status))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

@@ -87,7 +87,7 @@ fn twilio_signature(auth_token: &str, url: &str, params: &[(String, String)]) ->
 
 /// Whether `signature` (the header's value) is Twilio's for this request;
 /// compared in constant time.
-fn signature_matches(auth_token: &str, url: &str, params: &[(String, String)], signature: &str) -> bool {
+pub(super) fn signature_matches(auth_token: &str, url: &str, params: &[(String, String)], signature: &str) -> bool {
     let Ok(given) = STANDARD.decode(signature.trim()) else {
         return false;
     };
@@ -103,7 +103,7 @@ fn message_sid(sid: &str) -> bool {
 }
 
 /// The (first) value of the parameter `name`, or "".
-fn field<'a>(params: &'a [(String, String)], name: &str) -> &'a str {
+pub(super) fn field<'a>(params: &'a [(String, String)], name: &str) -> &'a str {
     params.iter().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str())
 }
 
@@ -150,7 +150,7 @@ fn reply(message: &str) -> Response {
         .into_response()
 }
 
-fn plain(status: StatusCode, message: &'static str) -> Response {
+pub(super) fn plain(status: StatusCode, message: &'static str) -> Response {
     (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], message).into_response()
 }
 

@@ -31,12 +31,14 @@ pub mod push;
 pub mod redact;
 pub mod render;
 pub mod sms;
+pub mod voice;
 mod web;
 pub mod webhook;
 
 pub use email::EmailChannel;
 pub use push::PushChannel;
 pub use sms::SmsChannel;
+pub use voice::VoiceChannel;
 pub use webhook::WebhookChannel;
 
 pub use crate::domain::paging::Method;
@@ -78,6 +80,10 @@ pub struct PagedAlert {
     /// nobody has acknowledged it.
     #[serde(default)]
     pub lead: Option<String>,
+    /// The others the same escalation step pages (their names), for a phone
+    /// call to say; empty when unknown (a round-robin step pages one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also_paged: Vec<String>,
 }
 
 /// What a notice is about.
@@ -194,6 +200,9 @@ pub trait Channel: Send + Sync {
 pub struct Config {
     pub email: Option<EmailConfig>,
     pub sms: Option<SmsConfig>,
+    /// Not built by [`Channels::from_config`]: a call's TwiML needs the
+    /// daemon's links (see [`VoiceChannel::new`]).
+    pub voice: Option<VoiceConfig>,
     pub push: Option<PushConfig>,
     #[serde(default)]
     pub webhook: WebhookConfig,
@@ -243,6 +252,28 @@ pub struct SmsConfig {
     pub auth_token_file: Option<std::path::PathBuf>,
     /// The sending number, E.164.
     pub from: String,
+    /// Seconds. Default 10.
+    pub timeout_secs: Option<u64>,
+}
+
+/// Twilio's Programmable Voice Calls API. What is left out is taken from
+/// `[sms]` (the same account, number and base URL).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoiceConfig {
+    /// Default: `[sms]`'s, else `https://api.twilio.com`.
+    pub base_url: Option<String>,
+    pub account_sid: Option<String>,
+    /// Also verifies the signature of the call's webhooks (the key pressed,
+    /// the call's status).
+    pub auth_token: Option<String>,
+    pub auth_token_file: Option<std::path::PathBuf>,
+    /// The calling number, E.164.
+    pub from: Option<String>,
+    /// Ask Twilio to tell a person from an answering machine
+    /// (`MachineDetection=Enable`); a machine counts as not reached.
+    #[serde(default)]
+    pub machine_detection: bool,
     /// Seconds. Default 10.
     pub timeout_secs: Option<u64>,
 }
@@ -362,6 +393,12 @@ impl Channels {
         }
         channels.push(Arc::new(WebhookChannel::new(&config.webhook)?));
         Ok(Channels::new(channels))
+    }
+
+    /// Adds a channel (behind [`redact`]), replacing any of its method.
+    pub fn add(&mut self, channel: Arc<dyn Channel>) {
+        self.by_method
+            .insert(channel.method(), Arc::new(Redacting(channel)) as Arc<dyn Channel>);
     }
 
     pub fn get(&self, method: Method) -> Option<Arc<dyn Channel>> {

@@ -295,6 +295,7 @@ mod tests {
 
     fn alert(id: i64) -> PagedAlert {
         PagedAlert {
+            also_paged: Vec::new(),
             id,
             team: "payments".into(),
             summary: format!("Disk full on db-{id}"),

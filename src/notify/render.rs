@@ -1,6 +1,7 @@
 //! The words of every message: one place that turns a [`Notice`] into the
 //! text of each medium (an email's subject, plain-text and HTML bodies; an
-//! SMS; a push title and message; a webhook's one line). Channels only carry
+//! SMS; a push title and message; a webhook's one line; what a phone call
+//! says). Channels only carry
 //! what this module writes, so a page reads the same wherever it arrives.
 //!
 //! Everything here is a pure function of the notice. Text from alerts is
@@ -270,6 +271,78 @@ pub fn push(notice: &Notice) -> Push {
     Push {
         title,
         message: lines.join("\n"),
+    }
+}
+
+/// One alert as a phone call reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Spoken {
+    pub id: crate::domain::alert::AlertId,
+    pub team: String,
+    pub severity: String,
+    pub summary: String,
+    pub drill: bool,
+    /// A shadow copy: whom the listener shadows.
+    pub shadow_of: Option<String>,
+    /// The others paged with the listener.
+    pub also_paged: Vec<String>,
+}
+
+impl From<&PagedAlert> for Spoken {
+    fn from(a: &PagedAlert) -> Spoken {
+        Spoken {
+            id: a.id,
+            team: a.team.clone(),
+            severity: a.severity.clone(),
+            summary: a.summary.clone(),
+            drill: a.drill,
+            shadow_of: a.shadow_of.clone(),
+            also_paged: a.also_paged.clone(),
+        }
+    }
+}
+
+/// The keys a phone call offers after reading its alerts.
+pub const VOICE_MENU: &str = "Press 1 to acknowledge, 2 to escalate now, 3 to repeat.";
+
+/// What a phone call says about its alerts, once (the call reads it twice):
+/// team, severity, summary and number of each, and who else was paged,
+/// plain words for a speech engine.
+pub fn voice(alerts: &[Spoken]) -> String {
+    let mut out = String::from("This is oncall.");
+    if alerts.iter().any(|a| a.drill) {
+        out.push_str(" This is a drill: a practice page, nothing is broken.");
+    }
+    if let Some(of) = alerts.iter().find_map(|a| a.shadow_of.as_deref()) {
+        out.push_str(&format!(
+            " Shadow copy: you are shadowing {}, who is paged. Nothing to do unless they ask you.",
+            one_line(of)
+        ));
+    }
+    if alerts.len() > 1 {
+        out.push_str(&format!(" {} alerts.", alerts.len()));
+    }
+    for a in alerts {
+        out.push_str(&format!(
+            " {} alert for team {}: {}. Alert {}.",
+            capitalised(&one_line(&a.severity)),
+            one_line(&a.team),
+            one_line(&a.summary).trim_end_matches('.'),
+            a.id
+        ));
+        if !a.also_paged.is_empty() {
+            let names: Vec<String> = a.also_paged.iter().map(|n| one_line(n)).collect();
+            out.push_str(&format!(" Also paged: {}.", names.join(", ")));
+        }
+    }
+    out
+}
+
+fn capitalised(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
@@ -547,6 +620,7 @@ mod tests {
 
     fn alert(id: i64, summary: &str) -> PagedAlert {
         PagedAlert {
+            also_paged: Vec::new(),
             id,
             team: "payments".into(),
             summary: summary.into(),

@@ -38,3 +38,4 @@ mod tokens;
 mod validation;
 mod web;
 mod web_timeline;
+mod voice;

@@ -44,6 +44,7 @@ pub(crate) fn free_port() -> u16 {
 
 fn alert(id: i64, summary: &str) -> PagedAlert {
     PagedAlert {
+        also_paged: Vec::new(),
         id,
         team: "payments".into(),
         summary: summary.into(),

@@ -132,7 +132,7 @@ pub(super) fn decode_person(cx: &mut Cx, id: &str, node: &Node) -> Option<Person
 fn contact_key(m: Method) -> &'static str {
     match m {
         Method::Email => "email",
-        Method::Sms => "phone",
+        Method::Sms | Method::Voice => "phone",
         Method::Push => "push",
         Method::Webhook => "webhook",
     }

@@ -99,6 +99,14 @@ const GIVEN_UP: &str = "UPDATE notifications SET state = 'failed', attempts = ?2
 const PENDING_OF_ALERT: &str = "SELECT id, person, step, round, method, due_at FROM notifications \
      WHERE alert_id = ?1 AND state = 'pending'";
 const BRING_FORWARD: &str = "UPDATE notifications SET due_at = ?2 WHERE id = ?1";
+// The person's latest call about the alert that was placed; a second
+// report of the same call finds it failed already and changes nothing.
+const NOT_REACHED: &str = "UPDATE notifications SET state = 'failed', last_error = ?3 \
+     WHERE id = (SELECT max(id) FROM notifications WHERE alert_id = ?1 AND person = ?2 \
+     AND method = 'voice' AND state = 'sent') \
+     RETURNING alert_id, person, method, attempts, step, round, kind, payload";
+const HURRY_ESCALATION: &str = "UPDATE escalations SET due_at = ?2 \
+     WHERE alert_id = ?1 AND phase <> 'acknowledged' AND due_at > ?2";
 const INSERT_LEDGER: &str = "INSERT INTO ledger \
      (team, rota, person, start_at, end_at, reconstructed, recorded_at, shadow_of) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
@@ -461,6 +469,22 @@ impl PassTx for Tx<'_> {
                 })
             })?
             .collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn mark_not_reached(&mut self, alert: AlertId, person: &str, error: &str) -> Result<Option<Done>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(NOT_REACHED)?
+            .query_row(params![alert, person, error], done_from_row)
+            .optional()?)
+    }
+
+    fn hurry_escalation(&mut self, alert: AlertId, now: Instant) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(HURRY_ESCALATION)?
+            .execute(params![alert, now.timestamp()])?
+            == 1)
     }
 
     fn bring_forward(&mut self, id: i64, at: Instant) -> Result<(), StoreError> {
