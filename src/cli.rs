@@ -245,6 +245,12 @@ pub enum Command {
     /// loaded (its errors as file:line:col after `base:` or `head:`). See
     /// docs/diff.md, with CI examples.
     Diff(diff::DiffArgs),
+    /// Rota files from another on-call tool (PagerDuty), read from its REST
+    /// API or from its answers saved as JSON files: people.yaml, a file per
+    /// team, IMPORT.md listing whatever could not be written exactly. With
+    /// --verify 90d, compares the tool's own final on-call with the written
+    /// files and exits 1 on any difference. See docs/import.md.
+    Import(crate::import::ImportArgs),
     /// The pay export of a month from pay.yaml's rules: one row per person
     /// (or per person and rota), hours to the second, amounts rounded once.
     /// See docs/pay.md.
@@ -335,6 +341,7 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
             })
         }
         Command::Diff(args) => diff::run(args, clock.now(), out, err),
+        Command::Import(args) => crate::import::run(args, clock.now(), out, err),
         Command::Check { schedules, config } => {
             // Resolved as `serve` resolves them (its flags from the
             // environment only): the folder and severities the daemon uses.

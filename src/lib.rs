@@ -14,6 +14,7 @@ pub mod drill;
 pub mod engine;
 pub mod html;
 pub mod http;
+pub mod import;
 pub mod intake;
 pub mod jobs;
 pub mod links;
