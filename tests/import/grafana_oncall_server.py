@@ -124,8 +124,13 @@ class Api:
 
 
 def dump(api, out_dir, days):
+    """Write what the importer reads, one JSON file per answer, as
+    `oncall import --from-dir` reads them: the path after /api/v1/ without
+    its last `/`, with `.json`; a listing as one file holding every item
+    under `results`."""
+
     def write(rel, body):
-        p = os.path.join(out_dir, rel)
+        p = os.path.join(out_dir, rel + ".json")
         os.makedirs(os.path.dirname(p), exist_ok=True)
         with open(p, "w", encoding="utf-8") as f:
             json.dump(body, f, indent=1, sort_keys=True)
@@ -133,27 +138,22 @@ def dump(api, out_dir, days):
 
     base = "http://saved"
 
-    def all_pages(path, query, name):
+    def everything(path, query):
         n, items = 1, []
         while True:
             body = api.route(path, dict(query, page=str(n)), base)
-            write(f"{name}/page-{n}.json", body)
             items += body["results"]
             if not body["next"]:
-                return items
+                return {"count": len(items), "next": None, "previous": None, "results": items}
             n += 1
 
-    all_pages("/api/v1/users/", {}, "users")
-    all_pages("/api/v1/teams/", {}, "teams")
-    all_pages("/api/v1/personal_notification_rules/", {}, "personal_notification_rules")
-    scheds = all_pages("/api/v1/schedules/", {}, "schedules")
-    all_pages("/api/v1/on_call_shifts/", {}, "on_call_shifts")
-    all_pages("/api/v1/escalation_chains/", {}, "escalation_chains")
-    all_pages("/api/v1/escalation_policies/", {}, "escalation_policies")
+    for name in ("users", "teams", "personal_notification_rules", "schedules", "on_call_shifts", "escalation_chains", "escalation_policies"):
+        write(name, everything(f"/api/v1/{name}/", {}))
     lo = date.fromisoformat(grafana_oncall_data.NOW[:10])
     q = {"start_date": lo.isoformat(), "end_date": (lo + timedelta(days=days - 1)).isoformat()}
-    for s in scheds:
-        all_pages(f"/api/v1/schedules/{s['id']}/final_shifts", q, f"final_shifts/{s['id']}")
+    for s in api.data["schedules"]:
+        write(f"schedules/{s['id']}", api.route(f"/api/v1/schedules/{s['id']}/", {}, base))
+        write(f"schedules/{s['id']}/final_shifts", everything(f"/api/v1/schedules/{s['id']}/final_shifts", q))
 
 
 def main():

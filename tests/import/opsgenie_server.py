@@ -153,37 +153,33 @@ class Api:
 
 
 def dump(api, out_dir, days):
-    """Write what the importer would read, one JSON file per answer."""
+    """Write what the importer reads, one JSON file per answer, as
+    `oncall import --from-dir` reads them: the path after /v2/ with `.json`,
+    a listing as one file holding every item under `data`."""
 
     def write(rel, body):
-        path = os.path.join(out_dir, rel)
+        path = os.path.join(out_dir, rel + ".json")
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w", encoding="utf-8") as f:
             json.dump(body, f, indent=1, sort_keys=True)
             f.write("\n")
 
     base = "http://saved"
-    users, offset, n = [], 0, 0
-    while True:
-        body = api.route("/v2/users", {"limit": str(USERS_PER_PAGE), "offset": str(offset)}, base)
-        write(f"users/page-{n}.json", body)
-        users += body["data"]
-        if "next" not in body["paging"]:
-            break
-        offset, n = offset + USERS_PER_PAGE, n + 1
-    for u in users:
-        write(f"users/{quote(u['id'])}/contacts.json", api.route(f"/v2/users/{u['id']}/contacts", {}, base))
-        write(f"users/{quote(u['id'])}/notification-rules.json", api.route(f"/v2/users/{u['id']}/notification-rules", {}, base))
-    write("teams.json", api.route("/v2/teams", {}, base))
+    everything = {"limit": "1000"}
+    write("users", api.route("/v2/users", everything, base))
+    for u in api.data["users"]:
+        write(f"users/{u['id']}/contacts", api.route(f"/v2/users/{u['id']}/contacts", {}, base))
+        write(f"users/{u['id']}/notification-rules", api.route(f"/v2/users/{u['id']}/notification-rules", {}, base))
+    write("teams", api.route("/v2/teams", {}, base))
     for t in api.data["teams"]:
-        write(f"teams/{t['id']}.json", api.route(f"/v2/teams/{t['id']}", {}, base))
-    body = api.route("/v2/schedules", {"expand": "rotation", "limit": "1000"}, base)
-    write("schedules.json", body)
+        write(f"teams/{t['id']}", api.route(f"/v2/teams/{t['id']}", {}, base))
+    write("schedules", api.route("/v2/schedules", dict(everything, expand="rotation"), base))
     for s in api.data["schedules"]:
-        write(f"schedules/{s['id']}/overrides.json", api.route(f"/v2/schedules/{s['id']}/overrides", {}, base))
+        write(f"schedules/{s['id']}", api.route(f"/v2/schedules/{s['id']}", {}, base))
+        write(f"schedules/{s['id']}/overrides", api.route(f"/v2/schedules/{s['id']}/overrides", {}, base))
         q = {"date": opsgenie_data.NOW, "interval": str(days), "intervalUnit": "days"}
-        write(f"schedules/{s['id']}/timeline.json", api.route(f"/v2/schedules/{s['id']}/timeline", q, base))
-    write("escalations.json", api.route("/v2/escalations", {}, base))
+        write(f"schedules/{s['id']}/timeline", api.route(f"/v2/schedules/{s['id']}/timeline", q, base))
+    write("escalations", api.route("/v2/escalations", {}, base))
 
 
 def main():
