@@ -152,9 +152,11 @@ impl Http {
             let answer = self.runtime.block_on(async {
                 let response = request.send().await?;
                 let status = response.status();
-                let retry_after = response
-                    .headers()
-                    .get("retry-after")
+                // `Retry-After`, or PagerDuty's `ratelimit-reset` (seconds
+                // until the limit resets) when an answer has only that.
+                let retry_after = ["retry-after", "ratelimit-reset"]
+                    .iter()
+                    .find_map(|h| response.headers().get(*h))
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string);
                 let body = response.bytes().await?;

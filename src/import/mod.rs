@@ -265,3 +265,26 @@ fn import(
         ExitCode::from(1)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn team_maps_read_and_refused() {
+        let dir = std::env::temp_dir().join(format!("oncall-team-map-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("map");
+        std::fs::write(&file, "# teams\nPT01: platform\nPS07: \"infra\"  # the 25h one\n\n").unwrap();
+        let map = read_team_map(&file).unwrap();
+        assert_eq!(map.get("PT01").map(String::as_str), Some("platform"));
+        assert_eq!(map.get("PS07").map(String::as_str), Some("infra"));
+        std::fs::write(&file, "PT01: two words\n").unwrap();
+        let e = read_team_map(&file).unwrap_err();
+        assert!(
+            e.0.ends_with("map:1: `two words` is not a team name (letters, digits, -, _ and .)"),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

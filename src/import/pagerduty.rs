@@ -518,6 +518,21 @@ impl Source for PagerDuty {
                     source_id: format!("override {oid}"),
                 });
             }
+            // Written in order of start, so where two overlap the later
+            // start is on call (the later one wins in rota files);
+            // PagerDuty does not document which of two overlapping
+            // overrides it puts on call, so say so.
+            let mut mine: Vec<&Override> = team.overrides.iter().filter(|o| o.rota == rota_name).collect();
+            mine.sort();
+            for pair in mine.windows(2) {
+                if pair[1].from < pair[0].to {
+                    plan.approximations.push(super::plan::Approximation {
+                        source_id: pair[1].source_id.clone(),
+                        what: format!("overlaps {} of schedule {id}", pair[0].source_id),
+                        how: "the one starting later is on call where they overlap".into(),
+                    });
+                }
+            }
         }
         // Escalation policies, the first (by id) of each team.
         for (id, team_name, p) in policy_team {
@@ -810,4 +825,137 @@ fn layers(
         out.push(rotation(k + 1, at(k + 1), end, comment));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+    use serde_json::json;
+
+    fn restricted(restrictions: Value) -> (Vec<Window>, Plan) {
+        let layer = json!({ "restrictions": restrictions });
+        let mut plan = Plan::default();
+        let w = windows(Obj::new(&layer, "layer L"), "L", &mut plan).unwrap();
+        (w, plan)
+    }
+
+    #[test]
+    fn restrictions_are_windows_to_the_minute() {
+        let daily = |start: &str, secs: i64| json!([{"type": "daily_restriction", "start_time_of_day": start, "duration_seconds": secs}]);
+        let (w, plan) = restricted(daily("20:00:00", 43_200));
+        assert_eq!(
+            w,
+            [Window::Daily {
+                from: (20, 0),
+                to: (8, 0)
+            }]
+        );
+        assert!(plan.approximations.is_empty());
+        assert_eq!(
+            restricted(daily("08:00:00", 57_600)).0,
+            [Window::Daily {
+                from: (8, 0),
+                to: (24, 0)
+            }]
+        );
+        // A day or more covers every instant.
+        assert!(restricted(daily("08:00:00", 86_400)).0.is_empty());
+        // Seconds are rounded, and said.
+        let (w, plan) = restricted(daily("12:31:23", 3_600));
+        assert_eq!(
+            w,
+            [Window::Daily {
+                from: (12, 31),
+                to: (13, 31)
+            }]
+        );
+        assert_eq!(plan.approximations.len(), 1, "{:?}", plan.approximations);
+
+        let weekly = json!([{"type": "weekly_restriction", "start_day_of_week": 5, "start_time_of_day": "18:00:00", "duration_seconds": 62 * 3600}]);
+        assert_eq!(
+            restricted(weekly).0,
+            [Window::Weekly {
+                from: (Weekday::Fri, (18, 0)),
+                to: (Weekday::Mon, (8, 0))
+            }]
+        );
+        let whole = json!([{"type": "weekly_restriction", "start_day_of_week": 1, "start_time_of_day": "00:00:00", "duration_seconds": 604_800}]);
+        assert!(restricted(whole).0.is_empty());
+        let layer = json!({ "restrictions": [{"type": "monthly_restriction", "start_time_of_day": "00:00:00", "duration_seconds": 60}] });
+        let e = windows(Obj::new(&layer, "layer L"), "L", &mut Plan::default()).unwrap_err();
+        assert!(e.0.contains("`monthly_restriction`"), "{e}");
+    }
+
+    fn cx() -> Context {
+        Context {
+            from: "2027-02-01T00:00:00Z".parse().unwrap(),
+            verify: None,
+            team_map: BTreeMap::new(),
+        }
+    }
+
+    fn local(d: (i32, u32, u32), h: u32, m: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(d.0, d.1, d.2)
+            .unwrap()
+            .and_hms_opt(h, m, 0)
+            .unwrap()
+    }
+
+    fn layer(start: &str, virtual_start: &str, users: &[&str]) -> Value {
+        json!({
+            "id": "PL", "name": "L", "start": start, "end": null,
+            "rotation_virtual_start": virtual_start, "rotation_turn_length_seconds": 86_400,
+            "users": users.iter().map(|u| json!({"user": {"id": u}})).collect::<Vec<_>>(),
+            "restrictions": [],
+        })
+    }
+
+    #[test]
+    fn a_start_on_a_hand_off_names_the_member_then_with_first() {
+        let tz: Tz = "Europe/Paris".parse().unwrap();
+        let l = layer(
+            "2027-01-03T09:00:00+01:00",
+            "2027-01-01T09:00:00+01:00",
+            &["A", "B", "C"],
+        );
+        let out = layers(&l, "S", tz, &cx(), &Plan::default(), &mut Plan::default()).unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].start, local((2027, 1, 3), 9, 0));
+        assert_eq!(out[0].first.as_deref(), Some("C"));
+        assert_eq!(out[0].members, [["A"], ["B"], ["C"]]);
+    }
+
+    #[test]
+    fn a_start_inside_a_turn_is_that_turn_then_the_rotation() {
+        let tz: Tz = "Europe/Paris".parse().unwrap();
+        // Day 37 from the virtual start: B's turn (index 1), then the second A.
+        let l = layer(
+            "2027-02-07T15:00:00+01:00",
+            "2027-01-01T09:00:00+01:00",
+            &["A", "B", "A", "C"],
+        );
+        let out = layers(&l, "S", tz, &cx(), &Plan::default(), &mut Plan::default()).unwrap();
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert_eq!(out[0].members, [["B"]]);
+        assert_eq!(out[0].start, local((2027, 2, 7), 15, 0));
+        assert_eq!(out[0].end, Some("2027-02-08T08:00:00Z".parse().unwrap()));
+        // A is listed twice and `first: A` would start at the first A: the
+        // list is written from the turn instead.
+        assert_eq!(out[1].members, [["A"], ["C"], ["A"], ["B"]]);
+        assert_eq!(out[1].first, None);
+        assert_eq!(out[1].start, local((2027, 2, 8), 9, 0));
+    }
+
+    #[test]
+    fn a_layer_ended_before_the_import_is_left_out() {
+        let tz: Tz = "UTC".parse().unwrap();
+        let mut l = layer("2027-01-01T00:00:00Z", "2027-01-01T00:00:00Z", &["A"]);
+        l["end"] = json!("2027-01-20T00:00:00Z");
+        assert!(
+            layers(&l, "S", tz, &cx(), &Plan::default(), &mut Plan::default())
+                .unwrap()
+                .is_empty()
+        );
+    }
 }

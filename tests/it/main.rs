@@ -12,6 +12,7 @@ mod diff;
 mod expand;
 mod failover;
 mod fuzz_found;
+mod import;
 mod import_vendors;
 mod ledger;
 mod links;
