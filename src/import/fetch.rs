@@ -2,7 +2,7 @@
 //! answers saved as JSON files (`--from-dir`).
 //!
 //! A source names what it reads by path (`schedules/P1`), query and a
-//! description of the object for error messages ("the PagerDuty schedule
+//! description of the object for error messages ("the Acme schedule
 //! P1"). Over HTTP, the path is joined to the API's base URL, the source's
 //! headers (its authentication) go with every request, a 429 is waited out
 //! for as long as its `Retry-After` says (a bounded number of times, each
@@ -152,8 +152,9 @@ impl Http {
             let answer = self.runtime.block_on(async {
                 let response = request.send().await?;
                 let status = response.status();
-                // `Retry-After`, or PagerDuty's `ratelimit-reset` (seconds
-                // until the limit resets) when an answer has only that.
+                // `Retry-After`, or the `ratelimit-reset` of the RateLimit
+                // header fields (seconds until the limit resets) when an
+                // answer has only that.
                 let retry_after = ["retry-after", "ratelimit-reset"]
                     .iter()
                     .find_map(|h| response.headers().get(*h))
@@ -210,8 +211,8 @@ fn shown_url(url: &str, query: &[(String, String)]) -> String {
 }
 
 /// Reading fields of a source's JSON with errors that name the object and
-/// the field: `the PagerDuty schedule P1: `schedule_layers[0].start` is
-/// missing or not a string (not the documented shape)`.
+/// the field: `the Acme schedule S1: `layers` is missing or not a list
+/// (not the documented shape)`.
 #[derive(Clone, Copy)]
 pub struct Obj<'a> {
     pub value: &'a Value,

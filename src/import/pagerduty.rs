@@ -303,7 +303,6 @@ impl Source for PagerDuty {
         let mut wanted: BTreeSet<String> = BTreeSet::new();
         let mut schedule_team: BTreeMap<String, (String, Tz)> = BTreeMap::new();
         let mut team_zone: BTreeMap<String, Tz> = BTreeMap::new();
-        let mut team_names_used = Names::default();
         let mut team_source: BTreeMap<String, String> = BTreeMap::new();
         for (id, s) in &self.schedules {
             let what = format!("the PagerDuty schedule {id}");
@@ -334,7 +333,6 @@ impl Source for PagerDuty {
             let team = match team_zone.get(&wanted_team) {
                 None => {
                     team_zone.insert(wanted_team.clone(), tz);
-                    team_names_used.claim(&wanted_team);
                     wanted_team
                 }
                 Some(&z) if z == tz => wanted_team,
@@ -349,10 +347,7 @@ impl Source for PagerDuty {
                         ),
                         format!("written in team {other} (a team has one time zone)"),
                     );
-                    if !team_zone.contains_key(&other) {
-                        team_zone.insert(other.clone(), tz);
-                        team_names_used.claim(&other);
-                    }
+                    team_zone.entry(other.clone()).or_insert(tz);
                     other
                 }
             };

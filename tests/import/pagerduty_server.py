@@ -12,7 +12,8 @@ otherwise), listings are paged by `offset`/`limit` with `more` (at most
 the second page of GET /users is first answered 429 with `Retry-After: 1`.
 GET /schedules/{id} with `since`/`until` carries `final_schedule`, rendered
 by pagerduty_reference.py. Scenarios: `ok`; `bad-shape` (schedule PS03
-without `schedule_layers`); `unknown-zone` (schedule PS04 in `Mars/Olympus`).
+without `schedule_layers`); `unknown-zone` (schedule PS04 in `Mars/Olympus`); `throttled` (GET /teams
+answers 429 every time).
 Every request is logged to `--log`, one line: `METHOD PATH?QUERY STATUS`.
 """
 
@@ -116,6 +117,9 @@ def serve(args):
             query = parse_qs(url.query)
             if self.headers.get("Authorization") != f"Token token={args.token}" or self.headers.get("Accept") != ACCEPT:
                 return self.send(401, {"error": {"message": "Unauthorized", "code": 2006}})
+            if args.scenario == "throttled" and url.path == "/teams":
+                return self.send(429, {"error": {"message": "Rate Limit Exceeded", "code": 2020}},
+                                 [("Retry-After", "1")])
             if url.path == "/users" and query.get("offset", ["0"])[0] != "0" and not state["throttled"]:
                 state["throttled"] = True
                 return self.send(429, {"error": {"message": "Rate Limit Exceeded", "code": 2020}},

@@ -60,7 +60,7 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path, scenario: &str) -> Server {
-        let log = dir.join("requests.log");
+        let log = dir.join(format!("requests-{scenario}.log"));
         let mut child = Command::new(python())
             .arg(root().join("tests/import/pagerduty_server.py"))
             .args(["--token", TOKEN, "--scenario", scenario, "--log"])
@@ -307,7 +307,7 @@ fn pagerduty_import_verifies_with_no_difference_and_again_byte_for_byte() {
 }
 
 #[test]
-fn a_conversion_that_drops_a_restriction_fails_verify() {
+fn a_conversion_that_drops_a_restriction_or_an_override_fails_verify() {
     let dir = Dir::new();
     let saved = dump(&dir.0, "ok");
     // The layer as the importer reads it loses its restriction, while
@@ -318,6 +318,11 @@ fn a_conversion_that_drops_a_restriction_fails_verify() {
     let layers = body["schedule"]["schedule_layers"].as_array_mut().unwrap();
     let days = layers.iter_mut().find(|l| l["id"] == "PL021").unwrap();
     days["restrictions"] = serde_json::json!([]);
+    std::fs::write(&file, body.to_string()).unwrap();
+    // And an override lost on the way: PagerDuty has it, the files not.
+    let file = saved.join("schedules/PS01/overrides.json");
+    let mut body: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    body["overrides"].as_array_mut().unwrap().retain(|o| o["id"] != "PO012");
     std::fs::write(&file, body.to_string()).unwrap();
     let out = dir.0.join("schedules");
     let o = oncall(
@@ -347,7 +352,26 @@ fn a_conversion_that_drops_a_restriction_fails_verify() {
         ),
         "{all}"
     );
-    assert!(!stdout.contains("platform/platform-primary"), "{all}");
+    // Bob's override across the clock change, on call in PagerDuty only;
+    // alice, scheduled under it, in the import only.
+    assert!(
+        stdout.contains(
+            "difference: platform/platform-primary: bob-jones is on call in PagerDuty, not in the import, from 2027-03-13T23:00:00Z to 2027-03-15T13:00:00Z (2027-03-13 18:00:00 EST to 2027-03-15 09:00:00 EDT America/New_York)"
+        ),
+        "{all}"
+    );
+    assert!(
+        stdout.contains(
+            "difference: platform/platform-primary: alice-smith is on call in the import, not in PagerDuty, from 2027-03-13T23:00:00Z to 2027-03-15T13:00:00Z"
+        ),
+        "{all}"
+    );
+    assert_eq!(
+        stdout.matches("difference: platform/platform-primary: ").count(),
+        2,
+        "{all}"
+    );
+    assert!(!stdout.contains("sre-europe"), "{all}");
     let last = stdout.lines().last().unwrap();
     assert!(
         last.starts_with("verified: 12 schedules, ") && !last.ends_with(" 0 differences"),
@@ -410,6 +434,22 @@ fn bad_answers_stop_the_import_naming_the_object_and_write_nothing() {
         e.contains("the PagerDuty schedule PS04 (Berlin Business Hours): time zone `Mars/Olympus` is not an IANA zone"),
         "{e}"
     );
+
+    // Rate limited for good: waited out a bounded number of times, then
+    // said.
+    let throttled = Server::start(&dir.0, "throttled");
+    let e = refused(&throttled, &out, &[], TOKEN);
+    assert!(
+        e.contains("the PagerDuty teams (GET /teams): GET ")
+            && e.contains("429 Too Many Requests (rate limited, and still so after waiting)"),
+        "{e}"
+    );
+    let asked = throttled
+        .requests()
+        .iter()
+        .filter(|l| l.starts_with("GET /teams"))
+        .count();
+    assert_eq!(asked, 6, "{:#?}", throttled.requests());
 
     // Without the variable: said, nothing asked of the server.
     let o = oncall(
