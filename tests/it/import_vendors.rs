@@ -8,14 +8,15 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-/// A throwaway folder, removed when dropped.
+/// A throwaway folder, removed when dropped. Its name is this module's own:
+/// the tests of other modules run at the same time in the same process.
 struct TempDir(PathBuf);
 
 impl TempDir {
     fn new() -> TempDir {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let path = std::env::temp_dir().join(format!("oncall-import-test-{}-{n}", std::process::id()));
+        let path = std::env::temp_dir().join(format!("oncall-vendor-import-test-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).unwrap();
         TempDir(path)
