@@ -22,6 +22,8 @@
 //! variant with its own flags and a line there.
 
 pub mod fetch;
+pub mod grafana_oncall;
+pub mod opsgenie;
 pub mod pagerduty;
 pub mod plan;
 pub mod verify;
@@ -78,6 +80,13 @@ pub enum SourceCmd {
     /// From PagerDuty's REST API v2: users, teams, schedules with their
     /// layers, restrictions and overrides, escalation policies.
     Pagerduty(pagerduty::Args),
+    /// From Opsgenie's REST API v2 (US or EU instance): users, teams,
+    /// schedules with their rotations, restrictions and overrides,
+    /// escalations.
+    Opsgenie(opsgenie::Args),
+    /// From Grafana OnCall's HTTP API v1: users, teams, schedules with their
+    /// on-call shifts and overrides, escalation chains.
+    GrafanaOncall(grafana_oncall::Args),
 }
 
 impl SourceCmd {
@@ -86,6 +95,14 @@ impl SourceCmd {
             SourceCmd::Pagerduty(args) => {
                 let common = args.common.clone();
                 Ok((Box::new(pagerduty::PagerDuty::new(args)), common))
+            }
+            SourceCmd::Opsgenie(args) => {
+                let common = args.common.clone();
+                Ok((Box::new(opsgenie::Opsgenie::new(args)), common))
+            }
+            SourceCmd::GrafanaOncall(args) => {
+                let common = args.common.clone();
+                Ok((Box::new(grafana_oncall::GrafanaOnCall::new(args)), common))
             }
         }
     }

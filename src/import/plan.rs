@@ -200,6 +200,65 @@ impl Names {
     }
 }
 
+/// Places source schedules in our teams, where a team has one time zone: a
+/// schedule whose zone differs from the zone its team already has goes to
+/// a team of its own, `TEAM-ZONE`, and the plan says so.
+#[derive(Default)]
+pub struct TeamPlaces {
+    zones: std::collections::BTreeMap<String, Tz>,
+    /// Our team name → the source object(s) it came from, for its file.
+    pub sources: std::collections::BTreeMap<String, String>,
+}
+
+impl TeamPlaces {
+    /// The team that `schedule` (a description such as "schedule P1"), in
+    /// zone `tz`, goes to, when it would go to `wanted`; `label` names the
+    /// source object the team comes from.
+    pub fn place(&mut self, wanted: &str, tz: Tz, schedule: &str, label: &str, plan: &mut Plan) -> String {
+        let team = match self.zones.get(wanted) {
+            None => {
+                self.zones.insert(wanted.to_string(), tz);
+                wanted.to_string()
+            }
+            Some(&z) if z == tz => wanted.to_string(),
+            Some(&z) => {
+                let other = format!("{wanted}-{}", slug(tz.name(), "zone"));
+                plan.approximate(
+                    schedule,
+                    format!(
+                        "is in {}, the other schedules of team {wanted} in {}",
+                        tz.name(),
+                        z.name()
+                    ),
+                    format!("written in team {other} (a team has one time zone)"),
+                );
+                self.zones.entry(other.clone()).or_insert(tz);
+                other
+            }
+        };
+        self.sources.entry(team.clone()).or_insert_with(|| label.to_string());
+        team
+    }
+}
+
+/// The members of a rotation written to start from the turn of
+/// `members[idx]`: with `first` when that names the turn unambiguously (its
+/// first person is at no earlier place in the list), otherwise the list
+/// itself is written from that turn.
+pub fn start_from(members: &[Vec<String>], idx: usize) -> (Vec<Vec<String>>, Option<String>) {
+    if idx == 0 || members.is_empty() {
+        return (members.to_vec(), None);
+    }
+    let idx = idx % members.len();
+    let who = &members[idx][0];
+    if !members[..idx].iter().any(|g| g.contains(who)) {
+        return (members.to_vec(), Some(who.clone()));
+    }
+    let mut list = members[idx..].to_vec();
+    list.extend_from_slice(&members[..idx]);
+    (list, None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,5 +272,17 @@ mod tests {
         assert_eq!(names.claim("ops"), "ops");
         assert_eq!(names.claim("ops"), "ops-2");
         assert_eq!(names.claim("ops"), "ops-3");
+    }
+
+    #[test]
+    fn a_rotation_starts_from_a_turn_by_first_or_by_rewriting_the_list() {
+        let m = |v: &[&[&str]]| -> Vec<Vec<String>> {
+            v.iter().map(|g| g.iter().map(|p| p.to_string()).collect()).collect()
+        };
+        let list = m(&[&["a", "b"], &["c"], &["b", "d"]]);
+        assert_eq!(start_from(&list, 0), (list.clone(), None));
+        assert_eq!(start_from(&list, 1), (list.clone(), Some("c".to_string())));
+        // b is in the first group too: `first: b` would start there.
+        assert_eq!(start_from(&list, 2), (m(&[&["b", "d"], &["a", "b"], &["c"]]), None));
     }
 }

@@ -13,6 +13,7 @@ mod expand;
 mod failover;
 mod fuzz_found;
 mod import;
+mod import_vendors;
 mod ledger;
 mod links;
 mod notify;
