@@ -411,12 +411,6 @@ fn bad_input_names_the_object_and_writes_nothing() {
         ),
         (
             Vendor::Opsgenie,
-            "no-contacts",
-            SECRET,
-            &["the Opsgenie user og-u-ivan (ivan@example.com) has no contact methods"],
-        ),
-        (
-            Vendor::Opsgenie,
             "unknown-zone",
             SECRET,
             &["the Opsgenie schedule og-s-daily-tod (Platform daytime): time zone `Mars/Olympus_Mons`"],
@@ -441,12 +435,6 @@ fn bad_input_names_the_object_and_writes_nothing() {
                 "the Grafana OnCall shifts (GET /api/v1/on_call_shifts/)",
                 "not the documented shape",
             ],
-        ),
-        (
-            Vendor::GrafanaOnCall,
-            "no-contacts",
-            SECRET,
-            &["the Grafana OnCall user go-u-ivan (ivan) has no email"],
         ),
         (
             Vendor::GrafanaOnCall,
@@ -483,5 +471,77 @@ fn bad_input_names_the_object_and_writes_nothing() {
         );
         let leftovers: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
         assert!(leftovers.is_empty(), "{} {fault}: left {leftovers:?}", vendor.source());
+    }
+}
+
+/// A user nobody can reach does not stop the move (as from PagerDuty): they
+/// are written without the contact, the approximation names them on stderr
+/// and in IMPORT.md, and `oncall check` warns that nobody can reach them.
+#[test]
+fn a_user_without_contacts_is_written_without_and_listed() {
+    for (vendor, listed) in [
+        (
+            Vendor::Opsgenie,
+            "approximated: user og-u-ivan: \"Ivan Irving\" (ivan@example.com) has no enabled contact methods",
+        ),
+        (
+            Vendor::GrafanaOnCall,
+            "approximated: user go-u-ivan: \"Ivan\" (ivan) has no email, the only contact method the API gives",
+        ),
+    ] {
+        let server = start(vendor, "no-contacts");
+        let tmp = TempDir::new();
+        let out = tmp.path().join("out");
+        let o = import(vendor, Some(&server), SECRET, &out, &[]);
+        let shown = text(&o);
+        assert_eq!(o.status.code(), Some(0), "{shown}");
+        assert!(
+            shown.contains(listed),
+            "{}: wanted {listed:?} in\n{shown}",
+            vendor.source()
+        );
+        let report = std::fs::read_to_string(out.join("IMPORT.md")).unwrap();
+        let listed_md = listed.trim_start_matches("approximated: ");
+        assert!(
+            report.contains(listed_md),
+            "{}: IMPORT.md lacks it:\n{report}",
+            vendor.source()
+        );
+        // The person written under the comment naming the source user.
+        let people = std::fs::read_to_string(out.join("people.yaml")).unwrap();
+        let uid = if matches!(vendor, Vendor::Opsgenie) {
+            "og-u-ivan"
+        } else {
+            "go-u-ivan"
+        };
+        let block: Vec<&str> = people
+            .lines()
+            .skip_while(|l| !l.trim_end().ends_with(&format!("user {uid}")))
+            .skip(1)
+            .take_while(|l| !l.trim_start().starts_with('#'))
+            .collect();
+        let id = block
+            .first()
+            .unwrap_or_else(|| panic!("{}: no {uid} in\n{people}", vendor.source()))
+            .trim()
+            .trim_end_matches(':')
+            .to_string();
+        assert!(
+            block.iter().all(|l| !l.contains("email:")),
+            "{}: {block:?}",
+            vendor.source()
+        );
+        let c = Command::new(env!("CARGO_BIN_EXE_oncall"))
+            .args(["check", "--schedules"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let checked = text(&c);
+        assert!(c.status.success(), "{checked}");
+        assert!(
+            checked.contains(&format!("{id} is on")) && checked.contains("no way to be reached"),
+            "{}: {checked}",
+            vendor.source()
+        );
     }
 }

@@ -37,6 +37,6 @@ mod support;
 mod tidy;
 mod tokens;
 mod validation;
+mod voice;
 mod web;
 mod web_timeline;
-mod voice;
