@@ -97,11 +97,22 @@ pub fn document(status: StatusCode, me: Option<&Me>, current: Nav, title: &str, 
         ));
     }
     header.push_str("</header>");
+    // Everything but the header inside one `<main>` (its heading too), so
+    // that every part of the page is in a landmark. A page that refreshes
+    // brings its own `<main data-refresh>`; the heading goes inside it.
+    let heading = format!("<h1>{}</h1>", escape(title));
+    let main = match body.strip_prefix("<main") {
+        Some(rest) if rest.contains('>') => {
+            let open = rest.find('>').map_or(0, |i| i + 1);
+            format!("<main{}\n{heading}\n{}", &rest[..open], &rest[open..])
+        }
+        _ => format!("<main>\n{heading}\n{body}\n</main>"),
+    };
     let html = format!(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta name=\"robots\" content=\"noindex\">\n<title>{title} · oncall</title>\n\
-         <style>{STYLE}</style>\n</head>\n<body>\n{header}\n<h1>{title}</h1>\n{body}\n\
+         <style>{STYLE}</style>\n</head>\n<body>\n{header}\n{main}\n\
          <script>{REFRESH_SCRIPT}</script>\n</body>\n</html>\n",
         title = escape(title),
     );

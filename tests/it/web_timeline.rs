@@ -227,14 +227,11 @@ async fn spawn(at: &str) -> TestApp {
     app
 }
 
+/// The issue asks for no serious or critical violation; the pages have
+/// none of any impact (the page's parts all inside landmarks included).
 fn assert_no_serious_violations(result: &Value) {
-    let serious: Vec<&Value> = result["axe"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
-        .collect();
-    assert!(serious.is_empty(), "axe-core: {serious:#?}");
+    let found: Vec<&Value> = result["axe"].as_array().unwrap().iter().collect();
+    assert!(found.is_empty(), "axe-core: {found:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
