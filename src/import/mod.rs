@@ -9,7 +9,7 @@
 //!    and every [`plan::Approximation`] it had to make;
 //! 2. with `--verify`, the source also reads the tool's own final on-call
 //!    for the window, as shifts in our names;
-//! 3. [`write`] renders the plan as files into a folder beside `--out`,
+//! 3. [`mod@write`] renders the plan as files into a folder beside `--out`,
 //!    which is loaded as `oncall check` loads a folder (an error there is
 //!    the importer's bug, and nothing is written);
 //! 4. the folder replaces `--out` by a rename; the approximations go to
@@ -18,7 +18,7 @@
 //!    compares them with the tool's shifts ([`crate::domain::compare`]).
 //!
 //! Nothing is written when anything before step 4 fails. Sources register
-//! in one place, [`SourceCmd`] and [`SourceCmd::open`]: a new source is a
+//! in one place, [`SourceCmd`] and `SourceCmd::open`: a new source is a
 //! variant with its own flags and a line there.
 
 pub mod fetch;
@@ -74,7 +74,7 @@ fn parse_instant(s: &str) -> Result<Instant, String> {
 }
 
 /// The sources, each with its own flags. To add one: a variant here, a
-/// line in [`SourceCmd::open`], and a module implementing [`Source`].
+/// line in `SourceCmd::open`, and a module implementing [`Source`].
 #[derive(clap::Subcommand, Debug)]
 pub enum SourceCmd {
     /// From PagerDuty's REST API v2: users, teams, schedules with their

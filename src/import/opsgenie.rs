@@ -49,6 +49,8 @@ pub struct Args {
     pub key_env: Option<String>,
     /// The API's base URL: https://api.opsgenie.com (US) or
     /// https://api.eu.opsgenie.com (EU).
+    // The help text shows the URLs as written (clap prints the comment).
+    #[allow(rustdoc::bare_urls)]
     #[arg(long, value_name = "URL", default_value = "https://api.opsgenie.com")]
     pub api_url: String,
     /// Only this schedule, by id (repeat for several). Default: every schedule.

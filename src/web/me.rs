@@ -1,7 +1,7 @@
 //! `/me`: the person signed in, their on-call at a glance.
 //!
 //! - their next shifts ([`AHEAD`]), each in full: a shift is looked at over
-//!   [`AROUND`] more either side, and one that runs past even that says so
+//!   `AROUND` more either side, and one that runs past even that says so
 //!   ("continues after ...") rather than being cut silently;
 //! - their hours and expected pay this month so far, from the daemon's
 //!   ledger priced by `pay.yaml` (`pay::tally`, what `oncall pay --source
