@@ -122,7 +122,7 @@ pub async fn page(State(state): State<Shared>, me: Me, Query(q): Query<MeQuery>)
                         } else {
                             String::new()
                         },
-                        escape(&rules.currency.format(amount)),
+                        escape(&format!("{} {}", rules.currency.format(amount), rules.currency.code)),
                     );
                     let shares = burden::count(&schedule, rules, span, &intervals, &pages);
                     burden_table(&mut body, &shares, person);

@@ -476,3 +476,76 @@ async fn me_shows_my_shifts_whole_and_hands_one_over_as_me() {
         "{want:?}"
     );
 }
+
+/// Me's hours and expected pay for the month so far are what `oncall pay
+/// --source ledger` says of the same month from the same database (the
+/// ledger the daemon recorded, priced by the same pay.yaml), and not zero.
+#[tokio::test(flavor = "multi_thread")]
+async fn me_shows_the_hours_and_pay_oncall_pay_counts_from_the_ledger() {
+    let dir = temp_dir("web-me-pay");
+    write(&dir);
+    let schedules = dir.join("schedules");
+    std::fs::write(
+        schedules.join("pay.yaml"),
+        "currency: GBP\npayroll_timezone: Europe/London\n\
+         rotas:\n  ops/primary: {rate: 3.00}\n  ops/secondary: {rate: 1.50}\n",
+    )
+    .unwrap();
+    let app = TestApp::spawn_in_at(dir.clone(), "2026-03-02T00:00:00Z").await;
+    app.run_engine().await;
+    // Three days and a half on: the engine records who was on call.
+    for _ in 0..7 {
+        app.clock.advance(chrono::Duration::hours(12));
+        app.run_engine().await;
+    }
+    let client = signed_in(&app, "bob").await;
+    let page = client
+        .get(format!("{}/me", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // "2026-03: <strong>75.0 h</strong> on call, expected pay <strong>150.00 GBP</strong>"
+    let strong: Vec<&str> = page
+        .split("<strong>")
+        .skip(1)
+        .filter_map(|s| s.split("</strong>").next())
+        .collect();
+    let shown_hours = strong
+        .iter()
+        .find_map(|s| s.strip_suffix(" h"))
+        .unwrap_or_else(|| panic!("no hours on Me:\n{page}"));
+    let shown_pay = strong
+        .iter()
+        .find(|s| s.ends_with(" GBP"))
+        .unwrap_or_else(|| panic!("no pay on Me:\n{page}"));
+
+    let o = Command::new(env!("CARGO_BIN_EXE_oncall"))
+        .args(["pay", "--month", "2026-03", "--format", "json", "--source", "ledger"])
+        .arg("--schedules")
+        .arg(&schedules)
+        .arg("--database")
+        .arg(dir.join("oncall.db"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let bob: Value = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|v| v["person"] == "bob")
+        .expect("bob in oncall pay");
+    let hours: f64 = bob["hours_total"].as_str().unwrap().parse().unwrap();
+    assert!(hours > 0.0, "{bob}");
+    assert_eq!(shown_hours, format!("{hours:.1}"), "{bob}\n{page}");
+    // The burden table counts the same hours for bob's team.
+    assert!(page.contains(&format!("<tr><td>ops</td><td>{hours:.1}</td>")), "{page}");
+    let amount = bob["amount"].as_str().unwrap();
+    assert!(
+        shown_pay.trim_end_matches(" GBP") == amount,
+        "Me shows {shown_pay}, oncall pay {amount}"
+    );
+    app.stop().await;
+}
