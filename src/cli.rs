@@ -265,7 +265,7 @@ pub enum Command {
     /// loaded (its errors as file:line:col after `base:` or `head:`). See
     /// docs/diff.md, with CI examples.
     Diff(diff::DiffArgs),
-    /// Rota files from another on-call tool (PagerDuty), read from its REST
+    /// Rota files from another on-call tool (PagerDuty, Opsgenie, Grafana OnCall), read from its REST
     /// API or from its answers saved as JSON files: people.yaml, a file per
     /// team, IMPORT.md listing whatever could not be written exactly. With
     /// --verify 90d, compares the tool's own final on-call with the written
