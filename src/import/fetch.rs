@@ -26,6 +26,24 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// forever.
 const MAX_PAGES: usize = 10_000;
 
+/// The secret in the environment variable named by `flag` (`--token-env`,
+/// `--key-env`), trimmed: secrets never come from the command line. `what`
+/// names it for the error ("a PagerDuty API token").
+pub fn secret_from_env(var: Option<&str>, flag: &str, what: &str) -> Result<String, ImportError> {
+    let Some(var) = var else {
+        return Err(ImportError::new(format!(
+            "give {flag} NAME, the environment variable holding {what} (or --from-dir DIR)"
+        )));
+    };
+    let secret = std::env::var(var).unwrap_or_default();
+    if secret.trim().is_empty() {
+        return Err(ImportError::new(format!(
+            "the environment variable {var} ({flag}) is not set or empty"
+        )));
+    }
+    Ok(secret.trim().to_string())
+}
+
 /// Why an import stopped. The text names the source object.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

@@ -173,20 +173,14 @@ impl Source for GrafanaOnCall {
                 "give --url URL, the Grafana OnCall API's base URL (or --from-dir DIR)",
             ));
         };
-        let Some(var) = &self.args.token_env else {
-            return Err(ImportError::new(
-                "give --token-env NAME, the environment variable holding a Grafana OnCall API token (or --from-dir DIR)",
-            ));
-        };
-        let token = std::env::var(var).unwrap_or_default();
-        if token.trim().is_empty() {
-            return Err(ImportError::new(format!(
-                "the environment variable {var} (--token-env) is not set or empty"
-            )));
-        }
+        let token = super::fetch::secret_from_env(
+            self.args.token_env.as_deref(),
+            "--token-env",
+            "a Grafana OnCall API token",
+        )?;
         Fetcher::http(
             &format!("{}/api/v1", url.trim_end_matches('/')),
-            vec![("Authorization".into(), token.trim().to_string())],
+            vec![("Authorization".into(), token)],
         )
     }
 
@@ -1022,20 +1016,7 @@ fn person(u: &Value, uid: &str, rules: &[&Value], names: &mut Names, plan: &mut 
             "not imported: give them a `push:` destination by hand",
         );
     }
-    let timezone = match o.opt_str("timezone")? {
-        None => None,
-        Some(z) => match z.parse::<Tz>() {
-            Ok(tz) => Some(tz),
-            Err(_) => {
-                plan.approximate(
-                    format!("user {uid}"),
-                    format!("time zone `{z}` is not an IANA zone oncall knows"),
-                    "left out",
-                );
-                None
-            }
-        },
-    };
+    let timezone = plan.person_zone(uid, o.opt_str("timezone")?);
     Ok(Person {
         id,
         source_id: uid.to_string(),

@@ -187,20 +187,10 @@ impl Source for Opsgenie {
     }
 
     fn connect(&self) -> Result<Fetcher, ImportError> {
-        let Some(var) = &self.args.key_env else {
-            return Err(ImportError::new(
-                "give --key-env NAME, the environment variable holding an Opsgenie API key (or --from-dir DIR)",
-            ));
-        };
-        let key = std::env::var(var).unwrap_or_default();
-        if key.trim().is_empty() {
-            return Err(ImportError::new(format!(
-                "the environment variable {var} (--key-env) is not set or empty"
-            )));
-        }
+        let key = super::fetch::secret_from_env(self.args.key_env.as_deref(), "--key-env", "an Opsgenie API key")?;
         Fetcher::http(
             &format!("{}/v2", self.args.api_url.trim_end_matches('/')),
-            vec![("Authorization".into(), format!("GenieKey {}", key.trim()))],
+            vec![("Authorization".into(), format!("GenieKey {key}"))],
         )
     }
 
@@ -856,20 +846,7 @@ fn person(
             "not imported: oncall reaches a person every way people.yaml gives",
         );
     }
-    let timezone = match o.opt_str("timeZone")? {
-        None => None,
-        Some(z) => match z.parse::<Tz>() {
-            Ok(tz) => Some(tz),
-            Err(_) => {
-                plan.approximate(
-                    format!("user {uid}"),
-                    format!("time zone `{z}` is not an IANA zone oncall knows"),
-                    "left out",
-                );
-                None
-            }
-        },
-    };
+    let timezone = plan.person_zone(uid, o.opt_str("timeZone")?);
     Ok(Person {
         id,
         source_id: uid.to_string(),

@@ -215,21 +215,12 @@ impl Source for PagerDuty {
     }
 
     fn connect(&self) -> Result<Fetcher, ImportError> {
-        let Some(var) = &self.args.token_env else {
-            return Err(ImportError::new(
-                "give --token-env NAME, the environment variable holding a PagerDuty API token (or --from-dir DIR)",
-            ));
-        };
-        let token = std::env::var(var).unwrap_or_default();
-        if token.trim().is_empty() {
-            return Err(ImportError::new(format!(
-                "the environment variable {var} (--token-env) is not set or empty"
-            )));
-        }
+        let token =
+            super::fetch::secret_from_env(self.args.token_env.as_deref(), "--token-env", "a PagerDuty API token")?;
         Fetcher::http(
             &self.args.api_url,
             vec![
-                ("Authorization".into(), format!("Token token={}", token.trim())),
+                ("Authorization".into(), format!("Token token={}", token)),
                 ("Accept".into(), "application/vnd.pagerduty+json;version=2".into()),
             ],
         )
@@ -712,20 +703,7 @@ fn person(u: &Value, uid: &str, names: &mut Names, plan: &mut Plan) -> Result<Pe
             "not imported: oncall reaches a person every way people.yaml gives",
         );
     }
-    let timezone = match o.opt_str("time_zone")? {
-        None => None,
-        Some(z) => match zone(z) {
-            Some(tz) => Some(tz),
-            None => {
-                plan.approximate(
-                    format!("user {uid}"),
-                    format!("time zone `{z}` is not an IANA zone oncall knows"),
-                    "left out",
-                );
-                None
-            }
-        },
-    };
+    let timezone = plan.person_zone(uid, o.opt_str("time_zone")?);
     Ok(Person {
         id,
         source_id: uid.to_string(),

@@ -136,6 +136,21 @@ pub enum Target {
 }
 
 impl Plan {
+    /// A source person's time zone, if it is one oncall knows; an unknown
+    /// one is left out and listed as an approximation of `user {uid}`.
+    pub fn person_zone(&mut self, uid: &str, zone: Option<&str>) -> Option<Tz> {
+        let z = zone?;
+        let parsed = z.parse::<Tz>().ok();
+        if parsed.is_none() {
+            self.approximate(
+                format!("user {uid}"),
+                format!("time zone `{z}` is not an IANA zone oncall knows"),
+                "left out",
+            );
+        }
+        parsed
+    }
+
     pub fn approximate(&mut self, source_id: impl Into<String>, what: impl Into<String>, how: impl Into<String>) {
         self.approximations.push(Approximation {
             source_id: source_id.into(),
