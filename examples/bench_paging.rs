@@ -5,7 +5,7 @@
 //! binary (its own process, its engine loop, a fresh SQLite file with
 //! `synchronous=FULL`), a real SMTP server (Debian's `aiosmtpd`, writing each
 //! message into a Maildir), and this program's HTTP server speaking Twilio's
-//! Messages API, which records when each request arrives.
+//! Messages and Calls APIs, which records when each request arrives.
 //!
 //! The set-up: `BENCH_TEAMS` teams, each with one rota of one person of its own,
 //! who is reached by `notify: [sms, email]` (both at once), and its own
@@ -39,8 +39,10 @@
 //! - `BENCH_DRAIN_SECONDS`: how long to wait for the last pages of a phase
 //!   (default 30);
 //! - `BENCH_TEAMS` (default 100);
-//! - `BENCH_NOTIFY`: the people's `notify:` methods, `sms`, `email` or both
-//!   (default `sms,email`); with one, the other is not measured;
+//! - `BENCH_NOTIFY`: the people's `notify:` methods, any of `sms`, `email`
+//!   and `voice` (default `sms,email`); only those named are measured. A
+//!   call counts as handed off when its `Calls.json` request arrives (the
+//!   TwiML reads `Alert 42.`); `[voice]` falls back to `[sms]`'s account;
 //! - `BENCH_SMS_DELAY_MS`: how long the fake Twilio waits before answering
 //!   (default 0), as a provider across the internet would. The arrival still
 //!   counts as the hand-off; the delay changes how long the daemon waits for
@@ -112,6 +114,8 @@ struct Arrival {
 #[derive(Clone, Default)]
 struct Sms {
     arrivals: Arc<Mutex<Vec<Arrival>>>,
+    /// Calls placed (`Calls.json`), by the alerts their TwiML reads out.
+    calls: Arc<Mutex<Vec<Arrival>>>,
     /// Requests it could not read (no alert in the body, bad credentials).
     strange: Arc<Mutex<Vec<String>>>,
     /// How long it takes to answer, after recording the arrival.
@@ -173,6 +177,7 @@ async fn main() -> anyhow::Result<()> {
     let twilio_addr = twilio.local_addr()?;
     let app = Router::new()
         .route("/2010-04-01/Accounts/{sid}/Messages.json", post(twilio_message))
+        .route("/2010-04-01/Accounts/{sid}/Calls.json", post(twilio_call))
         .with_state(sms.clone());
     tokio::spawn(async move { axum::serve(twilio, app).await });
 
@@ -389,20 +394,21 @@ fn phases(text: &str) -> anyhow::Result<Vec<Phase>> {
     Ok(out)
 }
 
-/// `BENCH_NOTIFY`: `sms`, `email`, or both, in the order given.
+/// `BENCH_NOTIFY`: any of `sms`, `email` and `voice`, in the order given.
 fn channels(text: &str) -> anyhow::Result<Vec<&'static str>> {
     let mut out = Vec::new();
     for word in text.split(',').map(str::trim).filter(|w| !w.is_empty()) {
         let channel = match word {
             "sms" => "sms",
             "email" => "email",
-            _ => bail!("BENCH_NOTIFY: `{word}` is not sms or email"),
+            "voice" => "voice",
+            _ => bail!("BENCH_NOTIFY: `{word}` is not sms, email or voice"),
         };
         if !out.contains(&channel) {
             out.push(channel);
         }
     }
-    ensure!(!out.is_empty(), "BENCH_NOTIFY: name sms, email or both");
+    ensure!(!out.is_empty(), "BENCH_NOTIFY: name sms, email, voice, or several");
     Ok(out)
 }
 
@@ -582,12 +588,16 @@ account_sid = "{ACCOUNT_SID}"
 auth_token = "{AUTH_TOKEN}"
 from = "+15550100"
 
+# Calls through [sms]'s account (only made where `notify:` names voice).
+[voice]
+
 # No bundling: every page goes as soon as it is due.
 [throttle]
 sms = "0s"
 email = "0s"
 push = "0s"
 webhook = "0s"
+voice = "0s"
 "#,
         schedules = toml_string(&dir.join("schedules").to_string_lossy()),
         database = toml_string(&dir.join("oncall.db").to_string_lossy()),
@@ -713,6 +723,58 @@ async fn twilio_message(
         .into_response()
 }
 
+/// `POST /2010-04-01/Accounts/{sid}/Calls.json`, as Twilio answers it: 201
+/// with the call's `sid`. Records the arrival first, by the alerts the
+/// call's TwiML reads out (`Alert 42.`).
+async fn twilio_call(
+    State(sms): State<Sms>,
+    UrlPath(sid): UrlPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let at = now();
+    let mut twiml = String::new();
+    for (name, value) in form_urlencoded::parse(&body) {
+        if name == "Twiml" {
+            twiml = value.into_owned();
+        }
+    }
+    let authorized = sid == ACCOUNT_SID
+        && headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v == basic_auth(ACCOUNT_SID, AUTH_TOKEN));
+    let strange = |what: String| sms.strange.lock().unwrap_or_else(|e| e.into_inner()).push(what);
+    if !authorized {
+        strange("a call with the wrong account or credentials".into());
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"code": 20003, "message": "Authenticate"})),
+        )
+            .into_response();
+    }
+    let mut alerts: Vec<i64> = twiml
+        .split("Alert ")
+        .skip(1)
+        .filter_map(|tail| tail.split('.').next()?.trim().parse().ok())
+        .collect();
+    alerts.dedup();
+    if alerts.is_empty() {
+        strange(format!("a call reading no alert: {twiml:?}"));
+    } else {
+        sms.calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arrival { at, alerts });
+    }
+    let n = at.rem_euclid(1 << 48);
+    (
+        StatusCode::CREATED,
+        axum::Json(json!({"sid": format!("CA{n:032x}"), "status": "queued"})),
+    )
+        .into_response()
+}
+
 fn basic_auth(user: &str, password: &str) -> String {
     use base64::Engine as _;
     format!(
@@ -830,10 +892,10 @@ impl Pages {
         let by_channel = notify
             .iter()
             .map(|channel| {
-                let firsts = if *channel == "sms" {
-                    first_arrivals(&sms.arrivals.lock().unwrap_or_else(|e| e.into_inner()))
-                } else {
-                    first_arrivals(&mailbox.arrivals)
+                let firsts = match *channel {
+                    "sms" => first_arrivals(&sms.arrivals.lock().unwrap_or_else(|e| e.into_inner())),
+                    "voice" => first_arrivals(&sms.calls.lock().unwrap_or_else(|e| e.into_inner())),
+                    _ => first_arrivals(&mailbox.arrivals),
                 };
                 (*channel, firsts)
             })
