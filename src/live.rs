@@ -58,6 +58,9 @@ pub struct InForce {
     store: Arc<dyn Store>,
     engine: Arc<Engine>,
     clock: Arc<dyn Clock>,
+    /// Counts the reloads of the rota files that succeeded, for the jobs
+    /// that act on what a reload changed (phone verification codes).
+    reloads: tokio::sync::watch::Sender<u64>,
 }
 
 impl InForce {
@@ -74,7 +77,13 @@ impl InForce {
             store,
             engine,
             clock,
+            reloads: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// Changes with each successful reload of the rota files.
+    pub fn reloads(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.reloads.subscribe()
     }
 
     /// The configuration in force now.
@@ -112,6 +121,7 @@ impl InForce {
                     failed: None,
                 };
                 self.engine.metrics().reloaded(true);
+                self.reloads.send_modify(|n| *n += 1);
                 tracing::info!(teams, "rota files reloaded");
                 Ok(())
             }
