@@ -307,6 +307,13 @@ async fn my_phone(
             at(expires)
         );
     }
+    if state.phone_sms.is_none() {
+        body.push_str(
+            "<p class=\"muted\">This oncall texts no verification codes (no [sms] settings), \
+             so the number cannot be verified here.</p>\n",
+        );
+        return Ok(());
+    }
     let _ = writeln!(
         body,
         "<h3>Verify your phone</h3>\n\

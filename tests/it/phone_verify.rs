@@ -451,3 +451,25 @@ async fn a_forged_sms_reply_changes_nothing() {
     assert_eq!((row.wrong, row.locked_until), (0, None));
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_codes_to_send_me_shows_the_number_unproven_without_the_forms() {
+    let dir = temp_dir("phone-verify-off");
+    write_schedules(&dir);
+    // SMS settings, but verification off (as `verify_phones` is in tests).
+    let s = linked_settings(&dir, Some(SECRET));
+    assert!(!s.verify_phones);
+    let app = TestApp::spawn_with(dir, s, "2026-06-01T12:00:00Z").await;
+    let session = sign_in(&app, "alice").await;
+    let page = get(&app, "/me", Some(&session)).await;
+    assert!(
+        page.body
+            .contains(&format!("{ALICE_PHONE}: <strong>unverified</strong>"))
+            && page.body.contains("unproven"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("texts no verification codes"), "{}", page.body);
+    assert!(!page.body.contains("action=\"/me/phone"), "{}", page.body);
+    app.stop().await;
+}
