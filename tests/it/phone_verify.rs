@@ -98,6 +98,12 @@ fn people(alice_phone: &str) -> String {
 /// Twilio; payments pages alice by SMS. On `database` if given.
 async fn spawn(database: Option<&str>) -> (TestApp, Texts) {
     let (base, texts) = fake_twilio().await;
+    (spawn_on(&base, database, false).await, texts)
+}
+
+/// [`spawn`], texting through the fake Twilio at `base`; with `lead`, the
+/// daemon competes for the engine's lease (its engine loop runs).
+async fn spawn_on(base: &str, database: Option<&str>, lead: bool) -> TestApp {
     let dir = temp_dir("phone-verify");
     write_schedules(&dir);
     let mut s = linked_settings(&dir, Some(SECRET));
@@ -111,13 +117,13 @@ async fn spawn(database: Option<&str>) -> (TestApp, Texts) {
         ),
     )
     .unwrap();
-    s.notify.sms.as_mut().unwrap().base_url = Some(base);
+    s.notify.sms.as_mut().unwrap().base_url = Some(base.to_string());
     s.verify_phones = true;
+    s.run_engine = lead;
     if let Some(url) = database {
         s.database = url.parse().unwrap();
     }
-    let app = TestApp::spawn_with(dir, s, "2026-06-01T12:00:00Z").await;
-    (app, texts)
+    TestApp::spawn_with(dir, s, "2026-06-01T12:00:00Z").await
 }
 
 /// The code in a verification text.
@@ -472,4 +478,28 @@ async fn without_codes_to_send_me_shows_the_number_unproven_without_the_forms() 
     assert!(page.body.contains("texts no verification codes"), "{}", page.body);
     assert!(!page.body.contains("action=\"/me/phone"), "{}", page.body);
     app.stop().await;
+}
+
+/// Two daemons on one PostgreSQL database: the one holding the engine's
+/// lease texts the code; the other's runs send nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn on_postgres_only_the_leading_daemon_texts_codes() {
+    let Some(url) = crate::pg::fresh_database("phone_leader") else {
+        return;
+    };
+    let (base, texts) = fake_twilio().await;
+    let leader = spawn_on(&base, Some(&url), true).await;
+    texts.wait_for(ALICE_PHONE, 1).await;
+    assert!(leader.state().store.leading());
+    let follower = spawn_on(&base, Some(&url), true).await;
+    assert!(!follower.state().store.leading(), "two leaders");
+    // A day on the code has expired: the follower's run still sends none.
+    follower.clock.advance(Duration::hours(25));
+    let run = oncall::jobs::send_phone_codes(follower.state(), follower.clock.now())
+        .await
+        .unwrap();
+    assert!(run.is_none(), "{run:?}");
+    assert_eq!(texts.to(ALICE_PHONE).len(), 1);
+    follower.stop().await;
+    leader.stop().await;
 }
