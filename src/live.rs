@@ -5,8 +5,10 @@
 //! force and swaps it whole: on a reload of the rota files ([`InForce::reload`],
 //! by SIGHUP or a changed file, [`reload_loop`]) and when an override is
 //! added or deleted ([`InForce::overrides_changed`], called by the HTTP
-//! layer). The HTTP layer and the composition root (`app`) use this module;
-//! it uses neither.
+//! layer). Each successful reload is counted ([`InForce::reloads`]), for
+//! the jobs that act on what a reload brings (phone verification codes).
+//! The HTTP layer and the composition root (`app`) use this module; it
+//! uses neither.
 
 use std::sync::Arc;
 use std::time::Duration;
