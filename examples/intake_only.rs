@@ -34,8 +34,8 @@ use oncall::notify::Channels;
 use oncall::settings::DEFAULT_MAX_BODY_BYTES;
 use oncall::store::sqlite::SqliteStore;
 use oncall::store::{
-    Credential, CredentialKind, LeadChange, NewCredential, NewOverride, Spend, SpendLink, Store, StoreError,
-    StoreFuture, StoredOverride, TxWork,
+    Credential, CredentialKind, LeadChange, NewCredential, NewOverride, PhoneVerification, PhoneWork, Spend, SpendLink,
+    Store, StoreError, StoreFuture, StoredOverride, TxWork,
 };
 
 /// The key `scripts/bench-intake` uses when none is given.
@@ -166,6 +166,19 @@ impl Store for NullStore {
     fn credentials(&self, _kind: CredentialKind) -> StoreFuture<'_, Vec<Credential>> {
         Box::pin(async { Ok(Vec::new()) })
     }
+
+    fn phone_verification(&self, _person: String, _phone: String) -> StoreFuture<'_, Option<PhoneVerification>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn change_phone_verification(
+        &self,
+        _person: String,
+        _phone: String,
+        _work: PhoneWork,
+    ) -> StoreFuture<'_, Option<PhoneVerification>> {
+        Box::pin(async { Ok(None) })
+    }
 }
 
 #[tokio::main]
@@ -227,6 +240,8 @@ async fn main() -> anyhow::Result<()> {
         inbound_sms: None,
         web: oncall::web::Web::plain(),
         inbound_voice: None,
+        phone_sms: None,
+        phone_codes: tokio::sync::Mutex::new(()),
     });
     let router = http::router(state, DEFAULT_MAX_BODY_BYTES);
     let listener = tokio::net::TcpListener::bind(&address).await?;

@@ -106,6 +106,12 @@ pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result
     } else if settings.notify.sms.is_some() && inbound_sms.is_none() {
         tracing::warn!("[sms] has no auth token: inbound SMS is off");
     }
+    // Its own channel (the same settings as the pages'): a code is sent
+    // as it is, not as a notice.
+    let phone_sms = match (&settings.notify.sms, settings.verify_phones) {
+        (Some(sms), true) => Some(Arc::new(crate::notify::SmsChannel::new(sms)?)),
+        _ => None,
+    };
     let in_force = Arc::new(InForce::new(live, store.clone(), engine.clone(), clock.clone()));
     let state = Arc::new(AppState {
         in_force,
@@ -123,6 +129,8 @@ pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result
         links,
         inbound_sms,
         inbound_voice,
+        phone_sms,
+        phone_codes: tokio::sync::Mutex::new(()),
     });
     // Before serving, so that a heartbeat never pinged counts from the first
     // start that knew it, whatever the first request is.
@@ -166,6 +174,10 @@ pub async fn serve(
     settings: Settings,
 ) -> anyhow::Result<()> {
     let checks = tokio::spawn(jobs::check_loop(state.clone()));
+    let phone_codes = state
+        .phone_sms
+        .is_some()
+        .then(|| tokio::spawn(jobs::phone_codes_loop(state.clone())));
     // SIGHUP is taken over before serving, so that one sent as soon as the
     // daemon says it serves reloads rather than kills it.
     let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -207,6 +219,12 @@ pub async fn serve(
     // finish (see `jobs::check_heartbeats`); its queued writes still commit.
     checks.abort();
     let _ = checks.await;
+    // A run cut short between recording a code and sending it leaves a
+    // pending code that never arrived: the person asks for a new one.
+    if let Some(phone_codes) = phone_codes {
+        phone_codes.abort();
+        let _ = phone_codes.await;
+    }
     reloads.abort();
     let _ = reloads.await;
     // An export cut short is written again whole (files are replaced

@@ -14,7 +14,10 @@
 //!   check, so a follower never reports missing a heartbeat pinged on
 //!   another daemon;
 //! - the monthly pay export ([`pay_export`], with the engine): asks the
-//!   gate before each run.
+//!   gate before each run;
+//! - phone verification codes ([`send_phone_codes`], by
+//!   [`phone_codes_loop`] at start and after each reload of the rota
+//!   files): asks the gate before each run, so one daemon texts each code.
 //!
 //! Pings, alerts and the API are answered by every daemon: only these jobs
 //! are gated.
@@ -30,6 +33,7 @@ use crate::http::{AppState, Shared};
 use crate::intake;
 use crate::notify::EmailChannel;
 use crate::payroll::PayExport;
+use crate::phone_verify;
 use crate::settings::Settings;
 use crate::store::{Store, StoreError};
 
@@ -92,6 +96,62 @@ pub async fn check_loop(state: Shared) {
             tracing::error!(error = %e, "heartbeat check failed; retrying at the next one");
         }
     }
+}
+
+/// How soon a run of [`send_phone_codes`] that could not run (the gate
+/// closed, the store failed) is tried again.
+pub const PHONE_CODES_RETRY_EVERY: Duration = Duration::from_secs(10);
+
+/// Runs [`send_phone_codes`] once for the rota files in force at start and
+/// once after each reload of them that succeeded (a run that could not run
+/// is tried again every [`PHONE_CODES_RETRY_EVERY`]), until aborted.
+pub async fn phone_codes_loop(state: Shared) {
+    let mut reloads = state.in_force.reloads();
+    let mut done: Option<u64> = None;
+    loop {
+        let generation = *reloads.borrow_and_update();
+        if done != Some(generation) {
+            match send_phone_codes(&state, state.clock.now()).await {
+                Ok(Some(_)) => done = Some(generation),
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "phone verification codes not sent; retrying"),
+            }
+        }
+        tokio::select! {
+            changed = reloads.changed() => {
+                // The sender lives as long as the state this task holds.
+                if changed.is_err() {
+                    return;
+                }
+            }
+            _ = tokio::time::sleep(PHONE_CODES_RETRY_EVERY) => {}
+        }
+    }
+}
+
+/// One run of phone verification at `now`: every person's `phone` in the
+/// rota files in force that is neither verified nor waiting for a code
+/// that still counts is texted a code (`phone_verify::offer`: at most one
+/// an hour per number). `None` when the gate is closed (the leader sends);
+/// else each (person, number) and what was done.
+pub async fn send_phone_codes(
+    state: &AppState,
+    now: Instant,
+) -> Result<Option<Vec<(String, String, phone_verify::Offered)>>, StoreError> {
+    if !Leadership::new(state.store.clone()).open() {
+        return Ok(None);
+    }
+    let _run = state.phone_codes.lock().await;
+    let schedule = state.schedule();
+    let mut done = Vec::new();
+    for (id, person) in &schedule.people {
+        let Some(phone) = person.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) else {
+            continue;
+        };
+        let offered = phone_verify::offer(state, id, phone, now, false).await?;
+        done.push((id.clone(), phone.to_string(), offered));
+    }
+    Ok(Some(done))
 }
 
 /// Every team's configured heartbeats, in team and file order.

@@ -22,6 +22,7 @@ pub mod live;
 pub mod metrics;
 pub mod notify;
 pub mod payroll;
+pub mod phone_verify;
 pub mod secret_file;
 pub mod settings;
 pub mod store;

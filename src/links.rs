@@ -214,6 +214,20 @@ impl Links {
         self.standing_token("csrf", session)
     }
 
+    /// What the store keeps of a phone verification code: an HMAC under the
+    /// link secret of the person, the number and the code, so that a copy
+    /// of the database alone cannot be tried against every six-digit code.
+    pub fn phone_code_digest(&self, person: &str, phone: &str, code: &str) -> String {
+        self.standing_token("phone-code", &format!("{person}\n{phone}\n{code}"))
+    }
+
+    /// Whether `code` is the one whose digest is `digest` (constant time).
+    pub fn phone_code_matches(&self, person: &str, phone: &str, code: &str, digest: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        let want = self.phone_code_digest(person, phone, code);
+        want.len() == digest.len() && bool::from(want.as_bytes().ct_eq(digest.as_bytes()))
+    }
+
     /// A token that does not expire, for `subject` in `purpose` (so one
     /// purpose's token never opens another's).
     fn standing_token(&self, purpose: &str, subject: &str) -> String {

@@ -5,8 +5,10 @@
 //! force and swaps it whole: on a reload of the rota files ([`InForce::reload`],
 //! by SIGHUP or a changed file, [`reload_loop`]) and when an override is
 //! added or deleted ([`InForce::overrides_changed`], called by the HTTP
-//! layer). The HTTP layer and the composition root (`app`) use this module;
-//! it uses neither.
+//! layer). Each successful reload is counted ([`InForce::reloads`]), for
+//! the jobs that act on what a reload brings (phone verification codes).
+//! The HTTP layer and the composition root (`app`) use this module; it
+//! uses neither.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,6 +60,9 @@ pub struct InForce {
     store: Arc<dyn Store>,
     engine: Arc<Engine>,
     clock: Arc<dyn Clock>,
+    /// Counts the reloads of the rota files that succeeded, for the jobs
+    /// that act on what a reload changed (phone verification codes).
+    reloads: tokio::sync::watch::Sender<u64>,
 }
 
 impl InForce {
@@ -74,7 +79,13 @@ impl InForce {
             store,
             engine,
             clock,
+            reloads: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// Changes with each successful reload of the rota files.
+    pub fn reloads(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.reloads.subscribe()
     }
 
     /// The configuration in force now.
@@ -112,6 +123,7 @@ impl InForce {
                     failed: None,
                 };
                 self.engine.metrics().reloaded(true);
+                self.reloads.send_modify(|n| *n += 1);
                 tracing::info!(teams, "rota files reloaded");
                 Ok(())
             }

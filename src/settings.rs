@@ -66,6 +66,10 @@ pub struct Settings {
     /// Whether `serve` runs the paging engine's loop. Tests that step the
     /// engine themselves (`Engine::run_once`) turn it off; not in the file.
     pub run_engine: bool,
+    /// Whether `serve` texts verification codes to new phone numbers
+    /// (`crate::phone_verify`; on, with `[sms]`). Tests that count texts
+    /// and are not about verification turn it off; not in the file.
+    pub verify_phones: bool,
     /// Where people and providers reach the daemon, e.g.
     /// `https://oncall.example.com` (no trailing `/`): the base of the
     /// acknowledge / resolve links in pages and of the inbound SMS URL that
@@ -434,6 +438,7 @@ impl Settings {
             intensities,
             throttle,
             run_engine: true,
+            verify_phones: true,
             public_url,
             link_secret,
             pay_export,

@@ -84,6 +84,13 @@ pub struct AppState {
     /// account and auth token, the same shape as SMS's); `None`: no
     /// `[voice]` (404).
     pub inbound_voice: Option<InboundSms>,
+    /// The SMS channel that texts phone verification codes
+    /// (`crate::phone_verify`); `None`: no `[sms]`, or verification off, so
+    /// no code is sent (entries are still checked).
+    pub phone_sms: Option<Arc<crate::notify::SmsChannel>>,
+    /// Held by a run of `jobs::send_phone_codes`, sends included, so that
+    /// two runs (the start's and a reload's) do not overlap.
+    pub phone_codes: tokio::sync::Mutex<()>,
 }
 
 /// The `[sms]` settings an inbound SMS webhook must match.

@@ -23,6 +23,10 @@
 //! person acts only on alerts that paged them (a page notification of
 //! theirs, not a shadow copy); on another alert the reply says so and
 //! nothing changes.
+//!
+//! `VERIFY 123456` confirms the sender's number with the code texted to it
+//! (`crate::phone_verify`): the sender is known by the same rule, and the
+//! code is checked as on `/me`.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -218,10 +222,14 @@ pub async fn inbound(State(state): State<Shared>, headers: HeaderMap, body: Resu
         tracing::info!(message_sid = %sid, "inbound SMS from a number that is not exactly one person's");
         return reply(UNKNOWN_NUMBER);
     };
+    let now = state.clock.now();
+    if let Some(code) = crate::phone_verify::sms_command(text) {
+        tracing::info!(message_sid = %sid, person = %person.id, "inbound SMS: a phone verification code");
+        return reply(&verify_reply(&state, &person.id, from, code, now).await);
+    }
     let Some((action, id)) = parse_command(text) else {
         return reply(USAGE);
     };
-    let now = state.clock.now();
     tracing::info!(message_sid = %sid, person = %person.id, alert = id, "inbound SMS");
     match allowed(&state, id, &person.id).await {
         Ok(Allowed::Yes) => {}
@@ -263,6 +271,44 @@ pub async fn inbound(State(state): State<Shared>, headers: HeaderMap, body: Resu
         }
     };
     reply(&message)
+}
+
+/// The answer to `VERIFY 123456` from `person`'s number `from`: the code
+/// checked as on `/me` (wrong entries by either count together).
+async fn verify_reply(
+    state: &Shared,
+    person: &str,
+    from: &str,
+    code: Option<String>,
+    now: crate::domain::time::Instant,
+) -> String {
+    use crate::phone_verify::Checked;
+    let Some(code) = code else {
+        return "Reply VERIFY and the six digits of your code, e.g. VERIFY 123456.".to_string();
+    };
+    let when = |t: crate::domain::time::Instant| t.format("%Y-%m-%d %H:%M UTC").to_string();
+    match crate::phone_verify::confirm(state, person, from, &code, now).await {
+        Ok(Checked::Verified) => "Thank you: this number is verified for your oncall pages.".to_string(),
+        Ok(Checked::AlreadyVerified(_)) => "This number is verified already.".to_string(),
+        Ok(Checked::Wrong { left }) => format!(
+            "That code is wrong. {left} {} left before verification of this number locks for an hour.",
+            if left == 1 { "try" } else { "tries" }
+        ),
+        Ok(Checked::LockedNow { until }) => format!(
+            "That code is wrong, the third time: verification of this number is locked until {}. Pages still come here.",
+            when(until)
+        ),
+        Ok(Checked::Locked { until }) => format!(
+            "Verification of this number is locked until {} after three wrong codes; nothing was checked. Pages still come here.",
+            when(until)
+        ),
+        Ok(Checked::Expired) => "That code has expired: ask for a new one on your oncall page (Me).".to_string(),
+        Ok(Checked::NoCode) => "No verification code was sent to this number.".to_string(),
+        Err(e) => {
+            tracing::error!(error = %e, "store failed");
+            STORE_FAILED.to_string()
+        }
+    }
 }
 
 /// Whether a person may act on an alert by SMS.

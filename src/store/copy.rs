@@ -115,6 +115,20 @@ const TABLES: &[(&str, &[&str])] = &[
             "ended_at",
         ],
     ),
+    // Numbers verified stay verified; a pending code or a lock carries on.
+    (
+        "phone_verifications",
+        &[
+            "person",
+            "phone",
+            "code_digest",
+            "sent_at",
+            "expires_at",
+            "wrong",
+            "locked_until",
+            "verified_at",
+        ],
+    ),
 ];
 
 /// Tables whose `id` is an identity in PostgreSQL: the next id continues

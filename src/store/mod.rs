@@ -320,6 +320,35 @@ pub trait Store: Send + Sync + 'static {
     /// Sets a named mark, durably.
     fn set_cursor(&self, name: &'static str, value: i64) -> StoreFuture<'_, ()>;
 
+    /// The verification of `phone` as `person`'s number (a code sent,
+    /// wrong entries, a lock, when verified), if one was ever started.
+    fn phone_verification(&self, person: String, phone: String) -> StoreFuture<'_, Option<PhoneVerification>>;
+
+    /// Changes the verification of `phone` as `person`'s in one durable
+    /// transaction: `work` is told the row as it is (`None`: never started)
+    /// and answers the row to keep, or `None` to leave it as it is. Answers
+    /// the row as it was, so that the caller can tell what `work` decided.
+    /// `work` may run more than once (a retried transaction), and must then
+    /// decide the same.
+    fn change_phone_verification(
+        &self,
+        person: String,
+        phone: String,
+        work: PhoneWork,
+    ) -> StoreFuture<'_, Option<PhoneVerification>>;
+
+    /// When `person` proved `phone` theirs (the right verification code came
+    /// back), if they did: a verified number counts as a confirmed SMS
+    /// method.
+    fn phone_verified_at(&self, person: String, phone: String) -> StoreFuture<'_, Option<Instant>> {
+        Box::pin(async move {
+            Ok(self
+                .phone_verification(person, phone)
+                .await?
+                .and_then(|v| v.verified_at))
+        })
+    }
+
     /// Whether this daemon should run the engine's passes now. Always, on a
     /// store only one daemon may open (SQLite's lock file); on a shared one
     /// (PostgreSQL), only while it holds the engine's lease: the others
@@ -328,6 +357,42 @@ pub trait Store: Send + Sync + 'static {
         true
     }
 }
+
+/// The verification of one person's phone number, as stored (see
+/// `crate::phone_verify` for what each field means to the rules).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PhoneVerification {
+    pub person: String,
+    pub phone: String,
+    /// The keyed digest of the pending code (`Links::phone_code_digest`),
+    /// never the code; `None` once verified, or before any code.
+    pub code_digest: Option<String>,
+    /// When the last code was sent.
+    pub sent_at: Option<Instant>,
+    /// When the pending code stops counting.
+    pub expires_at: Option<Instant>,
+    /// Wrong entries since the last lock (by the web page and by SMS).
+    pub wrong: i64,
+    /// Until when entries are refused, after too many wrong ones.
+    pub locked_until: Option<Instant>,
+    /// When the right code came back.
+    pub verified_at: Option<Instant>,
+}
+
+impl PhoneVerification {
+    /// Nothing started yet for `person`'s `phone`.
+    pub fn new(person: &str, phone: &str) -> PhoneVerification {
+        PhoneVerification {
+            person: person.to_string(),
+            phone: phone.to_string(),
+            ..PhoneVerification::default()
+        }
+    }
+}
+
+/// The decision of [`Store::change_phone_verification`]: the row to keep,
+/// from the row as it is.
+pub type PhoneWork = Box<dyn FnMut(Option<&PhoneVerification>) -> Option<PhoneVerification> + Send>;
 
 /// An action link being used (see [`Store::act_once`]).
 #[derive(Clone, Debug)]

@@ -53,8 +53,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::error::BatchStep;
 use super::error::DatabaseError;
 use super::{
-    Credential, CredentialKind, LeadChange, LinkAction, NewCredential, NewOverride, Spend, SpendLink, Store,
-    StoreError, StoreFuture, StoredOverride, TxWork,
+    Credential, CredentialKind, LeadChange, LinkAction, NewCredential, NewOverride, PhoneVerification, PhoneWork,
+    Spend, SpendLink, Store, StoreError, StoreFuture, StoredOverride, TxWork,
 };
 use crate::domain::alert::{
     Action, Alert, AlertId, Event, Hold, Outcome, Status, TimelineEntry, TimelineKind, detail_text,
@@ -85,6 +85,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0004_credentials.sql",
         include_str!("../../migrations/postgres/0004_credentials.sql"),
+    ),
+    (
+        "0007_phone_verification.sql",
+        include_str!("../../migrations/postgres/0007_phone_verification.sql"),
     ),
 ];
 
@@ -931,6 +935,75 @@ impl Store for PgStore {
     fn set_cursor(&self, name: &'static str, value: i64) -> StoreFuture<'_, ()> {
         Box::pin(self.write(move |conn| engine::set_cursor(conn, name, value)))
     }
+
+    fn phone_verification(&self, person: String, phone: String) -> StoreFuture<'_, Option<PhoneVerification>> {
+        Box::pin(self.read(move |conn| {
+            conn.query_opt(select_phone_verification!(), &[&person, &phone])?
+                .map(|r| phone_verification_from_row(&r))
+                .transpose()
+        }))
+    }
+
+    fn change_phone_verification(
+        &self,
+        person: String,
+        phone: String,
+        mut work: PhoneWork,
+    ) -> StoreFuture<'_, Option<PhoneVerification>> {
+        Box::pin(self.write(move |conn| {
+            // The row locked until the commit, so that two daemons taking
+            // entries for one number count both. A row not there yet
+            // cannot be locked: two first writes meet in the upsert.
+            let before = conn
+                .query_opt(concat!(select_phone_verification!(), " FOR UPDATE"), &[&person, &phone])?
+                .map(|r| phone_verification_from_row(&r))
+                .transpose()?;
+            if let Some(after) = work(before.as_ref()) {
+                conn.execute(
+                    "INSERT INTO phone_verifications \
+                     (person, phone, code_digest, sent_at, expires_at, wrong, locked_until, verified_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (person, phone) DO UPDATE SET \
+                     code_digest = excluded.code_digest, sent_at = excluded.sent_at, \
+                     expires_at = excluded.expires_at, wrong = excluded.wrong, \
+                     locked_until = excluded.locked_until, verified_at = excluded.verified_at",
+                    &[
+                        &person,
+                        &phone,
+                        &after.code_digest,
+                        &after.sent_at.map(|t| t.timestamp()),
+                        &after.expires_at.map(|t| t.timestamp()),
+                        &after.wrong,
+                        &after.locked_until.map(|t| t.timestamp()),
+                        &after.verified_at.map(|t| t.timestamp()),
+                    ],
+                )?;
+            }
+            Ok(before)
+        }))
+    }
+}
+
+macro_rules! select_phone_verification {
+    () => {
+        "SELECT person, phone, code_digest, sent_at, expires_at, wrong, locked_until, verified_at \
+         FROM phone_verifications WHERE person = $1 AND phone = $2"
+    };
+}
+use select_phone_verification;
+
+fn phone_verification_from_row(r: &Row) -> Result<PhoneVerification, StoreError> {
+    let at =
+        |i: usize| -> Result<Option<Instant>, StoreError> { r.try_get::<_, Option<i64>>(i)?.map(instant).transpose() };
+    Ok(PhoneVerification {
+        person: r.try_get(0)?,
+        phone: r.try_get(1)?,
+        code_digest: r.try_get(2)?,
+        sent_at: at(3)?,
+        expires_at: at(4)?,
+        wrong: r.try_get(5)?,
+        locked_until: at(6)?,
+        verified_at: at(7)?,
+    })
 }
 
 /// Applies one event (see [`Store::ingest`]).

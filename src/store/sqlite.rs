@@ -83,8 +83,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::error::BatchStep;
 use super::{
-    Credential, CredentialKind, LeadChange, LinkAction, NewCredential, NewOverride, Spend, SpendLink, Store,
-    StoreError, StoreFuture, StoredOverride, TxWork,
+    Credential, CredentialKind, LeadChange, LinkAction, NewCredential, NewOverride, PhoneVerification, PhoneWork,
+    Spend, SpendLink, Store, StoreError, StoreFuture, StoredOverride, TxWork,
 };
 use crate::domain::alert::{
     Action, Alert, AlertId, Event, Hold, Outcome, Status, TimelineEntry, TimelineKind, detail_text,
@@ -131,6 +131,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0011_credentials.sql",
         include_str!("../../migrations/0011_credentials.sql"),
+    ),
+    (
+        "0014_phone_verification.sql",
+        include_str!("../../migrations/0014_phone_verification.sql"),
     ),
 ];
 
@@ -604,6 +608,36 @@ impl Store for SqliteStore {
         }))
     }
 
+    fn phone_verification(&self, person: String, phone: String) -> StoreFuture<'_, Option<PhoneVerification>> {
+        Box::pin(self.read(move |conn| phone_verification(conn, &person, &phone)))
+    }
+
+    fn change_phone_verification(
+        &self,
+        person: String,
+        phone: String,
+        mut work: PhoneWork,
+    ) -> StoreFuture<'_, Option<PhoneVerification>> {
+        Box::pin(self.write(move |conn| {
+            // On the writer, in its transaction: nothing changes the row
+            // between this read and the write.
+            let before = phone_verification(conn, &person, &phone)?;
+            if let Some(after) = work(before.as_ref()) {
+                conn.prepare_cached(PUT_PHONE_VERIFICATION)?.execute(params![
+                    person,
+                    phone,
+                    after.code_digest,
+                    after.sent_at.map(|t| t.timestamp()),
+                    after.expires_at.map(|t| t.timestamp()),
+                    after.wrong,
+                    after.locked_until.map(|t| t.timestamp()),
+                    after.verified_at.map(|t| t.timestamp()),
+                ])?;
+            }
+            Ok(before)
+        }))
+    }
+
     fn ping(&self) -> StoreFuture<'_, ()> {
         // No statements of its own: the batch around it begins with
         // BEGIN IMMEDIATE, which takes the write lock, and commits. Alone in a
@@ -722,6 +756,32 @@ const DELETE_OVERRIDE: &str = "UPDATE overrides SET deleted_by = ?2, deleted_at 
 const INSERT_CREDENTIAL: &str = "INSERT INTO credentials (kind, digest, person, label, created_at, expires_at) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id";
 const SELECT_CREDENTIAL: &str = "SELECT id, kind, person, label, created_at, expires_at, ended_at FROM credentials";
+
+const SELECT_PHONE_VERIFICATION: &str = "SELECT person, phone, code_digest, sent_at, expires_at, wrong, \
+     locked_until, verified_at FROM phone_verifications WHERE person = ?1 AND phone = ?2";
+const PUT_PHONE_VERIFICATION: &str = "INSERT INTO phone_verifications \
+     (person, phone, code_digest, sent_at, expires_at, wrong, locked_until, verified_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (person, phone) DO UPDATE SET \
+     code_digest = excluded.code_digest, sent_at = excluded.sent_at, expires_at = excluded.expires_at, \
+     wrong = excluded.wrong, locked_until = excluded.locked_until, verified_at = excluded.verified_at";
+
+fn phone_verification(conn: &Connection, person: &str, phone: &str) -> Result<Option<PhoneVerification>, StoreError> {
+    Ok(conn
+        .prepare_cached(SELECT_PHONE_VERIFICATION)?
+        .query_row(params![person, phone], |r| {
+            Ok(PhoneVerification {
+                person: r.get(0)?,
+                phone: r.get(1)?,
+                code_digest: r.get(2)?,
+                sent_at: optional_instant(r, 3)?,
+                expires_at: optional_instant(r, 4)?,
+                wrong: r.get(5)?,
+                locked_until: optional_instant(r, 6)?,
+                verified_at: optional_instant(r, 7)?,
+            })
+        })
+        .optional()?)
+}
 
 /// The statements behind the credential methods, shared with `oncall
 /// token` (which runs them on a connection of its own, beside the daemon).

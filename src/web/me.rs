@@ -12,7 +12,11 @@
 //!   `oncall cover` suggestions) and a form that hands it over: an override
 //!   through the overrides API's own checks and store
 //!   (`http::overrides::check` and `apply`), made `by` the person signed in,
-//!   so the audit trail names them.
+//!   so the audit trail names them;
+//! - my phone number, verified (since when) or unverified and so unproven
+//!   (pages still go to it), with "Verify your phone": the code from the
+//!   SMS (`POST /me/phone`) and "send me a new code" (`POST /me/phone/code`),
+//!   by `crate::phone_verify`.
 
 use std::fmt::Write as _;
 
@@ -40,6 +44,8 @@ const AROUND: Duration = Duration::days(14);
 pub struct MeQuery {
     /// The override just added, to say so.
     added: Option<i64>,
+    /// What was just done to my phone's verification: `verified`, `sent`.
+    phone: Option<String>,
 }
 
 /// One of my shifts: its team, rota, span, and whether it runs on past
@@ -92,6 +98,15 @@ pub async fn page(State(state): State<Shared>, me: Me, Query(q): Query<MeQuery>)
             body,
             "<p role=\"status\">Override {id} added, recorded as made by you.</p>"
         );
+    }
+
+    match q.phone.as_deref() {
+        Some("verified") => body.push_str("<p role=\"status\">Your phone number is verified.</p>\n"),
+        Some("sent") => body.push_str("<p role=\"status\">A new code is on its way by SMS.</p>\n"),
+        _ => {}
+    }
+    if let Err(e) = my_phone(&mut body, &state, &me, &schedule, now).await {
+        return super::session::store_failed(e);
     }
 
     // The month so far, from the ledger, priced by pay.yaml.
@@ -241,6 +256,199 @@ pub async fn page(State(state): State<Shared>, me: Me, Query(q): Query<MeQuery>)
         body.push_str("</ul>\n");
     }
     layout::page(&me, Nav::Me, "Me", &body)
+}
+
+/// My phone number: verified (when), or unverified and so unproven (pages
+/// still go to it), locked after wrong codes, and the forms that verify it.
+async fn my_phone(
+    body: &mut String,
+    state: &Shared,
+    me: &Me,
+    schedule: &Schedule,
+    now: Instant,
+) -> Result<(), crate::store::StoreError> {
+    let person = me.person.as_str();
+    let Some(phone) = my_number(schedule, person) else {
+        return Ok(());
+    };
+    let at = |t: Instant| when(schedule, person, t, chrono_tz::UTC);
+    let row = state
+        .store
+        .phone_verification(person.to_string(), phone.clone())
+        .await?;
+    body.push_str("<h2>My phone</h2>\n");
+    if let Some(verified) = row.as_ref().and_then(|r| r.verified_at) {
+        let _ = writeln!(
+            body,
+            "<p>{}: <strong>verified</strong> since {}.</p>",
+            escape(&phone),
+            at(verified)
+        );
+        return Ok(());
+    }
+    let _ = writeln!(
+        body,
+        "<p>{}: <strong>unverified</strong> <span class=\"unproven\">(unproven: pages still go to it, \
+         but nobody has shown that they arrive)</span>.</p>",
+        escape(&phone)
+    );
+    let row = row.unwrap_or_default();
+    if let Some(until) = row.locked_until.filter(|until| now < *until) {
+        let _ = writeln!(
+            body,
+            "<p class=\"error\">Verification is locked until {} after three wrong codes. Pages still go to this number.</p>",
+            at(until)
+        );
+    } else if let (Some(sent), Some(expires)) = (row.sent_at, row.expires_at.filter(|e| now < *e)) {
+        let _ = writeln!(
+            body,
+            "<p class=\"muted\">A code was texted to it at {}; it counts until {}.</p>",
+            at(sent),
+            at(expires)
+        );
+    }
+    if state.phone_sms.is_none() {
+        body.push_str(
+            "<p class=\"muted\">This oncall texts no verification codes (no [sms] settings), \
+             so the number cannot be verified here.</p>\n",
+        );
+        return Ok(());
+    }
+    let _ = writeln!(
+        body,
+        "<h3>Verify your phone</h3>\n\
+         <form method=\"post\" action=\"/me/phone\">{csrf}<label>Code from the SMS \
+         <input name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" maxlength=\"12\" required></label> \
+         <button>Verify</button></form>\n\
+         <form method=\"post\" action=\"/me/phone/code\">{csrf}<button>Send me a new code</button></form>\n\
+         <p class=\"muted\">Or reply to the SMS with VERIFY and the code.</p>",
+        csrf = me.csrf_input()
+    );
+    Ok(())
+}
+
+/// My phone number in `people.yaml`, if I have one.
+fn my_number(schedule: &Schedule, person: &str) -> Option<String> {
+    schedule
+        .people
+        .get(person)?
+        .phone
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+}
+
+/// The code form.
+#[derive(Debug, Deserialize)]
+pub struct CodeForm {
+    code: String,
+}
+
+/// `POST /me/phone`: a verification code for my number, checked as an SMS
+/// reply is (wrong entries by either count together).
+pub async fn verify_phone(State(state): State<Shared>, Posted(me, form): Posted<CodeForm>) -> Response {
+    use crate::phone_verify::{Checked, MAX_WRONG, code_of, confirm};
+    let schedule = state.schedule();
+    let Some(phone) = my_number(&schedule, &me.person) else {
+        return layout::error(
+            StatusCode::BAD_REQUEST,
+            Some(&me),
+            "No phone number",
+            "people.yaml gives you no phone number to verify; nothing was changed.",
+        );
+    };
+    let Some(code) = code_of(&form.code) else {
+        return layout::error(
+            StatusCode::BAD_REQUEST,
+            Some(&me),
+            "That is not a code",
+            "A code is the six digits in the SMS; this was not counted as a try.",
+        );
+    };
+    let now = state.clock.now();
+    let at = |t: Instant| when(&schedule, &me.person, t, chrono_tz::UTC);
+    match confirm(&state, &me.person, &phone, &code, now).await {
+        Ok(Checked::Verified | Checked::AlreadyVerified(_)) => layout::see_other("/me?phone=verified"),
+        Ok(Checked::Wrong { left }) => layout::error(
+            StatusCode::BAD_REQUEST,
+            Some(&me),
+            "Wrong code",
+            &format!(
+                "That code is wrong. {left} {} left: {MAX_WRONG} wrong codes lock verification of this number for an hour.",
+                if left == 1 { "try" } else { "tries" }
+            ),
+        ),
+        Ok(Checked::LockedNow { until } | Checked::Locked { until }) => layout::error(
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(&me),
+            "Verification locked",
+            &format!(
+                "After {MAX_WRONG} wrong codes, verification of this number is locked until {}; nothing was checked now. \
+                 Pages still go to this number.",
+                at(until)
+            ),
+        ),
+        Ok(Checked::Expired) => layout::error(
+            StatusCode::BAD_REQUEST,
+            Some(&me),
+            "Code expired",
+            "That code has expired: ask for a new one.",
+        ),
+        Ok(Checked::NoCode) => layout::error(
+            StatusCode::BAD_REQUEST,
+            Some(&me),
+            "No code",
+            "No code was sent to this number yet: ask for one.",
+        ),
+        Err(e) => super::session::store_failed(e),
+    }
+}
+
+/// The "send me a new code" form: nothing but the CSRF token.
+#[derive(Debug, Deserialize)]
+pub struct NoFields {}
+
+/// `POST /me/phone/code`: a new code to my number (at most one an hour).
+pub async fn new_phone_code(State(state): State<Shared>, Posted(me, _): Posted<NoFields>) -> Response {
+    use crate::phone_verify::{Offered, Start, offer};
+    let schedule = state.schedule();
+    let Some(phone) = my_number(&schedule, &me.person) else {
+        return layout::error(
+            StatusCode::BAD_REQUEST,
+            Some(&me),
+            "No phone number",
+            "people.yaml gives you no phone number to verify; nothing was sent.",
+        );
+    };
+    let now = state.clock.now();
+    match offer(&state, &me.person, &phone, now, true).await {
+        Ok(Offered::Sent) => layout::see_other("/me?phone=sent"),
+        Ok(Offered::Not(Start::Verified(_))) => layout::see_other("/me?phone=verified"),
+        Ok(Offered::Not(Start::TooSoon { next } | Start::Pending { expires: next })) => layout::error(
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(&me),
+            "Not yet",
+            &format!(
+                "A code went to this number less than an hour ago; the next can go at {}.",
+                when(&schedule, &me.person, next, chrono_tz::UTC)
+            ),
+        ),
+        Ok(Offered::Not(Start::Send)) => layout::see_other("/me?phone=sent"),
+        Ok(Offered::NoSms) => layout::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some(&me),
+            "No SMS",
+            "This oncall has no SMS settings ([sms]), so it cannot text a code.",
+        ),
+        Ok(Offered::Failed(why)) => layout::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some(&me),
+            "Not sent",
+            &format!("The SMS could not be sent ({why}); try again later."),
+        ),
+        Err(e) => super::session::store_failed(e),
+    }
 }
 
 /// My share of each of my teams against its average.

@@ -43,6 +43,8 @@ pub fn router() -> Router<Shared> {
         .route("/teams/{team}", get(team::team))
         .route("/teams/{team}/{rota}", get(team::rota))
         .route("/me", get(me::page).post(me::add_override))
+        .route("/me/phone", post(me::verify_phone))
+        .route("/me/phone/code", post(me::new_phone_code))
 }
 
 /// "Email me my link" requests one client may make at once, then one more

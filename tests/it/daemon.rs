@@ -65,7 +65,9 @@ pub fn write_schedules(dir: &std::path::Path) {
 }
 
 /// The daemon's settings for a test in `dir`. The engine's loop is off:
-/// tests step it with [`TestApp::run_engine`].
+/// tests step it with [`TestApp::run_engine`]. Phone verification codes
+/// are off too, so that tests counting texts count pages only
+/// (`phone_verify.rs` turns them on).
 pub fn settings(dir: &std::path::Path) -> Settings {
     let mut settings = Settings::resolve(
         File::default(),
@@ -80,6 +82,7 @@ pub fn settings(dir: &std::path::Path) -> Settings {
     )
     .unwrap();
     settings.run_engine = false;
+    settings.verify_phones = false;
     settings
 }
 

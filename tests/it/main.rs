@@ -24,6 +24,7 @@ mod paging;
 mod paging_daemon;
 mod pay;
 mod pg;
+mod phone_verify;
 mod properties;
 mod real_alertmanager;
 mod real_prometheus;

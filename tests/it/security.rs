@@ -554,16 +554,20 @@ async fn issue16_provider_errors_name_no_destination() {
     .unwrap();
     let smtp = Smtp::start_refusing_recipients(&dir, free_port()).await;
     let twilio = Fake::start().await;
-    twilio.script(
-        400,
-        &json!({
-            "code": 21211,
-            "message": format!("The 'To' number {PHONE} is not a valid phone number."),
-            "more_info": "https://www.twilio.com/docs/errors/21211",
-            "status": 400
-        })
-        .to_string(),
-    );
+    // Twice: the daemon texts erin's new number a verification code at
+    // start (refused and logged alike, `phone_verify`), and pages her.
+    for _ in 0..2 {
+        twilio.script(
+            400,
+            &json!({
+                "code": 21211,
+                "message": format!("The 'To' number {PHONE} is not a valid phone number."),
+                "more_info": "https://www.twilio.com/docs/errors/21211",
+                "status": 400
+            })
+            .to_string(),
+        );
+    }
     let config = dir.join("oncall.toml");
     std::fs::write(
         &config,

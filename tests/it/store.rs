@@ -86,6 +86,7 @@ macro_rules! every_backend {
                 concurrent_ingests_are_durable_and_correct,
                 writes_survive_reopening,
                 issue19_credentials_live_expire_end_and_are_managed_beside_the_daemon,
+                issue20_phone_verifications_change_as_decided_one_at_a_time_and_last,
             ]
         }
     };
@@ -717,6 +718,111 @@ async fn writes_survive_reopening<B: Backend>(backend: &B) {
 /// statements run beside the daemon (`oncall token`) on a connection of
 /// their own, while the store is open, and the store sees their writes at
 /// once.
+/// A phone verification row changes only as the work decides, each change
+/// seeing the one before (concurrent wrong entries all count), per person
+/// and number, and is still there after reopening.
+async fn issue20_phone_verifications_change_as_decided_one_at_a_time_and_last<B: Backend>(backend: &B) {
+    use oncall::store::PhoneVerification;
+    let store = std::sync::Arc::new(backend.open());
+    let (alice, phone) = ("alice".to_string(), "+447700900001".to_string());
+    assert_eq!(
+        store.phone_verification(alice.clone(), phone.clone()).await.unwrap(),
+        None
+    );
+    let sent = PhoneVerification {
+        code_digest: Some("digest".into()),
+        sent_at: Some(t0()),
+        expires_at: Some(t0() + chrono::Duration::hours(24)),
+        ..PhoneVerification::new("alice", "+447700900001")
+    };
+    let keep = sent.clone();
+    let before = store
+        .change_phone_verification(alice.clone(), phone.clone(), Box::new(move |_| Some(keep.clone())))
+        .await
+        .unwrap();
+    assert_eq!(before, None);
+    // `None` from the work: left as it is.
+    let before = store
+        .change_phone_verification(alice.clone(), phone.clone(), Box::new(|_| None))
+        .await
+        .unwrap();
+    assert_eq!(before.as_ref(), Some(&sent));
+    // Ten wrong entries at once: each sees the one before.
+    let mut entries = Vec::new();
+    for _ in 0..10 {
+        let (store, alice, phone) = (store.clone(), alice.clone(), phone.clone());
+        entries.push(tokio::spawn(async move {
+            store
+                .change_phone_verification(
+                    alice,
+                    phone,
+                    Box::new(|row| {
+                        row.map(|r| PhoneVerification {
+                            wrong: r.wrong + 1,
+                            ..r.clone()
+                        })
+                    }),
+                )
+                .await
+                .unwrap()
+        }));
+    }
+    let mut seen: Vec<i64> = Vec::new();
+    for entry in entries {
+        seen.push(entry.await.unwrap().unwrap().wrong);
+    }
+    seen.sort();
+    assert_eq!(seen, (0..10).collect::<Vec<_>>());
+    // Another number of alice's, and bob's same number, are their own.
+    assert_eq!(
+        store
+            .phone_verification(alice.clone(), "+447700900003".into())
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.phone_verification("bob".into(), phone.clone()).await.unwrap(),
+        None
+    );
+    let verified_at = t0() + chrono::Duration::minutes(5);
+    store
+        .change_phone_verification(
+            alice.clone(),
+            phone.clone(),
+            Box::new(move |row| {
+                row.map(|r| PhoneVerification {
+                    code_digest: None,
+                    verified_at: Some(verified_at),
+                    ..r.clone()
+                })
+            }),
+        )
+        .await
+        .unwrap();
+    let store = std::sync::Arc::into_inner(store).unwrap();
+    backend.close(store);
+    let store = backend.open();
+    let row = store
+        .phone_verification(alice.clone(), phone.clone())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (row.wrong, row.code_digest, row.verified_at),
+        (10, None, Some(verified_at))
+    );
+    assert_eq!(store.phone_verified_at(alice, phone).await.unwrap(), Some(verified_at));
+    assert_eq!(
+        store
+            .phone_verified_at("bob".into(), "+447700900001".into())
+            .await
+            .unwrap(),
+        None
+    );
+    backend.close(store);
+}
+
 async fn issue19_credentials_live_expire_end_and_are_managed_beside_the_daemon<B: Backend>(backend: &B) {
     use oncall::store::{CredentialKind, NewCredential};
     let store = backend.open();
@@ -1225,6 +1331,20 @@ async fn migrate_store_copies_sqlite_into_postgres_with_matching_counts() {
         .await
         .unwrap();
     source.set_cursor("pay_export", 7).await.unwrap();
+    let verified = oncall::store::PhoneVerification {
+        verified_at: Some(t0()),
+        wrong: 2,
+        ..oncall::store::PhoneVerification::new("alice", "+447700900001")
+    };
+    let kept = verified.clone();
+    source
+        .change_phone_verification(
+            "alice".into(),
+            "+447700900001".into(),
+            Box::new(move |_| Some(kept.clone())),
+        )
+        .await
+        .unwrap();
     let alerts = source.alerts(None, 10).await.unwrap();
     let mut timelines = Vec::new();
     for id in [open, acknowledged, resolved] {
@@ -1261,6 +1381,12 @@ async fn migrate_store_copies_sqlite_into_postgres_with_matching_counts() {
     assert_eq!(copy.heartbeats().await.unwrap(), heartbeats);
     assert_eq!(copy.overrides().await.unwrap(), std::slice::from_ref(&cover));
     assert_eq!(copy.cursor("pay_export").await.unwrap(), Some(7));
+    assert_eq!(
+        copy.phone_verification("alice".into(), "+447700900001".into())
+            .await
+            .unwrap(),
+        Some(verified)
+    );
     // What the commands read beside the daemons (`oncall who`, `shifts`,
     // `pay --source ledger`, `burden`), from the URL.
     let database: oncall::store::Database = pg.url.parse().unwrap();

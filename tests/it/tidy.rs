@@ -213,7 +213,7 @@ fn secrets_are_compared_in_constant_time() {
     let (http, links) = (read("http/mod.rs"), read("links.rs"));
     let (sms, calendar, signin) = (read("http/sms.rs"), read("http/calendar.rs"), read("web/signin.rs"));
     // (where, the function, what it must hold, what it must not).
-    let checks: [(&str, &str, &[&str], &[&str]); 9] = [
+    let checks: [(&str, &str, &[&str], &[&str]); 10] = [
         (
             "http/mod.rs",
             function(&http, "same_secret"),
@@ -238,6 +238,13 @@ fn secrets_are_compared_in_constant_time() {
             function(&links, "standing_token_ok"),
             &[".ct_eq("],
             &["want == ", "== want"],
+        ),
+        // A phone verification code, by its keyed digest.
+        (
+            "links.rs",
+            function(&links, "phone_code_matches"),
+            &[".ct_eq("],
+            &["want == digest", "digest == want"],
         ),
         (
             "http/sms.rs",

@@ -14,18 +14,18 @@ use crate::notify::{Smtp, email_config, free_port};
 
 /// A client that shows redirects instead of following them, and keeps no
 /// cookies: each request says which it sends.
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder().redirect(Policy::none()).build().unwrap()
 }
 
-struct Answer {
-    code: u16,
-    location: String,
-    set_cookie: String,
-    body: String,
+pub(crate) struct Answer {
+    pub(crate) code: u16,
+    pub(crate) location: String,
+    pub(crate) set_cookie: String,
+    pub(crate) body: String,
 }
 
-async fn answer(r: reqwest::Response) -> Answer {
+pub(crate) async fn answer(r: reqwest::Response) -> Answer {
     let h = |name: &str| {
         r.headers()
             .get(name)
@@ -42,7 +42,7 @@ async fn answer(r: reqwest::Response) -> Answer {
 }
 
 /// GET `path` with the session cookie `session` (if any).
-async fn get(app: &TestApp, path: &str, session: Option<&str>) -> Answer {
+pub(crate) async fn get(app: &TestApp, path: &str, session: Option<&str>) -> Answer {
     let mut r = client().get(format!("{}{path}", app.base));
     if let Some(s) = session {
         r = r.header("cookie", format!("oncall_session={s}"));
@@ -52,7 +52,7 @@ async fn get(app: &TestApp, path: &str, session: Option<&str>) -> Answer {
 
 /// POST the form `fields` to `path` with the session cookie and `origin`
 /// (`None`: no Origin header).
-async fn post(
+pub(crate) async fn post(
     app: &TestApp,
     path: &str,
     session: Option<&str>,
@@ -73,7 +73,7 @@ async fn post(
 }
 
 /// The sign-in link's person and token (the status link's).
-async fn link_of(app: &TestApp, person: &str) -> String {
+pub(crate) async fn link_of(app: &TestApp, person: &str) -> String {
     let (code, link) = app.api_get(&format!("/v1/calendar?person={person}")).await;
     assert_eq!(code, 200, "{link}");
     let status = link["status_url"].as_str().unwrap();
@@ -82,7 +82,7 @@ async fn link_of(app: &TestApp, person: &str) -> String {
 }
 
 /// Signs `person` in with their link; the session cookie's value.
-async fn sign_in(app: &TestApp, person: &str) -> String {
+pub(crate) async fn sign_in(app: &TestApp, person: &str) -> String {
     let token = link_of(app, person).await;
     let shown = get(app, &format!("/signin?person={person}&token={token}"), None).await;
     assert_eq!(shown.code, 200, "{}", shown.body);
@@ -106,7 +106,7 @@ async fn sign_in(app: &TestApp, person: &str) -> String {
         .to_string()
 }
 
-fn csrf_of(page: &str) -> String {
+pub(crate) fn csrf_of(page: &str) -> String {
     page.split("name=\"csrf\" value=\"")
         .nth(1)
         .expect("a form with the CSRF token")
