@@ -31,6 +31,7 @@ pub mod push;
 pub mod redact;
 pub mod render;
 pub mod sms;
+mod twilio;
 pub mod voice;
 mod web;
 pub mod webhook;
