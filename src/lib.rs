@@ -25,4 +25,5 @@ pub mod payroll;
 pub mod secret_file;
 pub mod settings;
 pub mod store;
+pub mod testpage;
 pub mod web;

@@ -38,13 +38,17 @@ impl SmsChannel {
             return Err(SendError::Permanent(format!("{} has no phone number", notice.person)));
         }
         let body = render::sms(notice);
-        self.twilio
-            .create(
-                "Messages.json",
-                "the SMS API",
-                &[("To", to), ("From", self.from.as_str()), ("Body", body.as_str())],
-            )
-            .await
+        let mut form = vec![("To", to), ("From", self.from.as_str()), ("Body", body.as_str())];
+        // A test page asks Twilio to report its delivery (`delivered`,
+        // `undelivered`, ...) to the daemon: that is its "delivered".
+        let status = match &notice.what {
+            super::What::Test(t) => t.status_url(),
+            _ => None,
+        };
+        if let Some(url) = &status {
+            form.push(("StatusCallback", url.as_str()));
+        }
+        self.twilio.create("Messages.json", "the SMS API", &form).await
     }
 }
 impl Channel for SmsChannel {

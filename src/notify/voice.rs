@@ -87,6 +87,9 @@ impl VoiceChannel {
         if to.is_empty() {
             return Err(SendError::Permanent(format!("{} has no phone number", notice.person)));
         }
+        if let super::What::Test(t) = &notice.what {
+            return self.test_call(to, t).await;
+        }
         let super::What::Page { alerts } = &notice.what else {
             return Err(SendError::Permanent("a phone call carries pages only".into()));
         };
@@ -115,6 +118,40 @@ impl VoiceChannel {
         }
         self.twilio.create("Calls.json", "the Calls API", &form).await
     }
+}
+
+impl VoiceChannel {
+    /// A test call: says it is a test, not an alert, and asks for key 1
+    /// (posted to the proof's own address, which acknowledges nothing);
+    /// how the call ended goes to the proof's status address.
+    async fn test_call(&self, to: &str, t: &super::TestNotice) -> Result<Receipt, SendError> {
+        let (Some(gather), Some(status)) = (t.voice_url(), t.status_url()) else {
+            return Err(SendError::Permanent("a test call needs public_url".into()));
+        };
+        let twiml = test_twiml(&gather);
+        let form = [
+            ("To", to),
+            ("From", self.from.as_str()),
+            ("Twiml", twiml.as_str()),
+            ("StatusCallback", status.as_str()),
+            ("StatusCallbackEvent", "completed"),
+            ("StatusCallbackMethod", "POST"),
+        ];
+        self.twilio.create("Calls.json", "the Calls API", &form).await
+    }
+}
+
+/// The TwiML of a test call: what it is, then key 1 to confirm, posted to
+/// `gather`.
+pub fn test_twiml(gather: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Say>{}</Say>\
+         <Gather numDigits=\"1\" timeout=\"10\" method=\"POST\" action=\"{}\"><Say>{}</Say></Gather>\
+         <Say>No key was pressed. Goodbye.</Say></Response>\n",
+        escape(render::TEST_SPOKEN),
+        escape(gather),
+        escape(render::TEST_SPOKEN_MENU)
+    )
 }
 
 impl Channel for VoiceChannel {

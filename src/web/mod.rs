@@ -43,6 +43,7 @@ pub fn router() -> Router<Shared> {
         .route("/teams/{team}", get(team::team))
         .route("/teams/{team}/{rota}", get(team::rota))
         .route("/me", get(me::page).post(me::add_override))
+        .route("/me/test-page", post(me::test_page))
 }
 
 /// "Email me my link" requests one client may make at once, then one more

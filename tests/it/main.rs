@@ -25,6 +25,7 @@ mod paging_daemon;
 mod pay;
 mod pg;
 mod properties;
+mod proven;
 mod real_alertmanager;
 mod real_prometheus;
 mod refusals;

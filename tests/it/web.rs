@@ -18,11 +18,11 @@ fn client() -> reqwest::Client {
     reqwest::Client::builder().redirect(Policy::none()).build().unwrap()
 }
 
-struct Answer {
-    code: u16,
-    location: String,
+pub(crate) struct Answer {
+    pub(crate) code: u16,
+    pub(crate) location: String,
     set_cookie: String,
-    body: String,
+    pub(crate) body: String,
 }
 
 async fn answer(r: reqwest::Response) -> Answer {
@@ -42,7 +42,7 @@ async fn answer(r: reqwest::Response) -> Answer {
 }
 
 /// GET `path` with the session cookie `session` (if any).
-async fn get(app: &TestApp, path: &str, session: Option<&str>) -> Answer {
+pub(crate) async fn get(app: &TestApp, path: &str, session: Option<&str>) -> Answer {
     let mut r = client().get(format!("{}{path}", app.base));
     if let Some(s) = session {
         r = r.header("cookie", format!("oncall_session={s}"));
@@ -52,7 +52,7 @@ async fn get(app: &TestApp, path: &str, session: Option<&str>) -> Answer {
 
 /// POST the form `fields` to `path` with the session cookie and `origin`
 /// (`None`: no Origin header).
-async fn post(
+pub(crate) async fn post(
     app: &TestApp,
     path: &str,
     session: Option<&str>,
@@ -82,7 +82,7 @@ async fn link_of(app: &TestApp, person: &str) -> String {
 }
 
 /// Signs `person` in with their link; the session cookie's value.
-async fn sign_in(app: &TestApp, person: &str) -> String {
+pub(crate) async fn sign_in(app: &TestApp, person: &str) -> String {
     let token = link_of(app, person).await;
     let shown = get(app, &format!("/signin?person={person}&token={token}"), None).await;
     assert_eq!(shown.code, 200, "{}", shown.body);
@@ -106,7 +106,7 @@ async fn sign_in(app: &TestApp, person: &str) -> String {
         .to_string()
 }
 
-fn csrf_of(page: &str) -> String {
+pub(crate) fn csrf_of(page: &str) -> String {
     page.split("name=\"csrf\" value=\"")
         .nth(1)
         .expect("a form with the CSRF token")
