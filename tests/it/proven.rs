@@ -531,3 +531,97 @@ async fn test_my_pages_on_me() {
     assert!(!other.body.contains("Test page 1 sent"), "{}", other.body);
     app.stop().await;
 }
+
+/// `oncall test-page` against the running daemon, as a person runs it: it
+/// sends, waits while the person confirms (key 1 on the test call), and
+/// prints the table; exit 0 when every method was confirmed.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_test_page_command_waits_for_the_confirmation_and_reports_it() {
+    let dir = temp_dir("proven-smtp");
+    let smtp = Smtp::start(&dir, free_port(), &[]).await;
+    let twilio = FakeTwilio::start().await;
+    let fake = Fake::start().await;
+    let app = spawn(&twilio, &fake, &smtp, None).await;
+    let command = std::process::Command::new(env!("CARGO_BIN_EXE_oncall"))
+        .args([
+            "test-page",
+            "alice",
+            "--method",
+            "voice",
+            "--url",
+            &app.base,
+            "--wait",
+            "2m",
+        ])
+        .env("ONCALL_API_TOKEN", crate::daemon::API_TOKEN)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let command = tokio::task::spawn_blocking(move || command.wait_with_output());
+    // The test page is queued by the command; the engine (stepped here)
+    // places the call.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    while app.api_get("/v1/test-pages/1").await.0 != 200 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the command queued no test page"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    app.run_engine().await;
+    app.clock.advance(Duration::seconds(20));
+    let call = test_call(&twilio);
+    let (code, _) = signed(&app, &gather_of(&call), &call_params(&[("Digits", "1")])).await;
+    assert_eq!(code, 200);
+    let output = command.await.unwrap().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.starts_with("test page 1 to alice by voice"), "{stdout}");
+    let row = stdout.lines().find(|l| l.starts_with("voice")).expect("the voice row");
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        cells,
+        [
+            "voice",
+            ALICE_PHONE,
+            "2026-06-01T12:00:00Z",
+            "-",
+            "2026-06-01T12:00:20Z",
+            "(key)"
+        ],
+        "{stdout}"
+    );
+    // Nothing confirmed: exit 1, saying so.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_oncall"))
+        .args([
+            "test-page",
+            "alice",
+            "--method",
+            "email",
+            "--url",
+            &app.base,
+            "--wait",
+            "1s",
+        ])
+        .env("ONCALL_API_TOKEN", crate::daemon::API_TOKEN)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("not every method was confirmed in time"), "{stdout}");
+    // A refusal is said, with the daemon's reason.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_oncall"))
+        .args(["test-page", "nobody", "--url", &app.base])
+        .env("ONCALL_API_TOKEN", crate::daemon::API_TOKEN)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no person `nobody` in people.yaml"), "{stderr}");
+    app.stop().await;
+}
