@@ -283,7 +283,7 @@ async fn every_method_is_sent_delivered_and_confirmed(database: Option<&str>) {
         "open",
         "a test call acknowledges nothing"
     );
-    // The alert's own call is untouched: its key 1 still acknowledges.
+    // Two calls to alice: the alert's and the test's, each with its own keys.
     assert_eq!(twilio.calls(ALICE_PHONE).len(), 2);
 
     // Push: a Confirm button that POSTs to the link.
