@@ -179,6 +179,34 @@ impl Store for NullStore {
     ) -> StoreFuture<'_, Option<PhoneVerification>> {
         Box::pin(async { Ok(None) })
     }
+    fn start_test(&self, _t: oncall::store::proof::NewTest, _now: Instant) -> StoreFuture<'_, i64> {
+        Box::pin(async { Err(StoreError::Refused("the null store keeps no test pages".into())) })
+    }
+
+    fn test_page(&self, _id: i64) -> StoreFuture<'_, Option<oncall::store::proof::TestPage>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn proof(&self, _id: i64) -> StoreFuture<'_, Option<oncall::store::proof::Proof>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn proof_event(
+        &self,
+        _id: i64,
+        _event: oncall::store::proof::ProofEvent,
+        _now: Instant,
+    ) -> StoreFuture<'_, Option<(oncall::store::proof::Proof, bool)>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn awaiting_reply(&self, _person: String, _to: String, _since: Instant) -> StoreFuture<'_, Option<i64>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn confirmed(&self) -> StoreFuture<'_, Vec<oncall::store::proof::Confirmed>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
 }
 
 #[tokio::main]

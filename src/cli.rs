@@ -153,6 +153,24 @@ pub enum Command {
         #[arg(long, default_value = "5m")]
         wait: String,
     },
+    /// Prove a person's contact methods: a test page (not an alert) through
+    /// the running daemon to each of their methods (or --method), then, per
+    /// method, when it was sent, delivered and confirmed by the person.
+    /// Exit 0 when every method was confirmed in time. Needs
+    /// ONCALL_API_TOKEN: the API token, or that person's own token.
+    TestPage {
+        /// The person's id in people.yaml.
+        person: String,
+        /// Only this method: email, sms, push, webhook, voice.
+        #[arg(long)]
+        method: Option<String>,
+        /// The running daemon.
+        #[arg(long, env = "ONCALL_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// How long to wait for the confirmations, e.g. 5m.
+        #[arg(long, default_value = "5m")]
+        wait: String,
+    },
     /// Validate every rota file as `oncall serve` takes them: errors (all
     /// that serve refuses) as file:line:col, warnings for gaps in the next 90
     /// days and people nobody can reach. Exit 1 on any error.
@@ -355,6 +373,41 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             let outcome = runtime.block_on(drill.run(out))?;
             Ok(if outcome.acknowledged {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::TestPage {
+            person,
+            method,
+            url,
+            wait,
+        } => {
+            let Ok(token) = std::env::var("ONCALL_API_TOKEN") else {
+                writeln!(
+                    err,
+                    "oncall test-page: set ONCALL_API_TOKEN to the daemon's API token or the person's own token"
+                )?;
+                return Ok(ExitCode::from(2));
+            };
+            let wait = match config::text::parse_duration(&wait) {
+                Ok(d) => d.to_std().unwrap_or_default(),
+                Err(e) => {
+                    writeln!(err, "oncall test-page: --wait: {e}")?;
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let test = crate::testpage::TestPage {
+                url,
+                token,
+                person,
+                method,
+                wait,
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let confirmed = runtime.block_on(test.run(out))?;
+            Ok(if confirmed {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)
@@ -791,6 +844,23 @@ fn check(settings: &Settings, now: Instant, out: &mut dyn Write, err: &mut dyn W
         ));
         diagnostics.extend(validated.warnings);
     }
+    // Whether people's methods for the top severity were proven by a test
+    // page: from the daemon's store, read-only, when it can be read.
+    let mut notes = Vec::new();
+    if !has_errors {
+        match proofs_read(&settings.database) {
+            Ok(confirmed) => diagnostics.extend(config::proof_warnings(
+                &loaded,
+                &settings.severities,
+                &settings.intensities,
+                &confirmed,
+                now,
+            )),
+            Err(why) => notes.push(format!(
+                "note: {why}: whether contact methods were proven by a test page (oncall test-page) is not checked"
+            )),
+        }
+    }
     for d in &diagnostics {
         writeln!(err, "{d}")?;
     }
@@ -813,7 +883,22 @@ fn check(settings: &Settings, now: Instant, out: &mut dyn Write, err: &mut dyn W
         rotas,
         loaded.schedule.people.len()
     )?;
+    // Beside the summary: what was not checked is no problem in the files.
+    for note in &notes {
+        writeln!(out, "{note}")?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The store's confirmed test pages for `check`, or why they cannot be
+/// read (no database yet, or it cannot be opened).
+fn proofs_read(database: &crate::store::Database) -> Result<Vec<crate::store::proof::Confirmed>, String> {
+    if let crate::store::Database::Sqlite(path) = database
+        && !path.exists()
+    {
+        return Err(format!("no store at {}", path.display()));
+    }
+    crate::store::read_confirmed(database).map_err(|e| format!("the store cannot be read ({e})"))
 }
 
 fn who(

@@ -3,6 +3,8 @@
 //! acknowledged. It talks to the running daemon over its API (the daemon
 //! owns the database): `POST /v1/drills`, then `GET /v1/alerts/{id}` until
 //! someone acknowledges or the wait is over, then resolves the drill alert.
+//! A method reached that no confirmed test page proved in 90 days
+//! (`GET /v1/proven`) is flagged `[unproven]`.
 
 use std::io::Write;
 use std::time::Duration as StdDuration;
@@ -68,7 +70,18 @@ impl Drill {
             }
             tokio::time::sleep(POLL).await;
         };
-        let outcome = report(&detail, out)?;
+        // Which reached methods are unproven (no confirmed test page in 90
+        // days): flagged, not withheld. An older daemon without it: none.
+        let proven = match client
+            .get(format!("{base}/v1/proven"))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+        {
+            Ok(r) if r.status().is_success() => r.json().await.unwrap_or(Value::Null),
+            _ => Value::Null,
+        };
+        let outcome = report(&detail, &proven, out)?;
         let resolved = client
             .post(format!("{base}/v1/alerts/{id}/resolve"))
             .bearer_auth(&self.token)
@@ -100,8 +113,18 @@ fn at(v: &Value) -> Option<DateTime<Utc>> {
     v.as_str()?.parse().ok()
 }
 
-/// Prints the drill's timeline for people: one line per person and method.
-fn report(detail: &Value, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+/// ` [unproven]` when `proven` (`GET /v1/proven`) says `person`'s `method`
+/// has no confirmed test page in 90 days.
+fn flag(proven: &Value, person: &str, method: &str) -> &'static str {
+    match proven["people"][person][method]["proven"].as_bool() {
+        Some(false) => " [unproven]",
+        _ => "",
+    }
+}
+
+/// Prints the drill's timeline for people: one line per person and method,
+/// each method flagged where it is unproven.
+fn report(detail: &Value, proven: &Value, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     let created = at(&detail["alert"]["created_at"]);
     let after = |t: &Value| match (created, at(t)) {
         (Some(c), Some(t)) => format!("{}s", (t - c).num_seconds()),
@@ -154,12 +177,12 @@ fn report(detail: &Value, out: &mut dyn Write) -> anyhow::Result<Outcome> {
             }
             "notified" => {
                 outcome.reached += 1;
+                let (person, method) = (d["person"].as_str().unwrap_or("?"), d["method"].as_str().unwrap_or("?"));
                 writeln!(
                     out,
-                    "  +{when:>5}  reached {} by {} (attempt {})",
-                    d["person"].as_str().unwrap_or("?"),
-                    d["method"].as_str().unwrap_or("?"),
-                    d["attempt"]
+                    "  +{when:>5}  reached {person} by {method} (attempt {}){}",
+                    d["attempt"],
+                    flag(proven, person, method)
                 )?;
             }
             "notify_failed" => writeln!(

@@ -26,4 +26,5 @@ pub mod phone_verify;
 pub mod secret_file;
 pub mod settings;
 pub mod store;
+pub mod testpage;
 pub mod web;

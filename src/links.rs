@@ -46,6 +46,11 @@ pub const ACT_PATH: &str = "/v1/act/";
 /// `VOICE_PATH{token}/status`.
 pub const VOICE_PATH: &str = "/v1/voice/";
 
+/// The path under the public URL of a test page's confirm link
+/// (`PROOF_PATH{token}`), its SMS or call status callback
+/// (`PROOF_PATH{token}/status`) and its call's key (`PROOF_PATH{token}/voice`).
+pub const PROOF_PATH: &str = "/v1/proofs/";
+
 /// Longest token accepted; real ones are about 80 characters.
 const MAX_TOKEN_LEN: usize = 1024;
 
@@ -56,6 +61,10 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// Bytes of an HMAC-SHA256; a token carries all of them.
 const MAC_LEN: usize = 32;
+
+/// Bytes of the MAC a proof token carries: 128 bits, so that its link fits
+/// in one SMS segment beside the words.
+const PROOF_MAC_LEN: usize = 16;
 
 /// What a link does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -279,6 +288,56 @@ impl Links {
         Some((person, alerts))
     }
 
+    /// The token of a test page's proof (`proof`, the id and the expiry,
+    /// one a line, base64url, then the first 16 bytes of the MAC): the
+    /// confirm link at `PUBLIC_URL/v1/proofs/TOKEN`, and the provider's
+    /// callbacks under it. Signed like an action link, so nobody confirms
+    /// a method they did not receive the test on; short (about 50
+    /// characters, a 128-bit MAC), so that the link fits in the test SMS.
+    pub fn proof_token(&self, proof: i64, expires: Instant) -> String {
+        let payload = URL_SAFE_NO_PAD.encode(format!("proof\n{proof}\n{}", expires.timestamp()));
+        let mac = self.mac(&payload).finalize().into_bytes();
+        format!("{payload}.{}", URL_SAFE_NO_PAD.encode(&mac[..PROOF_MAC_LEN]))
+    }
+
+    /// The proof of a proof token this secret made (MAC checked first, in
+    /// constant time), unless it expired at `now`.
+    pub fn proof_claim(&self, token: &str, now: Instant) -> Result<i64, LinkError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(LinkError::Malformed);
+        }
+        let (payload, mac) = token.split_once('.').ok_or(LinkError::Malformed)?;
+        let mac = URL_SAFE_NO_PAD.decode(mac).map_err(|_| LinkError::Malformed)?;
+        if mac.len() != PROOF_MAC_LEN {
+            return Err(LinkError::Malformed);
+        }
+        self.mac(payload)
+            .verify_truncated_left(&mac)
+            .map_err(|_| LinkError::BadSignature)?;
+        let text = URL_SAFE_NO_PAD
+            .decode(payload)
+            .ok()
+            .and_then(|t| String::from_utf8(t).ok())
+            .ok_or(LinkError::Malformed)?;
+        let mut lines = text.split('\n');
+        if lines.next() != Some("proof") {
+            return Err(LinkError::Malformed);
+        }
+        let proof: i64 = lines.next().and_then(|p| p.parse().ok()).ok_or(LinkError::Malformed)?;
+        let expires = lines
+            .next()
+            .and_then(|e| e.parse::<i64>().ok())
+            .and_then(|e| chrono::DateTime::from_timestamp(e, 0))
+            .ok_or(LinkError::Malformed)?;
+        if lines.next().is_some() {
+            return Err(LinkError::Malformed);
+        }
+        if now >= expires {
+            return Err(LinkError::Expired { at: expires });
+        }
+        Ok(proof)
+    }
+
     fn mac(&self, payload: &str) -> HmacSha256 {
         // HMAC takes keys of any length.
         let mut mac = HmacSha256::new_from_slice(&self.secret).expect("HMAC accepts any key length");
@@ -434,6 +493,34 @@ mod tests {
                 })
             );
         }
+    }
+
+    #[test]
+    fn proof_tokens_round_trip_and_refuse_forgery_expiry_and_other_tokens() {
+        let l = links();
+        let token = l.proof_token(7, t(EXPIRES));
+        assert!(token.len() < 60, "{token}");
+        assert_eq!(l.proof_claim(&token, t(NOW)), Ok(7));
+        assert_eq!(
+            l.proof_claim(&token, t(EXPIRES)),
+            Err(LinkError::Expired { at: t(EXPIRES) })
+        );
+        let other = Links::new(b"another-secret".to_vec(), None);
+        assert_eq!(other.proof_claim(&token, t(NOW)), Err(LinkError::BadSignature));
+        // Another proof's id under the same MAC.
+        let (_, mac) = token.split_once('.').unwrap();
+        let text = format!("proof\n8\n{}", t(EXPIRES).timestamp());
+        let forged = format!("{}.{mac}", URL_SAFE_NO_PAD.encode(text));
+        assert_eq!(l.proof_claim(&forged, t(NOW)), Err(LinkError::BadSignature));
+        // An action link or a call's token is no proof token, and the reverse.
+        assert_eq!(l.proof_claim(&alice_ack(), t(NOW)), Err(LinkError::Malformed));
+        assert_eq!(
+            l.proof_claim(&l.voice_token("alice", &[42]), t(NOW)),
+            Err(LinkError::Malformed)
+        );
+        assert!(l.verify(&token, t(NOW)).is_err());
+        assert!(l.voice_claim(&token).is_none());
+        assert_eq!(l.proof_claim("x", t(NOW)), Err(LinkError::Malformed));
     }
 
     #[test]

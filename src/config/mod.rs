@@ -298,6 +298,62 @@ pub fn paging_warnings(
     out
 }
 
+/// How long a confirmed test page proves a method for `oncall check`.
+pub const PROVEN_FOR_DAYS: i64 = 90;
+
+/// Warnings about people on a rota whose methods for the top severity's
+/// pages have not been confirmed by a test page (`oncall test-page`) in
+/// [`PROVEN_FOR_DAYS`] days, from `confirmed` (the store's last
+/// confirmations). A method is paged all the same: this only says it is
+/// unproven.
+pub fn proof_warnings(
+    loaded: &Loaded,
+    severities: &Severities,
+    intensities: &BTreeMap<String, Intensity>,
+    confirmed: &[crate::store::proof::Confirmed],
+    now: Instant,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let Some(top) = severities.names().last() else {
+        return out;
+    };
+    let Some(intensity) = intensities.get(top) else {
+        return out;
+    };
+    let horizon = now - Duration::days(PROVEN_FOR_DAYS);
+    for person in loaded.schedule.people.values() {
+        let Some(origin) = loaded.person_origins.get(&person.id) else {
+            continue;
+        };
+        let on = rotas_of(loaded, &person.id);
+        if on.is_empty() {
+            continue;
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for planned in paging::plan_person(person, top, intensity, chrono_tz::UTC, now) {
+            if !seen.insert((planned.method, planned.to.clone())) {
+                continue;
+            }
+            let last = crate::store::proof::last_confirmed(confirmed, &person.id, planned.method, &planned.to);
+            let when = match last {
+                Some(t) if t >= horizon => continue,
+                Some(t) => format!("last confirmed {}", crate::domain::time::Rfc3339::new(t)),
+                None => "never confirmed".to_string(),
+            };
+            out.push(Diagnostic {
+                file: origin.file.clone(),
+                pos: origin.pos,
+                severity: Severity::Warning,
+                message: format!(
+                    "{} (on {}): {} for `{top}` pages is unproven: no test page by it confirmed in {PROVEN_FOR_DAYS} days ({when}); run `oncall test-page {} --method {}`",
+                    person.id, on[0], planned.method, person.id, planned.method
+                ),
+            });
+        }
+    }
+    out
+}
+
 /// `3d 4h`, `45m`: a duration for people.
 pub fn human_duration(d: Duration) -> String {
     let s = d.num_seconds();

@@ -43,7 +43,7 @@ use crate::clock::Clock;
 use crate::domain::alert::{Alert, AlertId};
 use crate::domain::paging::{Backoff, Method};
 use crate::domain::time::Instant;
-use crate::links::{Action, Links};
+use crate::links::{Action, Links, PROOF_PATH};
 use crate::metrics::Metrics;
 use crate::notify::{Channels, Notice, PagedAlert, SendError, Urgency, What};
 use crate::store::{Store, StoreError};
@@ -59,6 +59,9 @@ pub const MAX_IDLE: StdDuration = StdDuration::from_secs(30);
 /// How often a daemon that does not lead (another holds the engine's lease
 /// on a shared database) checks whether it has taken over.
 pub const FOLLOWER_POLL: StdDuration = StdDuration::from_millis(200);
+
+/// How long a test page's confirm link stays valid.
+const PROOF_LINK_VALIDITY: chrono::Duration = chrono::Duration::days(7);
 
 /// How long the links in a page stay valid.
 pub const LINK_VALIDITY: Duration = Duration::hours(24);
@@ -297,6 +300,11 @@ impl Engine {
         while inflight.join_next().await.is_some() {}
     }
 
+    /// The methods that have a channel: what a test page can go through.
+    pub fn methods(&self) -> Vec<Method> {
+        self.channels.methods()
+    }
+
     /// Asks [`Engine::run`] to stop: no new pass starts, deliveries in flight
     /// finish and are recorded, then `run` returns.
     pub fn stop(&self) {
@@ -425,6 +433,26 @@ impl Engine {
         let person = rules.schedule.people.get(&first.person)?;
         let what = match first.kind {
             NoticeKind::Handoff | NoticeKind::Announce => serde_json::from_value(first.payload.clone()?).ok()?,
+            NoticeKind::Test => {
+                let What::Test(mut test) = serde_json::from_value(first.payload.clone()?).ok()? else {
+                    return None;
+                };
+                // Signed as it is sent, like a page's links: the outbox
+                // keeps only the proof's id.
+                let token = self.links.proof_token(test.proof, now + PROOF_LINK_VALIDITY);
+                test.confirm_url = self.links.public_url().map(|base| format!("{base}{PROOF_PATH}{token}"));
+                return Some(Notice {
+                    id: first.id,
+                    method: first.method,
+                    to: first.to.clone(),
+                    person: person.id.clone(),
+                    name: person.name.clone(),
+                    // As loud as a page at the top severity: that is what
+                    // it tests.
+                    urgency: Urgency::High,
+                    what: What::Test(test),
+                });
+            }
             NoticeKind::Page => What::Page {
                 alerts: message
                     .notifications

@@ -28,6 +28,9 @@ pub enum NoticeKind {
     /// resolved. Never cancelled; delivered one at a time per destination,
     /// in order.
     Announce,
+    /// A test page (`oncall test-page`): not about an alert, never
+    /// bundled with anything, never cancelled; its payload names its proof.
+    Test,
 }
 
 impl NoticeKind {
@@ -36,6 +39,7 @@ impl NoticeKind {
             NoticeKind::Page => "page",
             NoticeKind::Handoff => "handoff",
             NoticeKind::Announce => "announce",
+            NoticeKind::Test => "test",
         }
     }
 }

@@ -92,6 +92,7 @@ pub fn run(tx: &mut dyn PassTx, cx: &PassContext) -> Result<Pass, StoreError> {
     let due = tx.due_notifications(now)?;
     let mut live = Vec::new();
     let mut announcements = Vec::new();
+    let mut tests = Vec::new();
     let mut undeliverable: BTreeMap<(Method, String), (Vec<Notification>, String)> = BTreeMap::new();
     for n in due {
         if n.kind == NoticeKind::Announce {
@@ -123,6 +124,12 @@ pub fn run(tx: &mut dyn PassTx, cx: &PassContext) -> Result<Pass, StoreError> {
                 .or_insert_with(|| (Vec::new(), error))
                 .0
                 .push(n);
+            continue;
+        }
+        if n.kind == NoticeKind::Test {
+            // A test page says one thing to one destination: never bundled
+            // with a page, never throttled.
+            tests.push(n);
             continue;
         }
         live.push(n);
@@ -225,6 +232,15 @@ pub fn run(tx: &mut dyn PassTx, cx: &PassContext) -> Result<Pass, StoreError> {
                 alerts: group_alerts,
             });
         }
+    }
+    for mut n in tests {
+        tx.claim(n.id, leased)?;
+        n.attempts += 1;
+        n.state = "sending".into();
+        messages.push(Message {
+            notifications: vec![n],
+            alerts: Vec::new(),
+        });
     }
     for mut n in announcements {
         tx.claim(n.id, leased)?;

@@ -126,7 +126,7 @@ pub async fn act(
 
 /// Whether a browser sent this request for a page of another site: a form
 /// posted from there, or a `no-cors` fetch (Fetch Metadata headers).
-fn cross_site(headers: &HeaderMap) -> bool {
+pub(super) fn cross_site(headers: &HeaderMap) -> bool {
     let get = |name: &str| {
         headers
             .get(name)
@@ -170,7 +170,7 @@ fn verb(action: Action) -> &'static str {
 }
 
 /// The page for a link that cannot be used.
-fn refused(e: LinkError) -> Response {
+pub(super) fn refused(e: LinkError) -> Response {
     match e {
         LinkError::Malformed => page(
             StatusCode::FORBIDDEN,
@@ -203,7 +203,7 @@ fn no_alert(id: AlertId) -> Response {
     )
 }
 
-fn store_failed(e: StoreError) -> Response {
+pub(super) fn store_failed(e: StoreError) -> Response {
     tracing::error!(error = %e, "store failed");
     page(
         StatusCode::SERVICE_UNAVAILABLE,

@@ -5,7 +5,8 @@
 //! 413, 415 or 422; a rejected request changes nothing. The exceptions
 //! answer people and SMS providers: action links (`act`) answer small HTML
 //! pages (403 forged, 410 expired, 404 no alert), inbound SMS (`sms`) and
-//! a phone call's key (`voice`) TwiML.
+//! a phone call's key (`voice`) TwiML; a test page's confirm link and
+//! Twilio callbacks (`proofs`) likewise.
 
 mod act;
 mod api;
@@ -16,6 +17,7 @@ mod limit;
 pub use limit::{GUESS_BURST, GUESS_EVERY, Guesses, Limiter};
 pub mod listen;
 pub mod overrides;
+pub mod proofs;
 mod sms;
 mod status;
 mod voice;
@@ -121,6 +123,12 @@ pub fn router(state: Shared, max_body_bytes: usize) -> Router {
         .route("/v1/sms/inbound", post(sms::inbound))
         .route("/v1/voice/{token}", post(voice::gather))
         .route("/v1/voice/{token}/status", post(voice::status))
+        .route("/v1/people/{person}/test-page", post(proofs::test_page))
+        .route("/v1/test-pages/{id}", get(proofs::get_test))
+        .route("/v1/proven", get(proofs::proven))
+        .route("/v1/proofs/{token}", get(proofs::show).post(proofs::confirm))
+        .route("/v1/proofs/{token}/status", post(proofs::status))
+        .route("/v1/proofs/{token}/voice", post(proofs::voice))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

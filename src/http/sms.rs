@@ -227,6 +227,9 @@ pub async fn inbound(State(state): State<Shared>, headers: HeaderMap, body: Resu
         tracing::info!(message_sid = %sid, person = %person.id, "inbound SMS: a phone verification code");
         return reply(&verify_reply(&state, &person.id, from, code, now).await);
     }
+    if text.trim().trim_end_matches(['.', '!']).eq_ignore_ascii_case("yes") {
+        return confirm_test(&state, &person.id, from).await;
+    }
     let Some((action, id)) = parse_command(text) else {
         return reply(USAGE);
     };
@@ -307,6 +310,38 @@ async fn verify_reply(
         Err(e) => {
             tracing::error!(error = %e, "store failed");
             STORE_FAILED.to_string()
+        }
+    }
+}
+
+/// How long after a test SMS was sent a `YES` confirms it.
+const TEST_REPLY_WITHIN: chrono::Duration = chrono::Duration::days(1);
+
+/// `YES`: confirms the newest test SMS to this number (a test page, see
+/// `proofs.rs`); it acts on no alert.
+async fn confirm_test(state: &Shared, person: &str, from: &str) -> Response {
+    let now = state.clock.now();
+    let waiting = state
+        .store
+        .awaiting_reply(person.to_string(), from.to_string(), now - TEST_REPLY_WITHIN)
+        .await;
+    let confirmed = match waiting {
+        Ok(Some(id)) => state
+            .store
+            .proof_event(id, crate::store::proof::ProofEvent::Confirmed("reply"), now)
+            .await
+            .map(|p| p.is_some()),
+        Ok(None) => return reply("No test page is waiting for a reply. Nothing was done."),
+        Err(e) => Err(e),
+    };
+    match confirmed {
+        Ok(_) => {
+            tracing::info!(person, "test SMS confirmed by a reply");
+            reply("Thank you: texts to this number are confirmed.")
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "store failed");
+            reply(STORE_FAILED)
         }
     }
 }

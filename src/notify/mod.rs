@@ -31,6 +31,7 @@ pub mod push;
 pub mod redact;
 pub mod render;
 pub mod sms;
+mod twilio;
 pub mod voice;
 mod web;
 pub mod webhook;
@@ -104,6 +105,33 @@ pub enum What {
         end: Option<Instant>,
         ahead: bool,
     },
+    /// A test page (`oncall test-page`, "Test my pages"): not an alert,
+    /// and every rendering says so plainly.
+    Test(TestNotice),
+}
+
+/// What a test page carries: the proof it is for, and where the person
+/// confirms it and the provider reports on it. The outbox keeps only the
+/// proof; the engine signs the links when it sends.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestNotice {
+    pub proof: i64,
+    /// The signed confirm link (GET shows a page, POST confirms); `None`
+    /// without a public URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm_url: Option<String>,
+}
+
+impl TestNotice {
+    /// Where a provider posts the message's or call's status.
+    pub fn status_url(&self) -> Option<String> {
+        self.confirm_url.as_ref().map(|u| format!("{u}/status"))
+    }
+
+    /// Where a test call posts the key pressed.
+    pub fn voice_url(&self) -> Option<String> {
+        self.confirm_url.as_ref().map(|u| format!("{u}/voice"))
+    }
 }
 
 /// What an announcement says: a snapshot of the alert when the event

@@ -180,6 +180,10 @@ fn tags(notice: &Notice) -> Vec<String> {
             tags.push("calendar".into());
             tags.push(tag_text(team));
         }
+        What::Test(_) => {
+            tags.push("white_check_mark".into());
+            tags.push("test".into());
+        }
     }
     tags
 }
@@ -193,6 +197,14 @@ fn tag_text(s: &str) -> String {
 /// clear the notification; for a bundle, an Acknowledge button for each of
 /// its first three alerts (the notification stays for the others).
 pub fn actions(notice: &Notice) -> String {
+    if let What::Test(t) = &notice.what {
+        // Confirming is a POST to the signed link, as acting on an alert.
+        return t
+            .confirm_url
+            .as_deref()
+            .and_then(|url| http_action("Confirm", url, true))
+            .unwrap_or_default();
+    }
     let What::Page { alerts } = &notice.what else {
         return String::new();
     };

@@ -80,8 +80,19 @@ pub fn subject(notice: &Notice) -> String {
             ahead,
             ..
         } => handoff_headline(team, rota, *start, *ahead),
+        What::Test(_) => format!("{TEST_HEADLINE} for {}", one_line(&notice.name)),
     }
 }
+
+/// What every test page says first: it is a test, not an alert.
+pub const TEST_HEADLINE: &str = "[TEST] oncall test page, not an alert,";
+
+/// What a test call says, then asks.
+pub const TEST_SPOKEN: &str = "This is a test page from on call. It is not an alert, and nothing is wrong.";
+pub const TEST_SPOKEN_MENU: &str = "Press 1 to confirm that calls reach you.";
+
+/// What a test page asks of its reader.
+pub const TEST_SENTENCE: &str = "Nothing is wrong. This checks that pages reach you by this method: confirm it so that oncall counts the method as proven.";
 
 /// An announcement's one line, the same shape for every event so that it
 /// reads at a glance: `[critical] payments alert 42 OPENED: Disk full on
@@ -114,6 +125,12 @@ pub fn line(notice: &Notice) -> String {
         line.push_str(" - acknowledge: ");
         line.push_str(&one_line(url));
     }
+    if let What::Test(t) = &notice.what
+        && let Some(url) = &t.confirm_url
+    {
+        line.push_str(" - confirm: ");
+        line.push_str(&one_line(url));
+    }
     line
 }
 
@@ -133,6 +150,20 @@ pub fn email(notice: &Notice) -> Email {
             end,
             ahead,
         } => handoff_bodies(team, rota, *start, *end, *ahead),
+        What::Test(t) => match &t.confirm_url {
+            Some(url) => (
+                format!("{TEST_SENTENCE}\n\nConfirm: {url}\n"),
+                format!(
+                    "<p>{}</p>\n<p><a href=\"{}\">Confirm that this reached me</a></p>\n",
+                    escape(TEST_SENTENCE),
+                    escape(url)
+                ),
+            ),
+            None => (
+                format!("{TEST_SENTENCE}\n"),
+                format!("<p>{}</p>\n", escape(TEST_SENTENCE)),
+            ),
+        },
     };
     let footer = format!(
         "Sent by oncall to {} ({}), notice {}.",
@@ -218,6 +249,20 @@ pub fn sms(notice: &Notice) -> String {
             }
             fit(&text, SMS_MAX_SEPTETS)
         }
+        What::Test(t) => {
+            let linked = t.confirm_url.as_deref().map(|url| {
+                format!(
+                    "oncall TEST page, not an alert. Confirm: {} or reply YES",
+                    gsm_line(url)
+                )
+            });
+            match linked {
+                // The link where it fits in one segment (a public URL of
+                // up to about 60 characters); else the reply alone.
+                Some(text) if septets(&text) <= SMS_MAX_SEPTETS => text,
+                _ => "oncall TEST page, not an alert. Reply YES to confirm it reached you.".to_string(),
+            }
+        }
     }
 }
 
@@ -267,6 +312,7 @@ pub fn push(notice: &Notice) -> Push {
             Some(end) => format!("From {} until {}.", time(*start), time(*end)),
             None => format!("From {}.", time(*start)),
         }),
+        What::Test(_) => lines.push(format!("{TEST_SENTENCE} Tap Confirm.")),
     }
     Push {
         title,
@@ -1269,5 +1315,35 @@ mod tests {
                 prop_assert_eq!(length.segments, 1, "{}", text);
             }
         }
+    }
+
+    #[test]
+    fn a_test_page_says_it_is_a_test_in_every_medium() {
+        let url = format!("https://oncall.example.com/v1/proofs/{}", "x".repeat(50));
+        let test =
+            |confirm_url: Option<String>| notice(What::Test(crate::notify::TestNotice { proof: 3, confirm_url }));
+        let n = test(Some(url.clone()));
+        assert_eq!(subject(&n), "[TEST] oncall test page, not an alert, for Alice Example");
+        let e = email(&n);
+        assert!(e.text.contains(TEST_SENTENCE) && e.text.contains(&url), "{}", e.text);
+        assert!(e.html.contains(&format!("href=\"{url}\"")), "{}", e.html);
+        assert!(line(&n).ends_with(&format!(" - confirm: {url}")));
+        let p = push(&n);
+        assert!(p.title.starts_with("[TEST]") && p.message.contains("Nothing is wrong"));
+        // One segment, with the link where it fits and without it where not.
+        let text = sms(&n);
+        assert!(
+            text.contains("not an alert") && text.contains("reply YES") && text.contains(&url),
+            "{text}"
+        );
+        assert_eq!(gsm::length(&text).segments, 1, "{text}");
+        let long = sms(&test(Some(format!(
+            "https://oncall.example.com/v1/proofs/{}",
+            "x".repeat(100)
+        ))));
+        assert!(!long.contains("https://") && long.contains("Reply YES"), "{long}");
+        assert_eq!(gsm::length(&long).segments, 1, "{long}");
+        let without = sms(&test(None));
+        assert!(without.ends_with("reached you."), "{without}");
     }
 }

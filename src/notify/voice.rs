@@ -2,9 +2,9 @@
 //! `POST {base_url}/2010-04-01/Accounts/{account_sid}/Calls.json` with `To`,
 //! `From`, the call's instructions as TwiML (`Twiml`), and where to report
 //! how the call ended (`StatusCallback`, for the `completed` event),
-//! authenticated with HTTP basic auth (`account_sid:auth_token`). Twilio
-//! answers 201 with the call as JSON; its `sid` (`CA...`) is the receipt.
-//! Failures are classified as for SMS (`web::refused`).
+//! through the account's client ([`Twilio`], shared with SMS:
+//! authentication, the receipt, the errors). Twilio answers 201 with the
+//! call as JSON; its `sid` (`CA...`) is the receipt.
 //!
 //! The call reads the page twice ([`render::voice`]), then gathers one key
 //! (`<Gather numDigits="1">`), which Twilio posts to the daemon at
@@ -15,32 +15,17 @@
 //! reported to the status callback and given up there, so that the
 //! person's next method goes at once.
 
-use std::time::Duration;
-
-use serde::Deserialize;
-
 use super::render::{self, Spoken};
-use super::{Channel, ConfigError, Method, Notice, Receipt, SendError, SendFuture, VoiceConfig, web};
+use super::twilio::Twilio;
+use super::{Channel, ConfigError, Method, Notice, Receipt, SendError, SendFuture, VoiceConfig};
 use crate::html::escape;
 use crate::links::{Links, VOICE_PATH};
 
 pub struct VoiceChannel {
-    client: reqwest::Client,
-    url: String,
-    account_sid: String,
-    auth_token: String,
+    twilio: Twilio,
     from: String,
     machine_detection: bool,
-    timeout: Duration,
     links: Links,
-}
-
-/// The parts of Twilio's answers we read, success or refusal.
-#[derive(Deserialize)]
-struct Answer {
-    sid: Option<String>,
-    code: Option<serde_json::Value>,
-    message: Option<String>,
 }
 
 /// The TwiML of a call: `script` read twice, then (with `gather`, the URL
@@ -68,24 +53,14 @@ impl VoiceChannel {
     /// the daemon's links: a call needs `public_url` for Twilio to post the
     /// key pressed and the call's end back.
     pub fn new(config: &VoiceConfig, links: Links) -> Result<VoiceChannel, ConfigError> {
-        let base = web::base_url(
+        let twilio = Twilio::new(
             "voice",
-            "base_url",
-            config.base_url.as_deref().unwrap_or(super::sms::DEFAULT_BASE_URL),
+            config.base_url.as_deref(),
+            config.account_sid.as_deref().unwrap_or_default(),
+            "; or set it in [sms]",
+            config.auth_token.clone(),
+            config.timeout_secs,
         )?;
-        let account_sid = config.account_sid.clone().unwrap_or_default();
-        if account_sid.is_empty() || !account_sid.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(ConfigError::new(
-                "voice",
-                format!("account_sid: `{account_sid}` is not an account SID (letters and digits; or set it in [sms])"),
-            ));
-        }
-        let Some(auth_token) = config.auth_token.clone().filter(|t| !t.is_empty()) else {
-            return Err(ConfigError::new(
-                "voice",
-                "no auth token: set auth_token_file (or auth_token) in [voice] or [sms]",
-            ));
-        };
         let from = config.from.clone().unwrap_or_default();
         if from.trim().is_empty() {
             return Err(ConfigError::new(
@@ -99,15 +74,10 @@ impl VoiceChannel {
                 "a phone call needs public_url: Twilio posts the key pressed and how the call ended there",
             ));
         }
-        let timeout = super::timeout("voice", config.timeout_secs)?;
         Ok(VoiceChannel {
-            client: web::client("voice", timeout)?,
-            url: format!("{base}/2010-04-01/Accounts/{account_sid}/Calls.json"),
-            account_sid,
-            auth_token,
+            twilio,
             from,
             machine_detection: config.machine_detection,
-            timeout,
             links,
         })
     }
@@ -116,6 +86,9 @@ impl VoiceChannel {
         let to = notice.to.trim();
         if to.is_empty() {
             return Err(SendError::Permanent(format!("{} has no phone number", notice.person)));
+        }
+        if let super::What::Test(t) = &notice.what {
+            return self.test_call(to, t).await;
         }
         let super::What::Page { alerts } = &notice.what else {
             return Err(SendError::Permanent("a phone call carries pages only".into()));
@@ -143,36 +116,42 @@ impl VoiceChannel {
         if self.machine_detection {
             form.push(("MachineDetection", "Enable"));
         }
-        let response = self
-            .client
-            .post(&self.url)
-            .basic_auth(&self.account_sid, Some(&self.auth_token))
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| web::failed("the Calls API", e))?;
-        let status = response.status();
-        if status.is_success() {
-            // The call is placed: sending again would call twice.
-            let answer = response.json::<Answer>().await.ok();
-            return Ok(Receipt {
-                reference: answer.and_then(|a| a.sid),
-            });
-        }
-        let text = web::body_text(response).await;
-        let detail = match serde_json::from_str::<Answer>(&text) {
-            Ok(Answer {
-                message: Some(message),
-                code,
-                ..
-            }) => match code {
-                Some(code) => format!("{message} (error {code})"),
-                None => message,
-            },
-            _ => text,
-        };
-        Err(web::refused("the Calls API", status, &detail))
+        self.twilio.create("Calls.json", "the Calls API", &form).await
     }
+}
+
+impl VoiceChannel {
+    /// A test call: says it is a test, not an alert, and asks for key 1
+    /// (posted to the proof's own address, which acknowledges nothing);
+    /// how the call ended goes to the proof's status address.
+    async fn test_call(&self, to: &str, t: &super::TestNotice) -> Result<Receipt, SendError> {
+        let (Some(gather), Some(status)) = (t.voice_url(), t.status_url()) else {
+            return Err(SendError::Permanent("a test call needs public_url".into()));
+        };
+        let twiml = test_twiml(&gather);
+        let form = [
+            ("To", to),
+            ("From", self.from.as_str()),
+            ("Twiml", twiml.as_str()),
+            ("StatusCallback", status.as_str()),
+            ("StatusCallbackEvent", "completed"),
+            ("StatusCallbackMethod", "POST"),
+        ];
+        self.twilio.create("Calls.json", "the Calls API", &form).await
+    }
+}
+
+/// The TwiML of a test call: what it is, then key 1 to confirm, posted to
+/// `gather`.
+pub fn test_twiml(gather: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Say>{}</Say>\
+         <Gather numDigits=\"1\" timeout=\"10\" method=\"POST\" action=\"{}\"><Say>{}</Say></Gather>\
+         <Say>No key was pressed. Goodbye.</Say></Response>\n",
+        escape(render::TEST_SPOKEN),
+        escape(gather),
+        escape(render::TEST_SPOKEN_MENU)
+    )
 }
 
 impl Channel for VoiceChannel {
@@ -189,9 +168,9 @@ impl std::fmt::Debug for VoiceChannel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never the token.
         f.debug_struct("VoiceChannel")
-            .field("url", &self.url)
+            .field("url", &self.twilio.url("Calls.json"))
             .field("from", &self.from)
-            .field("timeout", &self.timeout)
+            .field("timeout", &self.twilio.timeout())
             .finish_non_exhaustive()
     }
 }

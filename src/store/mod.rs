@@ -15,6 +15,7 @@ pub mod copy;
 pub mod database;
 pub mod error;
 pub mod postgres;
+pub mod proof;
 pub mod sqlite;
 
 use std::future::Future;
@@ -168,6 +169,16 @@ pub fn read_ledger(database: &Database, span: Span) -> Result<Ledger, StoreError
     }
 }
 
+/// The last confirmed test of each person's method and destination, read
+/// beside a running daemon (for `oncall check`); empty for a database from
+/// before test pages. Blocks.
+pub fn read_confirmed(database: &Database) -> Result<Vec<proof::Confirmed>, StoreError> {
+    match database {
+        Database::Postgres(target) => postgres::read_confirmed(target),
+        Database::Sqlite(path) => sqlite::read_confirmed(path),
+    }
+}
+
 /// `oncall token create`: records a credential in `database` beside the
 /// running daemon (which reads credentials at each request). Blocks.
 pub fn add_credential_beside(database: &Database, c: NewCredential, now: Instant) -> Result<Credential, StoreError> {
@@ -315,6 +326,33 @@ pub trait Store: Send + Sync + 'static {
     fn credentials(&self, kind: CredentialKind) -> StoreFuture<'_, Vec<Credential>>;
 
     /// A named mark kept across restarts (say, the last month exported).
+    /// Records a test page to `t.person` and queues one notification of
+    /// kind `test` per target, due `now`, in one transaction; its id.
+    fn start_test(&self, t: proof::NewTest, now: Instant) -> StoreFuture<'_, i64>;
+
+    /// A test page with its proofs; `None`: no such test.
+    fn test_page(&self, id: i64) -> StoreFuture<'_, Option<proof::TestPage>>;
+
+    /// One proof; `None`: no such proof.
+    fn proof(&self, id: i64) -> StoreFuture<'_, Option<proof::Proof>>;
+
+    /// Applies what a provider or the person said of proof `id`: the proof
+    /// after, and whether it changed (a proof is confirmed once); `None`:
+    /// no such proof.
+    fn proof_event(
+        &self,
+        id: i64,
+        event: proof::ProofEvent,
+        now: Instant,
+    ) -> StoreFuture<'_, Option<(proof::Proof, bool)>>;
+
+    /// The newest unconfirmed test SMS to `destination` of `person` sent
+    /// since `since` (what a reply confirms).
+    fn awaiting_reply(&self, person: String, destination: String, since: Instant) -> StoreFuture<'_, Option<i64>>;
+
+    /// The last confirmed test of each person's method and destination.
+    fn confirmed(&self) -> StoreFuture<'_, Vec<proof::Confirmed>>;
+
     fn cursor(&self, name: &'static str) -> StoreFuture<'_, Option<i64>>;
 
     /// Sets a named mark, durably.

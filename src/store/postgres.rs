@@ -66,6 +66,7 @@ use crate::engine::outbox::{Notification, Pass};
 
 mod engine;
 pub mod lease;
+mod proofs;
 
 /// The schema, in order: migration `n` (from 1) takes the version from
 /// `n - 1` to `n`. Append only; never edit one that has been released.
@@ -85,6 +86,14 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0004_credentials.sql",
         include_str!("../../migrations/postgres/0004_credentials.sql"),
+    ),
+    (
+        "0005_reserved.sql",
+        include_str!("../../migrations/postgres/0005_reserved.sql"),
+    ),
+    (
+        "0006_proofs.sql",
+        include_str!("../../migrations/postgres/0006_proofs.sql"),
     ),
     (
         "0007_phone_verification.sql",
@@ -638,6 +647,17 @@ pub fn read_overrides(target: &Target) -> Result<Vec<StoredOverride>, StoreError
     })
 }
 
+/// The last confirmed test of each person's method and destination, read
+/// beside the daemons; empty before test pages.
+pub fn read_confirmed(target: &Target) -> Result<Vec<super::proof::Confirmed>, StoreError> {
+    read_once(target, Vec::new(), |conn| {
+        if !proofs::has_proofs(conn)? {
+            return Ok(Vec::new());
+        }
+        proofs::confirmed(conn)
+    })
+}
+
 /// The ledger of `span`, read beside the daemons.
 pub fn read_ledger(target: &Target, span: Span) -> Result<Ledger, StoreError> {
     read_once(target, Ledger::default(), move |conn| engine::ledger(conn, span))
@@ -926,6 +946,35 @@ impl Store for PgStore {
 
     fn credentials(&self, kind: CredentialKind) -> StoreFuture<'_, Vec<Credential>> {
         Box::pin(self.read(move |conn| credentials(conn, kind)))
+    }
+
+    fn start_test(&self, t: super::proof::NewTest, now: Instant) -> StoreFuture<'_, i64> {
+        Box::pin(self.write(move |conn| proofs::start(conn, &t, now)))
+    }
+
+    fn test_page(&self, id: i64) -> StoreFuture<'_, Option<super::proof::TestPage>> {
+        Box::pin(self.read(move |conn| proofs::test_page(conn, id)))
+    }
+
+    fn proof(&self, id: i64) -> StoreFuture<'_, Option<super::proof::Proof>> {
+        Box::pin(self.read(move |conn| proofs::proof(conn, id)))
+    }
+
+    fn proof_event(
+        &self,
+        id: i64,
+        event: super::proof::ProofEvent,
+        now: Instant,
+    ) -> StoreFuture<'_, Option<(super::proof::Proof, bool)>> {
+        Box::pin(self.write(move |conn| proofs::event(conn, id, &event, now)))
+    }
+
+    fn awaiting_reply(&self, person: String, destination: String, since: Instant) -> StoreFuture<'_, Option<i64>> {
+        Box::pin(self.read(move |conn| proofs::awaiting_reply(conn, &person, &destination, since)))
+    }
+
+    fn confirmed(&self) -> StoreFuture<'_, Vec<super::proof::Confirmed>> {
+        Box::pin(self.read(proofs::confirmed))
     }
 
     fn cursor(&self, name: &'static str) -> StoreFuture<'_, Option<i64>> {

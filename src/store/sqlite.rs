@@ -132,6 +132,8 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0011_credentials.sql",
         include_str!("../../migrations/0011_credentials.sql"),
     ),
+    ("0012_reserved.sql", include_str!("../../migrations/0012_reserved.sql")),
+    ("0013_proofs.sql", include_str!("../../migrations/0013_proofs.sql")),
     (
         "0014_phone_verification.sql",
         include_str!("../../migrations/0014_phone_verification.sql"),
@@ -185,6 +187,7 @@ macro_rules! pass_alert_columns {
 
 // After the macro, which it uses.
 mod engine;
+mod proofs;
 
 const SELECT_ALERT: &str = concat!("SELECT ", alert_columns!(), " FROM alerts WHERE id = ?1");
 const LIST_ALERTS: &str = concat!("SELECT ", alert_columns!(), " FROM alerts ORDER BY id DESC LIMIT ?1");
@@ -565,6 +568,35 @@ impl Store for SqliteStore {
         Box::pin(self.read(move |conn| credentials(conn, kind)))
     }
 
+    fn start_test(&self, t: super::proof::NewTest, now: Instant) -> StoreFuture<'_, i64> {
+        Box::pin(self.write(move |conn| proofs::start(conn, &t, now)))
+    }
+
+    fn test_page(&self, id: i64) -> StoreFuture<'_, Option<super::proof::TestPage>> {
+        Box::pin(self.read(move |conn| proofs::test_page(conn, id)))
+    }
+
+    fn proof(&self, id: i64) -> StoreFuture<'_, Option<super::proof::Proof>> {
+        Box::pin(self.read(move |conn| proofs::proof(conn, id)))
+    }
+
+    fn proof_event(
+        &self,
+        id: i64,
+        event: super::proof::ProofEvent,
+        now: Instant,
+    ) -> StoreFuture<'_, Option<(super::proof::Proof, bool)>> {
+        Box::pin(self.write(move |conn| proofs::event(conn, id, &event, now)))
+    }
+
+    fn awaiting_reply(&self, person: String, destination: String, since: Instant) -> StoreFuture<'_, Option<i64>> {
+        Box::pin(self.read(move |conn| proofs::awaiting_reply(conn, &person, &destination, since)))
+    }
+
+    fn confirmed(&self) -> StoreFuture<'_, Vec<super::proof::Confirmed>> {
+        Box::pin(self.read(|conn| proofs::confirmed(conn)))
+    }
+
     fn cursor(&self, name: &'static str) -> StoreFuture<'_, Option<i64>> {
         Box::pin(self.read(move |conn| engine::cursor(conn, name)))
     }
@@ -936,6 +968,22 @@ pub fn read_overrides(path: &Path) -> Result<Vec<StoredOverride>, StoreError> {
     }
     overrides(&conn)
 }
+
+/// The last confirmed test of each person's method and destination, read
+/// beside the daemon: empty without the file or before test pages.
+pub fn read_confirmed(path: &Path) -> Result<Vec<super::proof::Confirmed>, StoreError> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let (conn, version) = open_read_only(path)?;
+    if version < PROOFS_SINCE {
+        return Ok(Vec::new());
+    }
+    proofs::confirmed(&conn)
+}
+
+/// The schema version that added test pages and proofs.
+const PROOFS_SINCE: i64 = 13;
 
 /// The schema version that added run-time overrides.
 const OVERRIDES_SINCE: i64 = 7;

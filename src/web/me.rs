@@ -17,6 +17,10 @@
 //!   (pages still go to it), with "Verify your phone": the code from the
 //!   SMS (`POST /me/phone`) and "send me a new code" (`POST /me/phone/code`),
 //!   by `crate::phone_verify`.
+//! - their contact methods, each with when a test page by it was last
+//!   confirmed (or "unproven": never, or not in [`PROVEN_FOR`]), and a
+//!   "Test my pages" button (`POST /me/test-page`, `http::proofs::start`)
+//!   whose result, per method, the page shows after.
 
 use std::fmt::Write as _;
 
@@ -46,7 +50,13 @@ pub struct MeQuery {
     added: Option<i64>,
     /// What was just done to my phone's verification: `verified`, `sent`.
     phone: Option<String>,
+    /// The test page just sent, to show how it went.
+    tested: Option<i64>,
 }
+
+/// How long a confirmed test page proves a method: older, it is flagged
+/// unproven again (as `oncall check` warns).
+pub const PROVEN_FOR: Duration = Duration::days(90);
 
 /// One of my shifts: its team, rota, span, and whether it runs on past
 /// what was looked at (before, after).
@@ -225,6 +235,8 @@ pub async fn page(State(state): State<Shared>, me: Me, Query(q): Query<MeQuery>)
         }
         body.push_str("</div>\n");
     }
+
+    contact_methods(&state, &me, q.tested, now, &mut body).await;
 
     // Whom I shadow.
     let shadowing: Vec<_> = schedule
@@ -448,6 +460,101 @@ pub async fn new_phone_code(State(state): State<Shared>, Posted(me, _): Posted<N
             &format!("The SMS could not be sent ({why}); try again later."),
         ),
         Err(e) => super::session::store_failed(e),
+    }
+}
+
+/// My contact methods: each with its last confirmed test page, the "Test
+/// my pages" button, and how the test just sent went.
+async fn contact_methods(state: &Shared, me: &Me, tested: Option<i64>, now: Instant, body: &mut String) {
+    use crate::domain::paging::Method;
+    let schedule = state.schedule();
+    let Some(p) = schedule.people.get(&me.person) else {
+        return;
+    };
+    body.push_str("<h2>My contact methods</h2>\n");
+    let confirmed = match state.store.confirmed().await {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = writeln!(
+                body,
+                "<p class=\"error\">The store cannot be read now: {}.</p>",
+                escape(&e.to_string())
+            );
+            Vec::new()
+        }
+    };
+    body.push_str(
+        "<p class=\"muted\">A method is paged whether or not it is proven; a test page proves it reaches you.</p>\n\
+         <table><tr><th scope=\"col\">Method</th><th scope=\"col\">Destination</th><th scope=\"col\">Last confirmed</th></tr>\n",
+    );
+    for m in Method::ALL {
+        let Some(to) = p.contact(m) else { continue };
+        let last = crate::store::proof::last_confirmed(&confirmed, &me.person, m, to);
+        let cell = match last {
+            Some(t) if t + PROVEN_FOR > now => crate::domain::time::Rfc3339::new(t).to_string(),
+            Some(t) => format!(
+                "{} <strong>unproven</strong> (over {} days ago)",
+                crate::domain::time::Rfc3339::new(t),
+                PROVEN_FOR.num_days()
+            ),
+            None => "never <strong>unproven</strong>".to_string(),
+        };
+        let _ = writeln!(body, "<tr><td>{m}</td><td>{}</td><td>{cell}</td></tr>", escape(to));
+    }
+    body.push_str("</table>\n");
+    let _ = writeln!(
+        body,
+        "<form method=\"post\" action=\"/me/test-page\">{}<button>Test my pages</button></form>",
+        me.csrf_input()
+    );
+    let Some(id) = tested else { return };
+    match state.store.test_page(id).await {
+        Ok(Some(test)) if test.person == me.person => {
+            let _ = writeln!(
+                body,
+                "<p role=\"status\">Test page {id} sent: open the link (or press 1, or reply YES) in each to confirm it. \
+                 Reload to see how it went.</p>\n<table><tr><th scope=\"col\">Method</th><th scope=\"col\">Sent</th>\
+                 <th scope=\"col\">Delivered</th><th scope=\"col\">Confirmed</th></tr>"
+            );
+            let t =
+                |t: Option<Instant>| t.map_or("-".to_string(), |t| crate::domain::time::Rfc3339::new(t).to_string());
+            for pr in &test.proofs {
+                let sent = match (pr.state.as_str(), &pr.error) {
+                    ("failed", Some(e)) => format!("failed: {e}"),
+                    ("sent", _) => t(pr.sent_at),
+                    (state, _) => state.to_string(),
+                };
+                let _ = writeln!(
+                    body,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    pr.method,
+                    escape(&sent),
+                    escape(&t(pr.delivered())),
+                    escape(&t(pr.confirmed_at))
+                );
+            }
+            body.push_str("</table>\n");
+        }
+        _ => {}
+    }
+}
+
+/// The "Test my pages" form: nothing but its CSRF token.
+#[derive(Debug, Deserialize)]
+pub struct TestForm {}
+
+/// `POST /me/test-page`: a test page to me by each of my methods.
+pub async fn test_page(State(state): State<Shared>, Posted(me, _): Posted<TestForm>) -> Response {
+    match crate::http::proofs::start(&state, &me.person, None, &me.person).await {
+        Ok((id, _)) => layout::see_other(&format!("/me?tested={id}")),
+        Err(e) => {
+            let status = if e.status().is_server_error() {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                e.status()
+            };
+            layout::error(status, Some(&me), "No test page was sent", &format!("{}.", e.message()))
+        }
     }
 }
 

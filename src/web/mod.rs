@@ -45,6 +45,7 @@ pub fn router() -> Router<Shared> {
         .route("/me", get(me::page).post(me::add_override))
         .route("/me/phone", post(me::verify_phone))
         .route("/me/phone/code", post(me::new_phone_code))
+        .route("/me/test-page", post(me::test_page))
 }
 
 /// "Email me my link" requests one client may make at once, then one more

@@ -26,6 +26,7 @@ mod pay;
 mod pg;
 mod phone_verify;
 mod properties;
+mod proven;
 mod real_alertmanager;
 mod real_prometheus;
 mod refusals;

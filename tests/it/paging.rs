@@ -429,6 +429,7 @@ fn describe(what: &What, keys: &BTreeMap<String, AlertId>) -> String {
             a.lead.as_deref().unwrap_or("-")
         ),
         What::Handoff { rota, ahead, .. } => format!("hand-off {rota}{}", if *ahead { " tomorrow" } else { "" }),
+        What::Test(t) => format!("test page {}", t.proof),
     }
 }
 

@@ -456,7 +456,11 @@ async fn a_drill_reports_who_was_reached_and_who_acknowledged() {
         "{stdout}"
     );
     assert!(stdout.contains("step 0  alice (rota:primary) by email"), "{stdout}");
-    assert!(stdout.contains("reached alice by email (attempt 1)"), "{stdout}");
+    // No test page ever confirmed alice's email: reached, and flagged.
+    assert!(
+        stdout.contains("reached alice by email (attempt 1) [unproven]"),
+        "{stdout}"
+    );
     assert!(stdout.contains("+  40s  acknowledged by alice"), "{stdout}");
     assert!(
         stdout.contains(&format!("the drill alert {id} is resolved")),

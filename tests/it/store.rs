@@ -1345,6 +1345,26 @@ async fn migrate_store_copies_sqlite_into_postgres_with_matching_counts() {
         )
         .await
         .unwrap();
+    // A test page, confirmed: a proven method stays proven after the move.
+    let test = source
+        .start_test(
+            oncall::store::proof::NewTest {
+                person: "alice".into(),
+                by: "api".into(),
+                targets: vec![(oncall::domain::paging::Method::Sms, "+447700900001".into())],
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    let proof = source.test_page(test).await.unwrap().unwrap().proofs[0].id;
+    source
+        .proof_event(proof, oncall::store::proof::ProofEvent::Confirmed("reply"), t0())
+        .await
+        .unwrap();
+    let tested = source.test_page(test).await.unwrap();
+    let confirmed = source.confirmed().await.unwrap();
+    assert_eq!(confirmed.len(), 1);
     let alerts = source.alerts(None, 10).await.unwrap();
     let mut timelines = Vec::new();
     for id in [open, acknowledged, resolved] {
@@ -1387,18 +1407,28 @@ async fn migrate_store_copies_sqlite_into_postgres_with_matching_counts() {
             .unwrap(),
         Some(verified)
     );
+    assert!(stdout.contains("proofs: 1 rows in SQLite, 1 in PostgreSQL"), "{stdout}");
+    assert_eq!(copy.test_page(test).await.unwrap(), tested);
+    assert_eq!(copy.confirmed().await.unwrap(), confirmed);
     // What the commands read beside the daemons (`oncall who`, `shifts`,
     // `pay --source ledger`, `burden`), from the URL.
     let database: oncall::store::Database = pg.url.parse().unwrap();
-    let (overrides, ledger) = tokio::task::spawn_blocking(move || {
+    let sqlite_database = oncall::store::Database::Sqlite(sqlite_backend.database().to_path_buf());
+    let (overrides, ledger, proven) = tokio::task::spawn_blocking(move || {
         let span = oncall::domain::time::Span::new(t0(), at("2026-03-02T00:00:00Z"));
         (
             oncall::store::read_overrides(&database).unwrap(),
             oncall::store::read_ledger(&database, span).unwrap(),
+            // `oncall check`'s read, from both.
+            [
+                oncall::store::read_confirmed(&database).unwrap(),
+                oncall::store::read_confirmed(&sqlite_database).unwrap(),
+            ],
         )
     })
     .await
     .unwrap();
+    assert_eq!(proven, [confirmed.clone(), confirmed.clone()]);
     assert_eq!(overrides, std::slice::from_ref(&cover));
     assert_eq!(
         ledger,
@@ -1410,6 +1440,18 @@ async fn migrate_store_copies_sqlite_into_postgres_with_matching_counts() {
     assert_eq!(ingest(&copy, trigger("open"), t0()).await, Outcome::Deduplicated(open));
     let next = created(&copy, trigger("new"), t0()).await;
     assert!(next > resolved, "{next} after {resolved}");
+    let next_test = copy
+        .start_test(
+            oncall::store::proof::NewTest {
+                person: "bob".into(),
+                by: "bob".into(),
+                targets: vec![(oncall::domain::paging::Method::Email, "bob@example.com".into())],
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert!(next_test > test, "{next_test} after {test}");
     pg.close(copy);
 
     let again = run(from, pg.url.clone());

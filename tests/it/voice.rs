@@ -21,22 +21,22 @@ use tokio::net::TcpListener;
 use crate::daemon::{KEY, TestApp, settings, temp_dir, write_schedules};
 use crate::links::{PUBLIC_URL, SECRET, new_alert, twilio_sign};
 
-const SID: &str = "AC0123456789abcdef0123456789abcdef";
-const TOKEN: &str = "voice-auth-token-0123456789";
-const OUR_NUMBER: &str = "+447700900999";
-const ALICE_PHONE: &str = "+447700900001";
+pub(crate) const SID: &str = "AC0123456789abcdef0123456789abcdef";
+pub(crate) const TOKEN: &str = "voice-auth-token-0123456789";
+pub(crate) const OUR_NUMBER: &str = "+447700900999";
+pub(crate) const ALICE_PHONE: &str = "+447700900001";
 const BOB_PHONE: &str = "+447700900002";
 
 /// One request the fake Twilio took: `Calls.json` or `Messages.json`, and
 /// its form.
 #[derive(Clone, Debug)]
-struct Taken {
-    resource: String,
-    form: Vec<(String, String)>,
+pub(crate) struct Taken {
+    pub(crate) resource: String,
+    pub(crate) form: Vec<(String, String)>,
 }
 
 impl Taken {
-    fn field(&self, name: &str) -> &str {
+    pub(crate) fn field(&self, name: &str) -> &str {
         self.form
             .iter()
             .find(|(n, _)| n == name)
@@ -54,13 +54,13 @@ struct Twilio {
 /// A loopback server speaking Twilio's Calls and Messages APIs
 /// (`POST /2010-04-01/Accounts/{sid}/Calls.json`, `.../Messages.json`):
 /// form posts with basic auth, 201 with the resource's `sid`.
-struct FakeTwilio {
-    base: String,
+pub(crate) struct FakeTwilio {
+    pub(crate) base: String,
     state: Arc<Twilio>,
 }
 
 impl FakeTwilio {
-    async fn start() -> FakeTwilio {
+    pub(crate) async fn start() -> FakeTwilio {
         let state = Arc::new(Twilio::default());
         let app = axum::Router::new()
             .route("/2010-04-01/Accounts/{sid}/{resource}", post(take))
@@ -82,11 +82,11 @@ impl FakeTwilio {
             .collect()
     }
 
-    fn calls(&self, to: &str) -> Vec<Taken> {
+    pub(crate) fn calls(&self, to: &str) -> Vec<Taken> {
         self.taken("Calls.json", to)
     }
 
-    fn texts(&self, to: &str) -> Vec<Taken> {
+    pub(crate) fn texts(&self, to: &str) -> Vec<Taken> {
         self.taken("Messages.json", to)
     }
 }
@@ -193,7 +193,7 @@ fn gather_path(call: &Taken) -> String {
 }
 
 /// Twilio's parameters of a webhook about a call.
-fn call_params(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+pub(crate) fn call_params(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
     let mut p = vec![
         ("AccountSid", SID),
         ("CallSid", "CA0123456789abcdef0123456789abcdef"),
@@ -208,7 +208,12 @@ fn call_params(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'s
 
 /// POSTs `params` to `path` of the daemon with `signature` (if any);
 /// (status, body).
-async fn webhook(app: &TestApp, path: &str, params: &[(&str, &str)], signature: Option<&str>) -> (u16, String) {
+pub(crate) async fn webhook(
+    app: &TestApp,
+    path: &str,
+    params: &[(&str, &str)],
+    signature: Option<&str>,
+) -> (u16, String) {
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params)
         .finish();
@@ -225,7 +230,7 @@ async fn webhook(app: &TestApp, path: &str, params: &[(&str, &str)], signature: 
 }
 
 /// As Twilio posts it: signed with the auth token over the public URL.
-async fn signed(app: &TestApp, path: &str, params: &[(&str, &str)]) -> (u16, String) {
+pub(crate) async fn signed(app: &TestApp, path: &str, params: &[(&str, &str)]) -> (u16, String) {
     let sig = twilio_sign(TOKEN, &format!("{PUBLIC_URL}{path}"), params);
     webhook(app, path, params, Some(&sig)).await
 }

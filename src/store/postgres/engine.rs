@@ -463,6 +463,7 @@ fn notification_from_row(row: &Row) -> Result<Notification, StoreError> {
             "page" => NoticeKind::Page,
             "handoff" => NoticeKind::Handoff,
             "announce" => NoticeKind::Announce,
+            "test" => NoticeKind::Test,
             other => return Err(bad(format!("unknown notification kind {other:?}"))),
         },
         person: row.try_get(3)?,

@@ -593,6 +593,7 @@ fn notification_from_row(row: &Row<'_>) -> rusqlite::Result<Notification> {
             "page" => NoticeKind::Page,
             "handoff" => NoticeKind::Handoff,
             "announce" => NoticeKind::Announce,
+            "test" => NoticeKind::Test,
             other => return Err(bad_column(2, format!("unknown notification kind {other:?}"))),
         },
         person: row.get(3)?,
