@@ -350,7 +350,9 @@ pub trait Store: Send + Sync + 'static {
     /// since `since` (what a reply confirms).
     fn awaiting_reply(&self, person: String, destination: String, since: Instant) -> StoreFuture<'_, Option<i64>>;
 
-    /// The last confirmed test of each person's method and destination.
+    /// The last confirmation of each person's method and destination: a
+    /// confirmed test page, or for `sms` a verified phone number
+    /// (`crate::phone_verify`), whichever is later.
     fn confirmed(&self) -> StoreFuture<'_, Vec<proof::Confirmed>>;
 
     fn cursor(&self, name: &'static str) -> StoreFuture<'_, Option<i64>>;

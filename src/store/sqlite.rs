@@ -982,8 +982,9 @@ pub fn read_confirmed(path: &Path) -> Result<Vec<super::proof::Confirmed>, Store
     proofs::confirmed(&conn)
 }
 
-/// The schema version that added test pages and proofs.
-const PROOFS_SINCE: i64 = 13;
+/// The schema version that has test pages and proofs, and phone
+/// verifications (which count as confirmed SMS).
+const PROOFS_SINCE: i64 = 14;
 
 /// The schema version that added run-time overrides.
 const OVERRIDES_SINCE: i64 = 7;

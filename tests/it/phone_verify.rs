@@ -295,7 +295,24 @@ async fn the_right_code_on_me_verifies() {
         "{}",
         page.body
     );
-    assert!(!page.body.contains("unproven"), "{}", page.body);
+    assert!(!page.body.contains("<span class=\"unproven\">"), "{}", page.body);
+    // A verified number is a confirmed SMS method: on /me's contact methods
+    // and in the proofs the API (and `oncall check`) reads.
+    assert!(
+        page.body.contains(&format!(
+            "<tr><td>sms</td><td>{ALICE_PHONE}</td><td>2026-06-01T12:05:00Z</td></tr>"
+        )),
+        "{}",
+        page.body
+    );
+    let (code, proven) = app.api_get("/v1/proven").await;
+    assert_eq!(code, 200, "{proven}");
+    assert_eq!(
+        proven["people"]["alice"]["sms"]["confirmed_at"], "2026-06-01T12:05:00Z",
+        "{proven}"
+    );
+    assert_eq!(proven["people"]["alice"]["sms"]["proven"], true, "{proven}");
+    assert_eq!(proven["people"]["bob"]["sms"]["proven"], false, "{proven}");
     // Bob's number is not alice's to verify.
     assert_eq!(
         app.state()

@@ -142,8 +142,10 @@ pub(super) fn awaiting_reply(
 
 pub(super) fn confirmed(conn: &mut Conn) -> Result<Vec<Confirmed>, StoreError> {
     conn.query(
-        "SELECT person, method, destination, max(confirmed_at) FROM proofs WHERE confirmed_at IS NOT NULL \
-         GROUP BY person, method, destination ORDER BY person, method, destination",
+        "SELECT person, method, destination, max(at) FROM ( \
+         SELECT person, method, destination, confirmed_at AS at FROM proofs WHERE confirmed_at IS NOT NULL \
+         UNION ALL SELECT person, 'sms', phone, verified_at FROM phone_verifications WHERE verified_at IS NOT NULL \
+         ) AS c GROUP BY person, method, destination ORDER BY person, method, destination",
         &[],
     )?
     .iter()
@@ -167,5 +169,6 @@ pub(super) fn has_proofs(conn: &mut Conn) -> Result<bool, StoreError> {
     Ok(version.unwrap_or(0) >= PROOFS_SINCE)
 }
 
-/// The schema version that added test pages and proofs.
-const PROOFS_SINCE: i64 = 6;
+/// The schema version that has test pages and proofs, and phone
+/// verifications (which count as confirmed SMS).
+const PROOFS_SINCE: i64 = 7;

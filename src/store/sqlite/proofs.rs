@@ -129,12 +129,15 @@ pub(super) fn awaiting_reply(
         .optional()?)
 }
 
-/// The last confirmation of each person's method and destination.
+/// The last confirmation of each person's method and destination: a
+/// confirmed test page, or a verified phone number (as `sms`).
 pub(crate) fn confirmed(conn: &Connection) -> Result<Vec<Confirmed>, StoreError> {
     Ok(conn
         .prepare_cached(
-            "SELECT person, method, destination, max(confirmed_at) FROM proofs WHERE confirmed_at IS NOT NULL \
-             GROUP BY person, method, destination ORDER BY person, method, destination",
+            "SELECT person, method, destination, max(at) FROM ( \
+             SELECT person, method, destination, confirmed_at AS at FROM proofs WHERE confirmed_at IS NOT NULL \
+             UNION ALL SELECT person, 'sms', phone, verified_at FROM phone_verifications WHERE verified_at IS NOT NULL \
+             ) GROUP BY person, method, destination ORDER BY person, method, destination",
         )?
         .query_map([], |row| {
             let method: String = row.get(1)?;
