@@ -40,3 +40,4 @@ mod validation;
 mod voice;
 mod web;
 mod web_timeline;
+mod webpush;
