@@ -531,3 +531,52 @@ async fn a_subscription_that_cannot_be_used_is_refused_with_the_reason() {
     assert!(app.state().store.webpush_subscriptions(None).await.unwrap().is_empty());
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_device_is_turned_off_by_its_person_only() {
+    let state = Arc::new(Service::default());
+    let router = axum::Router::new()
+        .route("/push/{device}", post(receive))
+        .with_state(state.clone());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let app = spawn(None).await;
+    let (alice, alice_csrf) = signed_in(&app, "alice").await;
+    let (_, device_key) = oncall::notify::webpush::keygen();
+    let device = Subscribed {
+        endpoint: format!("{base}/push/laptop"),
+        p256dh: device_key,
+        auth: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([3u8; 16]),
+        client_hash: String::new(),
+    };
+    post_subscription(&app, &alice, &alice_csrf, &device).await;
+    let store = app.state().store.clone();
+    let kept = store.webpush_subscriptions(None).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].person, "alice");
+    let remove = format!("{}/me/push/{}/remove", app.base, kept[0].id);
+    // bob cannot turn alice's device off.
+    let (bob, bob_csrf) = signed_in(&app, "bob").await;
+    let r = bob
+        .post(&remove)
+        .header("Origin", &app.base)
+        .form(&[("csrf", bob_csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    assert_eq!(store.webpush_subscriptions(None).await.unwrap().len(), 1);
+    // alice can, with her page's form.
+    let r = alice
+        .post(&remove)
+        .header("Origin", &app.base)
+        .form(&[("csrf", alice_csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(r.headers()["location"], "/me?push=removed");
+    assert!(store.webpush_subscriptions(None).await.unwrap().is_empty());
+    app.stop().await;
+}
