@@ -311,15 +311,12 @@ pub fn urgency_header(urgency: Urgency) -> &'static str {
     }
 }
 
-/// `Retry-After` as seconds (the form push services use); an HTTP date is
-/// taken as well.
+/// `Retry-After` in seconds, the form push services use. (An HTTP date
+/// would need the wall clock, which a channel does not read: it is taken
+/// as no wait, and the usual back-off applies.)
 fn retry_after(value: Option<&HeaderValue>) -> Option<Duration> {
-    let text = value?.to_str().ok()?.trim();
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(text).ok()?;
-    (at.to_utc() - chrono::Utc::now()).to_std().ok()
+    let seconds = value?.to_str().ok()?.trim().parse::<u64>().ok()?;
+    Some(Duration::from_secs(seconds))
 }
 
 /// The payload of a notice: what ntfy would show, and for a page its alerts
@@ -452,6 +449,10 @@ mod tests {
             Some(Duration::from_secs(7))
         );
         assert_eq!(retry_after(Some(&HeaderValue::from_static("soon"))), None);
+        assert_eq!(
+            retry_after(Some(&HeaderValue::from_static("Wed, 21 Oct 2026 07:28:00 GMT"))),
+            None
+        );
         assert_eq!(retry_after(None), None);
     }
 
