@@ -1,5 +1,6 @@
 //! Page latency end to end: from a webhook sent to the daemon to the page
-//! handed to the SMTP server and to the SMS provider, at fixed alert rates.
+//! handed to the SMTP server, to the SMS provider and (`BENCH_NOTIFY=webpush`)
+//! to a Web Push service, at fixed alert rates.
 //!
 //! Everything is real except the SMS provider: the release `oncall serve`
 //! binary (its own process, its engine loop, a fresh SQLite file with
@@ -39,10 +40,14 @@
 //! - `BENCH_DRAIN_SECONDS`: how long to wait for the last pages of a phase
 //!   (default 30);
 //! - `BENCH_TEAMS` (default 100);
-//! - `BENCH_NOTIFY`: the people's `notify:` methods, any of `sms`, `email`
-//!   and `voice` (default `sms,email`); only those named are measured. A
-//!   call counts as handed off when its `Calls.json` request arrives (the
-//!   TwiML reads `Alert 42.`); `[voice]` falls back to `[sms]`'s account;
+//! - `BENCH_NOTIFY`: what is measured, any of `sms`, `email`, `voice` and
+//!   `webpush` (default `sms,email`). A call counts as handed off when its
+//!   `Calls.json` request arrives (the TwiML reads `Alert 42.`; `[voice]`
+//!   falls back to `[sms]`'s account). `webpush` is the people's `push` with no ntfy
+//!   topic and one Web Push subscription each, written into the database
+//!   once the daemon has made it; their push service is this program, which
+//!   records when each push arrives, decrypts it (RFC 8291, with the
+//!   device's key) and reads the alert from the payload, then answers 201;
 //! - `BENCH_SMS_DELAY_MS`: how long the fake Twilio waits before answering
 //!   (default 0), as a provider across the internet would. The arrival still
 //!   counts as the hand-off; the delay changes how long the daemon waits for
@@ -71,6 +76,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use mailparse::MailHeaderMap;
 use serde_json::json;
+use web_push_native::p256;
 
 /// The target of the issue: a page handed off within this, at the 99th percentile.
 const TARGET_P99_MS: f64 = 100.0;
@@ -120,6 +126,15 @@ struct Sms {
     strange: Arc<Mutex<Vec<String>>>,
     /// How long it takes to answer, after recording the arrival.
     delay: Duration,
+}
+
+/// The Web Push service and the devices subscribed at it: each person's
+/// P-256 key and auth secret, to decrypt what the daemon sends them.
+#[derive(Clone, Default)]
+struct Push {
+    devices: Arc<std::collections::HashMap<String, (p256::SecretKey, [u8; 16])>>,
+    arrivals: Arc<Mutex<Vec<Arrival>>>,
+    strange: Arc<Mutex<Vec<String>>>,
 }
 
 /// An alert as sent.
@@ -181,6 +196,33 @@ async fn main() -> anyhow::Result<()> {
         .with_state(sms.clone());
     tokio::spawn(async move { axum::serve(twilio, app).await });
 
+    // The Web Push service: this process too, one device per person.
+    let push = Push {
+        devices: Arc::new(
+            (0..teams)
+                .map(|t| {
+                    let mut secret = [0u8; 32];
+                    let key = loop {
+                        getrandom::fill(&mut secret).expect("random bytes");
+                        if let Ok(key) = p256::SecretKey::from_slice(&secret) {
+                            break key;
+                        }
+                    };
+                    let mut auth = [0u8; 16];
+                    getrandom::fill(&mut auth).expect("random bytes");
+                    (format!("p{t:04}"), (key, auth))
+                })
+                .collect(),
+        ),
+        ..Push::default()
+    };
+    let push_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let push_addr = push_listener.local_addr()?;
+    let app = Router::new()
+        .route("/push/{device}", post(push_message))
+        .with_state(push.clone());
+    tokio::spawn(async move { axum::serve(push_listener, app).await });
+
     // The SMTP server. Its port is picked by binding 0 and letting go: a
     // small race with other programs, found at once if lost.
     let smtp_port = free_port()?;
@@ -206,7 +248,10 @@ async fn main() -> anyhow::Result<()> {
     // The daemon.
     let keys = write_schedules(&dir, teams, &notify)?;
     let config = dir.join("oncall.toml");
-    std::fs::write(&config, oncall_toml(&dir, smtp_port, twilio_addr))?;
+    std::fs::write(
+        &config,
+        oncall_toml(&dir, smtp_port, twilio_addr, notify.contains(&"webpush")),
+    )?;
     let log_path = dir.join("oncall.log");
     let log = std::fs::File::create(&log_path)?;
     let mut daemon = Command::new(&oncall);
@@ -227,6 +272,9 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("starting {}", oncall.display()))?;
     work.children.insert(0, ("oncall", daemon));
     let address = wait_for_daemon(&mut work, &log_path).await?;
+    if notify.contains(&"webpush") {
+        subscribe(&dir.join("oncall.db"), &push, push_addr)?;
+    }
 
     let load_before = load_average();
     eprintln!(
@@ -246,7 +294,7 @@ async fn main() -> anyhow::Result<()> {
         let deadline = tokio::time::Instant::now() + drain;
         loop {
             mailbox.scan()?;
-            let pages = Pages::new(&notify, &sms, &mailbox);
+            let pages = Pages::new(&notify, &sms, &mailbox, &push);
             if ids.iter().all(|id| pages.complete(*id)) || tokio::time::Instant::now() >= deadline {
                 break;
             }
@@ -257,7 +305,7 @@ async fn main() -> anyhow::Result<()> {
     drop(client);
     let load_after = load_average();
 
-    let pages = Pages::new(&notify, &sms, &mailbox);
+    let pages = Pages::new(&notify, &sms, &mailbox, &push);
     println!();
     println!(
         "page latency, webhook sent -> page handed off; {} cores (load average before: {load_before}, after: {load_after})",
@@ -352,9 +400,11 @@ async fn main() -> anyhow::Result<()> {
         println!("{b}");
     }
     let texts = sms.arrivals.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let pushes = push.arrivals.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let bundles = texts.iter().filter(|a| a.alerts.len() > 1).count()
-        + mailbox.arrivals.iter().filter(|a| a.alerts.len() > 1).count();
-    let repeats = repeats(&texts) + repeats(&mailbox.arrivals);
+        + mailbox.arrivals.iter().filter(|a| a.alerts.len() > 1).count()
+        + pushes.iter().filter(|a| a.alerts.len() > 1).count();
+    let repeats = repeats(&texts) + repeats(&mailbox.arrivals) + repeats(&pushes);
     if bundles > 0 || repeats > 0 {
         problems.push(format!(
             "{bundles} messages were bundles of several alerts; {repeats} pages were repeats of one already received"
@@ -362,6 +412,9 @@ async fn main() -> anyhow::Result<()> {
     }
     for s in sms.strange.lock().unwrap_or_else(|e| e.into_inner()).iter() {
         problems.push(format!("the SMS server got {s}"));
+    }
+    for s in push.strange.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        problems.push(format!("the push service got {s}"));
     }
     for p in mailbox.strange.iter() {
         problems.push(p.clone());
@@ -394,7 +447,7 @@ fn phases(text: &str) -> anyhow::Result<Vec<Phase>> {
     Ok(out)
 }
 
-/// `BENCH_NOTIFY`: any of `sms`, `email` and `voice`, in the order given.
+/// `BENCH_NOTIFY`: any of `sms`, `email`, `voice` and `webpush`, in the order given.
 fn channels(text: &str) -> anyhow::Result<Vec<&'static str>> {
     let mut out = Vec::new();
     for word in text.split(',').map(str::trim).filter(|w| !w.is_empty()) {
@@ -402,13 +455,17 @@ fn channels(text: &str) -> anyhow::Result<Vec<&'static str>> {
             "sms" => "sms",
             "email" => "email",
             "voice" => "voice",
-            _ => bail!("BENCH_NOTIFY: `{word}` is not sms, email or voice"),
+            "webpush" => "webpush",
+            _ => bail!("BENCH_NOTIFY: `{word}` is not sms, email, voice or webpush"),
         };
         if !out.contains(&channel) {
             out.push(channel);
         }
     }
-    ensure!(!out.is_empty(), "BENCH_NOTIFY: name sms, email, voice, or several");
+    ensure!(
+        !out.is_empty(),
+        "BENCH_NOTIFY: name sms, email, voice, webpush or several"
+    );
     Ok(out)
 }
 
@@ -547,7 +604,12 @@ fn write_schedules(dir: &Path, teams: usize, notify: &[&str]) -> anyhow::Result<
         people.push_str(&format!(
             "  p{t:04}: {{name: Person {t}, email: p{t:04}@example.com, phone: \"+1555{t:07}\", \
              timezone: UTC, notify: [{}]}}\n",
-            notify.join(", ")
+            // Web Push is `push` (no ntfy topic: the subscription alone).
+            notify
+                .iter()
+                .map(|m| if *m == "webpush" { "push" } else { m })
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
         let key = format!("bench-paging-key-{t:04}");
         std::fs::write(
@@ -568,8 +630,8 @@ fn toml_string(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-fn oncall_toml(dir: &Path, smtp_port: u16, twilio: SocketAddr) -> String {
-    format!(
+fn oncall_toml(dir: &Path, smtp_port: u16, twilio: SocketAddr, webpush: bool) -> String {
+    let mut toml = format!(
         r#"# Written by examples/bench_paging.rs.
 listen = "127.0.0.1:0"
 schedules = {schedules}
@@ -601,7 +663,71 @@ voice = "0s"
 "#,
         schedules = toml_string(&dir.join("schedules").to_string_lossy()),
         database = toml_string(&dir.join("oncall.db").to_string_lossy()),
-    )
+    );
+    if webpush {
+        let (private, _) = oncall::notify::webpush::keygen();
+        toml.push_str(&format!(
+            "\n# The push service is this program, on loopback (plain http).\n[webpush]\n\
+             subject = \"mailto:bench@example.com\"\nprivate_key = \"{private}\"\nallow_http = true\n"
+        ));
+    }
+    toml
+}
+
+/// Writes each person's Web Push subscription into the daemon's database,
+/// as `/me/push` would (the daemon reads them at each pass).
+fn subscribe(database: &Path, push: &Push, service: SocketAddr) -> anyhow::Result<()> {
+    use base64::Engine as _;
+    use p256::elliptic_curve::sec1::ToEncodedPoint;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let db = rusqlite::Connection::open(database)?;
+    db.busy_timeout(Duration::from_secs(10))?;
+    for (person, (key, auth)) in push.devices.iter() {
+        db.execute(
+            "INSERT INTO webpush_subscriptions (person, endpoint, p256dh, auth, created_at) VALUES (?1, ?2, ?3, ?4, 0)",
+            (
+                person,
+                format!("http://{service}/push/{person}"),
+                b64(key.public_key().to_encoded_point(false).as_bytes()),
+                b64(auth),
+            ),
+        )?;
+    }
+    Ok(())
+}
+
+/// `POST /push/{device}`, as a push service answers it (RFC 8030): 201 with
+/// the message's URL. Records the arrival first, then decrypts it as the
+/// device would, for the alerts it names.
+async fn push_message(State(push): State<Push>, UrlPath(device): UrlPath<String>, body: Bytes) -> Response {
+    let at = now();
+    let strange = |what: String| push.strange.lock().unwrap_or_else(|e| e.into_inner()).push(what);
+    let Some((key, auth)) = push.devices.get(&device) else {
+        strange(format!("a push for an unknown device {device}"));
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let auth = web_push_native::Auth::clone_from_slice(auth);
+    let payload = match web_push_native::decrypt(body.to_vec(), key, &auth) {
+        Ok(plain) => serde_json::from_slice::<serde_json::Value>(&plain).ok(),
+        Err(e) => {
+            strange(format!("a push that does not decrypt: {e}"));
+            None
+        }
+    };
+    let alerts: Vec<i64> = payload
+        .as_ref()
+        .and_then(|p| p["alerts"].as_array())
+        .map(|a| a.iter().filter_map(|x| x["id"].as_i64()).collect())
+        .unwrap_or_default();
+    if alerts.is_empty() {
+        strange(format!("a push naming no alert: {payload:?}"));
+    } else {
+        push.arrivals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arrival { at, alerts });
+    }
+    (StatusCode::CREATED, [(header::LOCATION, format!("/message/{at}"))]).into_response()
 }
 
 /// Sends `count` alerts at `phase.rate`, each from its own task at its
@@ -888,13 +1014,14 @@ struct Pages {
 const BURST_GAP_NS: Wall = 5_000_000;
 
 impl Pages {
-    fn new(notify: &[&'static str], sms: &Sms, mailbox: &Mailbox) -> Pages {
+    fn new(notify: &[&'static str], sms: &Sms, mailbox: &Mailbox, push: &Push) -> Pages {
         let by_channel = notify
             .iter()
             .map(|channel| {
                 let firsts = match *channel {
                     "sms" => first_arrivals(&sms.arrivals.lock().unwrap_or_else(|e| e.into_inner())),
                     "voice" => first_arrivals(&sms.calls.lock().unwrap_or_else(|e| e.into_inner())),
+                    "webpush" => first_arrivals(&push.arrivals.lock().unwrap_or_else(|e| e.into_inner())),
                     _ => first_arrivals(&mailbox.arrivals),
                 };
                 (*channel, firsts)

@@ -34,8 +34,8 @@ use oncall::notify::Channels;
 use oncall::settings::DEFAULT_MAX_BODY_BYTES;
 use oncall::store::sqlite::SqliteStore;
 use oncall::store::{
-    Credential, CredentialKind, LeadChange, NewCredential, NewOverride, PhoneVerification, PhoneWork, Spend, SpendLink,
-    Store, StoreError, StoreFuture, StoredOverride, TxWork,
+    Credential, CredentialKind, LeadChange, NewCredential, NewOverride, NewWebPush, PhoneVerification, PhoneWork,
+    Spend, SpendLink, Store, StoreError, StoreFuture, StoredOverride, TxWork, WebPushSubscription,
 };
 
 /// The key `scripts/bench-intake` uses when none is given.
@@ -206,6 +206,22 @@ impl Store for NullStore {
 
     fn confirmed(&self) -> StoreFuture<'_, Vec<oncall::store::proof::Confirmed>> {
         Box::pin(async { Ok(Vec::new()) })
+    }
+
+    fn add_webpush(&self, _s: NewWebPush, _now: Instant) -> StoreFuture<'_, WebPushSubscription> {
+        Box::pin(async { Err(StoreError::internal("the null store keeps no subscriptions")) })
+    }
+
+    fn webpush_subscriptions(&self, _person: Option<String>) -> StoreFuture<'_, Vec<WebPushSubscription>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    fn webpush_subscription(&self, _id: i64) -> StoreFuture<'_, Option<WebPushSubscription>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn remove_webpush(&self, _id: i64, _person: Option<String>) -> StoreFuture<'_, bool> {
+        Box::pin(async { Ok(false) })
     }
 }
 

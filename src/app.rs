@@ -75,6 +75,14 @@ pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result
     if let Some(voice) = &settings.notify.voice {
         channels.add(Arc::new(crate::notify::VoiceChannel::new(voice, links.clone())?));
     }
+    let webpush = match &settings.notify.webpush {
+        Some(config) => {
+            let channel = Arc::new(crate::notify::WebPushChannel::new(config, store.clone())?);
+            channels.add_webpush(channel.clone());
+            Some(channel)
+        }
+        None => None,
+    };
     // A phone call is opt-in: no `[voice]` is no cause for a warning.
     let missing: Vec<&str> = Method::DEFAULT_ORDER
         .into_iter()
@@ -125,7 +133,10 @@ pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result
         clock,
         heartbeat_lock: tokio::sync::Mutex::new(()),
         status_public: settings.status_page_public,
-        web: crate::web::Web::new(settings)?,
+        web: crate::web::Web {
+            webpush,
+            ..crate::web::Web::new(settings)?
+        },
         links,
         inbound_sms,
         inbound_voice,

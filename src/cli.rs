@@ -59,6 +59,13 @@ pub enum Format {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum WebpushAction {
+    /// A new VAPID key pair: the private key for `[webpush]`, and its public
+    /// key (browsers subscribe with it).
+    Keygen,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the daemon: take alerts in over HTTP, keep them in the database.
     /// Stops cleanly on SIGTERM or SIGINT.
@@ -125,6 +132,12 @@ pub enum Command {
         action: people::Action,
         #[command(flatten)]
         daemon: people::DaemonArgs,
+    },
+    /// Web Push: `keygen` prints a new VAPID key pair for `[webpush]` in
+    /// oncall.toml (docs/notifications.md).
+    Webpush {
+        #[command(subcommand)]
+        action: WebpushAction,
     },
     /// A person's sign-in link for the web interface (docs/web.md), made
     /// with the daemon's link secret and public URL.
@@ -491,6 +504,19 @@ pub fn run(args: Args, clock: &dyn Clock, out: &mut dyn Write, err: &mut dyn Wri
         }
         Command::Override { action, url } => overrides::run(action, &url, out, err),
         Command::Token { action, daemon } => people::token(action, daemon, clock, out, err),
+        Command::Webpush {
+            action: WebpushAction::Keygen,
+        } => {
+            let (private, public) = crate::notify::webpush::keygen();
+            writeln!(
+                out,
+                "# For [webpush] in oncall.toml. The private key is a secret: put it in a file\n\
+                 # (private_key_file) or ONCALL_WEBPUSH_PRIVATE_KEY rather than here.\n\
+                 private_key = \"{private}\"\n\
+                 # The public key (browsers subscribe with it; the daemon derives it): {public}"
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Link {
             person,
             public_url,
@@ -785,6 +811,7 @@ fn daemon_overrides(
         smtp_password: std::env::var("ONCALL_SMTP_PASSWORD").ok(),
         sms_auth_token: std::env::var("ONCALL_SMS_AUTH_TOKEN").ok(),
         push_token: std::env::var("ONCALL_PUSH_TOKEN").ok(),
+        webpush_private_key: std::env::var("ONCALL_WEBPUSH_PRIVATE_KEY").ok(),
     }
 }
 

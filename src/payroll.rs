@@ -442,7 +442,7 @@ impl PayExport {
                 Err(SendError::Permanent(e)) => {
                     tracing::error!(month = %month.label(), file = %name, error = %e, "cannot email the pay export; it is in the export directory")
                 }
-                Err(e @ SendError::Retryable(_)) => {
+                Err(e @ (SendError::Retryable(_) | SendError::RetryAfter(..))) => {
                     return Err(ExportError(format!("emailing {name}: {}", e.message())));
                 }
             }

@@ -127,6 +127,7 @@ pub struct File {
     pub sms: Option<notify::SmsConfig>,
     pub voice: Option<notify::VoiceConfig>,
     pub push: Option<notify::PushConfig>,
+    pub webpush: Option<notify::WebPushConfig>,
     #[serde(default)]
     pub webhook: notify::WebhookConfig,
     /// The daemon's address as people and providers reach it.
@@ -223,6 +224,8 @@ pub struct Overrides {
     pub sms_auth_token: Option<String>,
     /// `ONCALL_PUSH_TOKEN`: the `[push]` access token.
     pub push_token: Option<String>,
+    /// `ONCALL_WEBPUSH_PRIVATE_KEY`: the `[webpush]` VAPID private key.
+    pub webpush_private_key: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -372,6 +375,7 @@ impl Settings {
             sms: file.sms,
             voice: file.voice,
             push: file.push,
+            webpush: file.webpush,
             webhook: file.webhook,
         };
         if let Some(c) = &mut notify.email {
@@ -393,6 +397,13 @@ impl Settings {
         }
         if let Some(c) = &mut notify.push {
             c.token = secret(o.push_token, c.token.take(), c.token_file.as_deref())?;
+        }
+        if let Some(c) = &mut notify.webpush {
+            c.private_key = secret(
+                o.webpush_private_key,
+                c.private_key.take(),
+                c.private_key_file.as_deref(),
+            )?;
         }
         let database = o.database.or(file.database).unwrap_or_else(|| DEFAULT_DATABASE.into());
         let database = Database::parse(&database).map_err(|e| SettingsError::Invalid {

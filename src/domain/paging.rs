@@ -32,12 +32,25 @@ use super::window::{ActiveWindow, active_spans};
 /// the second after 2 minutes, the rest after 5.
 const DEFAULT_DELAYS: [i64; 4] = [0, 2, 5, 5];
 
+/// The destination of a Web Push subscription kept in the store:
+/// `webpush:ID`. Subscriptions are made at run time on the person's page,
+/// not written in `people.yaml`; a `push` rule reaches each of them as well
+/// as the person's ntfy topic.
+pub const WEB_PUSH_PREFIX: &str = "webpush:";
+
 /// Without written rules: every contact method the person has (among
 /// `allowed`), quickest first, each a little later than the one before.
 pub fn default_rules(person: &Person, allowed: &[Method]) -> Vec<Rule> {
+    default_rules_with(person, false, allowed)
+}
+
+/// [`default_rules`] for a person who may have Web Push subscriptions
+/// (`web_push`): with one, `push` is among their methods even without an
+/// ntfy topic.
+fn default_rules_with(person: &Person, web_push: bool, allowed: &[Method]) -> Vec<Rule> {
     Method::DEFAULT_ORDER
         .into_iter()
-        .filter(|m| allowed.contains(m) && person.contact(*m).is_some())
+        .filter(|m| allowed.contains(m) && (person.contact(*m).is_some() || (web_push && *m == Method::Push)))
         .zip(DEFAULT_DELAYS)
         .map(|(method, minutes)| Rule {
             method,
@@ -103,6 +116,22 @@ pub fn plan_person(
     fallback_tz: Tz,
     now: Instant,
 ) -> Vec<Planned> {
+    plan_person_with(person, &[], severity, intensity, fallback_tz, now)
+}
+
+/// [`plan_person`] for a person with Web Push subscriptions (`web_push`,
+/// their destinations, see [`WEB_PUSH_PREFIX`]): each `push` rule becomes
+/// one notification for the ntfy topic (if they have one) and one for
+/// each subscription, all due at the same time. Someone with a
+/// subscription and no topic is reachable by `push`.
+pub fn plan_person_with(
+    person: &Person,
+    web_push: &[String],
+    severity: &str,
+    intensity: &Intensity,
+    fallback_tz: Tz,
+    now: Instant,
+) -> Vec<Planned> {
     let prefs = &person.preferences;
     let written = prefs
         .by_severity
@@ -110,7 +139,7 @@ pub fn plan_person(
         .filter(|r| !r.is_empty())
         .unwrap_or(&prefs.rules);
     let rules: Vec<Rule> = if written.is_empty() {
-        default_rules(person, &intensity.methods)
+        default_rules_with(person, !web_push.is_empty(), &intensity.methods)
     } else {
         written
             .iter()
@@ -121,20 +150,24 @@ pub fn plan_person(
     let tz = person.timezone.unwrap_or(fallback_tz);
     rules
         .into_iter()
-        .filter_map(|rule| {
-            let to = person.contact(rule.method)?;
+        .flat_map(|rule| {
+            let mut to: Vec<String> = person.contact(rule.method).map(str::to_string).into_iter().collect();
+            if rule.method == Method::Push {
+                to.extend(web_push.iter().cloned());
+            }
             let mut due = now + rule.after;
             let mut quiet = false;
-            if intensity.respect_quiet_hours
+            if !to.is_empty()
+                && intensity.respect_quiet_hours
                 && let Some(end) = quiet_until(tz, &prefs.quiet_hours, due)
             {
                 due = end;
                 quiet = true;
             }
-            Some(Planned {
+            to.into_iter().map(move |to| Planned {
                 person: person.id.clone(),
                 method: rule.method,
-                to: to.to_string(),
+                to,
                 due,
                 quiet,
             })
@@ -416,4 +449,77 @@ pub fn batch(
     }
     out.send.sort_by_key(|ids| ids[0]);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(push: Option<&str>, rules: Vec<Rule>) -> Person {
+        Person {
+            id: "alice".into(),
+            name: "Alice".into(),
+            email: Some("alice@example.com".into()),
+            phone: None,
+            push: push.map(str::to_string),
+            webhook: None,
+            timezone: None,
+            preferences: Preferences {
+                rules,
+                ..Preferences::default()
+            },
+            region: None,
+            ready_for: None,
+        }
+    }
+
+    fn planned(p: &Person, web_push: &[String]) -> Vec<(Method, String, i64)> {
+        let now = Instant::default();
+        plan_person_with(p, web_push, "critical", &Intensity::default_for(2, 3), Tz::UTC, now)
+            .into_iter()
+            .map(|x| (x.method, x.to, (x.due - now).num_minutes()))
+            .collect()
+    }
+
+    #[test]
+    fn push_is_the_ntfy_topic_and_each_web_push_subscription() {
+        let devices = vec!["webpush:7".to_string(), "webpush:9".to_string()];
+        let rules = vec![
+            Rule {
+                method: Method::Push,
+                after: Duration::zero(),
+            },
+            Rule {
+                method: Method::Email,
+                after: Duration::minutes(5),
+            },
+        ];
+        let p = person(Some("ntfy:alice-1"), rules.clone());
+        assert_eq!(
+            planned(&p, &devices),
+            [
+                (Method::Push, "ntfy:alice-1".into(), 0),
+                (Method::Push, "webpush:7".into(), 0),
+                (Method::Push, "webpush:9".into(), 0),
+                (Method::Email, "alice@example.com".into(), 5),
+            ]
+        );
+        // Without a topic, the subscriptions alone; without either, none.
+        let p = person(None, rules);
+        assert_eq!(planned(&p, &devices[..1]).len(), 2);
+        assert_eq!(planned(&p, &[]), [(Method::Email, "alice@example.com".into(), 5)]);
+    }
+
+    #[test]
+    fn a_subscription_puts_push_first_in_the_default_rules() {
+        let p = person(None, Vec::new());
+        assert_eq!(planned(&p, &[]), [(Method::Email, "alice@example.com".into(), 0)]);
+        assert_eq!(
+            planned(&p, &["webpush:3".into()]),
+            [
+                (Method::Push, "webpush:3".into(), 0),
+                (Method::Email, "alice@example.com".into(), 2),
+            ]
+        );
+    }
 }

@@ -357,6 +357,15 @@ impl Engine {
                         for n in &message.notifications {
                             let next = match &e {
                                 SendError::Retryable(_) => self.backoff.retry_at(n.id, n.attempts, now),
+                                // Not before the receiver asked, but never
+                                // beyond the backoff's longest wait, and
+                                // within the same number of attempts.
+                                SendError::RetryAfter(_, after) => {
+                                    let asked = Duration::from_std(*after).unwrap_or(self.backoff.max);
+                                    self.backoff
+                                        .retry_at(n.id, n.attempts, now)
+                                        .map(|t| t.max(now + asked.min(self.backoff.max)))
+                                }
                                 SendError::Permanent(_) => None,
                             };
                             match next {

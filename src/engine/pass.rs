@@ -492,6 +492,10 @@ fn run_due_escalations(
         });
     }
     due.sort_by_key(|d| (d.due.due_at, d.due.alert));
+    if !due.is_empty() {
+        // Who has Web Push subscriptions, read once for the steps that fire.
+        steps = Steps::with_web_push(tx.webpush_destinations()?);
+    }
     for ToRun { due, new } in due {
         let (id, state) = (due.alert, due.state);
         let is_new = new.is_some();

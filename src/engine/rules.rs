@@ -156,13 +156,22 @@ impl Rules {
 
     /// Whom a step that fired reaches at `now`, and how, worked out afresh
     /// (see [`Steps::plan`]).
-    fn reach(&self, alert: &Alert, fired: &Fired, intensity: &Intensity, now: Instant) -> Plan {
+    fn reach(
+        &self,
+        alert: &Alert,
+        fired: &Fired,
+        intensity: &Intensity,
+        now: Instant,
+        web_push: &BTreeMap<String, Vec<String>>,
+    ) -> Plan {
+        let web_push = |id: &str| web_push.get(id).map_or(&[][..], Vec::as_slice);
         let team_tz = self.schedule.team(&alert.team).map(|t| t.tz).unwrap_or(chrono_tz::UTC);
         let recipients = paging::recipients(&self.schedule, &alert.team, &fired.targets, now);
         let mut reached = Vec::new();
         let mut unreachable = Vec::new();
         for (person, target) in &recipients {
-            let planned = paging::plan_person(person, &alert.severity, intensity, team_tz, now);
+            let planned =
+                paging::plan_person_with(person, web_push(&person.id), &alert.severity, intensity, team_tz, now);
             if planned.is_empty() {
                 unreachable.push(person.id.clone());
             } else {
@@ -174,7 +183,8 @@ impl Rules {
         let paged: Vec<&PersonId> = reached.iter().map(|(person, _, _)| person).collect();
         let mut shadows = Vec::new();
         for (shadow, of) in paging::shadow_copies(&self.schedule, &alert.team, &paged, now) {
-            let planned = paging::plan_person(shadow, &alert.severity, intensity, team_tz, now);
+            let planned =
+                paging::plan_person_with(shadow, web_push(&shadow.id), &alert.severity, intensity, team_tz, now);
             shadows.push((shadow.id.clone(), of, planned));
         }
         let nobody: Vec<String> = fired
@@ -580,11 +590,31 @@ struct Plan {
 #[derive(Default)]
 pub struct Steps {
     now: Option<Instant>,
+    /// Each person's Web Push destinations (`webpush:ID`), read from the
+    /// store for the pass: a `push` rule reaches them too.
+    web_push: BTreeMap<String, Vec<String>>,
     /// By team: (severity, the step that fired, its plan).
     plans: BTreeMap<String, Vec<(String, Fired, Plan)>>,
 }
 
 impl Steps {
+    /// For a pass that knows these Web Push subscriptions: (person,
+    /// subscription id), as [`crate::engine::tx::PassTx::webpush_destinations`]
+    /// answers.
+    pub fn with_web_push(subscriptions: Vec<(String, i64)>) -> Steps {
+        let mut web_push: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (person, id) in subscriptions {
+            web_push
+                .entry(person)
+                .or_default()
+                .push(format!("{}{id}", paging::WEB_PUSH_PREFIX));
+        }
+        Steps {
+            web_push,
+            ..Steps::default()
+        }
+    }
+
     /// The plan for `fired` of `alert` at `now`, worked out the first time.
     fn plan(&mut self, rules: &Rules, alert: &Alert, fired: &Fired, intensity: &Intensity, now: Instant) -> &Plan {
         if self.now != Some(now) {
@@ -601,7 +631,7 @@ impl Steps {
                 plans.push((
                     alert.severity.clone(),
                     fired.clone(),
-                    rules.reach(alert, fired, intensity, now),
+                    rules.reach(alert, fired, intensity, now, &self.web_push),
                 ));
                 plans.len() - 1
             }

@@ -34,6 +34,11 @@ pub trait PassTx {
     /// it had taken before this one.
     fn take_turn(&mut self, team: &str, step: usize) -> Result<u64, StoreError>;
 
+    /// Every Web Push subscription kept, as (person, subscription id), in
+    /// order of id: the push destinations a page may expand to besides a
+    /// person's ntfy topic.
+    fn webpush_destinations(&mut self) -> Result<Vec<(String, i64)>, StoreError>;
+
     /// The alerts with an id above `id`, oldest first. Like [`PassTx::alert`],
     /// without their details (`details` is null): no decision reads them,
     /// and they are most of an alert's row.

@@ -5,7 +5,10 @@
 //! attempt may succeed if retried ([`SendError::Retryable`]) or never will
 //! ([`SendError::Permanent`]).
 //!
-//! Channels never read the clock for decisions and never touch the store.
+//! Channels never read the clock for decisions and never touch the store,
+//! but for Web Push (`webpush.rs`), whose subscriptions the store keeps: it
+//! reads a subscription's keys and removes one its push service says is
+//! gone. `push` is both ntfy and Web Push ([`webpush::PushRoutes`]).
 //!
 //! [`render`] writes the words of every medium; `email.rs`, `sms.rs`,
 //! `push.rs` and `webhook.rs` carry them; [`Channels`] holds the configured
@@ -35,12 +38,14 @@ mod twilio;
 pub mod voice;
 mod web;
 pub mod webhook;
+pub mod webpush;
 
 pub use email::EmailChannel;
 pub use push::PushChannel;
 pub use sms::SmsChannel;
 pub use voice::VoiceChannel;
 pub use webhook::WebhookChannel;
+pub use webpush::WebPushChannel;
 
 pub use crate::domain::paging::Method;
 
@@ -180,17 +185,21 @@ pub enum SendError {
     /// SMTP 5xx, no channel configured for the method).
     #[error("{0}")]
     Permanent(String),
+    /// The receiver asked to be tried again after a while (a push
+    /// service's 429 with `Retry-After`): retryable, not before then.
+    #[error("{0} (will retry after {secs}s)", secs = .1.as_secs())]
+    RetryAfter(String, Duration),
 }
 
 impl SendError {
     pub fn retryable(&self) -> bool {
-        matches!(self, SendError::Retryable(_))
+        matches!(self, SendError::Retryable(_) | SendError::RetryAfter(..))
     }
 
     /// What went wrong, without the retry advice.
     pub fn message(&self) -> &str {
         match self {
-            SendError::Retryable(m) | SendError::Permanent(m) => m,
+            SendError::Retryable(m) | SendError::Permanent(m) | SendError::RetryAfter(m, _) => m,
         }
     }
 
@@ -200,6 +209,7 @@ impl SendError {
         match self {
             SendError::Retryable(m) => SendError::Retryable(redact::redact(&m, destination)),
             SendError::Permanent(m) => SendError::Permanent(redact::redact(&m, destination)),
+            SendError::RetryAfter(m, after) => SendError::RetryAfter(redact::redact(&m, destination), after),
         }
     }
 }
@@ -232,6 +242,9 @@ pub struct Config {
     /// daemon's links (see [`VoiceChannel::new`]).
     pub voice: Option<VoiceConfig>,
     pub push: Option<PushConfig>,
+    /// Not built by [`Channels::from_config`]: it keeps its subscriptions in
+    /// the store (see [`WebPushChannel::new`]).
+    pub webpush: Option<WebPushConfig>,
     #[serde(default)]
     pub webhook: WebhookConfig,
 }
@@ -315,6 +328,25 @@ pub struct PushConfig {
     /// An access token for a protected server; prefer `ONCALL_PUSH_TOKEN`.
     pub token: Option<String>,
     pub token_file: Option<std::path::PathBuf>,
+    /// Seconds. Default 10.
+    pub timeout_secs: Option<u64>,
+}
+
+/// Web Push (`[webpush]`): the daemon's VAPID key pair and contact.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebPushConfig {
+    /// Where a push service's operator can reach you: `mailto:...` or
+    /// `https://...` (RFC 8292's `sub`).
+    pub subject: String,
+    /// The VAPID private key, base64url, as `oncall webpush keygen` prints
+    /// it. Prefer `private_key_file` or `ONCALL_WEBPUSH_PRIVATE_KEY`.
+    pub private_key: Option<String>,
+    pub private_key_file: Option<std::path::PathBuf>,
+    /// Take subscriptions whose endpoint is `http://` (a push service for
+    /// tests on loopback). Default false: `https://` only.
+    #[serde(default)]
+    pub allow_http: bool,
     /// Seconds. Default 10.
     pub timeout_secs: Option<u64>,
 }
@@ -421,6 +453,16 @@ impl Channels {
         }
         channels.push(Arc::new(WebhookChannel::new(&config.webhook)?));
         Ok(Channels::new(channels))
+    }
+
+    /// Adds Web Push to `push`: a destination `webpush:ID` goes to it, any
+    /// other to the ntfy channel there was (if any).
+    pub fn add_webpush(&mut self, channel: Arc<dyn Channel>) {
+        let ntfy = self.by_method.remove(&Method::Push);
+        self.add(Arc::new(webpush::PushRoutes {
+            ntfy,
+            webpush: Some(channel),
+        }));
     }
 
     /// Adds a channel (behind [`redact`]), replacing any of its method.

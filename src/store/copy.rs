@@ -118,6 +118,11 @@ const TABLES: &[(&str, &[&str])] = &[
     ),
     // Links already used stay used after the move.
     ("spent_links", &["link", "alert_id", "expires_at", "spent_at"]),
+    // Phones and browsers go on receiving pushes after the move.
+    (
+        "webpush_subscriptions",
+        &["id", "person", "endpoint", "p256dh", "auth", "created_at"],
+    ),
     // Sessions and tokens go on working after the move.
     (
         "credentials",
@@ -159,6 +164,7 @@ const IDENTITIES: &[&str] = &[
     "ledger",
     "overrides",
     "credentials",
+    "webpush_subscriptions",
 ];
 
 /// What was copied: each table with its rows in SQLite and in PostgreSQL.

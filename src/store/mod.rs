@@ -325,6 +325,22 @@ pub trait Store: Send + Sync + 'static {
     /// The credentials of `kind` not ended, oldest first (expired ones too).
     fn credentials(&self, kind: CredentialKind) -> StoreFuture<'_, Vec<Credential>>;
 
+    /// Keeps a person's Web Push subscription; the same endpoint subscribed
+    /// again (the device turned push on once more, or for someone else)
+    /// replaces its row. Answers it as stored.
+    fn add_webpush(&self, s: NewWebPush, now: Instant) -> StoreFuture<'_, WebPushSubscription>;
+
+    /// The Web Push subscriptions of `person` (of everyone: `None`), oldest
+    /// first.
+    fn webpush_subscriptions(&self, person: Option<String>) -> StoreFuture<'_, Vec<WebPushSubscription>>;
+
+    /// Subscription `id`, if it is still kept.
+    fn webpush_subscription(&self, id: i64) -> StoreFuture<'_, Option<WebPushSubscription>>;
+
+    /// Removes subscription `id` (only if it is `person`'s, when given);
+    /// answers whether there was one.
+    fn remove_webpush(&self, id: i64, person: Option<String>) -> StoreFuture<'_, bool>;
+
     /// A named mark kept across restarts (say, the last month exported).
     /// Records a test page to `t.person` and queues one notification of
     /// kind `test` per target, due `now`, in one transaction; its id.
@@ -524,6 +540,29 @@ fn credential_kind(text: &str) -> Option<CredentialKind> {
         "token" => Some(CredentialKind::Token),
         _ => None,
     }
+}
+
+/// A Web Push subscription to keep (see [`Store::add_webpush`]): what a
+/// browser's `PushSubscription.toJSON()` gives, for a person.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewWebPush {
+    pub person: String,
+    /// The push service's URL for this device (RFC 8030).
+    pub endpoint: String,
+    /// The device's P-256 public key and auth secret (RFC 8291), base64url.
+    pub p256dh: String,
+    pub auth: String,
+}
+
+/// A Web Push subscription as kept.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct WebPushSubscription {
+    pub id: i64,
+    pub person: String,
+    pub endpoint: String,
+    pub p256dh: String,
+    pub auth: String,
+    pub created_at: Instant,
 }
 
 /// An override to record.

@@ -53,8 +53,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::error::BatchStep;
 use super::error::DatabaseError;
 use super::{
-    Credential, CredentialKind, LeadChange, LinkAction, NewCredential, NewOverride, PhoneVerification, PhoneWork,
-    Spend, SpendLink, Store, StoreError, StoreFuture, StoredOverride, TxWork,
+    Credential, CredentialKind, LeadChange, LinkAction, NewCredential, NewOverride, NewWebPush, PhoneVerification,
+    PhoneWork, Spend, SpendLink, Store, StoreError, StoreFuture, StoredOverride, TxWork, WebPushSubscription,
 };
 use crate::domain::alert::{
     Action, Alert, AlertId, Event, Hold, Outcome, Status, TimelineEntry, TimelineKind, detail_text,
@@ -88,8 +88,8 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/postgres/0004_credentials.sql"),
     ),
     (
-        "0005_reserved.sql",
-        include_str!("../../migrations/postgres/0005_reserved.sql"),
+        "0005_webpush.sql",
+        include_str!("../../migrations/postgres/0005_webpush.sql"),
     ),
     (
         "0006_proofs.sql",
@@ -977,6 +977,50 @@ impl Store for PgStore {
         Box::pin(self.read(proofs::confirmed))
     }
 
+    fn add_webpush(&self, s: NewWebPush, now: Instant) -> StoreFuture<'_, WebPushSubscription> {
+        Box::pin(self.write(move |conn| {
+            let row = conn.query_one(
+                "INSERT INTO webpush_subscriptions (person, endpoint, p256dh, auth, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (endpoint) DO UPDATE SET person = excluded.person, \
+                 p256dh = excluded.p256dh, auth = excluded.auth, created_at = excluded.created_at RETURNING id",
+                &[&s.person, &s.endpoint, &s.p256dh, &s.auth, &now.timestamp()],
+            )?;
+            let id: i64 = row.try_get(0)?;
+            webpush_from_row(&conn.query_one(concat!(select_webpush!(), " WHERE id = $1"), &[&id])?)
+        }))
+    }
+
+    fn webpush_subscriptions(&self, person: Option<String>) -> StoreFuture<'_, Vec<WebPushSubscription>> {
+        Box::pin(self.read(move |conn| {
+            conn.query(
+                concat!(select_webpush!(), " WHERE $1::TEXT IS NULL OR person = $1 ORDER BY id"),
+                &[&person],
+            )?
+            .iter()
+            .map(webpush_from_row)
+            .collect()
+        }))
+    }
+
+    fn webpush_subscription(&self, id: i64) -> StoreFuture<'_, Option<WebPushSubscription>> {
+        Box::pin(self.read(
+            move |conn| match conn.query_opt(concat!(select_webpush!(), " WHERE id = $1"), &[&id])? {
+                Some(row) => Ok(Some(webpush_from_row(&row)?)),
+                None => Ok(None),
+            },
+        ))
+    }
+
+    fn remove_webpush(&self, id: i64, person: Option<String>) -> StoreFuture<'_, bool> {
+        Box::pin(self.write(move |conn| {
+            let removed = conn.execute(
+                "DELETE FROM webpush_subscriptions WHERE id = $1 AND ($2::TEXT IS NULL OR person = $2)",
+                &[&id, &person],
+            )?;
+            Ok(removed > 0)
+        }))
+    }
+
     fn cursor(&self, name: &'static str) -> StoreFuture<'_, Option<i64>> {
         Box::pin(self.read(move |conn| engine::cursor(conn, name)))
     }
@@ -1330,6 +1374,24 @@ pub fn end_credential_beside(
 /// `oncall token list`, beside the daemons.
 pub fn credentials_beside(target: &Target, kind: CredentialKind) -> Result<Vec<Credential>, StoreError> {
     on_credentials(target, move |conn| credentials(conn, kind))
+}
+
+macro_rules! select_webpush {
+    () => {
+        "SELECT id, person, endpoint, p256dh, auth, created_at FROM webpush_subscriptions"
+    };
+}
+use select_webpush;
+
+fn webpush_from_row(r: &Row) -> Result<WebPushSubscription, StoreError> {
+    Ok(WebPushSubscription {
+        id: r.try_get(0)?,
+        person: r.try_get(1)?,
+        endpoint: r.try_get(2)?,
+        p256dh: r.try_get(3)?,
+        auth: r.try_get(4)?,
+        created_at: instant(r.try_get(5)?)?,
+    })
 }
 
 fn credential_from_row(r: &Row) -> Result<Credential, StoreError> {

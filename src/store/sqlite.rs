@@ -83,8 +83,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::error::BatchStep;
 use super::{
-    Credential, CredentialKind, LeadChange, LinkAction, NewCredential, NewOverride, PhoneVerification, PhoneWork,
-    Spend, SpendLink, Store, StoreError, StoreFuture, StoredOverride, TxWork,
+    Credential, CredentialKind, LeadChange, LinkAction, NewCredential, NewOverride, NewWebPush, PhoneVerification,
+    PhoneWork, Spend, SpendLink, Store, StoreError, StoreFuture, StoredOverride, TxWork, WebPushSubscription,
 };
 use crate::domain::alert::{
     Action, Alert, AlertId, Event, Hold, Outcome, Status, TimelineEntry, TimelineKind, detail_text,
@@ -132,7 +132,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0011_credentials.sql",
         include_str!("../../migrations/0011_credentials.sql"),
     ),
-    ("0012_reserved.sql", include_str!("../../migrations/0012_reserved.sql")),
+    ("0012_webpush.sql", include_str!("../../migrations/0012_webpush.sql")),
     ("0013_proofs.sql", include_str!("../../migrations/0013_proofs.sql")),
     (
         "0014_phone_verification.sql",
@@ -597,6 +597,46 @@ impl Store for SqliteStore {
         Box::pin(self.read(|conn| proofs::confirmed(conn)))
     }
 
+    fn add_webpush(&self, s: NewWebPush, now: Instant) -> StoreFuture<'_, WebPushSubscription> {
+        Box::pin(self.write(move |conn| {
+            let id: i64 = conn
+                .prepare_cached(UPSERT_WEBPUSH)?
+                .query_row(params![s.person, s.endpoint, s.p256dh, s.auth, now.timestamp()], |r| {
+                    r.get(0)
+                })?;
+            Ok(conn
+                .prepare_cached(&format!("{SELECT_WEBPUSH} WHERE id = ?1"))?
+                .query_row([id], webpush_from_row)?)
+        }))
+    }
+
+    fn webpush_subscriptions(&self, person: Option<String>) -> StoreFuture<'_, Vec<WebPushSubscription>> {
+        Box::pin(self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(&format!("{SELECT_WEBPUSH} WHERE ?1 IS NULL OR person = ?1 ORDER BY id"))?
+                .query_map([person], webpush_from_row)?
+                .collect::<rusqlite::Result<_>>()?)
+        }))
+    }
+
+    fn webpush_subscription(&self, id: i64) -> StoreFuture<'_, Option<WebPushSubscription>> {
+        Box::pin(self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(&format!("{SELECT_WEBPUSH} WHERE id = ?1"))?
+                .query_row([id], webpush_from_row)
+                .optional()?)
+        }))
+    }
+
+    fn remove_webpush(&self, id: i64, person: Option<String>) -> StoreFuture<'_, bool> {
+        Box::pin(self.write(move |conn| {
+            let removed = conn
+                .prepare_cached("DELETE FROM webpush_subscriptions WHERE id = ?1 AND (?2 IS NULL OR person = ?2)")?
+                .execute(params![id, person])?;
+            Ok(removed > 0)
+        }))
+    }
+
     fn cursor(&self, name: &'static str) -> StoreFuture<'_, Option<i64>> {
         Box::pin(self.read(move |conn| engine::cursor(conn, name)))
     }
@@ -859,6 +899,25 @@ fn credentials(conn: &Connection, kind: CredentialKind) -> Result<Vec<Credential
         ))?
         .query_map([kind.as_str()], credential_from_row)?
         .collect::<rusqlite::Result<_>>()?)
+}
+
+/// Keeps a subscription; the same endpoint again replaces its row (see
+/// [`Store::add_webpush`]). The same statement on PostgreSQL.
+const UPSERT_WEBPUSH: &str = "INSERT INTO webpush_subscriptions (person, endpoint, p256dh, auth, created_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (endpoint) DO UPDATE SET person = excluded.person, \
+     p256dh = excluded.p256dh, auth = excluded.auth, created_at = excluded.created_at RETURNING id";
+const SELECT_WEBPUSH: &str = "SELECT id, person, endpoint, p256dh, auth, created_at FROM webpush_subscriptions";
+
+fn webpush_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<WebPushSubscription> {
+    let created: i64 = r.get(5)?;
+    Ok(WebPushSubscription {
+        id: r.get(0)?,
+        person: r.get(1)?,
+        endpoint: r.get(2)?,
+        p256dh: r.get(3)?,
+        auth: r.get(4)?,
+        created_at: DateTime::from_timestamp(created, 0).ok_or(rusqlite::Error::IntegralValueOutOfRange(5, created))?,
+    })
 }
 
 /// The schema version that added credentials.

@@ -5,9 +5,11 @@
 //! need no other).
 //!
 //! Nothing is loaded from elsewhere: the style is inline, and the only
-//! script is [`REFRESH_SCRIPT`], allowed by its hash in the
+//! scripts are [`REFRESH_SCRIPT`] and `/me`'s push button
+//! ([`super::push::PUSH_SCRIPT`]), allowed by their hashes in the
 //! Content-Security-Policy (no other inline script runs, so text that
-//! escaped its escaping still could not run).
+//! escaped its escaping still could not run); the service worker and the
+//! web app manifest come from the daemon itself.
 
 use std::sync::LazyLock;
 
@@ -66,10 +68,13 @@ if(!t)return;var n=new DOMParser().parseFromString(t,'text/html').querySelector(
 static CSP: LazyLock<HeaderValue> = LazyLock::new(|| {
     use base64::Engine as _;
     use sha2::{Digest, Sha256};
-    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(REFRESH_SCRIPT.as_bytes()));
+    let hash = |script: &str| base64::engine::general_purpose::STANDARD.encode(Sha256::digest(script.as_bytes()));
     HeaderValue::from_str(&format!(
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; script-src 'sha256-{hash}'; \
-         connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; \
+         script-src 'sha256-{}' 'sha256-{}'; worker-src 'self'; manifest-src 'self'; \
+         connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        hash(REFRESH_SCRIPT),
+        hash(super::push::PUSH_SCRIPT),
     ))
     .expect("a header value")
 });
@@ -111,7 +116,7 @@ pub fn document(status: StatusCode, me: Option<&Me>, current: Nav, title: &str, 
     let html = format!(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"robots\" content=\"noindex\">\n<title>{title} · oncall</title>\n\
+         <meta name=\"robots\" content=\"noindex\">\n<link rel=\"manifest\" href=\"/manifest.webmanifest\">\n<title>{title} · oncall</title>\n\
          <style>{STYLE}</style>\n</head>\n<body>\n{header}\n{main}\n\
          <script>{REFRESH_SCRIPT}</script>\n</body>\n</html>\n",
         title = escape(title),

@@ -8,6 +8,8 @@
 //!   ledger` counts), and their burden against their teams' average
 //!   (`cli::burden::count`, what `oncall burden` prints);
 //! - whom they shadow;
+//! - the devices they get Web Push on, and the button that turns it on for
+//!   this one (`push.rs`);
 //! - for each shift, who could cover it (`cli::burden::candidates`, the
 //!   `oncall cover` suggestions) and a form that hands it over: an override
 //!   through the overrides API's own checks and store
@@ -52,6 +54,8 @@ pub struct MeQuery {
     phone: Option<String>,
     /// The test page just sent, to show how it went.
     tested: Option<i64>,
+    /// What the last push form did (`on`, `test-failed`, `removed`).
+    push: Option<String>,
 }
 
 /// How long a confirmed test page proves a method: older, it is flagged
@@ -267,6 +271,9 @@ pub async fn page(State(state): State<Shared>, me: Me, Query(q): Query<MeQuery>)
         }
         body.push_str("</ul>\n");
     }
+
+    // The devices I get pushes on, and the button that adds this one.
+    body.push_str(&super::push::section(&state, &me, q.push.as_deref()).await);
     layout::page(&me, Nav::Me, "Me", &body)
 }
 

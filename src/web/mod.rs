@@ -15,6 +15,7 @@
 pub mod alerts;
 pub mod layout;
 pub mod me;
+pub mod push;
 pub mod session;
 pub mod signin;
 pub mod team;
@@ -26,6 +27,7 @@ use axum::Router;
 use axum::routing::{get, post};
 
 use crate::http::{Limiter, Shared};
+use crate::notify::WebPushChannel;
 use crate::notify::email::EmailChannel;
 use crate::settings::{RateLimit, Settings};
 
@@ -46,6 +48,11 @@ pub fn router() -> Router<Shared> {
         .route("/me/phone", post(me::verify_phone))
         .route("/me/phone/code", post(me::new_phone_code))
         .route("/me/test-page", post(me::test_page))
+        .route("/me/push", post(push::subscribe))
+        .route("/me/push/{id}/remove", post(push::unsubscribe))
+        .route("/sw.js", get(push::service_worker))
+        .route("/manifest.webmanifest", get(push::manifest))
+        .route("/icon.svg", get(push::icon))
 }
 
 /// "Email me my link" requests one client may make at once, then one more
@@ -72,6 +79,9 @@ pub struct Web {
     /// "Email me my link" per client address, and emails per person.
     pub email_per_client: Limiter,
     pub email_per_person: Limiter,
+    /// Web Push (`[webpush]`): the key browsers subscribe with, and the
+    /// test push a new subscription gets; `None` without it.
+    pub webpush: Option<Arc<WebPushChannel>>,
 }
 
 impl Web {
@@ -83,6 +93,7 @@ impl Web {
             mailer: None,
             email_per_client: Limiter::new(EMAIL_LINK_PER_CLIENT),
             email_per_person: Limiter::new(EMAIL_LINK_PER_PERSON),
+            webpush: None,
         }
     }
 
@@ -100,6 +111,7 @@ impl Web {
             mailer,
             email_per_client: Limiter::new(EMAIL_LINK_PER_CLIENT),
             email_per_person: Limiter::new(EMAIL_LINK_PER_PERSON),
+            webpush: None,
         })
     }
 }

@@ -42,3 +42,4 @@ mod validation;
 mod voice;
 mod web;
 mod web_timeline;
+mod webpush;

@@ -171,6 +171,13 @@ impl PassTx for Conn {
         Ok(u64::try_from(taken).unwrap_or(0))
     }
 
+    fn webpush_destinations(&mut self) -> Result<Vec<(String, i64)>, StoreError> {
+        self.query("SELECT person, id FROM webpush_subscriptions ORDER BY id", &[])?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
     fn alerts_after(&mut self, id: AlertId) -> Result<Vec<Alert>, StoreError> {
         self.query(NEW_ALERTS, &[&id])?.iter().map(alert_from_row).collect()
     }

@@ -264,6 +264,14 @@ impl PassTx for Tx<'_> {
         Ok(u64::try_from(taken).unwrap_or(0))
     }
 
+    fn webpush_destinations(&mut self) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT person, id FROM webpush_subscriptions ORDER BY id")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
     fn alerts_after(&mut self, id: AlertId) -> Result<Vec<Alert>, StoreError> {
         Ok(self
             .conn
