@@ -72,6 +72,15 @@ pub async fn start(
             None if method.is_some() => missing.push(format!("{m}: {person} has no destination for it in people.yaml")),
             None => {}
         }
+        // `push` is also each device the person turned Web Push on for.
+        if m == Method::Push && state.web.webpush.is_some() {
+            let devices = state.store.webpush_subscriptions(Some(person.to_string())).await?;
+            targets.extend(
+                devices
+                    .iter()
+                    .map(|d| (m, format!("{}{}", crate::domain::paging::WEB_PUSH_PREFIX, d.id))),
+            );
+        }
     }
     if targets.is_empty() {
         let why = if missing.is_empty() {

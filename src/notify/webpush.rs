@@ -76,9 +76,13 @@ pub struct Payload {
     /// acknowledge page (it shows the alert and asks before acting).
     pub url: Option<String>,
     pub alerts: Vec<PayloadAlert>,
-    /// A test push (on subscribing): no alert.
+    /// A test push (on subscribing, or a test page): no alert.
     #[serde(default)]
     pub test: bool,
+    /// A test page's signed confirm link (`/v1/proofs/<token>`): tapping
+    /// the notification POSTs it, which confirms the method.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
@@ -200,6 +204,7 @@ impl WebPushChannel {
             url: None,
             alerts: Vec::new(),
             test: true,
+            confirm: None,
         };
         let body = serde_json::to_vec(&payload).expect("a payload is JSON");
         self.send_to(sub, &body, Urgency::Normal, PAGE_TTL).await
@@ -345,7 +350,13 @@ pub fn payload(notice: &Notice) -> Payload {
         url: alerts.first().and_then(|a| a.acknowledge.clone()),
         alerts,
         test: false,
+        confirm: None,
     };
+    if let What::Test(t) = &notice.what {
+        p.test = true;
+        p.url = t.confirm_url.clone();
+        p.confirm = t.confirm_url.clone();
+    }
     while p.alerts.len() > 1 && serde_json::to_vec(&p).map_or(0, |v| v.len()) > MAX_PAYLOAD {
         p.alerts.pop();
     }

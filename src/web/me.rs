@@ -494,8 +494,22 @@ async fn contact_methods(state: &Shared, me: &Me, tested: Option<i64>, now: Inst
         "<p class=\"muted\">A method is paged whether or not it is proven; a test page proves it reaches you.</p>\n\
          <table><tr><th scope=\"col\">Method</th><th scope=\"col\">Destination</th><th scope=\"col\">Last confirmed</th></tr>\n",
     );
-    for m in Method::ALL {
-        let Some(to) = p.contact(m) else { continue };
+    // Each device with Web Push on is a destination of `push` too.
+    let devices: Vec<String> = match (
+        &state.web.webpush,
+        state.store.webpush_subscriptions(Some(me.person.clone())).await,
+    ) {
+        (Some(_), Ok(subs)) => subs
+            .iter()
+            .map(|d| format!("{}{}", crate::domain::paging::WEB_PUSH_PREFIX, d.id))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let destinations = Method::ALL
+        .into_iter()
+        .filter_map(|m| Some((m, p.contact(m)?)))
+        .chain(devices.iter().map(|d| (Method::Push, d.as_str())));
+    for (m, to) in destinations {
         let last = crate::store::proof::last_confirmed(&confirmed, &me.person, m, to);
         let cell = match last {
             Some(t) if t + PROVEN_FOR > now => crate::domain::time::Rfc3339::new(t).to_string(),

@@ -17,7 +17,8 @@
 //! with Acknowledge and Resolve actions, which POST to the alert's signed
 //! action links (`/v1/act/<token>`, as ntfy's buttons and email links do);
 //! tapping the notification opens the acknowledge link's page, which shows
-//! the alert and asks before acting.
+//! the alert and asks before acting. Tapping a test page's notification
+//! POSTs its confirm link: that is the person's confirmation.
 
 use std::fmt::Write as _;
 
@@ -65,12 +66,22 @@ self.addEventListener('push', function (e) {
     renotify: true,
     requireInteraction: p.urgency === 'high',
     icon: '/icon.svg',
-    data: { url: p.url || '/alerts', alerts: alerts },
+    data: { url: p.url || '/alerts', alerts: alerts, confirm: p.confirm || null },
     actions: actions
   }));
 });
 self.addEventListener('notificationclick', function (e) {
   var d = e.notification.data || {};
+  if (d.confirm) {
+    // A test page: tapping it is the person's confirmation.
+    e.notification.close();
+    e.waitUntil(fetch(d.confirm, { method: 'POST', credentials: 'omit' }).then(function (r) {
+      return self.registration.showNotification(r.ok ? 'Confirmed: push reaches you here' : 'Not confirmed (' + r.status + ')', { tag: 'oncall' });
+    }, function () {
+      return self.clients.openWindow(d.confirm);
+    }));
+    return;
+  }
   var a = (d.alerts || [])[0];
   var link = a ? (e.action === 'ack' ? a.acknowledge : e.action === 'resolve' ? a.resolve : null) : null;
   e.notification.close();

@@ -580,3 +580,82 @@ async fn a_device_is_turned_off_by_its_person_only() {
     assert!(store.webpush_subscriptions(None).await.unwrap().is_empty());
     app.stop().await;
 }
+
+/// A test page reaches each device with Web Push on; tapping its
+/// notification (the service worker POSTs the payload's `confirm` link)
+/// confirms that device, and `/me` shows it proven.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_test_page_reaches_each_device_and_tapping_it_confirms() {
+    let service = PushService::start().await;
+    let app = spawn(None).await;
+    let key = app.state().web.webpush.as_ref().unwrap().public_key().to_string();
+    let (client, csrf) = signed_in(&app, "alice").await;
+    let device = service.subscribe(&key).await;
+    assert_eq!(post_subscription(&app, &client, &csrf, &device).await, "/me?push=on");
+    let dest = format!(
+        "webpush:{}",
+        app.state()
+            .store
+            .webpush_subscriptions(Some("alice".into()))
+            .await
+            .unwrap()[0]
+            .id
+    );
+
+    let (code, started) = app
+        .api_post("/v1/people/alice/test-page", json!({"method": "push"}))
+        .await;
+    assert_eq!(code, 202, "{started}");
+    let test = started["test"].as_i64().unwrap_or_else(|| panic!("{started}"));
+    app.run_engine().await;
+    let got = service.messages(&device).await;
+    assert_eq!(got.len(), 2, "the subscribing test push, then the test page: {got:?}");
+    let page = &got[1];
+    assert_eq!(page["test"], true, "{page}");
+    assert_eq!(page["alerts"], json!([]), "{page}");
+    let confirm = page["confirm"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no confirm link: {page}"));
+    assert!(confirm.starts_with(&format!("{PUBLIC_URL}/v1/proofs/")), "{confirm}");
+    assert_eq!(
+        page["url"].as_str(),
+        Some(confirm),
+        "tapping opens it where script cannot POST"
+    );
+
+    let proof = |proofs: &Value| {
+        proofs["proofs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["to"] == dest.as_str())
+            .unwrap_or_else(|| panic!("no proof for {dest}: {proofs}"))
+            .clone()
+    };
+    let (_, before) = app.api_get(&format!("/v1/test-pages/{test}")).await;
+    assert_eq!(proof(&before)["state"], "sent", "{before}");
+    assert_eq!(proof(&before)["confirmed_at"], Value::Null, "{before}");
+
+    app.clock.advance(Duration::seconds(30));
+    let on_test_daemon = confirm.replace(PUBLIC_URL, &app.base);
+    let (code, said) = post_empty(&app, &on_test_daemon).await;
+    assert_eq!(code, 200, "{said}");
+    let (_, after) = app.api_get(&format!("/v1/test-pages/{test}")).await;
+    assert_eq!(proof(&after)["confirmed_at"], "2026-06-01T12:00:30Z", "{after}");
+
+    let me = client
+        .get(format!("{}/me", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        me.contains(&format!(
+            "<tr><td>push</td><td>{dest}</td><td>2026-06-01T12:00:30Z</td></tr>"
+        )),
+        "{me}"
+    );
+    app.stop().await;
+}
