@@ -36,7 +36,7 @@ use serde_json::{Value, json};
 
 use super::act::{cross_site, refused, store_failed};
 use super::html::page;
-use super::sms::{SIGNATURE_HEADER, field, plain, signature_matches};
+use super::sms::{field, plain, signed_form};
 use super::{ApiError, Caller, InboundSms, Shared};
 use crate::domain::paging::Method;
 use crate::domain::time::Instant;
@@ -340,20 +340,7 @@ fn twilio_checked(
             "no provider callbacks for this test: they need [sms] or [voice] with its auth token, and public_url\n",
         )));
     };
-    let body = body.map_err(|_| Box::new(plain(StatusCode::BAD_REQUEST, "cannot read the body\n")))?;
-    let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let url = format!("{public_url}{path}");
-    let signed = headers
-        .get(SIGNATURE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|sig| signature_matches(&inbound.auth_token, &url, &params, sig));
-    if !signed {
-        tracing::warn!("test page callback refused: missing or wrong X-Twilio-Signature");
-        return Err(Box::new(plain(
-            StatusCode::FORBIDDEN,
-            "missing or wrong X-Twilio-Signature\n",
-        )));
-    }
+    let params = signed_form(inbound, public_url, path, headers, body, "test page callback")?;
     if params.iter().filter(|(n, _)| n == "AccountSid").count() != 1
         || field(&params, "AccountSid") != inbound.account_sid
     {

@@ -158,6 +158,45 @@ pub(super) fn plain(status: StatusCode, message: &'static str) -> Response {
     (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], message).into_response()
 }
 
+/// A Twilio webhook's form, read and checked: the body (413 when too
+/// large), and its `X-Twilio-Signature` over `public_url` + `path` under
+/// the account's auth token (403 without it or wrong). `what` names the
+/// webhook in the log. Every Twilio webhook of the daemon (inbound SMS,
+/// a call's keys and status, a test page's status) starts here.
+pub(super) fn signed_form(
+    inbound: &super::InboundSms,
+    public_url: &str,
+    path: &str,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    what: &str,
+) -> Result<Vec<(String, String)>, Box<Response>> {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Err(Box::new(plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the body is too large\n",
+            )));
+        }
+        Err(_) => return Err(Box::new(plain(StatusCode::BAD_REQUEST, "cannot read the body\n"))),
+    };
+    let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let url = format!("{public_url}{path}");
+    let signed = headers
+        .get(SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|sig| signature_matches(&inbound.auth_token, &url, &params, sig));
+    if !signed {
+        tracing::warn!(url = %url, "{what} refused: missing or wrong X-Twilio-Signature (is public_url the address Twilio calls?)");
+        return Err(Box::new(plain(
+            StatusCode::FORBIDDEN,
+            "missing or wrong X-Twilio-Signature\n",
+        )));
+    }
+    Ok(params)
+}
+
 /// `POST /v1/sms/inbound`.
 pub async fn inbound(State(state): State<Shared>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
     let (Some(inbound), Some(public_url)) = (state.inbound_sms.as_ref(), state.links.public_url()) else {
@@ -166,23 +205,10 @@ pub async fn inbound(State(state): State<Shared>, headers: HeaderMap, body: Resu
             "inbound SMS is off: it needs [sms] with its auth token, and public_url\n",
         );
     };
-    let body = match body {
-        Ok(b) => b,
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return plain(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large\n");
-        }
-        Err(_) => return plain(StatusCode::BAD_REQUEST, "cannot read the body\n"),
+    let params = match signed_form(inbound, public_url, INBOUND_PATH, &headers, body, "inbound SMS") {
+        Ok(params) => params,
+        Err(refused) => return *refused,
     };
-    let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let url = format!("{public_url}{INBOUND_PATH}");
-    let signed = headers
-        .get(SIGNATURE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|sig| signature_matches(&inbound.auth_token, &url, &params, sig));
-    if !signed {
-        tracing::warn!(url = %url, "inbound SMS refused: missing or wrong X-Twilio-Signature (is public_url the address Twilio calls?)");
-        return plain(StatusCode::FORBIDDEN, "missing or wrong X-Twilio-Signature\n");
-    }
     if ONCE
         .iter()
         .any(|name| params.iter().filter(|(n, _)| n == name).count() > 1)

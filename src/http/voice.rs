@@ -29,7 +29,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::Shared;
 use super::act::{Acted, Once, act};
-use super::sms::{SIGNATURE_HEADER, field, plain, signature_matches};
+use super::sms::{field, plain, signed_form};
 use crate::domain::alert::AlertId;
 use crate::links::{Action, VOICE_PATH};
 use crate::notify::render::{self, Spoken};
@@ -86,31 +86,7 @@ fn check(
             "phone calls are off: they need [voice] with its auth token, and public_url\n",
         )));
     };
-    let body = match body {
-        Ok(b) => b,
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return Err(Box::new(plain(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "the body is too large\n",
-            )));
-        }
-        Err(_) => return Err(Box::new(plain(StatusCode::BAD_REQUEST, "cannot read the body\n"))),
-    };
-    let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let url = format!("{public_url}{path}");
-    let signed = headers
-        .get(SIGNATURE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|sig| signature_matches(&inbound.auth_token, &url, &params, sig));
-    if !signed {
-        tracing::warn!(
-            "voice webhook refused: missing or wrong X-Twilio-Signature (is public_url the address Twilio calls?)"
-        );
-        return Err(Box::new(plain(
-            StatusCode::FORBIDDEN,
-            "missing or wrong X-Twilio-Signature\n",
-        )));
-    }
+    let params = signed_form(inbound, public_url, path, headers, body, "voice webhook")?;
     if params.iter().filter(|(n, _)| n == "AccountSid").count() != 1
         || field(&params, "AccountSid") != inbound.account_sid
     {
