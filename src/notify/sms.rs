@@ -1,6 +1,6 @@
 //! SMS through a Twilio-compatible Messages API: one form-encoded
 //! `POST {base_url}/2010-04-01/Accounts/{account_sid}/Messages.json` with
-//! `To`, `From` and `Body`, through the account's client ([`Twilio`],
+//! `To`, `From` and `Body`, through the account's client (`twilio::Twilio`,
 //! shared with phone calls: authentication, the receipt, the errors).
 
 use super::twilio::Twilio;

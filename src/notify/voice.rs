@@ -2,7 +2,7 @@
 //! `POST {base_url}/2010-04-01/Accounts/{account_sid}/Calls.json` with `To`,
 //! `From`, the call's instructions as TwiML (`Twiml`), and where to report
 //! how the call ended (`StatusCallback`, for the `completed` event),
-//! through the account's client ([`Twilio`], shared with SMS:
+//! through the account's client (`twilio::Twilio`, shared with SMS:
 //! authentication, the receipt, the errors). Twilio answers 201 with the
 //! call as JSON; its `sid` (`CA...`) is the receipt.
 //!

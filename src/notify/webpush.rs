@@ -325,7 +325,7 @@ fn retry_after(value: Option<&HeaderValue>) -> Option<Duration> {
 }
 
 /// The payload of a notice: what ntfy would show, and for a page its alerts
-/// (at most [`MAX_ALERTS`]) with their links, cut to fit [`MAX_PAYLOAD`].
+/// (at most `MAX_ALERTS`) with their links, cut to fit `MAX_PAYLOAD`.
 pub fn payload(notice: &Notice) -> Payload {
     let push = render::push(notice);
     let alerts: Vec<PayloadAlert> = match &notice.what {
