@@ -876,11 +876,12 @@ fn check(settings: &Settings, now: Instant, out: &mut dyn Write, err: &mut dyn W
     let mut notes = Vec::new();
     if !has_errors {
         match proofs_read(&settings.database) {
-            Ok(confirmed) => diagnostics.extend(config::proof_warnings(
+            Ok((confirmed, web_push)) => diagnostics.extend(config::proof_warnings(
                 &loaded,
                 &settings.severities,
                 &settings.intensities,
                 &confirmed,
+                &web_push,
                 now,
             )),
             Err(why) => notes.push(format!(
@@ -917,15 +918,24 @@ fn check(settings: &Settings, now: Instant, out: &mut dyn Write, err: &mut dyn W
     Ok(ExitCode::SUCCESS)
 }
 
-/// The store's confirmed test pages for `check`, or why they cannot be
-/// read (no database yet, or it cannot be opened).
-fn proofs_read(database: &crate::store::Database) -> Result<Vec<crate::store::proof::Confirmed>, String> {
+/// What `check` needs of the store: the last confirmations, and each
+/// person's Web Push devices; or why they cannot be read (no database yet,
+/// or it cannot be opened).
+type Proofs = (
+    Vec<crate::store::proof::Confirmed>,
+    std::collections::BTreeMap<String, Vec<String>>,
+);
+
+fn proofs_read(database: &crate::store::Database) -> Result<Proofs, String> {
     if let crate::store::Database::Sqlite(path) = database
         && !path.exists()
     {
         return Err(format!("no store at {}", path.display()));
     }
-    crate::store::read_confirmed(database).map_err(|e| format!("the store cannot be read ({e})"))
+    let unreadable = |e: crate::store::StoreError| format!("the store cannot be read ({e})");
+    let confirmed = crate::store::read_confirmed(database).map_err(unreadable)?;
+    let web_push = crate::store::read_webpush_destinations(database).map_err(unreadable)?;
+    Ok((confirmed, web_push))
 }
 
 fn who(

@@ -304,13 +304,15 @@ pub const PROVEN_FOR_DAYS: i64 = 90;
 /// Warnings about people on a rota whose methods for the top severity's
 /// pages have not been confirmed by a test page (`oncall test-page`) in
 /// [`PROVEN_FOR_DAYS`] days, from `confirmed` (the store's last
-/// confirmations). A method is paged all the same: this only says it is
-/// unproven.
+/// confirmations). `web_push`: each person's Web Push destinations, which
+/// their `push` rules page too. A method is paged all the same: this only
+/// says it is unproven.
 pub fn proof_warnings(
     loaded: &Loaded,
     severities: &Severities,
     intensities: &BTreeMap<String, Intensity>,
     confirmed: &[crate::store::proof::Confirmed],
+    web_push: &BTreeMap<String, Vec<String>>,
     now: Instant,
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
@@ -330,7 +332,8 @@ pub fn proof_warnings(
             continue;
         }
         let mut seen = std::collections::BTreeSet::new();
-        for planned in paging::plan_person(person, top, intensity, chrono_tz::UTC, now) {
+        let devices = web_push.get(&person.id).map_or(&[][..], Vec::as_slice);
+        for planned in paging::plan_person_with(person, devices, top, intensity, chrono_tz::UTC, now) {
             if !seen.insert((planned.method, planned.to.clone())) {
                 continue;
             }
@@ -345,8 +348,17 @@ pub fn proof_warnings(
                 pos: origin.pos,
                 severity: Severity::Warning,
                 message: format!(
-                    "{} (on {}): {} for `{top}` pages is unproven: no test page by it confirmed in {PROVEN_FOR_DAYS} days ({when}); run `oncall test-page {} --method {}`",
-                    person.id, on[0], planned.method, person.id, planned.method
+                    "{} (on {}): {}{} for `{top}` pages is unproven: no test page by it confirmed in {PROVEN_FOR_DAYS} days ({when}); run `oncall test-page {} --method {}`",
+                    person.id,
+                    on[0],
+                    planned.method,
+                    if planned.to.starts_with(paging::WEB_PUSH_PREFIX) {
+                        format!(" (Web Push device {})", &planned.to[paging::WEB_PUSH_PREFIX.len()..])
+                    } else {
+                        String::new()
+                    },
+                    person.id,
+                    planned.method
                 ),
             });
         }

@@ -175,6 +175,26 @@ fn with_created_entry(alert: &Alert, mut stored: Vec<TimelineEntry>) -> Vec<Time
     stored
 }
 
+/// Each person's Web Push destinations (`webpush:ID`, the devices they
+/// turned push on for), read beside a running daemon (for `oncall check`,
+/// which holds them to the proofs as it holds people's other methods).
+/// Blocks.
+pub fn read_webpush_destinations(
+    database: &Database,
+) -> Result<std::collections::BTreeMap<String, Vec<String>>, StoreError> {
+    let devices = match database {
+        Database::Postgres(target) => postgres::read_webpush(target)?,
+        Database::Sqlite(path) => sqlite::read_webpush(path)?,
+    };
+    let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (person, id) in devices {
+        out.entry(person)
+            .or_default()
+            .push(format!("{}{id}", crate::domain::paging::WEB_PUSH_PREFIX));
+    }
+    Ok(out)
+}
+
 /// The run-time overrides of the database, read beside a running daemon
 /// (for `oncall who` and `oncall shifts`). Blocks.
 pub fn read_overrides(database: &Database) -> Result<Vec<StoredOverride>, StoreError> {

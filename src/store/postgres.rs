@@ -658,6 +658,23 @@ pub fn read_confirmed(target: &Target) -> Result<Vec<super::proof::Confirmed>, S
     })
 }
 
+/// The Web Push subscriptions (person, id), read beside the daemons; none
+/// before subscriptions (schema version 5).
+pub fn read_webpush(target: &Target) -> Result<Vec<(String, i64)>, StoreError> {
+    read_once(target, Vec::new(), |conn| {
+        let version: Option<i64> = conn
+            .query_one("SELECT max(version) FROM oncall_schema", &[])?
+            .try_get(0)?;
+        if version.unwrap_or(0) < 5 {
+            return Ok(Vec::new());
+        }
+        conn.query("SELECT person, id FROM webpush_subscriptions ORDER BY person, id", &[])?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    })
+}
+
 /// The ledger of `span`, read beside the daemons.
 pub fn read_ledger(target: &Target, span: Span) -> Result<Ledger, StoreError> {
     read_once(target, Ledger::default(), move |conn| engine::ledger(conn, span))

@@ -1041,6 +1041,25 @@ pub fn read_confirmed(path: &Path) -> Result<Vec<super::proof::Confirmed>, Store
     proofs::confirmed(&conn)
 }
 
+/// The Web Push subscriptions (person, id), read beside the daemon: none
+/// without the file or before subscriptions.
+pub fn read_webpush(path: &Path) -> Result<Vec<(String, i64)>, StoreError> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let (conn, version) = open_read_only(path)?;
+    if version < WEBPUSH_SINCE {
+        return Ok(Vec::new());
+    }
+    Ok(conn
+        .prepare("SELECT person, id FROM webpush_subscriptions ORDER BY person, id")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+/// The schema version that added Web Push subscriptions.
+const WEBPUSH_SINCE: i64 = 12;
+
 /// The schema version that has test pages and proofs, and phone
 /// verifications (which count as confirmed SMS).
 const PROOFS_SINCE: i64 = 14;

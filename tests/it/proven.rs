@@ -389,7 +389,7 @@ async fn a_test_page_is_for_the_person_and_their_methods_only() {
 
 /// `oncall check` run in the process with a manual clock, against the
 /// daemon's database (through `database` in an oncall.toml); its stderr.
-fn check(app: &TestApp, now: chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn check(app: &TestApp, now: chrono::DateTime<chrono::Utc>) -> String {
     let toml = app.dir.join("check.toml");
     std::fs::write(
         &toml,

@@ -1331,6 +1331,18 @@ async fn migrate_store_copies_sqlite_into_postgres_with_matching_counts() {
         .await
         .unwrap();
     source.set_cursor("pay_export", 7).await.unwrap();
+    let device = source
+        .add_webpush(
+            oncall::store::NewWebPush {
+                person: "alice".into(),
+                endpoint: "https://push.example.com/d/1".into(),
+                p256dh: "key".into(),
+                auth: "auth".into(),
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
     let verified = oncall::store::PhoneVerification {
         verified_at: Some(t0()),
         wrong: 2,
@@ -1414,7 +1426,7 @@ async fn migrate_store_copies_sqlite_into_postgres_with_matching_counts() {
     // `pay --source ledger`, `burden`), from the URL.
     let database: oncall::store::Database = pg.url.parse().unwrap();
     let sqlite_database = oncall::store::Database::Sqlite(sqlite_backend.database().to_path_buf());
-    let (overrides, ledger, proven) = tokio::task::spawn_blocking(move || {
+    let (overrides, ledger, proven, devices_read) = tokio::task::spawn_blocking(move || {
         let span = oncall::domain::time::Span::new(t0(), at("2026-03-02T00:00:00Z"));
         (
             oncall::store::read_overrides(&database).unwrap(),
@@ -1424,11 +1436,17 @@ async fn migrate_store_copies_sqlite_into_postgres_with_matching_counts() {
                 oncall::store::read_confirmed(&database).unwrap(),
                 oncall::store::read_confirmed(&sqlite_database).unwrap(),
             ],
+            [
+                oncall::store::read_webpush_destinations(&database).unwrap(),
+                oncall::store::read_webpush_destinations(&sqlite_database).unwrap(),
+            ],
         )
     })
     .await
     .unwrap();
     assert_eq!(proven, [confirmed.clone(), confirmed.clone()]);
+    let devices = std::collections::BTreeMap::from([("alice".to_string(), vec![format!("webpush:{}", device.id)])]);
+    assert_eq!(devices_read, [devices.clone(), devices]);
     assert_eq!(overrides, std::slice::from_ref(&cover));
     assert_eq!(
         ledger,

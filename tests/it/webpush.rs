@@ -636,12 +636,22 @@ async fn a_test_page_reaches_each_device_and_tapping_it_confirms() {
     assert_eq!(proof(&before)["state"], "sent", "{before}");
     assert_eq!(proof(&before)["confirmed_at"], Value::Null, "{before}");
 
+    // `oncall check` holds the device to the proofs like any method.
+    let unproven = format!(
+        "alice (on payments/primary): push (Web Push device {}) for `critical` pages is unproven",
+        &dest["webpush:".len()..]
+    );
+    let err = crate::proven::check(&app, app.clock.now());
+    assert!(err.contains(&unproven) && err.contains("never confirmed"), "{err}");
+
     app.clock.advance(Duration::seconds(30));
     let on_test_daemon = confirm.replace(PUBLIC_URL, &app.base);
     let (code, said) = post_empty(&app, &on_test_daemon).await;
     assert_eq!(code, 200, "{said}");
     let (_, after) = app.api_get(&format!("/v1/test-pages/{test}")).await;
     assert_eq!(proof(&after)["confirmed_at"], "2026-06-01T12:00:30Z", "{after}");
+    let err = crate::proven::check(&app, app.clock.now());
+    assert!(!err.contains(&unproven), "{err}");
 
     let me = client
         .get(format!("{}/me", app.base))
