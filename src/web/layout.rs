@@ -116,7 +116,7 @@ pub fn document(status: StatusCode, me: Option<&Me>, current: Nav, title: &str, 
     let html = format!(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"robots\" content=\"noindex\">\n<link rel=\"manifest\" href=\"/manifest.webmanifest\">\n<title>{title} · oncall</title>\n\
+         <meta name=\"robots\" content=\"noindex\">\n<link rel=\"manifest\" href=\"/manifest.webmanifest\">\n<link rel=\"icon\" href=\"/icon.svg\" type=\"image/svg+xml\">\n<title>{title} · oncall</title>\n\
          <style>{STYLE}</style>\n</head>\n<body>\n{header}\n{main}\n\
          <script>{REFRESH_SCRIPT}</script>\n</body>\n</html>\n",
         title = escape(title),

@@ -669,3 +669,95 @@ async fn a_test_page_reaches_each_device_and_tapping_it_confirms() {
     );
     app.stop().await;
 }
+
+/// In a real browser (Debian's Chromium): `/me` with `[webpush]` shows the
+/// "Turn on push" button with the VAPID key, its script runs under the
+/// page's Content-Security-Policy without a violation, axe-core finds
+/// nothing; the service worker registers, and a push of a page, handed to
+/// it as a push service would, is shown with Acknowledge and Resolve and
+/// the alert's signed links, and stays on screen (critical).
+#[tokio::test(flavor = "multi_thread")]
+async fn in_chromium_me_turns_push_on_and_the_worker_shows_a_page_with_its_buttons() {
+    let tools = tools();
+    assert!(
+        tools.join("node_modules/puppeteer-core").is_dir() && tools.join("node_modules/axe-core").is_dir(),
+        "{} has no puppeteer-core and axe-core: run scripts/test, which installs them (npm ci from tests/web/)",
+        tools.display()
+    );
+    assert!(
+        std::path::Path::new("/usr/bin/chromium").is_file(),
+        "/usr/bin/chromium is missing: run scripts/test"
+    );
+    let app = spawn(None).await;
+    let id = new_alert(&app, "Disk full on db-1").await;
+    let payload = oncall::notify::webpush::Payload {
+        title: "[critical] payments: Disk full on db-1".into(),
+        body: "Alert 42".into(),
+        urgency: oncall::notify::Urgency::High,
+        url: Some(format!("{}/v1/act/ack-token", app.base)),
+        alerts: vec![oncall::notify::webpush::PayloadAlert {
+            id,
+            team: "payments".into(),
+            severity: "critical".into(),
+            summary: "Disk full on db-1".into(),
+            acknowledge: Some(format!("{}/v1/act/ack-token", app.base)),
+            resolve: Some(format!("{}/v1/act/resolve-token", app.base)),
+        }],
+        test: false,
+        confirm: None,
+    };
+    let script = tools.join("push.mjs");
+    std::fs::copy(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/web/push.mjs"),
+        &script,
+    )
+    .unwrap();
+    let signin = format!(
+        "{}/signin?person=alice&token={}",
+        app.base,
+        app.state().links.status_token("alice")
+    );
+    let mut command = Command::new("node");
+    command
+        .arg(&script)
+        .args(["--signin", &signin, "--page", &format!("{}/me", app.base)])
+        .arg("--payload")
+        .arg(serde_json::to_string(&payload).unwrap());
+    let o = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "push.mjs failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let seen: Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)));
+
+    assert_eq!(seen["status"], 200, "{seen}");
+    assert_eq!(seen["errors"], json!([]), "no script error, no CSP violation: {seen}");
+    let key = app.state().web.webpush.as_ref().unwrap().public_key().to_string();
+    assert_eq!(
+        seen["button"]["hidden"], false,
+        "the browser can push: the button shows: {seen}"
+    );
+    assert_eq!(seen["button"]["key"], key.as_str(), "{seen}");
+    assert_eq!(seen["scope"], format!("{}/", app.base), "{seen}");
+    assert_eq!(seen["axe"], json!([]), "axe-core: {seen}");
+    let shown = seen["notifications"].as_array().unwrap();
+    assert_eq!(shown.len(), 1, "{seen}");
+    let n = &shown[0];
+    assert_eq!(n["title"], "[critical] payments: Disk full on db-1", "{n}");
+    assert_eq!(n["actions"], json!(["ack", "resolve"]), "{n}");
+    assert_eq!(n["tag"], format!("oncall-alert-{id}"), "{n}");
+    assert_eq!(
+        n["requireInteraction"], true,
+        "a critical page stays until acted on: {n}"
+    );
+    assert_eq!(
+        n["data"]["alerts"][0]["acknowledge"],
+        format!("{}/v1/act/ack-token", app.base),
+        "{n}"
+    );
+    app.stop().await;
+}
