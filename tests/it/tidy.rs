@@ -212,8 +212,9 @@ fn secrets_are_compared_in_constant_time() {
     let read = |file: &str| std::fs::read_to_string(root.join(file)).unwrap();
     let (http, links) = (read("http/mod.rs"), read("links.rs"));
     let (sms, calendar, signin) = (read("http/sms.rs"), read("http/calendar.rs"), read("web/signin.rs"));
+    let (voice, proofs) = (read("http/voice.rs"), read("http/proofs.rs"));
     // (where, the function, what it must hold, what it must not).
-    let checks: [(&str, &str, &[&str], &[&str]); 10] = [
+    let checks: [(&str, &str, &[&str], &[&str]); 13] = [
         (
             "http/mod.rs",
             function(&http, "same_secret"),
@@ -252,7 +253,21 @@ fn secrets_are_compared_in_constant_time() {
             &[".verify_slice("],
             &["=="],
         ),
-        ("http/sms.rs", function(&sms, "inbound"), &["signature_matches("], &[]),
+        // Every Twilio webhook goes through the one signature check.
+        (
+            "http/sms.rs",
+            function(&sms, "signed_form"),
+            &["signature_matches("],
+            &[],
+        ),
+        ("http/sms.rs", function(&sms, "inbound"), &["signed_form("], &[]),
+        ("http/voice.rs", function(&voice, "check"), &["signed_form("], &[]),
+        (
+            "http/proofs.rs",
+            function(&proofs, "twilio_checked"),
+            &["signed_form("],
+            &[],
+        ),
         (
             "http/calendar.rs",
             function(&calendar, "check_token"),
