@@ -33,25 +33,49 @@ pub struct Outcome {
     pub acknowledged: bool,
 }
 
+/// Asks the running daemon at `base` to start something (`what`: "the
+/// drill", "the test page") with a POST of `request` to `path`: its
+/// answer, or an error saying the daemon cannot be reached or why it
+/// refused.
+pub(crate) async fn start(
+    client: &reqwest::Client,
+    base: &str,
+    path: &str,
+    token: &str,
+    request: Value,
+    what: &str,
+) -> anyhow::Result<Value> {
+    let answer = client
+        .post(format!("{base}{path}"))
+        .bearer_auth(token)
+        .json(&request)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the daemon at {base} (is `oncall serve` running? --url)"))?;
+    let status = answer.status();
+    let body: Value = answer.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        bail!(
+            "the daemon refused {what} ({status}): {}",
+            body["error"].as_str().unwrap_or("no reason given")
+        );
+    }
+    Ok(body)
+}
+
 impl Drill {
     pub async fn run(&self, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         let client = reqwest::Client::builder().timeout(StdDuration::from_secs(10)).build()?;
         let base = self.url.trim_end_matches('/');
-        let answer = client
-            .post(format!("{base}/v1/drills"))
-            .bearer_auth(&self.token)
-            .json(&json!({"team": self.team, "severity": self.severity}))
-            .send()
-            .await
-            .with_context(|| format!("cannot reach the daemon at {base} (is `oncall serve` running? --url)"))?;
-        let status = answer.status();
-        let body: Value = answer.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            bail!(
-                "the daemon refused the drill ({status}): {}",
-                body["error"].as_str().unwrap_or("no reason given")
-            );
-        }
+        let body = start(
+            &client,
+            base,
+            "/v1/drills",
+            &self.token,
+            json!({"team": self.team, "severity": self.severity}),
+            "the drill",
+        )
+        .await?;
         let id = body["alert_id"]
             .as_i64()
             .context("the daemon's answer has no alert_id")?;

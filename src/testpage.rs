@@ -37,21 +37,15 @@ impl TestPage {
         let client = reqwest::Client::builder().timeout(StdDuration::from_secs(10)).build()?;
         let base = self.url.trim_end_matches('/');
         let person: String = form_urlencoded::byte_serialize(self.person.as_bytes()).collect();
-        let answer = client
-            .post(format!("{base}/v1/people/{person}/test-page"))
-            .bearer_auth(&self.token)
-            .json(&json!({"method": self.method}))
-            .send()
-            .await
-            .with_context(|| format!("cannot reach the daemon at {base} (is `oncall serve` running? --url)"))?;
-        let status = answer.status();
-        let body: Value = answer.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            bail!(
-                "the daemon refused the test page ({status}): {}",
-                body["error"].as_str().unwrap_or("no reason given")
-            );
-        }
+        let body = crate::drill::start(
+            &client,
+            base,
+            &format!("/v1/people/{person}/test-page"),
+            &self.token,
+            json!({"method": self.method}),
+            "the test page",
+        )
+        .await?;
         let id = body["test"].as_i64().context("the daemon's answer has no test id")?;
         let methods: Vec<&str> = body["methods"]
             .as_array()
