@@ -70,9 +70,12 @@ try {
     return r.scope;
   });
   const registrationId = await registration;
-  await cdp.send('ServiceWorker.deliverPushMessage', { origin, registrationId, data: args.payload });
   let notifications = [];
   for (let i = 0; i < 200 && notifications.length === 0; i++) {
+    // Handed again each second until shown: a push delivered while the
+    // worker is still starting can be dropped (it has the same tag, so it
+    // is shown once however often it is handed over).
+    if (i % 20 === 0) await cdp.send('ServiceWorker.deliverPushMessage', { origin, registrationId, data: args.payload });
     notifications = await page.evaluate(async () => {
       const r = await navigator.serviceWorker.ready;
       return (await r.getNotifications()).map((n) => ({
