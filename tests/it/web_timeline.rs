@@ -176,7 +176,7 @@ fn signin_url(app: &TestApp, person: &str) -> String {
 
 /// A client that sends the session cookie of `person`, signed in with
 /// their link (the sign-in form POSTed from this site).
-async fn signed_in(app: &TestApp, person: &str) -> reqwest::Client {
+pub(crate) async fn signed_in(app: &TestApp, person: &str) -> reqwest::Client {
     let plain = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -183,37 +183,7 @@ async fn spawn(database: Option<&str>) -> TestApp {
 /// A client with `person`'s session (signed in with their link), and the
 /// session's CSRF token as `/me` writes it on the push button.
 async fn signed_in(app: &TestApp, person: &str) -> (reqwest::Client, String) {
-    let plain = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let token = app.state().links.status_token(person);
-    let r = plain
-        .post(format!("{}/signin", app.base))
-        .header("Origin", &app.base)
-        .form(&[("person", person), ("token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 303, "{r:?}");
-    let cookie = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("oncall_session="))
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(reqwest::header::COOKIE, cookie.parse().unwrap());
-    let client = reqwest::Client::builder()
-        .default_headers(headers)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let client = crate::web_timeline::signed_in(app, person).await;
     let page = client
         .get(format!("{}/me", app.base))
         .send()
