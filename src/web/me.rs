@@ -15,8 +15,9 @@
 //!   through the overrides API's own checks and store
 //!   (`http::overrides::check` and `apply`), made `by` the person signed in,
 //!   so the audit trail names them;
-//! - my phone number, verified (since when) or unverified and so unproven
-//!   (pages still go to it), with "Verify your phone": the code from the
+//! - my phone number, verified (since when), or unverified: then proven if
+//!   a test SMS or call to it was confirmed in [`PROVEN_FOR`], else unproven
+//!   (pages still go to it); with "Verify your phone": the code from the
 //!   SMS (`POST /me/phone`) and "send me a new code" (`POST /me/phone/code`),
 //!   by `crate::phone_verify`.
 //! - their contact methods, each with when a test page by it was last
@@ -35,6 +36,7 @@ use serde::Deserialize;
 use super::layout::{self, Nav, escape};
 use super::session::{Me, Posted};
 use crate::cli::burden;
+use crate::domain::paging::Method;
 use crate::domain::pay::{self, By, Month};
 use crate::domain::schedule::Schedule;
 use crate::domain::time::{Instant, Span, to_local};
@@ -277,8 +279,9 @@ pub async fn page(State(state): State<Shared>, me: Me, Query(q): Query<MeQuery>)
     layout::page(&me, Nav::Me, "Me", &body)
 }
 
-/// My phone number: verified (when), or unverified and so unproven (pages
-/// still go to it), locked after wrong codes, and the forms that verify it.
+/// My phone number: verified (when), or unverified and then proven by a
+/// confirmed test SMS or call, or unproven (pages still go to it); locked
+/// after wrong codes; and the forms that verify it.
 async fn my_phone(
     body: &mut String,
     state: &Shared,
@@ -305,12 +308,34 @@ async fn my_phone(
         );
         return Ok(());
     }
-    let _ = writeln!(
-        body,
-        "<p>{}: <strong>unverified</strong> <span class=\"unproven\">(unproven: pages still go to it, \
-         but nobody has shown that they arrive)</span>.</p>",
-        escape(&phone)
-    );
+    // Unverified, but a confirmed test SMS (or call) to it within
+    // PROVEN_FOR proves it as much: say so, as the contact methods below do.
+    let confirmed = state.store.confirmed().await?;
+    let proven = [Method::Sms, Method::Voice]
+        .into_iter()
+        .filter_map(|m| crate::store::proof::last_confirmed(&confirmed, person, m, &phone).map(|t| (t, m)))
+        .filter(|(t, _)| *t + PROVEN_FOR > now)
+        .max_by_key(|(t, _)| *t);
+    match proven {
+        Some((t, method)) => {
+            let _ = writeln!(
+                body,
+                "<p>{}: <strong>unverified</strong> (no code entered), but proven: a test {} to it was \
+                 confirmed at {}.</p>",
+                escape(&phone),
+                if method == Method::Voice { "call" } else { "SMS" },
+                at(t)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                body,
+                "<p>{}: <strong>unverified</strong> <span class=\"unproven\">(unproven: pages still go to it, \
+                 but nobody has shown that they arrive)</span>.</p>",
+                escape(&phone)
+            );
+        }
+    }
     let row = row.unwrap_or_default();
     if let Some(until) = row.locked_until.filter(|until| now < *until) {
         let _ = writeln!(
@@ -473,7 +498,6 @@ pub async fn new_phone_code(State(state): State<Shared>, Posted(me, _): Posted<N
 /// My contact methods: each with its last confirmed test page, the "Test
 /// my pages" button, and how the test just sent went.
 async fn contact_methods(state: &Shared, me: &Me, tested: Option<i64>, now: Instant, body: &mut String) {
-    use crate::domain::paging::Method;
     let schedule = state.schedule();
     let Some(p) = schedule.people.get(&me.person) else {
         return;

@@ -325,6 +325,63 @@ async fn the_right_code_on_me_verifies() {
     app.stop().await;
 }
 
+/// A number never verified by code but whose test SMS was confirmed is
+/// proven: "My phone" on /me says so, as the contact methods table beside
+/// it does, instead of calling it unproven.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_number_proven_by_a_test_sms_is_not_called_unproven_on_me() {
+    let (app, texts) = spawn(None).await;
+    texts.wait_for(ALICE_PHONE, 1).await;
+    let session = sign_in(&app, "alice").await;
+    let unproven =
+        format!("{ALICE_PHONE}: <strong>unverified</strong> <span class=\"unproven\">(unproven: pages still go to it");
+    let page = get(&app, "/me", Some(&session)).await;
+    assert!(page.body.contains(&unproven), "{}", page.body);
+
+    let (code, started) = app
+        .api_post("/v1/people/alice/test-page", json!({"method": "sms"}))
+        .await;
+    assert_eq!(code, 202, "{started}");
+    app.run_engine().await;
+    let got = texts.wait_for(ALICE_PHONE, 2).await;
+    let start = got[1]
+        .find(&format!("{PUBLIC_URL}/v1/proofs/"))
+        .unwrap_or_else(|| panic!("no confirm link in {got:?}"))
+        + PUBLIC_URL.len();
+    let end = got[1][start..]
+        .find(|c: char| c.is_whitespace() || c == '"' || c == '<' || c == ',')
+        .map_or(got[1].len(), |e| start + e);
+    app.clock.advance(Duration::minutes(2));
+    let confirmed = app
+        .client
+        .post(format!("{}{}", app.base, &got[1][start..end]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirmed.status(), 200);
+    assert!(confirmed.text().await.unwrap().contains("is confirmed"));
+
+    let page = get(&app, "/me", Some(&session)).await;
+    assert!(
+        page.body.contains(&format!(
+            "{ALICE_PHONE}: <strong>unverified</strong> (no code entered), but proven: a test SMS to it \
+             was confirmed at Mon 1 Jun 2026 12:02"
+        )),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains(&unproven), "{}", page.body);
+    // Still unverified: the forms to verify it stay.
+    assert!(page.body.contains("Verify your phone"), "{}", page.body);
+    assert_eq!(verified_at(&app, ALICE_PHONE).await, None);
+    // Past PROVEN_FOR, unproven again.
+    app.clock.advance(Duration::days(91));
+    let session = sign_in(&app, "alice").await;
+    let page = get(&app, "/me", Some(&session)).await;
+    assert!(page.body.contains(&unproven), "{}", page.body);
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_right_code_by_sms_reply_verifies() {
     let (app, texts) = spawn(None).await;
