@@ -275,6 +275,7 @@ async fn main() -> anyhow::Result<()> {
         api_token_next: None,
         // How fast one key can go: no limit.
         intake_limit: None,
+        test_pages: oncall::http::Limiter::test_pages(),
         guesses: oncall::http::Guesses::new(),
         severities,
         clock,

@@ -128,6 +128,7 @@ pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result
         api_token: settings.api_token.clone(),
         api_token_next: settings.api_token_next.clone(),
         intake_limit: settings.intake_rate.map(crate::http::Limiter::new),
+        test_pages: crate::http::Limiter::test_pages(),
         guesses: crate::http::Guesses::new(),
         severities: settings.severities.clone(),
         clock,

@@ -10,6 +10,11 @@
 //!   ([`GUESS_BURST`], one more every [`GUESS_EVERY`]), so that keys cannot
 //!   be guessed at the rate the daemon answers.
 //!
+//! A [`Limiter`] keyed by person also bounds test pages
+//! ([`Limiter::test_pages`]): each sends an SMS, a call and more, which
+//! cost money and wake a phone, so a token (or a session) may not send them
+//! as fast as it can ask.
+//!
 //! Time comes from the daemon's clock, so tests step it.
 
 use std::collections::HashMap;
@@ -28,12 +33,26 @@ pub struct Limiter {
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
 }
 
+/// Test pages a person may be sent at once...
+pub const TEST_PAGE_BURST: u32 = 3;
+/// ...and how often one more after that, in seconds.
+pub const TEST_PAGE_EVERY: u32 = 60;
+
 impl Limiter {
     pub fn new(limit: RateLimit) -> Limiter {
         Limiter {
             limit,
             buckets: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Test pages, keyed by person: [`TEST_PAGE_BURST`] at once, then one
+    /// every [`TEST_PAGE_EVERY`] seconds, whoever asks for them.
+    pub fn test_pages() -> Limiter {
+        Limiter::new(RateLimit {
+            per_second: 1.0 / f64::from(TEST_PAGE_EVERY),
+            burst: TEST_PAGE_BURST,
+        })
     }
 
     /// Takes a token for `team` at `now`; or, if there is none, says in how

@@ -14,7 +14,7 @@ mod calendar;
 mod html;
 mod intake;
 mod limit;
-pub use limit::{GUESS_BURST, GUESS_EVERY, Guesses, Limiter};
+pub use limit::{GUESS_BURST, GUESS_EVERY, Guesses, Limiter, TEST_PAGE_BURST, TEST_PAGE_EVERY};
 pub mod listen;
 pub mod overrides;
 pub mod proofs;
@@ -59,6 +59,8 @@ pub struct AppState {
     pub api_token_next: Option<String>,
     /// The intake's per-team rate limit; `None`: no limit.
     pub intake_limit: Option<limit::Limiter>,
+    /// Test pages started, per person ([`limit::Limiter::test_pages`]).
+    pub test_pages: limit::Limiter,
     /// The wrong integration keys each client may send (always on).
     pub guesses: limit::Guesses,
     pub severities: Severities,
@@ -310,6 +312,21 @@ impl ApiError {
             ..ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 format!("too many requests for this team's integration key: retry in {seconds} s"),
+            )
+        }
+    }
+
+    /// 429: `person` was sent test pages too often.
+    pub fn too_many_test_pages(person: &str, seconds: u64) -> ApiError {
+        ApiError {
+            retry_after: Some(seconds),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "too many test pages for {person}: {} at once, then one every {} s; retry in {seconds} s",
+                    limit::TEST_PAGE_BURST,
+                    limit::TEST_PAGE_EVERY
+                ),
             )
         }
     }

@@ -91,6 +91,11 @@ pub async fn start(
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("nothing to test: {why}")).field("method"));
     }
     let now = state.clock.now();
+    // Counted only once there is something to send (a refusal above costs nothing).
+    state
+        .test_pages
+        .take(person, now)
+        .map_err(|seconds| ApiError::too_many_test_pages(person, seconds))?;
     let id = state
         .store
         .start_test(

@@ -387,6 +387,76 @@ async fn a_test_page_is_for_the_person_and_their_methods_only() {
     app.stop().await;
 }
 
+/// Test pages cost money and wake a phone: a person is sent three at once,
+/// then one a minute, whoever asks (the API or their own /me); a refused
+/// one says why and when to retry, and queues nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn test_pages_to_a_person_are_limited_to_three_then_one_a_minute() {
+    let dir = temp_dir("proven-smtp");
+    let smtp = Smtp::start(&dir, free_port(), &[]).await;
+    let twilio = FakeTwilio::start().await;
+    let fake = Fake::start().await;
+    let app = spawn(&twilio, &fake, &smtp, None).await;
+    for _ in 0..3 {
+        let (code, body) = test_page(&app, "alice", json!({"method": "sms"})).await;
+        assert_eq!(code, 202, "{body}");
+    }
+    // A refusal before anything would be sent costs nothing.
+    let (code, _) = test_page(&app, "alice", json!({"method": "fax"})).await;
+    assert_eq!(code, 422);
+    let r = app
+        .client
+        .post(format!("{}/v1/people/alice/test-page", app.base))
+        .bearer_auth(crate::daemon::API_TOKEN)
+        .json(&json!({"method": "sms"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["retry-after"], "60");
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("too many test pages for alice: 3 at once, then one every 60 s; retry in 60 s"),
+        "{body}"
+    );
+    // Another person has their own allowance.
+    let (code, body) = test_page(&app, "bob", json!({})).await;
+    assert_eq!(code, 202, "{body}");
+    // So does alice's /me button: the same limit.
+    let session = crate::web::sign_in(&app, "alice").await;
+    let me = crate::web::get(&app, "/me", Some(&session)).await;
+    let csrf = crate::web::csrf_of(&me.body);
+    let refused = crate::web::post(
+        &app,
+        "/me/test-page",
+        Some(&session),
+        Some(&app.base),
+        &[("csrf", csrf.as_str())],
+    )
+    .await;
+    assert_eq!(refused.code, 429, "{}", refused.body);
+    assert!(
+        refused.body.contains("too many test pages for alice"),
+        "{}",
+        refused.body
+    );
+    app.run_engine().await;
+    assert_eq!(twilio.texts(ALICE_PHONE).len(), 3);
+    // A minute on, one more.
+    app.clock.advance(chrono::Duration::seconds(59));
+    let (code, _) = test_page(&app, "alice", json!({"method": "sms"})).await;
+    assert_eq!(code, 429);
+    app.clock.advance(chrono::Duration::seconds(1));
+    let (code, body) = test_page(&app, "alice", json!({"method": "sms"})).await;
+    assert_eq!(code, 202, "{body}");
+    let (code, _) = test_page(&app, "alice", json!({"method": "sms"})).await;
+    assert_eq!(code, 429);
+    app.stop().await;
+}
+
 /// `oncall check` run in the process with a manual clock, against the
 /// daemon's database (through `database` in an oncall.toml); its stderr.
 pub(crate) fn check(app: &TestApp, now: chrono::DateTime<chrono::Utc>) -> String {
