@@ -15,7 +15,8 @@
 //!
 //! The service worker ([`SERVICE_WORKER`]) shows a page's notification
 //! with Acknowledge and Resolve actions, which POST to the alert's signed
-//! action links (`/v1/act/<token>`, as ntfy's buttons and email links do);
+//! action links (`/v1/act/<token>`, as ntfy's buttons and email links do),
+//! or for a bundle one "Acknowledge all N", which POSTs each alert's;
 //! tapping the notification opens the acknowledge link's page, which shows
 //! the alert and asks before acting. Tapping a test page's notification
 //! POSTs its confirm link: that is the person's confirmation.
@@ -58,8 +59,16 @@ self.addEventListener('push', function (e) {
   var alerts = p.alerts || [];
   var a = alerts[0];
   var actions = [];
-  if (a && a.acknowledge) actions.push({ action: 'ack', title: 'Acknowledge' });
-  if (a && a.resolve) actions.push({ action: 'resolve', title: 'Resolve' });
+  if (alerts.length > 1) {
+    // A bundle: one button acknowledges every alert in it (resolving is
+    // left to each alert's own page).
+    if (alerts.some(function (x) { return x.acknowledge; })) {
+      actions.push({ action: 'ack-all', title: 'Acknowledge all ' + alerts.length });
+    }
+  } else {
+    if (a && a.acknowledge) actions.push({ action: 'ack', title: 'Acknowledge' });
+    if (a && a.resolve) actions.push({ action: 'resolve', title: 'Resolve' });
+  }
   e.waitUntil(self.registration.showNotification(p.title || 'oncall', {
     body: p.body || '',
     tag: a ? 'oncall-alert-' + a.id : 'oncall',
@@ -70,33 +79,49 @@ self.addEventListener('push', function (e) {
     actions: actions
   }));
 });
-self.addEventListener('notificationclick', function (e) {
-  var d = e.notification.data || {};
+function post(link) {
+  return fetch(link, { method: 'POST', credentials: 'omit' });
+}
+// What a tap on a notification (`data`) or on one of its buttons (`action`)
+// does; the click listener waits for it.
+function act(d, action) {
   if (d.confirm) {
     // A test page: tapping it is the person's confirmation.
-    e.notification.close();
-    e.waitUntil(fetch(d.confirm, { method: 'POST', credentials: 'omit' }).then(function (r) {
+    return post(d.confirm).then(function (r) {
       return self.registration.showNotification(r.ok ? 'Confirmed: push reaches you here' : 'Not confirmed (' + r.status + ')', { tag: 'oncall' });
     }, function () {
       return self.clients.openWindow(d.confirm);
-    }));
-    return;
+    });
   }
-  var a = (d.alerts || [])[0];
-  var link = a ? (e.action === 'ack' ? a.acknowledge : e.action === 'resolve' ? a.resolve : null) : null;
+  var alerts = d.alerts || [];
+  if (action === 'ack-all') {
+    var links = alerts.filter(function (x) { return x.acknowledge; });
+    return Promise.all(links.map(function (x) {
+      return post(x.acknowledge).then(function (r) { return r.ok; }, function () { return false; });
+    })).then(function (oks) {
+      var done = oks.filter(Boolean).length;
+      return self.registration.showNotification(
+        done === links.length ? 'Acknowledged all ' + done : 'Acknowledged ' + done + ' of ' + links.length, {
+          body: links.map(function (x, i) { return (oks[i] ? '' : 'Not done: ') + 'Alert ' + x.id + ': ' + x.summary; }).join('\n'),
+          tag: 'oncall'
+        });
+    });
+  }
+  var a = alerts[0];
+  var link = a ? (action === 'ack' ? a.acknowledge : action === 'resolve' ? a.resolve : null) : null;
+  if (!link) return self.clients.openWindow(d.url || '/alerts');
+  return post(link).then(function (r) {
+    var done = action === 'ack' ? 'Acknowledged' : 'Resolved';
+    return self.registration.showNotification(r.ok ? done : 'Not done (' + r.status + ')', {
+      body: 'Alert ' + a.id + ': ' + a.summary, tag: 'oncall-alert-' + a.id
+    });
+  }, function () {
+    return self.clients.openWindow(link);
+  });
+}
+self.addEventListener('notificationclick', function (e) {
   e.notification.close();
-  if (link) {
-    e.waitUntil(fetch(link, { method: 'POST', credentials: 'omit' }).then(function (r) {
-      var done = e.action === 'ack' ? 'Acknowledged' : 'Resolved';
-      return self.registration.showNotification(r.ok ? done : 'Not done (' + r.status + ')', {
-        body: 'Alert ' + a.id + ': ' + a.summary, tag: 'oncall-alert-' + a.id
-      });
-    }, function () {
-      return self.clients.openWindow(link);
-    }));
-  } else {
-    e.waitUntil(self.clients.openWindow(d.url || '/alerts'));
-  }
+  e.waitUntil(act(e.notification.data || {}, e.action));
 });
 "#;
 

@@ -640,14 +640,10 @@ async fn a_test_page_reaches_each_device_and_tapping_it_confirms() {
     app.stop().await;
 }
 
-/// In a real browser (Debian's Chromium): `/me` with `[webpush]` shows the
-/// "Turn on push" button with the VAPID key, its script runs under the
-/// page's Content-Security-Policy without a violation, axe-core finds
-/// nothing; the service worker registers, and a push of a page, handed to
-/// it as a push service would, is shown with Acknowledge and Resolve and
-/// the alert's signed links, and stays on screen (critical).
-#[tokio::test(flavor = "multi_thread")]
-async fn in_chromium_me_turns_push_on_and_the_worker_shows_a_page_with_its_buttons() {
+/// `tests/web/push.mjs` in Chromium: signs in as alice, opens `/me`, hands
+/// the worker `payload` as a push service would, and with `act` does what
+/// a tap on that button does; what it printed.
+async fn in_chromium(app: &TestApp, payload: &oncall::notify::webpush::Payload, act: Option<&str>) -> Value {
     let tools = tools();
     assert!(
         tools.join("node_modules/puppeteer-core").is_dir() && tools.join("node_modules/axe-core").is_dir(),
@@ -658,6 +654,45 @@ async fn in_chromium_me_turns_push_on_and_the_worker_shows_a_page_with_its_butto
         std::path::Path::new("/usr/bin/chromium").is_file(),
         "/usr/bin/chromium is missing: run scripts/test"
     );
+    let script = tools.join("push.mjs");
+    std::fs::copy(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/web/push.mjs"),
+        &script,
+    )
+    .unwrap();
+    let signin = format!(
+        "{}/signin?person=alice&token={}",
+        app.base,
+        app.state().links.status_token("alice")
+    );
+    let mut command = Command::new("node");
+    command
+        .arg(&script)
+        .args(["--signin", &signin, "--page", &format!("{}/me", app.base)])
+        .arg("--payload")
+        .arg(serde_json::to_string(payload).unwrap());
+    if let Some(act) = act {
+        command.args(["--act", act]);
+    }
+    let o = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "push.mjs failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
+}
+
+/// In a real browser (Debian's Chromium): `/me` with `[webpush]` shows the
+/// "Turn on push" button with the VAPID key, its script runs under the
+/// page's Content-Security-Policy without a violation, axe-core finds
+/// nothing; the service worker registers, and a push of a page, handed to
+/// it as a push service would, is shown with Acknowledge and Resolve and
+/// the alert's signed links, and stays on screen (critical).
+#[tokio::test(flavor = "multi_thread")]
+async fn in_chromium_me_turns_push_on_and_the_worker_shows_a_page_with_its_buttons() {
     let app = spawn(None).await;
     let id = new_alert(&app, "Disk full on db-1").await;
     let payload = oncall::notify::webpush::Payload {
@@ -676,33 +711,7 @@ async fn in_chromium_me_turns_push_on_and_the_worker_shows_a_page_with_its_butto
         test: false,
         confirm: None,
     };
-    let script = tools.join("push.mjs");
-    std::fs::copy(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/web/push.mjs"),
-        &script,
-    )
-    .unwrap();
-    let signin = format!(
-        "{}/signin?person=alice&token={}",
-        app.base,
-        app.state().links.status_token("alice")
-    );
-    let mut command = Command::new("node");
-    command
-        .arg(&script)
-        .args(["--signin", &signin, "--page", &format!("{}/me", app.base)])
-        .arg("--payload")
-        .arg(serde_json::to_string(&payload).unwrap());
-    let o = tokio::task::spawn_blocking(move || command.output().unwrap())
-        .await
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "push.mjs failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let seen: Value =
-        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)));
+    let seen = in_chromium(&app, &payload, None).await;
 
     assert_eq!(seen["status"], 200, "{seen}");
     assert_eq!(seen["errors"], json!([]), "no script error, no CSP violation: {seen}");
@@ -729,5 +738,58 @@ async fn in_chromium_me_turns_push_on_and_the_worker_shows_a_page_with_its_butto
         format!("{}/v1/act/ack-token", app.base),
         "{n}"
     );
+    app.stop().await;
+}
+
+/// In Chromium, a bundled page (two alerts): one "Acknowledge all 2"
+/// button, and what it does acknowledges both alerts through their own
+/// signed links, as alice, then says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn in_chromium_a_bundled_page_acknowledges_all_its_alerts() {
+    let app = spawn(None).await;
+    let expires = app.clock.now() + chrono::Duration::hours(1);
+    let mut alerts = Vec::new();
+    for summary in ["Disk full on db-1", "Disk full on db-2"] {
+        let id = new_alert(&app, summary).await;
+        let link = |action| {
+            format!(
+                "{}/v1/act/{}",
+                app.base,
+                app.state().links.token(action, id, "alice", expires)
+            )
+        };
+        alerts.push(oncall::notify::webpush::PayloadAlert {
+            id,
+            team: "payments".into(),
+            severity: "critical".into(),
+            summary: summary.into(),
+            acknowledge: Some(link(oncall::links::Action::Acknowledge)),
+            resolve: Some(link(oncall::links::Action::Resolve)),
+        });
+    }
+    let payload = oncall::notify::webpush::Payload {
+        title: "[critical] 2 alerts".into(),
+        body: "Disk full on db-1; Disk full on db-2".into(),
+        urgency: oncall::notify::Urgency::High,
+        url: alerts[0].acknowledge.clone(),
+        alerts: alerts.clone(),
+        test: false,
+        confirm: None,
+    };
+    let seen = in_chromium(&app, &payload, Some("ack-all")).await;
+    assert_eq!(seen["errors"], json!([]), "{seen}");
+    let shown = seen["notifications"].as_array().unwrap();
+    assert_eq!(shown.len(), 1, "{seen}");
+    assert_eq!(shown[0]["actions"], json!(["ack-all"]), "{seen}");
+    let acted = seen["acted"]
+        .as_array()
+        .unwrap_or_else(|| panic!("nothing acted: {seen}"));
+    assert!(acted.iter().any(|n| n["title"] == "Acknowledged all 2"), "{seen}");
+    for a in &alerts {
+        let (code, alert) = app.api_get(&format!("/v1/alerts/{}", a.id)).await;
+        assert_eq!(code, 200, "{alert}");
+        assert_eq!(alert["alert"]["status"], "acknowledged", "{alert}");
+        assert_eq!(alert["alert"]["acknowledged_by"], "alice", "{alert}");
+    }
     app.stop().await;
 }

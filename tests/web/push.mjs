@@ -2,9 +2,10 @@
 // tests/it/webpush.rs: signs in with a person's link, opens /me, and prints
 // one JSON object on stdout:
 //   {"status", "errors": [...], "button": {"hidden", "key", "csrf"}, "axe": [...],
-//    "scope", "notifications": [{title, body, tag, actions, data, requireInteraction}]}
+//    "scope", "notifications": [{title, body, tag, actions, data, requireInteraction}],
+//    "acted": [{title, body, tag}] or null}
 //
-//   node push.mjs --signin URL --page URL --payload JSON
+//   node push.mjs --signin URL --page URL --payload JSON [--act ACTION]
 //
 // The page's own script (the "Turn on push" button) runs under the page's
 // Content-Security-Policy; any violation or script error is in "errors".
@@ -12,6 +13,11 @@
 // push service is left out (headless Chromium offline has none): the
 // DevTools protocol hands the worker a push message with --payload, as a
 // push service would, and the notifications it shows are read back.
+// With --act, the worker then does what a tap on the notification's ACTION
+// button does (its own `act`, which the click listener calls: a click on a
+// notification cannot be made from the DevTools protocol, and a click event
+// made by script cannot wait for its work), and "acted" is the
+// notifications shown after.
 import { createRequire } from 'node:module';
 import puppeteer from 'puppeteer-core';
 
@@ -90,6 +96,18 @@ try {
     if (notifications.length === 0) await new Promise((r) => setTimeout(r, 50));
   }
 
+  let acted = null;
+  if (args.act && notifications.length > 0) {
+    const target = await browser.waitForTarget((t) => t.type() === 'service_worker');
+    const worker = await target.worker();
+    acted = await worker.evaluate(async (action) => {
+      const [n] = await self.registration.getNotifications();
+      n.close();
+      await act(n.data || {}, action);
+      return (await self.registration.getNotifications()).map((x) => ({ title: x.title, body: x.body, tag: x.tag }));
+    }, args.act);
+  }
+
   // axe-core, evaluated through the DevTools protocol (the page's CSP
   // allows no script but the button's).
   const source = require('fs').readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -103,7 +121,7 @@ try {
     help: v.help,
     nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ')),
   }));
-  process.stdout.write(JSON.stringify({ status, errors, button, scope, notifications, axe }) + '\n');
+  process.stdout.write(JSON.stringify({ status, errors, button, scope, notifications, acted, axe }) + '\n');
 } finally {
   await browser.close();
 }
