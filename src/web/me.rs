@@ -42,6 +42,7 @@ use crate::domain::schedule::Schedule;
 use crate::domain::time::{Instant, Span, to_local};
 use crate::http::Shared;
 use crate::payroll::from_ledger;
+use crate::store::proof::Confirmed;
 
 /// How far ahead "my next shifts" looks.
 pub const AHEAD: Duration = Duration::days(28);
@@ -121,7 +122,18 @@ pub async fn page(State(state): State<Shared>, me: Me, Query(q): Query<MeQuery>)
         Some("sent") => body.push_str("<p role=\"status\">A new code is on its way by SMS.</p>\n"),
         _ => {}
     }
-    if let Err(e) = my_phone(&mut body, &state, &me, &schedule, now).await {
+    // The last confirmed test pages, read once for my phone and my methods.
+    let confirmed = state.store.confirmed().await;
+    if let Err(e) = my_phone(
+        &mut body,
+        &state,
+        &me,
+        &schedule,
+        confirmed.as_deref().unwrap_or(&[]),
+        now,
+    )
+    .await
+    {
         return super::session::store_failed(e);
     }
 
@@ -242,7 +254,7 @@ pub async fn page(State(state): State<Shared>, me: Me, Query(q): Query<MeQuery>)
         body.push_str("</div>\n");
     }
 
-    contact_methods(&state, &me, q.tested, now, &mut body).await;
+    contact_methods(&state, &me, &confirmed, q.tested, now, &mut body).await;
 
     // Whom I shadow.
     let shadowing: Vec<_> = schedule
@@ -287,6 +299,7 @@ async fn my_phone(
     state: &Shared,
     me: &Me,
     schedule: &Schedule,
+    confirmed: &[Confirmed],
     now: Instant,
 ) -> Result<(), crate::store::StoreError> {
     let person = me.person.as_str();
@@ -310,10 +323,9 @@ async fn my_phone(
     }
     // Unverified, but a confirmed test SMS (or call) to it within
     // PROVEN_FOR proves it as much: say so, as the contact methods below do.
-    let confirmed = state.store.confirmed().await?;
     let proven = [Method::Sms, Method::Voice]
         .into_iter()
-        .filter_map(|m| crate::store::proof::last_confirmed(&confirmed, person, m, &phone).map(|t| (t, m)))
+        .filter_map(|m| crate::store::proof::last_confirmed(confirmed, person, m, &phone).map(|t| (t, m)))
         .filter(|(t, _)| *t + PROVEN_FOR > now)
         .max_by_key(|(t, _)| *t);
     match proven {
@@ -497,13 +509,20 @@ pub async fn new_phone_code(State(state): State<Shared>, Posted(me, _): Posted<N
 
 /// My contact methods: each with its last confirmed test page, the "Test
 /// my pages" button, and how the test just sent went.
-async fn contact_methods(state: &Shared, me: &Me, tested: Option<i64>, now: Instant, body: &mut String) {
+async fn contact_methods(
+    state: &Shared,
+    me: &Me,
+    confirmed: &Result<Vec<Confirmed>, crate::store::StoreError>,
+    tested: Option<i64>,
+    now: Instant,
+    body: &mut String,
+) {
     let schedule = state.schedule();
     let Some(p) = schedule.people.get(&me.person) else {
         return;
     };
     body.push_str("<h2>My contact methods</h2>\n");
-    let confirmed = match state.store.confirmed().await {
+    let confirmed: &[Confirmed] = match confirmed {
         Ok(c) => c,
         Err(e) => {
             let _ = writeln!(
@@ -511,7 +530,7 @@ async fn contact_methods(state: &Shared, me: &Me, tested: Option<i64>, now: Inst
                 "<p class=\"error\">The store cannot be read now: {}.</p>",
                 escape(&e.to_string())
             );
-            Vec::new()
+            &[]
         }
     };
     body.push_str(
@@ -534,7 +553,7 @@ async fn contact_methods(state: &Shared, me: &Me, tested: Option<i64>, now: Inst
         .filter_map(|m| Some((m, p.contact(m)?)))
         .chain(devices.iter().map(|d| (Method::Push, d.as_str())));
     for (m, to) in destinations {
-        let last = crate::store::proof::last_confirmed(&confirmed, &me.person, m, to);
+        let last = crate::store::proof::last_confirmed(confirmed, &me.person, m, to);
         let cell = match last {
             Some(t) if t + PROVEN_FOR > now => crate::domain::time::Rfc3339::new(t).to_string(),
             Some(t) => format!(
