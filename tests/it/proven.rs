@@ -17,6 +17,18 @@ use crate::voice::{ALICE_PHONE, FakeTwilio, OUR_NUMBER, SID, TOKEN, Taken, call_
 /// The daemon: alice alone on call for payments, with an email, a phone (SMS
 /// and calls), an ntfy topic and a webhook; on `database` if given (a
 /// PostgreSQL URL).
+/// A real SMTP server, a Twilio-speaking server and the ntfy and webhook
+/// fakes, and the daemon sending to them ([`spawn`]); the servers live as
+/// long as the caller keeps them.
+async fn spawn_with_servers(database: Option<&str>) -> (TestApp, FakeTwilio, Fake, Smtp) {
+    let dir = temp_dir("proven-smtp");
+    let smtp = Smtp::start(&dir, free_port(), &[]).await;
+    let twilio = FakeTwilio::start().await;
+    let fake = Fake::start().await;
+    let app = spawn(&twilio, &fake, &smtp, database).await;
+    (app, twilio, fake, smtp)
+}
+
 async fn spawn(twilio: &FakeTwilio, fake: &Fake, smtp: &Smtp, database: Option<&str>) -> TestApp {
     let dir = temp_dir("proven");
     write_schedules(&dir);
@@ -109,11 +121,7 @@ fn gather_of(call: &Taken) -> String {
 }
 
 async fn every_method_is_sent_delivered_and_confirmed(database: Option<&str>) {
-    let dir = temp_dir("proven-smtp");
-    let smtp = Smtp::start(&dir, free_port(), &[]).await;
-    let twilio = FakeTwilio::start().await;
-    let fake = Fake::start().await;
-    let app = spawn(&twilio, &fake, &smtp, database).await;
+    let (app, twilio, fake, smtp) = spawn_with_servers(database).await;
     // An alert that pages alice by a call: a test call's key 1 must not
     // acknowledge it.
     let alert = new_alert(&app, "Disk full on db-1").await;
@@ -357,11 +365,7 @@ async fn every_method_is_sent_delivered_and_confirmed_on_postgres() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_test_page_is_for_the_person_and_their_methods_only() {
-    let dir = temp_dir("proven-smtp");
-    let smtp = Smtp::start(&dir, free_port(), &[]).await;
-    let twilio = FakeTwilio::start().await;
-    let fake = Fake::start().await;
-    let app = spawn(&twilio, &fake, &smtp, None).await;
+    let (app, twilio, _fake, _smtp) = spawn_with_servers(None).await;
     let (code, body) = test_page(&app, "nobody", json!({})).await;
     assert_eq!(code, 404, "{body}");
     let (code, body) = test_page(&app, "alice", json!({"method": "fax"})).await;
@@ -392,11 +396,7 @@ async fn a_test_page_is_for_the_person_and_their_methods_only() {
 /// one says why and when to retry, and queues nothing.
 #[tokio::test(flavor = "multi_thread")]
 async fn test_pages_to_a_person_are_limited_to_three_then_one_a_minute() {
-    let dir = temp_dir("proven-smtp");
-    let smtp = Smtp::start(&dir, free_port(), &[]).await;
-    let twilio = FakeTwilio::start().await;
-    let fake = Fake::start().await;
-    let app = spawn(&twilio, &fake, &smtp, None).await;
+    let (app, twilio, _fake, _smtp) = spawn_with_servers(None).await;
     for _ in 0..3 {
         let (code, body) = test_page(&app, "alice", json!({"method": "sms"})).await;
         assert_eq!(code, 202, "{body}");
@@ -484,11 +484,7 @@ pub(crate) fn check(app: &TestApp, now: chrono::DateTime<chrono::Utc>) -> String
 
 #[tokio::test(flavor = "multi_thread")]
 async fn check_warns_until_a_critical_method_is_confirmed_and_again_after_90_days() {
-    let dir = temp_dir("proven-smtp");
-    let smtp = Smtp::start(&dir, free_port(), &[]).await;
-    let twilio = FakeTwilio::start().await;
-    let fake = Fake::start().await;
-    let app = spawn(&twilio, &fake, &smtp, None).await;
+    let (app, twilio, _fake, _smtp) = spawn_with_servers(None).await;
     let unproven = "alice (on payments/primary): voice for `critical` pages is unproven";
     let err = check(&app, app.clock.now());
     assert!(err.contains(unproven) && err.contains("never confirmed"), "{err}");
@@ -548,11 +544,7 @@ fn check_says_when_it_cannot_read_the_store() {
 #[tokio::test(flavor = "multi_thread")]
 async fn test_my_pages_on_me() {
     use crate::web::{csrf_of, get, post, sign_in};
-    let dir = temp_dir("proven-smtp");
-    let smtp = Smtp::start(&dir, free_port(), &[]).await;
-    let twilio = FakeTwilio::start().await;
-    let fake = Fake::start().await;
-    let app = spawn(&twilio, &fake, &smtp, None).await;
+    let (app, twilio, _fake, _smtp) = spawn_with_servers(None).await;
     let session = sign_in(&app, "alice").await;
     let me = get(&app, "/me", Some(&session)).await;
     assert_eq!(me.code, 200, "{}", me.body);
@@ -617,11 +609,7 @@ async fn test_my_pages_on_me() {
 /// prints the table; exit 0 when every method was confirmed.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_test_page_command_waits_for_the_confirmation_and_reports_it() {
-    let dir = temp_dir("proven-smtp");
-    let smtp = Smtp::start(&dir, free_port(), &[]).await;
-    let twilio = FakeTwilio::start().await;
-    let fake = Fake::start().await;
-    let app = spawn(&twilio, &fake, &smtp, None).await;
+    let (app, twilio, _fake, _smtp) = spawn_with_servers(None).await;
     let command = std::process::Command::new(env!("CARGO_BIN_EXE_oncall"))
         .args([
             "test-page",
