@@ -854,7 +854,12 @@ fn check(settings: &Settings, now: Instant, out: &mut dyn Write, err: &mut dyn W
     diagnostics.extend(config::pay::decode(&loaded).diagnostics);
     // Whatever the daemon refuses, as it refuses it (the files' own errors
     // are above already, with their warnings).
-    let validated = config::validate(&loaded, &settings.severities, &settings.intensities);
+    // The daemon's store, read-only, when it can be read: whether methods
+    // were proven by a test page, and the Web Push devices that reach people.
+    let store = proofs_read(&settings.database);
+    let no_devices = std::collections::BTreeMap::new();
+    let web_push = store.as_ref().map_or(&no_devices, |(_, web_push)| web_push);
+    let validated = config::validate_with_devices(&loaded, &settings.severities, &settings.intensities, web_push);
     diagnostics.extend(
         validated
             .refusals
@@ -872,16 +877,16 @@ fn check(settings: &Settings, now: Instant, out: &mut dyn Write, err: &mut dyn W
         diagnostics.extend(validated.warnings);
     }
     // Whether people's methods for the top severity were proven by a test
-    // page: from the daemon's store, read-only, when it can be read.
+    // page.
     let mut notes = Vec::new();
     if !has_errors {
-        match proofs_read(&settings.database) {
+        match &store {
             Ok((confirmed, web_push)) => diagnostics.extend(config::proof_warnings(
                 &loaded,
                 &settings.severities,
                 &settings.intensities,
-                &confirmed,
-                &web_push,
+                confirmed,
+                web_push,
                 now,
             )),
             Err(why) => notes.push(format!(

@@ -29,7 +29,7 @@ use chrono::Duration;
 
 pub use decode::short_key;
 pub use diag::{Diagnostic, Severity};
-pub use validate::{Refusal, Validated, validate};
+pub use validate::{Refusal, Validated, validate, validate_with_devices};
 pub use yaml::Pos;
 
 use crate::domain::paging::{self, Intensity};
@@ -246,12 +246,13 @@ pub fn rotas_of(loaded: &Loaded, id: &str) -> Vec<String> {
 /// Warnings about people's notification rules against the installation's
 /// severities: rules for a severity that does not exist, and people on a
 /// rota whom some severity can never reach (its methods and theirs do not
-/// meet). The severities the files name elsewhere are [`validate`]'s
-/// errors.
+/// meet, counting their Web Push devices, `web_push`, for `push`). The
+/// severities the files name elsewhere are [`validate`]'s errors.
 pub fn paging_warnings(
     loaded: &Loaded,
     severities: &Severities,
     intensities: &BTreeMap<String, Intensity>,
+    web_push: &BTreeMap<String, Vec<String>>,
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for person in loaded.schedule.people.values() {
@@ -276,14 +277,15 @@ pub fn paging_warnings(
             }
         }
         let on = rotas_of(loaded, &person.id);
-        if !person.reachable() || on.is_empty() {
+        let devices = web_push.get(&person.id).map_or(&[][..], Vec::as_slice);
+        if on.is_empty() || !person.reachable() && devices.is_empty() {
             continue;
         }
         for name in severities.names() {
             let Some(intensity) = intensities.get(name) else {
                 continue;
             };
-            if !paging::can_reach(person, name, intensity) {
+            if !paging::can_reach_with(person, devices, name, intensity) {
                 let methods: Vec<&str> = intensity.methods.iter().map(|m| m.as_str()).collect();
                 warn(format!(
                     "{} (on {}) can never be reached for `{name}` alerts: those go by {} only, and {}'s rules and contacts give none of those",

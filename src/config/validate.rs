@@ -104,6 +104,20 @@ impl Validated {
 /// none, the severities the files name and the integration keys as read
 /// (each problem at its place), and the paging warnings.
 pub fn validate(loaded: &Loaded, severities: &Severities, intensities: &BTreeMap<String, Intensity>) -> Validated {
+    validate_with_devices(loaded, severities, intensities, &BTreeMap::new())
+}
+
+/// [`validate`] with each person's Web Push devices (`web_push`, as the
+/// store lists them), which their `push` rules page too: someone the files
+/// give no way to be reached by `push` is not warned about when a device
+/// of theirs is subscribed. (`oncall check` reads them from the store; the
+/// daemon's log at load judges by the files alone.)
+pub fn validate_with_devices(
+    loaded: &Loaded,
+    severities: &Severities,
+    intensities: &BTreeMap<String, Intensity>,
+    web_push: &BTreeMap<String, Vec<String>>,
+) -> Validated {
     let mut out = Validated::default();
     if loaded.has_errors() {
         // Their schedule is partial: checking it further would report
@@ -111,7 +125,7 @@ pub fn validate(loaded: &Loaded, severities: &Severities, intensities: &BTreeMap
         out.refusals = loaded.errors().map(|d| (Refusal::RotaFile, d.clone())).collect();
         return out;
     }
-    out.warnings = paging_warnings(loaded, severities, intensities);
+    out.warnings = paging_warnings(loaded, severities, intensities, web_push);
     let places = &loaded.places;
     let team_origin = |team: &str| places.teams.get(team).cloned().unwrap_or_default();
     let mut refusals = Vec::new();

@@ -181,7 +181,13 @@ pub fn plan_person_with(
 /// notification, never drop it). `oncall check` warns where not; `oncall
 /// diff` compares it between two versions of the files.
 pub fn can_reach(person: &Person, severity: &str, intensity: &Intensity) -> bool {
-    !plan_person(person, severity, intensity, Tz::UTC, Instant::default()).is_empty()
+    can_reach_with(person, &[], severity, intensity)
+}
+
+/// [`can_reach`] for a person with Web Push subscriptions (`web_push`, see
+/// [`plan_person_with`]).
+pub fn can_reach_with(person: &Person, web_push: &[String], severity: &str, intensity: &Intensity) -> bool {
+    !plan_person_with(person, web_push, severity, intensity, Tz::UTC, Instant::default()).is_empty()
 }
 
 /// If `t` is inside quiet hours, when they end.

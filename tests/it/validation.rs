@@ -354,6 +354,7 @@ escalation:
         &loaded,
         &settings.severities,
         &settings.intensities,
+        &Default::default(),
     ))
     .map(|d| d.to_string())
     .collect();
@@ -362,4 +363,25 @@ escalation:
         people.yaml:2:3: warning: bob (on t/r) can never be reached for `minor` alerts: those go by email, webhook only, and bob's rules and contacts give none of those
         people.yaml:3:3: warning: carol has notification rules for `urgent`, which is not a severity: minor, major, critical"#]]
     .assert_eq(&text.join("\n"));
+
+    // Critical alerts by push only: erin (email, no ntfy topic) can never
+    // be reached for them, unless a Web Push device of hers is subscribed
+    // (which `oncall check` reads from the store).
+    let mut intensities = settings.intensities.clone();
+    intensities.get_mut("critical").unwrap().methods = vec![oncall::domain::paging::Method::Push];
+    let unreachable = |devices: &std::collections::BTreeMap<String, Vec<String>>| -> Vec<String> {
+        config::paging_warnings(&loaded, &settings.severities, &intensities, devices)
+            .into_iter()
+            .map(|d| d.to_string())
+            .filter(|d| d.contains("erin") && d.contains("`critical`"))
+            .collect()
+    };
+    expect![[r#"
+        people.yaml:4:3: warning: erin (on t/r) can never be reached for `critical` alerts: those go by push only, and erin's rules and contacts give none of those"#]]
+    .assert_eq(&unreachable(&Default::default()).join("\n"));
+    let devices = [("erin".to_string(), vec!["webpush:7".to_string()])].into();
+    assert_eq!(unreachable(&devices), Vec::<String>::new());
+    // Someone else's device does not reach her.
+    let devices = [("bob".to_string(), vec!["webpush:8".to_string()])].into();
+    assert_eq!(unreachable(&devices).len(), 1);
 }
