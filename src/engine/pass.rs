@@ -62,23 +62,23 @@ pub fn run(tx: &mut dyn PassTx, cx: &PassContext) -> Result<Pass, StoreError> {
     // The alerts the escalations read, as they are now: the claim below
     // reuses them rather than reading each again (same transaction, and the
     // one writer).
-    let mut early = Vec::new();
+    let mut queued = Queued::default();
     let Escalations {
         mut alerts,
         new,
         fired: escalation_steps,
-    } = run_due_escalations(tx, cx, &mut early)?;
+    } = run_due_escalations(tx, cx, &mut queued)?;
     // Hand-off notices.
     let since = tx
         .cursor("handoffs")?
         .and_then(|s| chrono::DateTime::from_timestamp(s, 0));
     let (notices, until) = rules.handoffs(since, now);
     for n in notices {
-        queue(tx, n, now)?;
+        queue(tx, n, now, &mut queued)?;
     }
     tx.set_cursor("handoffs", until.timestamp())?;
     // Announcements of what happened to alerts since the last pass.
-    queue_announcements(tx, rules, &mut alerts, &new, now)?;
+    queue_announcements(tx, rules, &mut alerts, &new, now, &mut queued)?;
     // The ledger.
     let since = tx
         .cursor("ledger")?
@@ -137,6 +137,13 @@ pub fn run(tx: &mut dyn PassTx, cx: &PassContext) -> Result<Pass, StoreError> {
     // With the pages given up as they were queued, in the order the claim
     // would have read them (due time, then id), as if they were still
     // pending until their turn (see `queue_page`).
+    let Queued { early, pending } = queued;
+    // The alerts new in this pass that it wrote no pending notification
+    // for: the store holds none of theirs pending (only a pass writes
+    // them, and none before this one read these alerts), so a page of
+    // theirs given up needs no look for the person's next method but
+    // among the early ones.
+    let unqueued: BTreeSet<AlertId> = new.iter().copied().filter(|a| !pending.contains(a)).collect();
     let mut early_ids = BTreeSet::new();
     let mut early_rows: BTreeMap<AlertId, Vec<Pending>> = BTreeMap::new();
     for n in &early {
@@ -178,7 +185,8 @@ pub fn run(tx: &mut dyn PassTx, cx: &PassContext) -> Result<Pass, StoreError> {
                 payload: n.payload.as_ref().map(|p| p.to_string()),
             };
             let still_pending = early_pending(&early_ids, &early_rows, n.alert);
-            give_up(tx, Some(done), &error, now, &still_pending)?;
+            let only = n.alert.is_some_and(|a| unqueued.contains(&a));
+            give_up(tx, Some(done), &error, now, &still_pending, only)?;
             page_alerts.extend(n.alert);
         }
         given_up.push(GivenUp {
@@ -276,16 +284,26 @@ pub fn deadline(due: Instant, now: Instant) -> Instant {
     chrono::DateTime::from_timestamp(seconds, 0).unwrap_or(due)
 }
 
+/// What a pass queued, for its claim.
+#[derive(Default)]
+struct Queued {
+    /// Pages given up as they were queued (see `queue_page`).
+    early: Vec<Notification>,
+    /// The alerts it wrote a pending notification for.
+    pending: BTreeSet<AlertId>,
+}
+
 /// Queues a notification, due at its deadline (see [`deadline`]).
-fn queue(tx: &mut dyn PassTx, mut n: NewNotification, now: Instant) -> Result<(), StoreError> {
+fn queue(tx: &mut dyn PassTx, mut n: NewNotification, now: Instant, queued: &mut Queued) -> Result<(), StoreError> {
     n.due = deadline(n.due, now);
+    queued.pending.extend(n.alert);
     tx.insert_notification(&n)
 }
 
 /// Queues a page of `alert` (as it is after its escalation in this pass).
 /// One that the claim further on would give up at once (due by `now`, its
 /// alert open, no channel for its method) is written given up instead, and
-/// kept in `early` for the claim to record as if it had read it (the
+/// kept in `queued.early` for the claim to record as if it had read it (the
 /// person's next method, the timeline): one row written once, rather than
 /// written pending, read back and updated.
 fn queue_page(
@@ -293,16 +311,19 @@ fn queue_page(
     cx: &PassContext,
     alert: &Alert,
     mut n: NewNotification,
-    early: &mut Vec<Notification>,
+    queued: &mut Queued,
 ) -> Result<(), StoreError> {
     let now = cx.now;
     n.due = deadline(n.due, now);
     let error = match cx.undeliverable(n.method) {
         Some(error) if n.due.timestamp() <= now.timestamp() && alert.status == Status::Open => error,
-        _ => return tx.insert_notification(&n),
+        _ => {
+            queued.pending.extend(n.alert);
+            return tx.insert_notification(&n);
+        }
     };
     let id = tx.insert_given_up(&n, &error)?;
-    early.push(Notification {
+    queued.early.push(Notification {
         id,
         alert: n.alert,
         kind: n.kind,
@@ -370,6 +391,7 @@ fn queue_announcements(
     alerts: &mut BTreeMap<AlertId, Alert>,
     new: &[AlertId],
     now: Instant,
+    queued: &mut Queued,
 ) -> Result<(), StoreError> {
     let last = tx.last_event()?;
     let cursor = tx.cursor("announce")?;
@@ -399,7 +421,7 @@ fn queue_announcements(
                 if let Some(alert) = alerts.get(&id) {
                     let detail = serde_json::Value::Null;
                     for n in rules.announce(alert, TimelineKind::Created, &detail, alert.created_at, now) {
-                        queue(tx, n, now)?;
+                        queue(tx, n, now, queued)?;
                     }
                 }
                 continue;
@@ -412,7 +434,7 @@ fn queue_announcements(
             let detail: serde_json::Value = serde_json::from_str(&entry.detail).unwrap_or_default();
             let at = chrono::DateTime::from_timestamp(entry.at, 0).unwrap_or(now);
             for n in rules.announce(alert, kind, &detail, at, now) {
-                queue(tx, n, now)?;
+                queue(tx, n, now, queued)?;
             }
         }
     }
@@ -449,11 +471,7 @@ struct ToRun {
 /// transaction: its escalation row is written only if there is a next
 /// state (a later step, a repeat, a hold), never written and deleted in
 /// one pass.
-fn run_due_escalations(
-    tx: &mut dyn PassTx,
-    cx: &PassContext,
-    early: &mut Vec<Notification>,
-) -> Result<Escalations, StoreError> {
+fn run_due_escalations(tx: &mut dyn PassTx, cx: &PassContext, queued: &mut Queued) -> Result<Escalations, StoreError> {
     let (rules, now) = (&cx.rules, cx.now);
     let at = now.timestamp();
     let mut steps = Steps::default();
@@ -527,8 +545,8 @@ fn run_due_escalations(
         }
         for n in decision.notify {
             match n.kind {
-                NoticeKind::Page => queue_page(tx, cx, &alert, n, early)?,
-                _ => queue(tx, n, now)?,
+                NoticeKind::Page => queue_page(tx, cx, &alert, n, queued)?,
+                _ => queue(tx, n, now, queued)?,
             }
         }
         match decision.next {
@@ -599,7 +617,7 @@ pub fn record(tx: &mut dyn PassTx, attempts: &[Attempt], now: Instant) -> Result
                 }
                 AttemptOutcome::Failed { error } => {
                     let done = tx.mark_failed(id, error, due)?;
-                    give_up(tx, done, error, now, &[])?;
+                    give_up(tx, done, error, now, &[], false)?;
                 }
             }
         }
@@ -693,13 +711,16 @@ struct GaveUp<'a> {
 
 /// After a notification was marked failed: brings the person's next method
 /// for the same step forward (not for an announcement, which has none) and
-/// says so on the alert's timeline.
+/// says so on the alert's timeline. The person's pending notifications are
+/// the store's and `also_pending`, or with `only`, `also_pending` alone (the
+/// caller knows the store holds none of the alert's).
 fn give_up(
     tx: &mut dyn PassTx,
     done: Option<Done>,
     error: &str,
     now: Instant,
     also_pending: &[Pending],
+    only: bool,
 ) -> Result<(), StoreError> {
     let Some(done) = done else { return Ok(()) };
     let Some(alert) = done.alert else { return Ok(()) };
@@ -710,11 +731,11 @@ fn give_up(
     // `store/sqlite/engine.rs`).
     let mut pending: Option<(i64, i64, String)> = None;
     if kind != Kind::Announce {
-        for p in tx
-            .pending_of_alert(alert)?
-            .into_iter()
-            .chain(also_pending.iter().cloned())
-        {
+        let stored = match only {
+            true => Vec::new(),
+            false => tx.pending_of_alert(alert)?,
+        };
+        for p in stored.into_iter().chain(also_pending.iter().cloned()) {
             let same = p.person == done.person && p.step == done.step && p.round == done.round;
             if same && pending.as_ref().is_none_or(|(i, d, _)| (p.due_at, p.id) < (*d, *i)) {
                 pending = Some((p.id, p.due_at, p.method));
@@ -756,7 +777,7 @@ pub fn not_reached(
 ) -> Result<(), StoreError> {
     for &alert in alerts {
         let done = tx.mark_not_reached(alert, person, error)?;
-        give_up(tx, done, error, now, &[])?;
+        give_up(tx, done, error, now, &[], false)?;
     }
     Ok(())
 }
