@@ -25,5 +25,5 @@ fuzz_target!(|data: &[u8]| {
     let now = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
     config::coverage_warnings(&loaded, now, Duration::days(90));
     let settings = Settings::resolve(File::default(), Overrides::default()).expect("default settings");
-    config::paging_warnings(&loaded, &settings.severities, &settings.intensities);
+    config::paging_warnings(&loaded, &settings.severities, &settings.intensities, &Default::default());
 });
