@@ -317,10 +317,9 @@ fn queue_page(
     n.due = deadline(n.due, now);
     let error = match cx.undeliverable(n.method) {
         Some(error) if n.due.timestamp() <= now.timestamp() && alert.status == Status::Open => error,
-        _ => {
-            queued.pending.extend(n.alert);
-            return tx.insert_notification(&n);
-        }
+        // Pending: written by `queue`, which notes its alert (its deadline
+        // is the same taken again).
+        _ => return queue(tx, n, now, queued),
     };
     let id = tx.insert_given_up(&n, &error)?;
     queued.early.push(Notification {
