@@ -50,15 +50,20 @@ pub async fn run(
 /// store that cannot be opened.
 pub async fn build(clock: Arc<dyn Clock>, settings: &Settings) -> anyhow::Result<Shared> {
     let loaded = config::load_dir(&settings.schedules).context("loading the rota files")?;
-    let live = match live::checked(loaded, &settings.severities, &settings.intensities) {
-        Ok(live) => live,
-        Err(errors) => anyhow::bail!("the rota files have errors:\n{}", errors.join("\n")),
-    };
+    // Refused before the store is opened; the warnings are logged once it
+    // is, judged with the Web Push devices it keeps.
+    let refused = |errors: Vec<String>| anyhow::anyhow!("the rota files have errors:\n{}", errors.join("\n"));
+    let validated = config::validate(&loaded, &settings.severities, &settings.intensities);
+    if validated.refused() {
+        return Err(refused(validated.refusals.iter().map(|(_, d)| d.to_string()).collect()));
+    }
     let database = settings.database.clone();
     let store: Arc<dyn Store> = {
         let lead = settings.run_engine;
         tokio::task::spawn_blocking(move || crate::store::open(&database, lead)).await??
     };
+    let web_push = live::web_push_devices(&*store).await;
+    let live = live::checked(loaded, &settings.severities, &settings.intensities, &web_push).map_err(refused)?;
     if settings.api_token.is_none() {
         tracing::warn!("the API is off: set ONCALL_API_TOKEN to use /v1/alerts, /v1/oncall");
     }

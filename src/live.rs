@@ -112,7 +112,8 @@ impl InForce {
             .map_err(|e| vec![e.to_string()])
             .and_then(|r| r.map_err(|e| vec![format!("{}: {e}", schedules.display())]));
         let old = self.engine.rules();
-        let live = loaded.and_then(|loaded| checked(loaded, &old.severities, &old.intensities));
+        let web_push = web_push_devices(&*self.store).await;
+        let live = loaded.and_then(|loaded| checked(loaded, &old.severities, &old.intensities, &web_push));
         let now = self.clock.now();
         match live {
             Ok(live) => {
@@ -172,6 +173,19 @@ impl InForce {
 
 /// `live`'s rota files with the run-time overrides in `store` after their
 /// own.
+/// Each person's subscribed Web Push devices in the store, as
+/// `config::paging_warnings` takes them. Unreadable, none: the warnings
+/// then judge by the files alone, as they would with no device.
+pub async fn web_push_devices(store: &dyn Store) -> std::collections::BTreeMap<String, Vec<String>> {
+    match store.webpush_subscriptions(None).await {
+        Ok(subscriptions) => crate::store::by_person(subscriptions.into_iter().map(|s| (s.person, s.id))),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the Web Push devices: warnings about who can be reached by push ignore them");
+            Default::default()
+        }
+    }
+}
+
 pub async fn with_stored_overrides(live: Live, store: &dyn Store) -> Result<Live, StoreError> {
     let overrides: Vec<_> = store.overrides().await?.iter().map(|o| o.rota_override()).collect();
     Ok(Live {
@@ -238,14 +252,16 @@ pub async fn reload_loop(
 /// Rota files as the daemon takes them, by `config::validate` (what
 /// `oncall check` reports too): no errors, every severity they name one of
 /// the installation's, the integration keys read and usable (warnings
-/// logged). `Err` lists every problem, one a line, each at its
-/// `file:line:col`.
+/// logged, judged with the people's Web Push devices, `web_push`, as
+/// [`web_push_devices`] reads them). `Err` lists every problem, one a line,
+/// each at its `file:line:col`.
 pub fn checked(
     loaded: config::Loaded,
     severities: &crate::domain::severity::Severities,
     intensities: &std::collections::BTreeMap<String, crate::domain::paging::Intensity>,
+    web_push: &std::collections::BTreeMap<String, Vec<String>>,
 ) -> Result<Live, Vec<String>> {
-    let validated = config::validate(&loaded, severities, intensities);
+    let validated = config::validate_with_devices(&loaded, severities, intensities, web_push);
     for d in &validated.warnings {
         tracing::warn!("{d}");
     }

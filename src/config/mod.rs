@@ -76,6 +76,11 @@ pub struct Places {
     /// (team, which key) → where the key, its variable or its file is
     /// written.
     pub intake_keys: BTreeMap<(String, KeyRole), Origin>,
+    /// person → where their `notify` is written, when it has a rule for
+    /// `push` and they have no `push` topic: a Web Push device of theirs,
+    /// which only the store knows, may still carry it (see
+    /// [`paging_warnings`]).
+    pub push_rules: BTreeMap<String, Origin>,
 }
 
 /// Which of a team's integration keys: the key, or the next one accepted
@@ -244,10 +249,12 @@ pub fn rotas_of(loaded: &Loaded, id: &str) -> Vec<String> {
 }
 
 /// Warnings about people's notification rules against the installation's
-/// severities: rules for a severity that does not exist, and people on a
-/// rota whom some severity can never reach (its methods and theirs do not
-/// meet, counting their Web Push devices, `web_push`, for `push`). The
-/// severities the files name elsewhere are [`validate`]'s errors.
+/// severities and their Web Push devices (`web_push`, as the store lists
+/// them): rules for `push` with neither a `push` topic nor a device to send
+/// them to, rules for a severity that does not exist, and people on a rota
+/// whom some severity can never reach (its methods and theirs do not meet,
+/// counting their devices for `push`). The severities the files name
+/// elsewhere are [`validate`]'s errors.
 pub fn paging_warnings(
     loaded: &Loaded,
     severities: &Severities,
@@ -259,6 +266,20 @@ pub fn paging_warnings(
         let Some(origin) = loaded.person_origins.get(&person.id) else {
             continue;
         };
+        let devices = web_push.get(&person.id).map_or(&[][..], Vec::as_slice);
+        if let Some(at) = loaded.places.push_rules.get(&person.id)
+            && devices.is_empty()
+        {
+            out.push(Diagnostic {
+                file: at.file.clone(),
+                pos: at.pos,
+                severity: Severity::Warning,
+                message: format!(
+                    "person {} has a rule for `push` but no `push` to send it to (and no Web Push device subscribed)",
+                    person.id
+                ),
+            });
+        }
         let mut warn = |message: String| {
             out.push(Diagnostic {
                 file: origin.file.clone(),
@@ -277,7 +298,6 @@ pub fn paging_warnings(
             }
         }
         let on = rotas_of(loaded, &person.id);
-        let devices = web_push.get(&person.id).map_or(&[][..], Vec::as_slice);
         if on.is_empty() || !person.reachable() && devices.is_empty() {
             continue;
         }

@@ -110,8 +110,8 @@ pub fn validate(loaded: &Loaded, severities: &Severities, intensities: &BTreeMap
 /// [`validate`] with each person's Web Push devices (`web_push`, as the
 /// store lists them), which their `push` rules page too: someone the files
 /// give no way to be reached by `push` is not warned about when a device
-/// of theirs is subscribed. (`oncall check` reads them from the store; the
-/// daemon's log at load judges by the files alone.)
+/// of theirs is subscribed. (`oncall check` reads them from the store, and
+/// so does the daemon before it logs the warnings of the files it loads.)
 pub fn validate_with_devices(
     loaded: &Loaded,
     severities: &Severities,

@@ -186,13 +186,19 @@ pub fn read_webpush_destinations(
         Database::Postgres(target) => postgres::read_webpush(target)?,
         Database::Sqlite(path) => sqlite::read_webpush(path)?,
     };
+    Ok(by_person(devices))
+}
+
+/// Web Push subscriptions (person, subscription id) as each person's
+/// destinations (`webpush:ID`).
+pub fn by_person(devices: impl IntoIterator<Item = (String, i64)>) -> std::collections::BTreeMap<String, Vec<String>> {
     let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for (person, id) in devices {
         out.entry(person)
             .or_default()
             .push(format!("{}{id}", crate::domain::paging::WEB_PUSH_PREFIX));
     }
-    Ok(out)
+    out
 }
 
 /// The run-time overrides of the database, read beside a running daemon

@@ -321,8 +321,9 @@ escalation:
 ";
     let loaded = config::load_texts(&[("people.yaml", people), ("t.yaml", team)]);
     let mut text: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
+    // (alice's rule for `push` with no `push` topic is `paging_warnings`'
+    // to judge, with her Web Push devices: below.)
     expect![[r#"
-        people.yaml:2:45: warning: person alice has a rule for `push` but no `push` to send it to
         people.yaml:2:52: error: unknown contact method `emial`; did you mean `email`?
         people.yaml:2:68: error: `soon` is not a duration: write it like 30s, 15m, 2h, 1h30m, 1d or 1w
         people.yaml:3:61: warning: person bob has quiet hours but no `timezone`: they are read in the zone of the team that pages
@@ -384,4 +385,31 @@ escalation:
     // Someone else's device does not reach her.
     let devices = [("bob".to_string(), vec!["webpush:8".to_string()])].into();
     assert_eq!(unreachable(&devices).len(), 1);
+
+    // A rule for `push` with no `push` (ntfy) topic: warned where the rule
+    // is written, unless a Web Push device of the person's carries it.
+    let people = "people:
+  alice: {email: alice@example.com, notify: [push, email after 5m]}
+  bob: {phone: '+447700900002', notify: [sms, push after 5m]}
+";
+    let team =
+        "team: t\ntimezone: Europe/London\nrotas:\n  r: {members: [alice, bob], start: 2026-01-05T09:00, every: 1w}\n";
+    let loaded = config::load_texts(&[("people.yaml", people), ("t.yaml", team)]);
+    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+    let push_rules = |devices: &std::collections::BTreeMap<String, Vec<String>>| -> Vec<String> {
+        let validated = config::validate_with_devices(&loaded, &settings.severities, &settings.intensities, devices);
+        validated
+            .warnings
+            .into_iter()
+            .map(|d| d.to_string())
+            .filter(|d| d.contains("a rule for `push`"))
+            .collect()
+    };
+    expect![[r#"
+        people.yaml:2:45: warning: person alice has a rule for `push` but no `push` to send it to (and no Web Push device subscribed)
+        people.yaml:3:41: warning: person bob has a rule for `push` but no `push` to send it to (and no Web Push device subscribed)"#]]
+    .assert_eq(&push_rules(&Default::default()).join("\n"));
+    let devices = [("alice".to_string(), vec!["webpush:3".to_string()])].into();
+    expect!["people.yaml:3:41: warning: person bob has a rule for `push` but no `push` to send it to (and no Web Push device subscribed)"]
+    .assert_eq(&push_rules(&devices).join("\n"));
 }

@@ -155,9 +155,12 @@ pub(super) fn decode(sources: &[(String, Vec<u8>)]) -> Loaded {
                 );
                 continue;
             }
-            if let Some(person) = decode_person(&mut cx, id, v) {
+            if let Some((person, push_rule)) = decode_person(&mut cx, id, v) {
                 if let Some(node) = v.as_map_get("ready_for") {
                     ready_nodes.push((*file, node));
+                }
+                if let Some(pos) = push_rule {
+                    loaded.places.push_rules.insert(id.to_string(), cx.origin(pos));
                 }
                 loaded.person_origins.insert(id.to_string(), cx.origin(k.pos));
                 people.insert(id.to_string(), person);

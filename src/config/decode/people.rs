@@ -25,7 +25,10 @@ const PERSON_KEYS: &[&str] = &[
     "ready_for",
 ];
 
-pub(super) fn decode_person(cx: &mut Cx, id: &str, node: &Node) -> Option<Person> {
+/// Decodes one person. With them, where their `notify` is written if it has
+/// a rule for `push` and they have no `push` topic (see
+/// [`Places::push_rules`](crate::config::Places::push_rules)).
+pub(super) fn decode_person(cx: &mut Cx, id: &str, node: &Node) -> Option<(Person, Option<Pos>)> {
     let f = fields(cx, node, &format!("person {id}"), PERSON_KEYS)?;
     let text = |cx: &mut Cx, key: &str| f.get(key).and_then(|n| string(cx, n, key)).map(str::to_string);
     let name = text(cx, "name").unwrap_or_else(|| id.to_string());
@@ -107,7 +110,9 @@ pub(super) fn decode_person(cx: &mut Cx, id: &str, node: &Node) -> Option<Person
         }),
     };
     // A rule for a method the person has no destination for would never
-    // reach them: say so where it is written.
+    // reach them: say so where it is written. (But for `push`, which a Web
+    // Push device may carry: `paging_warnings` says it, knowing the devices.)
+    let mut push_rule = None;
     if let Some(n) = f.get("notify") {
         let all = person
             .preferences
@@ -117,6 +122,10 @@ pub(super) fn decode_person(cx: &mut Cx, id: &str, node: &Node) -> Option<Person
         let mut missing: Vec<Method> = all.map(|r| r.method).filter(|m| person.contact(*m).is_none()).collect();
         missing.dedup();
         for m in missing {
+            if m == Method::Push {
+                push_rule = Some(n.pos);
+                continue;
+            }
             cx.warn(
                 n.pos,
                 format!(
@@ -126,7 +135,7 @@ pub(super) fn decode_person(cx: &mut Cx, id: &str, node: &Node) -> Option<Person
             );
         }
     }
-    Some(person)
+    Some((person, push_rule))
 }
 
 fn contact_key(m: Method) -> &'static str {
