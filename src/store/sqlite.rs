@@ -215,10 +215,24 @@ const LIST_RESOLVED: &str = concat!(
 const SELECT_TIMELINE: &str = "SELECT at, kind, detail FROM alert_events WHERE alert_id = ?1 ORDER BY id";
 // `status != 'resolved'` exactly as in the partial index, so the planner uses it.
 const FIND_UNRESOLVED: &str = "SELECT id FROM alerts WHERE team = ?1 AND dedup_key = ?2 AND status != 'resolved'";
-const INSERT_ALERT: &str = "INSERT INTO alerts \
-     (team, dedup_key, summary, severity, source, details, intake, status, created_at, last_seen_at, occurrences, \
-      held_until, held_reason) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8, ?8, 1, ?9, ?10)";
+macro_rules! insert_alert {
+    () => {
+        "INSERT INTO alerts \
+         (team, dedup_key, summary, severity, source, details, intake, status, created_at, last_seen_at, occurrences, \
+          held_until, held_reason) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8, ?8, 1, ?9, ?10)"
+    };
+}
+#[cfg(test)]
+const INSERT_ALERT: &str = insert_alert!();
+// A new alert, unless one with its key is unresolved: then nothing (the
+// conflict target is the partial unique index itself), and `ingest_event`
+// counts an occurrence of that one. One statement for the common case
+// rather than a look-up and then an insert that looks the key up again.
+const INSERT_NEW_ALERT: &str = concat!(
+    insert_alert!(),
+    " ON CONFLICT (team, dedup_key) WHERE status != 'resolved' DO NOTHING"
+);
 const ADD_OCCURRENCE: &str = "UPDATE alerts SET occurrences = occurrences + 1, last_seen_at = ?2 WHERE id = ?1";
 // The first to acknowledge becomes the lead (a lead kept from before a
 // reopening stays).
@@ -1520,6 +1534,25 @@ fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 
 /// Applies one event (see [`Store::ingest`]).
 fn ingest_event(conn: &Connection, event: &Event, details: &str, now: Instant) -> Result<Outcome, StoreError> {
+    if event.action == Action::Trigger {
+        // No `created` entry: the alert's row says all it would (see
+        // `with_created_entry`).
+        let inserted = conn.prepare_cached(INSERT_NEW_ALERT)?.execute(params![
+            event.team,
+            event.dedup_key,
+            event.summary,
+            event.severity,
+            event.source,
+            details,
+            event.intake,
+            now.timestamp(),
+            event.held.as_ref().map(|h| h.until.timestamp()),
+            event.held.as_ref().map(|h| h.reason.as_str()),
+        ])?;
+        if inserted == 1 {
+            return Ok(Outcome::Created(conn.last_insert_rowid()));
+        }
+    }
     let unresolved: Option<AlertId> = conn
         .prepare_cached(FIND_UNRESOLVED)?
         .query_row(params![event.team, event.dedup_key], |row| row.get(0))
@@ -1527,23 +1560,6 @@ fn ingest_event(conn: &Connection, event: &Event, details: &str, now: Instant) -
     let detail = || json!({ "intake": event.intake });
     let at = now.timestamp();
     let outcome = match (event.action, unresolved) {
-        (Action::Trigger, None) => {
-            // No `created` entry: the alert's row says all it would (see
-            // `with_created_entry`).
-            conn.prepare_cached(INSERT_ALERT)?.execute(params![
-                event.team,
-                event.dedup_key,
-                event.summary,
-                event.severity,
-                event.source,
-                details,
-                event.intake,
-                at,
-                event.held.as_ref().map(|h| h.until.timestamp()),
-                event.held.as_ref().map(|h| h.reason.as_str()),
-            ])?;
-            Outcome::Created(conn.last_insert_rowid())
-        }
         (Action::Trigger, Some(id)) => {
             conn.prepare_cached(ADD_OCCURRENCE)?.execute(params![id, at])?;
             add_timeline(conn, id, now, TimelineKind::Occurrence, &detail_text(&detail()))?;
@@ -1577,6 +1593,12 @@ fn ingest_event(conn: &Connection, event: &Event, details: &str, now: Instant) -
             Outcome::Resolved(id)
         }
         (Action::Acknowledge | Action::Resolve, None) => Outcome::Unchanged,
+        (Action::Trigger, None) => {
+            return Err(StoreError::internal(format!(
+                "alert key {:?} of team {} is taken, yet no unresolved alert has it",
+                event.dedup_key, event.team
+            )));
+        }
     };
     Ok(outcome)
 }

@@ -664,7 +664,26 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         super::super::migrate(&mut conn, Path::new(":memory:")).unwrap();
         let three = |f: fn(i64) -> Vec<Value>| [f(0), f(1), f(2)];
-        let per_alert: [(&str, [Vec<Value>; 3]); 7] = [
+        let per_alert: [(&str, [Vec<Value>; 3]); 8] = [
+            (
+                super::super::INSERT_NEW_ALERT,
+                three(|n| {
+                    let (key, at) = (text(&format!("k{n}")), int(n));
+                    let s = text("s");
+                    vec![
+                        text("t"),
+                        key,
+                        s.clone(),
+                        text("minor"),
+                        s.clone(),
+                        text("{}"),
+                        s,
+                        at,
+                        Value::Null,
+                        Value::Null,
+                    ]
+                }),
+            ),
             (
                 super::super::FIND_UNRESOLVED,
                 three(|n| vec![text("t"), text(&format!("k{n}"))]),
