@@ -171,8 +171,6 @@ impl InForce {
     }
 }
 
-/// `live`'s rota files with the run-time overrides in `store` after their
-/// own.
 /// Each person's subscribed Web Push devices in the store, as
 /// `config::paging_warnings` takes them. Unreadable, none: the warnings
 /// then judge by the files alone, as they would with no device.
@@ -186,6 +184,8 @@ pub async fn web_push_devices(store: &dyn Store) -> std::collections::BTreeMap<S
     }
 }
 
+/// `live`'s rota files with the run-time overrides in `store` after their
+/// own.
 pub async fn with_stored_overrides(live: Live, store: &dyn Store) -> Result<Live, StoreError> {
     let overrides: Vec<_> = store.overrides().await?.iter().map(|o| o.rota_override()).collect();
     Ok(Live {
